@@ -673,17 +673,17 @@ class _Dealer:
         sat = np.clip(rng.normal(8.2, 1.1, n_own), 2, 10)
         complaint = rng.random(n_own) < _sigmoid(-3.2 - 0.8 * (sat - 8.2))
         resolved = complaint & (rng.random(n_own) < 0.6)
-        lam = rng.gamma(4.0, p.visit_rate_mean / 4.0, n_own) * np.exp(-0.15 * np.log(dist / 12.0))
+        lam = rng.gamma(2.0, p.visit_rate_mean / 2.0, n_own) * np.exp(-0.15 * np.log(dist / 12.0))
         log_mu = (
             np.log(p.dropout_base)
-            + 0.35 * np.log(dist / 12.0)
-            - 0.35 * (sat - 8.2)
-            + 0.9 * (complaint & ~resolved)
-            + 0.5 * (~here)
+            + 0.5 * np.log(dist / 12.0)
+            - 0.5 * (sat - 8.2)
+            + 1.2 * (complaint & ~resolved)
+            + 0.7 * (~here)
             + rng.normal(0, 0.3, n_own)
         )
         mu1 = np.exp(log_mu)
-        mu2 = mu1 * 2.5
+        mu2 = mu1 * 3.0
         svc_start = np.where(here, purchase, np.concatenate([np.full(len(buyers) + n_pre, np.datetime64("NaT", "s")), else_first]))
         drop = self.dropout_times(svc_start, warranty_end, mu1, mu2)
         horizon_end = self.as_of + _days(3 * YEAR_DAYS)  # simulate past as_of so truth knows the future
@@ -710,6 +710,8 @@ class _Dealer:
         recall_code = np.where(recall, f"RC-{pd.Timestamp(camp_at).year}-{schema.MODELS[camp_model]}", None)
         rec_rows = np.flatnonzero(recall & (drop > camp_at) & (rng.random(n_own) < 0.75))
         rec_at = _shop_hours(rng, camp_at + _days(rng.gamma(2, 30, len(rec_rows))), 8, 18)
+        ok = (rec_at > svc_start[rec_rows]) & (rec_at < drop[rec_rows])
+        rec_rows, rec_at = rec_rows[ok], rec_at[ok]
         rows = np.concatenate([rows, rec_rows])
         vat = np.concatenate([vat, rec_at])
         vkind = np.concatenate(
@@ -785,6 +787,9 @@ class _Dealer:
                 "renewal": ~first,
             }
         )[known]
+        # a bought-elsewhere owner enters the DMS at the first visit here
+        known_from = np.where(here, purchase, svc_start)
+        P = P[P["vin"].isin(vin[known_from <= self.as_of])]
         # -- orders -------------------------------------------------------------------------------
         o_rows = np.flatnonzero(L["order"].to_numpy())
         n_o = len(o_rows)
@@ -916,7 +921,11 @@ class _Dealer:
                     "kind": "solicitation",
                     "channel": None,
                     "at": _shop_hours(rng, sol["end"].to_numpy("datetime64[s]") - _days(rng.uniform(20, 40, len(sol))), self.open_h, self.close_h),
-                    "outcome": np.where(sol["sold_by_this_dealer"].to_numpy(), "renewed", "not_renewed"),
+                    "outcome": np.where(
+                        sol["end"].to_numpy("datetime64[s]") > self.as_of,
+                        "pending",
+                        np.where(sol["sold_by_this_dealer"].to_numpy(), "renewed", "not_renewed"),
+                    ),
                     "dwell_minutes": np.nan,
                     "staff_id": None,
                 }
@@ -986,7 +995,7 @@ class _Dealer:
         ]
         dl = tp[tp["kind"] == "delivery"]
         arrivals.append(pd.DataFrame({"cpos": cust_pos[dl["customer_id"]].to_numpy(), "at": dl["at"].to_numpy("datetime64[s]"), "reason": "delivery", "touch_id": None, "staff_id": dl["staff_id"].to_numpy()}))
-        svc_log = SV[(SV["at"] <= as_of)]
+        svc_log = SV[(SV["at"] <= as_of) & (SV["at"] >= self.start)]
         svc_log = svc_log[rng.random(len(svc_log)) < 0.5]  # half the service arrivals pass the showroom desk
         arrivals.append(pd.DataFrame({"cpos": cust_pos[svc_log["customer_id"]].to_numpy(), "at": svc_log["at"].to_numpy("datetime64[s]"), "reason": "service", "touch_id": None, "staff_id": None}))
         A = pd.concat(arrivals, ignore_index=True)
@@ -1028,22 +1037,20 @@ class _Dealer:
                 "recall_campaign": recall_code,
             }
         )
-        known_from = np.where(here, purchase, svc_start)
         veh = veh[known_from <= as_of]
-        P = P[P["vin"].isin(veh["vin"])]
         orders = O[O["ordered_at"] <= as_of].copy()
         orders["delivered_at"] = orders["delivered_at"].where(orders["delivered_at"] <= as_of)
         orders["vin"] = orders["vin"].where(orders["delivered_at"].notna())
         orders["status"] = np.where(orders["delivered_at"].notna(), "delivered", np.where(orders["cancelled"] & (orders["ordered_at"] + pd.Timedelta(days=30) <= as_of), "cancelled", "pending"))
         orders = orders.drop(columns=["row", "cancelled"])
         orders.insert(0, "dealer_id", d)
-        sv = SV[SV["at"] <= as_of].drop(columns=["owner"]).sort_values(["at", "vin"], kind="stable").reset_index(drop=True)
+        sv = SV[(SV["at"] <= as_of) & (SV["at"] >= self.start)].drop(columns=["owner"]).sort_values(["at", "vin"], kind="stable").reset_index(drop=True)
         sv.insert(0, "ro_id", _ids(f"{d}-R", len(sv), width=7))
         sv.insert(0, "dealer_id", d)
         pol = P[P["start"] <= as_of].sort_values(["start", "vin"], kind="stable").reset_index(drop=True)
         pol.insert(0, "policy_id", _ids(f"{d}-P", len(pol), width=7))
         pol.insert(0, "dealer_id", d)
-        S = S[S["at"] <= as_of].sort_values(["at", "customer_id"], kind="stable").reset_index(drop=True)
+        S = S[(S["at"] <= as_of) & (S["at"] >= self.start)].sort_values(["at", "customer_id"], kind="stable").reset_index(drop=True)
         S.insert(0, "survey_id", _ids(f"{d}-Q", len(S), width=7))
         S.insert(0, "dealer_id", d)
         A = A[A["at"] <= as_of].sort_values("at", kind="stable").reset_index(drop=True)
