@@ -1038,7 +1038,7 @@ class _Dealer:
         ti = rng.random(n_o) < p.trade_in_rate
         delivered = L["deliver"].to_numpy()[o_rows]
         t_del = L["t_deliver"].to_numpy("datetime64[s]")[o_rows]
-        O = pd.DataFrame(
+        orders_all = pd.DataFrame(
             {
                 "order_id": _ids(f"{d}-O", n_o),
                 "row": o_rows,
@@ -1378,7 +1378,7 @@ class _Dealer:
             }
         )
         veh = veh[known_from <= as_of]
-        orders = O[O["ordered_at"] <= as_of].copy()
+        orders = orders_all[orders_all["ordered_at"] <= as_of].copy()
         orders["delivered_at"] = orders["delivered_at"].where(orders["delivered_at"] <= as_of)
         orders["vin"] = orders["vin"].where(orders["delivered_at"].notna())
         orders["status"] = np.where(
