@@ -150,7 +150,9 @@ def _to_arrow_column(series: pd.Series, kind: str, where: str) -> pa.Array:
                 series = pd.to_datetime(series)
             if getattr(series.dt, "tz", None) is not None:
                 series = series.dt.tz_localize(None)  # keep local wall time, drop the zone
-            return pa.array(series.astype("datetime64[us]"), type=pa.timestamp("us"), from_pandas=True)
+            return pa.array(
+                series.astype("datetime64[us]"), type=pa.timestamp("us"), from_pandas=True
+            )
         if kind == "float":
             return pa.array(series.astype("float64"), type=pa.float64(), from_pandas=True)
         if kind == "int":
@@ -195,7 +197,9 @@ def _canonical_arrow(table: str, frame: pd.DataFrame, dealer_id: str) -> pa.Tabl
     arrays = []
     for col in expected:
         if col in frame.columns:
-            arrays.append(_to_arrow_column(frame[col], kinds[col], f"table {table!r} column {col!r}"))
+            arrays.append(
+                _to_arrow_column(frame[col], kinds[col], f"table {table!r} column {col!r}")
+            )
         else:
             arrays.append(pa.nulls(n, type=arrow_schema(table).field(col).type))
     out = pa.Table.from_arrays(arrays, schema=arrow_schema(table))
@@ -234,7 +238,9 @@ def _truth_frame(frame: pd.DataFrame, name: str) -> pa.Table:
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"truth frame {name!r} must be a DataFrame, got {type(frame).__name__}")
     idx = frame.index
-    if not (isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None):
+    if not (
+        isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None
+    ):
         frame = frame.reset_index()  # a meaningful index becomes a column
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
@@ -289,7 +295,9 @@ def write_dealer_tables(
     dealer_id = _check_dealer_id(dealer_meta["dealer_id"])
     unknown = set(tables) - set(TABLE_NAMES)
     if unknown:
-        raise InputError(f"unknown table(s) {sorted(unknown)}; canonical tables are {list(TABLE_NAMES)}")
+        raise InputError(
+            f"unknown table(s) {sorted(unknown)}; canonical tables are {list(TABLE_NAMES)}"
+        )
     part = f"dealer_id={dealer_id}"
     written = []
     for table in TABLE_NAMES:
@@ -302,7 +310,9 @@ def write_dealer_tables(
     truth = dict(truth or {})
     for name, frame in sorted(truth.items()):
         if not _ID_RE.match(str(name)):
-            raise InputError(f"truth name {name!r} cannot name a folder; use letters, digits, '_', '-'")
+            raise InputError(
+                f"truth name {name!r} cannot name a folder; use letters, digits, '_', '-'"
+            )
         path = root / "truth" / str(name) / part / PART_FILE
         _write_parquet(_truth_frame(frame, name), path)
         written.append(path)
@@ -324,7 +334,9 @@ def _dealers_arrow(dealers: pd.DataFrame) -> pa.Table:
         if col not in frame.columns:
             frame[col] = value
     if "as_of" not in frame.columns:
-        raise InputError("the dealers index needs an 'as_of' column (the extraction date per dealer)")
+        raise InputError(
+            "the dealers index needs an 'as_of' column (the extraction date per dealer)"
+        )
     for col in ("name", "city", "region"):
         frame[col] = frame[col].astype("string").fillna("")
     frame["dealer_id"] = [_check_dealer_id(d) for d in frame["dealer_id"]]
@@ -388,7 +400,7 @@ def _store_root(source: str | os.PathLike[str]) -> Path:
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
     # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
-    return con.execute("SELECT * FROM read_parquet(?)", [str(path)]).to_arrow_table().to_pandas()
+    return con.read_parquet(str(path)).to_arrow_table().to_pandas()
 
 
 def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
@@ -544,7 +556,9 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     serial = ~has & s.str.fullmatch(_SERIAL).fillna(False).astype(bool)
     if serial.any():
         days = s.loc[serial].astype(float)
-        out.loc[serial] = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D").dt.round("s")).astype("datetime64[us]")
+        out.loc[serial] = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D").dt.round("s")).astype(
+            "datetime64[us]"
+        )
     failed = (~blank & out.isna()).astype(bool)
     return out, failed
 
@@ -612,7 +626,9 @@ def _parse_ints(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 # ---------------------------------------------------------------------------------------------
 
 
-def load_mapping(mapping: str | os.PathLike[str] | Mapping[str, Any] | None = None) -> dict[str, Any]:
+def load_mapping(
+    mapping: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """Load and check a DMS mapping (YAML path, dict, or ``None`` for the shipped one).
 
     The layout is ``tables: {<table>: {files: [...], columns: {<canonical>: [headers...]},
@@ -636,7 +652,9 @@ def load_mapping(mapping: str | os.PathLike[str] | Mapping[str, Any] | None = No
         raise InputError(f"DMS mapping {where!r} needs a top-level 'tables:' section")
     for table, spec in data["tables"].items():
         if table not in TABLES:
-            raise InputError(f"DMS mapping {where!r}: unknown table {table!r}; known: {list(TABLE_NAMES)}")
+            raise InputError(
+                f"DMS mapping {where!r}: unknown table {table!r}; known: {list(TABLE_NAMES)}"
+            )
         cols = columns(table)
         for col in list((spec or {}).get("columns", {})) + list((spec or {}).get("values", {})):
             if col not in cols:
@@ -747,7 +765,9 @@ def _read_xlsx(path: Path) -> tuple[list[str], pd.DataFrame]:
     import openpyxl
 
     if path.stat().st_size == 0:
-        raise InputError(f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS.")
+        raise InputError(
+            f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS."
+        )
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
@@ -762,7 +782,9 @@ def _read_xlsx(path: Path) -> tuple[list[str], pd.DataFrame]:
         book.close()
     rows = [r for r in rows if any(v is not None and str(v).strip() for v in r)]
     if not rows:
-        raise InputError(f"file {str(path)!r}: the first sheet is empty (no header row). Re-export it.")
+        raise InputError(
+            f"file {str(path)!r}: the first sheet is empty (no header row). Re-export it."
+        )
     header = [h if h is not None else "" for h in rows[0]]
     width = len(header)
     body = [(r + [None] * width)[:width] for r in rows[1:]]
@@ -823,7 +845,9 @@ def _map_columns(
     if missing:
         notes.append(f"optional column(s) {missing} absent, left empty")
     if notes:
-        warnings.warn(f"{path.name} (table {table!r}): " + "; ".join(notes), DMSExportWarning, stacklevel=4)
+        warnings.warn(
+            f"{path.name} (table {table!r}): " + "; ".join(notes), DMSExportWarning, stacklevel=4
+        )
     out = frame[list(rename)].set_axis([rename[p] for p in rename], axis=1)
     for col in missing:
         out[col] = ""
@@ -859,7 +883,11 @@ def _coerce_table(
             vmap = {str(k): str(v) for k, v in (values.get(col) or {}).items()}
             if vmap and col in lists:
                 s = s.str.split(_LIST_SPLIT, regex=True).map(
-                    lambda xs, vmap=vmap: xs if not isinstance(xs, list) else ";".join(vmap.get(x, x) for x in xs if x),
+                    lambda xs, vmap=vmap: (
+                        xs
+                        if not isinstance(xs, list)
+                        else ";".join(vmap.get(x, x) for x in xs if x)
+                    ),
                     na_action="ignore",
                 )
                 s = s.astype("string")
@@ -878,10 +906,16 @@ def _coerce_table(
         parsed, failed = parser(s)
         out[col] = parsed
         if failed.any():
-            ids = raw[pk].str.strip() if pk and pk in raw.columns else pd.Series(pd.NA, index=raw.index)
+            ids = (
+                raw[pk].str.strip()
+                if pk and pk in raw.columns
+                else pd.Series(pd.NA, index=raw.index)
+            )
             rows = frame.index[failed.to_numpy()]
             rid = ids.loc[rows]
-            rid = rid.where(rid.notna() & (rid != ""), "#" + pd.Series(rows.astype(str), index=rows))
+            rid = rid.where(
+                rid.notna() & (rid != ""), "#" + pd.Series(rows.astype(str), index=rows)
+            )
             failures.append(
                 pd.DataFrame(
                     {
@@ -896,7 +930,9 @@ def _coerce_table(
             )
     result = pd.DataFrame(out, index=frame.index)
     quarantine = (
-        pd.concat(failures, ignore_index=True) if failures else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+        pd.concat(failures, ignore_index=True)
+        if failures
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
     )
     if len(quarantine):
         result = result.drop(index=pd.Index(quarantine["source_row"].unique()))
@@ -983,7 +1019,9 @@ def read_dms_export(
         suffix = path.suffix.lower()
         if suffix not in (".csv", ".xlsx", ".txt"):
             if suffix in (".xls", ".xlsm", ".et"):
-                raise InputError(f"file {str(path)!r}: old or macro Excel format; save it as .xlsx or CSV.")
+                raise InputError(
+                    f"file {str(path)!r}: old or macro Excel format; save it as .xlsx or CSV."
+                )
             ignored.append(path.name)
             continue
         table = by_stem.get(_norm_header(path.stem))
@@ -998,10 +1036,15 @@ def read_dms_export(
         files[table] = path
     if ignored:
         warnings.warn(
-            f"{str(root)!r}: ignored file(s) that match no table: {ignored}", DMSExportWarning, stacklevel=2
+            f"{str(root)!r}: ignored file(s) that match no table: {ignored}",
+            DMSExportWarning,
+            stacklevel=2,
         )
     if "customers" not in files:
-        expected = [f"{n}.csv" for n in [*(_table_spec(mapping, "customers").get("files") or []), "customers"]]
+        expected = [
+            f"{n}.csv"
+            for n in [*(_table_spec(mapping, "customers").get("files") or []), "customers"]
+        ]
         raise InputError(
             f"DMS export folder {str(root)!r} has no customers file; expected one of {expected} "
             "(or .xlsx). The customers table is required."
