@@ -11,6 +11,8 @@ in :mod:`crm_analytics.validation`.
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -306,10 +308,15 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 
 
+@functools.cache
+def _columns(table: str) -> tuple[str, ...]:
+    model, _ = TABLES[table]
+    return tuple(model.to_schema().columns)
+
+
 def columns(table: str) -> list[str]:
     """Canonical column names of ``table``, in order."""
-    model, _ = TABLES[table]
-    return list(model.to_schema().columns)
+    return list(_columns(table))
 
 
 def empty_frame(table: str) -> pd.DataFrame:

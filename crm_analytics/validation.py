@@ -218,12 +218,14 @@ def _relation_rules(
             parts.append(_quarantine_rows(table, tables[table], mask, column, rule, values))
             tables[table] = tables[table].loc[~mask]
 
-    # as-of first: a future event is invalid whatever it relates to
+    # as-of first: a future event is invalid whatever it relates to. ``as_of`` is a date:
+    # events on that day count as before it.
+    end = as_of.normalize() + pd.Timedelta(days=1) if as_of == as_of.normalize() else as_of
     for table, cols in EVENT_TIMES.items():
         for col in cols:
             frame = tables[table]
             if len(frame):
-                drop(table, frame[col].gt(as_of).fillna(False), col, "after_as_of")
+                drop(table, frame[col].ge(end).fillna(False) if end != as_of else frame[col].gt(end).fillna(False), col, "after_as_of")
 
     for child, ccol, parent, pcol, nullable in FOREIGN_KEYS:
         frame = tables[child]
