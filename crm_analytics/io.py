@@ -953,7 +953,7 @@ def _default_as_of(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
                 if len(s) and s.notna().any():
                     m = s.max()
                     best = m if pd.isna(best) else max(best, m)
-    return best
+    return best.normalize() if not pd.isna(best) else best  # a date: events that day count
 
 
 def read_dms_export(
@@ -983,7 +983,9 @@ def read_dms_export(
     name, city
         Dealer metadata.
     as_of
-        Extraction date. Default: the latest event time in the data that is not in the future.
+        Extraction date. Default: the date of the latest event in the data that is not in the
+        future (a typo such as 2099 cannot push it out; such rows are quarantined as
+        ``after_as_of``).
     strict
         Raise :class:`~crm_analytics.errors.DataValidationError` if any row is quarantined.
 

@@ -383,7 +383,8 @@ def test_dms_utf8_bom_and_default_as_of(tmp_path: Path, expected: io.DealerData)
         warnings.simplefilter("ignore", io.DMSExportWarning)
         dealer = io.read_dms_export(folder, name="N", city="C")
     assert dealer.dealer_id == "D777"
-    assert dealer.as_of == pd.Timestamp("2017-05-02 16:45")  # latest event
+    assert dealer.as_of == pd.Timestamp("2017-05-02")  # date of the latest event (16:45 that day)
+    assert len(dealer.quarantine) == 0
     for table in TABLE_NAMES:
         pd.testing.assert_frame_equal(
             dealer.tables[table].drop(columns="dealer_id"),
@@ -542,3 +543,39 @@ def test_parsers() -> None:
     )
     assert flags.iloc[:8].tolist() == [True, False] * 4
     assert bad.tolist() == [False] * 9 + [True]
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulator writes the store through write_dealer_tables / write_dealers_index
+# ---------------------------------------------------------------------------------------------
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(a) or pd.api.types.is_datetime64_any_dtype(b):
+        a, b = a.astype("datetime64[us]"), b.astype("datetime64[us]")
+    na_a, na_b = pd.isna(a).to_numpy(), pd.isna(b).to_numpy()
+    return bool((na_a == na_b).all() and (a.to_numpy()[~na_a] == b.to_numpy()[~na_b]).all())
+
+
+def test_simulator_store_loads(tmp_path: Path) -> None:
+    synth = pytest.importorskip("crm_analytics.synth")
+    index = synth.simulate_network(n_dealers=2, customers_per_dealer=120, out=tmp_path, workers=1)
+    assert io.list_dealers(tmp_path)["dealer_id"].tolist() == index["dealer_id"].tolist()
+    dealer = io.load_dealer(tmp_path, "D002")
+    direct = synth.simulate_dealer(1, customers=120)
+    assert dealer.as_of == direct.as_of and dealer.name == direct.name
+    assert dealer.summary().equals(direct.summary())
+    for table in TABLE_NAMES:
+        a, b = dealer.tables[table], direct.tables[table]
+        keys = list(a.columns[1:3])
+        a = a.sort_values(keys, kind="mergesort").reset_index(drop=True)
+        b = b.sort_values(keys, kind="mergesort").reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, obj=table)
+    assert sorted(dealer.truth) == sorted(direct.truth)
+    for name, frame in direct.truth.items():
+        if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0):
+            frame = frame.reset_index()
+        got = dealer.truth[name]
+        assert list(got.columns) == [str(c) for c in frame.columns], name
+        for col in frame.columns:
+            assert _same_values(got[str(col)], frame[col]), (name, col)
