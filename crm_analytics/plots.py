@@ -1,0 +1,456 @@
+"""Charts shared by the notebooks (seaborn / matplotlib), in one visual style, zh / en labels.
+
+Nothing here changes global state at import. A notebook calls :func:`apply_style` once (it sets
+seaborn's theme for that kernel and returns the language the labels will really use); library
+code that must not touch global state draws inside ``with style_context(lang):``.
+
+Chinese labels need a CJK font. :func:`cjk_font` finds one among the installed fonts (also
+fonts installed after matplotlib built its font cache, e.g. Debian's ``fonts-wqy-microhei``).
+Without one, ``zh`` falls back to English labels with a :class:`FontFallbackWarning`: a chart
+with empty boxes instead of characters is never drawn.
+
+Every chart function draws on a given ``ax`` (or a new figure) and returns the ``Axes``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import warnings
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from crm_analytics.errors import InputError
+from crm_analytics.schema import CHANNEL_LABELS_ZH
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = [
+    "FontFallbackWarning",
+    "LANGUAGES",
+    "apply_style",
+    "cjk_font",
+    "format_yuan",
+    "label",
+    "plot_funnel",
+    "plot_gaps",
+    "plot_kpi_comparison",
+    "plot_monthly",
+    "plot_quality",
+    "plot_ranking",
+    "resolve_language",
+    "style_context",
+    "style_rc",
+]
+
+# =============================================================================================
+# Report style, fonts, labels (report branch). Other chart families live in their own sections
+# below; keep each section self-contained so branches merge without touching each other.
+# =============================================================================================
+
+LANGUAGES: tuple[str, ...] = ("en", "zh")
+
+#: CJK font families searched in order (file-name fragments in brackets are tried as well).
+_CJK_FAMILIES: tuple[str, ...] = (
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Heiti SC",
+    "AR PL UMing CN",
+)
+_CJK_FILE_HINTS: tuple[str, ...] = ("wqy", "notosanscjk", "notosanssc", "sourcehansans", "simhei")
+
+
+class FontFallbackWarning(UserWarning):
+    """Chinese labels were asked for but no CJK font is installed: English labels are used."""
+
+
+@cache
+def cjk_font() -> str | None:
+    """The family name of an installed font that renders Chinese, or ``None``.
+
+    Looks in matplotlib's font list first, then in the system font folders for font files that
+    matplotlib's cached list does not know yet (a font installed after the cache was built);
+    such a file is registered with ``fontManager.addfont`` (this affects only matplotlib's font
+    lookup, never the chart style). The result is cached per process.
+    """
+    from matplotlib import font_manager as fm
+
+    known = {f.name for f in fm.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in known:
+            return family
+    for path in fm.findSystemFonts():
+        low = path.lower().replace("-", "").replace("_", "")
+        if any(h in low for h in _CJK_FILE_HINTS):
+            try:
+                fm.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):  # unreadable font file: try the next
+                continue
+    known = {f.name for f in fm.fontManager.ttflist}
+    for family in _CJK_FAMILIES:
+        if family in known:
+            return family
+    return None
+
+
+def resolve_language(lang: str) -> str:
+    """The label language charts will really use for ``lang``.
+
+    ``"zh"`` needs a CJK font (:func:`cjk_font`); without one this warns with
+    :class:`FontFallbackWarning` and returns ``"en"``.
+
+    Raises
+    ------
+    InputError
+        When ``lang`` is not one of :data:`LANGUAGES`.
+    """
+    if lang not in LANGUAGES:
+        raise InputError(f"language {lang!r} is not supported; use one of {list(LANGUAGES)}.")
+    if lang == "zh" and cjk_font() is None:
+        warnings.warn(
+            "No CJK font is installed, so charts use English labels instead of Chinese. "
+            "Install one (Debian/Ubuntu: apt-get install fonts-wqy-microhei) to get Chinese labels.",
+            FontFallbackWarning,
+            stacklevel=2,
+        )
+        return "en"
+    return lang
+
+
+def style_rc(lang: str = "en") -> dict[str, Any]:
+    """The matplotlib rc settings of the report style (seaborn ``talk`` context, white grid).
+
+    Large fonts and thick lines so a chart reads on a projector from the back of a room; the
+    colour-blind-safe palette; a CJK font first in the sans-serif list when ``lang == "zh"``.
+    """
+    import seaborn as sns
+    from cycler import cycler
+
+    rc: dict[str, Any] = {}
+    rc.update(sns.axes_style("whitegrid"))
+    rc.update(sns.plotting_context("talk", font_scale=0.9))
+    rc.update(
+        {
+            "figure.figsize": (11.0, 5.5),
+            "figure.dpi": 100,
+            "savefig.dpi": 150,
+            "savefig.bbox": "tight",
+            "axes.titleweight": "bold",
+            "axes.titlesize": 18,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+            "axes.prop_cycle": cycler(color=sns.color_palette("colorblind")),
+            "axes.unicode_minus": False,
+            "legend.frameon": False,
+        }
+    )
+    font = cjk_font() if lang == "zh" else None
+    if font is not None:
+        rc["font.family"] = "sans-serif"
+        rc["font.sans-serif"] = [font, "DejaVu Sans"]
+    return rc
+
+
+def apply_style(lang: str = "en") -> str:
+    """Set the report style for this process (call once at the top of a notebook).
+
+    Returns the language labels will use (``"en"`` when ``"zh"`` has no font, with a warning).
+    """
+    import matplotlib as mpl
+
+    eff = resolve_language(lang)
+    mpl.rcParams.update(style_rc(eff))
+    return eff
+
+
+@contextlib.contextmanager
+def style_context(lang: str = "en") -> Iterator[str]:
+    """Draw in the report style without changing global settings; yields the label language."""
+    import matplotlib.pyplot as plt
+
+    eff = resolve_language(lang)
+    with plt.rc_context(style_rc(eff)):
+        yield eff
+
+
+_LABELS: dict[str, tuple[str, str]] = {
+    # funnel and KPIs
+    "leads": ("Leads", "线索"),
+    "visited": ("Visited the showroom", "到店"),
+    "test_drive": ("Test drive", "试驾"),
+    "won": ("Order", "成交"),
+    "delivered": ("Delivered", "交车"),
+    "visit_rate": ("Visit rate", "到店率"),
+    "test_drive_rate": ("Test-drive rate", "试驾率"),
+    "close_rate": ("Close rate (of visits)", "到店成交率"),
+    "finance_penetration": ("Finance penetration", "金融渗透率"),
+    "insurance_penetration": ("New-car insurance penetration", "新车保险渗透率"),
+    "extended_warranty_penetration": ("Extended-warranty penetration", "延保渗透率"),
+    "trade_in_penetration": ("Trade-in penetration", "二手车置换渗透率"),
+    "accessories_per_car": ("Accessories per car (yuan)", "单车精品(元)"),
+    "service_retention": ("Service retention (12 months)", "售后保有率(12个月)"),
+    "insurance_renewal_rate": ("Insurance renewal rate", "续保率"),
+    "quarantine_share": ("Rows quarantined", "隔离行占比"),
+    # chart furniture
+    "actual": ("actual", "实际"),
+    "target": ("target", "目标"),
+    "peer": ("peer median", "同行中位数"),
+    "previous": ("previous round", "上一轮"),
+    "gap_vs_target": ("gap vs target", "与目标差距"),
+    "gap_vs_peer": ("gap vs peers", "与同行差距"),
+    "gaps_title": ("Biggest gaps, yuan per period", "最大差距(元/期)"),
+    "kpi_title": ("KPIs against target and peers", "关键指标:目标与同行对比"),
+    "funnel_title": ("Showroom funnel", "展厅漏斗"),
+    "count": ("count", "数量"),
+    "month": ("month", "月份"),
+    "share": ("share", "占比"),
+    "rows": ("rows", "行数"),
+    "table": ("table", "数据表"),
+    "quality_title": ("Rows quarantined per table", "各数据表隔离行占比"),
+    "ranking_title": ("Dealer ranking", "经销商排名"),
+    "median": ("network median", "网络中位数"),
+    "dealer": ("dealer", "经销商"),
+    "channel": ("channel", "渠道"),
+    "yuan": ("yuan", "元"),
+}
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The display label of ``key`` in ``lang`` (channels use the deck's Chinese names).
+
+    Unknown keys are returned with underscores turned into spaces, so a new KPI still gets a
+    readable (English) label.
+    """
+    idx = 1 if lang == "zh" else 0
+    if key in _LABELS:
+        return _LABELS[key][idx]
+    if lang == "zh" and key in CHANNEL_LABELS_ZH:
+        return CHANNEL_LABELS_ZH[key]
+    return key.replace("_", " ")
+
+
+def format_yuan(value: float, lang: str = "en") -> str:
+    """Money for a slide: ``¥1.23M`` / ``¥45.6k`` in English, ``123.4万元`` in Chinese."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    v = float(value)
+    if lang == "zh":
+        if abs(v) >= 1e8:
+            return f"{v / 1e8:,.2f}亿元"
+        if abs(v) >= 1e4:
+            return f"{v / 1e4:,.1f}万元"
+        return f"{v:,.0f}元"
+    if abs(v) >= 1e6:
+        return f"¥{v / 1e6:,.2f}M"
+    if abs(v) >= 1e3:
+        return f"¥{v / 1e3:,.1f}k"
+    return f"¥{v:,.0f}"
+
+
+def _new_ax(ax: Axes | None, size: tuple[float, float] | None = None) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=size)
+    return ax
+
+
+def _need(frame: pd.DataFrame, cols: set[str], where: str) -> None:
+    missing = cols - set(frame.columns)
+    if missing:
+        raise InputError(f"{where}: the table lacks column(s) {sorted(missing)}.")
+
+
+def plot_funnel(counts: Mapping[str, float], *, lang: str = "en", ax: Axes | None = None) -> Axes:
+    """Horizontal funnel bars (stage -> count) with the step conversion rate on each bar.
+
+    Parameters
+    ----------
+    counts
+        Ordered mapping stage key -> count, e.g. ``{"leads": 900, "visited": 410, ...}``.
+    """
+    import seaborn as sns
+
+    ax = _new_ax(ax)
+    keys = list(counts)
+    values = [float(counts[k]) for k in keys]
+    names = [label(k, lang) for k in keys]
+    sns.barplot(x=values, y=names, ax=ax, color=sns.color_palette("colorblind")[0], orient="h")
+    top = max(values) if values and max(values) > 0 else 1.0
+    for i, v in enumerate(values):
+        text = f"{v:,.0f}"
+        if i > 0 and values[i - 1] > 0:
+            text += f"  ({v / values[i - 1]:.0%})"
+        ax.text(v + top * 0.01, i, text, va="center")
+    ax.set_xlim(0, top * 1.25)
+    ax.set_title(label("funnel_title", lang))
+    ax.set_xlabel(label("count", lang))
+    ax.set_ylabel("")
+    return ax
+
+
+def plot_kpi_comparison(
+    table: pd.DataFrame, *, lang: str = "en", ax: Axes | None = None
+) -> Axes:
+    """Rates against target and peer median: one group of horizontal bars per KPI.
+
+    Parameters
+    ----------
+    table
+        Index = KPI key; columns ``actual`` and any of ``target``, ``peer``, ``previous``
+        (rates in [0, 1]).
+    """
+    import matplotlib.ticker as mticker
+    import seaborn as sns
+
+    _need(table, {"actual"}, "plot_kpi_comparison")
+    cols = [c for c in ("actual", "target", "peer", "previous") if c in table.columns]
+    long = (
+        table[cols]
+        .rename_axis("kpi")
+        .reset_index()
+        .melt(id_vars="kpi", var_name="series", value_name="value")
+        .dropna(subset=["value"])
+    )
+    long["kpi"] = [label(k, lang) for k in long["kpi"]]
+    long["series"] = [label(s, lang) for s in long["series"]]
+    ax = _new_ax(ax, (11.0, 0.9 + 0.75 * len(table)))
+    sns.barplot(data=long, x="value", y="kpi", hue="series", orient="h", ax=ax)
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_title(label("kpi_title", lang))
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    ax.legend(title=None, loc="lower right")
+    return ax
+
+
+def plot_gaps(
+    gaps: pd.DataFrame, *, lang: str = "en", ax: Axes | None = None, top: int = 6
+) -> Axes:
+    """The biggest gaps in yuan (horizontal bars, largest first, value printed on each bar).
+
+    Parameters
+    ----------
+    gaps
+        Columns ``kpi``, ``against`` (``"target"`` or ``"peer"``) and ``gap_yuan``, as returned
+        by :func:`crm_analytics.report.metrics.gaps_in_yuan`.
+    """
+    import matplotlib.ticker as mticker
+    import seaborn as sns
+
+    _need(gaps, {"kpi", "against", "gap_yuan"}, "plot_gaps")
+    g = gaps.sort_values("gap_yuan", ascending=False).head(top)
+    names = [
+        f"{label(k, lang)} ({label('gap_vs_' + a, lang)})"
+        for k, a in zip(g["kpi"], g["against"], strict=True)
+    ]
+    ax = _new_ax(ax, (11.0, 1.0 + 0.8 * max(len(g), 1)))
+    palette = sns.color_palette("colorblind")
+    colors = [palette[3] if a == "target" else palette[1] for a in g["against"]]
+    ax.barh(range(len(g)), g["gap_yuan"].to_numpy(), color=colors)
+    ax.set_yticks(range(len(g)), names)
+    ax.invert_yaxis()
+    peak = float(g["gap_yuan"].max()) if len(g) else 1.0
+    for i, v in enumerate(g["gap_yuan"]):
+        ax.text(v + peak * 0.01, i, format_yuan(v, lang), va="center")
+    ax.set_xlim(0, peak * 1.3 if peak > 0 else 1.0)
+    ax.xaxis.set_major_formatter(
+        mticker.FuncFormatter(lambda v, _: format_yuan(v, lang))
+    )
+    ax.set_title(label("gaps_title", lang))
+    ax.set_xlabel("")
+    return ax
+
+
+def plot_monthly(
+    frame: pd.DataFrame,
+    *,
+    x: str = "month",
+    y: str = "count",
+    hue: str | None = None,
+    title: str = "",
+    lang: str = "en",
+    ax: Axes | None = None,
+) -> Axes:
+    """A monthly trend (one line per ``hue`` value; channel keys get their display labels)."""
+    import seaborn as sns
+
+    _need(frame, {x, y} | ({hue} if hue else set()), "plot_monthly")
+    data = frame
+    if hue:
+        data = frame.assign(**{hue: [label(str(v), lang) for v in frame[hue]]})
+    ax = _new_ax(ax)
+    sns.lineplot(data=data, x=x, y=y, hue=hue, marker="o", ax=ax)
+    ax.set_title(title)
+    ax.set_xlabel(label(x, lang))
+    ax.set_ylabel(label(y, lang))
+    if hue:
+        ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def plot_ranking(
+    frame: pd.DataFrame,
+    *,
+    metric: str,
+    name: str = "dealer_id",
+    lang: str = "en",
+    ax: Axes | None = None,
+    percent: bool = True,
+) -> Axes:
+    """Dealers ranked on one metric (best at the top) with the network median as a line."""
+    import matplotlib.ticker as mticker
+    import seaborn as sns
+
+    _need(frame, {metric, name}, "plot_ranking")
+    data = frame[[name, metric]].dropna().sort_values(metric, ascending=False)
+    ax = _new_ax(ax, (11.0, 1.0 + 0.5 * max(len(data), 1)))
+    sns.barplot(
+        data=data,
+        x=metric,
+        y=name,
+        orient="h",
+        ax=ax,
+        color=sns.color_palette("colorblind")[0],
+    )
+    if len(data):
+        med = float(data[metric].median())
+        ax.axvline(med, color="0.3", linestyle="--", linewidth=2, label=label("median", lang))
+        ax.legend(loc="lower right")
+    if percent:
+        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_title(f"{label('ranking_title', lang)}: {label(metric, lang)}")
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return ax
+
+
+def plot_quality(summary: pd.DataFrame, *, lang: str = "en", ax: Axes | None = None) -> Axes:
+    """Share of rows quarantined per table (from :meth:`DealerData.summary`)."""
+    import matplotlib.ticker as mticker
+    import seaborn as sns
+
+    _need(summary, {"table", "rows_in", "quarantined"}, "plot_quality")
+    s = summary.copy()
+    denom = s["rows_in"].where(s["rows_in"] > 0)
+    s["share"] = (s["quarantined"] / denom).fillna(0.0)
+    ax = _new_ax(ax, (11.0, 1.0 + 0.5 * len(s)))
+    sns.barplot(data=s, x="share", y="table", orient="h", ax=ax, color=sns.color_palette()[3])
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.set_xlim(0, max(0.05, float(s["share"].max()) * 1.2))
+    ax.set_title(label("quality_title", lang))
+    ax.set_xlabel("")
+    ax.set_ylabel("")
+    return ax
