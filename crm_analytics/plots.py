@@ -157,6 +157,7 @@ def style_rc(lang: str = "en") -> dict[str, Any]:
     )
     font = cjk_font() if lang == "zh" else None
     if font is not None:
+        rc["axes.titleweight"] = "normal"  # CJK fonts ship one weight: no faux-bold fallback log
         rc["font.family"] = "sans-serif"
         rc["font.sans-serif"] = [font, "DejaVu Sans"]
     return rc
@@ -301,9 +302,7 @@ def plot_funnel(counts: Mapping[str, float], *, lang: str = "en", ax: Axes | Non
     return ax
 
 
-def plot_kpi_comparison(
-    table: pd.DataFrame, *, lang: str = "en", ax: Axes | None = None
-) -> Axes:
+def plot_kpi_comparison(table: pd.DataFrame, *, lang: str = "en", ax: Axes | None = None) -> Axes:
     """Rates against target and peer median: one group of horizontal bars per KPI.
 
     Parameters
@@ -327,12 +326,22 @@ def plot_kpi_comparison(
     long["kpi"] = [label(k, lang) for k in long["kpi"]]
     long["series"] = [label(s, lang) for s in long["series"]]
     ax = _new_ax(ax, (11.0, 0.9 + 0.75 * len(table)))
-    sns.barplot(data=long, x="value", y="kpi", hue="series", orient="h", ax=ax)
+    pal = sns.color_palette("colorblind")
+    colours = {"actual": pal[0], "target": pal[1], "peer": pal[2], "previous": (0.7, 0.7, 0.7)}
+    sns.barplot(
+        data=long,
+        x="value",
+        y="kpi",
+        hue="series",
+        orient="h",
+        ax=ax,
+        palette={label(k, lang): v for k, v in colours.items()},
+    )
     ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
     ax.set_title(label("kpi_title", lang))
     ax.set_xlabel("")
     ax.set_ylabel("")
-    ax.legend(title=None, loc="lower right")
+    ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return ax
 
 
@@ -358,7 +367,7 @@ def plot_gaps(
     ]
     ax = _new_ax(ax, (11.0, 1.0 + 0.8 * max(len(g), 1)))
     palette = sns.color_palette("colorblind")
-    colors = [palette[3] if a == "target" else palette[1] for a in g["against"]]
+    colors = [palette[3] if a == "target" else palette[0] for a in g["against"]]
     ax.barh(range(len(g)), g["gap_yuan"].to_numpy(), color=colors)
     ax.set_yticks(range(len(g)), names)
     ax.invert_yaxis()
@@ -366,9 +375,7 @@ def plot_gaps(
     for i, v in enumerate(g["gap_yuan"]):
         ax.text(v + peak * 0.01, i, format_yuan(v, lang), va="center")
     ax.set_xlim(0, peak * 1.3 if peak > 0 else 1.0)
-    ax.xaxis.set_major_formatter(
-        mticker.FuncFormatter(lambda v, _: format_yuan(v, lang))
-    )
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: format_yuan(v, lang)))
     ax.set_title(label("gaps_title", lang))
     ax.set_xlabel("")
     return ax
@@ -383,8 +390,10 @@ def plot_monthly(
     title: str = "",
     lang: str = "en",
     ax: Axes | None = None,
+    stacked: bool = False,
 ) -> Axes:
-    """A monthly trend (one line per ``hue`` value; channel keys get their display labels)."""
+    """A monthly trend: one line per ``hue`` value, or stacked bars (``stacked=True``, easier
+    to read with many series). Channel keys get their display labels."""
     import seaborn as sns
 
     _need(frame, {x, y} | ({hue} if hue else set()), "plot_monthly")
@@ -392,7 +401,15 @@ def plot_monthly(
     if hue:
         data = frame.assign(**{hue: [label(str(v), lang) for v in frame[hue]]})
     ax = _new_ax(ax)
-    sns.lineplot(data=data, x=x, y=y, hue=hue, marker="o", ax=ax)
+    if stacked and hue:
+        wide = data.pivot_table(index=x, columns=hue, values=y, aggfunc="sum", fill_value=0)
+        wide.index = [pd.Timestamp(i).strftime("%Y-%m") for i in wide.index]
+        wide.plot.bar(
+            stacked=True, ax=ax, width=0.85, color=sns.color_palette("colorblind", wide.shape[1])
+        )
+        ax.tick_params(axis="x", labelrotation=45)
+    else:
+        sns.lineplot(data=data, x=x, y=y, hue=hue, marker="o", ax=ax)
     ax.set_title(title)
     ax.set_xlabel(label(x, lang))
     ax.set_ylabel(label(y, lang))

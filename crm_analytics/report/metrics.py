@@ -164,9 +164,7 @@ def period_kpis(
         float(deliv["accessories_margin"].sum()), float(deliv["accessories_amount"].sum())
     )
     unit["close_rate"] = unit["gross_per_deal"]
-    unit["visit_rate"] = (
-        kpis["close_rate"] * unit["gross_per_deal"] if n_visited else math.nan
-    )
+    unit["visit_rate"] = kpis["close_rate"] * unit["gross_per_deal"] if n_visited else math.nan
 
     # after-sales retention over the last 12 months of the period
     w_start = max(start, end - pd.DateOffset(years=1) + _DAY)
@@ -180,15 +178,19 @@ def period_kpis(
     years = ((end - w_start).days + 1) / 365.25
     margin_ret = float(sv_w.loc[sv_w["vin"].isin(set(park.loc[retained, "vin"])), "margin"].sum())
     period_years = ((end - start).days + 1) / 365.25
-    unit["service_retention"] = _ratio(margin_ret, n_ret * years) * period_years if n_ret else math.nan
+    unit["service_retention"] = (
+        _ratio(margin_ret, n_ret * years) * period_years if n_ret else math.nan
+    )
 
     pol = dealer.insurance_policies
     ren = pol.loc[pol["renewal"] & _within(pol["start"], start, end)]
     kpis["insurance_renewal_rate"] = _ratio(int(ren["sold_by_this_dealer"].sum()), len(ren))
     unit["insurance_renewal_rate"] = _mean(ren.loc[ren["sold_by_this_dealer"], "margin"])
 
-    rows_in = sum(dealer.rows_in.values()) if dealer.rows_in else sum(
-        len(t) for t in dealer.tables.values()
+    rows_in = (
+        sum(dealer.rows_in.values())
+        if dealer.rows_in
+        else sum(len(t) for t in dealer.tables.values())
     )
     q = dealer.quarantine
     n_q = int(q.drop_duplicates(["table", "row_id"]).shape[0]) if len(q) else 0
@@ -233,7 +235,9 @@ def _list_sizes(dealer: DealerData) -> dict[str, int]:
     veh = dealer.vehicles
     sv = dealer.service_visits
     recent = set(sv.loc[sv["at"] >= as_of - pd.DateOffset(years=1), "vin"])
-    own = veh.loc[veh["sold_by_this_dealer"] & (veh["purchase_date"] < as_of - pd.DateOffset(years=1))]
+    own = veh.loc[
+        veh["sold_by_this_dealer"] & (veh["purchase_date"] < as_of - pd.DateOffset(years=1))
+    ]
     defeated = leads.loc[
         (leads["status"] == "defeated") & (leads["closed_at"] >= as_of - pd.Timedelta(days=90))
     ]
@@ -243,7 +247,10 @@ def _list_sizes(dealer: DealerData) -> dict[str, int]:
             ((pol["end"] >= as_of) & (pol["end"] < as_of + pd.Timedelta(days=60))).sum()
         ),
         "warranty_expiring_90d": int(
-            ((veh["warranty_end"] >= as_of) & (veh["warranty_end"] < as_of + pd.Timedelta(days=90))).sum()
+            (
+                (veh["warranty_end"] >= as_of)
+                & (veh["warranty_end"] < as_of + pd.Timedelta(days=90))
+            ).sum()
         ),
         "dormant_owners_12m": int((~own["vin"].isin(recent)).sum()),
         "defeated_last_90d": len(defeated),
@@ -447,3 +454,74 @@ def read_run_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
         row["report"] = doc.get("report", "")
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def consultant_table(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Leads, visits and wins per sales consultant for leads created in the period.
+
+    Columns ``consultant`` (staff name, or the id when the staff table lacks it), ``leads``,
+    ``visited``, ``won``, ``close_rate`` (won / visited, NaN without visits); sorted by wins.
+    """
+    leads = dealer.leads
+    cohort = leads.loc[_within(leads["created_at"], pd.Timestamp(start), pd.Timestamp(end))]
+    tp = dealer.touchpoints
+    visited = set(
+        tp.loc[(tp["kind"] == "visit") & tp["lead_id"].isin(cohort["lead_id"]), "lead_id"]
+    )
+    c = cohort.assign(
+        visited=cohort["lead_id"].isin(visited),
+        won=(cohort["status"] == "won") & cohort["lead_id"].isin(visited),
+        consultant_id=cohort["consultant_id"].fillna("(unassigned)"),
+    )
+    g = c.groupby("consultant_id").agg(
+        leads=("lead_id", "size"), visited=("visited", "sum"), won=("won", "sum")
+    )
+    g["close_rate"] = g["won"] / g["visited"].where(g["visited"] > 0)
+    names = (
+        dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else pd.Series(dtype=str)
+    )
+    g.index = [str(names.get(i, i)) for i in g.index]
+    return g.rename_axis("consultant").sort_values(["won", "leads"], ascending=False).reset_index()
+
+
+def monthly_leads(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Leads created per month and channel in the period (columns ``month``, ``channel``,
+    ``count``)."""
+    leads = dealer.leads
+    sel = leads.loc[_within(leads["created_at"], pd.Timestamp(start), pd.Timestamp(end))]
+    month = sel["created_at"].dt.to_period("M").dt.to_timestamp()
+    counts = sel.assign(month=month).groupby(["month", "channel"]).size()
+    months = pd.date_range(
+        pd.Timestamp(start).to_period("M").to_timestamp(),
+        pd.Timestamp(end).to_period("M").to_timestamp(),
+        freq="MS",
+    )
+    from ..schema import CHANNELS
+
+    grid = pd.MultiIndex.from_product([months, list(CHANNELS)], names=["month", "channel"])
+    return counts.reindex(grid, fill_value=0).rename("count").reset_index()
+
+
+def channel_summary(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
+    """Per lead channel in the period: leads, wins, spend, cost per lead and per win.
+
+    Spend is the ``channel_costs`` of the months overlapping the period; ratios with a zero
+    denominator are NaN. Sorted by leads.
+    """
+    start, end = pd.Timestamp(start), pd.Timestamp(end)
+    leads = dealer.leads
+    sel = leads.loc[_within(leads["created_at"], start, end)]
+    g = sel.groupby("channel").agg(
+        leads=("lead_id", "size"), won=("status", lambda s: int((s == "won").sum()))
+    )
+    costs = dealer.channel_costs
+    month0 = start.to_period("M").to_timestamp()
+    c = (
+        costs.loc[(costs["month"] >= month0) & (costs["month"] <= end)]
+        .groupby("channel")["cost"]
+        .sum()
+    )
+    g = g.join(c.rename("cost"), how="outer").fillna({"leads": 0, "won": 0, "cost": 0.0})
+    g["cost_per_lead"] = g["cost"] / g["leads"].where(g["leads"] > 0)
+    g["cost_per_win"] = g["cost"] / g["won"].where(g["won"] > 0)
+    return g.rename_axis("channel").sort_values("leads", ascending=False).reset_index()

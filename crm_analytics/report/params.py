@@ -334,7 +334,8 @@ def load_run_params(
         network["source"] = str(source)
     if isinstance(network.get("source"), str):
         network["source"] = (
-            str(Path(source).resolve()) if source is not None
+            str(Path(source).resolve())
+            if source is not None
             else _resolve_path(network["source"], base)
         )
 
@@ -393,7 +394,9 @@ def load_run_params(
         file, data = files.get(did, (net_file, {"dealer_id": did}))
         merged: dict[str, Any] = {**_DEFAULTS, **network}
         merged.update({k: v for k, v in data.items() if k in DEALER_KEYS})
-        targets = dict(network.get("targets") or {}) if isinstance(network.get("targets"), dict) else {}
+        targets = (
+            dict(network.get("targets") or {}) if isinstance(network.get("targets"), dict) else {}
+        )
         if isinstance(data.get("targets"), dict):
             targets.update(data["targets"])
         src = merged.get("source")
@@ -430,7 +433,9 @@ def load_run_params(
             DealerParams(
                 dealer_id=did,
                 source=src,
-                period=_period(merged.get("period")) if isinstance(merged.get("period"), dict) else None,
+                period=_period(merged.get("period"))
+                if isinstance(merged.get("period"), dict)
+                else None,
                 comparison_period=(
                     _period(merged.get("comparison_period"))
                     if isinstance(merged.get("comparison_period"), dict)
@@ -438,7 +443,8 @@ def load_run_params(
                 ),
                 targets={k: float(v) for k, v in targets.items() if _is_number(v)},
                 language=merged.get("language") if merged.get("language") in ("zh", "en") else "en",
-                mask_personal_data=bool(merged.get("mask_personal_data", True)) and not contact_lists,
+                mask_personal_data=bool(merged.get("mask_personal_data", True))
+                and not contact_lists,
                 notes=merged.get("notes") if isinstance(merged.get("notes"), str) else "",
                 files=tuple(data_files),
             )

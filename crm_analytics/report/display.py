@@ -1,0 +1,166 @@
+"""What notebooks show: headings, text and tables as escaped HTML.
+
+Data strings (dealer, customer, consultant and channel names) may contain markup such as
+``<script>``. Markdown and raw HTML outputs would render it, so notebooks show data only through
+these helpers, which escape every string (``html.escape``; pandas ``to_html(escape=True)``).
+:func:`neutralize_active_html` is the runner's safety net on the executed notebook: an HTML
+output that still carries active content (script, event handlers, frames) is shown as text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+__all__ = [
+    "heading",
+    "html_table",
+    "neutralize_active_html",
+    "paragraph",
+    "show",
+    "show_heading",
+    "show_table",
+    "show_text",
+]
+
+_ACTIVE = re.compile(
+    r"<\s*(script|iframe|object|embed|form|meta|link|base)\b|<[^>]*\son[a-z]+\s*=|javascript:",
+    re.IGNORECASE,
+)
+
+
+def heading(text: str, level: int = 2) -> str:
+    """An escaped HTML heading."""
+    level = min(max(int(level), 1), 6)
+    return f"<h{level}>{html.escape(str(text))}</h{level}>"
+
+
+def paragraph(text: str, *, muted: bool = False) -> str:
+    """An escaped paragraph; line breaks are kept."""
+    body = html.escape(str(text)).replace("\n", "<br>")
+    style = ' style="color:#555"' if muted else ""
+    return f"<p{style}>{body}</p>"
+
+
+def html_table(
+    frame: pd.DataFrame,
+    *,
+    formatters: Mapping[str, Callable[[Any], str]] | None = None,
+    index: bool = True,
+    max_rows: int = 60,
+) -> str:
+    """A DataFrame as an escaped HTML table (``to_html(escape=True)``), large and readable.
+
+    ``formatters`` map a column to a function returning plain text (escaped like any other
+    value).
+    """
+    body = frame.head(max_rows).to_html(
+        escape=True,
+        formatters=dict(formatters or {}),
+        index=index,
+        border=0,
+        na_rep="–",
+        classes="crm-table",
+    )
+    more = ""
+    if len(frame) > max_rows:
+        more = paragraph(f"… {len(frame) - max_rows:,} more rows", muted=True)
+    style = (
+        "<style>.crm-table{border-collapse:collapse;font-size:15px;margin:6px 0}"
+        ".crm-table th,.crm-table td{padding:4px 10px;text-align:right;"
+        "border-bottom:1px solid #ddd}.crm-table th{background:#f3f3f3}</style>"
+    )
+    return style + body + more
+
+
+def show(fragment: str) -> None:
+    """Display an HTML fragment built by this module (IPython only)."""
+    from IPython.display import HTML, display
+
+    display(HTML(fragment))
+
+
+def show_heading(text: str, level: int = 2) -> None:
+    """Display an escaped heading."""
+    show(heading(text, level))
+
+
+def show_text(text: str, *, muted: bool = False) -> None:
+    """Display an escaped paragraph."""
+    show(paragraph(text, muted=muted))
+
+
+def show_table(frame: pd.DataFrame, **kw: Any) -> None:
+    """Display an escaped table (see :func:`html_table`)."""
+    show(html_table(frame, **kw))
+
+
+def neutralize_active_html(nb: Any) -> int:
+    """Turn HTML outputs that carry active content into escaped text, in place.
+
+    Parameters
+    ----------
+    nb
+        An executed ``nbformat`` notebook.
+
+    Returns
+    -------
+    int
+        How many outputs were neutralised (0 when every notebook output was built by the
+        escaping helpers).
+    """
+    n = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if not data or "text/html" not in data:
+                continue
+            raw = data["text/html"]
+            raw = "".join(raw) if isinstance(raw, list) else str(raw)
+            if _ACTIVE.search(raw):
+                data["text/html"] = f"<pre>{html.escape(raw)}</pre>"
+                n += 1
+    return n
+
+
+#: Columns whose values are personal data (examples are hidden when masking).
+PERSONAL_COLUMNS: frozenset[str] = frozenset({"name", "phone"})
+
+
+def validation_table(report: pd.DataFrame, *, mask: bool = True) -> pd.DataFrame:
+    """The validation report for display; example values of personal columns are hidden when
+    ``mask`` is true (they would show raw phones and names)."""
+    if report is None or not len(report):
+        return pd.DataFrame(columns=["table", "column", "rule", "count", "examples"])
+    out = report.copy()
+    if mask and "examples" in out.columns:
+        personal = out["column"].isin(PERSONAL_COLUMNS)
+        out["examples"] = out["examples"].astype(object)
+        out.loc[personal, "examples"] = "(masked)"
+    return out
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and v != v)
+
+
+def fmt_percent(v: Any) -> str:
+    """``0.2345`` -> ``23.5%``; missing -> ``–``."""
+    return "–" if _missing(v) else f"{float(v):.1%}"
+
+
+def fmt_count(v: Any) -> str:
+    """``12345.0`` -> ``12,345``; missing -> ``–``."""
+    return "–" if _missing(v) else f"{float(v):,.0f}"
+
+
+def fmt_kpi(v: Any) -> str:
+    """A KPI value: a rate as a percentage, an amount (>= 10) with thousands separators."""
+    if _missing(v):
+        return "–"
+    v = float(v)
+    return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.1%}"

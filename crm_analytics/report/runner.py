@@ -1,0 +1,810 @@
+"""Batch runner: execute the report notebooks of many dealers with papermill.
+
+``crm-analytics report [--dealers ID ... | --all] --out DIR [--workers N] [--scheduler ADDRESS]``
+
+A run has three steps:
+
+1. **Validate** every dealer's parameters (:func:`~crm_analytics.report.params.load_run_params`)
+   and the notebooks' ``parameters`` cells before anything runs; all problems at once.
+2. **Metrics** (one job per dealer): load the dealer, compute its headline metrics
+   (:func:`~crm_analytics.report.metrics.dealer_metrics`). From all dealers' metrics the peer
+   benchmark (network medians) is computed, so each dealer's report compares it with its peers.
+3. **Reports** (one job per dealer): papermill executes the dealer's notebooks (by default only
+   ``dealer_report``: one kernel start per dealer), exports HTML without code or parameter cells,
+   and writes ``<out>/<dealer>/metrics.json`` last. Then the ``network_overview`` notebook ranks
+   all dealers from those files, and ``<out>/index.html`` lists every dealer's status, duration,
+   link and error.
+
+Jobs run on a local process pool (default) or a Dask distributed cluster (``scheduler``). A
+failing dealer never stops the others; each notebook has a timeout (its kernel is killed at the
+deadline); every output is written atomically (temp file + ``os.replace``), so a killed run leaves
+no half-written report. A dealer is skipped when its data files, parameters, notebooks, package
+code and the peer benchmark are unchanged since its last successful report (``force`` reruns it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, ParameterError
+from .metrics import network_benchmark, read_json, write_json
+from .params import DealerParams, load_run_params
+
+__all__ = [
+    "DEFAULT_NOTEBOOKS",
+    "NOTEBOOKS_DIR",
+    "DealerResult",
+    "RunSummary",
+    "add_arguments",
+    "check_kernel",
+    "main",
+    "run_from_args",
+    "run_report",
+]
+
+#: The repository's notebooks folder (source checkout / editable install).
+NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+#: Notebooks executed per dealer by default: the consultant's report only (see module notes).
+DEFAULT_NOTEBOOKS: tuple[str, ...] = ("dealer_report",)
+NETWORK_NOTEBOOK = "network_overview"
+KERNEL_NAME = "python3"
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_NETWORK_PARAMS = ("run_dir", "benchmark_path", "language")
+
+
+# ---------------------------------------------------------------------------------------------
+# results
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DealerResult:
+    """Outcome of one dealer (or of the network notebook, ``dealer_id == "network"``)."""
+
+    dealer_id: str
+    name: str = ""
+    status: str = "failed"  # ok | skipped | failed | timeout
+    duration_s: float = 0.0
+    link: str = ""
+    error: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class RunSummary:
+    """What a run did; ``exit_code`` is 1 when any dealer (or the network notebook) failed."""
+
+    out: str
+    results: list[DealerResult]
+    network: DealerResult | None
+    duration_s: float
+
+    @property
+    def failed(self) -> list[DealerResult]:
+        """Dealers that failed or timed out."""
+        return [r for r in self.results if r.status in ("failed", "timeout")]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every dealer and the network notebook succeeded (or was skipped), else 1."""
+        net_bad = self.network is not None and self.network.status in ("failed", "timeout")
+        return 1 if (self.failed or net_bad) else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# fingerprints
+# ---------------------------------------------------------------------------------------------
+
+
+def _hash_files(paths: Iterable[str | Path], h: Any) -> None:
+    for p in sorted(str(x) for x in paths):
+        h.update(p.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+
+
+def _code_hash(notebooks: Sequence[Path]) -> str:
+    """Hash of the executed notebooks and the package's source (a code change reruns all)."""
+    h = hashlib.blake2b(digest_size=16)
+    _hash_files(notebooks, h)
+    _hash_files(sorted(_PACKAGE_DIR.rglob("*.py")), h)
+    return h.hexdigest()
+
+
+def _input_fingerprint(p: DealerParams, code: str, extra: dict[str, Any]) -> str:
+    """Hash of the dealer's data partition files, its parameters and the code."""
+    h = hashlib.blake2b(digest_size=16)
+    root = Path(p.source)
+    files = sorted(root.glob(f"*/dealer_id={p.dealer_id}/*.parquet"))
+    files += sorted(root.glob(f"truth/*/dealer_id={p.dealer_id}/*.parquet"))
+    h.update(json.dumps(p.as_dict(), sort_keys=True).encode())
+    h.update(json.dumps(extra, sort_keys=True).encode())
+    h.update(code.encode())
+    # the dealer's row of the index (name, as-of date, opening hours)
+    from ..io import list_dealers
+
+    idx = list_dealers(root)
+    row = idx.loc[idx["dealer_id"] == p.dealer_id].astype(str).to_dict("records")
+    h.update(json.dumps(row, sort_keys=True).encode())
+    _hash_files(files, h)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# kernel
+# ---------------------------------------------------------------------------------------------
+
+
+def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
+    """Check that ``kernel_name`` starts this environment's Python; return its argv[0].
+
+    papermill must run notebooks in the same virtualenv as the runner. The venv's ``python3``
+    kernelspec (installed by ipykernel into ``sys.prefix``, or by
+    ``python -m ipykernel install --sys-prefix``) starts ``python``, which jupyter_client maps to
+    ``sys.executable``. A kernelspec of that name in the user's folder, pointing at another
+    Python, would take precedence: that is reported with the fix.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+    except NoSuchKernel as err:
+        raise InputError(
+            f"no Jupyter kernel named {kernel_name!r}. Install it into this environment: "
+            f"{sys.executable} -m ipykernel install --sys-prefix"
+        ) from err
+    exe = spec.argv[0] if spec.argv else ""
+    ok_names = {"python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}"}
+    if exe in ok_names:
+        return sys.executable
+    if exe and Path(exe).resolve() == Path(sys.executable).resolve():
+        return exe
+    raise InputError(
+        f"the kernel {kernel_name!r} ({spec.resource_dir}) starts {exe!r}, not this "
+        f"environment's Python {sys.executable!r}; notebooks would run with other packages. "
+        f"Remove that kernelspec or run: {sys.executable} -m ipykernel install --sys-prefix"
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# jobs (run in pool / Dask worker processes; they never raise)
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    dealer_id: str
+    params: dict[str, Any]  # DealerParams.as_dict()
+    nb_params: dict[str, Any]
+    notebooks: list[str]  # absolute paths
+    out: str
+    timeout: float
+    kernel_name: str
+    fingerprint: dict[str, str]
+    metrics: dict[str, Any] | None = None
+
+
+def _prepare_job(job: _Job) -> dict[str, Any]:
+    """Step 2: load the dealer and compute its headline metrics."""
+    t0 = time.perf_counter()
+    try:
+        from ..io import load_dealer
+        from .metrics import dealer_metrics
+
+        p = job.params
+        dealer = load_dealer(p["source"], job.dealer_id, truth=False)
+        m = dealer_metrics(
+            dealer,
+            period=tuple(p["period"]) if p["period"] else None,
+            comparison_period=tuple(p["comparison_period"]) if p["comparison_period"] else None,
+        )
+        return {
+            "dealer_id": job.dealer_id,
+            "metrics": m,
+            "error": "",
+            "s": time.perf_counter() - t0,
+        }
+    except Exception as err:  # noqa: BLE001 - a failing dealer never stops the others
+        return {
+            "dealer_id": job.dealer_id,
+            "metrics": None,
+            "error": f"loading / metrics failed: {type(err).__name__}: {err}",
+            "trace": traceback.format_exc(),
+            "s": time.perf_counter() - t0,
+        }
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _execute(
+    notebook: str, params: dict[str, Any], tmp_out: Path, *, timeout: float, kernel_name: str
+) -> Any:
+    """Execute one notebook with papermill; kill its kernel at the deadline."""
+    import nbformat
+    import papermill as pm
+    from jupyter_client.manager import KernelManager
+
+    km = KernelManager(kernel_name=kernel_name)
+    fired = threading.Event()
+
+    def kill() -> None:
+        fired.set()
+        prov = getattr(km, "provisioner", None)
+        pid = getattr(prov, "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        nb = pm.execute_notebook(
+            notebook,
+            str(tmp_out),
+            parameters=params,
+            kernel_name=kernel_name,
+            km=km,
+            progress_bar=False,
+            request_save_on_cell_execute=False,
+            execution_timeout=timeout + 30,
+            start_timeout=60,
+        )
+        if fired.is_set():  # killed right at the end
+            raise _Timeout(f"{Path(notebook).stem}: exceeded the {timeout:g} s timeout")
+        return nb
+    except Exception as err:
+        if fired.is_set():
+            raise _Timeout(
+                f"{Path(notebook).stem}: exceeded the {timeout:g} s timeout; kernel killed"
+            ) from err
+        # papermill saved the notebook with the traceback: keep it for the failure report
+        err.partial_nb = nbformat.read(tmp_out, as_version=4) if tmp_out.exists() else None  # type: ignore[attr-defined]
+        raise
+    finally:
+        timer.cancel()
+        with contextlib.suppress(Exception):
+            if km.has_kernel:
+                km.shutdown_kernel(now=True)
+
+
+def _short_error(err: BaseException) -> str:
+    name = type(err).__name__
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename:
+        return f"{ename}: {evalue}"
+    return f"{name}: {err}"
+
+
+def _render_job(job: _Job) -> dict[str, Any]:
+    """Step 3: execute the dealer's notebooks, export HTML, write metrics.json last."""
+    from .export import export_html
+
+    t0 = time.perf_counter()
+    ddir = Path(job.out) / job.dealer_id
+    ddir.mkdir(parents=True, exist_ok=True)
+    name = (job.metrics or {}).get("dealer", {}).get("name", "")
+    timings: dict[str, float] = {}
+    status, error, link = "ok", "", ""
+    for nb_path in job.notebooks:
+        stem = Path(nb_path).stem
+        tmp = ddir / f".{stem}.{os.getpid()}.tmp.ipynb"
+        t1 = time.perf_counter()
+        try:
+            nb = _execute(
+                nb_path, job.nb_params, tmp, timeout=job.timeout, kernel_name=job.kernel_name
+            )
+            target = "report.html" if stem == "dealer_report" else f"{stem}.html"
+            title = f"{job.dealer_id} {name} – {stem.replace('_', ' ')}"
+            export_html(nb, ddir / target, title=title)
+            os.replace(tmp, ddir / f"{stem}.ipynb")
+            if stem == "dealer_report" or not link:
+                link = f"{job.dealer_id}/{target}"
+        except Exception as err:  # noqa: BLE001 - record, go on with other dealers
+            status = "timeout" if isinstance(err, _Timeout) else "failed"
+            error = str(err) if isinstance(err, _Timeout) else f"{stem}: {_short_error(err)}"
+            partial = getattr(err, "partial_nb", None)
+            with contextlib.suppress(Exception):
+                if partial is not None:
+                    export_html(partial, ddir / "failed.html", title=f"{job.dealer_id} failed")
+                    link = f"{job.dealer_id}/failed.html"
+            with contextlib.suppress(OSError):
+                (ddir / "report.html").unlink()
+            timings[stem] = time.perf_counter() - t1
+            break
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+        timings[stem] = time.perf_counter() - t1
+    duration = time.perf_counter() - t0
+    doc = {
+        "dealer_id": job.dealer_id,
+        "status": status,
+        "error": error,
+        "fingerprint": job.fingerprint,
+        "metrics": job.metrics,
+        "report": link if status == "ok" else "",
+        "duration_s": duration,
+        "timings": timings,
+        "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    write_json(doc, ddir / "metrics.json")  # last: marks the dealer as done
+    return {
+        "dealer_id": job.dealer_id,
+        "name": name,
+        "status": status,
+        "duration_s": duration,
+        "link": link,
+        "error": error,
+        "timings": timings,
+    }
+
+
+def _render_network(job: _Job) -> dict[str, Any]:
+    """Execute the network notebook over the run folder."""
+    from .export import export_html
+
+    t0 = time.perf_counter()
+    out = Path(job.out)
+    nb_path = job.notebooks[0]
+    tmp = out / f".network_overview.{os.getpid()}.tmp.ipynb"
+    try:
+        nb = _execute(nb_path, job.nb_params, tmp, timeout=job.timeout, kernel_name=job.kernel_name)
+        export_html(nb, out / "network_overview.html", title="Network overview")
+        status, error = "ok", ""
+    except Exception as err:  # noqa: BLE001
+        status = "timeout" if isinstance(err, _Timeout) else "failed"
+        error = str(err) if isinstance(err, _Timeout) else _short_error(err)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    return {
+        "dealer_id": "network",
+        "name": "network overview",
+        "status": status,
+        "duration_s": time.perf_counter() - t0,
+        "link": "network_overview.html" if status == "ok" else "",
+        "error": error,
+        "timings": {},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# executors
+# ---------------------------------------------------------------------------------------------
+
+
+class _LocalPool:
+    def __init__(self, workers: int) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+
+    def map_unordered(
+        self, fn: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        from concurrent.futures import as_completed
+
+        futs = {self.pool.submit(fn, it): it for it in items}
+        for f in as_completed(futs):
+            try:
+                yield futs[f], f.result()
+            except Exception as err:  # noqa: BLE001 - a worker process died
+                yield futs[f], err
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+class _DaskPool:
+    def __init__(self, address: str) -> None:
+        try:
+            from distributed import Client
+        except ImportError as err:  # pragma: no cover
+            raise InputError(
+                "a Dask scheduler was given but dask.distributed is not installed: "
+                "pip install 'dask[distributed]'"
+            ) from err
+        self.client = Client(address, set_as_default=False)
+
+    def map_unordered(
+        self, fn: Callable[[Any], Any], items: Sequence[Any]
+    ) -> Iterator[tuple[Any, Any]]:
+        from distributed import as_completed
+
+        if not items:
+            return
+        futs = self.client.map(fn, list(items), pure=False)
+        owner = {f.key: it for f, it in zip(futs, items, strict=True)}
+        for f in as_completed(futs):
+            try:
+                yield owner[f.key], f.result()
+            except Exception as err:  # noqa: BLE001 - worker died (KilledWorker, ...)
+                yield owner[f.key], err
+
+    def close(self) -> None:
+        self.client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# the run
+# ---------------------------------------------------------------------------------------------
+
+
+def _notebook_paths(names: Sequence[str], notebooks_dir: Path) -> list[Path]:
+    paths, missing = [], []
+    for n in names:
+        p = notebooks_dir / (n if n.endswith(".ipynb") else f"{n}.ipynb")
+        (paths if p.is_file() else missing).append(p)
+    if missing:
+        raise ParameterError(
+            f"notebook(s) not found: {[str(m) for m in missing]} (in {str(notebooks_dir)!r})"
+        )
+    return paths
+
+
+def _check_notebook_parameters(paths: Sequence[Path], expected: Sequence[str]) -> None:
+    """Every notebook's ``parameters`` cell must declare exactly the injected names."""
+    import papermill as pm
+
+    problems = []
+    for p in paths:
+        declared = set(pm.inspect_notebook(str(p)))
+        if not declared:
+            problems.append(f"{p.name}: no cell tagged 'parameters'")
+            continue
+        unknown = sorted(set(expected) - declared)
+        if unknown:
+            problems.append(f"{p.name}: the parameters cell does not declare {unknown}")
+    if problems:
+        raise ParameterError(
+            "notebooks do not match the report parameters:\n  " + "\n  ".join(problems)
+        )
+
+
+def _clean_temp_files(out: Path) -> None:
+    """Remove temp files a killed run left (``.<name>.<pid>.tmp``)."""
+    for p in list(out.glob(".*.tmp*")) + list(out.glob("*/.*.tmp*")):
+        with contextlib.suppress(OSError):
+            p.unlink()
+
+
+def _progress(total: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total, desc=desc, unit="dealer", disable=not enabled, file=sys.stderr, leave=True
+    )
+
+
+def run_report(
+    dealers: Sequence[str] | None = None,
+    *,
+    out: str | os.PathLike[str],
+    all_dealers: bool = False,
+    params_dir: str | os.PathLike[str] = "params",
+    source: str | os.PathLike[str] | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    force: bool = False,
+    timeout: float = 600.0,
+    contact_lists: bool = False,
+    notebooks: Sequence[str] = DEFAULT_NOTEBOOKS,
+    notebooks_dir: str | os.PathLike[str] | None = None,
+    network: bool = True,
+    kernel_name: str = KERNEL_NAME,
+    progress: bool = True,
+) -> RunSummary:
+    """Run the report notebooks for the selected dealers; see the module docstring.
+
+    Parameters
+    ----------
+    dealers
+        Dealer ids (a dealer without a YAML file gets the network defaults).
+    out
+        Run folder (created): ``index.html``, ``network_overview.html``,
+        ``<dealer>/report.html``, ``<dealer>/metrics.json``, ``network/benchmark.json``.
+    all_dealers
+        Every dealer of the network store (and of the dealer YAML files).
+    params_dir
+        Folder with ``network.yaml`` and ``dealers/*.yaml``.
+    source
+        Store folder overriding the YAML ``source``.
+    workers
+        Local worker processes (default: the number of CPUs, at most the number of dealers).
+    scheduler
+        Address of a Dask distributed scheduler (``tcp://host:8786``); then jobs run there
+        (the run folder must be reachable from the workers under the same path).
+    force
+        Rerun dealers whose inputs are unchanged.
+    timeout
+        Seconds per notebook; the kernel is killed at the deadline.
+    contact_lists
+        The run asks for contact lists: personal data is not masked.
+    notebooks
+        Notebook names executed per dealer (default: ``dealer_report`` only).
+    notebooks_dir
+        Where the notebooks are (default: the repository's ``notebooks/``).
+    network
+        Also execute the network overview notebook.
+    kernel_name
+        Jupyter kernel (must start this environment's Python; :func:`check_kernel`).
+    progress
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    RunSummary
+
+    Raises
+    ------
+    ParameterError
+        Before anything runs, listing every parameter problem of every dealer.
+    """
+    t_run = time.perf_counter()
+    out = Path(out).resolve()
+    nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
+    net_params, dealer_params = load_run_params(
+        params_dir,
+        dealers=dealers,
+        all_dealers=all_dealers,
+        source=source,
+        contact_lists=contact_lists,
+    )
+    nb_paths = _notebook_paths(list(notebooks), nb_dir)
+    net_nb = _notebook_paths([NETWORK_NOTEBOOK], nb_dir)[0] if network else None
+    expected = list(dealer_params[0].as_notebook_parameters()) if dealer_params else []
+    _check_notebook_parameters(nb_paths, expected + ["benchmark_path"])
+    if net_nb is not None:
+        _check_notebook_parameters([net_nb], _NETWORK_PARAMS)
+    check_kernel(kernel_name)
+    if timeout <= 0:
+        raise ParameterError(f"timeout must be positive, got {timeout}")
+
+    out.mkdir(parents=True, exist_ok=True)
+    _clean_temp_files(out)
+    code = _code_hash(nb_paths)
+    bench_path = out / "network" / "benchmark.json"
+    jobs: dict[str, _Job] = {}
+    previous: dict[str, dict[str, Any]] = {}
+    for p in dealer_params:
+        fp = _input_fingerprint(p, code, {"notebooks": [x.name for x in nb_paths]})
+        jobs[p.dealer_id] = _Job(
+            dealer_id=p.dealer_id,
+            params=p.as_dict(),
+            nb_params={**p.as_notebook_parameters(), "benchmark_path": str(bench_path)},
+            notebooks=[str(x) for x in nb_paths],
+            out=str(out),
+            timeout=float(timeout),
+            kernel_name=kernel_name,
+            fingerprint={"input": fp},
+        )
+        doc = read_json(out / p.dealer_id / "metrics.json")
+        if isinstance(doc, dict):
+            previous[p.dealer_id] = doc
+
+    n_workers = workers or min(os.cpu_count() or 1, max(len(jobs), 1))
+    executor: _LocalPool | _DaskPool = _DaskPool(scheduler) if scheduler else _LocalPool(n_workers)
+    results: dict[str, DealerResult] = {}
+    net_result: DealerResult | None = None
+    try:
+        # step 2: metrics (reuse those of dealers whose inputs are unchanged)
+        todo = []
+        for did, job in jobs.items():
+            prev = previous.get(did)
+            if (
+                prev
+                and prev.get("metrics")
+                and prev.get("fingerprint", {}).get("input") == job.fingerprint["input"]
+            ):
+                job.metrics = prev["metrics"]
+            else:
+                todo.append(job)
+        with _progress(len(todo), "metrics", progress and bool(todo)) as bar:
+            for job, res in executor.map_unordered(_prepare_job, todo):
+                bar.update(1)
+                if isinstance(res, BaseException) or res.get("error"):
+                    err = res if isinstance(res, BaseException) else res["error"]
+                    results[job.dealer_id] = DealerResult(
+                        job.dealer_id, status="failed", error=str(err)
+                    )
+                else:
+                    job.metrics = res["metrics"]
+        ok_metrics = [j.metrics for j in jobs.values() if j.metrics]
+        bench = network_benchmark(ok_metrics)
+        bench_hash = hashlib.blake2b(
+            json.dumps(bench, sort_keys=True).encode(), digest_size=16
+        ).hexdigest()
+        if read_json(bench_path) != json.loads(json.dumps(bench)):
+            write_json(bench, bench_path)
+
+        # step 3: reports (skip unchanged)
+        render = []
+        for did, job in jobs.items():
+            if did in results:
+                continue
+            job.fingerprint["benchmark"] = bench_hash
+            prev = previous.get(did) or {}
+            link = prev.get("report") or ""
+            if (
+                not force
+                and prev.get("status") == "ok"
+                and prev.get("fingerprint") == job.fingerprint
+                and link
+                and (out / link).is_file()
+            ):
+                results[did] = DealerResult(
+                    did,
+                    name=(job.metrics or {}).get("dealer", {}).get("name", ""),
+                    status="skipped",
+                    duration_s=0.0,
+                    link=link,
+                )
+            else:
+                render.append(job)
+        with _progress(len(render), "reports", progress and bool(render)) as bar:
+            for job, res in executor.map_unordered(_render_job, render):
+                bar.update(1)
+                if isinstance(res, BaseException):
+                    results[job.dealer_id] = DealerResult(
+                        job.dealer_id, status="failed", error=f"worker died: {_short_error(res)}"
+                    )
+                else:
+                    results[job.dealer_id] = DealerResult(**res)
+
+        if net_nb is not None:
+            lang = str(net_params.get("language", "en"))
+            net_job = _Job(
+                dealer_id="network",
+                params={},
+                nb_params={
+                    "run_dir": str(out),
+                    "benchmark_path": str(bench_path),
+                    "language": lang,
+                },
+                notebooks=[str(net_nb)],
+                out=str(out),
+                timeout=float(timeout),
+                kernel_name=kernel_name,
+                fingerprint={},
+            )
+            for _, res in executor.map_unordered(_render_network, [net_job]):
+                net_result = (
+                    DealerResult("network", status="failed", error=_short_error(res))
+                    if isinstance(res, BaseException)
+                    else DealerResult(**res)
+                )
+    finally:
+        executor.close()
+
+    ordered = [results[d] for d in sorted(results)]
+    summary = RunSummary(str(out), ordered, net_result, time.perf_counter() - t_run)
+    _write_run_files(out, summary, workers=n_workers, scheduler=scheduler)
+    return summary
+
+
+def _write_run_files(
+    out: Path, summary: RunSummary, *, workers: int, scheduler: str | None
+) -> None:
+    from .export import write_index
+
+    rows = [asdict(r) for r in summary.results]
+    links = []
+    if summary.network is not None:
+        if summary.network.status == "ok":
+            links.append(("Network overview", "network_overview.html"))
+        else:
+            rows.append(asdict(summary.network))
+    meta = {
+        "executed on": scheduler or f"local process pool, {workers} worker(s)",
+        "run time": f"{summary.duration_s:.1f} s",
+    }
+    write_index(out / "index.html", rows, title="Dealer CRM reports", extra_links=links, meta=meta)
+    write_json(
+        {
+            "results": rows,
+            "network": asdict(summary.network) if summary.network else None,
+            "duration_s": summary.duration_s,
+            "exit_code": summary.exit_code,
+        },
+        out / "run.json",
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# command line
+# ---------------------------------------------------------------------------------------------
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the ``report`` command's options to a parser (for ``crm-analytics report``)."""
+    sel = p.add_mutually_exclusive_group(required=True)
+    sel.add_argument("--dealers", nargs="+", metavar="ID", help="dealer ids to report")
+    sel.add_argument("--all", action="store_true", dest="all_dealers", help="every dealer")
+    p.add_argument("--out", required=True, help="run folder (index.html, one folder per dealer)")
+    p.add_argument("--workers", type=int, default=None, help="local processes (default: CPUs)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address")
+    p.add_argument("--params", default="params", dest="params_dir", help="parameters folder")
+    p.add_argument("--source", default=None, help="network store (overrides the YAML 'source')")
+    p.add_argument("--force", action="store_true", help="rerun dealers whose inputs are unchanged")
+    p.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds per notebook (default 600)"
+    )
+    p.add_argument(
+        "--contact-lists", action="store_true", help="do not mask phones and names (staff lists)"
+    )
+    p.add_argument(
+        "--notebooks",
+        nargs="+",
+        default=list(DEFAULT_NOTEBOOKS),
+        help="notebooks per dealer (default: dealer_report)",
+    )
+    p.add_argument("--no-network", action="store_true", help="skip the network overview")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run from parsed arguments; print a one-line summary; return the exit status."""
+    summary = run_report(
+        args.dealers,
+        out=args.out,
+        all_dealers=args.all_dealers,
+        params_dir=args.params_dir,
+        source=args.source,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        force=args.force,
+        timeout=args.timeout,
+        contact_lists=args.contact_lists,
+        notebooks=args.notebooks,
+        network=not args.no_network,
+        progress=not args.no_progress,
+    )
+    counts: dict[str, int] = {}
+    for r in summary.results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    parts = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    sys.stdout.write(
+        f"{len(summary.results)} dealer(s): {parts} in {summary.duration_s:.1f} s; "
+        f"index: {Path(summary.out) / 'index.html'}\n"
+    )
+    for r in summary.failed:
+        sys.stdout.write(f"  {r.dealer_id} {r.status}: {r.error}\n")
+    if summary.network is not None and summary.network.status != "ok":
+        sys.stdout.write(f"  network overview {summary.network.status}: {summary.network.error}\n")
+    return summary.exit_code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``crm-analytics report`` as a stand-alone entry point; returns the exit status."""
+    parser = add_arguments(
+        argparse.ArgumentParser(prog="crm-analytics report", description=__doc__.splitlines()[0])
+    )
+    args = parser.parse_args(argv)
+    try:
+        return run_from_args(args)
+    except InputError as err:
+        sys.stderr.write(f"crm-analytics report: error: {err}\n")
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""The report's fixed wording in English and Chinese, and the executive-summary sentences."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from ..plots import format_yuan, label
+
+__all__ = ["TEXT", "gap_lines", "t"]
+
+TEXT: dict[str, dict[str, str]] = {
+    "en": {
+        "report": "CRM diagnostic report",
+        "period": "Period {start} to {end}; previous round {cstart} to {cend}; data as of {as_of}.",
+        "summary": "Executive summary: the three biggest gaps",
+        "no_gaps": "No KPI is below its target or the peer median.",
+        "no_peers": "Peer comparison not available (run through the batch runner for peer medians).",
+        "kpis": "KPI tree: actual, target, peers, previous round",
+        "funnel": "Showroom funnel",
+        "leads_month": "Leads per month and channel",
+        "previous": "Comparison with the previous coaching round",
+        "consultants": "Sales consultants",
+        "lists": "Action lists (sizes at the data date)",
+        "quality": "Data quality",
+        "quality_ok": "Every row passed the boundary checks.",
+        "network": "Network overview",
+        "ranking": "Ranking of all dealers",
+        "masked": "Personal data is masked in this report.",
+    },
+    "zh": {
+        "report": "CRM诊断报告",
+        "period": "分析期 {start} 至 {end};上一轮 {cstart} 至 {cend};数据截至 {as_of}。",
+        "summary": "管理摘要:三大差距",
+        "no_gaps": "所有指标均达到目标和同行中位数。",
+        "no_peers": "暂无同行对比(请通过批量运行获得同行中位数)。",
+        "kpis": "KPI树:实际、目标、同行、上一轮",
+        "funnel": "展厅漏斗",
+        "leads_month": "各渠道月度线索",
+        "previous": "与上一轮辅导对比",
+        "consultants": "销售顾问",
+        "lists": "行动清单(截至数据日期的数量)",
+        "quality": "数据质量",
+        "quality_ok": "所有数据行均通过边界校验。",
+        "network": "网络总览",
+        "ranking": "全部经销商排名",
+        "masked": "本报告已对个人信息脱敏。",
+    },
+}
+
+
+def t(key: str, language: str = "en", **kw: object) -> str:
+    """A fixed text of the report in ``language`` (English when missing), formatted with ``kw``."""
+    text = TEXT.get(language, TEXT["en"]).get(key) or TEXT["en"][key]
+    return text.format(**kw) if kw else text
+
+
+def _fmt(kpi: str, v: float, language: str) -> str:
+    return format_yuan(v, language) if kpi == "accessories_per_car" else f"{v:.1%}"
+
+
+def gap_lines(gaps: pd.DataFrame, language: str = "en", *, n: int = 3) -> list[str]:
+    """The ``n`` biggest gaps as sentences (one per KPI: its largest gap)."""
+    top = gaps.drop_duplicates("kpi").head(n)
+    lines = []
+    for i, r in enumerate(top.itertuples(index=False), start=1):
+        ref = label("target" if r.against == "target" else "peer", language)
+        money = format_yuan(r.gap_yuan, language)
+        if language == "zh":
+            lines.append(
+                f"{i}. {label(r.kpi, 'zh')}:实际 {_fmt(r.kpi, r.actual, language)},"
+                f"{ref} {_fmt(r.kpi, r.reference, language)},差距约 {money}"
+            )
+        else:
+            lines.append(
+                f"{i}. {label(r.kpi, 'en')}: {_fmt(r.kpi, r.actual, language)} against "
+                f"{ref} {_fmt(r.kpi, r.reference, language)}, worth about {money} in the period"
+            )
+    return lines

@@ -1,0 +1,71 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% tags=["parameters"]
+# Parameters: the run folder written by `crm-analytics report` (one metrics.json per dealer).
+run_dir = "../reports/sample"
+benchmark_path = None
+language = "en"
+
+# %% tags=["remove"]
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from crm_analytics import plots
+from crm_analytics.report import display as out
+from crm_analytics.report import metrics as rm
+from crm_analytics.report.text import t
+
+lang = plots.apply_style(language)
+network = rm.read_run_metrics(run_dir)
+benchmark = rm.read_json(benchmark_path) if benchmark_path else None
+
+# %%
+out.show_heading(t("network", language), 1)
+out.show_text(f"{len(network)} dealer(s) with a report in {run_dir}")
+
+# %%
+# Ranking of all dealers: every headline KPI, best dealer first on the close rate.
+if len(network):
+    cols = ["dealer_id", "name", "city", *[k for k in rm.KPI_KEYS if k in network.columns]]
+    ranked = network[cols].sort_values("close_rate", ascending=False)
+    out.show_heading(t("ranking", language))
+    out.show_table(
+        ranked.rename(columns=lambda c: plots.label(c, language)),
+        formatters={plots.label(k, language): out.fmt_kpi for k in rm.KPI_KEYS},
+        index=False,
+    )
+
+# %%
+if len(network):
+    for kpi in ("close_rate", "finance_penetration", "service_retention", "insurance_renewal_rate"):
+        plots.plot_ranking(network, metric=kpi, lang=lang)
+        plt.show()
+
+# %%
+# Network medians and quartiles (the peer benchmark every dealer report compares against).
+if benchmark:
+    bench = pd.DataFrame({k: benchmark[k] for k in ("q1", "median", "q3")})
+    out.show_table(
+        bench.rename(index=lambda k: plots.label(k, language)),
+        formatters=dict.fromkeys(bench.columns, out.fmt_kpi),
+    )
+
+# %%
+# Action lists per dealer (sizes at each dealer's data date).
+lists = [c for c in network.columns if c.startswith("list.")]
+if lists:
+    out.show_table(
+        network[["dealer_id", *lists]].rename(columns=lambda c: c.removeprefix("list.")),
+        index=False,
+    )
