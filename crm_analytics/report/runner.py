@@ -29,9 +29,7 @@ import contextlib
 import hashlib
 import json
 import os
-import signal
 import sys
-import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -235,53 +233,39 @@ class _Timeout(Exception):
 def _execute(
     notebook: str, params: dict[str, Any], tmp_out: Path, *, timeout: float, kernel_name: str
 ) -> Any:
-    """Execute one notebook with papermill; kill its kernel at the deadline."""
+    """Execute one notebook with papermill within ``timeout`` seconds in total.
+
+    nbclient asks ``timeout_func`` for each cell's limit; it returns the time left before the
+    notebook's deadline, so the whole notebook (not each cell) is bounded. When the limit is hit
+    nbclient raises, papermill shuts the kernel down, and this raises :class:`_Timeout` (papermill
+    writes no error marker for a timeout, so the status comes from here).
+    """
     import nbformat
     import papermill as pm
-    from jupyter_client.manager import KernelManager
 
-    km = KernelManager(kernel_name=kernel_name)
-    fired = threading.Event()
+    deadline = time.monotonic() + timeout
 
-    def kill() -> None:
-        fired.set()
-        prov = getattr(km, "provisioner", None)
-        pid = getattr(prov, "pid", None)
-        if pid:
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
+    def time_left(cell: Any) -> float:
+        return max(0.05, deadline - time.monotonic())
 
-    timer = threading.Timer(timeout, kill)
-    timer.daemon = True
-    timer.start()
     try:
-        nb = pm.execute_notebook(
+        return pm.execute_notebook(
             notebook,
             str(tmp_out),
             parameters=params,
             kernel_name=kernel_name,
-            km=km,
             progress_bar=False,
             request_save_on_cell_execute=False,
-            execution_timeout=timeout + 30,
+            execution_timeout=timeout,
+            timeout_func=time_left,
             start_timeout=60,
         )
-        if fired.is_set():  # killed right at the end
-            raise _Timeout(f"{Path(notebook).stem}: exceeded the {timeout:g} s timeout")
-        return nb
     except Exception as err:
-        if fired.is_set():
-            raise _Timeout(
-                f"{Path(notebook).stem}: exceeded the {timeout:g} s timeout; kernel killed"
-            ) from err
+        if isinstance(err, TimeoutError) or time.monotonic() >= deadline:
+            raise _Timeout(f"{Path(notebook).stem}: exceeded the {timeout:g} s timeout") from err
         # papermill saved the notebook with the traceback: keep it for the failure report
         err.partial_nb = nbformat.read(tmp_out, as_version=4) if tmp_out.exists() else None  # type: ignore[attr-defined]
         raise
-    finally:
-        timer.cancel()
-        with contextlib.suppress(Exception):
-            if km.has_kernel:
-                km.shutdown_kernel(now=True)
 
 
 def _short_error(err: BaseException) -> str:
@@ -311,7 +295,8 @@ def _render_job(job: _Job) -> dict[str, Any]:
                 nb_path, job.nb_params, tmp, timeout=job.timeout, kernel_name=job.kernel_name
             )
             target = "report.html" if stem == "dealer_report" else f"{stem}.html"
-            title = f"{job.dealer_id} {name} – {stem.replace('_', ' ')}"
+            # the page title holds only the (validated) id: no data string outside escaped output
+            title = f"{job.dealer_id} – {stem.replace('_', ' ')}"
             export_html(nb, ddir / target, title=title)
             os.replace(tmp, ddir / f"{stem}.ipynb")
             if stem == "dealer_report" or not link:
@@ -466,7 +451,11 @@ def _check_notebook_parameters(paths: Sequence[Path], expected: Sequence[str]) -
 
     problems = []
     for p in paths:
-        declared = set(pm.inspect_notebook(str(p)))
+        try:
+            declared = set(pm.inspect_notebook(str(p)))
+        except (ValueError, OSError) as err:
+            problems.append(f"{p.name}: cannot read its parameters cell ({err})")
+            continue
         if not declared:
             problems.append(f"{p.name}: no cell tagged 'parameters'")
             continue
@@ -627,7 +616,13 @@ def run_report(
                     )
                 else:
                     job.metrics = res["metrics"]
+        # peers = the whole network known to this run folder, not only the selected dealers
         ok_metrics = [j.metrics for j in jobs.values() if j.metrics]
+        for f in sorted(out.glob("*/metrics.json")):
+            if f.parent.name not in jobs:
+                doc = read_json(f)
+                if isinstance(doc, dict) and doc.get("metrics"):
+                    ok_metrics.append(doc["metrics"])
         bench = network_benchmark(ok_metrics)
         bench_hash = hashlib.blake2b(
             json.dumps(bench, sort_keys=True).encode(), digest_size=16
@@ -756,6 +751,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         default=list(DEFAULT_NOTEBOOKS),
         help="notebooks per dealer (default: dealer_report)",
     )
+    p.add_argument("--notebooks-dir", default=None, help="folder of the notebooks (default: repo)")
     p.add_argument("--no-network", action="store_true", help="skip the network overview")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
@@ -775,6 +771,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         contact_lists=args.contact_lists,
         notebooks=args.notebooks,
+        notebooks_dir=args.notebooks_dir,
         network=not args.no_network,
         progress=not args.no_progress,
     )

@@ -1,0 +1,463 @@
+"""Report machinery: parameters, metrics, charts, HTML safety, and the batch runner end to end.
+
+The end-to-end tests run the real notebooks with papermill on a 3-dealer simulated store, on a
+local process pool and on a Dask cluster whose scheduler and workers are separate processes on
+loopback; a run is killed mid-batch and rerun.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from crm_analytics.errors import ParameterError
+from crm_analytics.report import display, export, metrics, params, runner
+
+HOSTILE_DEALER = 'Evil <script>alert("dealer")</script> Motors'
+HOSTILE_STAFF = '<script>alert("staff")</script>'
+HOSTILE_CUSTOMER = '<img src=x onerror=alert("cust")>'
+RAW_MARKERS = ('<script>alert("', "<img src=x onerror")
+
+
+# ---------------------------------------------------------------------------------------------
+# fixtures
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    """A 3-dealer store; dealer D002 carries HTML/script in its dealer, staff and customer names."""
+    from crm_analytics.io import list_dealers, load_dealer, write_dealer_tables, write_dealers_index
+    from crm_analytics.synth import simulate_network
+
+    root = tmp_path_factory.mktemp("store")
+    simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=root, workers=2)
+    d = load_dealer(root, "D002")
+    tables = {k: v.copy() for k, v in d.tables.items()}
+    tables["staff"]["name"] = HOSTILE_STAFF
+    tables["customers"]["name"] = HOSTILE_CUSTOMER
+    write_dealer_tables(root, {"dealer_id": "D002"}, tables)
+    index = list_dealers(root)
+    index.loc[index["dealer_id"] == "D002", "name"] = HOSTILE_DEALER
+    write_dealers_index(root, index)
+    return root
+
+
+@pytest.fixture(scope="module")
+def params_dir(tmp_path_factory, store):
+    p = tmp_path_factory.mktemp("params")
+    (p / "dealers").mkdir()
+    (p / "network.yaml").write_text(
+        f"source: {store}\nlanguage: en\ntargets:\n  close_rate: 0.35\n  finance_penetration: 0.6\n"
+    )
+    (p / "dealers" / "D001.yaml").write_text("dealer_id: D001\nlanguage: zh\n")
+    return p
+
+
+def _htmls(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.html"))
+
+
+def _assert_complete_and_escaped(out: Path) -> None:
+    for f in _htmls(out):
+        text = f.read_text(encoding="utf-8")
+        assert text.rstrip().endswith("</html>"), f"{f} is not a complete HTML file"
+        for marker in RAW_MARKERS:
+            assert marker not in text, f"unescaped data {marker!r} in {f}"
+    for f in out.rglob("metrics.json"):
+        json.loads(f.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------------------------------------
+# parameters
+# ---------------------------------------------------------------------------------------------
+
+
+def test_params_resolve_and_merge(params_dir, store):
+    net, dps = params.load_run_params(params_dir, all_dealers=True)
+    assert [p.dealer_id for p in dps] == ["D001", "D002", "D003"]
+    d1 = dps[0]
+    assert d1.language == "zh" and dps[1].language == "en"
+    assert d1.targets == {"close_rate": 0.35, "finance_penetration": 0.6}
+    assert d1.source == str(Path(store).resolve()) and d1.mask_personal_data
+    _, dps = params.load_run_params(params_dir, dealers=["D003"], contact_lists=True)
+    assert [p.dealer_id for p in dps] == ["D003"] and not dps[0].mask_personal_data
+    nbp = dps[0].as_notebook_parameters()
+    assert nbp["period_start"] is None and nbp["dealer_id"] == "D003"
+
+
+def test_params_every_problem_reported_up_front(tmp_path, store):
+    (tmp_path / "dealers").mkdir()
+    (tmp_path / "network.yaml").write_text(
+        f"source: {store}\nlangauge: zh\nmask_personal_data: 'yes'\n"
+        "targets: {close_rate: 35, finance_penetraton: 0.5}\n"
+    )
+    (tmp_path / "dealers" / "D001.yaml").write_text(
+        "dealer_id: D001\nperiod: {start: 2026-01-01, end: 2025-01-01}\n"
+    )
+    (tmp_path / "dealers" / "D009.yaml").write_text("dealer_id: D009\n")
+    (tmp_path / "dealers" / "D003.yaml").write_text("dealer_id: D004\n")
+    (tmp_path / "dealers" / "D002.yaml").write_text("dealer_id: D002\nsource: /nope/store\n")
+    with pytest.raises(ParameterError) as exc:
+        params.load_run_params(tmp_path, all_dealers=True)
+    msg = str(exc.value)
+    for needle in (
+        "langauge: unknown key (did you mean 'language'?)",
+        "mask_personal_data: must be true or false",
+        "target 'close_rate' is a rate and must lie in [0, 1]",
+        "unknown target 'finance_penetraton' (did you mean 'finance_penetration'?)",
+        "'start' 2026-01-01 is after 'end' 2025-01-01",
+        "dealer 'D009' is not in the store",
+        "'D004' does not match the file name 'D003'",
+        "D002.yaml: source: missing files",
+    ):
+        assert needle in msg, f"{needle!r} not reported in:\n{msg}"
+
+
+def test_notebook_parameters_checked(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    cell = nbformat.v4.new_code_cell("source = 'x'\ndealer_id = 'D001'")
+    cell.metadata["tags"] = ["parameters"]
+    nb.cells = [cell]
+    path = tmp_path / "dealer_report.ipynb"
+    nbformat.write(nb, path)
+    with pytest.raises(ParameterError, match="does not declare.*language"):
+        runner._check_notebook_parameters([path], ["source", "dealer_id", "language"])
+
+
+def test_repository_params_are_valid():
+    """The shipped params/ validate (against any store holding their dealers)."""
+    repo = Path(runner.__file__).resolve().parents[2]
+    for f in sorted((repo / "params" / "dealers").glob("*.yaml")):
+        data, probs = params.read_yaml(f)
+        assert not probs
+        assert not params.check_params(data, file=str(f), allowed=params.DEALER_KEYS)
+    data, _ = params.read_yaml(repo / "params" / "network.yaml")
+    assert not params.check_params(data, file="network.yaml", allowed=params.NETWORK_KEYS)
+
+
+def test_every_notebook_declares_the_report_parameters():
+    """Paired .py/.ipynb notebooks: every dealer notebook takes exactly the runner's parameters."""
+    expected = [*params.DealerParams("D", "s").as_notebook_parameters(), "benchmark_path"]
+    nbs = sorted(runner.NOTEBOOKS_DIR.glob("*.ipynb"))
+    assert len(nbs) == 9
+    dealer_nbs = [p for p in nbs if p.stem != runner.NETWORK_NOTEBOOK]
+    runner._check_notebook_parameters(dealer_nbs, expected)
+    runner._check_notebook_parameters([runner.NOTEBOOKS_DIR / "network_overview.ipynb"], runner._NETWORK_PARAMS)
+    for p in nbs:
+        nb = nbformat.read(p, as_version=4)
+        assert nb.cells[0].metadata.get("tags") == ["parameters"], p.name
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), p.name
+        assert "def " not in "".join(c.source for c in nb.cells), f"{p.name} defines a function"
+        assert (p.with_suffix(".py")).is_file(), f"{p.name} has no jupytext pair"
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------------------------
+
+
+def test_gaps_in_yuan_hand_computed():
+    m = {
+        "kpis": {"finance_penetration": 0.42, "close_rate": 0.30, "service_retention": 0.5},
+        "volumes": {"base.finance_penetration": 300, "base.close_rate": 1000, "base.service_retention": 10},
+        "unit_margins": {"finance_penetration": 1900.0, "close_rate": 10000.0, "service_retention": 100.0},
+    }
+    g = metrics.gaps_in_yuan(
+        m,
+        targets={"finance_penetration": 0.55, "close_rate": 0.25},  # close rate above target
+        benchmark={"median": {"close_rate": 0.32, "service_retention": 0.6}},
+    )
+    got = {(r.kpi, r.against): r.gap_yuan for r in g.itertuples()}
+    assert got == pytest.approx(
+        {
+            ("finance_penetration", "target"): 0.13 * 300 * 1900,  # 74,100
+            ("close_rate", "peer"): 0.02 * 1000 * 10000,  # 200,000
+            ("service_retention", "peer"): 0.1 * 10 * 100,
+        }
+    )
+    assert list(g["kpi"])[:2] == ["close_rate", "finance_penetration"]  # largest first
+
+
+def test_dealer_metrics_match_an_independent_count(store):
+    from crm_analytics.io import load_dealer
+
+    d = load_dealer(store, "D001")
+    m = metrics.dealer_metrics(d, period=("2025-07-01", "2026-06-30"))
+    leads = d.leads[(d.leads["created_at"] >= "2025-07-01") & (d.leads["created_at"] < "2026-07-01")]
+    visits = d.touchpoints.merge(leads[["lead_id", "status"]], on="lead_id")
+    visits = visits[visits["kind"] == "visit"].drop_duplicates("lead_id")
+    assert m["volumes"]["leads"] == len(leads)
+    assert m["kpis"]["close_rate"] == pytest.approx((visits["status"] == "won").mean())
+    deliv = d.orders[(d.orders["status"] == "delivered") & (d.orders["delivered_at"] >= "2025-07-01")]
+    assert m["kpis"]["finance_penetration"] == pytest.approx(deliv["finance"].mean())
+    assert m["comparison_period"] == ["2024-07-01", "2025-06-30"]
+    json.dumps(m)  # serialisable
+    bench = metrics.network_benchmark([m, {**m, "dealer": {"dealer_id": "X"}}])
+    assert bench["median"]["close_rate"] == pytest.approx(m["kpis"]["close_rate"])
+
+
+def test_zero_denominators_give_nan_without_warnings(store):
+    from crm_analytics.io import load_dealer
+
+    d = load_dealer(store, "D003")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = metrics.dealer_metrics(d, period=("1999-01-01", "1999-12-31"))
+    assert m["kpis"]["close_rate"] is None and m["volumes"]["leads"] == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# charts and HTML safety
+# ---------------------------------------------------------------------------------------------
+
+
+def test_zh_without_cjk_font_falls_back_to_english_with_warning(monkeypatch):
+    from crm_analytics import plots
+
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    with pytest.warns(plots.FontFallbackWarning, match="fonts-wqy-microhei"):
+        assert plots.resolve_language("zh") == "en"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plots.resolve_language("en") == "en"
+
+
+def test_charts_draw_chinese_labels_with_a_cjk_font():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crm_analytics import plots
+
+    if plots.cjk_font() is None:
+        pytest.skip("no CJK font installed (make fonts)")
+    with plots.style_context("zh") as lang, warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph warns: "Glyph ... missing from font"
+        ax = plots.plot_funnel({"leads": 100, "visited": 60, "won": 20}, lang=lang)
+        ax.figure.canvas.draw()
+        assert ax.get_title() == "展厅漏斗"
+        assert [t.get_text() for t in ax.get_yticklabels()] == ["线索", "到店", "成交"]
+        plt.close("all")
+
+
+def test_html_table_escapes_and_safety_net():
+    frame = pd.DataFrame({"name": [HOSTILE_CUSTOMER, HOSTILE_STAFF]})
+    html = display.html_table(frame)
+    assert "&lt;script&gt;" in html and "<script>" not in html
+    assert "<img" not in html
+    assert display.heading(HOSTILE_DEALER).count("<script>") == 0
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [
+        nbformat.v4.new_output("display_data", data={"text/html": f"<b>{HOSTILE_STAFF}</b>"}),
+        nbformat.v4.new_output("display_data", data={"text/html": html}),
+    ]
+    nb.cells = [cell]
+    assert display.neutralize_active_html(nb) == 1
+    assert "<script>" not in cell.outputs[0]["data"]["text/html"]
+    assert cell.outputs[1]["data"]["text/html"] == html  # escaped tables are left alone
+
+
+def test_validation_examples_of_personal_columns_are_masked():
+    rep = pd.DataFrame(
+        {
+            "table": ["customers", "leads"],
+            "column": ["phone", "channel"],
+            "rule": ["format", "isin"],
+            "count": [2, 1],
+            "examples": ["13812345678, 1391", "tv"],
+        }
+    )
+    out = display.validation_table(rep, mask=True)
+    assert list(out["examples"]) == ["(masked)", "tv"]
+    assert list(display.validation_table(rep, mask=False)["examples"]) == list(rep["examples"])
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "a.html"
+    export.atomic_write_text("old", target)
+
+    with pytest.raises(TypeError):
+        export.atomic_write_text(123, target)  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_index_html_escapes(tmp_path):
+    export.write_index(
+        tmp_path / "index.html",
+        [{"dealer_id": "D1", "name": HOSTILE_DEALER, "status": "failed", "error": HOSTILE_STAFF, "link": ""}],
+    )
+    text = (tmp_path / "index.html").read_text()
+    assert "<script>alert" not in text and "&lt;script&gt;alert(&quot;dealer&quot;)" in text
+
+
+# ---------------------------------------------------------------------------------------------
+# runner end to end
+# ---------------------------------------------------------------------------------------------
+
+
+def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
+    out = tmp_path / "run"
+    s = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False)
+    assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
+    assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
+    for did in ("D001", "D002", "D003"):
+        doc = json.loads((out / did / "metrics.json").read_text())
+        assert doc["status"] == "ok" and doc["metrics"]["dealer"]["dealer_id"] == did
+        html = (out / did / "report.html").read_text()
+        assert "jp-InputArea" not in html and "injected-parameters" not in html  # no code cells
+        assert "benchmark_path" not in html
+    index = (out / "index.html").read_text()
+    assert all(f"{d}/report.html" in index for d in ("D001", "D002", "D003"))
+    assert "network_overview.html" in index
+    # hostile names are escaped in the dealer's report and the index
+    d2 = (out / "D002" / "report.html").read_text()
+    assert "&lt;script&gt;alert(&quot;dealer&quot;)&lt;/script&gt;" in d2  # heading (html.escape)
+    assert '&lt;script&gt;alert("staff")&lt;/script&gt;' in d2  # consultant table (to_html)
+    _assert_complete_and_escaped(out)
+    # zh report of D001 carries Chinese headings
+    assert "管理摘要" in (out / "D001" / "report.html").read_text()
+    # peers: D002's gaps refer to the network medians written in benchmark.json
+    bench = json.loads((out / "network" / "benchmark.json").read_text())
+    assert bench["n_dealers"] == 3
+
+    # rerun: nothing changed -> every dealer skipped; --force reruns one
+    s2 = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False)
+    assert [r.status for r in s2.results] == ["skipped"] * 3
+    s3 = runner.run_report(
+        ["D003"], out=out, params_dir=params_dir, workers=1, progress=False, network=False, force=True
+    )
+    assert [r.status for r in s3.results] == ["ok"]
+
+
+def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
+    """A dealer whose notebook raises and one that hangs are reported; the third completes."""
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    src = nbformat.read(runner.NOTEBOOKS_DIR / "dealer_report.ipynb", as_version=4)
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = src.metadata
+    nb.cells = [
+        src.cells[0],
+        nbformat.v4.new_code_cell(
+            "import time\n"
+            "if dealer_id == 'D001':\n    time.sleep(120)\n"
+            "if dealer_id == 'D002':\n    raise RuntimeError('bad data for ' + dealer_id)\n"
+            "print('ok', dealer_id)"
+        ),
+    ]
+    nbformat.write(nb, nbdir / "dealer_report.ipynb")
+    out = tmp_path / "run"
+    t0 = time.perf_counter()
+    s = runner.run_report(
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=2,
+        timeout=6,
+        notebooks_dir=nbdir,
+        network=False,
+        progress=False,
+    )
+    assert time.perf_counter() - t0 < 60
+    status = {r.dealer_id: r for r in s.results}
+    assert status["D001"].status == "timeout" and "timeout" in status["D001"].error
+    assert status["D002"].status == "failed" and "bad data for D002" in status["D002"].error
+    assert status["D003"].status == "ok"
+    assert s.exit_code == 1
+    index = (out / "index.html").read_text()
+    assert "bad data for D002" in index and "timeout" in index
+    assert (out / "D002" / "failed.html").is_file() and not (out / "D002" / "report.html").exists()
+    # the command: D003 is unchanged (skipped, exit 0); a bad dealer id is a parameter error (2)
+    base = ["--params", str(params_dir), "--out", str(out), "--no-progress", "--no-network",
+            "--notebooks-dir", str(nbdir)]
+    assert runner.main(["--dealers", "D003", *base]) == 0
+    assert json.loads((out / "run.json").read_text())["results"][0]["status"] == "skipped"
+    assert runner.main(["--dealers", "D1", *base]) == 2
+
+
+def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
+    pytest.importorskip("distributed")
+    sched_file = tmp_path / "scheduler.json"
+    env = dict(os.environ)
+    bindir = Path(sys.executable).parent
+    procs = [
+        subprocess.Popen(
+            [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+             "--no-dashboard", "--scheduler-file", str(sched_file)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        for _ in range(200):
+            if sched_file.exists() and sched_file.stat().st_size:
+                break
+            time.sleep(0.1)
+        address = json.loads(sched_file.read_text())["address"]
+        assert address.startswith("tcp://127.0.0.1:")
+        procs.append(
+            subprocess.Popen(
+                [str(bindir / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1",
+                 "--no-dashboard", "--host", "127.0.0.1"],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            )
+        )
+        from distributed import Client
+
+        with Client(address) as c:
+            c.wait_for_workers(2, timeout=60)
+        out = tmp_path / "run"
+        s = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, scheduler=address, progress=False)
+        assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
+        assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
+        assert address in (out / "index.html").read_text()
+        _assert_complete_and_escaped(out)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:  # pragma: no cover
+                p.kill()
+
+
+def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, params_dir):
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "crm_analytics.report.runner", "--all", "--params", str(params_dir),
+           "--out", str(out), "--workers", "1", "--no-progress", "--no-network"]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not (out / "D001" / "metrics.json").exists():
+            time.sleep(0.1)
+        assert (out / "D001" / "metrics.json").exists(), "first dealer never finished"
+        time.sleep(1.0)  # the second dealer's kernel is running now
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:  # pragma: no cover
+            os.killpg(proc.pid, signal.SIGKILL)
+    done_before = {p.parent.name for p in out.glob("*/metrics.json")}
+    assert "D001" in done_before and len(done_before) < 3
+    _assert_complete_and_escaped(out)  # nothing half-written
+    s = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False)
+    status = {r.dealer_id: r.status for r in s.results}
+    assert all(status[d] == "skipped" for d in done_before)
+    assert all(status[d] == "ok" for d in {"D001", "D002", "D003"} - done_before)
+    assert not list(out.rglob(".*tmp*"))
+    _assert_complete_and_escaped(out)
