@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -126,7 +127,11 @@ def test_params_every_problem_reported_up_front(tmp_path, store):
 
 def test_notebook_parameters_checked(tmp_path):
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "language": "python",
+        "display_name": "Python 3",
+    }
     cell = nbformat.v4.new_code_cell("source = 'x'\ndealer_id = 'D001'")
     cell.metadata["tags"] = ["parameters"]
     nb.cells = [cell]
@@ -154,7 +159,9 @@ def test_every_notebook_declares_the_report_parameters():
     assert len(nbs) == 9
     dealer_nbs = [p for p in nbs if p.stem != runner.NETWORK_NOTEBOOK]
     runner._check_notebook_parameters(dealer_nbs, expected)
-    runner._check_notebook_parameters([runner.NOTEBOOKS_DIR / "network_overview.ipynb"], runner._NETWORK_PARAMS)
+    runner._check_notebook_parameters(
+        [runner.NOTEBOOKS_DIR / "network_overview.ipynb"], runner._NETWORK_PARAMS
+    )
     for p in nbs:
         nb = nbformat.read(p, as_version=4)
         assert nb.cells[0].metadata.get("tags") == ["parameters"], p.name
@@ -171,8 +178,16 @@ def test_every_notebook_declares_the_report_parameters():
 def test_gaps_in_yuan_hand_computed():
     m = {
         "kpis": {"finance_penetration": 0.42, "close_rate": 0.30, "service_retention": 0.5},
-        "volumes": {"base.finance_penetration": 300, "base.close_rate": 1000, "base.service_retention": 10},
-        "unit_margins": {"finance_penetration": 1900.0, "close_rate": 10000.0, "service_retention": 100.0},
+        "volumes": {
+            "base.finance_penetration": 300,
+            "base.close_rate": 1000,
+            "base.service_retention": 10,
+        },
+        "unit_margins": {
+            "finance_penetration": 1900.0,
+            "close_rate": 10000.0,
+            "service_retention": 100.0,
+        },
     }
     g = metrics.gaps_in_yuan(
         m,
@@ -195,12 +210,16 @@ def test_dealer_metrics_match_an_independent_count(store):
 
     d = load_dealer(store, "D001")
     m = metrics.dealer_metrics(d, period=("2025-07-01", "2026-06-30"))
-    leads = d.leads[(d.leads["created_at"] >= "2025-07-01") & (d.leads["created_at"] < "2026-07-01")]
+    leads = d.leads[
+        (d.leads["created_at"] >= "2025-07-01") & (d.leads["created_at"] < "2026-07-01")
+    ]
     visits = d.touchpoints.merge(leads[["lead_id", "status"]], on="lead_id")
     visits = visits[visits["kind"] == "visit"].drop_duplicates("lead_id")
     assert m["volumes"]["leads"] == len(leads)
     assert m["kpis"]["close_rate"] == pytest.approx((visits["status"] == "won").mean())
-    deliv = d.orders[(d.orders["status"] == "delivered") & (d.orders["delivered_at"] >= "2025-07-01")]
+    deliv = d.orders[
+        (d.orders["status"] == "delivered") & (d.orders["delivered_at"] >= "2025-07-01")
+    ]
     assert m["kpis"]["finance_penetration"] == pytest.approx(deliv["finance"].mean())
     assert m["comparison_period"] == ["2024-07-01", "2025-06-30"]
     json.dumps(m)  # serialisable
@@ -299,7 +318,15 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
 def test_index_html_escapes(tmp_path):
     export.write_index(
         tmp_path / "index.html",
-        [{"dealer_id": "D1", "name": HOSTILE_DEALER, "status": "failed", "error": HOSTILE_STAFF, "link": ""}],
+        [
+            {
+                "dealer_id": "D1",
+                "name": HOSTILE_DEALER,
+                "status": "failed",
+                "error": HOSTILE_STAFF,
+                "link": "",
+            }
+        ],
     )
     text = (tmp_path / "index.html").read_text()
     assert "<script>alert" not in text and "&lt;script&gt;alert(&quot;dealer&quot;)" in text
@@ -312,22 +339,25 @@ def test_index_html_escapes(tmp_path):
 
 def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     out = tmp_path / "run"
-    s = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False)
+    s = runner.run_report(
+        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False
+    )
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
     for did in ("D001", "D002", "D003"):
         doc = json.loads((out / did / "metrics.json").read_text())
         assert doc["status"] == "ok" and doc["metrics"]["dealer"]["dealer_id"] == did
         html = (out / did / "report.html").read_text()
-        assert "jp-InputArea" not in html and "injected-parameters" not in html  # no code cells
+        assert 'class="jp-InputArea' not in html and "load_dealer" not in html  # no code
         assert "benchmark_path" not in html
     index = (out / "index.html").read_text()
     assert all(f"{d}/report.html" in index for d in ("D001", "D002", "D003"))
     assert "network_overview.html" in index
     # hostile names are escaped in the dealer's report and the index
     d2 = (out / "D002" / "report.html").read_text()
-    assert "&lt;script&gt;alert(&quot;dealer&quot;)&lt;/script&gt;" in d2  # heading (html.escape)
-    assert '&lt;script&gt;alert("staff")&lt;/script&gt;' in d2  # consultant table (to_html)
+    q = '(&quot;|")'
+    assert re.search(f"&lt;script&gt;alert\\({q}dealer{q}\\)&lt;/script&gt;", d2)  # heading
+    assert re.search(f"&lt;script&gt;alert\\({q}staff{q}\\)&lt;/script&gt;", d2)  # consultants
     _assert_complete_and_escaped(out)
     # zh report of D001 carries Chinese headings
     assert "管理摘要" in (out / "D001" / "report.html").read_text()
@@ -335,13 +365,11 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     bench = json.loads((out / "network" / "benchmark.json").read_text())
     assert bench["n_dealers"] == 3
 
-    # rerun: nothing changed -> every dealer skipped; --force reruns one
-    s2 = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False)
-    assert [r.status for r in s2.results] == ["skipped"] * 3
-    s3 = runner.run_report(
-        ["D003"], out=out, params_dir=params_dir, workers=1, progress=False, network=False, force=True
+    # rerun: nothing changed -> every dealer skipped
+    s2 = runner.run_report(
+        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False
     )
-    assert [r.status for r in s3.results] == ["ok"]
+    assert [r.status for r in s2.results] == ["skipped"] * 3
 
 
 def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
@@ -383,10 +411,20 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     assert "bad data for D002" in index and "timeout" in index
     assert (out / "D002" / "failed.html").is_file() and not (out / "D002" / "report.html").exists()
     # the command: D003 is unchanged (skipped, exit 0); a bad dealer id is a parameter error (2)
-    base = ["--params", str(params_dir), "--out", str(out), "--no-progress", "--no-network",
-            "--notebooks-dir", str(nbdir)]
+    base = [
+        "--params",
+        str(params_dir),
+        "--out",
+        str(out),
+        "--no-progress",
+        "--no-network",
+        "--notebooks-dir",
+        str(nbdir),
+    ]
     assert runner.main(["--dealers", "D003", *base]) == 0
     assert json.loads((out / "run.json").read_text())["results"][0]["status"] == "skipped"
+    assert runner.main(["--dealers", "D003", "--force", *base]) == 0
+    assert json.loads((out / "run.json").read_text())["results"][0]["status"] == "ok"
     assert runner.main(["--dealers", "D1", *base]) == 2
 
 
@@ -397,9 +435,20 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
     bindir = Path(sys.executable).parent
     procs = [
         subprocess.Popen(
-            [str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
-             "--no-dashboard", "--scheduler-file", str(sched_file)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                str(bindir / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--no-dashboard",
+                "--scheduler-file",
+                str(sched_file),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
     ]
     try:
@@ -411,9 +460,21 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
         assert address.startswith("tcp://127.0.0.1:")
         procs.append(
             subprocess.Popen(
-                [str(bindir / "dask"), "worker", address, "--nworkers", "2", "--nthreads", "1",
-                 "--no-dashboard", "--host", "127.0.0.1"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                [
+                    str(bindir / "dask"),
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "2",
+                    "--nthreads",
+                    "1",
+                    "--no-dashboard",
+                    "--host",
+                    "127.0.0.1",
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         )
         from distributed import Client
@@ -421,7 +482,9 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
         with Client(address) as c:
             c.wait_for_workers(2, timeout=60)
         out = tmp_path / "run"
-        s = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, scheduler=address, progress=False)
+        s = runner.run_report(
+            out=out, all_dealers=True, params_dir=params_dir, scheduler=address, progress=False
+        )
         assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
         assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
         assert address in (out / "index.html").read_text()
@@ -438,9 +501,23 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
 
 def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, params_dir):
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "crm_analytics.report.runner", "--all", "--params", str(params_dir),
-           "--out", str(out), "--workers", "1", "--no-progress", "--no-network"]
-    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cmd = [
+        sys.executable,
+        "-m",
+        "crm_analytics.report.runner",
+        "--all",
+        "--params",
+        str(params_dir),
+        "--out",
+        str(out),
+        "--workers",
+        "1",
+        "--no-progress",
+        "--no-network",
+    ]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.time() + 120
         while time.time() < deadline and not (out / "D001" / "metrics.json").exists():
@@ -455,7 +532,9 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
     done_before = {p.parent.name for p in out.glob("*/metrics.json")}
     assert "D001" in done_before and len(done_before) < 3
     _assert_complete_and_escaped(out)  # nothing half-written
-    s = runner.run_report(out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False)
+    s = runner.run_report(
+        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False
+    )
     status = {r.dealer_id: r.status for r in s.results}
     assert all(status[d] == "skipped" for d in done_before)
     assert all(status[d] == "ok" for d in {"D001", "D002", "D003"} - done_before)

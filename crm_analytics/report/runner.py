@@ -395,7 +395,8 @@ class _LocalPool:
                 yield futs[f], err
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _DaskPool:
@@ -407,7 +408,8 @@ class _DaskPool:
                 "a Dask scheduler was given but dask.distributed is not installed: "
                 "pip install 'dask[distributed]'"
             ) from err
-        self.client = Client(address, set_as_default=False)
+        # the default client for this run (distributed.as_completed looks it up); closed after
+        self.client = Client(address)
 
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Sequence[Any]
