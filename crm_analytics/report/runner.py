@@ -352,6 +352,7 @@ def _render_network(job: _Job) -> dict[str, Any]:
     try:
         nb = _execute(nb_path, job.nb_params, tmp, timeout=job.timeout, kernel_name=job.kernel_name)
         export_html(nb, out / "network_overview.html", title="Network overview")
+        os.replace(tmp, out / "network_overview.ipynb")
         status, error = "ok", ""
     except Exception as err:  # noqa: BLE001
         status = "timeout" if isinstance(err, _Timeout) else "failed"
