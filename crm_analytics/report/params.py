@@ -328,8 +328,10 @@ def load_run_params(
         if data is not None:
             problems += check_params(data, file=str(net_file), allowed=NETWORK_KEYS)
             network = dict(data)
-    elif not pdir.is_dir():
-        problems.append(ParamProblem(str(pdir), "-", "parameter folder does not exist"))
+    elif not pdir.is_dir() and source is None:
+        problems.append(
+            ParamProblem(str(pdir), "-", "parameter folder does not exist (or pass a source)")
+        )
     if source is not None:
         network["source"] = str(source)
     if isinstance(network.get("source"), str):
