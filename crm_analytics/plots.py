@@ -337,7 +337,7 @@ def plot_kpi_comparison(table: pd.DataFrame, *, lang: str = "en", ax: Axes | Non
         ax=ax,
         palette={label(k, lang): v for k, v in colours.items()},
     )
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     ax.set_title(label("kpi_title", lang))
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -447,7 +447,7 @@ def plot_ranking(
         ax.axvline(med, color="0.3", linestyle="--", linewidth=2, label=label("median", lang))
         ax.legend(loc="lower right")
     if percent:
-        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+        ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     ax.set_title(f"{label('ranking_title', lang)}: {label(metric, lang)}")
     ax.set_xlabel("")
     ax.set_ylabel("")
@@ -465,7 +465,7 @@ def plot_quality(summary: pd.DataFrame, *, lang: str = "en", ax: Axes | None = N
     s["share"] = (s["quarantined"] / denom).fillna(0.0)
     ax = _new_ax(ax, (11.0, 1.0 + 0.5 * len(s)))
     sns.barplot(data=s, x="share", y="table", orient="h", ax=ax, color=sns.color_palette()[3])
-    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0))
+    ax.xaxis.set_major_formatter(mticker.PercentFormatter(1.0, decimals=0))
     ax.set_xlim(0, max(0.05, float(s["share"].max()) * 1.2))
     ax.set_title(label("quality_title", lang))
     ax.set_xlabel("")
