@@ -17,6 +17,7 @@ import time
 import warnings
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pandas as pd
 import pytest
@@ -168,6 +169,10 @@ def test_every_notebook_declares_the_report_parameters():
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), p.name
         assert "def " not in "".join(c.source for c in nb.cells), f"{p.name} defines a function"
         assert (p.with_suffix(".py")).is_file(), f"{p.name} has no jupytext pair"
+        paired = jupytext.read(p.with_suffix(".py"))
+        assert [c.source for c in paired.cells] == [c.source for c in nb.cells], (
+            f"{p.name} is out of sync with its .py (run: jupytext --sync notebooks/*.py)"
+        )
 
 
 # ---------------------------------------------------------------------------------------------
