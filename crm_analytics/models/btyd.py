@@ -121,42 +121,52 @@ def bgnbd_log_likelihood(
     return a1 + a2 + np.logaddexp(a3, a4)
 
 
-def _bgnbd_value_grad(
-    theta: np.ndarray, x: np.ndarray, tx: np.ndarray, T: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Weighted sum of the BG/NBD log-likelihood and its gradient in natural parameters."""
+def _bgnbd_value_grad(theta: np.ndarray, d: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
+    """Weighted sum of the BG/NBD log-likelihood and its gradient in natural parameters.
+
+    ``d`` holds the compressed data split into customers without repeat visits (``T0, w0``)
+    and with repeat visits (``x, tx, T, w``), plus the distinct frequencies ``ux`` and the
+    index ``ix`` of each repeat customer's frequency in ``ux``; special functions of ``x``
+    alone are evaluated once per distinct frequency. Same formula as
+    :func:`bgnbd_log_likelihood`.
+    """
     r, alpha, a, b = theta
-    xm = np.maximum(x, 1.0)
-    pos = x > 0
+    x, tx, T, w, ux, ix, wx = d["x"], d["tx"], d["T"], d["w"], d["ux"], d["ix"], d["wx"]
+    T0, w0 = d["T0"], d["w0"]
+    n0, n1 = d["n0"], d["n1"]
+    la = np.log(alpha)
+    # functions of x only (repeat customers), and the x = 0 constant
+    head_u = special.gammaln(r + ux) - special.gammaln(r) + special.betaln(a, b + ux)
+    lbx_u = np.log(b + ux - 1.0)
+    psi_ab = special.digamma(a + b)
+    psi_abx_u = special.digamma(a + b + ux)
+    bab = special.betaln(a, b)
+    # x = 0: ll = r log(alpha) - r log(alpha + T); betaln(a, b) - betaln(a, b) cancels
+    lat0 = np.log(alpha + T0)
+    ll0 = n0 * r * la - r * (w0 @ lat0)
+    g0_r = n0 * la - w0 @ lat0
+    g0_alpha = n0 * r / alpha - r * (w0 @ (1.0 / (alpha + T0)))
+    # x > 0
     lat = np.log(alpha + T)
     latx = np.log(alpha + tx)
-    a3 = -(r + x) * lat
-    a4 = np.where(pos, np.log(a) - np.log(b + xm - 1.0) - (r + x) * latx, -np.inf)
-    d = np.logaddexp(a3, a4)
-    w3 = np.exp(a3 - d)
-    w4 = np.exp(a4 - d)
-    ll = (
-        special.gammaln(r + x)
-        - special.gammaln(r)
-        + r * np.log(alpha)
-        + special.betaln(a, b + x)
-        - special.betaln(a, b)
-        + d
+    rx = r + x
+    a3 = -rx * lat
+    diff = np.log(a) - lbx_u[ix] - rx * (latx - lat)  # A4 - A3
+    w4 = special.expit(diff)
+    w3 = 1.0 - w4
+    dd = a3 - special.log_expit(-diff)
+    ll1 = wx @ head_u - n1 * bab + n1 * r * la + w @ dd
+    ww4 = w * w4
+    g1_r = wx @ special.digamma(r + ux) - n1 * special.digamma(r) + n1 * la
+    g1_r -= (w * w3) @ lat + ww4 @ latx
+    g1_alpha = n1 * r / alpha - (w * rx) @ (w3 / (alpha + T) + w4 / (alpha + tx))
+    w4x = np.bincount(ix, weights=ww4, minlength=len(ux))
+    g_a = wx @ (psi_ab - psi_abx_u) + w4x.sum() / a
+    g_b = wx @ (psi_ab + special.digamma(b + ux) - special.digamma(b) - psi_abx_u) - w4x @ (
+        1.0 / (b + ux - 1.0)
     )
-    psi_ab = special.digamma(a + b)
-    psi_abx = special.digamma(a + b + x)
-    g_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - w3 * lat - w4 * latx
-    g_alpha = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + tx))
-    g_a = psi_ab - psi_abx + w4 / a
-    g_b = (
-        psi_ab
-        + special.digamma(b + x)
-        - special.digamma(b)
-        - psi_abx
-        - np.where(pos, w4 / (b + xm - 1.0), 0.0)
-    )
-    grad = np.array([w @ g_r, w @ g_alpha, w @ g_a, w @ g_b])
-    return float(w @ ll), grad
+    grad = np.array([g0_r + g1_r, g0_alpha + g1_alpha, g_a, g_b])
+    return float(ll0 + ll1), grad
 
 
 def _log_int_pareto(
@@ -238,6 +248,37 @@ def pareto_nbd_log_likelihood(
     return head + np.logaddexp(alive, dead)
 
 
+def _pareto_ll_sets(thetas: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
+    """Weighted Pareto/NBD log-likelihood for several parameter vectors at once.
+
+    ``thetas`` has shape ``(k, 4)``; ``d`` is the compressed data with the distinct
+    ``(x, t)`` end-point pairs ``px, pt`` and the row indices ``i1`` (recency end) and ``i2``
+    (age end) into them. Same formula as :func:`pareto_nbd_log_likelihood`.
+    """
+    r, alpha, s, beta = (thetas[:, j : j + 1] for j in range(4))
+    x, tx, T, w, ux, ix = d["x"], d["tx"], d["T"], d["w"], d["ux"], d["ix"]
+    px, pt = d["px"], d["pt"]
+    swap = alpha < beta
+    big = np.where(swap, beta, alpha)
+    small = np.where(swap, alpha, beta)
+    q = np.where(swap, r + px, s + 1.0)
+    c = r + s + px
+    z = (big - small) / (big + pt)
+    log_g = np.log(special.hyp2f1(c, q, c + 1.0, z)) - c * np.log(big + pt) - np.log(c)
+    g1 = log_g[:, d["i1"]]
+    g2 = log_g[:, d["i2"]]
+    with np.errstate(divide="ignore"):
+        log_int = g1 + np.log1p(-np.exp(np.minimum(g2 - g1, 0.0)))
+    log_int = np.where(d["flat"], -np.inf, log_int)
+    wx = np.bincount(ix, weights=w, minlength=len(ux))
+    head = (special.gammaln(r + ux) - special.gammaln(r)) @ wx + w.sum() * (
+        r[:, 0] * np.log(alpha[:, 0]) + s[:, 0] * np.log(beta[:, 0])
+    )
+    alive = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+    dead = np.log(s) + log_int
+    return head + np.logaddexp(alive, dead) @ w
+
+
 def gamma_gamma_log_likelihood(
     p: float, q: float, v: float, frequency: ArrayLike, monetary: ArrayLike
 ) -> np.ndarray:
@@ -279,19 +320,27 @@ def gamma_gamma_log_likelihood(
     )
 
 
-def _gg_value_grad(
-    theta: np.ndarray, x: np.ndarray, m: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
-    """Weighted Gamma-Gamma log-likelihood and gradient in natural parameters."""
+def _gg_value_grad(theta: np.ndarray, d: dict[str, np.ndarray]) -> tuple[float, np.ndarray]:
+    """Weighted Gamma-Gamma log-likelihood and gradient in natural parameters.
+
+    Special functions of ``x`` alone are evaluated once per distinct frequency ``ux``.
+    """
     p, q, v = theta
-    px = p * x
+    x, m, w, ux, ix, logm = d["x"], d["m"], d["w"], d["ux"], d["ix"], d["logm"]
+    wx = np.bincount(ix, weights=w, minlength=len(ux))
+    pux = p * ux
     lvxm = np.log(v + x * m)
-    ll = gamma_gamma_log_likelihood(p, q, v, x, m)
-    psi = special.digamma(px + q)
-    g_p = x * (psi - special.digamma(px) + np.log(m) + np.log(x) - lvxm)
-    g_q = psi - special.digamma(q) + np.log(v) - lvxm
-    g_v = q / v - (px + q) / (v + x * m)
-    return float(w @ ll), np.array([w @ g_p, w @ g_q, w @ g_v])
+    wsum = w.sum()
+    ll = (
+        wx @ (special.gammaln(pux + q) - special.gammaln(pux) + pux * np.log(ux))
+        + wsum * (q * np.log(v) - special.gammaln(q))
+        + w @ ((p * x - 1.0) * logm - (p * x + q) * lvxm)
+    )
+    psi_u = special.digamma(pux + q)
+    g_p = wx @ (ux * (psi_u - special.digamma(pux) + np.log(ux))) + (w * x) @ (logm - lvxm)
+    g_q = wx @ psi_u - wsum * special.digamma(q) + wsum * np.log(v) - w @ lvxm
+    g_v = wsum * q / v - (w * (p * x + q)) @ (1.0 / (v + x * m))
+    return float(ll), np.array([g_p, g_q, g_v])
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,26 +563,35 @@ def _validate_summary(
 
 def _compress(*cols: np.ndarray, weights: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
     """Collapse identical rows of ``cols`` into unique rows with summed weights."""
-    stacked = np.column_stack(cols)
-    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    w = np.ones(len(stacked)) if weights is None else np.asarray(weights, dtype=float)
-    counts = np.bincount(inverse.ravel(), weights=w, minlength=len(uniq))
-    return (*(uniq[:, j].copy() for j in range(uniq.shape[1])), counts)
+    order = np.lexsort(cols[::-1])
+    sorted_cols = [c[order] for c in cols]
+    new = np.ones(len(order), dtype=bool)
+    if len(order) > 1:
+        same = np.ones(len(order) - 1, dtype=bool)
+        for c in sorted_cols:
+            same &= c[1:] == c[:-1]
+        new[1:] = ~same
+    group = np.cumsum(new) - 1
+    w = np.ones(len(order)) if weights is None else np.asarray(weights, dtype=float)[order]
+    counts = np.bincount(group, weights=w)
+    return (*(c[new] for c in sorted_cols), counts)
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct ``(a, b)`` pairs and the index of each input pair among them."""
+    order = np.lexsort((b, a))
+    sa, sb = a[order], b[order]
+    new = np.ones(len(order), dtype=bool)
+    new[1:] = (sa[1:] != sa[:-1]) | (sb[1:] != sb[:-1])
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(order), dtype=np.int64)
+    inverse[order] = group
+    return sa[new], sb[new], inverse
 
 
 # --------------------------------------------------------------------------------------------
 # Shared estimator machinery
 # --------------------------------------------------------------------------------------------
-
-
-def _numeric_hessian(grad: Callable[[np.ndarray], np.ndarray], u: np.ndarray, h: float) -> np.ndarray:
-    k = len(u)
-    hess = np.empty((k, k))
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h
-        hess[:, i] = (grad(u + e) - grad(u - e)) / (2.0 * h)
-    return 0.5 * (hess + hess.T)
 
 
 class _BTYDBase(BaseEstimator):
@@ -556,13 +614,17 @@ class _BTYDBase(BaseEstimator):
         self.confidence = confidence
 
     # subclass hooks ------------------------------------------------------------------------
-    def _prepare(self, data: dict[str, np.ndarray], weights: np.ndarray | None) -> tuple:
+    def _prepare(
+        self, data: dict[str, np.ndarray], weights: np.ndarray | None
+    ) -> tuple[dict[str, np.ndarray], float, int]:
         raise NotImplementedError
 
-    def _loglik_grad(self, theta: np.ndarray, prepared: tuple) -> tuple[float, np.ndarray]:
+    def _loglik_grad(
+        self, theta: np.ndarray, prepared: dict[str, np.ndarray]
+    ) -> tuple[float, np.ndarray]:
         raise NotImplementedError
 
-    def _start(self, prepared: tuple) -> np.ndarray:
+    def _start(self, prepared: dict[str, np.ndarray]) -> np.ndarray:
         return np.zeros(len(self._param_names))
 
     # ---------------------------------------------------------------------------------------
@@ -600,7 +662,7 @@ class _BTYDBase(BaseEstimator):
             if weights.shape != (len(summary),) or np.any(~np.isfinite(weights) | (weights < 0)):
                 raise InputError(f"{name}.fit: sample_weight must be {len(summary)} values >= 0.")
         prepared, scale, n_obs = self._prepare(data, weights)
-        n_total = float(prepared[-1].sum())
+        n_total = float(prepared.get("w_all", prepared["w"]).sum())
         if n_total <= 0:
             raise InsufficientDataError(f"{name}.fit: no usable customers.")
         pen = float(self.l2_penalty)
@@ -625,34 +687,30 @@ class _BTYDBase(BaseEstimator):
             method="L-BFGS-B",
             options={"maxiter": self.max_iter, "ftol": 1e-15, "gtol": self.tol},
         )
-        u = result.x
-
-        def grad_only(v: np.ndarray) -> np.ndarray:
-            return objective(v)[1]
-
+        u, f_u, g_u = result.x, float(result.fun), np.asarray(result.jac, dtype=float)
+        if result.status == 1 or not np.isfinite(f_u):  # iteration limit or non-finite value
+            raise ConvergenceError(
+                f"{name}.fit did not converge ({result.message}) after {result.nit} "
+                "iterations. Try l2_penalty > 0, a larger max_iter, or check the summary.",
+                result,
+            )
+        hess = self._hessian(objective, u, g_u)
         # Newton polishing (the likelihood is smooth; this pins the optimum to ~1e-12)
-        hess = _numeric_hessian(grad_only, u, 1e-5)
-        for _ in range(5):
-            g = grad_only(u)
-            if np.max(np.abs(g)) < 1e-13:
+        for _ in range(4):
+            if np.max(np.abs(g_u)) < 1e-12:
                 break
             try:
-                step = np.linalg.solve(hess, g)
+                cand = u - np.linalg.solve(hess, g_u)
             except np.linalg.LinAlgError:
                 break
-            cand = u - step
-            if objective(cand)[0] <= objective(u)[0] + 1e-15 and np.all(np.isfinite(cand)):
-                u = cand
-                hess = _numeric_hessian(grad_only, u, 1e-5)
-            else:
+            f_c, g_c = objective(cand)
+            if not (np.isfinite(f_c) and f_c <= f_u + 1e-14):
                 break
-        g_final = grad_only(u)
-        val_final = objective(u)[0]
-        converged = np.isfinite(val_final) and np.max(np.abs(g_final)) < max(1e-6, 10 * self.tol)
-        if not converged:
+            u, f_u, g_u = cand, f_c, g_c
+        if np.max(np.abs(g_u)) > max(1e-6, 10 * self.tol):
             raise ConvergenceError(
                 f"{name}.fit did not converge ({result.message}); max |gradient| = "
-                f"{np.max(np.abs(g_final)):.3g}. Try l2_penalty > 0 or check the summary.",
+                f"{np.max(np.abs(g_u)):.3g}. Try l2_penalty > 0 or check the summary.",
                 result,
             )
         theta_scaled = np.exp(u)
@@ -684,6 +742,24 @@ class _BTYDBase(BaseEstimator):
 
     def _unscale_vector(self, scale: float) -> np.ndarray:
         return np.ones(len(self._param_names))
+
+    _hessian_step: ClassVar[float] = 1e-6
+
+    def _hessian(
+        self,
+        objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+        u: np.ndarray,
+        g_u: np.ndarray,
+    ) -> np.ndarray:
+        """Forward-difference Hessian of the objective from its gradient, symmetrised."""
+        k = len(u)
+        h = self._hessian_step
+        hess = np.empty((k, k))
+        for i in range(k):
+            e = np.zeros(k)
+            e[i] = h
+            hess[:, i] = (objective(u + e)[1] - g_u) / h
+        return 0.5 * (hess + hess.T)
 
     def _total_loglik(
         self, theta: np.ndarray, data: dict[str, np.ndarray], weights: np.ndarray | None
@@ -722,7 +798,17 @@ class _CountModel(_BTYDBase):
         keep = w > 0
         x, tx, T, w = x[keep], tx[keep], T[keep], w[keep]
         scale = float(np.max(T))
-        return (x, tx / scale, T / scale, w), scale, len(w)
+        ux, ix = np.unique(x, return_inverse=True)
+        d = {
+            "x": x,
+            "tx": tx / scale,
+            "T": T / scale,
+            "w": w,
+            "ux": ux,
+            "ix": ix,
+            "wx": np.bincount(ix, weights=w, minlength=len(ux)),
+        }
+        return d, scale, len(w)
 
     def _unscale_vector(self, scale):
         out = np.ones(len(self._param_names))
@@ -768,9 +854,29 @@ class BGNBD(_CountModel):
     _param_names = ("r", "alpha", "a", "b")
     _loglik_fn = staticmethod(bgnbd_log_likelihood)
 
+    def _prepare(self, data, weights):
+        full, scale, n = super()._prepare(data, weights)
+        x, w = full["x"], full["w"]
+        pos = x > 0
+        ux, ix = np.unique(x[pos], return_inverse=True)
+        d = {
+            "x": x[pos],
+            "tx": full["tx"][pos],
+            "T": full["T"][pos],
+            "w": w[pos],
+            "ux": ux,
+            "ix": ix,
+            "wx": np.bincount(ix, weights=w[pos], minlength=len(ux)),
+            "T0": full["T"][~pos],
+            "w0": w[~pos],
+            "n0": float(w[~pos].sum()),
+            "n1": float(w[pos].sum()),
+            "w_all": w,
+        }
+        return d, scale, n
+
     def _loglik_grad(self, theta, prepared):
-        x, tx, T, w = prepared
-        return _bgnbd_value_grad(theta, x, tx, T, w)
+        return _bgnbd_value_grad(theta, prepared)
 
     def predict_proba_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
@@ -909,16 +1015,24 @@ class ParetoNBD(_CountModel):
 
     _param_names = ("r", "alpha", "s", "beta")
     _scale_params = (1, 3)
+    _hessian_step = 1e-4
     _loglik_fn = staticmethod(pareto_nbd_log_likelihood)
 
+    def _prepare(self, data, weights):
+        d, scale, n = super()._prepare(data, weights)
+        # the hypergeometric end-point terms depend on (x, t) pairs only: evaluate each once
+        px, pt, inv = _unique_pairs(
+            np.concatenate([d["x"], d["x"]]), np.concatenate([d["tx"], d["T"]])
+        )
+        d.update(px=px, pt=pt, i1=inv[:n], i2=inv[n:], flat=d["tx"] >= d["T"])
+        return d, scale, n
+
     def _loglik_grad(self, theta, prepared):
-        x, tx, T, w = prepared
         h = 1e-6
         k = len(theta)
         u = np.log(theta)
         pts = np.vstack([u, u + h * np.eye(k), u - h * np.eye(k)])
-        th = np.exp(pts)[:, :, None]  # (2k+1, k, 1)
-        ll = pareto_nbd_log_likelihood(th[:, 0], th[:, 1], th[:, 2], th[:, 3], x, tx, T) @ w
+        ll = _pareto_ll_sets(np.exp(pts), prepared)
         grad_u = (ll[1 : k + 1] - ll[k + 1 :]) / (2.0 * h)
         return float(ll[0]), grad_u / theta
 
@@ -1113,18 +1227,19 @@ class GammaGamma(_BTYDBase):
         keep = w > 0
         x, m, w = x[keep], m[keep], w[keep]
         scale = float(np.average(m, weights=w))
-        return (x, m / scale, w), scale, len(w)
+        m = m / scale
+        ux, ix = np.unique(x, return_inverse=True)
+        d = {"x": x, "m": m, "w": w, "ux": ux, "ix": ix, "logm": np.log(m)}
+        return d, scale, len(w)
 
     def _start(self, prepared):
-        x, m, w = prepared
         return np.array([0.0, np.log(2.0), 0.0])
 
     def _unscale_vector(self, scale):
         return np.array([1.0, 1.0, scale])
 
     def _loglik_grad(self, theta, prepared):
-        x, m, w = prepared
-        return _gg_value_grad(theta, x, m, w)
+        return _gg_value_grad(theta, prepared)
 
     def _total_loglik(self, theta, data, weights):
         ll = gamma_gamma_log_likelihood(*theta, data["frequency"], data["monetary"])
