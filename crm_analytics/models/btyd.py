@@ -48,9 +48,15 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, special, stats
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from crm_analytics.errors import ConvergenceError, InputError, InsufficientDataError
+from crm_analytics.errors import (
+    ConvergenceError,
+    InputError,
+    InsufficientDataError,
+    NotFittedError,
+)
 
 __all__ = [
     "BGNBD",
@@ -443,9 +449,7 @@ def sample_pareto_nbd(
     tx = np.zeros(n)
     pos = x > 0
     tx[pos] = active[pos] * rng.beta(x[pos], 1.0)  # max of x uniforms
-    return pd.DataFrame(
-        {"frequency": x.astype(np.int64), "recency": tx, "T": T, "alive": tau > T}
-    )
+    return pd.DataFrame({"frequency": x.astype(np.int64), "recency": tx, "T": T, "alive": tau > T})
 
 
 def sample_gamma_gamma(
@@ -495,9 +499,7 @@ def _rows(mask: np.ndarray, index: pd.Index) -> str:
     return f"{len(bad)} row(s) ({shown}{more})"
 
 
-def _validate_summary(
-    summary: Any, columns: Sequence[str], model: str
-) -> dict[str, np.ndarray]:
+def _validate_summary(summary: Any, columns: Sequence[str], model: str) -> dict[str, np.ndarray]:
     """Check a customer summary and return its columns as float arrays.
 
     Raises
@@ -553,11 +555,8 @@ def _validate_summary(
                 f"{model}.fit: column 'recency' must be 0 where frequency is 0; violated in "
                 f"{_rows(odd, summary.index)}."
             )
-        zero_t = out["T"] <= 0
-        if zero_t.any():
-            raise InputError(
-                f"{model}.fit: column 'T' must be > 0; violated in {_rows(zero_t, summary.index)}."
-            )
+        if not np.any(out["T"] > 0):
+            raise InsufficientDataError(f"{model}.fit: every customer has T == 0.")
     return out
 
 
@@ -592,6 +591,16 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 # --------------------------------------------------------------------------------------------
 # Shared estimator machinery
 # --------------------------------------------------------------------------------------------
+
+
+def _check_fitted(model: BaseEstimator) -> None:
+    """``check_is_fitted``, re-raised as the package's :class:`NotFittedError`."""
+    try:
+        check_is_fitted(model, "params_")
+    except SklearnNotFittedError as err:
+        raise NotFittedError(
+            f"{type(model).__name__} is not fitted yet; call fit(summary) first."
+        ) from err
 
 
 class _BTYDBase(BaseEstimator):
@@ -774,14 +783,14 @@ class _BTYDBase(BaseEstimator):
         pandas.DataFrame
             One row per parameter: ``estimate``, ``std_error``, ``lower``, ``upper``.
         """
-        check_is_fitted(self, "params_")
+        _check_fitted(self)
         out = pd.concat([self.params_, self.standard_errors_, self.confidence_intervals_], axis=1)
         out.attrs["log_likelihood"] = self.log_likelihood_
         out.attrs["confidence"] = self.confidence
         return out
 
     def _p(self) -> tuple[float, ...]:
-        check_is_fitted(self, "params_")
+        _check_fitted(self)
         return tuple(float(v) for v in self.params_.to_numpy())
 
 
@@ -981,7 +990,9 @@ class BGNBD(_CountModel):
             first = np.exp(special.betaln(a, b + k) - special.betaln(a, b) + nb)
             if k > 0:
                 j = np.arange(k)
-                terms = special.gammaln(r + j) - special.gammaln(r) - special.gammaln(j + 1) + j * lt
+                terms = (
+                    special.gammaln(r + j) - special.gammaln(r) - special.gammaln(j + 1) + j * lt
+                )
                 cdf = np.exp(la + special.logsumexp(terms))
                 second = np.exp(special.betaln(a + 1, b + k - 1) - special.betaln(a, b)) * (
                     1.0 - cdf
@@ -1202,9 +1213,7 @@ class GammaGamma(_BTYDBase):
         -------
         self
         """
-        if isinstance(summary, pd.DataFrame) and {"frequency", "monetary"} <= set(
-            summary.columns
-        ):
+        if isinstance(summary, pd.DataFrame) and {"frequency", "monetary"} <= set(summary.columns):
             freq = pd.to_numeric(summary["frequency"], errors="coerce")
             keep = (freq != 0).to_numpy()
             self.n_excluded_ = int((~keep).sum())
