@@ -175,6 +175,45 @@ def _bgnbd_value_grad(theta: np.ndarray, d: dict[str, np.ndarray]) -> tuple[floa
     return float(ll0 + ll1), grad
 
 
+def _log_hyp2f1_c1(c: np.ndarray, q: np.ndarray, z: np.ndarray) -> np.ndarray:
+    r""":math:`\ln {}_2F_1(c, q; c+1; z)` for :math:`c, q > 0`, :math:`0 \le z < 1`.
+
+    ``scipy.special.hyp2f1`` is accurate here when it returns a finite value (checked against
+    quadrature to about 1e-10), but returns NaN for large ``c`` with ``z`` near 1 and integer
+    ``q`` (customers with hundreds of visits) and overflows for large ``q``. Those entries are
+    recomputed from :math:`{}_2F_1(c, q; c+1; z) = \int_0^1 (1 - z y^{1/c})^{-q} dy`
+    (substitute :math:`y = t^c` in Euler's integral), scaled by :math:`(1-z)^{-q}` and
+    integrated adaptively in log space.
+    """
+    c, q, z = np.broadcast_arrays(
+        np.asarray(c, dtype=float), np.asarray(q, dtype=float), np.asarray(z, dtype=float)
+    )
+    with np.errstate(all="ignore"):
+        h = special.hyp2f1(c, q, c + 1.0, z)
+        out = np.log(h)
+    bad = ~np.isfinite(out)
+    if bad.any():
+        flat = np.array(out, dtype=float).ravel()
+        cf, qf, zf = c.ravel(), q.ravel(), z.ravel()
+        for i in np.flatnonzero(bad):
+            flat[i] = _log_hyp2f1_c1_quad(float(cf[i]), float(qf[i]), float(zf[i]))
+        out = flat.reshape(np.shape(out))
+    return out
+
+
+def _log_hyp2f1_c1_quad(c: float, q: float, z: float) -> float:
+    """Adaptive-quadrature fallback of :func:`_log_hyp2f1_c1` for one argument set."""
+    lz = np.log1p(-z)
+
+    def scaled(y: float) -> float:
+        return float(np.exp(-q * (np.log1p(-z * y ** (1.0 / c)) - lz)))
+
+    width = min(0.5, c * (1.0 - z) / max(q * z, 1e-300))
+    points = sorted({max(1e-12, 1.0 - 10.0 * width), max(1e-12, 1.0 - width)})
+    val, _ = integrate.quad(scaled, 0.0, 1.0, epsabs=0.0, epsrel=1e-13, limit=500, points=points)
+    return float(-q * lz + np.log(val))
+
+
 def _log_int_pareto(
     r: float | np.ndarray,
     alpha: float | np.ndarray,
@@ -200,7 +239,7 @@ def _log_int_pareto(
 
     def log_g(t: np.ndarray) -> np.ndarray:
         z = diff / (big + t)
-        return np.log(special.hyp2f1(c, q, c + 1.0, z)) - c * np.log(big + t) - np.log(c)
+        return _log_hyp2f1_c1(c, q, z) - c * np.log(big + t) - np.log(c)
 
     g1 = log_g(tx)
     g2 = log_g(T)
@@ -262,7 +301,7 @@ def _pareto_ll_sets(thetas: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
     (age end) into them. Same formula as :func:`pareto_nbd_log_likelihood`.
     """
     r, alpha, s, beta = (thetas[:, j : j + 1] for j in range(4))
-    x, tx, T, w, ux, ix = d["x"], d["tx"], d["T"], d["w"], d["ux"], d["ix"]
+    x, T, w, ux, ix = d["x"], d["T"], d["w"], d["ux"], d["ix"]
     px, pt = d["px"], d["pt"]
     swap = alpha < beta
     big = np.where(swap, beta, alpha)
@@ -270,7 +309,7 @@ def _pareto_ll_sets(thetas: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
     q = np.where(swap, r + px, s + 1.0)
     c = r + s + px
     z = (big - small) / (big + pt)
-    log_g = np.log(special.hyp2f1(c, q, c + 1.0, z)) - c * np.log(big + pt) - np.log(c)
+    log_g = _log_hyp2f1_c1(c, q, z) - c * np.log(big + pt) - np.log(c)
     g1 = log_g[:, d["i1"]]
     g2 = log_g[:, d["i2"]]
     with np.errstate(divide="ignore"):
@@ -944,8 +983,8 @@ class BGNBD(_CountModel):
         log_ratio = np.log(a / (b + np.maximum(x, 1.0) - 1.0)) + (r + x) * np.log(
             (alpha + T) / (alpha + tx)
         )
-        denominator = 1.0 + np.where(x > 0, np.exp(log_ratio), 0.0)
-        return numerator / denominator
+        # 1 / (1 + ratio) written as expit(-log ratio): no overflow for long silences
+        return numerator * np.where(x > 0, special.expit(-log_ratio), 1.0)
 
     def expected_visits(self, t: ArrayLike) -> np.ndarray:
         """Expected repeat visits in ``(0, t]`` of a new customer; equation (9) of [FHL05a].
