@@ -76,7 +76,9 @@ def test_pareto_nbd_likelihood_matches_integration(params, x, tx, T):
         # E_lambda[lambda^x e^{-lambda t}] = Gamma(r+x)/Gamma(r) alpha^r / (alpha+t)^(r+x)
         def e_lam(t):
             return np.exp(
-                special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
+                special.gammaln(r + x)
+                - special.gammaln(r)
+                + r * np.log(alpha)
                 - (r + x) * np.log(alpha + t)
             )
 
@@ -353,9 +355,7 @@ def test_gradient_matches_finite_differences():
     def total(th):
         return bgnbd_log_likelihood(*th, x, data["recency"] / scale, data["T"] / scale).sum()
 
-    num = [
-        (total(theta + h) - total(theta - h)) / 2e-6 for h in np.eye(4) * 1e-6
-    ]
+    num = [(total(theta + h) - total(theta - h)) / 2e-6 for h in np.eye(4) * 1e-6]
     np.testing.assert_allclose(grad, num, rtol=1e-5)
     assert _bgnbd_value_grad(theta, d)[0] == pytest.approx(total(theta), rel=1e-12)
 
