@@ -40,6 +40,7 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pandera.errors as pa_errors
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
@@ -343,7 +344,7 @@ def _dealers_arrow(dealers: pd.DataFrame) -> pa.Table:
     model = schema.Dealers
     try:
         frame = model.validate(frame[list(model.to_schema().columns)], lazy=True)
-    except Exception as err:  # pandera SchemaErrors
+    except (pa_errors.SchemaErrors, pa_errors.SchemaError) as err:
         raise InputError(f"dealers index failed validation:\n{err}") from err
     arrays = {
         "dealer_id": pa.array(frame["dealer_id"], type=pa.string()),
@@ -504,10 +505,6 @@ _YMD = re.compile(
 _COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
 _SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
-
-
-def _blank(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.astype("string").str.strip() == "")
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
