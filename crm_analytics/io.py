@@ -536,9 +536,10 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     arr, blank = _strings(values)
     out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")
     pending = ~blank
-    # fast path: common zero-padded layouts, accepted only if they format back to the same text
-    # (Arrow's strptime would roll 2016-02-30 over to March)
-    for fmt in _FAST_FORMATS:
+    # fast path: common zero-padded layouts of fixed length; Arrow's strptime would roll
+    # 2016-02-30 over to March, so the month and day it read must equal the text's
+    lengths = pc.utf8_length(arr)
+    for fmt, length in _FAST_FORMATS:
         if not pending.any():
             break
         sample = arr.filter(pa.array(pending)).slice(0, 200)
@@ -547,7 +548,15 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         ).as_py():
             continue  # no pending cell of the sample has this layout
         stamp = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
-        good = pending & _mask(pc.equal(pc.strftime(stamp, format=fmt), arr))
+        valid = pc.and_(pc.is_valid(stamp), pc.equal(lengths, length))
+        same = valid
+        fields = [(pc.month, 5), (pc.day, 8), (pc.hour, 11), (pc.minute, 14), (pc.second, 17)]
+        for part, at in fields[: {10: 2, 16: 4, 19: 5}[length]]:
+            text = pc.cast(
+                pc.if_else(valid, pc.utf8_slice_codeunits(arr, at, at + 2), "0"), pa.int64()
+            )
+            same = pc.and_(same, pc.equal(part(stamp), text))
+        good = pending & _mask(same)
         if good.any():
             out[good] = stamp.to_numpy(zero_copy_only=False)[good].astype("datetime64[us]")
             pending &= ~good
@@ -558,7 +567,14 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     return parsed, failed
 
 
-_FAST_FORMATS = ("%Y-%m-%d", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d", "%Y/%m/%d %H:%M")
+_FAST_FORMATS = (
+    ("%Y-%m-%d", 10),
+    ("%Y-%m-%d %H:%M:%S", 19),
+    ("%Y-%m-%d %H:%M", 16),
+    ("%Y/%m/%d", 10),
+    ("%Y/%m/%d %H:%M", 16),
+    ("%Y/%m/%d %H:%M:%S", 19),
+)
 
 
 def _parse_dates_slow(arr: pa.Array) -> np.ndarray:

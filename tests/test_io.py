@@ -533,6 +533,24 @@ def test_parsers() -> None:
         pd.Timestamp("2016-03-05"),
     ]
     assert bad.tolist() == [False] * 7 + [True, True]
+    # impossible dates and times never roll over silently, whatever the layout
+    wrong = [
+        "2016-02-30",
+        "2016/02/30 10:00",
+        "2016-03-05 14:60",
+        "2016-03-05 24:00",
+        "2015年2月29日",
+    ]
+    dates, bad = io.parse_dates(
+        pd.Series(wrong + ["2016-02-29", "2016-03-05 14:30:59", "2016.3.5", "20160305"])
+    )
+    assert bad.tolist() == [True] * 5 + [False] * 4
+    assert (
+        dates.iloc[5:].tolist()
+        == pd.to_datetime(
+            ["2016-02-29", "2016-03-05 14:30:59", "2016-03-05", "2016-03-05"]
+        ).tolist()
+    )
     amounts, bad = io.parse_amounts(
         pd.Series(["12,345.00", "12345元", "￥12,345", "1.2万", "", "12k"])
     )
