@@ -548,7 +548,7 @@ def test_parsers() -> None:
     assert (
         dates.iloc[5:].tolist()
         == pd.to_datetime(
-            ["2016-02-29", "2016-03-05 14:30:59", "2016-03-05", "2016-03-05"]
+            ["2016-02-29", "2016-03-05 14:30:59", "2016-03-05", "2016-03-05"], format="ISO8601"
         ).tolist()
     )
     amounts, bad = io.parse_amounts(
