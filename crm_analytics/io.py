@@ -43,6 +43,7 @@ import pandas as pd
 import pandera.errors as pa_errors
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
@@ -786,7 +787,8 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     data = path.read_bytes()
     if not data.strip():
         raise InputError(
-            f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS; "
+            f"file {str(path)!r} is empty (0 bytes or blank): a broken export. Re-export it from "
+            "the DMS; "
             "a table without rows should still have its header line."
         )
     text = _decode(path, data)
@@ -794,22 +796,24 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
         header = next(csv.reader(_io.StringIO(text)))
     except (StopIteration, csv.Error) as err:
         raise InputError(f"file {str(path)!r}: cannot read the header line ({err})") from err
-    try:
-        frame = pd.read_csv(
-            _io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            header=None,
-            skiprows=1,
-            names=list(range(len(header))),
-            skip_blank_lines=True,
+    names = [f"c{i}" for i in range(len(header))]
+    try:  # Arrow's multithreaded reader on the decoded text; every cell stays a string
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
-    except (pd.errors.ParserError, ValueError) as err:
+    except pa.ArrowInvalid as err:
         raise InputError(
-            f"file {str(path)!r} is not a well-formed CSV ({err}). Check quoting and separators "
-            "(comma-separated, one header line)."
+            f"file {str(path)!r} is not a well-formed CSV ({err}). Check quoting, separators and "
+            f"that every row has the {len(header)} fields of the header (comma-separated)."
         ) from err
+    frame = table.to_pandas().set_axis(list(range(len(header))), axis=1)
     return header, frame
 
 
@@ -960,7 +964,8 @@ def _coerce_table(
                 )
                 s = s.astype("string")
             elif vmap:
-                s = s.replace(vmap)
+                mapped = s.map(vmap)
+                s = mapped.where(mapped.notna(), s).astype("string")
             out[col] = s
             continue
         parser = {
