@@ -402,6 +402,8 @@ def _store_root(source: str | os.PathLike[str]) -> Path:
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
+    if any(ch in str(path) for ch in "*?[]{}"):  # DuckDB would read these as a glob pattern
+        return pq.read_table(path).to_pandas()
     # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
     return con.read_parquet(str(path)).to_arrow_table().to_pandas()
 
