@@ -74,7 +74,14 @@ SURVEY_KINDS: tuple[str, ...] = (
     "defeated_survey",
 )
 VISIT_REASONS: tuple[str, ...] = ("sales", "service", "delivery", "other")
-STAFF_ROLES: tuple[str, ...] = ("sales_consultant", "service_advisor", "reception", "dcc", "crm", "manager")
+STAFF_ROLES: tuple[str, ...] = (
+    "sales_consultant",
+    "service_advisor",
+    "reception",
+    "dcc",
+    "crm",
+    "manager",
+)
 ORDER_STATUSES: tuple[str, ...] = ("pending", "delivered", "cancelled")
 USES: tuple[str, ...] = ("family", "commute", "business", "leisure")
 INDUSTRIES: tuple[str, ...] = (
@@ -88,8 +95,26 @@ INDUSTRIES: tuple[str, ...] = (
     "real_estate",
     "self_employed",
 )
-HOBBIES: tuple[str, ...] = ("golf", "travel", "photography", "fitness", "reading", "fishing", "wine", "outdoor")
-MEDIA: tuple[str, ...] = ("autohome", "dongchedi", "wechat", "douyin", "outdoor_ads", "tv", "friends", "show")
+HOBBIES: tuple[str, ...] = (
+    "golf",
+    "travel",
+    "photography",
+    "fitness",
+    "reading",
+    "fishing",
+    "wine",
+    "outdoor",
+)
+MEDIA: tuple[str, ...] = (
+    "autohome",
+    "dongchedi",
+    "wechat",
+    "douyin",
+    "outdoor_ads",
+    "tv",
+    "friends",
+    "show",
+)
 
 _DATE_MIN = pd.Timestamp("1990-01-01")
 _DATE_MAX = pd.Timestamp("2100-01-01")
@@ -101,7 +126,7 @@ def _time(nullable: bool = False, **kw):
 
 
 def _money(nullable: bool = False, ge: float | None = 0.0, **kw):
-    checks = {} if ge is None else {"ge": ge}
+    checks = {} if ge is None or "gt" in kw else {"ge": ge}
     return pa.Field(nullable=nullable, le=1e8, **checks, **kw)
 
 
@@ -324,5 +349,8 @@ def empty_frame(table: str) -> pd.DataFrame:
     model, _ = TABLES[table]
     schema = model.to_schema()
     return pd.DataFrame(
-        {name: pd.Series(dtype=col.dtype.type if col.dtype else object) for name, col in schema.columns.items()}
+        {
+            name: pd.Series(dtype=col.dtype.type if col.dtype else object)
+            for name, col in schema.columns.items()
+        }
     )

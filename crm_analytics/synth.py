@@ -34,7 +34,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -88,9 +88,21 @@ CHANNEL_COST_FIXED: dict[str, float] = {
     "dcc_outbound": 12000.0,
     "dormant_activation": 1500.0,
 }
-MODEL_PRICE: dict[str, float] = {"Q50L": 300_000, "QX50": 360_000, "QX60": 460_000, "Q70L": 520_000, "QX80": 950_000}
+MODEL_PRICE: dict[str, float] = {
+    "Q50L": 300_000,
+    "QX50": 360_000,
+    "QX60": 460_000,
+    "Q70L": 520_000,
+    "QX80": 950_000,
+}
 MODEL_MIX: dict[str, float] = {"Q50L": 0.34, "QX50": 0.33, "QX60": 0.18, "Q70L": 0.09, "QX80": 0.06}
-MODEL_EFFECT: dict[str, float] = {"Q50L": 0.15, "QX50": 0.10, "QX60": 0.0, "Q70L": -0.15, "QX80": -0.35}
+MODEL_EFFECT: dict[str, float] = {
+    "Q50L": 0.15,
+    "QX50": 0.10,
+    "QX60": 0.0,
+    "Q70L": -0.15,
+    "QX80": -0.35,
+}
 #: monthly lead seasonality (Jan..Dec): Spring Festival dip, spring and autumn peaks, year-end push
 SEASONALITY = np.array([0.95, 0.70, 1.10, 1.10, 1.00, 0.95, 0.90, 0.95, 1.10, 1.15, 1.00, 1.10])
 
@@ -98,10 +110,42 @@ PERSONAS: tuple[str, ...] = ("young_professional", "family", "business_owner", "
 _PERSONA_MIX = np.array([0.30, 0.35, 0.20, 0.15])
 #: persona -> (age mean, gender P(M), industry weights, hobby weights, use weights, media weights, model weights)
 _PERSONA_PROFILE = {
-    "young_professional": (30, 0.55, [3, 6, 1, 2, 1, 1, 1, 1, 1], [1, 6, 4, 6, 2, 1, 2, 3], [1, 6, 1, 2], [5, 6, 4, 6, 1, 1, 2, 1], [6, 5, 1, 1, 0.2]),
-    "family": (40, 0.5, [1, 1, 2, 1, 4, 5, 5, 1, 1], [1, 5, 2, 1, 4, 1, 1, 5], [8, 2, 0.5, 2], [4, 2, 5, 1, 3, 5, 5, 1], [1, 4, 7, 0.5, 0.5]),
-    "business_owner": (47, 0.8, [2, 1, 4, 6, 1, 1, 0.5, 5, 6], [6, 2, 0.5, 1, 2, 2, 6, 1], [1, 1, 8, 1], [2, 1, 6, 1, 4, 2, 5, 3], [0.5, 1, 3, 6, 4]),
-    "enthusiast": (35, 0.85, [2, 4, 3, 1, 1, 1, 1, 1, 3], [1, 2, 3, 4, 1, 1, 1, 8], [1, 2, 1, 8], [6, 7, 2, 5, 1, 0.5, 1, 6], [4, 5, 1, 2, 2]),
+    "young_professional": (
+        30,
+        0.55,
+        [3, 6, 1, 2, 1, 1, 1, 1, 1],
+        [1, 6, 4, 6, 2, 1, 2, 3],
+        [1, 6, 1, 2],
+        [5, 6, 4, 6, 1, 1, 2, 1],
+        [6, 5, 1, 1, 0.2],
+    ),
+    "family": (
+        40,
+        0.5,
+        [1, 1, 2, 1, 4, 5, 5, 1, 1],
+        [1, 5, 2, 1, 4, 1, 1, 5],
+        [8, 2, 0.5, 2],
+        [4, 2, 5, 1, 3, 5, 5, 1],
+        [1, 4, 7, 0.5, 0.5],
+    ),
+    "business_owner": (
+        47,
+        0.8,
+        [2, 1, 4, 6, 1, 1, 0.5, 5, 6],
+        [6, 2, 0.5, 1, 2, 2, 6, 1],
+        [1, 1, 8, 1],
+        [2, 1, 6, 1, 4, 2, 5, 3],
+        [0.5, 1, 3, 6, 4],
+    ),
+    "enthusiast": (
+        35,
+        0.85,
+        [2, 4, 3, 1, 1, 1, 1, 1, 3],
+        [1, 2, 3, 4, 1, 1, 1, 8],
+        [1, 2, 1, 8],
+        [6, 7, 2, 5, 1, 0.5, 1, 6],
+        [4, 5, 1, 2, 2],
+    ),
 }
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余于杜叶程苏魏吕丁任沈姚卢"
@@ -114,7 +158,20 @@ _GIVEN_PINYIN = (
     "Wei Fang Na Min Jing Li Qiang Lei Jun Yang Yong Yan Jie Juan Tao Ming Chao Xiu Xia Ping Gang Gui Ying Hua Yu Lan "
     "Ping Peng Hui Jian Guo Zhi Hong Fei Yu Hao Ran Zi Han Xin Yi Zi Xuan Yu Ting Chen Yang Si Yuan"
 ).split()
-_ENGLISH = ("David", "Michael", "Kevin", "Jason", "Tony", "Linda", "Grace", "Cindy", "Jack", "Vivian", "Eric", "Amy")
+_ENGLISH = (
+    "David",
+    "Michael",
+    "Kevin",
+    "Jason",
+    "Tony",
+    "Linda",
+    "Grace",
+    "Cindy",
+    "Jack",
+    "Vivian",
+    "Eric",
+    "Amy",
+)
 _CITIES = (
     ("Shanghai", "East"),
     ("Beijing", "North"),
@@ -129,7 +186,33 @@ _CITIES = (
     ("Suzhou", "East"),
     ("Chongqing", "West"),
 )
-_MOBILE_PREFIXES = np.array([130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 158, 159, 177, 180, 181, 186, 187, 188, 189, 199])
+_MOBILE_PREFIXES = np.array(
+    [
+        130,
+        131,
+        132,
+        133,
+        135,
+        136,
+        137,
+        138,
+        139,
+        150,
+        151,
+        152,
+        155,
+        158,
+        159,
+        177,
+        180,
+        181,
+        186,
+        187,
+        188,
+        189,
+        199,
+    ]
+)
 PLACEHOLDER_PHONES = ("13800000000", "13888888888", "12345678901", "123456", "00000000000")
 PLACEHOLDER_NAMES = ("测试", "test", "客户", "无", "123456")
 DEFECT_CLASSES = (
@@ -254,7 +337,9 @@ def _names(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray, np
     for i in range(n):
         if two[i]:
             zh.append(_SURNAMES[s[i]] + _GIVEN[g1[i]] + _GIVEN[g2[i]])
-            py.append(f"{_SURNAME_PINYIN[s[i]]} {_GIVEN_PINYIN[g1[i]]}{_GIVEN_PINYIN[g2[i]].lower()}")
+            py.append(
+                f"{_SURNAME_PINYIN[s[i]]} {_GIVEN_PINYIN[g1[i]]}{_GIVEN_PINYIN[g2[i]].lower()}"
+            )
         else:
             zh.append(_SURNAMES[s[i]] + _GIVEN[g1[i]])
             py.append(f"{_SURNAME_PINYIN[s[i]]} {_GIVEN_PINYIN[g1[i]]}")
@@ -266,7 +351,9 @@ def _days(values) -> np.ndarray:
     return (np.asarray(values, dtype=float) * 86400.0).round().astype("timedelta64[s]")
 
 
-def _shop_hours(rng: np.random.Generator, dates: np.ndarray, open_h: int, close_h: int) -> np.ndarray:
+def _shop_hours(
+    rng: np.random.Generator, dates: np.ndarray, open_h: int, close_h: int
+) -> np.ndarray:
     """Place event times on their day, inside opening hours."""
     day = dates.astype("datetime64[D]")
     secs = rng.integers(open_h * 3600, close_h * 3600 - 1800, size=len(day))
@@ -324,8 +411,13 @@ class _Dealer:
         ss = np.random.SeedSequence([cfg.seed, index])
         self.rng = np.random.default_rng(ss)
         self.p = dealer_profile(cfg, index, self.rng)
-        self.as_of = np.datetime64(pd.Timestamp(cfg.as_of).normalize() + pd.Timedelta(hours=23, minutes=59), "s")
-        self.start = np.datetime64(pd.Timestamp(cfg.as_of).normalize() - pd.Timedelta(days=round(cfg.years * YEAR_DAYS)), "s")
+        self.as_of = np.datetime64(
+            pd.Timestamp(cfg.as_of).normalize() + pd.Timedelta(hours=23, minutes=59), "s"
+        )
+        self.start = np.datetime64(
+            pd.Timestamp(cfg.as_of).normalize() - pd.Timedelta(days=round(cfg.years * YEAR_DAYS)),
+            "s",
+        )
         self.open_h, self.close_h = 9, 18
         self.did = self.p.dealer_id
         self.defects: list[dict] = []
@@ -391,7 +483,9 @@ class _Dealer:
         self._skill = dict(zip(ids, st["skill"].to_numpy(), strict=True))
         return out
 
-    def people(self, n: int, created: np.ndarray, persona: np.ndarray | None = None) -> pd.DataFrame:
+    def people(
+        self, n: int, created: np.ndarray, persona: np.ndarray | None = None
+    ) -> pd.DataFrame:
         rng = self.rng
         if persona is None:
             persona = _choice(rng, PERSONAS, n, _PERSONA_MIX)
@@ -410,7 +504,16 @@ class _Dealer:
             industry[m] = _choice(rng, schema.INDUSTRIES, c, prof[2])
             w = np.asarray(prof[3], float)
             hs = [
-                ";".join(sorted(rng.choice(schema.HOBBIES, size=int(rng.integers(1, 4)), replace=False, p=w / w.sum())))
+                ";".join(
+                    sorted(
+                        rng.choice(
+                            schema.HOBBIES,
+                            size=int(rng.integers(1, 4)),
+                            replace=False,
+                            p=w / w.sum(),
+                        )
+                    )
+                )
                 for _ in range(c)
             ]
             hobbies[m] = hs
@@ -424,7 +527,9 @@ class _Dealer:
                 "pinyin": pinyin,
                 "phone": _phones(rng, n),
                 "gender": np.where(male, "M", "F"),
-                "birth_year": pd.array(np.where(rng.random(n) < 0.9, birth, -1), dtype="Int64").astype("Int64"),
+                "birth_year": pd.array(
+                    np.where(rng.random(n) < 0.9, birth, -1), dtype="Int64"
+                ).astype("Int64"),
                 "city": self.p.city,
                 "industry": np.where(rng.random(n) < 0.8, industry, None),
                 "hobbies": np.where(rng.random(n) < 0.7, hobbies, None),
@@ -501,8 +606,14 @@ class _Dealer:
         cycle = np.where(same_day, 0.0, rng.gamma(1.6, 9.0, n_leads) + 1.0)
         n_visits = np.where(order & ~same_day, np.maximum(n_visits, 2), n_visits)
         t_order = t_visit1 + _days(cycle)
-        t_order = np.where(same_day, t_visit1 + np.timedelta64(2400, "s"), _shop_hours(rng, t_order, self.open_h, self.close_h))
-        t_deliver = _shop_hours(rng, t_order + _days(rng.gamma(2.0, 9.0, n_leads) + 3), self.open_h, self.close_h)
+        t_order = np.where(
+            same_day,
+            t_visit1 + np.timedelta64(2400, "s"),
+            _shop_hours(rng, t_order, self.open_h, self.close_h),
+        )
+        t_deliver = _shop_hours(
+            rng, t_order + _days(rng.gamma(2.0, 9.0, n_leads) + 3), self.open_h, self.close_h
+        )
         self.L = pd.DataFrame(
             {
                 "lead_id": _ids(f"{self.did}-L", n_leads),
@@ -569,30 +680,63 @@ class _Dealer:
         for k in range(1, 5):
             rows = np.flatnonzero(L["n_inv"].to_numpy() >= k)
             last = L["n_inv"].to_numpy()[rows] == k
-            at = created[rows] + _days(np.minimum(k * 1.0 + rng.uniform(0, 0.5, len(rows)), 0.98 * (t1[rows] - created[rows]) / DAY))
+            at = created[rows] + _days(
+                np.minimum(
+                    k * 1.0 + rng.uniform(0, 0.5, len(rows)),
+                    0.98 * (t1[rows] - created[rows]) / DAY,
+                )
+            )
             at = np.where(at <= created[rows], created[rows] + np.timedelta64(600, "s"), at)
-            outcome = np.where(last & visit[rows], "accepted", np.where(rng.random(len(rows)) < 0.5, "declined", "no_answer"))
+            outcome = np.where(
+                last & visit[rows],
+                "accepted",
+                np.where(rng.random(len(rows)) < 0.5, "declined", "no_answer"),
+            )
             add(rows, "invitation", at, outcome=outcome)
         # visits
         nv = L["n_visits"].to_numpy()
         order = L["order"].to_numpy()
         t_order = L["t_order"].to_numpy("datetime64[s]")
         vis_rows = np.flatnonzero(nv >= 1)
-        dwell = np.round(np.exp(rng.normal(np.log(40), 0.5, len(vis_rows))) + 20 * order[vis_rows], 1)
+        dwell = np.round(
+            np.exp(rng.normal(np.log(40), 0.5, len(vis_rows))) + 20 * order[vis_rows], 1
+        )
         add(vis_rows, "visit", t1[vis_rows], outcome="first", dwell=dwell)
         for k in range(2, int(nv.max(initial=1)) + 1):
             rows = np.flatnonzero(nv >= k)
-            span = np.where(order[rows], (t_order[rows] - t1[rows]) / DAY, rng.gamma(1.5, 8, len(rows)) + 1)
+            span = np.where(
+                order[rows], (t_order[rows] - t1[rows]) / DAY, rng.gamma(1.5, 8, len(rows)) + 1
+            )
             frac = (k - 1) / np.maximum(nv[rows] - 1, 1)
-            at = np.where(order[rows] & (k == nv[rows]), t_order[rows] - np.timedelta64(1800, "s"), t1[rows] + _days(span * frac * 0.9 + 0.01))
+            at = np.where(
+                order[rows] & (k == nv[rows]),
+                t_order[rows] - np.timedelta64(1800, "s"),
+                t1[rows] + _days(span * frac * 0.9 + 0.01),
+            )
             at = _not_before(_shop_hours(rng, at, self.open_h, self.close_h), t1[rows])
-            at = np.where(order[rows] & (k == nv[rows]), t_order[rows] - np.timedelta64(1800, "s"), at)
-            add(rows, "visit", at, outcome="repeat", dwell=np.round(np.exp(rng.normal(np.log(35), 0.5, len(rows))), 1))
+            at = np.where(
+                order[rows] & (k == nv[rows]), t_order[rows] - np.timedelta64(1800, "s"), at
+            )
+            add(
+                rows,
+                "visit",
+                at,
+                outcome="repeat",
+                dwell=np.round(np.exp(rng.normal(np.log(35), 0.5, len(rows))), 1),
+            )
         # test drive on the first visit; quote on the first visit or the order visit
         td = np.flatnonzero(L["test_drive"].to_numpy())
         add(td, "test_drive", t1[td] + np.timedelta64(1200, "s"))
         q = np.flatnonzero(L["quote"].to_numpy())
-        q_at = np.where(order[q], np.where(L["same_day"].to_numpy()[q], t1[q] + np.timedelta64(1800, "s"), t_order[q] - np.timedelta64(900, "s")), t1[q] + np.timedelta64(1800, "s"))
+        q_at = np.where(
+            order[q],
+            np.where(
+                L["same_day"].to_numpy()[q],
+                t1[q] + np.timedelta64(1800, "s"),
+                t_order[q] - np.timedelta64(900, "s"),
+            ),
+            t1[q] + np.timedelta64(1800, "s"),
+        )
         # some buyers got the quote already on the first visit and came back to order (quote re-visit)
         early = order[q] & ~L["same_day"].to_numpy()[q] & (rng.random(len(q)) < 0.5)
         q_at = np.where(early, t1[q] + np.timedelta64(1800, "s"), q_at)
@@ -605,7 +749,9 @@ class _Dealer:
         return out
 
     # -- after-sales ------------------------------------------------------------------------------
-    def dropout_times(self, start: np.ndarray, warranty_end: np.ndarray, mu1: np.ndarray, mu2: np.ndarray) -> np.ndarray:
+    def dropout_times(
+        self, start: np.ndarray, warranty_end: np.ndarray, mu1: np.ndarray, mu2: np.ndarray
+    ) -> np.ndarray:
         """Piecewise-exponential dropout: hazard ``mu1`` until warranty end, ``mu2`` after."""
         e = self.rng.exponential(1.0, len(start))
         w = np.maximum((warranty_end - start) / DAY / YEAR_DAYS, 0.0)
@@ -626,14 +772,20 @@ class _Dealer:
         # -- customers ---------------------------------------------------------------------------
         lead_created = L["created_at"].to_numpy("datetime64[s]")
         dormant = L["channel"].to_numpy() == "dormant_activation"
-        c_created_lead = np.where(dormant, lead_created - _days(rng.uniform(200, 1400, n_leads)), lead_created)
+        c_created_lead = np.where(
+            dormant, lead_created - _days(rng.uniform(200, 1400, n_leads)), lead_created
+        )
         pre_purchase = self.start - _days(rng.uniform(0, 6 * YEAR_DAYS, n_pre))
         pre_purchase = _shop_hours(rng, pre_purchase, self.open_h, self.close_h)
-        else_purchase = self.start + _days(rng.uniform(-5 * YEAR_DAYS, ((self.as_of - self.start) / DAY) - 30, n_else))
+        else_purchase = self.start + _days(
+            rng.uniform(-5 * YEAR_DAYS, ((self.as_of - self.start) / DAY) - 30, n_else)
+        )
         else_first = np.maximum(else_purchase, self.start) + _days(rng.uniform(0, 400, n_else))
         else_first = _shop_hours(rng, else_first, self.open_h, self.close_h)
         created = np.concatenate([c_created_lead, pre_purchase, np.minimum(else_first, self.as_of)])
-        kind = np.concatenate([np.full(n_leads, "lead"), np.full(n_pre, "pre_owner"), np.full(n_else, "elsewhere")])
+        kind = np.concatenate(
+            [np.full(n_leads, "lead"), np.full(n_pre, "pre_owner"), np.full(n_else, "elsewhere")]
+        )
         # buyers' personas drive the model they choose; align lead models with persona
         persona = _choice(rng, PERSONAS, len(created), _PERSONA_MIX)
         lead_model = np.empty(n_leads, dtype=object)
@@ -652,22 +804,43 @@ class _Dealer:
         own_models = np.concatenate(
             [
                 L["model"].to_numpy()[buyers],
-                np.array([_choice(rng, schema.MODELS, 1, _PERSONA_PROFILE[x][6])[0] for x in persona[n_leads : n_leads + n_pre]], dtype=object),
-                np.array([_choice(rng, schema.MODELS, 1, _PERSONA_PROFILE[x][6])[0] for x in persona[n_leads + n_pre :]], dtype=object),
+                np.array(
+                    [
+                        _choice(rng, schema.MODELS, 1, _PERSONA_PROFILE[x][6])[0]
+                        for x in persona[n_leads : n_leads + n_pre]
+                    ],
+                    dtype=object,
+                ),
+                np.array(
+                    [
+                        _choice(rng, schema.MODELS, 1, _PERSONA_PROFILE[x][6])[0]
+                        for x in persona[n_leads + n_pre :]
+                    ],
+                    dtype=object,
+                ),
             ]
         )
         owner_idx = np.concatenate([buyers, np.arange(n_leads, n_total)])
         purchase = np.concatenate(
-            [L["t_deliver"].to_numpy("datetime64[s]")[buyers], pre_purchase, else_purchase.astype("datetime64[s]")]
+            [
+                L["t_deliver"].to_numpy("datetime64[s]")[buyers],
+                pre_purchase,
+                else_purchase.astype("datetime64[s]"),
+            ]
         )
         here = np.concatenate([np.ones(len(buyers) + n_pre, bool), np.zeros(n_else, bool)])
         n_own = len(owner_idx)
         model_code = np.array([schema.MODELS.index(m) for m in own_models])
-        vin = np.array([f"JNK{self.index + 1:03d}{mc}{i:010d}" for i, mc in enumerate(model_code)], dtype=object)
+        vin = np.array(
+            [f"JNK{self.index + 1:03d}{mc}{i:010d}" for i, mc in enumerate(model_code)],
+            dtype=object,
+        )
         warranty_end = purchase + _days(np.full(n_own, 3 * YEAR_DAYS))
         # value-added take-up of own-store sales
         fin = rng.random(n_own) < p.finance_rate
-        finance_end = np.where(fin & here, purchase + _days(np.full(n_own, 3 * YEAR_DAYS)), np.datetime64("NaT"))
+        finance_end = np.where(
+            fin & here, purchase + _days(np.full(n_own, 3 * YEAR_DAYS)), np.datetime64("NaT")
+        )
         # -- latent service process -------------------------------------------------------------
         dist = C["true_distance_km"].to_numpy()[owner_idx]
         sat = np.clip(rng.normal(8.2, 1.1, n_own), 2, 10)
@@ -684,9 +857,15 @@ class _Dealer:
         )
         mu1 = np.exp(log_mu)
         mu2 = mu1 * 3.0
-        svc_start = np.where(here, purchase, np.concatenate([np.full(len(buyers) + n_pre, np.datetime64("NaT", "s")), else_first]))
+        svc_start = np.where(
+            here,
+            purchase,
+            np.concatenate([np.full(len(buyers) + n_pre, np.datetime64("NaT", "s")), else_first]),
+        )
         drop = self.dropout_times(svc_start, warranty_end, mu1, mu2)
-        horizon_end = self.as_of + _days(3 * YEAR_DAYS)  # simulate past as_of so truth knows the future
+        horizon_end = self.as_of + _days(
+            3 * YEAR_DAYS
+        )  # simulate past as_of so truth knows the future
         visit_end = np.minimum(drop, horizon_end)
         dur = np.maximum((visit_end - svc_start) / DAY / YEAR_DAYS, 0)
         n_vis = rng.poisson(lam * dur)
@@ -707,7 +886,9 @@ class _Dealer:
         camp_model = rng.choice(len(schema.MODELS))
         camp_at = self.start + _days(rng.uniform(0.3, 0.8) * (self.as_of - self.start) / DAY)
         recall = (model_code == camp_model) & (purchase < camp_at) & (rng.random(n_own) < 0.9)
-        recall_code = np.where(recall, f"RC-{pd.Timestamp(camp_at).year}-{schema.MODELS[camp_model]}", None)
+        recall_code = np.where(
+            recall, f"RC-{pd.Timestamp(camp_at).year}-{schema.MODELS[camp_model]}", None
+        )
         rec_rows = np.flatnonzero(recall & (drop > camp_at) & (rng.random(n_own) < 0.75))
         rec_at = _shop_hours(rng, camp_at + _days(rng.gamma(2, 30, len(rec_rows))), 8, 18)
         ok = (rec_at > svc_start[rec_rows]) & (rec_at < drop[rec_rows])
@@ -716,7 +897,12 @@ class _Dealer:
         vat = np.concatenate([vat, rec_at])
         vkind = np.concatenate(
             [
-                _choice(rng, ["maintenance", "repair", "warranty", "accident", "care"], len(vat) - len(rec_rows), [0.58, 0.14, 0.1, 0.07, 0.11]),
+                _choice(
+                    rng,
+                    ["maintenance", "repair", "warranty", "accident", "care"],
+                    len(vat) - len(rec_rows),
+                    [0.58, 0.14, 0.1, 0.07, 0.11],
+                ),
                 np.full(len(rec_rows), "recall", dtype=object),
             ]
         )
@@ -725,21 +911,50 @@ class _Dealer:
         ordr = np.lexsort((vat, rows))
         rows, vat, vkind = rows[ordr], vat[ordr], vkind[ordr]
         labor = np.select(
-            [vkind == "maintenance", vkind == "repair", vkind == "warranty", vkind == "accident", vkind == "recall"],
-            [rng.gamma(6, 70, len(vat)), rng.gamma(3, 300, len(vat)), rng.gamma(3, 200, len(vat)), rng.gamma(2, 1500, len(vat)), rng.gamma(4, 50, len(vat))],
+            [
+                vkind == "maintenance",
+                vkind == "repair",
+                vkind == "warranty",
+                vkind == "accident",
+                vkind == "recall",
+            ],
+            [
+                rng.gamma(6, 70, len(vat)),
+                rng.gamma(3, 300, len(vat)),
+                rng.gamma(3, 200, len(vat)),
+                rng.gamma(2, 1500, len(vat)),
+                rng.gamma(4, 50, len(vat)),
+            ],
             default=rng.gamma(4, 120, len(vat)),
         )
         parts = np.select(
-            [vkind == "maintenance", vkind == "repair", vkind == "warranty", vkind == "accident", vkind == "recall"],
-            [rng.gamma(5, 160, len(vat)), rng.gamma(2, 900, len(vat)), rng.gamma(2, 500, len(vat)), rng.gamma(2, 4000, len(vat)), np.zeros(len(vat))],
+            [
+                vkind == "maintenance",
+                vkind == "repair",
+                vkind == "warranty",
+                vkind == "accident",
+                vkind == "recall",
+            ],
+            [
+                rng.gamma(5, 160, len(vat)),
+                rng.gamma(2, 900, len(vat)),
+                rng.gamma(2, 500, len(vat)),
+                rng.gamma(2, 4000, len(vat)),
+                np.zeros(len(vat)),
+            ],
             default=rng.gamma(3, 150, len(vat)),
         )
         warranty_paid = np.isin(vkind, ["warranty", "recall"])
-        addon = np.where(rng.random(len(vat)) < p.addon_rate, np.round(rng.gamma(3, 200, len(vat)), 0), 0.0)
+        addon = np.where(
+            rng.random(len(vat)) < p.addon_rate, np.round(rng.gamma(3, 200, len(vat)), 0), 0.0
+        )
         margin = 0.55 * labor + 0.28 * parts + 0.45 * addon
         margin = np.where(warranty_paid, 0.3 * labor + 0.08 * parts + 0.45 * addon, margin)
         km_rate = np.exp(rng.normal(np.log(15000), 0.35, n_own))
-        mileage = np.round(np.maximum((vat - purchase[rows]) / DAY / YEAR_DAYS, 0) * km_rate[rows] + rng.uniform(5, 50, len(vat)))
+        mileage = np.round(
+            np.maximum((vat - purchase[rows]) / DAY / YEAR_DAYS, 0) * km_rate[rows]
+            + rng.uniform(5, 50, len(vat))
+        )
         advisors = staff.loc[staff["role"] == "service_advisor", "staff_id"].to_numpy()
         SV = pd.DataFrame(
             {
@@ -760,7 +975,9 @@ class _Dealer:
         n_years = np.floor(np.maximum((self.as_of - purchase) / DAY / YEAR_DAYS, 0)).astype(int) + 1
         n_years = np.where(purchase > self.as_of, 0, n_years)
         prow = np.repeat(np.arange(n_own), n_years)
-        pyear = np.arange(len(prow)) - np.repeat(np.concatenate([[0], np.cumsum(n_years)[:-1]]), n_years)
+        pyear = np.arange(len(prow)) - np.repeat(
+            np.concatenate([[0], np.cumsum(n_years)[:-1]]), n_years
+        )
         pstart = purchase[prow] + _days(pyear * YEAR_DAYS)
         pend = pstart + _days(np.full(len(prow), YEAR_DAYS))
         alive_at = drop[prow] > pstart
@@ -771,7 +988,9 @@ class _Dealer:
             here[prow] & ins_taken[prow],
             alive_at & (rng.random(len(prow)) < p.renewal_rate * np.where(here[prow], 1.0, 0.6)),
         )
-        premium = np.round(MODEL_PRICE_ARR[model_code[prow]] * rng.uniform(0.012, 0.02, len(prow)), 0)
+        premium = np.round(
+            MODEL_PRICE_ARR[model_code[prow]] * rng.uniform(0.012, 0.02, len(prow)), 0
+        )
         # the dealer knows the policies of its customers while they are in contact with it
         known = first | alive_at | (pstart < self.start + _days(0))
         known &= pend > self.start
@@ -794,24 +1013,45 @@ class _Dealer:
         o_rows = np.flatnonzero(L["order"].to_numpy())
         n_o = len(o_rows)
         o_model = L["model"].to_numpy()[o_rows]
-        price = np.round(np.array([MODEL_PRICE[m] for m in o_model]) * rng.uniform(0.85, 1.02, n_o), -2)
+        price = np.round(
+            np.array([MODEL_PRICE[m] for m in o_model]) * rng.uniform(0.85, 1.02, n_o), -2
+        )
         # buyers' take-up: align finance with the vehicle table for delivered buyers
         buyer_pos = {r: i for i, r in enumerate(buyers)}
-        o_fin = np.array([fin[buyer_pos[r]] if r in buyer_pos else rng.random() < p.finance_rate for r in o_rows], bool)
-        o_ins = np.array([ins_taken[buyer_pos[r]] if r in buyer_pos else rng.random() < p.insurance_rate for r in o_rows], bool)
+        o_fin = np.array(
+            [
+                fin[buyer_pos[r]] if r in buyer_pos else rng.random() < p.finance_rate
+                for r in o_rows
+            ],
+            bool,
+        )
+        o_ins = np.array(
+            [
+                ins_taken[buyer_pos[r]] if r in buyer_pos else rng.random() < p.insurance_rate
+                for r in o_rows
+            ],
+            bool,
+        )
         acc = rng.random(n_o) < p.accessories_rate
         acc_amt = np.where(acc, np.round(rng.gamma(2.5, 3000, n_o), 0), 0.0)
         ew = rng.random(n_o) < p.extended_warranty_rate
         ti = rng.random(n_o) < p.trade_in_rate
         delivered = L["deliver"].to_numpy()[o_rows]
         t_del = L["t_deliver"].to_numpy("datetime64[s]")[o_rows]
-        O = pd.DataFrame(
+        orders_all = pd.DataFrame(
             {
                 "order_id": _ids(f"{d}-O", n_o),
                 "row": o_rows,
                 "lead_id": L["lead_id"].to_numpy()[o_rows],
                 "customer_id": L["customer_id"].to_numpy()[o_rows],
-                "vin": np.where(delivered, np.array([vin[buyer_pos[r]] if r in buyer_pos else None for r in o_rows], dtype=object), None),
+                "vin": np.where(
+                    delivered,
+                    np.array(
+                        [vin[buyer_pos[r]] if r in buyer_pos else None for r in o_rows],
+                        dtype=object,
+                    ),
+                    None,
+                ),
                 "model": o_model,
                 "ordered_at": L["t_order"].to_numpy("datetime64[s]")[o_rows],
                 "delivered_at": np.where(delivered, t_del, np.datetime64("NaT")),
@@ -821,11 +1061,15 @@ class _Dealer:
                 "finance": o_fin,
                 "finance_margin": np.where(o_fin, np.round(rng.gamma(6, 600, n_o), 0), 0.0),
                 "insurance": o_ins,
-                "insurance_margin": np.where(o_ins, np.round(rng.normal(1000, 150, n_o).clip(300), 0), 0.0),
+                "insurance_margin": np.where(
+                    o_ins, np.round(rng.normal(1000, 150, n_o).clip(300), 0), 0.0
+                ),
                 "accessories_amount": acc_amt,
                 "accessories_margin": np.round(acc_amt * 0.38, 0),
                 "extended_warranty": ew,
-                "extended_warranty_margin": np.where(ew, np.round(rng.normal(1600, 200, n_o).clip(500), 0), 0.0),
+                "extended_warranty_margin": np.where(
+                    ew, np.round(rng.normal(1600, 200, n_o).clip(500), 0), 0.0
+                ),
                 "trade_in": ti,
                 "trade_in_margin": np.where(ti, np.round(rng.normal(2500, 2500, n_o), 0), 0.0),
             }
@@ -839,18 +1083,38 @@ class _Dealer:
         use_w = {k: np.asarray(v[4], float) for k, v in _PERSONA_PROFILE.items()}
         pers = persona[lead_rows]
         true_ch = L["channel"].to_numpy()[lead_rows]
-        recalled = np.where(rng.random(len(di)) < 0.8, true_ch, _choice(rng, schema.CHANNELS, len(di)))
+        recalled = np.where(
+            rng.random(len(di)) < 0.8, true_ch, _choice(rng, schema.CHANNELS, len(di))
+        )
         srv.append(
             pd.DataFrame(
                 {
                     "customer_id": L["customer_id"].to_numpy()[lead_rows],
                     "lead_id": L["lead_id"].to_numpy()[lead_rows],
-                    "at": _shop_hours(rng, L["t_deliver"].to_numpy("datetime64[s]")[lead_rows] + _days(rng.uniform(1, 7, len(di))), self.open_h, self.close_h),
+                    "at": _shop_hours(
+                        rng,
+                        L["t_deliver"].to_numpy("datetime64[s]")[lead_rows]
+                        + _days(rng.uniform(1, 7, len(di))),
+                        self.open_h,
+                        self.close_h,
+                    ),
                     "kind": "delivery_interview",
                     "score": np.round(np.clip(sat[di] + rng.normal(0, 0.6, len(di)), 0, 10), 1),
                     "recalled_channel": recalled,
                     "use": [_choice(rng, schema.USES, 1, use_w[x])[0] for x in pers],
-                    "media_seen": [";".join(sorted(rng.choice(schema.MEDIA, size=2, replace=False, p=media_w[x] / media_w[x].sum()))) for x in pers],
+                    "media_seen": [
+                        ";".join(
+                            sorted(
+                                rng.choice(
+                                    schema.MEDIA,
+                                    size=2,
+                                    replace=False,
+                                    p=media_w[x] / media_w[x].sum(),
+                                )
+                            )
+                        )
+                        for x in pers
+                    ],
                     "staff_id": L["consultant_id"].to_numpy()[lead_rows],
                 }
             )
@@ -863,10 +1127,20 @@ class _Dealer:
                 {
                     "customer_id": L["customer_id"].to_numpy()[ds],
                     "lead_id": L["lead_id"].to_numpy()[ds],
-                    "at": _shop_hours(rng, L["t_visit1"].to_numpy("datetime64[s]")[ds] + _days(rng.uniform(35, 60, len(ds))), self.open_h, self.close_h),
+                    "at": _shop_hours(
+                        rng,
+                        L["t_visit1"].to_numpy("datetime64[s]")[ds]
+                        + _days(rng.uniform(35, 60, len(ds))),
+                        self.open_h,
+                        self.close_h,
+                    ),
                     "kind": "defeated_survey",
                     "score": np.round(np.clip(rng.normal(6.5, 1.8, len(ds)), 0, 10), 1),
-                    "recalled_channel": np.where(rng.random(len(ds)) < 0.7, L["channel"].to_numpy()[ds], _choice(rng, schema.CHANNELS, len(ds))),
+                    "recalled_channel": np.where(
+                        rng.random(len(ds)) < 0.7,
+                        L["channel"].to_numpy()[ds],
+                        _choice(rng, schema.CHANNELS, len(ds)),
+                    ),
                     "use": None,
                     "media_seen": None,
                     "staff_id": L["consultant_id"].to_numpy()[ds],
@@ -880,9 +1154,17 @@ class _Dealer:
                 {
                     "customer_id": SV["customer_id"].to_numpy()[ss],
                     "lead_id": None,
-                    "at": SV["at"].to_numpy("datetime64[s]")[ss] + _days(rng.uniform(1, 5, int(ss.sum()))),
+                    "at": SV["at"].to_numpy("datetime64[s]")[ss]
+                    + _days(rng.uniform(1, 5, int(ss.sum()))),
                     "kind": "service_satisfaction",
-                    "score": np.round(np.clip(sat[SV["owner"].to_numpy()[ss]] + rng.normal(0, 0.8, int(ss.sum())), 0, 10), 1),
+                    "score": np.round(
+                        np.clip(
+                            sat[SV["owner"].to_numpy()[ss]] + rng.normal(0, 0.8, int(ss.sum())),
+                            0,
+                            10,
+                        ),
+                        1,
+                    ),
                     "recalled_channel": None,
                     "use": None,
                     "media_seen": None,
@@ -893,7 +1175,12 @@ class _Dealer:
         S = pd.concat(srv, ignore_index=True)
         # -- complaints and solicitations (touchpoints without a lead) --------------------------------
         comp_rows = np.flatnonzero(complaint & ~np.isnat(svc_start))
-        comp_at = _shop_hours(rng, svc_start[comp_rows] + _days(rng.uniform(10, 300, len(comp_rows))), self.open_h, self.close_h)
+        comp_at = _shop_hours(
+            rng,
+            svc_start[comp_rows] + _days(rng.uniform(10, 300, len(comp_rows))),
+            self.open_h,
+            self.close_h,
+        )
         ok = comp_at < drop[comp_rows]
         comp_rows, comp_at = comp_rows[ok], comp_at[ok]
         extra_tp = [
@@ -920,7 +1207,12 @@ class _Dealer:
                     "lead_id": None,
                     "kind": "solicitation",
                     "channel": None,
-                    "at": _shop_hours(rng, sol["end"].to_numpy("datetime64[s]") - _days(rng.uniform(20, 40, len(sol))), self.open_h, self.close_h),
+                    "at": _shop_hours(
+                        rng,
+                        sol["end"].to_numpy("datetime64[s]") - _days(rng.uniform(20, 40, len(sol))),
+                        self.open_h,
+                        self.close_h,
+                    ),
                     "outcome": np.where(
                         sol["end"].to_numpy("datetime64[s]") > self.as_of,
                         "pending",
@@ -940,11 +1232,17 @@ class _Dealer:
         last = np.where(np.isnat(last), lead_created, last)
         idle_days = (as_of - last) / DAY
         defeated = ~order_seen & (idle_days > 45)
-        closed_at = np.where(order_seen, L["t_order"].to_numpy("datetime64[s]"), np.where(defeated, last + _days(np.full(n_leads, 45.0)), np.datetime64("NaT")))
+        closed_at = np.where(
+            order_seen,
+            L["t_order"].to_numpy("datetime64[s]"),
+            np.where(defeated, last + _days(np.full(n_leads, 45.0)), np.datetime64("NaT")),
+        )
         status = np.where(order_seen, "won", np.where(defeated, "defeated", "open"))
         reason = np.where(
             defeated,
-            _choice(rng, schema.DEFEAT_REASONS, n_leads, [0.24, 0.22, 0.16, 0.14, 0.06, 0.12, 0.06]),
+            _choice(
+                rng, schema.DEFEAT_REASONS, n_leads, [0.24, 0.22, 0.16, 0.14, 0.06, 0.12, 0.06]
+            ),
             None,
         )
         # intent grade recorded at the first contact: a noisy read of the true order propensity
@@ -979,25 +1277,63 @@ class _Dealer:
                 "at": ev["at"].to_numpy("datetime64[s]"),
                 "outcome": ev["outcome"].to_numpy(),
                 "dwell_minutes": ev["dwell_minutes"].to_numpy(),
-                "staff_id": np.where(ev["kind"].to_numpy() == "invitation", _choice(rng, dcc, len(ev)), staff_for[ev["row"]]),
+                "staff_id": np.where(
+                    ev["kind"].to_numpy() == "invitation",
+                    _choice(rng, dcc, len(ev)),
+                    staff_for[ev["row"]],
+                ),
             }
         )
         tp_lead.loc[tp_lead["kind"] == "inquiry", "staff_id"] = None
         tp = pd.concat([tp_lead] + extra_tp, ignore_index=True)
-        tp = tp[tp["at"] <= as_of].sort_values(["at", "customer_id", "kind"], kind="stable").reset_index(drop=True)
+        tp = (
+            tp[tp["at"] <= as_of]
+            .sort_values(["at", "customer_id", "kind"], kind="stable")
+            .reset_index(drop=True)
+        )
         tp.insert(0, "touch_id", _ids(f"{d}-T", len(tp), width=7))
         tp.insert(0, "dealer_id", d)
         # -- visitor log (truth: every real arrival) ------------------------------------------------
         vis = tp[tp["kind"] == "visit"]
         cust_pos = pd.Series(np.arange(len(C)), index=C["customer_id"])
         arrivals = [
-            pd.DataFrame({"cpos": cust_pos[vis["customer_id"]].to_numpy(), "at": vis["at"].to_numpy("datetime64[s]"), "reason": "sales", "touch_id": vis["touch_id"].to_numpy(), "staff_id": vis["staff_id"].to_numpy()}),
+            pd.DataFrame(
+                {
+                    "cpos": cust_pos[vis["customer_id"]].to_numpy(),
+                    "at": vis["at"].to_numpy("datetime64[s]"),
+                    "reason": "sales",
+                    "touch_id": vis["touch_id"].to_numpy(),
+                    "staff_id": vis["staff_id"].to_numpy(),
+                }
+            ),
         ]
         dl = tp[tp["kind"] == "delivery"]
-        arrivals.append(pd.DataFrame({"cpos": cust_pos[dl["customer_id"]].to_numpy(), "at": dl["at"].to_numpy("datetime64[s]"), "reason": "delivery", "touch_id": None, "staff_id": dl["staff_id"].to_numpy()}))
+        arrivals.append(
+            pd.DataFrame(
+                {
+                    "cpos": cust_pos[dl["customer_id"]].to_numpy(),
+                    "at": dl["at"].to_numpy("datetime64[s]"),
+                    "reason": "delivery",
+                    "touch_id": None,
+                    "staff_id": dl["staff_id"].to_numpy(),
+                }
+            )
+        )
         svc_log = SV[(SV["at"] <= as_of) & (SV["at"] >= self.start)]
-        svc_log = svc_log[rng.random(len(svc_log)) < 0.5]  # half the service arrivals pass the showroom desk
-        arrivals.append(pd.DataFrame({"cpos": cust_pos[svc_log["customer_id"]].to_numpy(), "at": svc_log["at"].to_numpy("datetime64[s]"), "reason": "service", "touch_id": None, "staff_id": None}))
+        svc_log = svc_log[
+            rng.random(len(svc_log)) < 0.5
+        ]  # half the service arrivals pass the showroom desk
+        arrivals.append(
+            pd.DataFrame(
+                {
+                    "cpos": cust_pos[svc_log["customer_id"]].to_numpy(),
+                    "at": svc_log["at"].to_numpy("datetime64[s]"),
+                    "reason": "service",
+                    "touch_id": None,
+                    "staff_id": None,
+                }
+            )
+        )
         A = pd.concat(arrivals, ignore_index=True)
         A["at"] = A["at"].to_numpy("datetime64[s]") - _days(rng.uniform(0, 10, len(A)) / 1440.0)
         A["true_customer"] = C["customer_id"].to_numpy()[A["cpos"].to_numpy()]
@@ -1013,7 +1349,9 @@ class _Dealer:
                 "name": cust["name"],
                 "phone": cust["phone"],
                 "gender": cust["gender"],
-                "birth_year": pd.array(cust["birth_year"].where(cust["birth_year"] > 0), dtype="Int64"),
+                "birth_year": pd.array(
+                    cust["birth_year"].where(cust["birth_year"] > 0), dtype="Int64"
+                ),
                 "city": cust["city"],
                 "industry": cust["industry"],
                 "hobbies": cust["hobbies"],
@@ -1023,7 +1361,9 @@ class _Dealer:
         )
         # a bought-elsewhere owner enters the DMS at the first visit here
         unknown = set(C["customer_id"].to_numpy()[n_leads + n_pre :][else_first > as_of])
-        customers = customers[(customers["created_at"] <= as_of) & ~customers["customer_id"].isin(unknown)]
+        customers = customers[
+            (customers["created_at"] <= as_of) & ~customers["customer_id"].isin(unknown)
+        ]
         veh = pd.DataFrame(
             {
                 "dealer_id": d,
@@ -1038,33 +1378,72 @@ class _Dealer:
             }
         )
         veh = veh[known_from <= as_of]
-        orders = O[O["ordered_at"] <= as_of].copy()
+        orders = orders_all[orders_all["ordered_at"] <= as_of].copy()
         orders["delivered_at"] = orders["delivered_at"].where(orders["delivered_at"] <= as_of)
         orders["vin"] = orders["vin"].where(orders["delivered_at"].notna())
-        orders["status"] = np.where(orders["delivered_at"].notna(), "delivered", np.where(orders["cancelled"] & (orders["ordered_at"] + pd.Timedelta(days=30) <= as_of), "cancelled", "pending"))
+        orders["status"] = np.where(
+            orders["delivered_at"].notna(),
+            "delivered",
+            np.where(
+                orders["cancelled"] & (orders["ordered_at"] + pd.Timedelta(days=30) <= as_of),
+                "cancelled",
+                "pending",
+            ),
+        )
         orders = orders.drop(columns=["row", "cancelled"])
         orders.insert(0, "dealer_id", d)
-        sv = SV[(SV["at"] <= as_of) & (SV["at"] >= self.start)].drop(columns=["owner"]).sort_values(["at", "vin"], kind="stable").reset_index(drop=True)
+        sv = (
+            SV[(SV["at"] <= as_of) & (SV["at"] >= self.start)]
+            .drop(columns=["owner"])
+            .sort_values(["at", "vin"], kind="stable")
+            .reset_index(drop=True)
+        )
         sv.insert(0, "ro_id", _ids(f"{d}-R", len(sv), width=7))
         sv.insert(0, "dealer_id", d)
-        pol = P[P["start"] <= as_of].sort_values(["start", "vin"], kind="stable").reset_index(drop=True)
+        pol = (
+            P[P["start"] <= as_of]
+            .sort_values(["start", "vin"], kind="stable")
+            .reset_index(drop=True)
+        )
         pol.insert(0, "policy_id", _ids(f"{d}-P", len(pol), width=7))
         pol.insert(0, "dealer_id", d)
-        S = S[(S["at"] <= as_of) & (S["at"] >= self.start)].sort_values(["at", "customer_id"], kind="stable").reset_index(drop=True)
+        S = (
+            S[(S["at"] <= as_of) & (S["at"] >= self.start)]
+            .sort_values(["at", "customer_id"], kind="stable")
+            .reset_index(drop=True)
+        )
         S.insert(0, "survey_id", _ids(f"{d}-Q", len(S), width=7))
         S.insert(0, "dealer_id", d)
         A = A[A["at"] <= as_of].sort_values("at", kind="stable").reset_index(drop=True)
         A["entry_id"] = _ids(f"{d}-V", len(A), width=7)
-        vlog = A[["entry_id", "at", "log_name", "log_phone", "party_size", "reason", "staff_id"]].rename(columns={"log_name": "name", "log_phone": "phone"})
+        vlog = A[
+            ["entry_id", "at", "log_name", "log_phone", "party_size", "reason", "staff_id"]
+        ].rename(columns={"log_name": "name", "log_phone": "phone"})
         vlog.insert(0, "dealer_id", d)
         # channel costs per month: fixed + per lead
-        months = pd.period_range(pd.Timestamp(self.start).to_period("M"), pd.Timestamp(as_of).to_period("M"), freq="M")
-        lm = pd.DataFrame({"channel": leads["channel"], "month": leads["created_at"].dt.to_period("M")}).value_counts()
-        grid = pd.MultiIndex.from_product([list(schema.CHANNELS), months], names=["channel", "month"])
+        months = pd.period_range(
+            pd.Timestamp(self.start).to_period("M"), pd.Timestamp(as_of).to_period("M"), freq="M"
+        )
+        lm = pd.DataFrame(
+            {"channel": leads["channel"], "month": leads["created_at"].dt.to_period("M")}
+        ).value_counts()
+        grid = pd.MultiIndex.from_product(
+            [list(schema.CHANNELS), months], names=["channel", "month"]
+        )
         cnt = lm.reindex(grid, fill_value=0).to_numpy()
         ch_arr = grid.get_level_values(0).to_numpy()
-        cost = np.array([CHANNEL_COST_FIXED[c] for c in ch_arr]) * rng.uniform(0.8, 1.2, len(grid)) + np.array([CHANNEL_COST_PER_LEAD[c] for c in ch_arr]) * cnt
-        costs = pd.DataFrame({"dealer_id": d, "channel": ch_arr, "month": grid.get_level_values(1).to_timestamp(), "cost": np.round(cost, 0)})
+        cost = (
+            np.array([CHANNEL_COST_FIXED[c] for c in ch_arr]) * rng.uniform(0.8, 1.2, len(grid))
+            + np.array([CHANNEL_COST_PER_LEAD[c] for c in ch_arr]) * cnt
+        )
+        costs = pd.DataFrame(
+            {
+                "dealer_id": d,
+                "channel": ch_arr,
+                "month": grid.get_level_values(1).to_timestamp(),
+                "cost": np.round(cost, 0),
+            }
+        )
         tables = {
             "staff": staff,
             "customers": customers.reset_index(drop=True),
@@ -1105,10 +1484,31 @@ class _Dealer:
             }
         )
         ctruth = ctruth.merge(otruth, on="customer_id", how="left")
-        ltruth = L[["lead_id", "channel", "z", "p_visit", "p_test_drive", "p_quote", "p_order", "p_deliver", "visit", "test_drive", "quote", "order", "deliver", "t_order", "t_deliver", "same_day"]].rename(columns={"t_order": "order_at", "t_deliver": "delivery_at"})
+        ltruth = L[
+            [
+                "lead_id",
+                "channel",
+                "z",
+                "p_visit",
+                "p_test_drive",
+                "p_quote",
+                "p_order",
+                "p_deliver",
+                "visit",
+                "test_drive",
+                "quote",
+                "order",
+                "deliver",
+                "t_order",
+                "t_deliver",
+                "same_day",
+            ]
+        ].rename(columns={"t_order": "order_at", "t_deliver": "delivery_at"})
         ltruth["order_at"] = ltruth["order_at"].where(ltruth["order"])
         ltruth["delivery_at"] = ltruth["delivery_at"].where(ltruth["deliver"])
-        effects = pd.DataFrame({"channel": list(TRUE_CHANNEL_EFFECTS), "effect": list(TRUE_CHANNEL_EFFECTS.values())})
+        effects = pd.DataFrame(
+            {"channel": list(TRUE_CHANNEL_EFFECTS), "effect": list(TRUE_CHANNEL_EFFECTS.values())}
+        )
         defects = pd.DataFrame(self.defects, columns=["defect", "table", "row_id", "detail"])
         prof = asdict(self.p)
         prof["channel_mix"] = ";".join(f"{k}={v}" for k, v in prof["channel_mix"].items())
@@ -1118,7 +1518,9 @@ class _Dealer:
             "channel_effects": effects,
             "defects": defects,
             "dealer": pd.DataFrame([prof]),
-            "visitor_log": A[["entry_id", "true_customer", "touch_id"]].rename(columns={"true_customer": "customer_id"}),
+            "visitor_log": A[["entry_id", "true_customer", "touch_id"]].rename(
+                columns={"true_customer": "customer_id"}
+            ),
         }
         meta = {
             "dealer_id": d,
@@ -1148,18 +1550,41 @@ class _Dealer:
         name_log = np.where(
             form < 0.6,
             C["name"].to_numpy()[cpos],
-            np.where(form < 0.82, sur[cpos] + title, np.where(form < 0.95, py, np.array([f"{e} {p.split()[0]}" for e, p in zip(eng, py, strict=True)], dtype=object))),
+            np.where(
+                form < 0.82,
+                sur[cpos] + title,
+                np.where(
+                    form < 0.95,
+                    py,
+                    np.array(
+                        [f"{e} {p.split()[0]}" for e, p in zip(eng, py, strict=True)], dtype=object
+                    ),
+                ),
+            ),
         )
         phone_log = np.where(rng.random(len(A)) < 0.8, C["phone"].to_numpy()[cpos], None)
-        A = A.assign(log_name=name_log, log_phone=phone_log, party_size=1 + rng.poisson(0.7, len(A)).clip(0, 6))
+        A = A.assign(
+            log_name=name_log,
+            log_phone=phone_log,
+            party_size=1 + rng.poisson(0.7, len(A)).clip(0, 6),
+        )
         # 1) unregistered walk-ins: arrivals of people the DMS never registered
         n_sales = int((A["reason"] == "sales").sum())
         n_unreg = int(round(dr.unregistered_walk_in * n_sales))
         if n_unreg:
             people = self.people(n_unreg, np.full(n_unreg, self.start))
-            at = _shop_hours(rng, self.start + _days(rng.uniform(0, (self.as_of - self.start) / DAY, n_unreg)), self.open_h, self.close_h)
+            at = _shop_hours(
+                rng,
+                self.start + _days(rng.uniform(0, (self.as_of - self.start) / DAY, n_unreg)),
+                self.open_h,
+                self.close_h,
+            )
             form = rng.random(n_unreg)
-            nm = np.where(form < 0.6, people["name"], np.where(form < 0.85, people["name"].str[0] + "先生", people["pinyin"]))
+            nm = np.where(
+                form < 0.6,
+                people["name"],
+                np.where(form < 0.85, people["name"].str[0] + "先生", people["pinyin"]),
+            )
             cons = self.consultants_at(at)
             U = pd.DataFrame(
                 {
@@ -1187,21 +1612,35 @@ class _Dealer:
             src = tp.loc[rng.choice(vis, n_ph, replace=False)]
             shift = _days(rng.uniform(2, 20, n_ph))
             ph = src.copy()
-            ph["at"] = _shop_hours(rng, ph["at"].to_numpy("datetime64[s]") + shift, self.open_h, self.close_h)
+            ph["at"] = _shop_hours(
+                rng, ph["at"].to_numpy("datetime64[s]") + shift, self.open_h, self.close_h
+            )
             ph = ph[ph["at"] <= self.as_of]
             ph["outcome"] = "repeat"
             ph["touch_id"] = _ids(f"{d}-T", len(ph), start=len(tp), width=7)
             phantom_ids = ph["touch_id"].tolist()
             tp = pd.concat([tp, ph], ignore_index=True)
             for t in phantom_ids:
-                self.defects.append({"defect": "phantom_visit", "table": "touchpoints", "row_id": t, "detail": ""})
+                self.defects.append(
+                    {"defect": "phantom_visit", "table": "touchpoints", "row_id": t, "detail": ""}
+                )
         # 3) missing stage records: visit / test drive / quote rows the consultant never entered
-        stage = tp.index[tp["kind"].isin(["visit", "test_drive", "quote"]).to_numpy() & ~tp["touch_id"].isin(phantom_ids).to_numpy()]
+        stage = tp.index[
+            tp["kind"].isin(["visit", "test_drive", "quote"]).to_numpy()
+            & ~tp["touch_id"].isin(phantom_ids).to_numpy()
+        ]
         n_miss = int(round(dr.missing_stage * len(stage)))
         if n_miss:
             gone = rng.choice(stage, n_miss, replace=False)
             for t, lid, k in tp.loc[gone, ["touch_id", "lead_id", "kind"]].itertuples(index=False):
-                self.defects.append({"defect": "missing_stage", "table": "touchpoints", "row_id": t, "detail": f"{lid}:{k}"})
+                self.defects.append(
+                    {
+                        "defect": "missing_stage",
+                        "table": "touchpoints",
+                        "row_id": t,
+                        "detail": f"{lid}:{k}",
+                    }
+                )
             gone_ids = set(tp.loc[gone, "touch_id"])
             tp = tp.drop(index=gone)
             # the arrival stays in the visitor log; it no longer points at a DMS record
@@ -1215,7 +1654,14 @@ class _Dealer:
                 j = int(rng.integers(3, 11))
                 new = str((int(ph[j]) + int(rng.integers(1, 10))) % 10)
                 C.at[i, "phone"] = ph[:j] + new + ph[j + 1 :]
-                self.defects.append({"defect": "typo_phone", "table": "customers", "row_id": C.at[i, "customer_id"], "detail": ph})
+                self.defects.append(
+                    {
+                        "defect": "typo_phone",
+                        "table": "customers",
+                        "row_id": C.at[i, "customer_id"],
+                        "detail": ph,
+                    }
+                )
         # 5) staff phones entered as customers
         n_sp = int(round(dr.staff_phone * n_c))
         if n_sp:
@@ -1223,7 +1669,14 @@ class _Dealer:
             sp = _choice(rng, staff["phone"].to_numpy(), n_sp)
             for i, ph in zip(pos, sp, strict=True):
                 C.at[i, "phone"] = ph
-                self.defects.append({"defect": "staff_phone", "table": "customers", "row_id": C.at[i, "customer_id"], "detail": ph})
+                self.defects.append(
+                    {
+                        "defect": "staff_phone",
+                        "table": "customers",
+                        "row_id": C.at[i, "customer_id"],
+                        "detail": ph,
+                    }
+                )
         extra = []
         # 6) duplicate customers: the same person entered again under a new id
         n_dup = int(round(dr.duplicate_customer * n_c))
@@ -1232,24 +1685,50 @@ class _Dealer:
             dup = C.iloc[pos].copy()
             dup["customer_id"] = _ids(f"{d}-C", n_dup, start=n_c)
             dup["created_at"] = np.minimum(
-                dup["created_at"].to_numpy("datetime64[s]") + _days(rng.uniform(1, 300, n_dup)), self.as_of
+                dup["created_at"].to_numpy("datetime64[s]") + _days(rng.uniform(1, 300, n_dup)),
+                self.as_of,
             )
             # sometimes the second entry has a space or a +86 prefix in the phone
             fmt = rng.random(n_dup)
-            dup["phone"] = np.where(fmt < 0.2, "+86 " + dup["phone"].astype(str), np.where(fmt < 0.35, dup["phone"].astype(str).str[:3] + " " + dup["phone"].astype(str).str[3:], dup["phone"]))
+            dup["phone"] = np.where(
+                fmt < 0.2,
+                "+86 " + dup["phone"].astype(str),
+                np.where(
+                    fmt < 0.35,
+                    dup["phone"].astype(str).str[:3] + " " + dup["phone"].astype(str).str[3:],
+                    dup["phone"],
+                ),
+            )
             for new, old in zip(dup["customer_id"], C["customer_id"].to_numpy()[pos], strict=True):
-                self.defects.append({"defect": "duplicate_customer", "table": "customers", "row_id": new, "detail": old})
+                self.defects.append(
+                    {
+                        "defect": "duplicate_customer",
+                        "table": "customers",
+                        "row_id": new,
+                        "detail": old,
+                    }
+                )
             extra.append(dup)
         # 7) placeholder / test records
         n_pl = int(round(dr.placeholder * n_c))
         if n_pl:
-            pl = self.people(n_pl, _shop_hours(rng, self.start + _days(rng.uniform(0, (self.as_of - self.start) / DAY, n_pl)), self.open_h, self.close_h))
+            pl = self.people(
+                n_pl,
+                _shop_hours(
+                    rng,
+                    self.start + _days(rng.uniform(0, (self.as_of - self.start) / DAY, n_pl)),
+                    self.open_h,
+                    self.close_h,
+                ),
+            )
             pl["customer_id"] = _ids(f"{d}-X", n_pl)
             kind = rng.random(n_pl)
             pl["phone"] = np.where(kind < 0.6, _choice(rng, PLACEHOLDER_PHONES, n_pl), pl["phone"])
             pl["name"] = np.where(kind >= 0.4, _choice(rng, PLACEHOLDER_NAMES, n_pl), pl["name"])
             for cid in pl["customer_id"]:
-                self.defects.append({"defect": "placeholder", "table": "customers", "row_id": cid, "detail": ""})
+                self.defects.append(
+                    {"defect": "placeholder", "table": "customers", "row_id": cid, "detail": ""}
+                )
             extra.append(pl)
         # 8) missing visitor-log days
         days = pd.DatetimeIndex(A["at"]).normalize()
@@ -1259,7 +1738,14 @@ class _Dealer:
             gone_days = rng.choice(uniq, n_md, replace=False)
             gone = days.isin(gone_days)
             for g in np.sort(gone_days):
-                self.defects.append({"defect": "missing_log_day", "table": "visitor_log", "row_id": str(pd.Timestamp(g).date()), "detail": ""})
+                self.defects.append(
+                    {
+                        "defect": "missing_log_day",
+                        "table": "visitor_log",
+                        "row_id": str(pd.Timestamp(g).date()),
+                        "detail": "",
+                    }
+                )
             A = A[~gone]
         extra_customers = pd.concat(extra, ignore_index=True) if extra else C.iloc[:0]
         return A, C, tp, extra_customers
@@ -1268,7 +1754,9 @@ class _Dealer:
 MODEL_PRICE_ARR = np.array([MODEL_PRICE[m] for m in schema.MODELS])
 
 
-def simulate_dealer_tables(cfg: SimConfig, index: int) -> tuple[dict, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+def simulate_dealer_tables(
+    cfg: SimConfig, index: int
+) -> tuple[dict, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
     """Simulate dealer ``index`` of the network ``cfg``: ``(meta, tables, truth)``.
 
     Tables have canonical columns but are not validated; see :func:`simulate_dealer`.
@@ -1280,7 +1768,14 @@ def simulate_dealer_tables(cfg: SimConfig, index: int) -> tuple[dict, dict[str, 
     truth["defects"] = pd.concat(
         [
             truth["defects"],
-            pd.DataFrame({"defect": "unregistered_walk_in", "table": "visitor_log", "row_id": unreg["entry_id"].to_numpy(), "detail": ""}),
+            pd.DataFrame(
+                {
+                    "defect": "unregistered_walk_in",
+                    "table": "visitor_log",
+                    "row_id": unreg["entry_id"].to_numpy(),
+                    "detail": "",
+                }
+            ),
         ],
         ignore_index=True,
     )
@@ -1471,4 +1966,8 @@ def true_churn_probability(
     pa = A / (A + B)
     no_visit_alive = survival(T, T + H) + integral(T, T + H)
     churn = (1 - pa) + pa * no_visit_alive
-    return pd.Series(churn, index=pd.Index(tc["customer_id"].to_numpy(), name="customer_id"), name="true_churn_probability")
+    return pd.Series(
+        churn,
+        index=pd.Index(tc["customer_id"].to_numpy(), name="customer_id"),
+        name="true_churn_probability",
+    )

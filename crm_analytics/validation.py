@@ -176,7 +176,9 @@ def validate_table(
             except pa.errors.SchemaErrors as err:
                 fc = err.failure_cases
                 row_level = fc[fc["index"].notna()]
-                if len(row_level) == 0 or len(row_level) < len(fc[fc["check"].str.startswith("coerce")]):
+                if len(row_level) == 0 or len(row_level) < len(
+                    fc[fc["check"].str.startswith("coerce")]
+                ):
                     table_level = fc[fc["index"].isna()]
                     raise InputError(
                         f"table {table!r}{f' (file {source})' if source else ''} failed table-level "
@@ -203,7 +205,9 @@ def validate_table(
                     break
         if kept is None:  # pragma: no cover - three rounds always converge on real data
             raise InputError(f"table {table!r}: validation did not converge")
-    quarantine = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    quarantine = (
+        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
     return kept, quarantine
 
 
@@ -225,7 +229,14 @@ def _relation_rules(
         for col in cols:
             frame = tables[table]
             if len(frame):
-                drop(table, frame[col].ge(end).fillna(False) if end != as_of else frame[col].gt(end).fillna(False), col, "after_as_of")
+                drop(
+                    table,
+                    frame[col].ge(end).fillna(False)
+                    if end != as_of
+                    else frame[col].gt(end).fillna(False),
+                    col,
+                    "after_as_of",
+                )
 
     for child, ccol, parent, pcol, nullable in FOREIGN_KEYS:
         frame = tables[child]
@@ -241,11 +252,21 @@ def _relation_rules(
     created = leads["created_at"]
     # lead closed before it was created
     lf = tables["leads"]
-    drop("leads", (lf["closed_at"] < lf["created_at"]).fillna(False), "closed_at", "chronology:closed_before_created")
+    drop(
+        "leads",
+        (lf["closed_at"] < lf["created_at"]).fillna(False),
+        "closed_at",
+        "chronology:closed_before_created",
+    )
     orders = tables["orders"]
     if len(orders):
         lead_created = orders["lead_id"].map(created)
-        drop("orders", (orders["ordered_at"] < lead_created).fillna(False), "ordered_at", "chronology:order_before_lead")
+        drop(
+            "orders",
+            (orders["ordered_at"] < lead_created).fillna(False),
+            "ordered_at",
+            "chronology:order_before_lead",
+        )
         orders = tables["orders"]
         drop(
             "orders",
@@ -260,7 +281,12 @@ def _relation_rules(
         drop("touchpoints", before, "at", "chronology:stage_before_lead")
     pol = tables["insurance_policies"]
     if len(pol):
-        drop("insurance_policies", (pol["end"] <= pol["start"]).fillna(False), "end", "chronology:end_not_after_start")
+        drop(
+            "insurance_policies",
+            (pol["end"] <= pol["start"]).fillna(False),
+            "end",
+            "chronology:end_not_after_start",
+        )
     return tables, parts
 
 
@@ -327,7 +353,9 @@ def build_dealer(
     """
     unknown = set(tables) - set(TABLE_NAMES)
     if unknown:
-        raise InputError(f"unknown table(s) {sorted(unknown)}; canonical tables are {list(TABLE_NAMES)}")
+        raise InputError(
+            f"unknown table(s) {sorted(unknown)}; canonical tables are {list(TABLE_NAMES)}"
+        )
     as_of = pd.Timestamp(as_of)
     if pd.isna(as_of):
         raise InputError(f"dealer {dealer_id!r}: as_of is missing; give the extraction date")
@@ -347,17 +375,26 @@ def build_dealer(
         good, bad = validate_table(table, frame, source=sources.get(table))
         wrong_dealer = good["dealer_id"] != dealer_id
         if wrong_dealer.any():
-            bad = pd.concat([bad, _quarantine_rows(table, good, wrong_dealer, "dealer_id", "other_dealer")])
+            bad = pd.concat(
+                [bad, _quarantine_rows(table, good, wrong_dealer, "dealer_id", "other_dealer")]
+            )
             good = good.loc[~wrong_dealer]
         kept[table] = good
         parts.append(bad)
     if extra_quarantine is not None and len(extra_quarantine):
-        for table, n in extra_quarantine.drop_duplicates(["table", "source_row"]).groupby("table").size().items():
+        for table, n in (
+            extra_quarantine.drop_duplicates(["table", "source_row"])
+            .groupby("table")
+            .size()
+            .items()
+        ):
             rows_in[table] = rows_in.get(table, 0) + int(n)
     kept, rel_parts = _relation_rules(kept, as_of)
     parts.extend(rel_parts)
     parts = [p for p in parts if len(p)]
-    quarantine = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    quarantine = (
+        pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
     for table in TABLE_NAMES:
         kept[table] = kept[table].reset_index(drop=True)
     report = build_report(quarantine)
