@@ -62,10 +62,13 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse import linalg as splinalg
 
@@ -130,15 +133,15 @@ class _Paths:
     def n_paths(self) -> int:
         return len(self.offsets) - 1
 
-    @property
+    @cached_property
     def lengths(self) -> np.ndarray:
         return np.diff(self.offsets)
 
-    @property
+    @cached_property
     def path_of_token(self) -> np.ndarray:
         return np.repeat(np.arange(self.n_paths), self.lengths)
 
-    @property
+    @cached_property
     def pos_of_token(self) -> np.ndarray:
         return np.arange(len(self.tokens)) - np.repeat(self.offsets[:-1], self.lengths)
 
@@ -161,16 +164,26 @@ def _model_list(models: Iterable[str] | str | None) -> list[str]:
     return out
 
 
-def _split_paths(unique: np.ndarray, sep: str) -> list[tuple[str, ...]]:
+_JOIN = "\x1f"  # joins channel names into one canonical key per path
+
+
+def _canonical(unique: np.ndarray, sep: str | None) -> list[str]:
+    """Canonical key (channel names joined by ``_JOIN``) of each distinct raw path.
+
+    ``sep=None`` means the raw paths are sequences of channels; otherwise strings split on
+    ``sep`` with whitespace stripped around each channel and empty pieces dropped.
+    """
+    if sep is None:
+        return [_JOIN.join(str(c).strip() for c in u) for u in unique]
     out = []
     for s in unique:
-        parts = tuple(p.strip() for p in str(s).split(sep))
-        out.append(tuple(p for p in parts if p))
+        parts = [p.strip() for p in str(s).split(sep)]
+        out.append(_JOIN.join([p for p in parts if p]))
     return out
 
 
 def _encode(
-    path_tuples: Sequence[tuple[str, ...]],
+    keys: Sequence[str],
     conv: np.ndarray,
     nulls: np.ndarray,
     value: np.ndarray,
@@ -178,33 +191,86 @@ def _encode(
     table: str,
     column: str,
 ) -> _Paths:
-    """Integer-encode distinct path tuples and merge duplicates (after splitting/stripping)."""
-    lengths = np.fromiter((len(p) for p in path_tuples), dtype=np.int64, count=len(path_tuples))
+    """Integer-encode distinct canonical path keys."""
+    empty = [i for i, k in enumerate(keys) if not k]
+    if empty:
+        raise InputError(
+            f"{table}: {len(empty)} distinct path(s) in column {column!r} are empty; "
+            "drop those rows or give every journey at least one channel"
+        )
+    split = [k.split(_JOIN) for k in keys]
+    lengths = np.fromiter((len(p) for p in split), dtype=np.int64, count=len(split))
+    flat = np.array([c for p in split for c in p], dtype=object)
+    codes, uniques = pd.factorize(flat, sort=True)
+    channels = tuple(str(u) for u in uniques)
+    offsets = np.zeros(len(split) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    return _Paths(channels, codes.astype(np.int64), offsets, conv, nulls, value)
+
+
+def _gather(offsets: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions of the tokens of ``rows`` (in that order) and their new offsets."""
+    lengths = offsets[1:][rows] - offsets[:-1][rows]
+    new_off = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=new_off[1:])
+    pos = (
+        np.arange(new_off[-1])
+        - np.repeat(new_off[:-1], lengths)
+        + np.repeat(offsets[:-1][rows], lengths)
+    )
+    return pos, new_off
+
+
+def _parse_strings(
+    col: pd.Series, sep: str, *, table: str, column: str
+) -> tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]:
+    """Split ``sep``-joined path strings with Arrow kernels.
+
+    Returns channel names (sorted), tokens and offsets of the distinct paths, and the index of
+    each row's distinct path. Whitespace around channel names is stripped and empty pieces are
+    dropped, so ``"a>b"`` and ``"a > b"`` are the same path.
+    """
+    arr = pa.chunked_array([pa.array(col.astype("str").array)]).combine_chunks()
+    arr = arr.cast(pa.large_string())
+    enc = pc.dictionary_encode(arr)
+    row_raw = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    raw = enc.dictionary
+    lists = pc.split_pattern(raw, sep)
+    flat = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    parent = pc.list_parent_indices(lists).to_numpy(zero_copy_only=False)
+    nonempty = pc.greater(pc.binary_length(flat), 0)
+    flat = flat.filter(nonempty)
+    parent = parent[nonempty.to_numpy(zero_copy_only=False)]
+    n_raw = len(raw)
+    lengths = np.bincount(parent, minlength=n_raw).astype(np.int64)
     empty = np.flatnonzero(lengths == 0)
     if len(empty):
+        examples = [raw[int(i)].as_py() for i in empty[:3]]
         raise InputError(
-            f"{table}: {len(empty)} row(s) have an empty path in column {column!r} "
-            f"(first: {list(empty[:5])}); drop them or give every journey at least one channel"
+            f"{table}: {len(empty)} distinct path(s) in column {column!r} are empty "
+            f"(e.g. {examples}); drop those rows or give every journey at least one channel"
         )
-    flat = [c for p in path_tuples for c in p]
-    codes, uniques = pd.factorize(pd.Series(flat, dtype=object), sort=True)
-    channels = tuple(str(u) for u in uniques)
-    tokens = codes.astype(np.int64)
-    offsets = np.zeros(len(path_tuples) + 1, dtype=np.int64)
+    offsets = np.zeros(n_raw + 1, dtype=np.int64)
     np.cumsum(lengths, out=offsets[1:])
-    # merge identical paths (different strings can map to the same tuple, e.g. spacing)
-    keys = pd.Series([tuple(tokens[a:b]) for a, b in zip(offsets[:-1], offsets[1:], strict=True)])
-    gid, _ = pd.factorize(keys)
-    if gid.max(initial=-1) + 1 < len(path_tuples):
-        first = pd.Series(np.arange(len(gid))).groupby(gid).first().to_numpy()
-        conv = np.bincount(gid, weights=conv)
-        nulls = np.bincount(gid, weights=nulls)
-        value = np.bincount(gid, weights=value)
-        lengths = lengths[first]
-        tokens = np.concatenate([tokens[offsets[i] : offsets[i + 1]] for i in first])
-        offsets = np.zeros(len(first) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-    return _Paths(channels, tokens, offsets, conv, nulls, value)
+    chan = pc.dictionary_encode(flat)
+    names = np.asarray(chan.dictionary.to_pylist(), dtype=object)
+    order = np.argsort(names, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    tokens = rank[chan.indices.to_numpy(zero_copy_only=False)]
+    channels = tuple(str(c) for c in names[order])
+    # raw strings that differ only in spacing are the same path: merge them
+    canon = pc.binary_join(
+        pa.LargeListArray.from_arrays(pa.array(offsets), flat),
+        pa.scalar(_JOIN, pa.large_string()),
+    )
+    canon_enc = pc.dictionary_encode(canon)
+    raw_to_canon = canon_enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    if len(canon_enc.dictionary) < n_raw:
+        _, first = np.unique(raw_to_canon, return_index=True)
+        pos, offsets = _gather(offsets, first)
+        tokens = tokens[pos]
+    return channels, tokens, offsets, raw_to_canon[row_raw]
 
 
 def _paths_from_table(
@@ -216,8 +282,8 @@ def _paths_from_table(
     value_col: str | None,
     sep: str,
     table: str,
-) -> tuple[_Paths, np.ndarray | None]:
-    """Aggregate a table of paths (strings or tuples) to distinct paths.
+) -> tuple[_Paths, np.ndarray]:
+    """Aggregate a table of paths (strings or sequences) to distinct paths.
 
     Returns the paths and, per input row, the index of its distinct path.
     """
@@ -256,35 +322,39 @@ def _paths_from_table(
     nulls = num(nulls_col, 0.0)
     value = num(value_col, 0.0)
     col = frame[path_col]
-    if col.isna().any():
-        rows = list(frame.index[col.isna().to_numpy()][:5])
+    missing = col.isna().to_numpy()
+    if missing.any():
+        rows = list(frame.index[missing][:5])
         raise InputError(
-            f"{table}: column {path_col!r} has {int(col.isna().sum())} missing path(s) "
+            f"{table}: column {path_col!r} has {int(missing.sum())} missing path(s) "
             f"(rows {rows}); drop them or fill them"
         )
-    first_valid = col.iloc[0] if n else ""
-    if isinstance(first_valid, (tuple, list, np.ndarray)):
-        keys = col.map(tuple)
-    else:
-        keys = col.astype(str)
-    gid, uniq = pd.factorize(keys)
-    uniq = np.asarray(uniq, dtype=object)
-    if isinstance(first_valid, (tuple, list, np.ndarray)):
-        tuples = [tuple(str(c) for c in u) for u in uniq]
-    else:
-        tuples = _split_paths(uniq, sep)
-    g_conv = np.bincount(gid, weights=conv, minlength=len(uniq))
-    g_null = np.bincount(gid, weights=nulls, minlength=len(uniq))
-    g_val = np.bincount(gid, weights=value, minlength=len(uniq))
-    paths = _encode(tuples, g_conv, g_null, g_val, table=table, column=path_col)
-    if paths.n_paths != len(uniq):  # some strings collapsed when re-encoded; recompute ids
-        key2 = [tuple(paths.channels.index(c) for c in t) for t in tuples]
-        lookup = {
-            tuple(paths.tokens[a:b]): i
-            for i, (a, b) in enumerate(zip(paths.offsets[:-1], paths.offsets[1:], strict=True))
-        }
-        remap = np.array([lookup[k] for k in key2], dtype=np.int64)
-        gid = remap[gid]
+    is_seq = n > 0 and isinstance(col.iloc[0], (tuple, list, np.ndarray))
+    if is_seq:
+        gid, uniq = pd.factorize(col.map(tuple))
+        keys = _canonical(np.asarray(uniq, dtype=object), None)
+        gid2, ukeys = pd.factorize(pd.Series(keys, dtype=object))
+        gid = gid2[gid]
+        m = len(ukeys)
+        paths = _encode(
+            list(ukeys),
+            np.bincount(gid, weights=conv, minlength=m),
+            np.bincount(gid, weights=nulls, minlength=m),
+            np.bincount(gid, weights=value, minlength=m),
+            table=table,
+            column=path_col,
+        )
+        return paths, gid
+    channels, tokens, offsets, gid = _parse_strings(col, sep, table=table, column=path_col)
+    m = len(offsets) - 1
+    paths = _Paths(
+        channels,
+        tokens,
+        offsets,
+        np.bincount(gid, weights=conv, minlength=m),
+        np.bincount(gid, weights=nulls, minlength=m),
+        np.bincount(gid, weights=value, minlength=m),
+    )
     return paths, gid
 
 
@@ -375,7 +445,13 @@ def _build_chain(paths: _Paths, order: int, include_nulls: bool) -> _Chain:
             idx = np.flatnonzero(ok)
             shifted[idx] = toks[idx - j] + 1
         code = code * base + shifted
-    uniq, sid = np.unique(code, return_inverse=True)
+    if base**order <= 1 << 24:  # dense code space: map codes to states in O(n)
+        present = np.bincount(code, minlength=base**order) > 0
+        uniq = np.flatnonzero(present)
+        lookup = np.cumsum(present) - 1
+        sid = lookup[code]
+    else:
+        uniq, sid = np.unique(code, return_inverse=True)
     sid = sid + 1  # 0 = start
     n_states = len(uniq) + 1
     w = (conv + nulls)[pid]
@@ -388,8 +464,12 @@ def _build_chain(paths: _Paths, order: int, include_nulls: bool) -> _Chain:
     src = np.where(is_first, 0, np.roll(sid, 1))
     rows = src
     cols = sid
-    counts = sparse.coo_matrix((w, (rows, cols)), shape=(n_states, n_states)).tocsr()
-    counts.sum_duplicates()
+    if n_states <= 4096:  # small state space: count pairs densely in O(n)
+        dense = np.bincount(rows * n_states + cols, weights=w, minlength=n_states * n_states)
+        counts = sparse.csr_matrix(dense.reshape(n_states, n_states))
+    else:
+        counts = sparse.coo_matrix((w, (rows, cols)), shape=(n_states, n_states)).tocsr()
+        counts.sum_duplicates()
     end_sid = sid[last_of_path]
     end_pid = pid[last_of_path]
     to_conv = np.bincount(end_sid, weights=conv[end_pid], minlength=n_states)

@@ -325,7 +325,7 @@ def test_clear_errors():
         A.attribute(j, models=["markov_9"])
     with pytest.raises(InputError, match="no column 'conv'"):
         A.attribute(j, converted_col="conv")
-    with pytest.raises(InputError, match="empty path"):
+    with pytest.raises(InputError, match="are empty"):
         A.attribute_paths(
             pd.DataFrame(
                 {"path": ["a > b", " "], "total_conversions": [1, 0], "total_null": [0, 1]}
