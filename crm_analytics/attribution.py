@@ -230,8 +230,13 @@ def _parse_strings(
     each row's distinct path. Whitespace around channel names is stripped and empty pieces are
     dropped, so ``"a>b"`` and ``"a > b"`` are the same path.
     """
-    arr = pa.chunked_array([pa.array(col.astype("str").array)]).combine_chunks()
-    arr = arr.cast(pa.large_string())
+    strings = col if isinstance(col.dtype, pd.StringDtype) else col.astype("str")
+    arrow = getattr(strings.array, "__arrow_array__", None)
+    arr = arrow() if arrow is not None else pa.array(strings.to_numpy(dtype=object))
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
     enc = pc.dictionary_encode(arr)
     row_raw = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     raw = enc.dictionary
