@@ -11,6 +11,8 @@ in :mod:`crm_analytics.validation`.
 
 from __future__ import annotations
 
+import functools
+
 import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
@@ -72,7 +74,14 @@ SURVEY_KINDS: tuple[str, ...] = (
     "defeated_survey",
 )
 VISIT_REASONS: tuple[str, ...] = ("sales", "service", "delivery", "other")
-STAFF_ROLES: tuple[str, ...] = ("sales_consultant", "service_advisor", "reception", "dcc", "crm", "manager")
+STAFF_ROLES: tuple[str, ...] = (
+    "sales_consultant",
+    "service_advisor",
+    "reception",
+    "dcc",
+    "crm",
+    "manager",
+)
 ORDER_STATUSES: tuple[str, ...] = ("pending", "delivered", "cancelled")
 USES: tuple[str, ...] = ("family", "commute", "business", "leisure")
 INDUSTRIES: tuple[str, ...] = (
@@ -86,8 +95,26 @@ INDUSTRIES: tuple[str, ...] = (
     "real_estate",
     "self_employed",
 )
-HOBBIES: tuple[str, ...] = ("golf", "travel", "photography", "fitness", "reading", "fishing", "wine", "outdoor")
-MEDIA: tuple[str, ...] = ("autohome", "dongchedi", "wechat", "douyin", "outdoor_ads", "tv", "friends", "show")
+HOBBIES: tuple[str, ...] = (
+    "golf",
+    "travel",
+    "photography",
+    "fitness",
+    "reading",
+    "fishing",
+    "wine",
+    "outdoor",
+)
+MEDIA: tuple[str, ...] = (
+    "autohome",
+    "dongchedi",
+    "wechat",
+    "douyin",
+    "outdoor_ads",
+    "tv",
+    "friends",
+    "show",
+)
 
 _DATE_MIN = pd.Timestamp("1990-01-01")
 _DATE_MAX = pd.Timestamp("2100-01-01")
@@ -99,7 +126,7 @@ def _time(nullable: bool = False, **kw):
 
 
 def _money(nullable: bool = False, ge: float | None = 0.0, **kw):
-    checks = {} if ge is None else {"ge": ge}
+    checks = {} if ge is None or "gt" in kw else {"ge": ge}
     return pa.Field(nullable=nullable, le=1e8, **checks, **kw)
 
 
@@ -306,10 +333,15 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 
 
+@functools.cache
+def _columns(table: str) -> tuple[str, ...]:
+    model, _ = TABLES[table]
+    return tuple(model.to_schema().columns)
+
+
 def columns(table: str) -> list[str]:
     """Canonical column names of ``table``, in order."""
-    model, _ = TABLES[table]
-    return list(model.to_schema().columns)
+    return list(_columns(table))
 
 
 def empty_frame(table: str) -> pd.DataFrame:
@@ -317,5 +349,8 @@ def empty_frame(table: str) -> pd.DataFrame:
     model, _ = TABLES[table]
     schema = model.to_schema()
     return pd.DataFrame(
-        {name: pd.Series(dtype=col.dtype.type if col.dtype else object) for name, col in schema.columns.items()}
+        {
+            name: pd.Series(dtype=col.dtype.type if col.dtype else object)
+            for name, col in schema.columns.items()
+        }
     )

@@ -1,0 +1,45 @@
+# The two set-up commands of the README: `make report` (the sample network's reports) and
+# `make test` (the test suite). Each creates the virtualenv and installs what it needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+SAMPLE := data/sample
+OUT    := reports/sample
+
+.PHONY: report test sample install fonts lint clean
+
+report: install fonts $(SAMPLE)/dealers.parquet
+	$(BIN)/crm-analytics report --source $(SAMPLE) --all --out $(OUT)
+
+test: install fonts
+	$(BIN)/python -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,dask]"
+	touch $(STAMP)
+
+# A CJK font for Chinese chart labels (Debian's fonts-wqy-microhei, 5 MB). Where it cannot be
+# installed, charts fall back to English labels with a warning.
+fonts:
+	@fc-list 2>/dev/null | grep -qi "wenquanyi\|wqy" && exit 0; \
+	if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null) \
+	  || echo "note: could not install a CJK font; Chinese labels fall back to English"; \
+	else echo "note: no root/apt-get; Chinese labels fall back to English"; fi
+
+sample: $(SAMPLE)/dealers.parquet
+
+$(SAMPLE)/dealers.parquet: | $(STAMP)
+	$(BIN)/crm-analytics generate --out $(SAMPLE)
+
+lint: install
+	$(BIN)/ruff check crm_analytics tests bench
+	$(BIN)/ruff format --check crm_analytics tests bench
+
+clean:
+	rm -rf $(VENV) $(SAMPLE) reports

@@ -1,0 +1,1080 @@
+"""Load a dealer: the Parquet network store (DuckDB) and CSV/Excel DMS exports.
+
+Two sources produce a :class:`~crm_analytics.dealer.DealerData`, both through
+:func:`crm_analytics.validation.build_dealer` (so every row is kept or quarantined):
+
+Network store (the embedded default)
+    A Parquet dataset partitioned by dealer (hive layout)::
+
+        <root>/dealers.parquet                                  one row per dealer (schema.Dealers)
+        <root>/<table>/dealer_id=<ID>/part-0.parquet            one file per canonical table
+        <root>/truth/<name>/dealer_id=<ID>/part-0.parquet       simulator ground truth (optional)
+
+    Written by :func:`write_dealer_tables` (one dealer, deterministic: same input, byte-identical
+    files) and :func:`write_dealers_index`; read by :func:`list_dealers` and :func:`load_dealer`.
+    Partition files do not hold ``dealer_id`` (it is in the path, as hive partitioning expects);
+    every canonical table gets a file, even when empty, with the canonical Arrow schema.
+
+DMS exports
+    A folder of CSV or ``.xlsx`` files, one per table, with Chinese (or canonical English) headers
+    and values, read by :func:`read_dms_export`. Headers, file names and categorical values are
+    mapped by a YAML mapping; the shipped one is ``crm_analytics/data/dms_mapping.yaml`` (package
+    data, the canonical copy). ``params/dms_mapping.yaml`` is an identical copy kept where
+    parameters are documented: edit a copy of it and pass it as ``mapping=`` to adapt to another
+    DMS.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as _dt
+import io as _io
+import os
+import re
+import warnings
+from collections.abc import Mapping
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from . import schema
+from .dealer import DealerData
+from .errors import InputError, UnknownDealerError
+from .schema import TABLE_NAMES, TABLES, columns, empty_frame
+from .validation import EVENT_TIMES, QUARANTINE_COLUMNS, build_dealer
+
+__all__ = [
+    "DMSExportWarning",
+    "DEFAULT_MAPPING_PATH",
+    "list_dealers",
+    "load_dealer",
+    "load_mapping",
+    "parse_amounts",
+    "parse_booleans",
+    "parse_dates",
+    "read_dms_export",
+    "write_dealer_tables",
+    "write_dealers_index",
+]
+
+#: The shipped DMS mapping (package data); ``params/dms_mapping.yaml`` is the same content.
+DEFAULT_MAPPING_PATH = Path(__file__).with_name("data") / "dms_mapping.yaml"
+
+_SAMPLE_HINT = (
+    "Create the sample store with `crm-analytics generate` (or `make sample`), "
+    "or pass the path of an existing store."
+)
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
+DEALERS_FILE = "dealers.parquet"
+PART_FILE = "part-0.parquet"
+
+
+class DMSExportWarning(UserWarning):
+    """A DMS export was read with a caveat (unmapped columns dropped, files ignored, ...)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Arrow schemas of the canonical tables
+# ---------------------------------------------------------------------------------------------
+
+
+def _arrow_type(dtype: Any) -> pa.DataType:
+    if pd.api.types.is_bool_dtype(dtype):
+        return pa.bool_()
+    if pd.api.types.is_integer_dtype(dtype):
+        return pa.int64()
+    if pd.api.types.is_float_dtype(dtype):
+        return pa.float64()
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return pa.timestamp("us")
+    return pa.string()
+
+
+@cache
+def _kinds(table: str) -> dict[str, str]:
+    """Column -> one of ``str``, ``datetime``, ``float``, ``int``, ``bool``."""
+    out = {}
+    for col, dtype in empty_frame(table).dtypes.items():
+        t = _arrow_type(dtype)
+        out[col] = {
+            pa.bool_(): "bool",
+            pa.int64(): "int",
+            pa.float64(): "float",
+            pa.timestamp("us"): "datetime",
+        }.get(t, "str")
+    return out
+
+
+@cache
+def _nullable(table: str) -> dict[str, bool]:
+    model, _ = TABLES[table]
+    return {name: bool(col.nullable) for name, col in model.to_schema().columns.items()}
+
+
+@cache
+def arrow_schema(table: str) -> pa.Schema:
+    """Arrow schema of a canonical table's partition file (all columns but ``dealer_id``)."""
+    frame = empty_frame(table)
+    return pa.schema(
+        [
+            pa.field(col, _arrow_type(dtype), nullable=True)
+            for col, dtype in frame.dtypes.items()
+            if col != "dealer_id"
+        ]
+    )
+
+
+def _sort_keys(table: str) -> list[str]:
+    _, pk = TABLES[table]
+    if pk is not None:
+        return [pk]
+    return [c for c in ("channel", "month") if c in columns(table)]
+
+
+def _to_arrow_column(series: pd.Series, kind: str, where: str) -> pa.Array:
+    try:
+        if kind == "str":
+            if not (pd.api.types.is_string_dtype(series) or series.dtype == object):
+                series = series.astype("string")
+            return pa.array(series, type=pa.string(), from_pandas=True)
+        if kind == "datetime":
+            if not pd.api.types.is_datetime64_any_dtype(series):
+                series = pd.to_datetime(series)
+            if getattr(series.dt, "tz", None) is not None:
+                series = series.dt.tz_localize(None)  # keep local wall time, drop the zone
+            return pa.array(
+                series.astype("datetime64[us]"), type=pa.timestamp("us"), from_pandas=True
+            )
+        if kind == "float":
+            return pa.array(series.astype("float64"), type=pa.float64(), from_pandas=True)
+        if kind == "int":
+            return pa.array(series.astype("Int64"), type=pa.int64(), from_pandas=True)
+        if kind == "bool":
+            return pa.array(series.astype("boolean"), type=pa.bool_(), from_pandas=True)
+    except (ValueError, TypeError, pa.ArrowException) as err:
+        raise InputError(
+            f"{where}: cannot store values of dtype {series.dtype} as {kind} ({err}). "
+            "Convert the column to its canonical type (see crm_analytics.schema) before writing."
+        ) from err
+    raise AssertionError(kind)  # pragma: no cover
+
+
+def _canonical_arrow(table: str, frame: pd.DataFrame, dealer_id: str) -> pa.Table:
+    """A canonical frame as an Arrow table with the fixed schema, sorted by its key (stable)."""
+    expected = [c for c in columns(table) if c != "dealer_id"]
+    if "dealer_id" in frame.columns:
+        ids = frame["dealer_id"].astype("string")
+        other = ids.notna() & (ids != dealer_id)
+        if other.any():
+            raise InputError(
+                f"table {table!r} for dealer {dealer_id!r} holds rows of other dealer(s) "
+                f"{sorted(ids[other].unique())[:5]}; write each dealer's rows separately."
+            )
+    extra = [c for c in frame.columns if c not in expected and c != "dealer_id"]
+    if extra:
+        raise InputError(
+            f"table {table!r} for dealer {dealer_id!r} has non-canonical column(s) {extra}; "
+            "drop them, or store them as a truth frame (truth={...})."
+        )
+    nullable = _nullable(table)
+    missing = [c for c in expected if c not in frame.columns]
+    required = [c for c in missing if not nullable[c]]
+    if required and len(frame):
+        raise InputError(
+            f"table {table!r} for dealer {dealer_id!r} is missing required column(s) {required}; "
+            f"canonical columns are {expected}."
+        )
+    kinds = _kinds(table)
+    n = len(frame)
+    arrays = []
+    for col in expected:
+        if col in frame.columns:
+            arrays.append(
+                _to_arrow_column(frame[col], kinds[col], f"table {table!r} column {col!r}")
+            )
+        else:
+            arrays.append(pa.nulls(n, type=arrow_schema(table).field(col).type))
+    out = pa.Table.from_arrays(arrays, schema=arrow_schema(table))
+    keys = _sort_keys(table)
+    if keys and n > 1:
+        out = out.sort_by([(k, "ascending") for k in keys])  # Arrow's sort is stable
+    return out
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    """Write atomically (temp file + rename) without pandas or custom metadata."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = table.replace_schema_metadata(None)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        pq.write_table(table, tmp, **_PARQUET_OPTIONS)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_dealer_id(dealer_id: Any) -> str:
+    if dealer_id is None or (isinstance(dealer_id, float) and np.isnan(dealer_id)):
+        raise InputError("dealer_id is missing; give every dealer a string id such as 'D001'")
+    dealer_id = str(dealer_id)
+    if not _ID_RE.match(dealer_id):
+        raise InputError(
+            f"dealer_id {dealer_id!r} cannot name a partition folder: use letters, digits, "
+            "'_', '-' and '.', starting with a letter or digit."
+        )
+    return dealer_id
+
+
+def _truth_frame(frame: pd.DataFrame, name: str) -> pa.Table:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"truth frame {name!r} must be a DataFrame, got {type(frame).__name__}")
+    idx = frame.index
+    if not (
+        isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None
+    ):
+        frame = frame.reset_index()  # a meaningful index becomes a column
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    for col in frame.columns:
+        s = frame[col]
+        if isinstance(s.dtype, pd.DatetimeTZDtype):
+            frame[col] = s.dt.tz_localize(None)
+    try:
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    except (pa.ArrowException, ValueError, TypeError) as err:
+        raise InputError(f"truth frame {name!r} cannot be stored as Parquet: {err}") from err
+
+
+def write_dealer_tables(
+    root: str | os.PathLike[str],
+    dealer_meta: Mapping[str, Any],
+    tables: Mapping[str, pd.DataFrame],
+    truth: Mapping[str, pd.DataFrame] | None = None,
+) -> list[Path]:
+    """Write one dealer's partition files into a network store.
+
+    Parameters
+    ----------
+    root
+        Store folder (created if needed).
+    dealer_meta
+        Dealer metadata; ``dealer_id`` is required (the other :class:`schema.Dealers` fields go to
+        the index written by :func:`write_dealers_index`).
+    tables
+        Canonical table name -> frame with canonical columns (``dealer_id`` optional; if present it
+        must equal the dealer's id). Tables not given are written empty, so every dealer has a
+        file for every table. Missing nullable columns are written as nulls.
+    truth
+        Optional ground-truth frames (any columns), written under ``truth/<name>/``. Truth
+        partitions of this dealer not named here are removed, so a rewrite leaves no stale truth.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Notes
+    -----
+    Deterministic: rows are sorted by primary key (stable), the Arrow schema is fixed per table,
+    no pandas index or metadata is stored, and files are written with pyarrow (zstd), so the same
+    input gives byte-identical files. Files are replaced atomically. Write the index with
+    :func:`write_dealers_index` once all dealers are written (dealers can be written in parallel).
+    """
+    root = Path(root)
+    if "dealer_id" not in dealer_meta:
+        raise InputError("dealer_meta needs a 'dealer_id'")
+    dealer_id = _check_dealer_id(dealer_meta["dealer_id"])
+    unknown = set(tables) - set(TABLE_NAMES)
+    if unknown:
+        raise InputError(
+            f"unknown table(s) {sorted(unknown)}; canonical tables are {list(TABLE_NAMES)}"
+        )
+    part = f"dealer_id={dealer_id}"
+    written = []
+    for table in TABLE_NAMES:
+        frame = tables.get(table)
+        if frame is None:
+            frame = empty_frame(table)
+        path = root / table / part / PART_FILE
+        _write_parquet(_canonical_arrow(table, frame, dealer_id), path)
+        written.append(path)
+    truth = dict(truth or {})
+    for name, frame in sorted(truth.items()):
+        if not _ID_RE.match(str(name)):
+            raise InputError(
+                f"truth name {name!r} cannot name a folder; use letters, digits, '_', '-'"
+            )
+        path = root / "truth" / str(name) / part / PART_FILE
+        _write_parquet(_truth_frame(frame, name), path)
+        written.append(path)
+    truth_root = root / "truth"
+    if truth_root.is_dir():
+        for folder in truth_root.iterdir():
+            stale = folder / part / PART_FILE
+            if folder.name not in truth and stale.exists():
+                stale.unlink()
+    return written
+
+
+def _dealers_arrow(dealers: pd.DataFrame) -> pa.Table:
+    frame = pd.DataFrame(dealers).copy()
+    if "dealer_id" not in frame.columns:
+        raise InputError("the dealers index needs a 'dealer_id' column")
+    defaults = {"name": "", "city": "", "region": "", "opening_hour": 9, "closing_hour": 18}
+    for col, value in defaults.items():
+        if col not in frame.columns:
+            frame[col] = value
+    if "as_of" not in frame.columns:
+        raise InputError(
+            "the dealers index needs an 'as_of' column (the extraction date per dealer)"
+        )
+    for col in ("name", "city", "region"):
+        frame[col] = frame[col].astype("string").fillna("")
+    frame["dealer_id"] = [_check_dealer_id(d) for d in frame["dealer_id"]]
+    model = schema.Dealers
+    try:
+        frame = model.validate(frame[list(model.to_schema().columns)], lazy=True)
+    except Exception as err:  # pandera SchemaErrors
+        raise InputError(f"dealers index failed validation:\n{err}") from err
+    arrays = {
+        "dealer_id": pa.array(frame["dealer_id"], type=pa.string()),
+        "name": pa.array(frame["name"], type=pa.string()),
+        "city": pa.array(frame["city"], type=pa.string()),
+        "region": pa.array(frame["region"], type=pa.string()),
+        "as_of": pa.array(frame["as_of"].astype("datetime64[us]"), type=pa.timestamp("us")),
+        "opening_hour": pa.array(frame["opening_hour"], type=pa.int64()),
+        "closing_hour": pa.array(frame["closing_hour"], type=pa.int64()),
+    }
+    return pa.table(arrays).sort_by("dealer_id")
+
+
+def write_dealers_index(root: str | os.PathLike[str], dealers: pd.DataFrame) -> Path:
+    """Write ``<root>/dealers.parquet``: one row per dealer (the :class:`schema.Dealers` model).
+
+    Parameters
+    ----------
+    root
+        Store folder (created if needed).
+    dealers
+        Frame (or list of dicts) with ``dealer_id`` and ``as_of``; ``name``, ``city``, ``region``
+        default to ``""`` and opening/closing hours to 9/18. Rows are sorted by ``dealer_id``.
+
+    Returns
+    -------
+    Path
+        The index file (replaces any previous index).
+    """
+    path = Path(root) / DEALERS_FILE
+    _write_parquet(_dealers_arrow(pd.DataFrame(dealers)), path)
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the store
+# ---------------------------------------------------------------------------------------------
+
+
+def _store_root(source: str | os.PathLike[str]) -> Path:
+    root = Path(source)
+    if not root.is_dir():
+        raise InputError(f"data folder {str(root)!r} does not exist. {_SAMPLE_HINT}")
+    if not (root / DEALERS_FILE).is_file():
+        hint = ""
+        if any(p.suffix.lower() in (".csv", ".xlsx") for p in root.iterdir()):
+            hint = " It holds CSV/Excel files: read a DMS export with crm_analytics.io.read_dms_export."
+        raise InputError(
+            f"{str(root)!r} is not a network store: {DEALERS_FILE} is missing "
+            f"(write it with crm_analytics.io.write_dealers_index).{hint} {_SAMPLE_HINT}"
+        )
+    return root
+
+
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
+    # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
+    return con.read_parquet(str(path)).to_arrow_table().to_pandas()
+
+
+def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
+    """The dealers index of a network store (one row per dealer, sorted by ``dealer_id``).
+
+    Raises
+    ------
+    InputError
+        When the folder or its ``dealers.parquet`` is missing.
+    """
+    root = _store_root(source)
+    with duckdb.connect() as con:
+        frame = _read_parquet(con, root / DEALERS_FILE)
+    return frame.sort_values("dealer_id", kind="mergesort").reset_index(drop=True)
+
+
+def load_dealer(
+    source: str | os.PathLike[str],
+    dealer_id: str,
+    *,
+    strict: bool = False,
+    truth: bool = True,
+) -> DealerData:
+    """Load and validate one dealer of a network store.
+
+    Only that dealer's partition files are read (direct paths, via DuckDB). A table without a
+    partition file for this dealer is empty.
+
+    Parameters
+    ----------
+    source
+        Store folder (see the module docstring for its layout).
+    dealer_id
+        The dealer to load (a string id; see :func:`list_dealers`).
+    strict
+        Raise :class:`~crm_analytics.errors.DataValidationError` if any row fails validation.
+    truth
+        Also load the simulator's ground-truth frames (if any).
+
+    Returns
+    -------
+    DealerData
+
+    Raises
+    ------
+    InputError
+        When the folder is not a store.
+    UnknownDealerError
+        When the index does not list ``dealer_id``.
+    """
+    root = _store_root(source)
+    dealer_id = str(dealer_id)
+    with duckdb.connect() as con:
+        index = _read_parquet(con, root / DEALERS_FILE)
+        row = index.loc[index["dealer_id"] == dealer_id]
+        if row.empty:
+            known = sorted(index["dealer_id"].astype(str))
+            raise UnknownDealerError(
+                f"dealer {dealer_id!r} is not in the store {str(root)!r} ({len(known)} dealers, e.g. "
+                f"{known[:5]}). Use crm_analytics.io.list_dealers to see them all."
+            )
+        meta = row.iloc[0]
+        part = f"dealer_id={_check_dealer_id(dealer_id)}"
+        tables: dict[str, pd.DataFrame] = {}
+        sources: dict[str, str] = {}
+        for table in TABLE_NAMES:
+            path = root / table / part / PART_FILE
+            if path.is_file():
+                tables[table] = _read_parquet(con, path)
+                sources[table] = str(path)
+        truth_frames: dict[str, pd.DataFrame] = {}
+        truth_root = root / "truth"
+        if truth and truth_root.is_dir():
+            for folder in sorted(truth_root.iterdir()):
+                path = folder / part / PART_FILE
+                if path.is_file():
+                    truth_frames[folder.name] = _read_parquet(con, path)
+    return build_dealer(
+        tables,
+        dealer_id=dealer_id,
+        name=str(meta["name"]),
+        city=str(meta["city"]),
+        region=str(meta["region"]),
+        as_of=meta["as_of"],
+        opening_hour=int(meta["opening_hour"]),
+        closing_hour=int(meta["closing_hour"]),
+        strict=strict,
+        sources=sources,
+        truth=truth_frames,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Vectorized parsers (DMS cells arrive as strings)
+# ---------------------------------------------------------------------------------------------
+
+_YMD = re.compile(
+    r"^(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?"
+    r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.\d+)?)?)?$"
+)
+_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
+_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+
+
+def _blank(s: pd.Series) -> pd.Series:
+    return s.isna() | (s.astype("string").str.strip() == "")
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse DMS date strings, vectorized.
+
+    Accepts ``2016-03-05``, ``2016/3/5``, ``2016.3.5``, ``2016年3月5日``, ``20160305``, year-month
+    (``2016-03``, ``2016年3月`` -> first of the month), each optionally with a time
+    (``14:30`` or ``14:30:05``), ISO ``T`` separators, and Excel serial day numbers (``42434``,
+    ``42434.5``).
+
+    Returns
+    -------
+    parsed, failed
+        ``datetime64[us]`` values (NaT for blank cells) and a boolean mask of non-blank cells
+        that did not parse (never silently NaT).
+    """
+    s = values.astype("string").str.strip()
+    blank = s.isna() | (s == "")
+    norm = (
+        s.str.replace(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})", r"\1-\2-\3", regex=True)
+        .str.replace(r"\s*[年月/]\s*", "-", regex=True)
+        .str.replace(r"\s*[日号]\s*", " ", regex=True)
+        .str.replace("：", ":", regex=False)
+        .str.strip()
+        .str.rstrip("-")
+    )
+    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
+    parts = norm.str.extract(_YMD)
+    compact = norm.str.extract(_COMPACT)
+    for col in "ymd":
+        parts[col] = parts[col].fillna(compact[col])
+    has = parts["y"].notna()
+    if has.any():
+        p = parts.loc[has]
+        frame = pd.DataFrame(
+            {
+                "year": p["y"].astype(int),
+                "month": p["m"].astype(int),
+                "day": p["d"].fillna("1").astype(int),
+                "hour": p["H"].fillna("0").astype(int),
+                "minute": p["M"].fillna("0").astype(int),
+                "second": p["S"].fillna("0").astype(int),
+            }
+        )
+        out.loc[has] = pd.to_datetime(frame, errors="coerce").astype("datetime64[us]")
+    serial = ~has & s.str.fullmatch(_SERIAL).fillna(False).astype(bool)
+    if serial.any():
+        days = s.loc[serial].astype(float)
+        out.loc[serial] = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D").dt.round("s")).astype(
+            "datetime64[us]"
+        )
+    failed = (~blank & out.isna()).astype(bool)
+    return out, failed
+
+
+_NUM = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+
+
+def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse amounts and other numbers, vectorized.
+
+    Accepts ``12,345.00``, ``12345元``, ``￥12,345``, ``¥12345``, ``RMB 12345``, ``1.2万`` (= 12000),
+    full-width digits and separators, and plain numbers; units such as ``公里``, ``km``, ``分钟``,
+    ``年`` and ``人`` are dropped.
+
+    Returns
+    -------
+    parsed, failed
+        float64 values (NaN for blank cells) and a mask of non-blank cells that did not parse.
+    """
+    s = values.astype("string").str.strip()
+    blank = s.isna() | (s == "")
+    s = s.str.normalize("NFKC")  # full-width digits, commas and yen sign
+    wan = s.str.contains("万", regex=False).fillna(False).astype(bool)
+    clean = s.str.replace(r"(?i)rmb|cny|[¥￥元万,\s]|公里|km|分钟|min|人|年|岁", "", regex=True)
+    ok = clean.str.fullmatch(_NUM).fillna(False).astype(bool)
+    out = pd.Series(np.nan, index=s.index, dtype="float64")
+    out.loc[ok] = clean.loc[ok].astype(float)
+    out.loc[ok & wan] *= 10_000
+    failed = (~blank & ~ok).astype(bool)
+    return out, failed
+
+
+_TRUE = {"是", "y", "yes", "1", "1.0", "true", "t", "有", "√", "✓", "对"}
+_FALSE = {"否", "n", "no", "0", "0.0", "false", "f", "无", "×", "x", "不是", "没有"}
+
+
+def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Parse 是/否, Y/N, yes/no, 1/0, true/false (case-insensitive), vectorized.
+
+    Returns
+    -------
+    parsed, failed
+        nullable ``boolean`` values and a mask of non-blank cells that did not parse.
+    """
+    s = values.astype("string").str.strip().str.lower()
+    blank = s.isna() | (s == "")
+    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+    is_true = s.isin(_TRUE).fillna(False).astype(bool)
+    is_false = s.isin(_FALSE).fillna(False).astype(bool)
+    out.loc[is_true] = True
+    out.loc[is_false] = False
+    failed = (~blank & ~is_true & ~is_false).astype(bool)
+    return out, failed
+
+
+def _parse_ints(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    num, failed = parse_amounts(values)
+    frac = num.notna() & (num != np.floor(num))
+    num = num.where(~frac)
+    return num.astype("Int64"), (failed | frac).astype(bool)
+
+
+# ---------------------------------------------------------------------------------------------
+# DMS mapping
+# ---------------------------------------------------------------------------------------------
+
+
+def load_mapping(
+    mapping: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Load and check a DMS mapping (YAML path, dict, or ``None`` for the shipped one).
+
+    The layout is ``tables: {<table>: {files: [...], columns: {<canonical>: [headers...]},
+    values: {<canonical>: {<export value>: <canonical value>}}, lists: [<';'-separated columns>]}}``.
+    Canonical names are always accepted as file stems and headers, in addition to the aliases.
+    """
+    if mapping is None:
+        mapping = DEFAULT_MAPPING_PATH
+    if isinstance(mapping, str | os.PathLike):
+        path = Path(mapping)
+        if not path.is_file():
+            raise InputError(f"DMS mapping file {str(path)!r} does not exist")
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise InputError(f"DMS mapping {str(path)!r} is not valid UTF-8 YAML: {err}") from err
+        where = str(path)
+    else:
+        data, where = dict(mapping), "mapping"
+    if not isinstance(data, dict) or not isinstance(data.get("tables"), dict):
+        raise InputError(f"DMS mapping {where!r} needs a top-level 'tables:' section")
+    for table, spec in data["tables"].items():
+        if table not in TABLES:
+            raise InputError(
+                f"DMS mapping {where!r}: unknown table {table!r}; known: {list(TABLE_NAMES)}"
+            )
+        cols = columns(table)
+        for col in list((spec or {}).get("columns", {})) + list((spec or {}).get("values", {})):
+            if col not in cols:
+                raise InputError(
+                    f"DMS mapping {where!r}: table {table!r} has no canonical column {col!r}; columns are {cols}"
+                )
+    return data
+
+
+def _norm_header(h: Any) -> str:
+    return re.sub(r"\s+", "", str(h)).strip().lower() if h is not None else ""
+
+
+def _table_spec(mapping: Mapping[str, Any], table: str) -> dict[str, Any]:
+    return dict(mapping["tables"].get(table) or {})
+
+
+def _header_aliases(mapping: Mapping[str, Any], table: str) -> dict[str, list[str]]:
+    """Canonical column -> accepted headers (canonical name first)."""
+    spec = _table_spec(mapping, table).get("columns") or {}
+    out = {}
+    for col in columns(table):
+        aliases = spec.get(col) or []
+        if isinstance(aliases, str):
+            aliases = [aliases]
+        out[col] = [col, *[str(a) for a in aliases]]
+    return out
+
+
+def _file_table(mapping: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for table in TABLE_NAMES:
+        names = [table, *(_table_spec(mapping, table).get("files") or [])]
+        for name in names:
+            out[_norm_header(name)] = table
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading export files
+# ---------------------------------------------------------------------------------------------
+
+_ENCODING_FIX = "Re-export the file as UTF-8 (with or without BOM) or GB18030 CSV, or as .xlsx."
+
+
+def _decode(path: Path, data: bytes) -> str:
+    if b"\x00" in data:
+        raise InputError(
+            f"file {str(path)!r} cannot be decoded: it contains NUL bytes (UTF-16 or binary?). "
+            + _ENCODING_FIX
+        )
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding, errors="strict")
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"file {str(path)!r} is neither UTF-8 nor GB18030 text. " + _ENCODING_FIX)
+
+
+def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
+    data = path.read_bytes()
+    if not data.strip():
+        raise InputError(
+            f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS; "
+            "a table without rows should still have its header line."
+        )
+    text = _decode(path, data)
+    try:
+        header = next(csv.reader(_io.StringIO(text)))
+    except (StopIteration, csv.Error) as err:
+        raise InputError(f"file {str(path)!r}: cannot read the header line ({err})") from err
+    try:
+        frame = pd.read_csv(
+            _io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            header=None,
+            skiprows=1,
+            names=list(range(len(header))),
+            skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, ValueError) as err:
+        raise InputError(
+            f"file {str(path)!r} is not a well-formed CSV ({err}). Check quoting and separators "
+            "(comma-separated, one header line)."
+        ) from err
+    return header, frame
+
+
+def _excel_cell(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, _dt.datetime):
+        return v.isoformat(sep=" ")
+    if isinstance(v, _dt.date):
+        return v.isoformat()
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_xlsx(path: Path) -> tuple[list[str], pd.DataFrame]:
+    import zipfile
+
+    import openpyxl
+
+    if path.stat().st_size == 0:
+        raise InputError(
+            f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS."
+        )
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
+        raise InputError(
+            f"file {str(path)!r} is not a readable .xlsx workbook ({err}). Re-save it as .xlsx "
+            "or export it as UTF-8 / GB18030 CSV."
+        ) from err
+    try:
+        sheet = book.worksheets[0]
+        rows = [[_excel_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+    rows = [r for r in rows if any(v is not None and str(v).strip() for v in r)]
+    if not rows:
+        raise InputError(
+            f"file {str(path)!r}: the first sheet is empty (no header row). Re-export it."
+        )
+    header = [h if h is not None else "" for h in rows[0]]
+    width = len(header)
+    body = [(r + [None] * width)[:width] for r in rows[1:]]
+    frame = pd.DataFrame(body, columns=list(range(width)), dtype=object).fillna("").astype(str)
+    return header, frame
+
+
+def _map_columns(
+    path: Path, table: str, header: list[str], frame: pd.DataFrame, mapping: Mapping[str, Any]
+) -> pd.DataFrame:
+    """Rename export headers to canonical columns; drop unmapped columns with a warning."""
+    norm = [_norm_header(h) for h in header]
+    seen: dict[str, int] = {}
+    dups = []
+    for h, n in zip(header, norm, strict=True):
+        if n and n in seen:
+            dups.append(str(h).strip())
+        seen[n] = seen.get(n, 0) + 1
+    if dups:
+        raise InputError(
+            f"file {str(path)!r} (table {table!r}) has duplicated header(s) {sorted(set(dups))}; "
+            "each column must appear once. Remove or rename the duplicates in the export."
+        )
+    aliases = _header_aliases(mapping, table)
+    lookup = {_norm_header(a): col for col, names in aliases.items() for a in names}
+    if "dealer_id" in norm:
+        lookup["dealer_id"] = "dealer_id"
+    rename: dict[int, str] = {}
+    by_col: dict[str, list[str]] = {}
+    unmapped = []
+    for pos, (h, n) in enumerate(zip(header, norm, strict=True)):
+        col = lookup.get(n)
+        if col is None:
+            if n:
+                unmapped.append(str(h).strip())
+            continue
+        rename[pos] = col
+        by_col.setdefault(col, []).append(str(h).strip())
+    clash = {c: hs for c, hs in by_col.items() if len(hs) > 1}
+    if clash:
+        raise InputError(
+            f"file {str(path)!r} (table {table!r}): several headers map to the same column "
+            f"{clash}; keep one of them in the export, or edit the mapping."
+        )
+    nullable = _nullable(table)
+    missing = [c for c in columns(table) if c not in by_col and c != "dealer_id"]
+    required = [c for c in missing if not nullable[c]]
+    if required:
+        hints = {c: aliases[c] for c in required}
+        raise InputError(
+            f"file {str(path)!r} (table {table!r}) lacks required column(s) {required}. "
+            f"Headers that map to them: {hints}. Add the column to the export, or add its header to "
+            "the DMS mapping (params/dms_mapping.yaml, passed as mapping=)."
+        )
+    notes = []
+    if unmapped:
+        notes.append(f"dropped unmapped column(s) {unmapped}")
+    if missing:
+        notes.append(f"optional column(s) {missing} absent, left empty")
+    if notes:
+        warnings.warn(
+            f"{path.name} (table {table!r}): " + "; ".join(notes), DMSExportWarning, stacklevel=4
+        )
+    out = frame[list(rename)].set_axis([rename[p] for p in rename], axis=1)
+    for col in missing:
+        out[col] = ""
+    return out
+
+
+_LIST_SPLIT = r"\s*[;；,，、/|]\s*"
+
+
+def _coerce_table(
+    path: Path, table: str, frame: pd.DataFrame, mapping: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Strings -> canonical types; cells that do not parse quarantine their row."""
+    spec = _table_spec(mapping, table)
+    values = spec.get("values") or {}
+    lists = set(spec.get("lists") or [])
+    kinds = _kinds(table)
+    _, pk = TABLES[table]
+    out = {}
+    failures: list[pd.DataFrame] = []
+    rule_names = {
+        "datetime": "unparseable_date",
+        "float": "unparseable_amount",
+        "int": "unparseable_number",
+        "bool": "unparseable_boolean",
+    }
+    raw = frame.astype("string")
+    for col in frame.columns:
+        s = raw[col].str.strip()
+        kind = kinds.get(col, "str")
+        if kind == "str":
+            s = s.where(s != "")
+            vmap = {str(k): str(v) for k, v in (values.get(col) or {}).items()}
+            if vmap and col in lists:
+                s = s.str.split(_LIST_SPLIT, regex=True).map(
+                    lambda xs, vmap=vmap: (
+                        xs
+                        if not isinstance(xs, list)
+                        else ";".join(vmap.get(x, x) for x in xs if x)
+                    ),
+                    na_action="ignore",
+                )
+                s = s.astype("string")
+            elif vmap:
+                s = s.replace(vmap)
+            out[col] = s
+            continue
+        parser = {
+            "datetime": parse_dates,
+            "float": parse_amounts,
+            "int": _parse_ints,
+            "bool": parse_booleans,
+        }[kind]
+        if kind == "bool" and values.get(col):
+            s = s.replace({str(k): str(v) for k, v in values[col].items()})
+        parsed, failed = parser(s)
+        out[col] = parsed
+        if failed.any():
+            ids = (
+                raw[pk].str.strip()
+                if pk and pk in raw.columns
+                else pd.Series(pd.NA, index=raw.index)
+            )
+            rows = frame.index[failed.to_numpy()]
+            rid = ids.loc[rows]
+            rid = rid.where(
+                rid.notna() & (rid != ""), "#" + pd.Series(rows.astype(str), index=rows)
+            )
+            failures.append(
+                pd.DataFrame(
+                    {
+                        "table": table,
+                        "row_id": rid.astype(str).to_numpy(),
+                        "source_row": rows.to_numpy(),
+                        "column": col,
+                        "rule": rule_names[kind],
+                        "value": raw.loc[rows, col].astype(str).to_numpy(),
+                    }
+                )
+            )
+    result = pd.DataFrame(out, index=frame.index)
+    quarantine = (
+        pd.concat(failures, ignore_index=True)
+        if failures
+        else pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    )
+    if len(quarantine):
+        result = result.drop(index=pd.Index(quarantine["source_row"].unique()))
+    return result, quarantine
+
+
+def _default_as_of(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
+    now = pd.Timestamp.now().tz_localize(None)
+    best = pd.NaT
+    for table, cols in EVENT_TIMES.items():
+        frame = tables.get(table)
+        if frame is None or not len(frame):
+            continue
+        for col in cols:
+            if col in frame.columns:
+                s = frame[col]
+                s = s[s <= now]
+                if len(s) and s.notna().any():
+                    m = s.max()
+                    best = m if pd.isna(best) else max(best, m)
+    return best.normalize() if not pd.isna(best) else best  # a date: events that day count
+
+
+def read_dms_export(
+    folder: str | os.PathLike[str],
+    *,
+    mapping: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    dealer_id: str | None = None,
+    name: str = "",
+    city: str = "",
+    as_of: pd.Timestamp | str | None = None,
+    strict: bool = False,
+) -> DealerData:
+    """Read a folder of DMS export files (CSV or .xlsx, one per table) into a :class:`DealerData`.
+
+    Parameters
+    ----------
+    folder
+        The export folder. Files are matched to tables by their name without extension
+        (``客户.csv`` -> customers, see the mapping's ``files:``; canonical names such as
+        ``customers.csv`` always work). ``customers`` is required; other tables may be absent
+        (they are empty).
+    mapping
+        A DMS mapping (YAML path or dict, see :func:`load_mapping`); ``None`` uses the shipped
+        ``crm_analytics/data/dms_mapping.yaml`` (same content as ``params/dms_mapping.yaml``).
+    dealer_id
+        Dealer id; defaults to the folder name.
+    name, city
+        Dealer metadata.
+    as_of
+        Extraction date. Default: the date of the latest event in the data that is not in the
+        future (a typo such as 2099 cannot push it out; such rows are quarantined as
+        ``after_as_of``).
+    strict
+        Raise :class:`~crm_analytics.errors.DataValidationError` if any row is quarantined.
+
+    Returns
+    -------
+    DealerData
+        Validated tables. Cells that do not parse (dates, amounts, numbers, booleans) quarantine
+        their row with rules ``unparseable_date``, ``unparseable_amount``, ``unparseable_number``
+        or ``unparseable_boolean``; ``source_row`` is the row number in the file (header = 1).
+
+    Raises
+    ------
+    InputError
+        Missing folder or customers file, 0-byte or undecodable file, duplicated headers, a
+        required column missing (the message names the file, table, column and the headers that
+        map to it).
+
+    Warns
+    -----
+    DMSExportWarning
+        Unmapped columns dropped, optional columns absent, files that match no table.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"DMS export folder {str(root)!r} does not exist")
+    mapping = load_mapping(mapping)
+    by_stem = _file_table(mapping)
+    files: dict[str, Path] = {}
+    ignored = []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith((".", "~$")) or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".xlsx", ".txt"):
+            if suffix in (".xls", ".xlsm", ".et"):
+                raise InputError(
+                    f"file {str(path)!r}: old or macro Excel format; save it as .xlsx or CSV."
+                )
+            ignored.append(path.name)
+            continue
+        table = by_stem.get(_norm_header(path.stem))
+        if table is None:
+            ignored.append(path.name)
+            continue
+        if table in files:
+            raise InputError(
+                f"files {files[table].name!r} and {path.name!r} in {str(root)!r} both hold table "
+                f"{table!r}; keep one."
+            )
+        files[table] = path
+    if ignored:
+        warnings.warn(
+            f"{str(root)!r}: ignored file(s) that match no table: {ignored}",
+            DMSExportWarning,
+            stacklevel=2,
+        )
+    if "customers" not in files:
+        expected = [
+            f"{n}.csv"
+            for n in [*(_table_spec(mapping, "customers").get("files") or []), "customers"]
+        ]
+        raise InputError(
+            f"DMS export folder {str(root)!r} has no customers file; expected one of {expected} "
+            "(or .xlsx). The customers table is required."
+        )
+    tables: dict[str, pd.DataFrame] = {}
+    parts: list[pd.DataFrame] = []
+    for table, path in files.items():
+        header, frame = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
+        frame.index = pd.RangeIndex(2, 2 + len(frame))  # row number in the file, header = 1
+        frame = _map_columns(path, table, header, frame, mapping)
+        frame, bad = _coerce_table(path, table, frame, mapping)
+        tables[table] = frame
+        if len(bad):
+            parts.append(bad)
+    if dealer_id is None:
+        dealer_id = root.resolve().name
+    if as_of is None:
+        as_of = _default_as_of(tables)
+        if pd.isna(as_of):
+            raise InputError(f"DMS export {str(root)!r} has no dated event; pass as_of= explicitly")
+    extra = pd.concat(parts, ignore_index=True) if parts else None
+    return build_dealer(
+        tables,
+        dealer_id=str(dealer_id),
+        name=name,
+        city=city,
+        as_of=as_of,
+        strict=strict,
+        sources={t: str(p) for t, p in files.items()},
+        extra_quarantine=extra,
+    )

@@ -1,0 +1,581 @@
+"""Tests of crm_analytics.io: the Parquet network store and DMS export reading."""
+
+from __future__ import annotations
+
+import csv
+import warnings
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+import yaml
+
+from crm_analytics import io
+from crm_analytics.errors import InputError, UnknownDealerError
+from crm_analytics.schema import CHANNEL_LABELS_ZH, TABLE_NAMES, columns
+
+AS_OF = pd.Timestamp("2017-06-30")
+META = {
+    "dealer_id": "D001",
+    "name": "Test Motors",
+    "city": "Chengdu",
+    "region": "West",
+    "as_of": AS_OF,
+}
+
+
+def make_tables() -> dict[str, pd.DataFrame]:
+    """A small, valid canonical dealer built by hand."""
+
+    def ts(values):
+        return pd.to_datetime(values, format="ISO8601")
+
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["C001", "C002", "C003", "C004"],
+            "name": ["张伟", "李娜", "王强", None],
+            "phone": ["13800000001", "13800000002", None, "13800000004"],
+            "gender": ["M", "F", "M", None],
+            "birth_year": pd.array([1980, 1975, pd.NA, 1990], dtype="Int64"),
+            "city": ["成都", "成都", "绵阳", None],
+            "industry": ["finance", "it", None, "trade"],
+            "hobbies": ["golf;travel", None, "fishing", "reading"],
+            "distance_km": [12.5, 3.0, np.nan, 40.0],
+            "created_at": ts(["2016-03-05", "2016-04-01 14:30", "2016-05-10", "2016-07-01"]),
+        }
+    )
+    vehicles = pd.DataFrame(
+        {
+            "vin": ["LVSHCAAE0GF000001", "LVSHCAAE0GF000002", "LVSHCAAE0GF000003"],
+            "customer_id": ["C001", "C002", "C003"],
+            "model": ["QX50", "Q50L", "QX60"],
+            "purchase_date": ts(["2016-03-20", "2016-05-01", "2015-01-10"]),
+            "sold_by_this_dealer": [True, True, False],
+            "warranty_end": ts(["2019-03-20", "2019-05-01", "2018-01-10"]),
+            "finance_end": ts(["2018-03-20", None, None]),
+            "recall_campaign": [None, "RC2017-01", None],
+        }
+    )
+    leads = pd.DataFrame(
+        {
+            "lead_id": ["L001", "L002", "L003", "L004"],
+            "customer_id": ["C001", "C002", "C004", "C004"],
+            "channel": ["online_inquiry", "walk_in", "referral", "auto_show"],
+            "model_interest": ["QX50", "Q50L", "QX60", "QX80"],
+            "created_at": ts(["2016-03-05", "2016-04-01", "2016-07-01", "2017-01-15"]),
+            "consultant_id": ["S01", "S02", "S01", None],
+            "intent_grade": ["H", "A", "B", None],
+            "status": ["won", "won", "defeated", "open"],
+            "closed_at": ts(["2016-03-18", "2016-04-28", "2016-08-01", None]),
+            "defeat_reason": [None, None, "price", None],
+        }
+    )
+    orders = pd.DataFrame(
+        {
+            "order_id": ["O001", "O002"],
+            "lead_id": ["L001", "L002"],
+            "customer_id": ["C001", "C002"],
+            "vin": ["LVSHCAAE0GF000001", "LVSHCAAE0GF000002"],
+            "model": ["QX50", "Q50L"],
+            "ordered_at": ts(["2016-03-18", "2016-04-28"]),
+            "delivered_at": ts(["2016-03-20", "2016-05-01"]),
+            "status": ["delivered", "delivered"],
+            "price": [345000.0, 289900.0],
+            "vehicle_margin": [-3500.0, 2100.5],
+            "finance": [True, False],
+            "finance_margin": [4200.0, 0.0],
+            "insurance": [True, True],
+            "insurance_margin": [1800.0, 1500.0],
+            "accessories_amount": [12345.0, 0.0],
+            "accessories_margin": [5000.0, 0.0],
+            "extended_warranty": [False, True],
+            "extended_warranty_margin": [0.0, 2000.0],
+            "trade_in": [False, False],
+            "trade_in_margin": [0.0, 0.0],
+        }
+    )
+    service_visits = pd.DataFrame(
+        {
+            "ro_id": ["R001", "R002", "R003"],
+            "vin": ["LVSHCAAE0GF000001", "LVSHCAAE0GF000001", "LVSHCAAE0GF000003"],
+            "customer_id": ["C001", "C001", "C003"],
+            "at": ts(["2016-09-20 09:15", "2017-03-22", "2017-05-02 16:45"]),
+            "kind": ["maintenance", "repair", "accident"],
+            "labor_amount": [300.0, 1200.0, 4500.0],
+            "parts_amount": [450.0, 3800.0, 12000.0],
+            "addon_amount": [0.0, 199.0, 0.0],
+            "margin": [400.0, 2100.0, 6000.0],
+            "mileage": [5000.0, 12000.0, 45000.0],
+            "advisor_id": ["A01", None, "A02"],
+        }
+    )
+    return {
+        "customers": customers,
+        "vehicles": vehicles,
+        "leads": leads,
+        "orders": orders,
+        "service_visits": service_visits,
+    }
+
+
+def assert_tables_equal(a: io.DealerData, b: io.DealerData) -> None:
+    for table in TABLE_NAMES:
+        x = a.tables[table].reset_index(drop=True)
+        y = b.tables[table].reset_index(drop=True)
+        pd.testing.assert_frame_equal(x, y, check_dtype=True, obj=table)
+
+
+# ---------------------------------------------------------------------------------------------
+# Network store
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    tables = make_tables()
+    io.write_dealer_tables(
+        root, META, tables, truth={"segments": pd.DataFrame({"customer_id": ["C001"], "seg": [1]})}
+    )
+    other = {t: f.iloc[:1] for t, f in tables.items() if t == "customers"}
+    io.write_dealer_tables(root, {"dealer_id": "D002"}, other)
+    io.write_dealers_index(
+        root,
+        pd.DataFrame(
+            [META, {"dealer_id": "D002", "name": "Other", "city": "Xi'an", "as_of": AS_OF}]
+        ),
+    )
+    return root
+
+
+def test_store_round_trip(store: Path) -> None:
+    dealer = io.load_dealer(store, "D001")
+    expected = io.build_dealer(make_tables(), dealer_id="D001", as_of=AS_OF)
+    assert len(dealer.quarantine) == 0
+    assert_tables_equal(dealer, expected)
+    assert dealer.name == "Test Motors" and dealer.region == "West" and dealer.as_of == AS_OF
+    assert dealer.customers["dealer_id"].eq("D001").all()
+    assert list(dealer.truth) == ["segments"]
+    assert dealer.truth["segments"]["seg"].tolist() == [1]
+    assert io.load_dealer(store, "D001", truth=False).truth == {}
+
+
+def test_store_one_dealer_and_empty_partitions(store: Path) -> None:
+    d2 = io.load_dealer(store, "D002")
+    assert d2.customers["customer_id"].tolist() == ["C001"]
+    for table in TABLE_NAMES:
+        if table != "customers":
+            assert len(d2.tables[table]) == 0
+            assert list(d2.tables[table].columns) == columns(table)
+    assert d2.truth == {}
+    # an empty table partition still holds the canonical schema
+    path = store / "orders" / "dealer_id=D002" / "part-0.parquet"
+    assert path.is_file()
+    # a missing partition file is an empty table, not an error
+    path.unlink()
+    assert len(io.load_dealer(store, "D002").orders) == 0
+
+
+def test_store_is_deterministic(tmp_path: Path) -> None:
+    files = []
+    for name in ("a", "b"):
+        tables = make_tables()
+        if name == "b":  # row order of the input does not matter either
+            tables = {t: f.iloc[::-1] for t, f in tables.items()}
+        written = io.write_dealer_tables(tmp_path / name, META, tables)
+        io.write_dealers_index(tmp_path / name, pd.DataFrame([META]))
+        files.append(
+            sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.parquet"))
+        )
+        assert len(written) == len(TABLE_NAMES)
+    assert files[0] == files[1]
+    for rel in files[0]:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
+    # rewriting in place gives the same bytes
+    before = (tmp_path / "a" / "customers" / "dealer_id=D001" / "part-0.parquet").read_bytes()
+    io.write_dealer_tables(tmp_path / "a", META, make_tables())
+    assert (
+        tmp_path / "a" / "customers" / "dealer_id=D001" / "part-0.parquet"
+    ).read_bytes() == before
+
+
+def test_list_dealers(store: Path) -> None:
+    index = io.list_dealers(store)
+    assert index["dealer_id"].tolist() == ["D001", "D002"]
+    assert index.loc[1, "region"] == "" and index.loc[1, "opening_hour"] == 9
+
+
+def test_unknown_dealer(store: Path) -> None:
+    with pytest.raises(UnknownDealerError, match=r"D999.*D001"):
+        io.load_dealer(store, "D999")
+
+
+def test_missing_store_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"nowhere.*crm-analytics generate"):
+        io.load_dealer(tmp_path / "nowhere", "D001")
+    with pytest.raises(InputError, match="dealers.parquet"):
+        io.list_dealers(tmp_path)
+
+
+def test_write_rejects_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="partition"):
+        io.write_dealer_tables(tmp_path, {"dealer_id": "a/b"}, {})
+    bad = make_tables()
+    bad["customers"] = bad["customers"].assign(extra=1)
+    with pytest.raises(InputError, match="extra"):
+        io.write_dealer_tables(tmp_path, META, bad)
+
+
+def test_store_quarantines_bad_rows(tmp_path: Path) -> None:
+    tables = make_tables()
+    tables["leads"].loc[3, "created_at"] = pd.Timestamp("2018-01-01")  # after as_of
+    io.write_dealer_tables(tmp_path, META, tables)
+    io.write_dealers_index(tmp_path, pd.DataFrame([META]))
+    dealer = io.load_dealer(tmp_path, "D001")
+    assert dealer.quarantine["rule"].tolist() == ["after_as_of"]
+    assert "L004" not in dealer.leads["lead_id"].tolist()
+
+
+# ---------------------------------------------------------------------------------------------
+# DMS exports
+# ---------------------------------------------------------------------------------------------
+
+MAPPING = io.load_mapping()
+ZH_FILES = {t: (MAPPING["tables"][t].get("files") or [t])[0] for t in TABLE_NAMES}
+
+
+def _zh_header(table: str, col: str) -> str:
+    return (MAPPING["tables"][table].get("columns") or {}).get(col, [col])[0]
+
+
+def _zh_value_maps(table: str) -> dict[str, dict[str, str]]:
+    """canonical -> first Chinese value, per column."""
+    out: dict[str, dict[str, str]] = {}
+    for col, vmap in (MAPPING["tables"][table].get("values") or {}).items():
+        rev: dict[str, str] = {}
+        for zh, canon in vmap.items():
+            rev.setdefault(canon, zh)
+        out[col] = rev
+    return out
+
+
+def _fmt_date(value: pd.Timestamp, i: int) -> str:
+    if pd.isna(value):
+        return ""
+    if value.hour or value.minute:
+        return (
+            value.strftime("%Y-%m-%d %H:%M")
+            if i % 2
+            else f"{value.year}/{value.month}/{value.day} {value:%H:%M}"
+        )
+    style = i % 4
+    if style == 0:
+        return value.strftime("%Y-%m-%d")
+    if style == 1:
+        return f"{value.year}/{value.month}/{value.day}"
+    if style == 2:
+        return f"{value.year}年{value.month}月{value.day}日"
+    return str((value - pd.Timestamp("1899-12-30")).days)  # Excel serial
+
+
+def _fmt_amount(value: float, i: int) -> str:
+    if pd.isna(value):
+        return ""
+    return [f"{value:,.2f}", f"{value:g}元", f"￥{value:,.2f}", f"{value}"][i % 4]
+
+
+def to_chinese(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A canonical frame as a Chinese DMS would export it: headers, values, dates, amounts."""
+    kinds = io._kinds(table)
+    vmaps = _zh_value_maps(table)
+    lists = set(MAPPING["tables"][table].get("lists") or [])
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        kind = kinds[col]
+        if kind == "datetime":
+            vals = [_fmt_date(v, i) for i, v in enumerate(s)]
+        elif kind == "float":
+            vals = [_fmt_amount(v, i) for i, v in enumerate(s)]
+        elif kind == "bool":
+            vals = ["是" if v else "否" for v in s]
+        elif kind == "int":
+            vals = ["" if pd.isna(v) else str(int(v)) for v in s]
+        else:
+            rev = vmaps.get(col, {})
+            if col in lists:
+                vals = [
+                    "" if pd.isna(v) else "、".join(rev.get(x, x) for x in v.split(";")) for v in s
+                ]
+            else:
+                vals = ["" if pd.isna(v) else rev.get(v, v) for v in s]
+        out[_zh_header(table, col)] = vals
+    return pd.DataFrame(out)
+
+
+def write_csv(path: Path, frame: pd.DataFrame, encoding: str) -> None:
+    frame.to_csv(path, index=False, encoding=encoding)
+
+
+def write_xlsx(path: Path, frame: pd.DataFrame) -> None:
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        sheet.append(
+            [None if (v is None or (isinstance(v, float) and np.isnan(v))) else v for v in row]
+        )
+    book.save(path)
+
+
+def english_export(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, frame in make_tables().items():
+        frame.to_csv(folder / f"{table}.csv", index=False, encoding="utf-8")
+    return folder
+
+
+def chinese_export(folder: Path, encoding: str = "gb18030") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, frame in make_tables().items():
+        write_csv(folder / f"{ZH_FILES[table]}.csv", to_chinese(table, frame), encoding)
+    return folder
+
+
+def xlsx_export(folder: Path) -> Path:
+    """Excel export: real date cells, numbers as numbers, Chinese headers and values."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, frame in make_tables().items():
+        zh = to_chinese(table, frame)
+        kinds = io._kinds(table)
+        for col in frame.columns:  # native cells for dates and numbers
+            if kinds[col] in ("datetime", "float"):
+                zh[_zh_header(table, col)] = (
+                    frame[col].astype(object).where(frame[col].notna(), None).tolist()
+                )
+        write_xlsx(folder / f"{ZH_FILES[table]}.xlsx", zh)
+    return folder
+
+
+def read(folder: Path, **kw) -> io.DealerData:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", io.DMSExportWarning)
+        return io.read_dms_export(folder, dealer_id="D001", as_of=AS_OF, **kw)
+
+
+@pytest.fixture(scope="module")
+def expected() -> io.DealerData:
+    return io.build_dealer(make_tables(), dealer_id="D001", as_of=AS_OF)
+
+
+@pytest.mark.parametrize("builder", [english_export, chinese_export, xlsx_export])
+def test_dms_exports_load_equal(tmp_path: Path, expected: io.DealerData, builder) -> None:
+    dealer = read(builder(tmp_path / "export"))
+    assert len(dealer.quarantine) == 0, dealer.quarantine
+    assert_tables_equal(dealer, expected)
+
+
+def test_dms_utf8_bom_and_default_as_of(tmp_path: Path, expected: io.DealerData) -> None:
+    folder = chinese_export(tmp_path / "D777", encoding="utf-8-sig")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", io.DMSExportWarning)
+        dealer = io.read_dms_export(folder, name="N", city="C")
+    assert dealer.dealer_id == "D777"
+    assert dealer.as_of == pd.Timestamp("2017-05-02")  # date of the latest event (16:45 that day)
+    assert len(dealer.quarantine) == 0
+    for table in TABLE_NAMES:
+        pd.testing.assert_frame_equal(
+            dealer.tables[table].drop(columns="dealer_id"),
+            expected.tables[table].drop(columns="dealer_id"),
+        )
+
+
+def test_dms_broken_cells_are_quarantined(tmp_path: Path) -> None:
+    folder = chinese_export(tmp_path / "export")
+    path = folder / f"{ZH_FILES['leads']}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    frame.loc[1, "创建时间"] = "2016-13-45"
+    frame.loc[2, "创建时间"] = "last tuesday"
+    write_csv(path, frame, "gb18030")
+    path = folder / f"{ZH_FILES['orders']}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030")
+    frame.loc[0, "成交价"] = "about 300k"
+    write_csv(path, frame, "gb18030")
+    dealer = read(folder)
+    q = dealer.quarantine
+    dates = q[q["rule"] == "unparseable_date"]
+    assert sorted(dates["row_id"]) == ["L002", "L003"]
+    assert sorted(dates["source_row"]) == [3, 4]  # file rows, header = 1
+    assert set(dates["value"]) == {"2016-13-45", "last tuesday"}
+    amounts = q[q["rule"] == "unparseable_amount"]
+    assert amounts["row_id"].tolist() == ["O001"] and amounts["source_row"].tolist() == [2]
+    assert "L002" not in dealer.leads["lead_id"].tolist()
+    # an order of a quarantined lead is quarantined too (foreign key), nothing dangles
+    assert dealer.orders["order_id"].tolist() == []
+    summary = dealer.summary().set_index("table")
+    assert summary.loc["leads", "rows_in"] == 4 and summary.loc["leads", "kept"] == 2
+    report = dealer.report.set_index(["table", "rule"])
+    assert report.loc[("leads", "unparseable_date"), "count"] == 2
+
+
+def test_dms_zero_byte_file(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    (folder / "orders.csv").write_bytes(b"")
+    with pytest.raises(InputError, match=r"orders\.csv.*0 bytes"):
+        read(folder)
+
+
+def test_dms_header_only_file_is_empty_table(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    pd.DataFrame(columns=columns("orders")[1:]).to_csv(folder / "orders.csv", index=False)
+    dealer = read(folder)
+    assert len(dealer.orders) == 0
+    assert list(dealer.orders.columns) == columns("orders")
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        np.random.default_rng(7).integers(0, 256, 4000, dtype=np.uint8).tobytes(),
+        "客户编号,姓名\nC001,张伟\n".encode("utf-16"),
+        "客户编号,姓名\nC001,张伟\n".encode("utf-16-le"),
+    ],
+    ids=["random", "utf16", "utf16-no-bom"],
+)
+def test_dms_undecodable_file(tmp_path: Path, content: bytes) -> None:
+    folder = english_export(tmp_path / "export")
+    (folder / "vehicles.csv").write_bytes(content)
+    with pytest.raises(InputError, match=r"vehicles\.csv.*(UTF-8|GB18030)"):
+        read(folder)
+
+
+def test_dms_missing_column(tmp_path: Path) -> None:
+    folder = chinese_export(tmp_path / "export")
+    path = folder / f"{ZH_FILES['leads']}.csv"
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="gb18030").drop(
+        columns="渠道"
+    )
+    write_csv(path, frame, "gb18030")
+    with pytest.raises(InputError, match=r"线索\.csv.*leads.*channel.*渠道"):
+        read(folder)
+
+
+def test_dms_missing_optional_column_warns(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    frame = make_tables()["customers"].drop(columns="hobbies").assign(note="x")
+    frame.to_csv(folder / "customers.csv", index=False)
+    with pytest.warns(io.DMSExportWarning, match=r"customers\.csv.*note.*hobbies"):
+        dealer = io.read_dms_export(folder, dealer_id="D001", as_of=AS_OF)
+    assert dealer.customers["hobbies"].isna().all()
+
+
+def test_dms_duplicated_headers(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    path = folder / "customers.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["customer_id", "name", "name", "created_at"])
+        writer.writerow(["C1", "a", "b", "2016-01-01"])
+    with pytest.raises(InputError, match=r"customers\.csv.*duplicated.*name"):
+        read(folder)
+    # two headers that map to one column are a clash, too
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["客户编号", "手机", "电话", "建档日期"])
+        writer.writerow(["C1", "1", "2", "2016-01-01"])
+    with pytest.raises(InputError, match=r"customers\.csv.*phone"):
+        read(folder)
+
+
+def test_dms_missing_customers_and_folder(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    (folder / "customers.csv").unlink()
+    with pytest.raises(InputError, match=r"export.*客户\.csv.*customers\.csv"):
+        read(folder)
+    with pytest.raises(InputError, match="does not exist"):
+        read(tmp_path / "nowhere")
+
+
+def test_mapping_files_are_identical() -> None:
+    root = Path(__file__).resolve().parents[1]
+    params = root / "params" / "dms_mapping.yaml"
+    assert params.read_bytes() == io.DEFAULT_MAPPING_PATH.read_bytes()
+    data = yaml.safe_load(params.read_text(encoding="utf-8"))
+    assert set(data["tables"]) == set(TABLE_NAMES)
+    # every channel's Chinese label maps to it
+    for table in ("leads", "touchpoints", "surveys", "channel_costs"):
+        values = data["tables"][table]["values"]
+        col = "recalled_channel" if table == "surveys" else "channel"
+        for canon, zh in CHANNEL_LABELS_ZH.items():
+            assert values[col][zh] == canon
+
+
+def test_parsers() -> None:
+    dates, bad = io.parse_dates(
+        pd.Series(
+            [
+                "2016-03-05",
+                "2016/3/5",
+                "2016年3月5日",
+                "2016-03-05 14:30",
+                "42434",
+                "",
+                None,
+                "x",
+                "2016-02-30",
+            ]
+        )
+    )
+    assert dates.iloc[:5].tolist() == [pd.Timestamp("2016-03-05")] * 3 + [
+        pd.Timestamp("2016-03-05 14:30"),
+        pd.Timestamp("2016-03-05"),
+    ]
+    assert bad.tolist() == [False] * 7 + [True, True]
+    amounts, bad = io.parse_amounts(
+        pd.Series(["12,345.00", "12345元", "￥12,345", "1.2万", "", "12k"])
+    )
+    assert amounts.iloc[:4].tolist() == [12345.0, 12345.0, 12345.0, 12000.0]
+    assert bad.tolist() == [False] * 5 + [True]
+    flags, bad = io.parse_booleans(
+        pd.Series(["是", "否", "Y", "N", "1", "0", "true", "False", "", "maybe"])
+    )
+    assert flags.iloc[:8].tolist() == [True, False] * 4
+    assert bad.tolist() == [False] * 9 + [True]
+
+
+# ---------------------------------------------------------------------------------------------
+# The simulator writes the store through write_dealer_tables / write_dealers_index
+# ---------------------------------------------------------------------------------------------
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> bool:
+    if pd.api.types.is_datetime64_any_dtype(a) or pd.api.types.is_datetime64_any_dtype(b):
+        a, b = a.astype("datetime64[us]"), b.astype("datetime64[us]")
+    na_a, na_b = pd.isna(a).to_numpy(), pd.isna(b).to_numpy()
+    return bool((na_a == na_b).all() and (a.to_numpy()[~na_a] == b.to_numpy()[~na_b]).all())
+
+
+def test_simulator_store_loads(tmp_path: Path) -> None:
+    synth = pytest.importorskip("crm_analytics.synth")
+    index = synth.simulate_network(n_dealers=2, customers_per_dealer=120, out=tmp_path, workers=1)
+    assert io.list_dealers(tmp_path)["dealer_id"].tolist() == index["dealer_id"].tolist()
+    dealer = io.load_dealer(tmp_path, "D002")
+    direct = synth.simulate_dealer(1, customers=120)
+    assert dealer.as_of == direct.as_of and dealer.name == direct.name
+    assert dealer.summary().equals(direct.summary())
+    for table in TABLE_NAMES:
+        a, b = dealer.tables[table], direct.tables[table]
+        keys = list(a.columns[1:3])
+        a = a.sort_values(keys, kind="mergesort").reset_index(drop=True)
+        b = b.sort_values(keys, kind="mergesort").reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b, obj=table)
+    assert sorted(dealer.truth) == sorted(direct.truth)
+    for name, frame in direct.truth.items():
+        if not (isinstance(frame.index, pd.RangeIndex) and frame.index.start == 0):
+            frame = frame.reset_index()
+        got = dealer.truth[name]
+        assert list(got.columns) == [str(c) for c in frame.columns], name
+        for col in frame.columns:
+            assert _same_values(got[str(col)], frame[col]), (name, col)
