@@ -83,6 +83,7 @@ __all__ = [
     "attribute_paths",
     "markov_chain",
     "removal_effects",
+    "channel_reach",
     "media_efficiency",
     "persona_channel_effects",
 ]
@@ -1049,6 +1050,57 @@ def removal_effects(
     out.attrs["conversion_probability"] = float(base[0])
     out.attrs["expected_value"] = float(base[1])
     return out
+
+
+def channel_reach(
+    journeys: pd.DataFrame, *, path_col: str = "path", sep: str = ">"
+) -> pd.DataFrame:
+    """Journeys and touches per channel, to turn credits into per-journey effects.
+
+    Attribution credits grow with how often a channel is used; dividing a model's
+    ``conversions`` by ``journeys`` (the number of journeys touching the channel) gives
+    conversions credited per journey touched, which is what compares to a channel's effect.
+
+    Parameters
+    ----------
+    journeys
+        Journey rows with paths (tuples or ``sep``-joined strings).
+    path_col, sep
+        As in :func:`attribute`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``channel, journeys, touches``.
+    """
+    if path_col not in journeys.columns:
+        raise InputError(
+            f"journeys: no column {path_col!r} (columns: {list(journeys.columns)}); "
+            "pass path_col= naming the column that holds the paths"
+        )
+    frame = pd.DataFrame({"_p": journeys[path_col], "_c": 1.0})
+    paths, gid = _paths_from_table(
+        frame,
+        path_col="_p",
+        conversions_col="_c",
+        nulls_col=None,
+        value_col=None,
+        sep=sep,
+        table="journeys",
+    )
+    k = len(paths.channels)
+    rows = paths.conversions  # journeys per distinct path
+    pid = paths.path_of_token
+    touches = np.bincount(paths.tokens, weights=rows[pid], minlength=k)
+    masks = _channel_sets(paths)
+    reach = np.array([rows[((masks >> c) & 1).astype(bool)].sum() for c in range(k)])
+    return pd.DataFrame(
+        {
+            "channel": pd.Series(paths.channels, dtype="str"),
+            "journeys": reach.astype("int64"),
+            "touches": touches.astype("int64"),
+        }
+    )
 
 
 # ----------------------------------------------------------------------------------------
