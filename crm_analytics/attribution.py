@@ -1359,6 +1359,7 @@ def persona_channel_effects(
     *,
     by: str = "age_band",
     interviewed_only: bool = True,
+    interview_kinds: Sequence[str] = ("delivery_interview", "defeated_survey", "intent_survey"),
     models: Iterable[str] | str = ("markov_1",),
     lookback_days: float = 90,
     kinds: Iterable[str] | None = None,
@@ -1379,8 +1380,13 @@ def persona_channel_effects(
     by
         ``"age_band"`` (from ``birth_year`` at the dealer's ``as_of``) or ``"industry"``.
     interviewed_only
-        Keep customers with an interview (a survey whose kind ends in ``interview`` or a
-        touchpoint of kind ``interview``), whose persona data is the trustworthy kind.
+        Keep customers with an interview (a survey of ``interview_kinds`` or a touchpoint of
+        kind ``interview``), whose persona data is the trustworthy kind.
+    interview_kinds
+        Survey kinds that count as interviews. Delivery interviews alone reach only buyers,
+        which makes every conversion rate 1; the default adds the defeated-lead survey (and
+        intent surveys) so that both outcomes are present. Response still depends on the
+        outcome, so read ``lift`` within a segment, not rates across segments.
     models
         Attribution models whose shares are reported (see :data:`MODELS`).
     lookback_days, kinds
@@ -1411,7 +1417,7 @@ def persona_channel_effects(
     if interviewed_only:
         s = dealer.surveys
         t = dealer.touchpoints
-        ids = set(s.loc[s["kind"].str.endswith("interview"), "customer_id"]) | set(
+        ids = set(s.loc[s["kind"].isin(list(interview_kinds)), "customer_id"]) | set(
             t.loc[t["kind"] == "interview", "customer_id"]
         )
         cust = cust[cust["customer_id"].isin(ids)]
