@@ -44,7 +44,7 @@ Models
     value. With ``include_nulls=False`` only converting journeys build the chain.
 ``shapley_simplified``
     The simplified Shapley value of Zhao et al. (2018), "Shapley value methods for attribution
-    modeling in online advertising", arXiv:1804.05327, eq. (7)-(8): with ``v(S)`` the conversions
+    modeling in online advertising" (arXiv:1804.05327): with ``v(S)`` the conversions
     of journeys whose channel *set* is a subset of ``S``, the Shapley value reduces to each
     converting journey giving an equal share to each distinct channel it touched. Exact, any
     number of channels.
@@ -429,7 +429,6 @@ def _build_chain(paths: _Paths, order: int, include_nulls: bool) -> _Chain:
     conv = paths.conversions
     nulls = paths.nulls if include_nulls else np.zeros_like(paths.nulls)
     keep = (conv + nulls) > 0
-    lengths = paths.lengths
     pid = paths.path_of_token
     pos = paths.pos_of_token
     tok_keep = keep[pid]
@@ -500,7 +499,6 @@ def _build_chain(paths: _Paths, order: int, include_nulls: bool) -> _Chain:
     states: list[tuple[int, ...]] = [()]
     for i in range(1, n_states):
         states.append(tuple(int(d) - 1 for d in digits[i, ::-1] if d > 0))
-    del lengths
     return _Chain(states, sparse.csr_matrix(Q), r, rv, contains)
 
 
@@ -775,19 +773,14 @@ def attribute(
             f"journeys: column {converted_col!r} must be boolean or 0/1; "
             "for counts per path use attribute_paths()"
         )
-    frame = pd.DataFrame(
-        {
-            "_path": journeys[path_col] if path_col in journeys.columns else None,
-            "_conv": conv,
-            "_null": 1.0 - conv,
-        },
-        index=journeys.index,
-    )
     if path_col not in journeys.columns:
         raise InputError(
             f"journeys: no column {path_col!r} (columns: {list(journeys.columns)}); "
             "pass path_col= naming the column that holds the paths"
         )
+    frame = pd.DataFrame(
+        {"_path": journeys[path_col], "_conv": conv, "_null": 1.0 - conv}, index=journeys.index
+    )
     if value_col is not None:
         if value_col not in journeys.columns:
             raise InputError(
@@ -1247,6 +1240,8 @@ def journeys(
         "end_at",
     ]
     result = out[cols].reset_index(drop=True)
+    result["path"] = result["path"].astype(object)
+    result["days_before"] = result["days_before"].astype(object)
     result.attrs["dropped_without_touch"] = dropped
     result.attrs["lookback_days"] = float(lookback_days)
     return result

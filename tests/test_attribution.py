@@ -610,3 +610,12 @@ def test_persona_channel_effects_on_simulator(sim_dealer):
         np.testing.assert_allclose(shares, 1.0)
     with pytest.raises(InputError, match="age_band"):
         A.persona_channel_effects(sim_dealer, by="hobby")
+
+
+def test_empty_dealer():
+    d = DealerData(dealer_id="X", name="x", city="c", as_of=pd.Timestamp("2026-01-01"), tables={})
+    j = A.journeys(d)
+    assert j.empty and "path" in j.columns
+    assert A.attribute(j).empty
+    assert A.media_efficiency(d, by=("month", "model")).empty
+    assert A.persona_channel_effects(d).empty
