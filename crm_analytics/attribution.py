@@ -266,13 +266,23 @@ def _parse_strings(
     tokens = rank[chan.indices.to_numpy(zero_copy_only=False)]
     channels = tuple(str(c) for c in names[order])
     # raw strings that differ only in spacing are the same path: merge them
-    canon = pc.binary_join(
-        pa.LargeListArray.from_arrays(pa.array(offsets), flat),
-        pa.scalar(_JOIN, pa.large_string()),
-    )
-    canon_enc = pc.dictionary_encode(canon)
-    raw_to_canon = canon_enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    if len(canon_enc.dictionary) < n_raw:
+    base = len(channels) + 1
+    if int(lengths.max()) * math.log2(base) < 62:  # exact integer key per token sequence
+        power = base ** np.arange(int(lengths.max()), dtype=np.int64)
+        pos = np.arange(len(tokens)) - np.repeat(offsets[:-1], lengths)
+        key = np.add.reduceat((tokens + 1) * power[pos], offsets[:-1])
+        raw_to_canon, canon_keys = pd.factorize(key)
+        n_canon = len(canon_keys)
+    else:
+        canon = pc.binary_join(
+            pa.LargeListArray.from_arrays(pa.array(offsets), flat),
+            pa.scalar(_JOIN, pa.large_string()),
+        )
+        canon_enc = pc.dictionary_encode(canon)
+        raw_to_canon = canon_enc.indices.to_numpy(zero_copy_only=False)
+        n_canon = len(canon_enc.dictionary)
+    raw_to_canon = raw_to_canon.astype(np.int64)
+    if n_canon < n_raw:
         _, first = np.unique(raw_to_canon, return_index=True)
         pos, offsets = _gather(offsets, first)
         tokens = tokens[pos]

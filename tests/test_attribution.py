@@ -619,3 +619,22 @@ def test_empty_dealer():
     assert A.attribute(j).empty
     assert A.media_efficiency(d, by=("month", "model")).empty
     assert A.persona_channel_effects(d).empty
+
+
+def test_long_paths_with_spacing_variants_are_merged():
+    long = [f"c{i % 17}" for i in range(40)]  # too long for the integer path key
+    paths = pd.DataFrame(
+        {
+            "path": [">".join(long), " > ".join(long), "c1 > c2"],
+            "total_conversions": [1, 1, 0],
+            "total_null": [0, 0, 1],
+        }
+    )
+    res = A.attribute_paths(paths, value_col=None, models=["first_touch", "linear"])
+    assert _credits(res, "first_touch")["c0"] == pytest.approx(2.0)
+    assert sum(_credits(res, "linear").values()) == pytest.approx(2.0)
+    chain = A.markov_chain(
+        paths, conversions_col="total_conversions", nulls_col="total_null", value_col=None
+    )
+    p = {(f, t): v for f, t, v in chain.itertuples(index=False)}
+    assert p[("(start)", "c0")] == pytest.approx(2 / 3)
