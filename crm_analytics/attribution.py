@@ -63,7 +63,6 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -72,7 +71,9 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse import linalg as splinalg
 
+from .dealer import DealerData
 from .errors import InputError
+from .schema import TOUCH_KINDS
 
 __all__ = [
     "MODELS",
@@ -113,7 +114,6 @@ MARGIN_COLUMNS: tuple[str, ...] = (
     "extended_warranty_margin",
     "trade_in_margin",
 )
-_RESULT_COLUMNS = ["channel", "model", "conversions", "value"]
 
 
 # ----------------------------------------------------------------------------------------
@@ -733,7 +733,8 @@ def attribute(
     journeys
         One row per journey (as :func:`journeys` returns): ``path`` (tuple of channels or a
         ``sep``-joined string), ``converted`` (bool or 0/1) and ``value`` (conversion value,
-        e.g. order gross profit; ignored for non-converted rows). When a ``days_before`` column
+        e.g. order gross profit; ignored for non-converted rows, missing counts as 0). When a
+        ``days_before`` column
         (per-touch days before the journey's end, aligned with ``path``) is present, the
         ``time_decay`` model uses it and ``half_life`` is in days.
     models
@@ -777,7 +778,12 @@ def attribute(
     if conv_raw.isna().any():
         rows = list(journeys.index[conv_raw.isna().to_numpy()][:5])
         raise InputError(f"journeys: column {converted_col!r} has missing values (rows {rows})")
-    conv = conv_raw.astype(np.float64).to_numpy()
+    try:
+        conv = conv_raw.astype(np.float64).to_numpy()
+    except (TypeError, ValueError) as err:
+        raise InputError(
+            f"journeys: column {converted_col!r} ({conv_raw.dtype}) must be boolean or 0/1"
+        ) from err
     if not np.isin(conv, (0.0, 1.0)).all():
         raise InputError(
             f"journeys: column {converted_col!r} must be boolean or 0/1; "
@@ -1115,7 +1121,7 @@ def _gross_profit(orders: pd.DataFrame) -> pd.Series:
 
 
 def journeys(
-    dealer: Any,
+    dealer: DealerData,
     *,
     lookback_days: float = 90,
     kinds: Iterable[str] | None = None,
@@ -1169,8 +1175,6 @@ def journeys(
     as_of = pd.Timestamp(dealer.as_of)
     if kinds is not None:
         kinds = [kinds] if isinstance(kinds, str) else list(kinds)
-        from .schema import TOUCH_KINDS
-
         unknown = sorted(set(kinds) - set(TOUCH_KINDS))
         if unknown:
             raise InputError(
@@ -1264,7 +1268,7 @@ _EFFICIENCY_BY = ("month", "model")
 
 
 def media_efficiency(
-    dealer: Any,
+    dealer: DealerData,
     *,
     by: Sequence[str] = ("month",),
     visit_kinds: Sequence[str] = ("visit",),
@@ -1360,7 +1364,7 @@ def _age_band(age: pd.Series) -> pd.Series:
 
 
 def persona_channel_effects(
-    dealer: Any,
+    dealer: DealerData,
     *,
     by: str = "age_band",
     interviewed_only: bool = True,
