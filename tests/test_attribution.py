@@ -204,15 +204,18 @@ def _dense_removal_effects(paths, conv, nulls, order):
     return out
 
 
+@pytest.mark.parametrize("include_nulls", [True, False])
 @pytest.mark.parametrize("order", [1, 2, 3])
-def test_removal_effects_equal_dense_solution(order):
+def test_removal_effects_equal_dense_solution(order, include_nulls):
     rng = np.random.default_rng(order)
     chans = list("abcde")
     paths = [tuple(rng.choice(chans, size=rng.integers(1, 6))) for _ in range(400)]
     conv = (rng.random(400) < 0.35).astype(float)
     j = _frame(paths, conv.astype(bool))
-    got = A.removal_effects(j, order=order).set_index("channel")["removal_effect"].to_dict()
-    want = _dense_removal_effects(paths, conv, 1 - conv, order)
+    got = A.removal_effects(j, order=order, include_nulls=include_nulls)
+    got = got.set_index("channel")["removal_effect"].to_dict()
+    nulls = 1 - conv if include_nulls else np.zeros_like(conv)
+    want = _dense_removal_effects(paths, conv, nulls, order)
     assert got == pytest.approx(want, abs=1e-10)
 
 
@@ -504,6 +507,13 @@ def test_journeys_from_dealer():
     assert res.groupby("model")["value"].sum().to_numpy() == pytest.approx(9_500.0)
     with pytest.raises(InputError, match="unknown touchpoint kind"):
         A.journeys(_dealer(), kinds=["visits"])
+    # a cancelled order is no conversion: the lead ends at its close, unconverted
+    d = _dealer()
+    d.tables["orders"] = d.orders.assign(status="cancelled")
+    c = A.journeys(d).set_index("lead_id")
+    assert not c.loc["L1", "converted"] and c.loc["L1", "value"] == 0.0
+    assert c.loc["L1", "end_at"] == pd.Timestamp("2026-02-01")
+    assert c.loc["L1", "path"][-1] == "dcc_outbound"
 
 
 def test_media_efficiency():
