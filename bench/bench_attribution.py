@@ -19,6 +19,20 @@ or its tests imports it.
 
 Two inputs are timed: the per-journey table (one row per journey, 0/1 counts) and the same data
 aggregated to distinct paths (how attribution tools usually exchange paths).
+
+Measured 2026-11-26 on the 2-core project machine, shared with other jobs (load average 5-7,
+so absolute times are noisy; best of 3 for both tools), 1,000,000 journeys, 4,500,381 touches,
+333,076 distinct paths, 10 channels, ChannelAttribution 2.2.5 with ``ncore=1`` (its default):
+
+=================  ==================  ===============================  =========
+input              ours, all 10 models  ChannelAttribution markov+heur   ratio
+=================  ==================  ===============================  =========
+journey rows       0.92 s               6.69 s + 2.06 s = 8.75 s         9.5x
+distinct paths     0.87 s               1.99 s + 1.41 s = 3.40 s         3.9x
+=================  ==================  ===============================  =========
+
+An earlier run under heavier load gave 4.0x and 2.5x. Order-1 Markov credits agree within
+2.6 % per channel (ChannelAttribution's simulation noise; ours are exact).
 """
 
 from __future__ import annotations

@@ -10,6 +10,14 @@ Simulates clean dealers (:func:`crm_analytics.synth.simulate_dealer`), pools the
 conversions credited *per journey touching the channel* with the simulator's true effect
 (``dealer.truth['channel_effects']``, additive log-odds): Spearman correlation, whether the
 order is exactly the true one, and where heuristics disagree with Markov / Shapley.
+
+Measured 2026-11-26, ``--dealers 1 --customers 100000`` (44,062 journeys): Markov orders 2 and
+3 give exactly the true order (Spearman 1.0); Markov order 1, every heuristic and the
+simplified Shapley put walk_in above referral (Spearman 0.976) -- in the simulator a walk-in
+lead always visits, a funnel advantage outside its intent effect; the coalition Shapley swaps
+phone_inquiry and auto_show (0.976). Pooling 5 dealers of different channel mixes and base
+intent (``--dealers 5 --customers 20000``) mixes dealers (a Simpson-type confounding):
+no model then gives the exact order (Spearman 0.93-0.98), so run attribution per dealer.
 """
 
 from __future__ import annotations
