@@ -210,6 +210,20 @@ def main(argv: list[str] | None = None) -> int:
     cmp["rel_diff"] = cmp["ca_simulated"] / cmp["ours_exact"] - 1
     truth = pd.Series(EFFECTS, index=CHANNELS)
     cmp["true_effect"] = truth
+    # heuristics are deterministic in both tools: they must agree to rounding
+    heur = pd.DataFrame(ca["heuristic"]).set_index("channel_name")
+    for ours_name, theirs in (
+        ("first_touch", "first_touch"),
+        ("last_touch", "last_touch"),
+        ("linear", "linear_touch"),
+    ):
+        mine = ours_res[ours_res["model"] == ours_name].set_index("channel")
+        dc = (mine["conversions"] - heur[f"{theirs}_conversions"]).abs().max()
+        dv = (mine["value"] - heur[f"{theirs}_value"]).abs().max()
+        lines.append(
+            f"{ours_name}: largest difference from ChannelAttribution {dc:.3g} conversions, "
+            f"{dv:.3g} yuan"
+        )
     lines.append("order-1 Markov credits, ours (exact) vs ChannelAttribution (simulated):")
     lines.append(cmp.sort_values("true_effect", ascending=False).round(4).to_string())
     text = "\n".join(lines)
