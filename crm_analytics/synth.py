@@ -607,11 +607,33 @@ class _Dealer:
             + rng.normal(0, 0.8, n_leads)
         )
         walk = channel == "walk_in"
-        p_visit = np.where(walk, 1.0, _sigmoid(-0.3 + 0.9 * z))
-        p_td = _sigmoid(0.2 + 0.6 * z + 0.5 * skill)
-        p_quote = _sigmoid(0.4 + 0.6 * z + 0.3 * skill)
-        p_order = _sigmoid(-1.6 + 1.0 * z + 0.6 * skill)
+
+        def stage_probs(z, walk):
+            """True stage probabilities of a lead with intent z (walk-ins visit by definition)."""
+            return (
+                np.where(walk, 1.0, _sigmoid(-0.3 + 0.9 * z)),
+                _sigmoid(0.2 + 0.6 * z + 0.5 * skill),
+                _sigmoid(0.4 + 0.6 * z + 0.3 * skill),
+                _sigmoid(-1.6 + 1.0 * z + 0.6 * skill),
+            )
+
+        p_visit, p_td, p_quote, p_order = stage_probs(z, walk)
         p_deliver = np.full(n_leads, 0.97)
+        # each channel's true effect on conversion, as the removal effect of the data-generating
+        # process: expected orders lost if the channel were taken out of every journey
+        p_conv = p_visit * p_quote * p_order
+        lost = {}
+        for c in ch_names:
+            has = np.array([c in st for st in sets])
+            pv, _, pq, po = stage_probs(z - TRUE_CHANNEL_EFFECTS[c] * has, walk & (c != "walk_in"))
+            lost[c] = (float((p_conv - pv * pq * po)[has].sum()), int(has.sum()))
+        self.channel_truth = pd.DataFrame(
+            {
+                "channel": list(lost),
+                "orders_lost": [v[0] for v in lost.values()],
+                "journeys": [v[1] for v in lost.values()],
+            }
+        )
         visit = rng.random(n_leads) < p_visit
         td = visit & (rng.random(n_leads) < p_td)
         quote = visit & (rng.random(n_leads) < p_quote)
@@ -1501,6 +1523,9 @@ class _Dealer:
         ltruth["delivery_at"] = ltruth["delivery_at"].where(ltruth["deliver"])
         effects = pd.DataFrame(
             {"channel": list(TRUE_CHANNEL_EFFECTS), "effect": list(TRUE_CHANNEL_EFFECTS.values())}
+        ).merge(self.channel_truth, on="channel", how="left")
+        effects["orders_lost_per_journey"] = effects["orders_lost"] / effects["journeys"].where(
+            effects["journeys"] > 0
         )
         defects = pd.DataFrame(self.defects, columns=["defect", "table", "row_id", "detail"])
         prof = asdict(self.p)

@@ -570,13 +570,24 @@ def sim_dealer():
     return synth.simulate_dealer(0, customers=20_000, seed=2016, defects=synth.DefectRates.none())
 
 
-def test_markov_and_shapley_rank_simulator_effects(sim_dealer):
+@pytest.fixture(scope="module")
+def large_sim_dealer():
+    synth = pytest.importorskip("crm_analytics.synth")
+    return synth.simulate_dealer(0, customers=60_000, seed=2016, defects=synth.DefectRates.none())
+
+
+def test_markov_and_shapley_rank_simulator_effects(large_sim_dealer):
+    """Credits per journey touching a channel against the simulator's true per-journey effect:
+    the orders lost when the channel is taken out of every journey of the data-generating
+    process (``truth['channel_effects']['orders_lost_per_journey']``)."""
     from scipy.stats import spearmanr
 
-    j = A.journeys(sim_dealer)
-    assert len(j) > 5_000 and 0.02 < j["converted"].mean() < 0.5
-    truth = sim_dealer.truth["channel_effects"].set_index("channel")["effect"]
-    truth = truth.sort_values(ascending=False)
+    j = A.journeys(large_sim_dealer)
+    assert len(j) > 20_000 and 0.02 < j["converted"].mean() < 0.5
+    effects = large_sim_dealer.truth["channel_effects"].set_index("channel")
+    truth = effects["orders_lost_per_journey"].sort_values(ascending=False)
+    # the causal effect ranks channels as their intent effects do
+    assert list(truth.index) == list(effects["effect"].sort_values(ascending=False).index)
     res = A.attribute(j)
     reach = A.channel_reach(j).set_index("channel")["journeys"]
     per = res.pivot(index="channel", columns="model", values="conversions").div(reach, axis=0)
@@ -584,9 +595,9 @@ def test_markov_and_shapley_rank_simulator_effects(sim_dealer):
     # conversions credited per journey touching the channel, against the true effect
     for model in ("markov_2", "markov_3"):
         assert list(per[model].sort_values(ascending=False).index) == list(truth.index), model
-    assert spearmanr(per["markov_1"], truth).statistic >= 0.95
-    # the coalition form is noisier on one dealer (sparse coalitions); see the bench
-    assert spearmanr(per["shapley"], truth).statistic >= 0.85
+    for model in ("markov_1", "shapley", "shapley_simplified"):
+        # at most one swap of neighbouring channels (sampling noise of one dealer)
+        assert spearmanr(per[model], truth).statistic >= 0.95, model
     # the top and bottom channels are right in every model
     for model in A.MODELS:
         order = list(per[model].sort_values(ascending=False).index)
