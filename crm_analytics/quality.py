@@ -109,6 +109,9 @@ class QualityParams:
         Arrival-visit pairs below this splink match probability are not matched.
     opening_grace_minutes
         Arrivals this close outside opening or closing time still count as inside hours.
+    service_opens_earlier_hours
+        The service reception opens this many hours before the showroom (``dealer.opening_hour``);
+        service arrivals are judged against that earlier time.
     duplicate_entry_minutes
         The same visitor (phone or name), reason and consultant registered again within this
         many minutes is a duplicate row.
@@ -130,6 +133,7 @@ class QualityParams:
     followup_days: int = 30
     match_probability: float = 0.5
     opening_grace_minutes: int = 30
+    service_opens_earlier_hours: float = 1.0
     duplicate_entry_minutes: float = 5
     stage_visit_window_hours: float = 3
     known_lead_days: int = 120
@@ -227,7 +231,8 @@ def _log_features(dealer: DealerData, params: QualityParams) -> pd.DataFrame:
     v["duplicate_of"] = dup_of.where(dup | same).reindex(v.index)
     hour = v["at"].dt.hour + v["at"].dt.minute / 60.0 + v["at"].dt.second / 3600.0
     grace = params.opening_grace_minutes / 60.0
-    v["outside_hours"] = ((hour < dealer.opening_hour - grace) | (hour > dealer.closing_hour + grace)).fillna(False)
+    opens = dealer.opening_hour - np.where(v["reason"].to_numpy() == "service", params.service_opens_earlier_hours, 0.0)
+    v["outside_hours"] = ((hour < opens - grace) | (hour > dealer.closing_hour + grace)).fillna(False)
     v["day"] = v["at"].dt.strftime("%Y-%m-%d")
     return v
 
@@ -470,8 +475,14 @@ def reconcile_visits(dealer: DealerData, *, params: QualityParams | None = None,
         cand = cand[cand["match_probability"] >= params.match_probability]
     else:
         cand = pd.DataFrame(columns=["unique_id_l", "unique_id_r", "match_weight", "match_probability", "minutes_apart"])
-    real_second = log["duplicate_of"].notna() & log["entry_id"].isin(cand["unique_id_l"])
-    log.loc[real_second, "duplicate_of"] = pd.NA
+    # a duplicate candidate that matched: a real second visit if its original matched too,
+    # otherwise it took the original's visit and the original is the duplicate row
+    matched_ids = set(cand["unique_id_l"])
+    dup_matched = log[log["duplicate_of"].notna() & log["entry_id"].isin(matched_ids)]
+    for eid, orig in zip(dup_matched["entry_id"], dup_matched["duplicate_of"], strict=True):
+        log.loc[log["entry_id"] == eid, "duplicate_of"] = pd.NA
+        if orig not in matched_ids:
+            log.loc[log["entry_id"] == orig, "duplicate_of"] = eid
     sales = sales[~sales["entry_id"].isin(log.loc[log["duplicate_of"].notna(), "entry_id"])]
     lg = sales.set_index("entry_id")
     vi = visits.set_index("touch_id")
@@ -648,7 +659,7 @@ def _typo_suspects(log: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- scorecard ---------------------------------------------------------------------------------------
-FLAG_COLUMNS = ["table", "row_id", "rule", "dimension", "consultant_id", "customer_id", "lead_id", "at", "name", "phone", "detail"]
+FLAG_COLUMNS = ["table", "row_id", "rule", "dimension", "consultant_id", "customer_id", "lead_id", "at", "name", "phone", "other_phone", "detail"]
 
 
 @dataclass
@@ -717,8 +728,12 @@ def _flags(table: str, rule: str, dimension: str, df: pd.DataFrame, row_id: str,
     return out
 
 
-def _stage_gaps(dealer: DealerData, rec_not_recorded: pd.DataFrame, params: QualityParams) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
-    """Missing lead stage records: ``lead_id``, ``kind`` (the missing stage), ``at``, ``detail``."""
+def _stage_gaps(dealer: DealerData, params: QualityParams) -> tuple[pd.DataFrame, dict[str, tuple[int, int]]]:
+    """Missing lead stage records seen in the DMS itself: ``lead_id``, ``kind``, ``at``, ``detail``.
+
+    Visits missing although the front desk saw the customer are found by the reconciliation
+    (``visit_not_recorded``), not here.
+    """
     tp = dealer.touchpoints
     st = tp[tp["lead_id"].notna()]
     visits = st[st["kind"] == "visit"][["lead_id", "at"]].sort_values("at")
@@ -744,9 +759,6 @@ def _stage_gaps(dealer: DealerData, rec_not_recorded: pd.DataFrame, params: Qual
         gaps.append(pd.DataFrame({"lead_id": bad["lead_id"], "kind": "quote", "at": bad["at"], "detail": "no quote before order " + bad["touch_id"]}))
     else:
         counts["quote_before_order"] = (0, 0)
-    if len(rec_not_recorded):
-        nr = rec_not_recorded[rec_not_recorded["lead_id"].notna()]
-        gaps.append(pd.DataFrame({"lead_id": nr["lead_id"], "kind": "visit", "at": nr["at"], "detail": "front-desk arrival " + nr["entry_id"] + " has no DMS visit"}))
     gaps = [g for g in gaps if len(g)]
     out = pd.concat(gaps, ignore_index=True) if gaps else pd.DataFrame(columns=["lead_id", "kind", "at", "detail"])
     # one flag per lead, stage and day
@@ -843,7 +855,7 @@ def quality_scorecard(
     flags.append(_flags("customers", "staff_phone", "authenticity", sp, "customer_id", detail=pd.Series("phone of a staff member", index=sp.index)))
     ty = rec.typos.merge(cust[["customer_id", "consultant_id"]], on="customer_id", how="left")
     rule("authenticity", "customers", "phone_typo", n_c, ty)
-    flags.append(_flags("customers", "phone_typo", "authenticity", ty, "customer_id", detail=pd.Series("front desk " + ty["log_phone"].astype(str) + " on " + ty["at"].astype(str), index=ty.index)))
+    flags.append(_flags("customers", "phone_typo", "authenticity", ty, "customer_id", other_phone="log_phone", detail=pd.Series("front-desk phone (other_phone) of entry " + ty["entry_id"].astype(str) + " is one digit away", index=ty.index)))
     # authenticity -- visitor log and DMS visits
     log = dealer.visitor_log
     lk = phone_kind(normalize_phones(log["phone"]))
@@ -875,7 +887,7 @@ def quality_scorecard(
     overdue = op[idle > params.followup_days].assign(last=last[idle > params.followup_days])
     rule("continuity", "leads", "followup_within_days", len(op), overdue)
     flags.append(_flags("leads", "followup_overdue", "continuity", overdue, "lead_id", consultant_id="consultant_id", at="last", detail=pd.Series("last follow-up " + overdue["last"].dt.strftime("%Y-%m-%d"), index=overdue.index)))
-    gaps, counts = _stage_gaps(dealer, rec.not_recorded, params)
+    gaps, counts = _stage_gaps(dealer, params)
     for name in ("visit_before_stage", "quote_before_order"):
         rule("continuity", "touchpoints", name, counts[name][0], failed=counts[name][1])
     g = gaps.assign(customer_id=gaps["lead_id"].map(lead_customer), consultant_id=gaps["lead_id"].map(lead_consultant))
@@ -934,3 +946,135 @@ def quality_scorecard(
     if mask:
         fl = _mask_frame(fl)
     return Scorecard(dealer.dealer_id, rules, tables, dims, fl, rec)
+
+
+# -- fix lists -----------------------------------------------------------------------------------------
+FIX_COLUMNS = [
+    "owner", "consultant_name", "issue", "action", "table", "record_id", "customer_id", "lead_id", "at", "name", "phone", "other_phone", "detail",
+]
+
+
+def fix_list(
+    dealer: DealerData,
+    *,
+    params: QualityParams | None = None,
+    contacts: bool = False,
+    scorecard: Scorecard | None = None,
+) -> pd.DataFrame:
+    """The records to send back for correction, one row per record and issue, per owner.
+
+    ``owner`` is the consultant who holds the record (the lead's consultant, the consultant of
+    the customer's latest lead, or the consultant named at the front desk), ``reception`` for
+    front-desk rows, ``sales_manager`` for leads without a consultant, or ``crm`` for records
+    nobody holds and rows rejected at load time. Each row says what to do (``action``).
+
+    Parameters
+    ----------
+    dealer
+        A validated dealer.
+    params
+        Rule parameters (default :class:`QualityParams`).
+    contacts
+        Show full names and phones: only for lists handed to staff who will call customers.
+        By default they are masked.
+    scorecard
+        A scorecard computed earlier with ``mask=False`` (computed here when omitted).
+
+    Returns
+    -------
+    DataFrame
+        :data:`FIX_COLUMNS`, sorted by owner, issue and time. Write it with
+        :func:`export_fix_list`.
+    """
+    sc = scorecard if scorecard is not None else quality_scorecard(dealer, params=params, mask=False)
+    fl = sc.flags
+    if len(fl) and fl["phone"].astype("string").str.contains("*", regex=False).any():
+        raise InputError("fix_list needs an unmasked scorecard: pass quality_scorecard(dealer, mask=False)")
+    owner_kind = fl["rule"].map({k: v[0] for k, v in ACTIONS.items()})
+    owner = fl["consultant_id"].astype("string")
+    owner = owner.where(owner_kind.isin(["consultant"]) | owner.isin(["reception", "crm"]), owner_kind.astype("string"))
+    owner = owner.where(~owner_kind.isin(["reception", "sales_manager", "crm"]) | (fl["rule"] == "unregistered_walk_in"), owner_kind.astype("string"))
+    names = dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else pd.Series(dtype=str)
+    out = pd.DataFrame(
+        {
+            "owner": owner.fillna("crm").to_numpy(),
+            "issue": fl["rule"].to_numpy(),
+            "action": fl["rule"].map({k: v[1] for k, v in ACTIONS.items()}).to_numpy(),
+            "table": fl["table"].to_numpy(),
+            "record_id": fl["row_id"].to_numpy(),
+            "customer_id": fl["customer_id"].to_numpy(),
+            "lead_id": fl["lead_id"].to_numpy(),
+            "at": pd.to_datetime(fl["at"], errors="coerce").to_numpy(),
+            "name": fl["name"].to_numpy(),
+            "phone": fl["phone"].to_numpy(),
+            "other_phone": fl["other_phone"].to_numpy(),
+            "detail": fl["detail"].astype("string").to_numpy(),
+        }
+    )
+    out.insert(1, "consultant_name", out["owner"].map(names))
+    out = out[FIX_COLUMNS].sort_values(["owner", "issue", "at", "record_id"], kind="stable", na_position="last").reset_index(drop=True)
+    if not contacts:
+        out = _mask_frame(out)
+    return out
+
+
+def export_fix_list(fixes: pd.DataFrame, path: str | Path, *, format: str | None = None) -> list[Path]:
+    """Write a fix list per owner: one Excel sheet per owner, or one CSV file per owner.
+
+    Parameters
+    ----------
+    fixes
+        The output of :func:`fix_list`.
+    path
+        ``.xlsx`` file (one sheet per owner, plus a ``summary`` sheet), or a folder for CSV
+        files named ``fix_<owner>.csv`` (UTF-8 with BOM so that Excel shows Chinese correctly).
+    format
+        ``"xlsx"`` or ``"csv"``; inferred from ``path`` when omitted.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    path = Path(path)
+    fmt = format or ("xlsx" if path.suffix.lower() in {".xlsx", ".xls"} else "csv")
+    if fmt not in {"xlsx", "csv"}:
+        raise InputError(f"export format must be 'xlsx' or 'csv', got {fmt!r}")
+    missing = [c for c in ("owner", "issue") if c not in fixes.columns]
+    if missing:
+        raise InputError(f"fix list lacks column(s) {missing}; pass the output of fix_list(dealer)")
+    summary = fixes.groupby(["owner", "issue"]).size().rename("records").reset_index()
+    if fmt == "xlsx":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with pd.ExcelWriter(path, engine="openpyxl") as xw:
+            summary.to_excel(xw, sheet_name="summary", index=False)
+            for owner, part in fixes.groupby("owner", sort=True):
+                sheet = "".join(ch for ch in str(owner) if ch not in "[]:*?/\\")[:31] or "unknown"
+                part.to_excel(xw, sheet_name=sheet, index=False)
+        return [path]
+    path.mkdir(parents=True, exist_ok=True)
+    written = []
+    for owner, part in fixes.groupby("owner", sort=True):
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(owner))
+        f = path / f"fix_{safe}.csv"
+        part.to_csv(f, index=False, encoding="utf-8-sig")
+        written.append(f)
+    f = path / "fix_summary.csv"
+    summary.to_csv(f, index=False, encoding="utf-8-sig")
+    written.append(f)
+    return written
+
+
+__all__ = [
+    "ACTIONS",
+    "DIMENSIONS",
+    "FIX_COLUMNS",
+    "RULES",
+    "QualityParams",
+    "Reconciliation",
+    "Scorecard",
+    "export_fix_list",
+    "fix_list",
+    "quality_scorecard",
+    "reconcile_visits",
+]
