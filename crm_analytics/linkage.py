@@ -26,20 +26,76 @@ import pandas as pd
 
 #: Numbers that data-entry staff type when the customer gives none (test / placeholder).
 PLACEHOLDER_PHONES: frozenset[str] = frozenset(
-    {"13800000000", "13888888888", "13900000000", "12345678901", "123456", "1234567", "12345678", "00000000000", "11111111111"}
+    {
+        "13800000000",
+        "13888888888",
+        "13900000000",
+        "12345678901",
+        "123456",
+        "1234567",
+        "12345678",
+        "00000000000",
+        "11111111111",
+    }
 )
 #: Names that stand for "no name" or a test record.
 PLACEHOLDER_NAMES: frozenset[str] = frozenset(
-    {"测试", "test", "tests", "客户", "无", "无名", "未知", "123456", "xxx", "aaa", "匿名", "test1", "na", "n/a"}
+    {
+        "测试",
+        "test",
+        "tests",
+        "客户",
+        "无",
+        "无名",
+        "未知",
+        "123456",
+        "xxx",
+        "aaa",
+        "匿名",
+        "test1",
+        "na",
+        "n/a",
+    }
 )
 _TITLES_ZH = ("先生", "女士", "小姐", "太太", "老板", "总", "哥", "姐")
 _TITLES_EN = {"mr", "mrs", "ms", "miss", "mr.", "mrs.", "ms.", "dr", "dr."}
-_COMPOUND_SURNAMES = ("欧阳", "司马", "诸葛", "上官", "东方", "慕容", "令狐", "皇甫", "尉迟", "公孙", "夏侯", "端木")
+_COMPOUND_SURNAMES = (
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "慕容",
+    "令狐",
+    "皇甫",
+    "尉迟",
+    "公孙",
+    "夏侯",
+    "端木",
+)
 #: readings of surnames that differ from the character's common reading
 _SURNAME_READINGS = {
-    "曾": "zeng", "单": "shan", "解": "xie", "仇": "qiu", "朴": "piao", "查": "zha", "区": "ou",
-    "乐": "yue", "盖": "ge", "缪": "miao", "翟": "zhai", "覃": "qin", "柏": "bai", "祭": "zhai",
-    "长": "chang", "重": "chong", "沈": "shen", "薄": "bo", "贾": "jia", "任": "ren", "华": "hua",
+    "曾": "zeng",
+    "单": "shan",
+    "解": "xie",
+    "仇": "qiu",
+    "朴": "piao",
+    "查": "zha",
+    "区": "ou",
+    "乐": "yue",
+    "盖": "ge",
+    "缪": "miao",
+    "翟": "zhai",
+    "覃": "qin",
+    "柏": "bai",
+    "祭": "zhai",
+    "长": "chang",
+    "重": "chong",
+    "沈": "shen",
+    "薄": "bo",
+    "贾": "jia",
+    "任": "ren",
+    "华": "hua",
 }
 # The 100 most common surnames (百家姓 by frequency); their pinyin decides whether a Latin
 # token is a surname.
@@ -91,7 +147,9 @@ def phone_kind(normalized: pd.Series) -> pd.Series:
     landline = s.str.fullmatch(_LANDLINE.pattern, na=False)
     tail = s.str[-8:]
     same = tail.str.fullmatch(r"(\d)\1{7}", na=False)
-    run = s.isin([_RUN[:k] for k in range(6, 12)] + [_RUN[1 : 1 + k] for k in range(6, 12)]).fillna(False)
+    run = s.isin([_RUN[:k] for k in range(6, 12)] + [_RUN[1 : 1 + k] for k in range(6, 12)]).fillna(
+        False
+    )
     placeholder = s.isin(PLACEHOLDER_PHONES).fillna(False) | same | run
     out = np.select(
         [s.isna().to_numpy(), placeholder.to_numpy(), mobile.to_numpy(), landline.to_numpy()],
@@ -123,7 +181,11 @@ def mask_name(values: pd.Series) -> pd.Series:
 def _pinyin_char(ch: str) -> str:
     from pypinyin import Style, lazy_pinyin
 
-    return lazy_pinyin(ch, style=Style.NORMAL, errors="ignore", v_to_u=False)[0] if _CJK.match(ch) else ch.lower()
+    return (
+        lazy_pinyin(ch, style=Style.NORMAL, errors="ignore", v_to_u=False)[0]
+        if _CJK.match(ch)
+        else ch.lower()
+    )
 
 
 @functools.cache
@@ -153,10 +215,16 @@ def name_keys(raw: str | None) -> tuple[str | None, str | None, str]:
             if han.endswith(t) and len(han) > len(t):
                 han = han[: -len(t)]
                 sur = next((c for c in _COMPOUND_SURNAMES if han.startswith(c)), han[:1])
-                return "".join(_SURNAME_READINGS.get(c, _pinyin_char(c)) for c in sur), None, "surname"
+                return (
+                    "".join(_SURNAME_READINGS.get(c, _pinyin_char(c)) for c in sur),
+                    None,
+                    "surname",
+                )
         if han in PLACEHOLDER_NAMES:
             return None, None, "placeholder"
-        sur = next((c for c in _COMPOUND_SURNAMES if han.startswith(c) and len(han) > len(c)), han[:1])
+        sur = next(
+            (c for c in _COMPOUND_SURNAMES if han.startswith(c) and len(han) > len(c)), han[:1]
+        )
         sur_py = "".join(_SURNAME_READINGS.get(c, _pinyin_char(c)) for c in sur)
         if len(han) == len(sur):
             return sur_py, None, "surname"
@@ -190,7 +258,10 @@ def name_frame(names: pd.Series) -> pd.DataFrame:
     vals = names.astype("string")
     uniq = pd.unique(vals.dropna())
     table = {u: name_keys(u) for u in uniq}
-    keys = [table.get(v, (None, None, "missing")) if not pd.isna(v) else (None, None, "missing") for v in vals]
+    keys = [
+        table.get(v, (None, None, "missing")) if not pd.isna(v) else (None, None, "missing")
+        for v in vals
+    ]
     out = pd.DataFrame(keys, index=names.index, columns=["surname_py", "full_py", "name_form"])
     return out.astype({"surname_py": "string", "full_py": "string", "name_form": "str"})
 
@@ -226,7 +297,10 @@ def _settings(prior: float):
         comparison_levels=[
             cll.NullLevel("phone"),
             cll.ExactMatchLevel("phone"),
-            cll.CustomLevel("length(phone_l) = length(phone_r) AND hamming(phone_l, phone_r) = 1", "one digit apart"),
+            cll.CustomLevel(
+                "length(phone_l) = length(phone_r) AND hamming(phone_l, phone_r) = 1",
+                "one digit apart",
+            ),
             cll.ElseLevel(),
         ],
     )
@@ -268,7 +342,9 @@ def _settings(prior: float):
     )
 
 
-def link_records(left: pd.DataFrame, right: pd.DataFrame, *, min_probability: float = 0.01) -> pd.DataFrame:
+def link_records(
+    left: pd.DataFrame, right: pd.DataFrame, *, min_probability: float = 0.01
+) -> pd.DataFrame:
     """Score candidate pairs between two record sets with a Fellegi-Sunter model (splink/DuckDB).
 
     Both frames carry :data:`LINK_COLUMNS`: ``unique_id``, ``day`` (ISO date, the blocking key),
@@ -316,7 +392,9 @@ def link_records(left: pd.DataFrame, right: pd.DataFrame, *, min_probability: fl
     old_level = splink_logger.level
     splink_logger.setLevel(logging.ERROR)
     try:
-        linker.training.estimate_u_using_random_sampling(max_pairs=min(2e6, max(1e5, n_pairs / 4)), seed=1)
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=min(2e6, max(1e5, n_pairs / 4)), seed=1
+        )
         if same_day > 0:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on("day", "staff_id"), estimate_without_term_frequencies=True

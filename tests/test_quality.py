@@ -127,7 +127,13 @@ def test_phone_neighbours_hand_case():
 
 def test_assign_one_to_one_is_optimal_and_time_ordered():
     # greedy on score would take (a, x) = 10 and leave b unmatched; the optimum takes a-y, b-x
-    p = pd.DataFrame({"unique_id_l": ["a", "a", "b"], "unique_id_r": ["x", "y", "x"], "match_weight": [10.0, 9.0, 9.0]})
+    p = pd.DataFrame(
+        {
+            "unique_id_l": ["a", "a", "b"],
+            "unique_id_r": ["x", "y", "x"],
+            "match_weight": [10.0, 9.0, 9.0],
+        }
+    )
     got = set(map(tuple, assign_one_to_one(p)[["unique_id_l", "unique_id_r"]].to_numpy()))
     assert got == {("a", "y"), ("b", "x")}
     # two arrivals and two visits of the same person minutes apart, equal weights: time order wins
@@ -139,7 +145,9 @@ def test_assign_one_to_one_is_optimal_and_time_ordered():
             "gap": [0.8, 10.8, -1.4, 8.6],  # a1 at 912.2, a2 at 914.4; v1 at 913.0, v2 at 923.0
         }
     )
-    got = set(map(tuple, assign_one_to_one(q, distance="gap")[["unique_id_l", "unique_id_r"]].to_numpy()))
+    got = set(
+        map(tuple, assign_one_to_one(q, distance="gap")[["unique_id_l", "unique_id_r"]].to_numpy())
+    )
     assert got == {("a1", "v1"), ("a2", "v2")}
 
 
@@ -156,12 +164,18 @@ def test_reconciliation_precision_recall(defect_dealer, defect_card):
     tv = d.truth["visitor_log"]
     visits = set(d.touchpoints.loc[d.touchpoints["kind"] == "visit", "touch_id"])
     sales = set(d.visitor_log.loc[d.visitor_log["reason"] == "sales", "entry_id"])
-    true_pairs = {(e, t) for e, t in zip(tv["entry_id"], tv["touch_id"], strict=True) if t in visits and e in sales}
+    true_pairs = {
+        (e, t)
+        for e, t in zip(tv["entry_id"], tv["touch_id"], strict=True)
+        if t in visits and e in sales
+    }
     p, r = _pr(set(zip(rec.pairs["entry_id"], rec.pairs["touch_id"], strict=True)), true_pairs)
     assert len(true_pairs) > 1500
     assert p >= 0.95 and r >= 0.95, (p, r)
     defects = d.truth["defects"]
-    unreg = set(defects.loc[defects["defect"] == "unregistered_walk_in", "row_id"]) & set(d.visitor_log["entry_id"])
+    unreg = set(defects.loc[defects["defect"] == "unregistered_walk_in", "row_id"]) & set(
+        d.visitor_log["entry_id"]
+    )
     p, r = _pr(set(rec.unregistered["entry_id"]), unreg)
     assert len(unreg) > 100
     assert p >= 0.95 and r >= 0.95, (p, r)
@@ -223,7 +237,9 @@ def test_every_defect_class_found(defect_dealer, defect_card):
             obs = set(rows.loc[rows["detail"].isin(log_phones), "row_id"])
         elif cls == "missing_log_day":
             tp = d.touchpoints
-            sales_days = set(tp.loc[tp["kind"].isin(["visit", "delivery"]), "at"].dt.strftime("%Y-%m-%d"))
+            sales_days = set(
+                tp.loc[tp["kind"].isin(["visit", "delivery"]), "at"].dt.strftime("%Y-%m-%d")
+            )
             obs = set(rows["row_id"]) & sales_days
         elif cls == "unregistered_walk_in":
             obs = set(rows["row_id"]) & set(d.visitor_log["entry_id"])
@@ -240,11 +256,21 @@ def test_every_defect_class_found(defect_dealer, defect_card):
     obs_ms = {(lead, k) for lead, k in true_ms if k == "visit" or (k == "quote" and lead in won)}
     f = card.flags
     stage = f[f["rule"] == "missing_stage"]
-    found = {(lead, det.split(":")[0]) for lead, det in zip(stage["lead_id"], stage["detail"], strict=True)}
-    found |= {(lead, "visit") for lead in f.loc[f["rule"] == "visit_not_recorded", "lead_id"].dropna()}
-    results["missing_stage"] = (len(found & obs_ms) / max(len(obs_ms), 1), len(found & true_ms) / len(true_ms), len(obs_ms), len(true_ms))
+    found = {
+        (lead, det.split(":")[0])
+        for lead, det in zip(stage["lead_id"], stage["detail"], strict=True)
+    }
+    found |= {
+        (lead, "visit") for lead in f.loc[f["rule"] == "visit_not_recorded", "lead_id"].dropna()
+    }
+    results["missing_stage"] = (
+        len(found & obs_ms) / max(len(obs_ms), 1),
+        len(found & true_ms) / len(true_ms),
+        len(obs_ms),
+        len(true_ms),
+    )
     assert set(results) == set(t["defect"])
-    for cls, (rec_obs, raw, n_obs, n) in results.items():
+    for cls, (rec_obs, raw, n_obs, _n) in results.items():
         assert n_obs >= 10, (cls, n_obs)
         assert rec_obs >= 0.9, (cls, results[cls])
         assert raw >= 0.5, (cls, results[cls])
@@ -253,7 +279,12 @@ def test_every_defect_class_found(defect_dealer, defect_card):
 def test_scorecard_precision_of_customer_flags(defect_dealer, defect_card):
     """Customer-level flags are mostly right (precision >= 0.9)."""
     t = defect_dealer.truth["defects"]
-    for cls, rule in [("duplicate_customer", "duplicate_person"), ("placeholder", "placeholder_record"), ("staff_phone", "staff_phone"), ("typo_phone", "phone_typo")]:
+    for cls, rule in [
+        ("duplicate_customer", "duplicate_person"),
+        ("placeholder", "placeholder_record"),
+        ("staff_phone", "staff_phone"),
+        ("typo_phone", "phone_typo"),
+    ]:
         p, _ = _pr(_detected(defect_card, rule), set(t.loc[t["defect"] == cls, "row_id"]))
         assert p >= 0.9, (cls, p)
 
@@ -263,12 +294,16 @@ def test_scorecard_layout_and_arithmetic(defect_card):
     assert set(r["dimension"]) == set(DIMENSIONS)
     assert (r["failed"] <= r["checked"]).all()
     ok = r["checked"] > 0
-    assert np.allclose(r.loc[ok, "score"], 100 * (1 - r.loc[ok, "failed"] / r.loc[ok, "checked"]), atol=0.01)
+    assert np.allclose(
+        r.loc[ok, "score"], 100 * (1 - r.loc[ok, "failed"] / r.loc[ok, "checked"]), atol=0.01
+    )
     assert (r["description"].str.len() > 10).all()
     dims = defect_card.dimensions.set_index("dimension")
     for dim in DIMENSIONS:
         sub = r[r["dimension"] == dim]
-        assert dims.loc[dim, "score"] == pytest.approx(100 * (1 - sub["failed"].sum() / sub["checked"].sum()), abs=0.01)
+        assert dims.loc[dim, "score"] == pytest.approx(
+            100 * (1 - sub["failed"].sum() / sub["checked"].sum()), abs=0.01
+        )
     # the defect dealer scores visibly lower on the rules the defects hit
     rr = r.set_index(["table", "rule"])["score"]
     assert rr[("visitor_log", "arrival_in_dms")] < 95
@@ -283,7 +318,11 @@ def test_clean_dealer_scores_at_least_98(clean_dealer):
     # nothing fabricated, nobody unregistered
     assert len(rec.phantom) <= 0.005 * (len(rec.pairs) + len(rec.phantom))
     assert len(rec.unregistered) <= 0.01 * len(rec.pairs)
-    assert not (card.flags["rule"].isin(["duplicate_person", "placeholder_record", "staff_phone", "phone_typo"])).any()
+    assert not (
+        card.flags["rule"].isin(
+            ["duplicate_person", "placeholder_record", "staff_phone", "phone_typo"]
+        )
+    ).any()
 
 
 def test_validity_counts_the_boundary_quarantine(clean_dealer):
@@ -312,7 +351,18 @@ def test_messy_visitor_log_every_odd_row_accounted_for():
     idx = rng.permutation(len(log))
     no_phone, odd_names, late, plus86 = idx[:40], idx[40:80], idx[80:100], idx[100:120]
     log.loc[no_phone, "phone"] = None
-    log.loc[odd_names, "name"] = ["Zhang Wei", "David Li", "王先生", "ms chen", "刘", None, "wangfang", "测试", "???", "Tony"] * 4
+    log.loc[odd_names, "name"] = [
+        "Zhang Wei",
+        "David Li",
+        "王先生",
+        "ms chen",
+        "刘",
+        None,
+        "wangfang",
+        "测试",
+        "???",
+        "Tony",
+    ] * 4
     log.loc[late, "at"] = log.loc[late, "at"].dt.normalize() + pd.Timedelta(hours=22, minutes=30)
     log.loc[plus86, "phone"] = "+86 " + log.loc[plus86, "phone"].fillna("13912345678").astype(str)
     # duplicate rows: 15 re-registered with new entry ids 30 s later, 10 exact copies (same id).
@@ -334,7 +384,13 @@ def test_messy_visitor_log_every_odd_row_accounted_for():
     # every input row is in the entries (with a status) or quarantined at the boundary
     q = dealer.quarantine[dealer.quarantine["table"] == "visitor_log"]
     assert len(rec.entries) + q["source_row"].nunique() == len(messy)
-    assert set(rec.entries["status"]) <= {"matched", "unregistered", "not_recorded", "duplicate", "not_sales"}
+    assert set(rec.entries["status"]) <= {
+        "matched",
+        "unregistered",
+        "not_recorded",
+        "duplicate",
+        "not_sales",
+    }
     an = rec.anomalies
     issues = an.groupby("entry_id")["issue"].apply(set)
     ids = log["entry_id"]
@@ -349,7 +405,9 @@ def test_messy_visitor_log_every_odd_row_accounted_for():
     for orig, dup in zip(log.loc[idx[120:135], "entry_id"], again["entry_id"], strict=True):
         assert len({orig, dup} & flagged_dups) == 1, (orig, dup)
     dup_ids |= set(log.loc[idx[120:135], "entry_id"])
-    assert set(copies["entry_id"]) <= set(an.loc[an["issue"].str.startswith("quarantined:"), "entry_id"])
+    assert set(copies["entry_id"]) <= set(
+        an.loc[an["issue"].str.startswith("quarantined:"), "entry_id"]
+    )
     by_name = dict(zip(log.loc[odd_names, "entry_id"], log.loc[odd_names, "name"], strict=True))
     for eid, name in by_name.items():
         got = issues.get(eid, set())
@@ -362,10 +420,14 @@ def test_messy_visitor_log_every_odd_row_accounted_for():
     # duplicate rows never count as unregistered walk-ins
     assert not (set(rec.unregistered["entry_id"]) & dup_ids)
     # +86 prefixes do not break matching: most such sales arrivals still match
-    s86 = set(log.loc[plus86, "entry_id"]) & set(rec.entries.loc[rec.entries["reason"] == "sales", "entry_id"])
+    s86 = set(log.loc[plus86, "entry_id"]) & set(
+        rec.entries.loc[rec.entries["reason"] == "sales", "entry_id"]
+    )
     matched = set(rec.pairs["entry_id"])
     assert len(s86 & matched) >= 0.8 * len(s86)
-    assert card.rules.set_index(["table", "rule"]).loc[("visitor_log", "inside_opening_hours"), "failed"] >= len(late)
+    assert card.rules.set_index(["table", "rule"]).loc[
+        ("visitor_log", "inside_opening_hours"), "failed"
+    ] >= len(late)
 
 
 # -- masking, fix lists, export, parameters ---------------------------------------------------------
@@ -387,7 +449,9 @@ def test_outputs_masked_by_default(defect_dealer, defect_card):
 
 def test_fix_list_per_consultant(defect_dealer, defect_card):
     fixes = fix_list(defect_dealer, scorecard=defect_card, contacts=True)
-    consultants = set(defect_dealer.staff.loc[defect_dealer.staff["role"] == "sales_consultant", "staff_id"])
+    consultants = set(
+        defect_dealer.staff.loc[defect_dealer.staff["role"] == "sales_consultant", "staff_id"]
+    )
     owners = set(fixes["owner"])
     assert owners <= consultants | {"reception", "crm", "sales_manager"}
     assert len(owners & consultants) >= 3
@@ -398,7 +462,10 @@ def test_fix_list_per_consultant(defect_dealer, defect_card):
     assert (un["owner"] == un["record_id"].map(log_staff)).all()
     assert fixes["action"].notna().all()
     with pytest.raises(InputError):
-        fix_list(defect_dealer, scorecard=quality_scorecard(defect_dealer, reconciliation=defect_card.reconciliation))
+        fix_list(
+            defect_dealer,
+            scorecard=quality_scorecard(defect_dealer, reconciliation=defect_card.reconciliation),
+        )
 
 
 def test_export_fix_list(tmp_path, defect_dealer, defect_card):
@@ -410,7 +477,9 @@ def test_export_fix_list(tmp_path, defect_dealer, defect_card):
     assert set(wb.sheetnames) == {"summary"} | set(fixes["owner"])
     files = export_fix_list(fixes, tmp_path / "csv")
     assert len(files) == fixes["owner"].nunique() + 1
-    back = pd.concat([pd.read_csv(f, encoding="utf-8-sig") for f in files if f.name != "fix_summary.csv"])
+    back = pd.concat(
+        [pd.read_csv(f, encoding="utf-8-sig") for f in files if f.name != "fix_summary.csv"]
+    )
     assert len(back) == len(fixes)
     with pytest.raises(InputError):
         export_fix_list(fixes, tmp_path / "x", format="pdf")
@@ -429,7 +498,31 @@ def test_params_yaml_matches_defaults(tmp_path):
 
 def test_followup_parameter_changes_the_rule(clean_dealer):
     rec = reconcile_visits(clean_dealer, mask=False)
-    strict = quality_scorecard(clean_dealer, params=QualityParams(followup_days=3), reconciliation=rec)
-    loose = quality_scorecard(clean_dealer, params=QualityParams(followup_days=60), reconciliation=rec)
+    strict = quality_scorecard(
+        clean_dealer, params=QualityParams(followup_days=3), reconciliation=rec
+    )
+    loose = quality_scorecard(
+        clean_dealer, params=QualityParams(followup_days=60), reconciliation=rec
+    )
     f = lambda c: c.rules.set_index("rule").loc["followup_within_days", "failed"]  # noqa: E731
     assert f(strict) > f(loose) == 0
+
+
+def test_empty_inputs_give_nan_with_a_reason(clean_dealer):
+    import dataclasses
+
+    from crm_analytics.dealer import DealerData
+    from crm_analytics.schema import empty_frame
+
+    tables = dict(clean_dealer.tables)
+    tables["visitor_log"] = empty_frame("visitor_log")
+    no_log = dataclasses.replace(clean_dealer, tables=tables)
+    rec = reconcile_visits(no_log)
+    assert len(rec.pairs) == 0 and len(rec.phantom) == 0
+    # without any log every DMS visit is unverifiable, not phantom
+    assert len(rec.unverifiable) == (clean_dealer.touchpoints["kind"] == "visit").sum()
+    empty = DealerData(dealer_id="X", name="", city="", as_of="2026-01-01", tables={})
+    card = quality_scorecard(empty)
+    assert card.dimensions["score"].isna().all()
+    assert (card.dimensions["note"] != "").all()
+    assert len(fix_list(empty)) == 0
