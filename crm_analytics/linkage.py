@@ -255,14 +255,12 @@ def name_keys(raw: str | None) -> tuple[str | None, str | None, str]:
 
 def name_frame(names: pd.Series) -> pd.DataFrame:
     """:func:`name_keys` for a column: ``surname_py``, ``full_py``, ``name_form`` (same index)."""
-    vals = names.astype("string")
-    uniq = pd.unique(vals.dropna())
-    table = {u: name_keys(u) for u in uniq}
-    keys = [
-        table.get(v, (None, None, "missing")) if not pd.isna(v) else (None, None, "missing")
-        for v in vals
-    ]
-    out = pd.DataFrame(keys, index=names.index, columns=["surname_py", "full_py", "name_form"])
+    codes, uniq = pd.factorize(names.astype("string"), use_na_sentinel=True)
+    keys = [name_keys(str(u)) for u in uniq] + [(None, None, "missing")]
+    sur = np.array([k[0] for k in keys], dtype=object)[codes]
+    full = np.array([k[1] for k in keys], dtype=object)[codes]
+    form = np.array([k[2] for k in keys], dtype=object)[codes]
+    out = pd.DataFrame({"surname_py": sur, "full_py": full, "name_form": form}, index=names.index)
     return out.astype({"surname_py": "string", "full_py": "string", "name_form": "str"})
 
 

@@ -287,34 +287,65 @@ def _params(params: QualityParams | None) -> QualityParams:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _isin(values: pd.Series, universe) -> pd.Series:
+    """``values.isin(universe)`` through object hash tables (Arrow-string ``isin`` is slow)."""
+    if isinstance(universe, (set, frozenset)):
+        universe = list(universe)
+    u = pd.Index(np.asarray(universe, dtype=object)).unique()
+    return pd.Series(u.get_indexer(values.to_numpy(object)) >= 0, index=values.index)
+
+
 def _minutes(at: pd.Series) -> np.ndarray:
     return ((at - _EPOCH).dt.total_seconds() / 60.0).to_numpy(float)
 
 
 def _phone_neighbours(a: pd.Series, b: pd.Series) -> pd.DataFrame:
-    """Pairs of ``a`` and ``b`` index labels whose phones are equal (distance 0) or one digit apart (1)."""
+    """Pairs of ``a`` and ``b`` index labels whose phones are equal (distance 0) or one digit apart (1).
+
+    Two equal-length strings one substitution apart agree exactly on their first half or on
+    their second half, so candidates are joined on each half and the Hamming distance is then
+    computed on the candidates only.
+    """
     a = a.dropna()
     b = b.dropna()
     cols = ["a", "b", "distance"]
     if not len(a) or not len(b):
         return pd.DataFrame(columns=cols)
-    fa = pd.DataFrame({"a": a.index, "phone": a.to_numpy(str)})
-    fb = pd.DataFrame({"b": b.index, "phone": b.to_numpy(str)})
-    exact = fa.merge(fb, on="phone")[["a", "b"]].assign(distance=0)
-    parts = [exact]
-    lens = set(fa["phone"].str.len()) & set(fb["phone"].str.len())
-    for n in sorted(lens):
-        xa = fa[fa["phone"].str.len() == n]
-        xb = fb[fb["phone"].str.len() == n]
-        for j in range(n):
-            ka = xa.assign(key=xa["phone"].str[:j] + "?" + xa["phone"].str[j + 1 :])
-            kb = xb.assign(key=xb["phone"].str[:j] + "?" + xb["phone"].str[j + 1 :])
-            m = ka.merge(kb, on="key", suffixes=("_a", "_b"))
-            m = m[m["phone_a"] != m["phone_b"]]
-            if len(m):
-                parts.append(m[["a", "b"]].assign(distance=1))
-    out = pd.concat(parts, ignore_index=True).drop_duplicates(["a", "b"])
-    return out[cols]
+    fa = pd.DataFrame({"a": a.index.to_numpy(object), "phone": a.to_numpy(object)})
+    fb = pd.DataFrame({"b": b.index.to_numpy(object), "phone": b.to_numpy(object)})
+    fa["n"] = fa["phone"].str.len()
+    fb["n"] = fb["phone"].str.len()
+    parts = []
+    for n in sorted(set(fa["n"]) & set(fb["n"])):
+        xa = fa[fa["n"] == n]
+        xb = fb[fb["n"] == n]
+        h = n // 2
+        cand = []
+        for lo, hi in ((0, h), (h, n)):
+            ka = xa.assign(key=xa["phone"].str[lo:hi])
+            kb = xb.assign(key=xb["phone"].str[lo:hi])
+            cand.append(
+                ka.merge(kb, on="key", suffixes=("_a", "_b"))[["a", "b", "phone_a", "phone_b"]]
+            )
+        m = pd.concat(cand, ignore_index=True).drop_duplicates(["a", "b"])
+        if not len(m):
+            continue
+        pa = np.frombuffer(
+            m["phone_a"].to_numpy().astype(f"S{n}").tobytes(), dtype=np.uint8
+        ).reshape(-1, n)
+        pb = np.frombuffer(
+            m["phone_b"].to_numpy().astype(f"S{n}").tobytes(), dtype=np.uint8
+        ).reshape(-1, n)
+        dist = (pa != pb).sum(axis=1)
+        keep = dist <= 1
+        parts.append(
+            pd.DataFrame(
+                {"a": m["a"].to_numpy()[keep], "b": m["b"].to_numpy()[keep], "distance": dist[keep]}
+            )
+        )
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    return pd.concat(parts, ignore_index=True)[cols]
 
 
 def _customer_features(dealer: DealerData) -> pd.DataFrame:
@@ -525,7 +556,7 @@ def _known_people(
         )
     # 2) same full name (pinyin) or 3) same surname with a DMS touch that day, and a lead of the
     # receiving consultant open around the arrival
-    rest = arrivals[~arrivals["entry_id"].isin(pd.concat(found)["entry_id"] if found else [])]
+    rest = arrivals[~_isin(arrivals["entry_id"], pd.concat(found)["entry_id"] if found else [])]
     rest = rest[rest["surname_py"].notna()]
     if len(rest) and len(leads):
         lc = leads.merge(cust[["customer_id", "surname_py", "full_py"]], on="customer_id")
@@ -545,7 +576,7 @@ def _known_people(
                 how="full_name_and_lead"
             )
         )
-        sur = m[m["full_py"].isna() & ~m["entry_id"].isin(full["entry_id"])]
+        sur = m[m["full_py"].isna() & ~_isin(m["entry_id"], full["entry_id"])]
         if len(sur):
             tp = dealer.touchpoints
             days = (
@@ -663,13 +694,17 @@ def reconcile_visits(
         )
     # a duplicate candidate that matched: a real second visit if its original matched too,
     # otherwise it took the original's visit and the original is the duplicate row
-    matched_ids = set(cand["unique_id_l"])
-    dup_matched = log[log["duplicate_of"].notna() & log["entry_id"].isin(matched_ids)]
-    for eid, orig in zip(dup_matched["entry_id"], dup_matched["duplicate_of"], strict=True):
-        log.loc[log["entry_id"] == eid, "duplicate_of"] = pd.NA
-        if orig not in matched_ids:
-            log.loc[log["entry_id"] == orig, "duplicate_of"] = eid
-    sales = sales[~sales["entry_id"].isin(log.loc[log["duplicate_of"].notna(), "entry_id"])]
+    matched_ids = cand["unique_id_l"]
+    is_dup = log["duplicate_of"].notna()
+    dup_matched = log[is_dup & _isin(log["entry_id"], matched_ids)]
+    orphans = dup_matched[~_isin(dup_matched["duplicate_of"], matched_ids)]
+    log.loc[dup_matched.index, "duplicate_of"] = pd.NA
+    if len(orphans):
+        swap = pd.Series(orphans["entry_id"].to_numpy(), index=orphans["duplicate_of"].to_numpy())
+        swap = swap[~swap.index.duplicated()]
+        pos = _isin(log["entry_id"], swap.index)
+        log.loc[pos, "duplicate_of"] = log.loc[pos, "entry_id"].map(swap).to_numpy()
+    sales = sales[~_isin(sales["entry_id"], log.loc[log["duplicate_of"].notna(), "entry_id"])]
     lg = sales.set_index("entry_id")
     vi = visits.set_index("touch_id")
     pairs = pd.DataFrame(
@@ -715,22 +750,24 @@ def reconcile_visits(
     ]
     pairs = pairs.sort_values(["at_log", "entry_id"], kind="stable").reset_index(drop=True)
 
-    unmatched = sales[~sales["entry_id"].isin(pairs["entry_id"])]
+    unmatched = sales[~_isin(sales["entry_id"], pairs["entry_id"])]
     known = _known_people(dealer, unmatched, cust, params)
     base_cols = ["entry_id", "at", "staff_id", "name", "phone", "party_size"]
-    not_recorded = unmatched[unmatched["entry_id"].isin(known["entry_id"])][base_cols].merge(
+    not_recorded = unmatched[_isin(unmatched["entry_id"], known["entry_id"])][base_cols].merge(
         known, on="entry_id", how="left"
     )
-    unregistered = unmatched[~unmatched["entry_id"].isin(known["entry_id"])][base_cols].reset_index(
-        drop=True
-    )
+    unregistered = unmatched[~_isin(unmatched["entry_id"], known["entry_id"])][
+        base_cols
+    ].reset_index(drop=True)
 
-    lone = visits[~visits["touch_id"].isin(pairs["touch_id"])]
+    lone = visits[~_isin(visits["touch_id"], pairs["touch_id"])]
     lone_day = lone["at"].dt.normalize()
-    logged = visits["at"].dt.normalize().isin(set(log["at"].dt.normalize()))
+    logged = visits["at"].dt.normalize().isin(log["at"].dt.normalize().unique())
     n_logged = int(logged.sum())
     phantom_rate = (
-        float(lone_day.isin(set(log["at"].dt.normalize())).sum() / n_logged) if n_logged else np.nan
+        float(lone_day.isin(log["at"].dt.normalize().unique()).sum() / n_logged)
+        if n_logged
+        else np.nan
     )
     days = _open_days(dealer, log, params, phantom_rate)
     missing_days = days[days["missing"]]
@@ -743,9 +780,9 @@ def reconcile_visits(
     # every kept log row with its status
     status = pd.Series("not_sales", index=log.index, dtype="str")
     status[log["duplicate_of"].notna()] = "duplicate"
-    status[log["entry_id"].isin(pairs["entry_id"])] = "matched"
-    status[log["entry_id"].isin(unregistered["entry_id"])] = "unregistered"
-    status[log["entry_id"].isin(not_recorded["entry_id"])] = "not_recorded"
+    status[_isin(log["entry_id"], pairs["entry_id"])] = "matched"
+    status[_isin(log["entry_id"], unregistered["entry_id"])] = "unregistered"
+    status[_isin(log["entry_id"], not_recorded["entry_id"])] = "not_recorded"
     entries = log[["entry_id", "at", "reason", "staff_id", "name", "phone", "party_size"]].assign(
         status=status
     )
@@ -909,7 +946,7 @@ def _typo_suspects(log: pd.DataFrame, cust: pd.DataFrame) -> pd.DataFrame:
     cols = ["customer_id", "entry_id", "at", "name", "phone", "log_phone"]
     valid = cust[cust["phone_kind"].isin(["mobile", "landline"]) & ~cust["staff_phone"]]
     lp = log[log["phone_kind"].isin(["mobile", "landline"])]
-    lp = lp[~lp["phone_norm"].isin(set(cust["phone_norm"].dropna()))]
+    lp = lp[~_isin(lp["phone_norm"], cust["phone_norm"].dropna())]
     nb = _phone_neighbours(
         lp.set_index("entry_id")["phone_norm"], valid.set_index("customer_id")["phone_norm"]
     )
@@ -1464,7 +1501,7 @@ def quality_scorecard(
         )
     )
     dl = tp[tp["kind"] == "delivery"]
-    no_order = dl[~dl["lead_id"].isin(dealer.orders["lead_id"])]
+    no_order = dl[~_isin(dl["lead_id"], dealer.orders["lead_id"])]
     rule("continuity", "touchpoints", "delivery_has_order", len(dl), no_order)
     no_order = no_order.assign(consultant_id=no_order["lead_id"].map(lead_consultant))
     flags.append(
@@ -1547,7 +1584,7 @@ def quality_scorecard(
         )
     )
     dups = rec.anomalies[rec.anomalies["issue"] == "duplicate_entry"]
-    de = ent[ent["entry_id"].isin(dups["entry_id"])]
+    de = ent[_isin(ent["entry_id"], dups["entry_id"])]
     flags.append(
         _flags(
             "visitor_log",
