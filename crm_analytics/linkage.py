@@ -264,22 +264,6 @@ def name_frame(names: pd.Series) -> pd.DataFrame:
     return out.astype({"surname_py": "string", "full_py": "string", "name_form": "str"})
 
 
-__all__ = [
-    "LINK_COLUMNS",
-    "assign_one_to_one",
-    "link_records",
-    "PLACEHOLDER_NAMES",
-    "PLACEHOLDER_PHONES",
-    "mask_name",
-    "mask_phone",
-    "name_frame",
-    "name_keys",
-    "normalize_phone",
-    "normalize_phones",
-    "phone_kind",
-]
-
-
 # -- probabilistic linkage -------------------------------------------------------------------------
 #: Columns both sides of :func:`link_records` must carry.
 LINK_COLUMNS = ("unique_id", "day", "staff_id", "phone", "surname_py", "full_py", "minute")
@@ -385,11 +369,13 @@ def link_records(
     db = DuckDBAPI()
     sdf_l = db.register(left, table_name="link_left")
     sdf_r = db.register(right, table_name="link_right")
-    linker = Linker([sdf_l, sdf_r], _settings(prior), log_level=logging.WARNING)
+    # quiet splink for the duration of the call only; log_level=None keeps splink from
+    # configuring logging itself (no global state changes)
     splink_logger = logging.getLogger("splink")
     old_level = splink_logger.level
     splink_logger.setLevel(logging.ERROR)
     try:
+        linker = Linker([sdf_l, sdf_r], _settings(prior), log_level=None)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=min(2e6, max(1e5, n_pairs / 4)), seed=1
         )
@@ -416,6 +402,7 @@ def assign_one_to_one(
     score: str = "match_weight",
     distance: str | None = None,
     distance_penalty: float = 0.01,
+    min_score: float | None = None,
 ) -> pd.DataFrame:
     """Keep each left and each right record in at most one pair, maximising the total score.
 
@@ -432,6 +419,11 @@ def assign_one_to_one(
         Optional column (for example minutes apart) used only to break ties.
     distance_penalty
         Score units subtracted per unit of ``distance``.
+    min_score
+        Pairs scoring below this are dropped first. Among the rest, a record may stay unmatched:
+        the assignment maximises the total of ``score - min_score`` (a maximum-weight
+        matching, not a forced one), so a record never takes a weak partner just to make room.
+        ``None`` uses the lowest score present.
 
     Returns
     -------
@@ -444,10 +436,15 @@ def assign_one_to_one(
 
     if not len(pairs):
         return pairs.copy()
+    if min_score is not None:
+        pairs = pairs[pairs[score] >= min_score]
+        if not len(pairs):
+            return pairs.copy()
     p = pairs.reset_index(drop=True)
     li, lu = pd.factorize(p[left])
     ri, ru = pd.factorize(p[right])
     value = p[score].to_numpy(float)
+    floor = float(min_score) if min_score is not None else float(value.min()) - 1.0
     if distance is not None:
         value = value - distance_penalty * np.abs(p[distance].to_numpy(float))
     n_l, n_r = len(lu), len(ru)
@@ -464,13 +461,37 @@ def assign_one_to_one(
         for grp in np.split(order, bounds):
             a, ai = np.unique(li[grp], return_inverse=True)
             b, bi = np.unique(ri[grp], return_inverse=True)
-            cost = np.full((len(a), len(b)), 1e9)
-            best = np.full((len(a), len(b)), -1)
+            na, nb = len(a), len(b)
+            # rows: left records then one dummy per right record; columns: right records then
+            # one dummy per left record. A record matched to its dummy stays unmatched (gain 0).
+            cost = np.full((na + nb, nb + na), 1e9)
+            cost[na:, nb:] = 0.0
+            cost[np.arange(na), nb + np.arange(na)] = 0.0
+            cost[na + np.arange(nb), np.arange(nb)] = 0.0
+            best = np.full((na, nb), -1)
             for e, x, y in zip(grp, ai, bi, strict=True):
-                if -value[e] < cost[x, y]:
-                    cost[x, y] = -value[e]
+                gain = max(value[e] - floor, 0.0)
+                if -gain < cost[x, y]:
+                    cost[x, y] = -gain
                     best[x, y] = e
             rows, cols = linear_sum_assignment(cost)
-            chosen = best[rows, cols]
-            keep[chosen[(chosen >= 0) & (cost[rows, cols] < 1e9)]] = True
+            real = (rows < na) & (cols < nb)
+            chosen = best[rows[real], cols[real]]
+            keep[chosen[chosen >= 0]] = True
     return p.loc[keep].sort_values(score, ascending=False, kind="stable").reset_index(drop=True)
+
+
+__all__ = [
+    "LINK_COLUMNS",
+    "assign_one_to_one",
+    "link_records",
+    "PLACEHOLDER_NAMES",
+    "PLACEHOLDER_PHONES",
+    "mask_name",
+    "mask_phone",
+    "name_frame",
+    "name_keys",
+    "normalize_phone",
+    "normalize_phones",
+    "phone_kind",
+]

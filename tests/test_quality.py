@@ -149,6 +149,21 @@ def test_assign_one_to_one_is_optimal_and_time_ordered():
         map(tuple, assign_one_to_one(q, distance="gap")[["unique_id_l", "unique_id_r"]].to_numpy())
     )
     assert got == {("a1", "v1"), ("a2", "v2")}
+    # a maximum-weight matching, not a forced one
+    w = pd.DataFrame(
+        {
+            "unique_id_l": ["a", "a", "b"],
+            "unique_id_r": ["x", "y", "x"],
+            "match_weight": [15.0, 0.5, 14.0],
+        }
+    )
+    pick = lambda df, **kw: set(
+        map(tuple, assign_one_to_one(df, **kw)[["unique_id_l", "unique_id_r"]].to_numpy())
+    )  # noqa: E731
+    assert pick(w, min_score=0.0) == {("a", "x")}  # 15 > 0.5 + 14: b stays unmatched
+    w.loc[1, "match_weight"] = 2.0
+    assert pick(w, min_score=0.0) == {("a", "y"), ("b", "x")}  # 2 + 14 > 15
+    assert pick(w, min_score=3.0) == {("a", "x")}  # a-y is below the floor
 
 
 # -- reconciliation against the simulator's truth ---------------------------------------------------
