@@ -157,9 +157,12 @@ def test_assign_one_to_one_is_optimal_and_time_ordered():
             "match_weight": [15.0, 0.5, 14.0],
         }
     )
-    pick = lambda df, **kw: set(
-        map(tuple, assign_one_to_one(df, **kw)[["unique_id_l", "unique_id_r"]].to_numpy())
-    )  # noqa: E731
+
+    def pick(df, **kw):
+        return set(
+            map(tuple, assign_one_to_one(df, **kw)[["unique_id_l", "unique_id_r"]].to_numpy())
+        )
+
     assert pick(w, min_score=0.0) == {("a", "x")}  # 15 > 0.5 + 14: b stays unmatched
     w.loc[1, "match_weight"] = 2.0
     assert pick(w, min_score=0.0) == {("a", "y"), ("b", "x")}  # 2 + 14 > 15
