@@ -20,12 +20,14 @@ against the DMS (DIGEST sections 3-5). Three entry points:
 * :func:`fix_list` lists the records to send back for correction, per consultant, and
   :func:`export_fix_list` writes one CSV per consultant or one Excel sheet per consultant.
 
-Why splink: on the simulator's defect dealer a clerk's rule (same day, same consultant,
-nearest time within 30 minutes) is exactly as accurate as splink when the front desk writes
-every consultant and time correctly (pairs precision = recall = 0.994 for both), but when 10%
-of arrivals carry the wrong consultant and 10% a time off by 40-90 minutes, the rule's recall
-falls to 0.81 and its phantom precision to 0.10, while splink keeps 0.982 / 0.982 and 1.00,
-because it also weighs phone and name agreement (``bench/bench_quality.py``).
+Why splink: on the simulator's defect dealer (6,000 customers) a clerk's rule (same day, same
+consultant, nearest time within 30 minutes, one-to-one) is as accurate as splink when the
+front desk writes every consultant and time correctly (pairs precision and recall 0.993 vs
+0.994), but when 10% of arrivals carry the wrong consultant and 10% a time off by 40-90
+minutes, the rule's recall falls to 0.81 and its phantom precision to 0.10, while splink keeps
+0.982 / 0.982 and 1.00, because it also weighs phone and name agreement
+(``bench/bench_quality.py``). A 104,194-row visitor log reconciles in about 7 s on the 2-core
+machine.
 
 Personal data (names, phones) is masked in every output (``138****5678``, ``张*``) unless a
 contact list for staff is asked for explicitly (``fix_list(dealer, contacts=True)``).
