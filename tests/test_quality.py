@@ -37,7 +37,10 @@ from crm_analytics.validation import build_dealer
 ROOT = Path(__file__).resolve().parents[1]
 #: the issue's defect dealer: 10% unregistered walk-ins, 3% typo'd phones, 2% phantom DMS visits
 #: (other defect classes at the simulator's default rates)
-DEFECTS = DefectRates(unregistered_walk_in=0.10, typo_phone=0.03, phantom_visit=0.02)
+# the rates; missing log days doubled so enough of them are observable (>= 10)
+DEFECTS = DefectRates(
+    unregistered_walk_in=0.10, typo_phone=0.03, phantom_visit=0.02, missing_log_day=0.02
+)
 
 
 @pytest.fixture(scope="session")
