@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
+from sklearn.base import BaseEstimator
 
 from .dealer import DealerData
 from .errors import ConvergenceError, InputError, InsufficientDataError, NotFittedError
@@ -178,7 +179,7 @@ def _split(value: object) -> list[str]:
     return [p for p in str(value).split(";") if p]
 
 
-class PersonaModel:
+class PersonaModel(BaseEstimator):
     """Latent class model for mixed categorical, multi-choice and numeric indicators.
 
     Parameters
