@@ -273,3 +273,27 @@ def test_params_yaml_mirrors_defaults():
         load_params(overrides={"reasons": {"bogus": {}}})
     with pytest.raises(InputError):
         call_lists(simulate_dealer(0, customers=300, seed=1), reasons=["bogus"])
+
+
+def test_btyd_scores_plug_in(dealer):
+    from crm_analytics.actions import btyd_scores
+
+    sc = btyd_scores(dealer)
+    assert sc["customer_id"].is_unique and sc["p_alive"].between(0, 1).all()
+    assert set(sc["customer_id"]) == set(dealer.service_visits["customer_id"])
+    c = call_lists(dealer, scores=sc)
+    p = sc.set_index("customer_id")["p_alive"]
+    has = c["customer_id"].isin(p.index)
+    np.testing.assert_allclose(c.loc[has, "activity"], p.loc[c.loc[has, "customer_id"]].to_numpy())
+    # why the recency rule stays the default here: it ranks truly active owners better
+    alive = dealer.truth["customers"].groupby("customer_id")["dropout_at"].max().gt(dealer.as_of)
+    y = alive.reindex(p.index).to_numpy(bool)
+    rec = customer_activity(dealer)["activity"].reindex(p.index).to_numpy()
+
+    def auc(a):
+        return (a[y][:, None] > a[~y][None, :]).mean() + 0.5 * (
+            a[y][:, None] == a[~y][None, :]
+        ).mean()
+
+    assert auc(p.to_numpy()) > 0.6
+    assert auc(rec) > auc(p.to_numpy())
