@@ -41,6 +41,7 @@ __all__ = [
     "PersonaModel",
     "describe_personas",
     "persona_crosstab",
+    "persona_stability",
     "AGE_BANDS",
 ]
 
@@ -625,3 +626,51 @@ def persona_crosstab(
     g = df.groupby(["persona", *by], observed=True).size().rename("buyers").reset_index()
     g["share_of_persona"] = g["buyers"] / g.groupby("persona")["buyers"].transform("sum")
     return g
+
+
+def persona_stability(
+    features_a: pd.DataFrame,
+    features_b: pd.DataFrame,
+    *,
+    n_personas: int = 4,
+    evaluate_on: pd.DataFrame | None = None,
+    **model_params: object,
+) -> dict[str, float]:
+    """Stability of the personas between two independent samples of the same population.
+
+    Fits one :class:`PersonaModel` on ``features_a`` and one on ``features_b`` (e.g. two
+    simulations with different seeds, two halves of a network, two years), predicts a common
+    set of customers with both, and returns the adjusted Rand index (ARI) between the two
+    labelings: 1 when both fits put every customer in the same persona (whatever the persona
+    numbers), about 0 for unrelated labelings.
+
+    Parameters
+    ----------
+    features_a, features_b
+        Feature frames (:func:`persona_features`).
+    n_personas
+        Number of personas of both fits.
+    evaluate_on
+        The common customers; default the interviewed buyers of both samples (rows with
+        ``interviewed`` true, else all rows of both).
+    **model_params
+        Other :class:`PersonaModel` parameters (``random_state``, ``n_init``, ``tol``...).
+
+    Returns
+    -------
+    dict
+        ``ari`` and ``n_evaluated``.
+    """
+    from sklearn.metrics import adjusted_rand_score
+
+    ma = PersonaModel(n_personas, **model_params).fit(features_a)
+    mb = PersonaModel(n_personas, **model_params).fit(features_b)
+    if evaluate_on is None:
+        both = pd.concat([features_a, features_b])
+        evaluate_on = (
+            both[both["interviewed"].astype(bool)] if "interviewed" in both.columns else both
+        )
+    return {
+        "ari": float(adjusted_rand_score(ma.predict(evaluate_on), mb.predict(evaluate_on))),
+        "n_evaluated": float(len(evaluate_on)),
+    }

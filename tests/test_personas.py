@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import numpy as np
@@ -16,6 +17,7 @@ from crm_analytics.personas import (
     describe_personas,
     persona_crosstab,
     persona_features,
+    persona_stability,
 )
 from crm_analytics.synth import simulate_dealer
 
@@ -129,9 +131,11 @@ def test_personas_stable_across_simulations(two_sims):
     seed), predict the interviewed buyers of both with both fits, ARI between the two labelings.
 
     Measured (this test's size, 6,000 simulated customers per dealer, ~6,500 feature rows):
-    ARI between fits 0.80-0.87; at 20,000 customers 0.88-0.90. ARI against the true persona of
-    the buyers is bounded by the overlap of the simulator's personas: 0.73 with the *true*
-    parameters (EM started from the truth) at 20,000 customers; we get 0.65-0.74.
+    ARI between fits 0.80-0.87; one 20,000-customer dealer per sample 0.88-0.90; a two-dealer
+    network of 20,000 customers each per sample (~43,000 rows) 0.93 (the opt-in test below).
+    Buyers-only fits (~1,400 interviews per 20,000 customers) reach 0.80. ARI against the true
+    persona of the buyers is bounded by the overlap of the simulator's personas: 0.73 with the
+    *true* parameters (EM started from the truth) at 20,000 customers; we get 0.65-0.74.
     """
     a, b = two_sims
     fa, fb = (
@@ -189,3 +193,38 @@ def test_persona_features_buyers(two_sims):
     np.testing.assert_allclose(f["age"].dropna(), (yr - by).dropna())
     with pytest.raises(InputError):
         persona_features(a, population="all")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CRM_SLOW_TESTS"), reason="network-scale run (~3 min); set CRM_SLOW_TESTS=1"
+)
+def test_personas_stable_at_network_scale():
+    """The issue's bar (ARI >= 0.9) at the scale where personas are fitted: a network.
+
+    Two "networks" of two 20,000-customer dealers, seeds 1 and 2 (same persona population,
+    different draws); fit on each, ARI on the interviewed buyers of both. Measured 0.928.
+    """
+
+    def network(seed):
+        return pd.concat(
+            [
+                persona_features(
+                    simulate_dealer(i, customers=20000, seed=seed), population="customers"
+                )
+                for i in range(2)
+            ]
+        )
+
+    res = persona_stability(network(1), network(2), random_state=0, n_init=5, tol=1e-6)
+    assert res["ari"] >= 0.9, res
+
+
+def test_persona_stability_function_matches_manual(two_sims):
+    a, b = two_sims
+    fa, fb = persona_features(a), persona_features(b)
+    res = persona_stability(fa, fb, random_state=0, n_init=3, tol=1e-6)
+    ma = PersonaModel(4, random_state=0, n_init=3, tol=1e-6).fit(fa)
+    mb = PersonaModel(4, random_state=0, n_init=3, tol=1e-6).fit(fb)
+    common = pd.concat([fa, fb])
+    assert res["n_evaluated"] == len(common)
+    assert res["ari"] == pytest.approx(adjusted_rand_score(ma.predict(common), mb.predict(common)))
