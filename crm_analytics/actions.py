@@ -228,6 +228,8 @@ _OUT_COLUMNS = [
 ]
 
 _DAY = pd.Timedelta(days=1)
+#: Touchpoint kinds initiated by the dealer alone (not evidence that the customer is active).
+_OUTBOUND_KINDS = ("call", "invitation", "solicitation")
 
 
 # -- parameters -------------------------------------------------------------------------------
@@ -366,6 +368,9 @@ def customer_activity(
         ``churn_probability``); used where present.
     grace_days, scale_days
         The recency rule ``exp(-max(0, days since last contact - grace_days) / scale_days)``.
+        A contact is any dated record of the customer (repair order, lead, order delivery,
+        answered survey, vehicle bought here, touchpoint) except the dealer's own outbound
+        calls, invitations and solicitations.
 
     Returns
     -------
@@ -386,6 +391,9 @@ def customer_activity(
         ("customers", "created_at"),
     ):
         t = _upto(dealer.tables[table], col, as_of)
+        if table == "touchpoints" and len(t):
+            # the dealer's own outbound attempts say nothing about the customer being active
+            t = t[~t["kind"].isin(_OUTBOUND_KINDS)]
         if len(t):
             parts.append(t[["customer_id", col]].rename(columns={col: "t"}))
     v = _upto(dealer.vehicles, "purchase_date", as_of)
