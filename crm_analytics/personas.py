@@ -16,6 +16,18 @@ indicator drops out of that customer's likelihood, no imputation), and it gives 
 a probability of each persona. Fitted by EM with several random starts; the start with the
 highest log-likelihood wins; Laplace (add-``alpha``) smoothing keeps probabilities off zero.
 
+Age enters as a number (a Gaussian per persona, which keeps its order and spread); the age
+bands of :data:`AGE_BANDS` are used to describe and cross-tabulate the personas.
+
+Sample size and stability: the interview answers exist for buyers only (about 1,400 per
+20,000-customer dealer), and the simulator's personas overlap, so the persona of a single buyer
+is often uncertain (ARI against the true persona 0.73 even with the true parameters). Fitting on
+``persona_features(..., population="customers")`` (every known customer; interview answers
+missing for the others) and, better, on the pooled customers of a network of dealers makes the
+personas stable: ARI between fits on two independent simulated samples of the same population
+0.80 (buyers of one dealer), 0.83 (customers of a 6,000-customer dealer), 0.88-0.90 (one
+20,000-customer dealer), 0.93 (two 20,000-customer dealers); see :func:`persona_stability`.
+
 Public objects: :func:`persona_features` (one row per interviewed buyer),
 :class:`PersonaModel` (scikit-learn estimator contract), :func:`describe_personas` (plain-words
 profile of each persona), :func:`persona_crosstab` (persona x channel x model).
