@@ -579,6 +579,8 @@ def _insurance(ctx: dict) -> pd.DataFrame:
 def _vehicle_window(ctx: dict, reason: str, col: str, value: float, detail: str) -> pd.DataFrame:
     v, as_of, prm = ctx["vehicles"], ctx["as_of"], ctx["params"]["reasons"][reason]
     end = as_of + float(prm["window_days"]) * _DAY
+    if not len(v):
+        return pd.DataFrame()
     c = v[v[col].notna() & (v[col] > as_of) & (v[col] <= end)]
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
@@ -596,8 +598,11 @@ def _vehicle_window(ctx: dict, reason: str, col: str, value: float, detail: str)
 def _last_service(ctx: dict) -> pd.DataFrame:
     """Per vin: date and mileage of the latest repair order up to as_of."""
     sv = ctx["service"]
+    cols = ["vin", "at", "mileage", "customer_id", "advisor_id"]
     if not len(sv):
-        return pd.DataFrame(columns=["vin", "at", "mileage", "customer_id", "advisor_id"])
+        return pd.DataFrame(
+            {c: pd.Series(dtype="datetime64[ns]" if c == "at" else object) for c in cols}
+        )
     s = sv.sort_values(["vin", "at"])
     return s.groupby("vin", as_index=False).last()[
         ["vin", "at", "mileage", "customer_id", "advisor_id"]
@@ -607,6 +612,8 @@ def _last_service(ctx: dict) -> pd.DataFrame:
 def _maintenance(ctx: dict) -> pd.DataFrame:
     v, as_of, prm = ctx["vehicles"], ctx["as_of"], ctx["params"]["reasons"]["maintenance_due"]
     last = ctx["last_service"]
+    if not len(v):
+        return pd.DataFrame()
     base = v[["vin", "customer_id", "purchase_date", "sold_by_this_dealer"]].merge(
         last[["vin", "at", "mileage"]], on="vin", how="left"
     )
@@ -642,6 +649,8 @@ def _maintenance(ctx: dict) -> pd.DataFrame:
 def _recall(ctx: dict) -> pd.DataFrame:
     v, as_of, prm = ctx["vehicles"], ctx["as_of"], ctx["params"]["reasons"]["recall"]
     sv = ctx["service"]
+    if not len(v):
+        return pd.DataFrame()
     done = set(sv.loc[sv["kind"] == "recall", "vin"]) if len(sv) else set()
     c = v[v["recall_campaign"].notna() & ~v["vin"].isin(done)]
     return _items_frame(

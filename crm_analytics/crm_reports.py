@@ -675,7 +675,16 @@ def department_efficiency(
         ]
     )
     visits = visits[visits["customer_id"].isin(first.index)]
-    visits = visits.assign(t0=visits["customer_id"].map(first))
+    if len(visits):
+        visits = visits.assign(at=pd.to_datetime(visits["at"]), t0=visits["customer_id"].map(first))
+    else:
+        visits = pd.DataFrame(
+            {
+                "customer_id": pd.Series(dtype=object),
+                "at": pd.Series(dtype="datetime64[ns]"),
+                "t0": pd.Series(dtype="datetime64[ns]"),
+            }
+        )
     came = visits[
         (visits["at"] > visits["t0"])
         & (visits["at"] <= visits["t0"] + 30 * _DAY)

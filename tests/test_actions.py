@@ -297,3 +297,20 @@ def test_btyd_scores_plug_in(dealer):
 
     assert auc(p.to_numpy()) > 0.6
     assert auc(rec) > auc(p.to_numpy())
+
+
+def test_empty_tables_and_no_staff(dealer, tmp_path: Path):
+    from crm_analytics.schema import empty_frame
+
+    keep = ("customers", "staff")
+    e = dataclasses.replace(
+        dealer, tables={k: (v if k in keep else empty_frame(k)) for k, v in dealer.tables.items()}
+    )
+    c = call_lists(e)
+    assert c.empty and list(c.columns)[:3] == ["rank", "customer_id", "customer_name"]
+    assert touch_calendar(c).empty and owner_load(c).empty
+    assert export_call_list(c, tmp_path / "empty.xlsx").is_file()
+    n = dataclasses.replace(dealer, tables=dict(dealer.tables))
+    n.tables["staff"] = empty_frame("staff")
+    c = call_lists(n)
+    assert len(c) and c["owner_id"].isna().all()

@@ -168,3 +168,26 @@ def test_reports_survive_hostile_and_empty_inputs(dealer):
     d.tables["surveys"] = d.surveys.iloc[0:0]
     assert cr.csi_by_stage(d).empty and cr.csi_by_staff(d).empty
     assert cr.channel_recall_accuracy(d).empty
+
+
+def test_reports_on_empty_tables(dealer):
+    import dataclasses
+
+    from crm_analytics.schema import empty_frame
+
+    keep = ("customers", "staff")
+    e = dataclasses.replace(
+        dealer, tables={k: (v if k in keep else empty_frame(k)) for k, v in dealer.tables.items()}
+    )
+    for f in (
+        cr.csi_by_stage,
+        cr.csi_by_staff,
+        cr.defeat_pareto,
+        cr.channel_recall_accuracy,
+        cr.deal_customers,
+        cr.dormant_customers,
+        cr.defeated_customers,
+    ):
+        assert f(e).empty, f.__name__
+    de = cr.department_efficiency(e)
+    assert (de["customers"] == 0).all() and de["conversion_rate"].isna().all()
