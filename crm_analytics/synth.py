@@ -1185,6 +1185,7 @@ class _Dealer:
                 }
             )
         )
+        srv.extend(self._sales_surveys(buyers, sat[b_pos]))
         S = pd.concat(srv, ignore_index=True)
         # -- complaints and solicitations (touchpoints without a lead) --------------------------------
         comp_rows = np.flatnonzero(complaint & ~np.isnat(svc_start))
@@ -1550,6 +1551,79 @@ class _Dealer:
             "closing_hour": self.close_h,
         }
         return meta, tables, truth
+
+    def _sales_surveys(self, buyers: np.ndarray, buyer_sat: np.ndarray) -> list[pd.DataFrame]:
+        """Sales satisfaction after delivery and the intended-customer survey after a first visit.
+
+        Drawn from a stream of their own, so adding them left every other table unchanged.
+        """
+        rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, self.index, 1]))
+        L = self.L
+        lead = L["lead_id"].to_numpy()
+        cust = L["customer_id"].to_numpy()
+        cons = L["consultant_id"].to_numpy()
+        # sales satisfaction (CSI) of buyers, rated on the consultant, 1-3 weeks after delivery
+        pick = rng.random(len(buyers)) < 0.6
+        rows = buyers[pick]
+        sales = pd.DataFrame(
+            {
+                "customer_id": cust[rows],
+                "lead_id": lead[rows],
+                "at": _shop_hours(
+                    rng,
+                    L["t_deliver"].to_numpy("datetime64[s]")[rows]
+                    + _days(rng.uniform(7, 21, len(rows))),
+                    self.open_h,
+                    self.close_h,
+                ),
+                "kind": "sales_satisfaction",
+                "score": np.round(
+                    np.clip(
+                        buyer_sat[pick]
+                        + 0.3 * L["skill"].to_numpy()[rows]
+                        + rng.normal(0, 0.7, len(rows)),
+                        0,
+                        10,
+                    ),
+                    1,
+                ),
+                "recalled_channel": None,
+                "use": None,
+                "media_seen": None,
+                "staff_id": cons[rows],
+            }
+        )
+        # intended-customer survey of visitors, buyers or not: which channel brought them
+        visited = np.flatnonzero(L["visit"].to_numpy())
+        rows = visited[rng.random(len(visited)) < 0.35]
+        true_ch = L["channel"].to_numpy()[rows]
+        intent = pd.DataFrame(
+            {
+                "customer_id": cust[rows],
+                "lead_id": lead[rows],
+                "at": _shop_hours(
+                    rng,
+                    L["t_visit1"].to_numpy("datetime64[s]")[rows]
+                    + _days(rng.uniform(2, 10, len(rows))),
+                    self.open_h,
+                    self.close_h,
+                ),
+                "kind": "intent_survey",
+                "score": np.round(
+                    np.clip(
+                        rng.normal(7.8, 1.3, len(rows)) + 0.5 * L["skill"].to_numpy()[rows], 0, 10
+                    ),
+                    1,
+                ),
+                "recalled_channel": np.where(
+                    rng.random(len(rows)) < 0.75, true_ch, _choice(rng, schema.CHANNELS, len(rows))
+                ),
+                "use": None,
+                "media_seen": None,
+                "staff_id": cons[rows],
+            }
+        )
+        return [sales, intent]
 
     def _inject(self, dr: DefectRates, A, C, tp, staff, in_dms: np.ndarray):
         """Inject data-quality defects; every one is recorded in ``self.defects``."""
