@@ -183,9 +183,7 @@ def period_bounds(
 
 
 # -- per-lead journeys ---------------------------------------------------------------------------
-def lead_journeys(
-    dealer: DealerData, *, cutoff: Any = None, imply: bool = True
-) -> pd.DataFrame:
+def lead_journeys(dealer: DealerData, *, cutoff: Any = None, imply: bool = True) -> pd.DataFrame:
     """One row per lead with the time each funnel stage was first reached.
 
     Parameters
@@ -244,7 +242,9 @@ def lead_journeys(
         & (orders["ordered_at"] + pd.Timedelta(days=30) <= cut)
         & dl.isna()
     )
-    J["cancelled"] = cancelled.groupby(orders["lead_id"]).any().reindex(idx, fill_value=False).to_numpy()
+    J["cancelled"] = (
+        cancelled.groupby(orders["lead_id"]).any().reindex(idx, fill_value=False).to_numpy()
+    )
     for s in ("visit", "test_drive", "quote", "order", "delivery"):
         J[f"{s}_implied"] = False
     if imply:
@@ -365,7 +365,13 @@ def _in(ts: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
 def _rate_row(name, num, den, note_zero, note="") -> dict:
     num, den = float(num), float(den)
     if den == 0:
-        return {"kpi": name, "value": np.nan, "numerator": num, "denominator": den, "note": note_zero}
+        return {
+            "kpi": name,
+            "value": np.nan,
+            "numerator": num,
+            "denominator": den,
+            "note": note_zero,
+        }
     return {"kpi": name, "value": num / den, "numerator": num, "denominator": den, "note": note}
 
 
@@ -373,9 +379,23 @@ def _mean_row(name, values: pd.Series, note_zero, note="") -> dict:
     v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
     n = len(v)
     if n == 0:
-        return {"kpi": name, "value": np.nan, "numerator": 0.0, "denominator": 0.0, "std": np.nan, "note": note_zero}
+        return {
+            "kpi": name,
+            "value": np.nan,
+            "numerator": 0.0,
+            "denominator": 0.0,
+            "std": np.nan,
+            "note": note_zero,
+        }
     sd = float(v.std(ddof=1)) if n > 1 else np.nan
-    return {"kpi": name, "value": float(v.mean()), "numerator": float(v.sum()), "denominator": float(n), "std": sd, "note": note}
+    return {
+        "kpi": name,
+        "value": float(v.mean()),
+        "numerator": float(v.sum()),
+        "denominator": float(n),
+        "std": sd,
+        "note": note,
+    }
 
 
 def _days_between(a: pd.Series, b: pd.Series) -> pd.Series:
@@ -404,12 +424,32 @@ def _group_kpis(
     implied = {
         s: int((inp[s] & J[f"{s}_implied"].to_numpy()).sum()) for s in ("visit", "quote", "order")
     }
-    act = "" if cohort else "activity ratio: numerator and denominator are first events dated in the period (may mix cohorts)"
+    act = (
+        ""
+        if cohort
+        else "activity ratio: numerator and denominator are first events dated in the period (may mix cohorts)"
+    )
     rows: list[dict] = []
-    rows.append({"kpi": "lead_count", "value": cnt["lead"], "numerator": cnt["lead"], "denominator": np.nan, "note": "" if cnt["lead"] else "no leads created in this group and period"})
+    rows.append(
+        {
+            "kpi": "lead_count",
+            "value": cnt["lead"],
+            "numerator": cnt["lead"],
+            "denominator": np.nan,
+            "note": "" if cnt["lead"] else "no leads created in this group and period",
+        }
+    )
     for s in STAGES[1:]:
         note = f"{implied[s]} implied by a later stage" if implied.get(s) else ""
-        rows.append({"kpi": f"{s}_count", "value": cnt[s], "numerator": cnt[s], "denominator": np.nan, "note": note})
+        rows.append(
+            {
+                "kpi": f"{s}_count",
+                "value": cnt[s],
+                "numerator": cnt[s],
+                "denominator": np.nan,
+                "note": note,
+            }
+        )
     pairs = (
         ("visit_rate", "visit", "lead", "no leads"),
         ("test_drive_rate", "test_drive", "visit", "no visits"),
@@ -423,45 +463,178 @@ def _group_kpis(
         rows.append(_rate_row(name, cnt[a], cnt[b], f"{why} in this group and period", act))
     # lead-count drivers
     ch = J["channel"].to_numpy()
-    rows.append({"kpi": "walk_in_lead_count", "value": int((created_in & (ch == "walk_in")).sum()), "numerator": np.nan, "denominator": np.nan, "note": ""})
-    rows.append({"kpi": "referral_lead_count", "value": int((created_in & (ch == "referral")).sum()), "numerator": np.nan, "denominator": np.nan, "note": ""})
-    rows.append({"kpi": "front_desk_sales_arrivals", "value": desk["arrivals"], "numerator": desk["arrivals"], "denominator": np.nan, "note": desk["arrivals_note"]})
-    rows.append(_rate_row("walk_in_registration_rate", desk["num"], desk["den"], "no front-desk sales arrivals logged in the period", desk["note"]))
+    rows.append(
+        {
+            "kpi": "walk_in_lead_count",
+            "value": int((created_in & (ch == "walk_in")).sum()),
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "note": "",
+        }
+    )
+    rows.append(
+        {
+            "kpi": "referral_lead_count",
+            "value": int((created_in & (ch == "referral")).sum()),
+            "numerator": np.nan,
+            "denominator": np.nan,
+            "note": "",
+        }
+    )
+    rows.append(
+        {
+            "kpi": "front_desk_sales_arrivals",
+            "value": desk["arrivals"],
+            "numerator": desk["arrivals"],
+            "denominator": np.nan,
+            "note": desk["arrivals_note"],
+        }
+    )
+    rows.append(
+        _rate_row(
+            "walk_in_registration_rate",
+            desk["num"],
+            desk["den"],
+            "no front-desk sales arrivals logged in the period",
+            desk["note"],
+        )
+    )
     # invitations
     base = created_in if cohort else _in(J["first_inv_at"], lo, hi)
     n_inv = J["n_inv_pre"].to_numpy()
     visited = reach["visit"]
-    lvl = "per lead" if unit_label == "lead" else "per customer (most invitations of any of its leads)"
-    rows.append(_rate_row("first_invitation_visit_rate", (base & (n_inv == 1) & visited).sum(), (base & (n_inv >= 1)).sum(), "no invited units in this group and period", f"visited after exactly one invitation / invited before visiting, {lvl}"))
-    rows.append(_rate_row("repeat_invitation_visit_rate", (base & (n_inv >= 2) & visited).sum(), (base & (n_inv >= 2)).sum(), "no unit needed a repeat invitation in this group and period", f"visited / invited two or more times before visiting, {lvl}"))
+    lvl = (
+        "per lead"
+        if unit_label == "lead"
+        else "per customer (most invitations of any of its leads)"
+    )
+    rows.append(
+        _rate_row(
+            "first_invitation_visit_rate",
+            (base & (n_inv == 1) & visited).sum(),
+            (base & (n_inv >= 1)).sum(),
+            "no invited units in this group and period",
+            f"visited after exactly one invitation / invited before visiting, {lvl}",
+        )
+    )
+    rows.append(
+        _rate_row(
+            "repeat_invitation_visit_rate",
+            (base & (n_inv >= 2) & visited).sum(),
+            (base & (n_inv >= 2)).sum(),
+            "no unit needed a repeat invitation in this group and period",
+            f"visited / invited two or more times before visiting, {lvl}",
+        )
+    )
     ie = inv_events
     if cohort:
         ie = ie[ie["created_at"].between(lo, hi)]
     else:
         ie = ie[ie["at"].between(lo, hi)]
-    rows.append(_rate_row("invitation_acceptance_rate", (ie["outcome"] == "accepted").sum(), ie["outcome"].notna().sum(), "no invitation with a recorded outcome", "invitation events with outcome 'accepted' / with any outcome (event level)"))
+    rows.append(
+        _rate_row(
+            "invitation_acceptance_rate",
+            (ie["outcome"] == "accepted").sum(),
+            ie["outcome"].notna().sum(),
+            "no invitation with a recorded outcome",
+            "invitation events with outcome 'accepted' / with any outcome (event level)",
+        )
+    )
     # dwell, quotes, orders
     vrec = reach["visit"] & ~J["visit_implied"].to_numpy()
     vsel = (created_in if cohort else _in(J["visit_at"], lo, hi)) & vrec
-    rows.append(_mean_row("showroom_dwell_minutes", J.loc[vsel, "first_dwell"], "no recorded visit with a dwell time", "first visit of each unit"))
+    rows.append(
+        _mean_row(
+            "showroom_dwell_minutes",
+            J.loc[vsel, "first_dwell"],
+            "no recorded visit with a dwell time",
+            "first visit of each unit",
+        )
+    )
     qrec = reach["quote"] & ~J["quote_implied"].to_numpy()
     qsel = (created_in if cohort else _in(J["quote_at"], lo, hi)) & qrec
-    same_day = (J["order_at"].dt.normalize() == J["quote_at"].dt.normalize()).to_numpy() & reach["order"]
-    rows.append(_rate_row("same_day_quote_order_rate", (qsel & same_day).sum(), qsel.sum(), "no recorded quote in this group and period", "ordered on the day of the first quote / quoted"))
+    same_day = (J["order_at"].dt.normalize() == J["quote_at"].dt.normalize()).to_numpy() & reach[
+        "order"
+    ]
+    rows.append(
+        _rate_row(
+            "same_day_quote_order_rate",
+            (qsel & same_day).sum(),
+            qsel.sum(),
+            "no recorded quote in this group and period",
+            "ordered on the day of the first quote / quoted",
+        )
+    )
     not_same = qsel & ~same_day
-    rows.append(_rate_row("quote_revisit_rate", (not_same & J["revisit_after_quote"].to_numpy()).sum(), not_same.sum(), "no quote left open after its day in this group and period", "came back on a later day / quoted and not ordered that day"))
-    osel = (created_in if cohort else _in(J["order_at"], lo, hi)) & reach["order"] & vrec & ~J["order_implied"].to_numpy()
+    rows.append(
+        _rate_row(
+            "quote_revisit_rate",
+            (not_same & J["revisit_after_quote"].to_numpy()).sum(),
+            not_same.sum(),
+            "no quote left open after its day in this group and period",
+            "came back on a later day / quoted and not ordered that day",
+        )
+    )
+    osel = (
+        (created_in if cohort else _in(J["order_at"], lo, hi))
+        & reach["order"]
+        & vrec
+        & ~J["order_implied"].to_numpy()
+    )
     cyc = _days_between(J.loc[osel, "visit_at"], J.loc[osel, "order_at"])
-    rows.append(_mean_row("order_cycle_days", cyc, "no order in this group and period", "days from first visit to order"))
-    dsel = (created_in if cohort else _in(J["delivery_at"], lo, hi)) & reach["delivery"] & reach["order"] & ~J["order_implied"].to_numpy()
-    rows.append(_mean_row("order_to_delivery_days", _days_between(J.loc[dsel, "order_at"], J.loc[dsel, "delivery_at"]), "no delivery in this group and period", "days from order to delivery"))
+    rows.append(
+        _mean_row(
+            "order_cycle_days",
+            cyc,
+            "no order in this group and period",
+            "days from first visit to order",
+        )
+    )
+    dsel = (
+        (created_in if cohort else _in(J["delivery_at"], lo, hi))
+        & reach["delivery"]
+        & reach["order"]
+        & ~J["order_implied"].to_numpy()
+    )
+    rows.append(
+        _mean_row(
+            "order_to_delivery_days",
+            _days_between(J.loc[dsel, "order_at"], J.loc[dsel, "delivery_at"]),
+            "no delivery in this group and period",
+            "days from order to delivery",
+        )
+    )
     orders_in = inp["order"]
-    rows.append(_rate_row("order_cancellation_rate", (orders_in & J["cancelled"].to_numpy()).sum(), orders_in.sum(), "no orders in this group and period", "cancelled (not delivered 30 days after the order) / orders"))
+    rows.append(
+        _rate_row(
+            "order_cancellation_rate",
+            (orders_in & J["cancelled"].to_numpy()).sum(),
+            orders_in.sum(),
+            "no orders in this group and period",
+            "cancelled (not delivered 30 days after the order) / orders",
+        )
+    )
     n_open = int((created_in & (J["status"].to_numpy() == "open")).sum())
-    rows.append({"kpi": "open_leads", "value": n_open, "numerator": n_open, "denominator": np.nan, "note": "cohort still maturing: rates will change" if (cohort and n_open) else ""})
+    rows.append(
+        {
+            "kpi": "open_leads",
+            "value": n_open,
+            "numerator": n_open,
+            "denominator": np.nan,
+            "note": "cohort still maturing: rates will change" if (cohort and n_open) else "",
+        }
+    )
     if cohort and n_open:
         for r in rows:
-            if r["kpi"] in {"visit_rate", "order_rate", "visit_to_order_rate", "lead_to_order_rate", "delivery_rate", "quote_rate", "test_drive_rate"}:
+            if r["kpi"] in {
+                "visit_rate",
+                "order_rate",
+                "visit_to_order_rate",
+                "lead_to_order_rate",
+                "delivery_rate",
+                "quote_rate",
+                "test_drive_rate",
+            }:
                 extra = f"{n_open} of {cnt['lead']} units still open at as_of"
                 r["note"] = f"{r['note']}; {extra}" if r["note"] else extra
     return rows
@@ -473,14 +646,19 @@ def _front_desk(
     """Walk-in registration: linked (with a reconciliation result) or a labelled estimate."""
     log = dealer.visitor_log
     sales = log[(log["reason"] == "sales") & log["at"].between(lo, hi)]
-    out: dict[str, Any] = {"arrivals": float(len(sales)), "arrivals_note": "front-desk visitor log, reason 'sales', dated in the period (event basis)"}
+    out: dict[str, Any] = {
+        "arrivals": float(len(sales)),
+        "arrivals_note": "front-desk visitor log, reason 'sales', dated in the period (event basis)",
+    }
     if reconciliation is not None:
         pairs = reconciliation
         for attr in ("pairs", "links", "matches"):
             if isinstance(reconciliation, dict) and attr in reconciliation:
                 pairs = reconciliation[attr]
                 break
-            if hasattr(reconciliation, attr) and isinstance(getattr(reconciliation, attr), pd.DataFrame):
+            if hasattr(reconciliation, attr) and isinstance(
+                getattr(reconciliation, attr), pd.DataFrame
+            ):
                 pairs = getattr(reconciliation, attr)
                 break
         if not isinstance(pairs, pd.DataFrame) or "entry_id" not in pairs.columns:
@@ -495,7 +673,9 @@ def _front_desk(
         matched = set(pairs.loc[pairs[key].notna(), "entry_id"])
         out["num"] = float(sales["entry_id"].isin(matched).sum())
         out["den"] = float(len(sales))
-        out["note"] = f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
+        out["note"] = (
+            f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
+        )
         return out
     days = sales["at"].dt.normalize()
     logged_days = set(log.loc[log["at"].between(lo, hi), "at"].dt.normalize())
@@ -511,7 +691,9 @@ def _front_desk(
     return out
 
 
-def _group_values(J: pd.DataFrame, by: Sequence[str], lo, hi, dealer: DealerData) -> dict[str, list]:
+def _group_values(
+    J: pd.DataFrame, by: Sequence[str], lo, hi, dealer: DealerData
+) -> dict[str, list]:
     """Full list of values for each grouping key (so empty groups appear as zero rows)."""
     vals: dict[str, list] = {}
     for b in by:
@@ -523,7 +705,9 @@ def _group_values(J: pd.DataFrame, by: Sequence[str], lo, hi, dealer: DealerData
             vals[b] = list(MODELS)
         elif b == "consultant":
             st = dealer.staff
-            ids = set(st.loc[st["role"] == "sales_consultant", "staff_id"]) | set(J["consultant_id"].dropna())
+            ids = set(st.loc[st["role"] == "sales_consultant", "staff_id"]) | set(
+                J["consultant_id"].dropna()
+            )
             vals[b] = sorted(ids)
     return vals
 
@@ -584,7 +768,9 @@ def kpi_tree(
     lo, hi = period_bounds(period, as_of=dealer.as_of, start=start)
     tp = dealer.touchpoints
     inv = tp[(tp["kind"] == "invitation") & tp["lead_id"].notna()][["lead_id", "at", "outcome"]]
-    inv = inv.merge(J[["lead_id", "created_at", "channel", "model", "consultant_id"]], on="lead_id", how="inner")
+    inv = inv.merge(
+        J[["lead_id", "created_at", "channel", "model", "consultant_id"]], on="lead_id", how="inner"
+    )
     consultant_left = dealer.staff.set_index("staff_id")["left_at"]
     consultant_hired = dealer.staff.set_index("staff_id")["hired_at"]
 
@@ -612,18 +798,24 @@ def kpi_tree(
                     sel &= (J[col_of[b]] == v).to_numpy()
                     isel &= (inv[col_of[b]] == v).to_numpy()
             desk_ok = all(b == "month" for b in by_list)
-            desk = _front_desk(dealer, glo, ghi, reconciliation) if desk_ok else {
-                "arrivals": np.nan,
-                "arrivals_note": "the visitor log has no channel, model or consultant of a lead",
-                "num": 0.0,
-                "den": 0.0,
-                "note": "",
-            }
+            desk = (
+                _front_desk(dealer, glo, ghi, reconciliation)
+                if desk_ok
+                else {
+                    "arrivals": np.nan,
+                    "arrivals_note": "the visitor log has no channel, model or consultant of a lead",
+                    "num": 0.0,
+                    "den": 0.0,
+                    "note": "",
+                }
+            )
             grows = frame_rows(J[sel], inv[isel], glo, ghi, desk)
             if not desk_ok:
                 for r in grows:
                     if r["kpi"] == "walk_in_registration_rate":
-                        r["note"] = "not defined per channel, model or consultant (the visitor log does not carry them)"
+                        r["note"] = (
+                            "not defined per channel, model or consultant (the visitor log does not carry them)"
+                        )
             why = ""
             if "consultant" in by_list:
                 cid = key[by_list.index("consultant")]
@@ -641,7 +833,9 @@ def kpi_tree(
             rows.extend(grows)
     out = pd.DataFrame(rows)
     out["std"] = out["std"] if "std" in out else np.nan
-    out["unit"] = [KPI_INFO[k].unit if KPI_INFO[k].unit != "units" else f"{unit}s" for k in out["kpi"]]
+    out["unit"] = [
+        KPI_INFO[k].unit if KPI_INFO[k].unit != "units" else f"{unit}s" for k in out["kpi"]
+    ]
     out["parent"] = [KPI_INFO[k].parent for k in out["kpi"]]
     is_rate = np.array([KPI_INFO[k].kind == "rate" for k in out["kpi"]])
     lo_ci, hi_ci = wilson_interval(out["numerator"].fillna(0), out["denominator"].fillna(0))
@@ -684,7 +878,11 @@ def load_targets(targets: dict[str, Any] | str | None = None) -> dict[str, dict[
     ``targets`` may be a mapping (plain numbers or dicts), a parameter file name/path, or
     ``None`` for ``params/targets.yaml``.
     """
-    raw = load_params("targets" if targets is None else targets) if not isinstance(targets, dict) else targets
+    raw = (
+        load_params("targets" if targets is None else targets)
+        if not isinstance(targets, dict)
+        else targets
+    )
     raw = raw.get("kpis", raw)
     out: dict[str, dict[str, Any]] = {}
     for k, v in raw.items():
@@ -693,7 +891,10 @@ def load_targets(targets: dict[str, Any] | str | None = None) -> dict[str, dict[
         if isinstance(v, dict):
             if "target" not in v:
                 raise InputError(f"target for {k!r} needs a 'target' field")
-            out[k] = {"target": float(v["target"]), "higher_is_better": bool(v.get("higher_is_better", KPI_INFO[k].higher_is_better))}
+            out[k] = {
+                "target": float(v["target"]),
+                "higher_is_better": bool(v.get("higher_is_better", KPI_INFO[k].higher_is_better)),
+            }
         else:
             out[k] = {"target": float(v), "higher_is_better": KPI_INFO[k].higher_is_better}
     return out
@@ -714,7 +915,11 @@ CAUSES: dict[str, list[tuple[str, str | None, str | None]]] = {
         ("visit rate of each channel", "visit_rate", "channel"),
         ("first-invitation visit rate", "first_invitation_visit_rate", None),
         ("repeat-invitation visit rate", "repeat_invitation_visit_rate", None),
-        ("invitation scripts (proxy: invitation acceptance rate)", "invitation_acceptance_rate", None),
+        (
+            "invitation scripts (proxy: invitation acceptance rate)",
+            "invitation_acceptance_rate",
+            None,
+        ),
         ("proactive visits", None, None),
     ],
     "quote_rate": [
@@ -735,10 +940,19 @@ CAUSES: dict[str, list[tuple[str, str | None, str | None]]] = {
         ("stock / delivery process (order-to-delivery days)", "order_to_delivery_days", None),
     ],
 }
-STAGE_KPIS: tuple[str, ...] = ("lead_count", "visit_rate", "test_drive_rate", "quote_rate", "order_rate", "delivery_rate")
+STAGE_KPIS: tuple[str, ...] = (
+    "lead_count",
+    "visit_rate",
+    "test_drive_rate",
+    "quote_rate",
+    "order_rate",
+    "delivery_rate",
+)
 
 
-def _peer_percentile(peers: pd.DataFrame | None, kpi: str, value: float, *, channel: str | None = None) -> tuple[float, float, int]:
+def _peer_percentile(
+    peers: pd.DataFrame | None, kpi: str, value: float, *, channel: str | None = None
+) -> tuple[float, float, int]:
     """Percentile (0-100, share of peers at or below) of ``value`` and the peer median."""
     if peers is None or not np.isfinite(value):
         return np.nan, np.nan, 0
@@ -810,8 +1024,16 @@ def diagnose(
     lo, hi = tree["period_start"].iloc[0], tree["period_end"].iloc[0]
     years = max((hi - lo).total_seconds() / (365.25 * 86400), 1 / 12)
     extra = {
-        "auto_show_leads": float(by_ch.loc[(by_ch["kpi"] == "lead_count") & (by_ch["channel"] == "auto_show"), "value"].sum()),
-        "online_leads": float(by_ch.loc[(by_ch["kpi"] == "lead_count") & (by_ch["channel"] == "online_inquiry"), "value"].sum()),
+        "auto_show_leads": float(
+            by_ch.loc[
+                (by_ch["kpi"] == "lead_count") & (by_ch["channel"] == "auto_show"), "value"
+            ].sum()
+        ),
+        "online_leads": float(
+            by_ch.loc[
+                (by_ch["kpi"] == "lead_count") & (by_ch["channel"] == "online_inquiry"), "value"
+            ].sum()
+        ),
     }
     peer_extra: dict[str, pd.DataFrame] = {}
     if peers is not None:
@@ -819,7 +1041,9 @@ def diagnose(
             if "channel" in peers.columns:
                 p = peers[(peers["kpi"] == "lead_count") & (peers["channel"] == ch)]
                 peer_extra[name] = p.assign(kpi=name)
-    peers_all = pd.concat([peers, *peer_extra.values()], ignore_index=True) if peers is not None else None
+    peers_all = (
+        pd.concat([peers, *peer_extra.values()], ignore_index=True) if peers is not None else None
+    )
 
     def value_of(kpi: str, channel: str | None = None) -> float:
         if kpi in extra:
@@ -829,9 +1053,13 @@ def diagnose(
             return float(r["value"].iloc[0]) if len(r) else np.nan
         return float(val.loc[kpi, "value"])
 
-    def judge(kpi: str, v: float, channel: str | None = None) -> tuple[float, float, float, int, bool | None]:
+    def judge(
+        kpi: str, v: float, channel: str | None = None
+    ) -> tuple[float, float, float, int, bool | None]:
         t = tg.get(kpi, {}).get("target", np.nan)
-        hib = tg.get(kpi, {}).get("higher_is_better", KPI_INFO[kpi].higher_is_better if kpi in KPI_INFO else True)
+        hib = tg.get(kpi, {}).get(
+            "higher_is_better", KPI_INFO[kpi].higher_is_better if kpi in KPI_INFO else True
+        )
         pct, med, npeer = _peer_percentile(peers_all, kpi, v, channel=channel)
         miss = None
         if np.isfinite(t) and np.isfinite(v):
@@ -842,7 +1070,10 @@ def diagnose(
         return t, pct, med, npeer, miss
 
     # downstream factor: orders per unit of the stage's output
-    rate = {k: float(val.loc[k, "value"]) for k in ("visit_rate", "quote_rate", "order_rate", "delivery_rate", "test_drive_rate")}
+    rate = {
+        k: float(val.loc[k, "value"])
+        for k in ("visit_rate", "quote_rate", "order_rate", "delivery_rate", "test_drive_rate")
+    }
     n_lead = float(val.loc["lead_count", "value"])
     rows = []
     for stage in STAGE_KPIS:
@@ -854,7 +1085,16 @@ def diagnose(
         if np.isfinite(t) and np.isfinite(v) and ((v < t) if hib else (v > t)):
             sig = KPI_INFO[stage].kind != "rate" or (r["ci_high"] < t if hib else r["ci_low"] > t)
             flagged = True
-            reasons.append(f"below target {t:.3g}" + (" (95% CI entirely below)" if sig and KPI_INFO[stage].kind == "rate" else " (within sampling error)" if KPI_INFO[stage].kind == "rate" else ""))
+            reasons.append(
+                f"below target {t:.3g}"
+                + (
+                    " (95% CI entirely below)"
+                    if sig and KPI_INFO[stage].kind == "rate"
+                    else " (within sampling error)"
+                    if KPI_INFO[stage].kind == "rate"
+                    else ""
+                )
+            )
         if np.isfinite(pct) and pct <= peer_flag_percentile:
             flagged = True
             reasons.append(f"at the {pct:.0f}th percentile of {npeer} peers")
@@ -863,7 +1103,10 @@ def diagnose(
         if np.isfinite(ref) and np.isfinite(v) and ref > v:
             with np.errstate(invalid="ignore"):
                 gain = {
-                    "lead_count": (ref - v) * rate["visit_rate"] * rate["quote_rate"] * rate["order_rate"],
+                    "lead_count": (ref - v)
+                    * rate["visit_rate"]
+                    * rate["quote_rate"]
+                    * rate["order_rate"],
                     "visit_rate": (ref - v) * n_lead * rate["quote_rate"] * rate["order_rate"],
                     "quote_rate": (ref - v) * n_lead * rate["visit_rate"] * rate["order_rate"],
                     "order_rate": (ref - v) * n_lead * rate["visit_rate"] * rate["quote_rate"],
@@ -881,22 +1124,48 @@ def diagnose(
             "stage_peer_percentile": pct,
             "stage_peer_median": med,
             "flagged": flagged,
-            "flag_reason": "; ".join(reasons) if reasons else ("no target or peers" if not np.isfinite(t) and not np.isfinite(pct) else "meets target"),
+            "flag_reason": "; ".join(reasons)
+            if reasons
+            else (
+                "no target or peers"
+                if not np.isfinite(t) and not np.isfinite(pct)
+                else "meets target"
+            ),
             "orders_at_stake": stake,
         }
         causes = CAUSES.get(stage, [])
         if stage == "test_drive_rate":
-            causes = [("product scripts", None, None), ("test-drive fleet availability", None, None)]
+            causes = [
+                ("product scripts", None, None),
+                ("test-drive fleet availability", None, None),
+            ]
         for cause, ckpi, grouping in causes:
             channels = list(CHANNELS) if grouping == "channel" else [None]
             for ch in channels:
                 if ch == "walk_in" and ckpi == "visit_rate":
                     continue  # a walk-in is a visit by definition
                 if ckpi is None:
-                    rows.append({**base, "cause": cause, "cause_kpi": None, "channel": ch, "cause_value": np.nan, "cause_target": np.nan, "cause_peer_percentile": np.nan, "cause_peer_median": np.nan, "verdict": "no data", "evidence": "not measurable from CRM records; check on site"})
+                    rows.append(
+                        {
+                            **base,
+                            "cause": cause,
+                            "cause_kpi": None,
+                            "channel": ch,
+                            "cause_value": np.nan,
+                            "cause_target": np.nan,
+                            "cause_peer_percentile": np.nan,
+                            "cause_peer_median": np.nan,
+                            "verdict": "no data",
+                            "evidence": "not measurable from CRM records; check on site",
+                        }
+                    )
                     continue
                 cv = value_of(ckpi, ch)
-                ct, cp, cm, cn, miss = judge(ckpi, cv, ch) if ckpi in KPI_INFO else (np.nan, *_peer_percentile(peers_all, ckpi, cv), None)
+                ct, cp, cm, cn, miss = (
+                    judge(ckpi, cv, ch)
+                    if ckpi in KPI_INFO
+                    else (np.nan, *_peer_percentile(peers_all, ckpi, cv), None)
+                )
                 if ckpi not in KPI_INFO:
                     miss = None if not np.isfinite(cp) else cp <= peer_flag_percentile
                 if not np.isfinite(cv):
@@ -913,9 +1182,35 @@ def diagnose(
                     if "note" in KPI_INFO.get(ckpi, {}).__dict__:
                         pass
                     ev = ", ".join(parts)
-                rows.append({**base, "cause": cause, "cause_kpi": ckpi, "channel": ch, "cause_value": cv, "cause_target": ct, "cause_peer_percentile": cp, "cause_peer_median": cm, "verdict": verdict, "evidence": ev})
+                rows.append(
+                    {
+                        **base,
+                        "cause": cause,
+                        "cause_kpi": ckpi,
+                        "channel": ch,
+                        "cause_value": cv,
+                        "cause_target": ct,
+                        "cause_peer_percentile": cp,
+                        "cause_peer_median": cm,
+                        "verdict": verdict,
+                        "evidence": ev,
+                    }
+                )
         if not causes:
-            rows.append({**base, "cause": None, "cause_kpi": None, "channel": None, "cause_value": np.nan, "cause_target": np.nan, "cause_peer_percentile": np.nan, "cause_peer_median": np.nan, "verdict": "", "evidence": ""})
+            rows.append(
+                {
+                    **base,
+                    "cause": None,
+                    "cause_kpi": None,
+                    "channel": None,
+                    "cause_value": np.nan,
+                    "cause_target": np.nan,
+                    "cause_peer_percentile": np.nan,
+                    "cause_peer_median": np.nan,
+                    "verdict": "",
+                    "evidence": "",
+                }
+            )
     out = pd.DataFrame(rows)
     st = out.drop_duplicates("stage")[["stage", "flagged", "orders_at_stake"]].copy()
     st["key"] = np.where(st["flagged"], st["orders_at_stake"].fillna(0.0), -1.0)
@@ -955,8 +1250,12 @@ def compare_periods(
         raise InputError("compare_periods: by='month' makes no sense across two periods")
     keys = [*by_list, "kpi"]
     m = a.merge(b, on=keys, suffixes=("_b", "_a"))
-    months_b = (a["period_end"].iloc[0] - a["period_start"].iloc[0]).total_seconds() / (30.4375 * 86400)
-    months_a = (b["period_end"].iloc[0] - b["period_start"].iloc[0]).total_seconds() / (30.4375 * 86400)
+    months_b = (a["period_end"].iloc[0] - a["period_start"].iloc[0]).total_seconds() / (
+        30.4375 * 86400
+    )
+    months_a = (b["period_end"].iloc[0] - b["period_start"].iloc[0]).total_seconds() / (
+        30.4375 * 86400
+    )
     rows = []
     for r in m.itertuples(index=False):
         d = r._asdict()
@@ -965,7 +1264,9 @@ def compare_periods(
         res["unit"] = d["unit_a"]
         vb, va = d["value_b"], d["value_a"]
         if kind == "rate":
-            lo, hi = newcombe_interval(d["numerator_b"], d["denominator_b"], d["numerator_a"], d["denominator_a"])
+            lo, hi = newcombe_interval(
+                d["numerator_b"], d["denominator_b"], d["numerator_a"], d["denominator_a"]
+            )
             lo, hi = float(lo), float(hi)
             change = va - vb
             p = np.nan
@@ -978,14 +1279,20 @@ def compare_periods(
             nb, na = n1, n2
         elif kind == "mean":
             change = va - vb
-            lo, hi, p = welch_interval(vb, d["std_b"], d["denominator_b"], va, d["std_a"], d["denominator_a"])
+            lo, hi, p = welch_interval(
+                vb, d["std_b"], d["denominator_b"], va, d["std_a"], d["denominator_a"]
+            )
             method = "Welch t (difference of means)"
             nb, na = d["denominator_b"], d["denominator_a"]
         else:
             rb, ra = vb / months_b, va / months_a
             change = ra - rb
             se = np.sqrt(vb / months_b**2 + va / months_a**2) if np.isfinite(vb + va) else np.nan
-            lo, hi = (change - Z95 * se, change + Z95 * se) if se and np.isfinite(se) else (np.nan, np.nan)
+            lo, hi = (
+                (change - Z95 * se, change + Z95 * se)
+                if se and np.isfinite(se)
+                else (np.nan, np.nan)
+            )
             p = float(2 * stats.norm.sf(abs(change) / se)) if se and np.isfinite(se) else np.nan
             method = "Poisson normal approximation (difference of monthly counts)"
             vb, va = rb, ra
@@ -993,7 +1300,22 @@ def compare_periods(
             nb, na = d["value_b"], d["value_a"]
         sig = bool(np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 0))
         note = "; ".join(x for x in (d["note_b"], d["note_a"]) if x)
-        rows.append({**res, "value_before": vb, "value_after": va, "change": change, "ci_low": lo, "ci_high": hi, "p_value": p, "significant": sig, "method": method, "n_before": nb, "n_after": na, "note": note})
+        rows.append(
+            {
+                **res,
+                "value_before": vb,
+                "value_after": va,
+                "change": change,
+                "ci_low": lo,
+                "ci_high": hi,
+                "p_value": p,
+                "significant": sig,
+                "method": method,
+                "n_before": nb,
+                "n_after": na,
+                "note": note,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -1013,4 +1335,3 @@ __all__ = [
     "welch_interval",
     "wilson_interval",
 ]
-

@@ -53,19 +53,38 @@ PENETRATION_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _bounds(dealer: DealerData, period: Any, start: pd.Timestamp | None) -> tuple[pd.Timestamp, pd.Timestamp, float]:
+def _bounds(
+    dealer: DealerData, period: Any, start: pd.Timestamp | None
+) -> tuple[pd.Timestamp, pd.Timestamp, float]:
     lo, hi = period_bounds(period, as_of=dealer.as_of, start=start)
     hi_eff = min(hi, pd.Timestamp(dealer.as_of).normalize() + pd.Timedelta(days=1))
     years = max((hi_eff - lo).total_seconds() / (365.25 * 86400), 0.0)
     return lo, hi, years
 
 
-def _row(dealer, lo, hi, years, business, line, contacts, takers, margin_sum, revenue, contact_unit, note="") -> dict:
+def _row(
+    dealer,
+    lo,
+    hi,
+    years,
+    business,
+    line,
+    contacts,
+    takers,
+    margin_sum,
+    revenue,
+    contact_unit,
+    note="",
+) -> dict:
     contacts, takers = float(contacts), float(takers)
     pen = takers / contacts if contacts else np.nan
     unit = margin_sum / takers if takers else np.nan
     lo_ci, hi_ci = wilson_interval(takers, contacts)
-    why = f"no {contact_unit} in the period" if not contacts else ("no taker in the period: unit margin unknown" if not takers else "")
+    why = (
+        f"no {contact_unit} in the period"
+        if not contacts
+        else ("no taker in the period: unit margin unknown" if not takers else "")
+    )
     note = "; ".join(x for x in (why, note) if x)
     return {
         "dealer_id": dealer.dealer_id,
@@ -101,11 +120,39 @@ def sales_penetration(dealer: DealerData, *, period: Any = None) -> pd.DataFrame
     lo, hi, years = _bounds(dealer, period, start)
     d = o[o["delivered_at"].between(lo, hi)]
     n = len(d)
-    rows = [_row(dealer, lo, hi, years, "new_car", "vehicle", n, n, d["vehicle_margin"].sum(), d["price"].sum(), "deliveries")]
+    rows = [
+        _row(
+            dealer,
+            lo,
+            hi,
+            years,
+            "new_car",
+            "vehicle",
+            n,
+            n,
+            d["vehicle_margin"].sum(),
+            d["price"].sum(),
+            "deliveries",
+        )
+    ]
     for line, take, margin in SALES_LINES:
         took = d[take] > 0 if take == "accessories_amount" else d[take].astype(bool)
         rev = d.loc[took, "accessories_amount"].sum() if take == "accessories_amount" else np.nan
-        rows.append(_row(dealer, lo, hi, years, "new_car", line, n, took.sum(), d.loc[took, margin].sum(), rev, "deliveries"))
+        rows.append(
+            _row(
+                dealer,
+                lo,
+                hi,
+                years,
+                "new_car",
+                line,
+                n,
+                took.sum(),
+                d.loc[took, margin].sum(),
+                rev,
+                "deliveries",
+            )
+        )
     return pd.DataFrame(rows, columns=list(PENETRATION_COLUMNS))
 
 
@@ -126,9 +173,36 @@ def service_penetration(dealer: DealerData, *, period: Any = None) -> pd.DataFra
     for kind in SERVICE_KINDS:
         m = s["kind"] == kind
         rev = (s.loc[m, "labor_amount"] + s.loc[m, "parts_amount"] + s.loc[m, "addon_amount"]).sum()
-        rows.append(_row(dealer, lo, hi, years, "after_sales", kind, n, m.sum(), s.loc[m, "margin"].sum(), rev, "repair orders"))
+        rows.append(
+            _row(
+                dealer,
+                lo,
+                hi,
+                years,
+                "after_sales",
+                kind,
+                n,
+                m.sum(),
+                s.loc[m, "margin"].sum(),
+                rev,
+                "repair orders",
+            )
+        )
     add = s["addon_amount"] > 0
-    r = _row(dealer, lo, hi, years, "after_sales", "value_added_items", n, add.sum(), 0.0, s.loc[add, "addon_amount"].sum(), "repair orders", "margin included in the repair order's margin (not separable)")
+    r = _row(
+        dealer,
+        lo,
+        hi,
+        years,
+        "after_sales",
+        "value_added_items",
+        n,
+        add.sum(),
+        0.0,
+        s.loc[add, "addon_amount"].sum(),
+        "repair orders",
+        "margin included in the repair order's margin (not separable)",
+    )
     r["unit_margin"] = r["gross_profit"] = r["gross_profit_per_year"] = np.nan
     rows.append(r)
     return pd.DataFrame(rows, columns=list(PENETRATION_COLUMNS))
@@ -141,7 +215,19 @@ def renewal_penetration(dealer: DealerData, *, period: Any = None) -> pd.DataFra
     lo, hi, years = _bounds(dealer, period, start)
     r = p[p["renewal"].astype(bool) & p["start"].between(lo, hi)]
     sold = r["sold_by_this_dealer"].astype(bool)
-    row = _row(dealer, lo, hi, years, "insurance", "insurance_renewal", len(r), sold.sum(), r.loc[sold, "margin"].sum(), r.loc[sold, "premium"].sum(), "policy years due for renewal")
+    row = _row(
+        dealer,
+        lo,
+        hi,
+        years,
+        "insurance",
+        "insurance_renewal",
+        len(r),
+        sold.sum(),
+        r.loc[sold, "margin"].sum(),
+        r.loc[sold, "premium"].sum(),
+        "policy years due for renewal",
+    )
     return pd.DataFrame([row], columns=list(PENETRATION_COLUMNS))
 
 
@@ -154,7 +240,11 @@ def profit_decomposition(dealer: DealerData, *, period: Any = None) -> pd.DataFr
     total gross profit. ``gross_profit_per_year`` annualises over the period's length.
     """
     out = pd.concat(
-        [sales_penetration(dealer, period=period), service_penetration(dealer, period=period), renewal_penetration(dealer, period=period)],
+        [
+            sales_penetration(dealer, period=period),
+            service_penetration(dealer, period=period),
+            renewal_penetration(dealer, period=period),
+        ],
         ignore_index=True,
     )
     out["check"] = out["contacts"] * out["penetration"] * out["unit_margin"]
@@ -195,14 +285,20 @@ def what_if(
     """
     r = decomposition[decomposition["line"] == line]
     if len(r) != 1:
-        raise InputError(f"what_if: line {line!r} not found once in the decomposition; lines are {sorted(decomposition['line'])}")
+        raise InputError(
+            f"what_if: line {line!r} not found once in the decomposition; lines are {sorted(decomposition['line'])}"
+        )
     r = r.iloc[0]
     for name, v in (("to", to), ("from_", from_)):
         if v is not None and not 0 <= v <= 1:
             raise InputError(f"what_if: {name} must be a rate in [0, 1], got {v}")
     base = float(r["penetration"]) if from_ is None else float(from_)
     years = (r["period_end"] - r["period_start"]).total_seconds() / (365.25 * 86400)
-    cpy = float(contacts_per_year) if contacts_per_year is not None else (float(r["contacts"]) / years if years > 0 else np.nan)
+    cpy = (
+        float(contacts_per_year)
+        if contacts_per_year is not None
+        else (float(r["contacts"]) / years if years > 0 else np.nan)
+    )
     unit = float(r["unit_margin"])
     delta = cpy * (to - base) * unit if np.isfinite(unit) and np.isfinite(base) else np.nan
     if np.isfinite(delta):
@@ -210,7 +306,19 @@ def what_if(
         sentence = f"raising {line.replace('_', ' ')} from {base:.0%} to {to:.0%} {verb} {abs(delta):,.0f} yuan of gross profit a year ({cpy:,.0f} {r['contact_unit']} a year x {unit:,.0f} yuan per taker)"
     else:
         sentence = f"{line}: unit margin or base rate unknown (no taker in the period)"
-    return pd.DataFrame([{"line": line, "contacts_per_year": cpy, "from_rate": base, "to_rate": float(to), "unit_margin": unit, "delta_gross_profit_per_year": delta, "sentence": sentence}])
+    return pd.DataFrame(
+        [
+            {
+                "line": line,
+                "contacts_per_year": cpy,
+                "from_rate": base,
+                "to_rate": float(to),
+                "unit_margin": unit,
+                "delta_gross_profit_per_year": delta,
+                "sentence": sentence,
+            }
+        ]
+    )
 
 
 __all__ = [

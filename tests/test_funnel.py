@@ -49,7 +49,12 @@ def _hand_dealer() -> DealerData:
             "consultant_id": ["S1", "S1", "S2", "S2"],
             "intent_grade": ["H", "A", "B", "C"],
             "status": ["won", "won", "defeated", "defeated"],
-            "closed_at": [t0 + pd.Timedelta(days=9), t0 + pd.Timedelta(days=2), t0 + pd.Timedelta(days=50), t0 + pd.Timedelta(days=50)],
+            "closed_at": [
+                t0 + pd.Timedelta(days=9),
+                t0 + pd.Timedelta(days=2),
+                t0 + pd.Timedelta(days=50),
+                t0 + pd.Timedelta(days=50),
+            ],
             "defeat_reason": [None, None, "price", "postponed"],
         }
     )
@@ -86,11 +91,44 @@ def _hand_dealer() -> DealerData:
             "staff_id": "S1",
         }
     )
-    base = dict(dealer_id=d, vehicle_margin=1.0, finance=False, finance_margin=0.0, insurance=False, insurance_margin=0.0, accessories_amount=0.0, accessories_margin=0.0, extended_warranty=False, extended_warranty_margin=0.0, trade_in=False, trade_in_margin=0.0, price=300000.0, model="Q50L")
+    base = dict(
+        dealer_id=d,
+        vehicle_margin=1.0,
+        finance=False,
+        finance_margin=0.0,
+        insurance=False,
+        insurance_margin=0.0,
+        accessories_amount=0.0,
+        accessories_margin=0.0,
+        extended_warranty=False,
+        extended_warranty_margin=0.0,
+        trade_in=False,
+        trade_in_margin=0.0,
+        price=300000.0,
+        model="Q50L",
+    )
     orders = pd.DataFrame(
         [
-            {**base, "order_id": "O1", "lead_id": "L1", "customer_id": "C1", "vin": None, "ordered_at": t0 + pd.Timedelta(days=9.01), "delivered_at": pd.NaT, "status": "pending"},
-            {**base, "order_id": "O2", "lead_id": "L2", "customer_id": "C2", "vin": "JNK00110000000001", "ordered_at": t0 + pd.Timedelta(days=2.02), "delivered_at": t0 + pd.Timedelta(days=20), "status": "delivered"},
+            {
+                **base,
+                "order_id": "O1",
+                "lead_id": "L1",
+                "customer_id": "C1",
+                "vin": None,
+                "ordered_at": t0 + pd.Timedelta(days=9.01),
+                "delivered_at": pd.NaT,
+                "status": "pending",
+            },
+            {
+                **base,
+                "order_id": "O2",
+                "lead_id": "L2",
+                "customer_id": "C2",
+                "vin": "JNK00110000000001",
+                "ordered_at": t0 + pd.Timedelta(days=2.02),
+                "delivered_at": t0 + pd.Timedelta(days=20),
+                "status": "delivered",
+            },
         ]
     )
     staff = pd.DataFrame(
@@ -105,7 +143,13 @@ def _hand_dealer() -> DealerData:
             "skill": 0.0,
         }
     )
-    return DealerData(dealer_id=d, name="hand", city="X", as_of=pd.Timestamp("2025-06-30"), tables={"leads": leads, "touchpoints": tp, "orders": orders, "staff": staff})
+    return DealerData(
+        dealer_id=d,
+        name="hand",
+        city="X",
+        as_of=pd.Timestamp("2025-06-30"),
+        tables={"leads": leads, "touchpoints": tp, "orders": orders, "staff": staff},
+    )
 
 
 # -- hand-built cases ------------------------------------------------------------------------------
@@ -183,7 +227,12 @@ def test_empty_month_zero_channel_and_leaver_give_clean_zeros():
     # partner_list has no lead at all; referral a lead but no order
     assert _val(by_ch, "visit_count", channel="partner_list") == 0
     assert np.isnan(_val(by_ch, "test_drive_rate", channel="partner_list"))
-    assert "no visits" in by_ch.loc[(by_ch["kpi"] == "test_drive_rate") & (by_ch["channel"] == "partner_list"), "note"].iloc[0]
+    assert (
+        "no visits"
+        in by_ch.loc[
+            (by_ch["kpi"] == "test_drive_rate") & (by_ch["channel"] == "partner_list"), "note"
+        ].iloc[0]
+    )
     # the consultant who left on 2025-03-20: zero leads afterwards, with the reason stated
     may = by_cons[(by_cons["consultant"] == "S2") & (by_cons["month"] == "2025-05")]
     assert _val(may, "lead_count") == 0
@@ -192,7 +241,9 @@ def test_empty_month_zero_channel_and_leaver_give_clean_zeros():
 
 
 def test_empty_dealer_does_not_crash():
-    d = DealerData(dealer_id="D0", name="empty", city="X", as_of=pd.Timestamp("2025-06-30"), tables={})
+    d = DealerData(
+        dealer_id="D0", name="empty", city="X", as_of=pd.Timestamp("2025-06-30"), tables={}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         tree = kpi_tree(d, period="2025")
@@ -246,7 +297,11 @@ def test_welch_matches_scipy():
     lo, hi, p = welch_interval(a.mean(), a.std(ddof=1), len(a), b.mean(), b.std(ddof=1), len(b))
     ref = stats.ttest_ind(b, a, equal_var=False)
     ci = ref.confidence_interval(0.95)
-    assert lo == pytest.approx(ci.low) and hi == pytest.approx(ci.high) and p == pytest.approx(ref.pvalue)
+    assert (
+        lo == pytest.approx(ci.low)
+        and hi == pytest.approx(ci.high)
+        and p == pytest.approx(ref.pvalue)
+    )
 
 
 # -- simulator ground truth ------------------------------------------------------------------------
@@ -258,7 +313,10 @@ def big_clean():
 def test_stage_rates_agree_with_true_probabilities(big_clean):
     d = big_clean
     # a mature cohort: leads created at least a year before as_of are all resolved
-    period = (str(d.leads["created_at"].min().date()), str((d.as_of - pd.Timedelta(days=365)).date()))
+    period = (
+        str(d.leads["created_at"].min().date()),
+        str((d.as_of - pd.Timedelta(days=365)).date()),
+    )
     tree = kpi_tree(d, period=period)
     lo, hi = period_bounds(period)
     L = d.truth["leads"].merge(d.leads[["lead_id", "created_at"]], on="lead_id")
@@ -276,7 +334,9 @@ def test_stage_rates_agree_with_true_probabilities(big_clean):
         n = mask.sum()
         se = np.sqrt(p_true * (1 - p_true) / n)
         got = _val(tree, kpi)
-        assert _val(tree, kpi.replace("_rate", "_count") if kpi != "order_rate" else "order_count") > 0
+        assert (
+            _val(tree, kpi.replace("_rate", "_count") if kpi != "order_rate" else "order_count") > 0
+        )
         assert abs(got - p_true) < 3.5 * se, (kpi, got, p_true, se)
         # the tree's denominator equals the true number of units that reached the previous stage
         den = tree.loc[tree["kpi"] == kpi, "denominator"].iloc[0]
@@ -301,9 +361,17 @@ def network():
 
 
 def test_peer_table_and_diagnose(network):
-    peers = pd.concat([peer_table(network, period="2025"), peer_table(network, period="2025", by="channel")], ignore_index=True)
+    peers = pd.concat(
+        [peer_table(network, period="2025"), peer_table(network, period="2025", by="channel")],
+        ignore_index=True,
+    )
     assert set(peers["dealer_id"]) == {d.dealer_id for d in network}
-    targets = {"visit_rate": 0.99, "order_rate": 0.01, "showroom_dwell_minutes": 10.0, "first_invitation_visit_rate": 0.99}
+    targets = {
+        "visit_rate": 0.99,
+        "order_rate": 0.01,
+        "showroom_dwell_minutes": 10.0,
+        "first_invitation_visit_rate": 0.99,
+    }
     diag = diagnose(network[0], targets=targets, peers=peers, period="2025")
     vr = diag[diag["stage"] == "visit_rate"]
     assert vr["flagged"].all() and (vr["orders_at_stake"] > 0).all()
@@ -311,13 +379,23 @@ def test_peer_table_and_diagnose(network):
     fi = vr[vr["cause_kpi"] == "first_invitation_visit_rate"]
     assert fi["verdict"].iloc[0] == "supports"
     assert set(vr.loc[vr["cause_kpi"] == "visit_rate", "channel"]) == set(
-        ["online_inquiry", "phone_inquiry", "auto_show", "partner_list", "referral", "dcc_outbound", "dormant_activation"]
+        [
+            "online_inquiry",
+            "phone_inquiry",
+            "auto_show",
+            "partner_list",
+            "referral",
+            "dcc_outbound",
+            "dormant_activation",
+        ]
     )
     orr = diag[diag["stage"] == "order_rate"]
     # the order rate beats its (tiny) target; it is flagged only if it ranks low among peers
     pct = orr["stage_peer_percentile"].iloc[0]
     assert orr["flagged"].iloc[0] == (pct <= 25)
-    assert (diag.loc[diag["cause_kpi"].isna() & diag["cause"].notna(), "verdict"] == "no data").all()
+    assert (
+        diag.loc[diag["cause_kpi"].isna() & diag["cause"].notna(), "verdict"] == "no data"
+    ).all()
     # the default targets load and diagnose runs without peers
     d2 = diagnose(network[1], period="2025")
     assert {"stage", "cause", "verdict", "evidence"} <= set(d2.columns)
@@ -332,9 +410,34 @@ def test_compare_periods_detects_a_real_change_and_not_noise():
     # inject a real change: drop half of the 2024 orders' quotes... simplest: remove 2024 test drives
     tp = d.touchpoints
     lead24 = d.leads.loc[d.leads["created_at"].dt.year == 2024, "lead_id"]
-    d2 = DealerData(dealer_id=d.dealer_id, name=d.name, city=d.city, as_of=d.as_of, tables={**d.tables, "touchpoints": tp[~((tp["kind"] == "test_drive") & tp["lead_id"].isin(lead24) & (np.arange(len(tp)) % 2 == 0))]})
+    d2 = DealerData(
+        dealer_id=d.dealer_id,
+        name=d.name,
+        city=d.city,
+        as_of=d.as_of,
+        tables={
+            **d.tables,
+            "touchpoints": tp[
+                ~(
+                    (tp["kind"] == "test_drive")
+                    & tp["lead_id"].isin(lead24)
+                    & (np.arange(len(tp)) % 2 == 0)
+                )
+            ],
+        },
+    )
     ch = compare_periods(d2, before="2023", after="2024")
     r = ch[ch["kpi"] == "test_drive_rate"].iloc[0]
     assert r["significant"] and r["change"] < 0 and r["ci_high"] < 0
     row = ch[ch["kpi"] == "showroom_dwell_minutes"].iloc[0]
     assert row["method"].startswith("Welch") and row["ci_low"] < row["change"] < row["ci_high"]
+
+
+def test_lead_journeys_cutoff_hides_the_future():
+    d = _hand_dealer()
+    J = lead_journeys(d, cutoff=pd.Timestamp("2025-03-08")).set_index("lead_id")
+    assert pd.isna(J.loc["L1", "order_at"]) and J.loc["L1", "status"] == "open"
+    assert J.loc["L2", "status"] == "won" and pd.isna(J.loc["L2", "delivery_at"])
+    assert J.loc["L1", "n_visits"] == 2  # the third visit (day 9) is after the cutoff
+    full = lead_journeys(d).set_index("lead_id")
+    assert full.loc["L1", "n_visits"] == 3 and full.loc["L3", "status"] == "defeated"

@@ -31,13 +31,21 @@ def test_decomposition_reproduces_recorded_gross_profit(dealer):
     np.testing.assert_allclose(dec.loc[ok, "check"], dec.loc[ok, "gross_profit"], rtol=1e-9)
     o = dealer.orders[dealer.orders["delivered_at"].between("2024-01-01", "2025-12-31 23:59:59")]
     assert dec.loc[dec["line"] == "vehicle", "contacts"].iloc[0] == len(o)
-    assert dec.loc[dec["line"] == "finance", "penetration"].iloc[0] == pytest.approx(o["finance"].mean())
-    assert dec.loc[dec["line"] == "finance", "gross_profit"].iloc[0] == pytest.approx(o["finance_margin"].sum())
-    sv = dealer.service_visits[dealer.service_visits["at"].between("2024-01-01", "2025-12-31 23:59:59")]
+    assert dec.loc[dec["line"] == "finance", "penetration"].iloc[0] == pytest.approx(
+        o["finance"].mean()
+    )
+    assert dec.loc[dec["line"] == "finance", "gross_profit"].iloc[0] == pytest.approx(
+        o["finance_margin"].sum()
+    )
+    sv = dealer.service_visits[
+        dealer.service_visits["at"].between("2024-01-01", "2025-12-31 23:59:59")
+    ]
     svc = dec[(dec["business"] == "after_sales") & (dec["line"] != "value_added_items")]
     assert svc["penetration"].sum() == pytest.approx(1.0)  # visit kinds partition the repair orders
     assert svc["gross_profit"].sum() == pytest.approx(sv["margin"].sum())
-    assert dec["gross_profit_per_year"].sum() == pytest.approx(dec["gross_profit"].sum() / (731 / 365.25))
+    assert dec["gross_profit_per_year"].sum() == pytest.approx(
+        dec["gross_profit"].sum() / (731 / 365.25)
+    )
 
 
 def test_penetration_recovers_simulator_take_up_rates():
@@ -45,7 +53,11 @@ def test_penetration_recovers_simulator_take_up_rates():
     d = simulate_dealer(4, customers=6000)
     prof = d.truth["dealer"].iloc[0]
     sp = sales_penetration(d).set_index("line")
-    for line, true in (("accessories", prof["accessories_rate"]), ("extended_warranty", prof["extended_warranty_rate"]), ("trade_in", prof["trade_in_rate"])):
+    for line, true in (
+        ("accessories", prof["accessories_rate"]),
+        ("extended_warranty", prof["extended_warranty_rate"]),
+        ("trade_in", prof["trade_in_rate"]),
+    ):
         n = sp.loc[line, "contacts"]
         se = np.sqrt(true * (1 - true) / n)
         assert abs(sp.loc[line, "penetration"] - true) < 3.5 * se, line
@@ -65,7 +77,9 @@ def test_what_if_insurance_renewal_hand_computed(dealer):
     # default base is the observed rate; override of the contacts
     w2 = what_if(dec, "finance", to=0.9, contacts_per_year=100)
     f = dec[dec["line"] == "finance"].iloc[0]
-    assert w2["delta_gross_profit_per_year"].iloc[0] == pytest.approx(100 * (0.9 - f["penetration"]) * f["unit_margin"])
+    assert w2["delta_gross_profit_per_year"].iloc[0] == pytest.approx(
+        100 * (0.9 - f["penetration"]) * f["unit_margin"]
+    )
     with pytest.raises(InputError):
         what_if(dec, "no_such_line", to=0.5)
     with pytest.raises(InputError):
@@ -73,7 +87,9 @@ def test_what_if_insurance_renewal_hand_computed(dealer):
 
 
 def test_empty_period_gives_nan_with_reason():
-    d = DealerData(dealer_id="D0", name="empty", city="X", as_of=pd.Timestamp("2025-06-30"), tables={})
+    d = DealerData(
+        dealer_id="D0", name="empty", city="X", as_of=pd.Timestamp("2025-06-30"), tables={}
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dec = profit_decomposition(d, period="2025")
