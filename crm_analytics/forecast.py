@@ -342,8 +342,10 @@ def backtest_forecast(
     -------
     pandas.DataFrame
         One row per (cutoff, target): ``dealer_id, as_of, target, actual, forecast, lo80, hi80,
-        lo95, hi95, seasonal_naive, abs_error, abs_error_naive, in80, in95``. The seasonal-naive
-        forecast is the count in the same window one year earlier (NaN without a year of data).
+        lo95, hi95, seasonal_naive, abs_error, abs_error_naive, trailing_mean,
+        abs_error_trailing, in80, in95``. The seasonal-naive forecast is the count in the same
+        window one year earlier (NaN without a year of data); ``trailing_mean`` (a second,
+        stronger baseline) is the mean monthly count of the previous 12 months.
     """
     end = _end_of_day(dealer.as_of)
     if cutoffs is None:
@@ -363,6 +365,7 @@ def backtest_forecast(
             col = "ordered_at" if r.target == "orders" else "delivered_at"
             actual = _count_in(o[col], c, w_end)
             naive = float(_count_in(o[col], ly_lo, ly_hi)) if have_year else np.nan
+            trailing = _count_in(o[col], shift_months(c, -12), c) / 12.0 if have_year else np.nan
             rows.append(
                 {
                     "dealer_id": dealer.dealer_id,
@@ -377,6 +380,10 @@ def backtest_forecast(
                     "seasonal_naive": naive,
                     "abs_error": abs(r.forecast - actual),
                     "abs_error_naive": abs(naive - actual) if np.isfinite(naive) else np.nan,
+                    "trailing_mean": trailing,
+                    "abs_error_trailing": abs(trailing - actual)
+                    if np.isfinite(trailing)
+                    else np.nan,
                     "in80": r.lo80 <= actual <= r.hi80,
                     "in95": r.lo95 <= actual <= r.hi95,
                 }
@@ -385,7 +392,7 @@ def backtest_forecast(
 
 
 def backtest_summary(backtest: pd.DataFrame) -> pd.DataFrame:
-    """Mean absolute error of the model and of the seasonal-naive baseline, interval coverage.
+    """Mean absolute error of the model and of the baselines, interval coverage.
 
     Only cutoffs where the baseline exists are compared.
     """
@@ -400,6 +407,7 @@ def backtest_summary(backtest: pd.DataFrame) -> pd.DataFrame:
             "cutoffs": g.size(),
             "mae_model": g["abs_error"].mean(),
             "mae_seasonal_naive": g["abs_error_naive"].mean(),
+            "mae_trailing_mean": g["abs_error_trailing"].mean(),
             "coverage80": g["in80"].mean(),
             "coverage95": g["in95"].mean(),
             "mean_actual": g["actual"].mean(),

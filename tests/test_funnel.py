@@ -435,7 +435,7 @@ def test_compare_periods_detects_a_real_change_and_not_noise():
 
 def test_lead_journeys_cutoff_hides_the_future():
     d = _hand_dealer()
-    J = lead_journeys(d, cutoff=pd.Timestamp("2025-03-08")).set_index("lead_id")
+    J = lead_journeys(d, cutoff=pd.Timestamp("2025-03-08 12:00")).set_index("lead_id")
     assert pd.isna(J.loc["L1", "order_at"]) and J.loc["L1", "status"] == "open"
     assert J.loc["L2", "status"] == "won" and pd.isna(J.loc["L2", "delivery_at"])
     assert J.loc["L1", "n_visits"] == 2  # the third visit (day 9) is after the cutoff
