@@ -953,7 +953,7 @@ STAGE_KPIS: tuple[str, ...] = (
 def _peer_percentile(
     peers: pd.DataFrame | None, kpi: str, value: float, *, channel: str | None = None
 ) -> tuple[float, float, int]:
-    """Percentile (0-100, share of peers at or below) of ``value`` and the peer median."""
+    """Peer percentile of ``value`` (share of peers doing no better, 0-100; 100 = best) and median."""
     if peers is None or not np.isfinite(value):
         return np.nan, np.nan, 0
     p = peers[peers["kpi"] == kpi]
@@ -984,16 +984,18 @@ def diagnose(
     """Flag the weakest funnel stages and weigh the deck's candidate causes of each.
 
     A stage KPI (lead count, visit, test-drive, quote, order and delivery rates) is flagged
-    when its value misses its target (``params/targets.yaml`` or ``targets``) and the Wilson
-    interval lies entirely on the wrong side ("significant"), or when it ranks at or below
-    ``peer_flag_percentile`` among the peers. Stages are ranked by ``orders_at_stake``: the
+    when it misses its target (``params/targets.yaml`` or ``targets``) with its 95 % interval
+    entirely on the wrong side, or when it ranks at or below ``peer_flag_percentile`` among
+    the peers. A miss within sampling error is reported in ``flag_reason`` but not flagged. Stages are ranked by ``orders_at_stake``: the
     orders a year the dealer would gain if the stage met its target (or the peer median),
     carried through the downstream rates.
 
     For each flagged stage the deck's candidate causes (slide 41) are listed with the KPI that
-    measures each, its value, target and peer percentile, and a verdict: ``supports`` (the cause
-    KPI also misses its target or ranks low), ``rules out`` (it meets its target and is not
-    low among peers), ``no data`` (not measurable from CRM records, such as scripts).
+    measures each, its value, interval, target and peer percentile, and a verdict:
+    ``supports`` (the cause KPI misses its target beyond sampling error, or ranks low among
+    peers), ``inconclusive`` (misses its target within sampling error), ``rules out`` (meets
+    its target and is not low among peers), ``no reference`` (no target and no peers),
+    ``no data`` (not measurable from CRM records, such as scripts, or no observation).
 
     Parameters
     ----------
@@ -1036,82 +1038,115 @@ def diagnose(
         ),
     }
     peer_extra: dict[str, pd.DataFrame] = {}
-    if peers is not None:
+    if peers is not None and "channel" in peers.columns:
         for name, ch in (("auto_show_leads", "auto_show"), ("online_leads", "online_inquiry")):
-            if "channel" in peers.columns:
-                p = peers[(peers["kpi"] == "lead_count") & (peers["channel"] == ch)]
-                peer_extra[name] = p.assign(kpi=name)
+            p = peers[(peers["kpi"] == "lead_count") & (peers["channel"] == ch)]
+            peer_extra[name] = p.assign(kpi=name, channel=np.nan)
     peers_all = (
         pd.concat([peers, *peer_extra.values()], ignore_index=True) if peers is not None else None
     )
 
-    def value_of(kpi: str, channel: str | None = None) -> float:
+    def row_of(kpi: str, channel: str | None = None) -> pd.Series | None:
         if kpi in extra:
-            return extra[kpi]
+            return pd.Series({"value": extra[kpi], "ci_low": np.nan, "ci_high": np.nan})
         if channel is not None:
             r = by_ch[(by_ch["kpi"] == kpi) & (by_ch["channel"] == channel)]
-            return float(r["value"].iloc[0]) if len(r) else np.nan
-        return float(val.loc[kpi, "value"])
+            return r.iloc[0] if len(r) else None
+        return val.loc[kpi] if kpi in val.index else None
 
-    def judge(
-        kpi: str, v: float, channel: str | None = None
-    ) -> tuple[float, float, float, int, bool | None]:
-        t = tg.get(kpi, {}).get("target", np.nan)
-        hib = tg.get(kpi, {}).get(
-            "higher_is_better", KPI_INFO[kpi].higher_is_better if kpi in KPI_INFO else True
+    def judge(kpi: str, channel: str | None = None) -> dict[str, Any]:
+        """Value, target, peer position and the verdict of one KPI."""
+        r = row_of(kpi, channel)
+        v = float(r["value"]) if r is not None else np.nan
+        spec = tg.get(kpi, {})
+        t = float(spec.get("target", np.nan))
+        hib = bool(
+            spec.get(
+                "higher_is_better", KPI_INFO[kpi].higher_is_better if kpi in KPI_INFO else True
+            )
         )
         pct, med, npeer = _peer_percentile(peers_all, kpi, v, channel=channel)
-        miss = None
-        if np.isfinite(t) and np.isfinite(v):
-            miss = (v < t) if hib else (v > t)
+        miss = bool(np.isfinite(t) and np.isfinite(v) and ((v < t) if hib else (v > t)))
+        lo_ci = float(r["ci_low"]) if r is not None else np.nan
+        hi_ci = float(r["ci_high"]) if r is not None else np.nan
+        has_ci = np.isfinite(lo_ci) and np.isfinite(hi_ci)
+        # a miss is significant when the 95 % interval lies entirely on the wrong side
+        sig = miss and (not has_ci or ((hi_ci < t) if hib else (lo_ci > t)))
+        low = bool(np.isfinite(pct) and pct <= peer_flag_percentile)
+        if not np.isfinite(v):
+            verdict = "no data"
+        elif not np.isfinite(t) and not np.isfinite(pct):
+            verdict = "no reference"
+        elif sig or low:
+            verdict = "supports"
+        elif miss:
+            verdict = "inconclusive"
+        else:
+            verdict = "rules out"
+        parts = [f"value {v:.3g}"] if np.isfinite(v) else ["no observations in the period"]
+        if has_ci:
+            parts.append(f"95% CI {lo_ci:.3g}-{hi_ci:.3g}")
+        if np.isfinite(t):
+            parts.append(
+                f"target {t:.3g}"
+                + (" (missed)" if sig else " (missed within sampling error)" if miss else " (met)")
+            )
         if np.isfinite(pct):
-            low = pct <= peer_flag_percentile
-            miss = low if miss is None else (miss or low)
-        return t, pct, med, npeer, miss
+            parts.append(f"{pct:.0f}th percentile of {npeer} peers (median {med:.3g})")
+        return {
+            "value": v,
+            "target": t,
+            "ci_low": lo_ci,
+            "ci_high": hi_ci,
+            "pct": pct,
+            "median": med,
+            "npeer": npeer,
+            "miss": miss,
+            "sig": sig,
+            "low": low,
+            "verdict": verdict,
+            "evidence": ", ".join(parts),
+        }
 
-    # downstream factor: orders per unit of the stage's output
     rate = {
         k: float(val.loc[k, "value"])
         for k in ("visit_rate", "quote_rate", "order_rate", "delivery_rate", "test_drive_rate")
     }
     n_lead = float(val.loc["lead_count", "value"])
+    n_order = float(val.loc["order_count", "value"])
     rows = []
     for stage in STAGE_KPIS:
-        v = float(val.loc[stage, "value"])
-        t, pct, med, npeer, _ = judge(stage, v)
-        r = val.loc[stage]
-        hib = KPI_INFO[stage].higher_is_better
-        flagged, reasons = False, []
-        if np.isfinite(t) and np.isfinite(v) and ((v < t) if hib else (v > t)):
-            sig = KPI_INFO[stage].kind != "rate" or (r["ci_high"] < t if hib else r["ci_low"] > t)
-            flagged = True
+        j = judge(stage)
+        v, t = j["value"], j["target"]
+        flagged = bool(j["sig"] or j["low"])
+        reasons = []
+        if j["miss"]:
             reasons.append(
                 f"below target {t:.3g}"
-                + (
-                    " (95% CI entirely below)"
-                    if sig and KPI_INFO[stage].kind == "rate"
-                    else " (within sampling error)"
-                    if KPI_INFO[stage].kind == "rate"
-                    else ""
-                )
+                + ("" if j["sig"] else " but within sampling error (not flagged)")
             )
-        if np.isfinite(pct) and pct <= peer_flag_percentile:
-            flagged = True
-            reasons.append(f"at the {pct:.0f}th percentile of {npeer} peers")
-        ref = t if np.isfinite(t) else med
+        if j["low"]:
+            reasons.append(f"at the {j['pct']:.0f}th percentile of {j['npeer']} peers")
+        if not reasons:
+            reasons.append(
+                "no target or peers" if j["verdict"] == "no reference" else "meets target and peers"
+            )
+        # orders a year gained if the stage reached its target (or the peer median)
+        ref = t if np.isfinite(t) else j["median"]
         stake = np.nan
         if np.isfinite(ref) and np.isfinite(v) and ref > v:
+            gap = ref - v
             with np.errstate(invalid="ignore"):
                 gain = {
-                    "lead_count": (ref - v)
+                    "lead_count": gap
                     * rate["visit_rate"]
                     * rate["quote_rate"]
                     * rate["order_rate"],
-                    "visit_rate": (ref - v) * n_lead * rate["quote_rate"] * rate["order_rate"],
-                    "quote_rate": (ref - v) * n_lead * rate["visit_rate"] * rate["order_rate"],
-                    "order_rate": (ref - v) * n_lead * rate["visit_rate"] * rate["quote_rate"],
-                    "test_drive_rate": np.nan,
-                    "delivery_rate": (ref - v) * float(val.loc["order_count", "value"]),
+                    "visit_rate": gap * n_lead * rate["quote_rate"] * rate["order_rate"],
+                    "quote_rate": gap * n_lead * rate["visit_rate"] * rate["order_rate"],
+                    "order_rate": gap * n_lead * rate["visit_rate"] * rate["quote_rate"],
+                    "test_drive_rate": np.nan,  # a test drive is not a required step
+                    "delivery_rate": gap * n_order,
                 }[stage]
             stake = gain / years if np.isfinite(gain) else np.nan
         base = {
@@ -1119,98 +1154,45 @@ def diagnose(
             "stage": stage,
             "stage_value": v,
             "stage_target": t,
-            "stage_ci_low": r["ci_low"],
-            "stage_ci_high": r["ci_high"],
-            "stage_peer_percentile": pct,
-            "stage_peer_median": med,
+            "stage_ci_low": j["ci_low"],
+            "stage_ci_high": j["ci_high"],
+            "stage_peer_percentile": j["pct"],
+            "stage_peer_median": j["median"],
             "flagged": flagged,
-            "flag_reason": "; ".join(reasons)
-            if reasons
-            else (
-                "no target or peers"
-                if not np.isfinite(t) and not np.isfinite(pct)
-                else "meets target"
-            ),
+            "flag_reason": "; ".join(reasons),
             "orders_at_stake": stake,
         }
-        causes = CAUSES.get(stage, [])
-        if stage == "test_drive_rate":
-            causes = [
-                ("product scripts", None, None),
-                ("test-drive fleet availability", None, None),
-            ]
+        causes = CAUSES.get(
+            stage, [("product scripts", None, None), ("test-drive fleet availability", None, None)]
+        )
         for cause, ckpi, grouping in causes:
-            channels = list(CHANNELS) if grouping == "channel" else [None]
+            channels = [c for c in CHANNELS if c != "walk_in"] if grouping == "channel" else [None]
             for ch in channels:
-                if ch == "walk_in" and ckpi == "visit_rate":
-                    continue  # a walk-in is a visit by definition
                 if ckpi is None:
-                    rows.append(
-                        {
-                            **base,
-                            "cause": cause,
-                            "cause_kpi": None,
-                            "channel": ch,
-                            "cause_value": np.nan,
-                            "cause_target": np.nan,
-                            "cause_peer_percentile": np.nan,
-                            "cause_peer_median": np.nan,
-                            "verdict": "no data",
-                            "evidence": "not measurable from CRM records; check on site",
-                        }
-                    )
-                    continue
-                cv = value_of(ckpi, ch)
-                ct, cp, cm, cn, miss = (
-                    judge(ckpi, cv, ch)
-                    if ckpi in KPI_INFO
-                    else (np.nan, *_peer_percentile(peers_all, ckpi, cv), None)
-                )
-                if ckpi not in KPI_INFO:
-                    miss = None if not np.isfinite(cp) else cp <= peer_flag_percentile
-                if not np.isfinite(cv):
-                    verdict, ev = "no data", "no observations in the period"
-                elif miss is None:
-                    verdict, ev = "no reference", f"value {cv:.3g}; no target or peers to compare"
+                    c = {
+                        "value": np.nan,
+                        "target": np.nan,
+                        "pct": np.nan,
+                        "median": np.nan,
+                        "verdict": "no data",
+                        "evidence": "not measurable from CRM records; check on site",
+                    }
                 else:
-                    verdict = "supports" if miss else "rules out"
-                    parts = [f"value {cv:.3g}"]
-                    if np.isfinite(ct):
-                        parts.append(f"target {ct:.3g}")
-                    if np.isfinite(cp):
-                        parts.append(f"{cp:.0f}th percentile of {cn} peers (median {cm:.3g})")
-                    if "note" in KPI_INFO.get(ckpi, {}).__dict__:
-                        pass
-                    ev = ", ".join(parts)
+                    c = judge(ckpi, ch)
                 rows.append(
                     {
                         **base,
                         "cause": cause,
                         "cause_kpi": ckpi,
                         "channel": ch,
-                        "cause_value": cv,
-                        "cause_target": ct,
-                        "cause_peer_percentile": cp,
-                        "cause_peer_median": cm,
-                        "verdict": verdict,
-                        "evidence": ev,
+                        "cause_value": c["value"],
+                        "cause_target": c["target"],
+                        "cause_peer_percentile": c["pct"],
+                        "cause_peer_median": c["median"],
+                        "verdict": c["verdict"],
+                        "evidence": c["evidence"],
                     }
                 )
-        if not causes:
-            rows.append(
-                {
-                    **base,
-                    "cause": None,
-                    "cause_kpi": None,
-                    "channel": None,
-                    "cause_value": np.nan,
-                    "cause_target": np.nan,
-                    "cause_peer_percentile": np.nan,
-                    "cause_peer_median": np.nan,
-                    "verdict": "",
-                    "evidence": "",
-                }
-            )
     out = pd.DataFrame(rows)
     st = out.drop_duplicates("stage")[["stage", "flagged", "orders_at_stake"]].copy()
     st["key"] = np.where(st["flagged"], st["orders_at_stake"].fillna(0.0), -1.0)

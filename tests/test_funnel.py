@@ -396,6 +396,13 @@ def test_peer_table_and_diagnose(network):
     assert (
         diag.loc[diag["cause_kpi"].isna() & diag["cause"].notna(), "verdict"] == "no data"
     ).all()
+    # a target just above the value, inside its interval: reported, not flagged
+    tree = kpi_tree(network[0], period="2025")
+    qr = _val(tree, "quote_rate")
+    hi = float(tree.loc[tree["kpi"] == "quote_rate", "ci_high"].iloc[0])
+    d3 = diagnose(network[0], targets={"quote_rate": (qr + hi) / 2}, period="2025")
+    q = d3[d3["stage"] == "quote_rate"].iloc[0]
+    assert not q["flagged"] and "within sampling error" in q["flag_reason"]
     # the default targets load and diagnose runs without peers
     d2 = diagnose(network[1], period="2025")
     assert {"stage", "cause", "verdict", "evidence"} <= set(d2.columns)
