@@ -640,6 +640,12 @@ def _group_kpis(
     return rows
 
 
+def _attr(obj: Any, name: str) -> Any:
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
 def _front_desk(
     dealer: DealerData, lo: pd.Timestamp, hi: pd.Timestamp, reconciliation: Any
 ) -> dict[str, Any]:
@@ -651,31 +657,46 @@ def _front_desk(
         "arrivals_note": "front-desk visitor log, reason 'sales', dated in the period (event basis)",
     }
     if reconciliation is not None:
-        pairs = reconciliation
-        for attr in ("pairs", "links", "matches"):
-            if isinstance(reconciliation, dict) and attr in reconciliation:
-                pairs = reconciliation[attr]
-                break
-            if hasattr(reconciliation, attr) and isinstance(
-                getattr(reconciliation, attr), pd.DataFrame
-            ):
-                pairs = getattr(reconciliation, attr)
-                break
-        if not isinstance(pairs, pd.DataFrame) or "entry_id" not in pairs.columns:
-            raise InputError(
-                "reconciliation must be a DataFrame (or hold one under 'pairs') with one row per "
-                "front-desk entry: columns 'entry_id' and 'touch_id' (the matched DMS visit, "
-                "missing when unmatched) or 'customer_id'"
-            )
-        key = "touch_id" if "touch_id" in pairs.columns else "customer_id"
-        if key not in pairs.columns:
-            raise InputError("reconciliation needs a 'touch_id' or 'customer_id' column")
-        matched = set(pairs.loc[pairs[key].notna(), "entry_id"])
-        out["num"] = float(sales["entry_id"].isin(matched).sum())
-        out["den"] = float(len(sales))
-        out["note"] = (
-            f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
+        entries = _attr(reconciliation, "entries")
+        unreg = _attr(reconciliation, "unregistered")
+        pairs = (
+            reconciliation
+            if isinstance(reconciliation, pd.DataFrame)
+            else _attr(reconciliation, "pairs")
         )
+        n = float(len(sales))
+        if isinstance(entries, pd.DataFrame) and {"entry_id", "status"} <= set(entries.columns):
+            st = sales[["entry_id"]].merge(
+                entries[["entry_id", "status"]], on="entry_id", how="left"
+            )
+            st = st[~st["status"].isin(["duplicate", "not_sales"])]
+            out["num"] = float((st["status"].notna() & (st["status"] != "unregistered")).sum())
+            out["den"] = float(len(st))
+            out["note"] = (
+                "linked (visitor log matched to the DMS): 1 - unregistered / front-desk sales arrivals"
+            )
+        elif isinstance(unreg, pd.DataFrame) and "entry_id" in unreg.columns:
+            out["num"] = n - float(sales["entry_id"].isin(set(unreg["entry_id"])).sum())
+            out["den"] = n
+            out["note"] = (
+                "linked (visitor log matched to the DMS): 1 - unregistered / front-desk sales arrivals"
+            )
+        elif isinstance(pairs, pd.DataFrame) and "entry_id" in pairs.columns:
+            key = "touch_id" if "touch_id" in pairs.columns else "customer_id"
+            if key not in pairs.columns:
+                raise InputError("reconciliation pairs need a 'touch_id' or 'customer_id' column")
+            matched = set(pairs.loc[pairs[key].notna(), "entry_id"])
+            out["num"] = float(sales["entry_id"].isin(matched).sum())
+            out["den"] = n
+            out["note"] = (
+                f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
+            )
+        else:
+            raise InputError(
+                "reconciliation must be the result of quality.reconcile_visits (with 'entries' "
+                "holding entry_id and status, or 'unregistered' holding entry_id) or a DataFrame of "
+                "pairs with 'entry_id' and 'touch_id' (or 'customer_id')"
+            )
         return out
     days = sales["at"].dt.normalize()
     logged_days = set(log.loc[log["at"].between(lo, hi), "at"].dt.normalize())
@@ -742,10 +763,12 @@ def kpi_tree(
     imply
         Count stages implied by a later recorded stage.
     reconciliation
-        Optional result of ``quality.reconcile_visits(dealer)``: a DataFrame (or a mapping or
-        object holding one under ``pairs``) with ``entry_id`` and ``touch_id`` (or
-        ``customer_id``) per front-desk entry. Without it the walk-in registration rate is a
-        clearly labelled simple estimate.
+        Optional result of ``quality.reconcile_visits(dealer)`` (an object or mapping with
+        ``entries`` holding ``entry_id`` and ``status``, or ``unregistered`` holding
+        ``entry_id``), or a DataFrame of matched pairs (``entry_id``, ``touch_id``). With it the
+        walk-in registration rate is ``1 - unregistered / front-desk sales arrivals``; without
+        it, a clearly labelled simple estimate (DMS sales visits / front-desk sales arrivals on
+        the days the log covers). The ``note`` says which.
 
     Returns
     -------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -448,3 +449,30 @@ def test_lead_journeys_cutoff_hides_the_future():
     assert J.loc["L1", "n_visits"] == 2  # the third visit (day 9) is after the cutoff
     full = lead_journeys(d).set_index("lead_id")
     assert full.loc["L1", "n_visits"] == 3 and full.loc["L3", "status"] == "defeated"
+
+
+def test_walk_in_registration_linked_and_estimate(network):
+    d = network[1]
+    vt = d.truth["visitor_log"]
+    status = np.where(vt["customer_id"].isna(), "unregistered", "matched")
+    rec = SimpleNamespace(entries=pd.DataFrame({"entry_id": vt["entry_id"], "status": status}))
+    linked = kpi_tree(d, period="2025", reconciliation=rec)
+    est = kpi_tree(d, period="2025")
+    log = d.visitor_log
+    sales = log[(log["reason"] == "sales") & (log["at"].dt.year == 2025)]
+    unreg = sales["entry_id"].isin(vt.loc[vt["customer_id"].isna(), "entry_id"]).sum()
+    assert _val(linked, "walk_in_registration_rate") == pytest.approx(1 - unreg / len(sales))
+    note = linked.loc[linked["kpi"] == "walk_in_registration_rate", "note"].iloc[0]
+    assert note.startswith("linked")
+    assert (
+        est.loc[est["kpi"] == "walk_in_registration_rate", "note"]
+        .iloc[0]
+        .startswith("SIMPLE ESTIMATE")
+    )
+    # the simple estimate lands near the linked rate (phantoms and missing records aside)
+    assert (
+        abs(_val(est, "walk_in_registration_rate") - _val(linked, "walk_in_registration_rate"))
+        < 0.06
+    )
+    with pytest.raises(InputError):
+        kpi_tree(d, period="2025", reconciliation=pd.DataFrame({"x": [1]}))
