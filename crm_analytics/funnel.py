@@ -809,17 +809,27 @@ def kpi_tree(
         vals = _group_values(J, by_list, lo, hi, dealer)
         keys = pd.MultiIndex.from_product([vals[b] for b in by_list], names=by_list)
         col_of = {"channel": "channel", "model": "model", "consultant": "consultant_id"}
+        subsets: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        # with lead units and cohort basis only leads created in the group's period matter
+        prefilter = basis == "cohort" and unit == "lead"
         for key in keys:
             key = key if isinstance(key, tuple) else (key,)
-            sel = np.ones(len(J), bool)
-            isel = np.ones(len(inv), bool)
             glo, ghi = lo, hi
+            attr_key = tuple((b, v) for b, v in zip(by_list, key, strict=True) if b != "month")
             for b, v in zip(by_list, key, strict=True):
                 if b == "month":
                     glo, ghi = max(lo, v.start_time), min(hi, v.end_time)
-                else:
+            if attr_key not in subsets:
+                sel = np.ones(len(J), bool)
+                isel = np.ones(len(inv), bool)
+                for b, v in attr_key:
                     sel &= (J[col_of[b]] == v).to_numpy()
                     isel &= (inv[col_of[b]] == v).to_numpy()
+                subsets[attr_key] = (J[sel], inv[isel])
+            Jg, ig = subsets[attr_key]
+            if prefilter and "month" in by_list:
+                Jg = Jg[_in(Jg["created_at"], glo, ghi)]
+                ig = ig[_in(ig["created_at"], glo, ghi)]
             desk_ok = all(b == "month" for b in by_list)
             desk = (
                 _front_desk(dealer, glo, ghi, reconciliation)
@@ -832,7 +842,7 @@ def kpi_tree(
                     "note": "",
                 }
             )
-            grows = frame_rows(J[sel], inv[isel], glo, ghi, desk)
+            grows = frame_rows(Jg, ig, glo, ghi, desk)
             if not desk_ok:
                 for r in grows:
                     if r["kpi"] == "walk_in_registration_rate":

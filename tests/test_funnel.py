@@ -476,3 +476,12 @@ def test_walk_in_registration_linked_and_estimate(network):
     )
     with pytest.raises(InputError):
         kpi_tree(d, period="2025", reconciliation=pd.DataFrame({"x": [1]}))
+
+
+def test_group_counts_add_up_to_the_period(network):
+    d = network[2]
+    tot = kpi_tree(d, period="2024")
+    for by in ("month", "channel", "model"):
+        g = kpi_tree(d, period="2024", by=by)
+        for k in ("lead_count", "visit_count", "order_count", "delivery_count"):
+            assert g.loc[g["kpi"] == k, "value"].sum() == _val(tot, k), (by, k)
