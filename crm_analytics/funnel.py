@@ -358,8 +358,41 @@ KPIS: tuple[_KPI, ...] = (
 KPI_INFO: dict[str, _KPI] = {k.name: k for k in KPIS}
 
 
-def _in(ts: pd.Series, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
-    return ((ts >= lo) & (ts <= hi)).to_numpy(dtype=bool)
+_TIME_COLS = ("created_at", "first_inv_at") + tuple(f"{s}_at" for s in STAGES[1:])
+
+
+def _arrays(J: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The journey columns a KPI needs, as numpy arrays (times as datetime64[ns])."""
+    A: dict[str, np.ndarray] = {}
+    for c in _TIME_COLS:
+        A[c] = J[c].to_numpy("datetime64[ns]")
+    for s in STAGES[1:]:
+        A[f"{s}_implied"] = J[f"{s}_implied"].to_numpy(dtype=bool)
+    A["channel"] = J["channel"].to_numpy(dtype=object)
+    A["n_inv_pre"] = J["n_inv_pre"].to_numpy(dtype=float)
+    A["first_dwell"] = J["first_dwell"].to_numpy(dtype=float)
+    A["revisit_after_quote"] = J["revisit_after_quote"].to_numpy(dtype=bool)
+    A["cancelled"] = J["cancelled"].to_numpy(dtype=bool)
+    A["status"] = J["status"].to_numpy(dtype=object)
+    return A
+
+
+def _inv_arrays(inv: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "created_at": inv["created_at"].to_numpy("datetime64[ns]"),
+        "at": inv["at"].to_numpy("datetime64[ns]"),
+        "outcome": inv["outcome"].to_numpy(dtype=object),
+    }
+
+
+def _take(A: dict[str, np.ndarray], sel: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[sel] for k, v in A.items()}
+
+
+def _in(ts: Any, lo: pd.Timestamp, hi: pd.Timestamp) -> np.ndarray:
+    """``lo <= ts <= hi`` as a boolean array (missing times are outside)."""
+    a = np.asarray(ts, dtype="datetime64[ns]")
+    return (a >= np.datetime64(lo, "ns")) & (a <= np.datetime64(hi, "ns"))
 
 
 def _rate_row(name, num, den, note_zero, note="") -> dict:
@@ -375,8 +408,9 @@ def _rate_row(name, num, den, note_zero, note="") -> dict:
     return {"kpi": name, "value": num / den, "numerator": num, "denominator": den, "note": note}
 
 
-def _mean_row(name, values: pd.Series, note_zero, note="") -> dict:
-    v = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
+def _mean_row(name, values: np.ndarray, note_zero, note="") -> dict:
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
     n = len(v)
     if n == 0:
         return {
@@ -398,32 +432,47 @@ def _mean_row(name, values: pd.Series, note_zero, note="") -> dict:
     }
 
 
-def _days_between(a: pd.Series, b: pd.Series) -> pd.Series:
-    return (b - a).dt.total_seconds() / 86400.0
+def _days_between(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (b - a) / np.timedelta64(1, "D")
+
+
+_RATE_KPIS_OPEN = frozenset(
+    {
+        "visit_rate",
+        "order_rate",
+        "visit_to_order_rate",
+        "lead_to_order_rate",
+        "delivery_rate",
+        "quote_rate",
+        "test_drive_rate",
+    }
+)
 
 
 def _group_kpis(
-    J: pd.DataFrame,
+    A: dict[str, np.ndarray],
     lo: pd.Timestamp,
     hi: pd.Timestamp,
     *,
     basis: str,
     unit_label: str,
-    inv_events: pd.DataFrame,
-    desk: dict[str, float],
+    inv_events: dict[str, np.ndarray],
+    desk: dict[str, Any],
 ) -> list[dict]:
     """Every KPI of one group of units (leads or customers) over one period."""
     cohort = basis == "cohort"
-    created_in = _in(J["created_at"], lo, hi)
-    reach = {s: J[f"{s}_at"].notna().to_numpy() for s in STAGES[1:]}
-    if cohort:
-        inp = {"lead": created_in, **{s: created_in & reach[s] for s in STAGES[1:]}}
-    else:
-        inp = {"lead": created_in, **{s: _in(J[f"{s}_at"], lo, hi) for s in STAGES[1:]}}
+    created_in = _in(A["created_at"], lo, hi)
+    reach = {s: ~np.isnat(A[f"{s}_at"]) for s in STAGES[1:]}
+
+    def anchored(col: str) -> np.ndarray:
+        """Cohort: created in the period; activity: the anchoring event dated in it."""
+        return created_in if cohort else _in(A[col], lo, hi)
+
+    inp = {"lead": created_in}
+    for s in STAGES[1:]:
+        inp[s] = (created_in & reach[s]) if cohort else _in(A[f"{s}_at"], lo, hi)
     cnt = {s: int(inp[s].sum()) for s in STAGES}
-    implied = {
-        s: int((inp[s] & J[f"{s}_implied"].to_numpy()).sum()) for s in ("visit", "quote", "order")
-    }
+    implied = {s: int((inp[s] & A[f"{s}_implied"]).sum()) for s in ("visit", "quote", "order")}
     act = (
         ""
         if cohort
@@ -462,25 +511,17 @@ def _group_kpis(
     for name, a, b, why in pairs:
         rows.append(_rate_row(name, cnt[a], cnt[b], f"{why} in this group and period", act))
     # lead-count drivers
-    ch = J["channel"].to_numpy()
-    rows.append(
-        {
-            "kpi": "walk_in_lead_count",
-            "value": int((created_in & (ch == "walk_in")).sum()),
-            "numerator": np.nan,
-            "denominator": np.nan,
-            "note": "",
-        }
-    )
-    rows.append(
-        {
-            "kpi": "referral_lead_count",
-            "value": int((created_in & (ch == "referral")).sum()),
-            "numerator": np.nan,
-            "denominator": np.nan,
-            "note": "",
-        }
-    )
+    ch = A["channel"]
+    for kpi, channel in (("walk_in_lead_count", "walk_in"), ("referral_lead_count", "referral")):
+        rows.append(
+            {
+                "kpi": kpi,
+                "value": int((created_in & (ch == channel)).sum()),
+                "numerator": np.nan,
+                "denominator": np.nan,
+                "note": "",
+            }
+        )
     rows.append(
         {
             "kpi": "front_desk_sales_arrivals",
@@ -500,8 +541,8 @@ def _group_kpis(
         )
     )
     # invitations
-    base = created_in if cohort else _in(J["first_inv_at"], lo, hi)
-    n_inv = J["n_inv_pre"].to_numpy()
+    base = anchored("first_inv_at")
+    n_inv = A["n_inv_pre"]
     visited = reach["visit"]
     lvl = (
         "per lead"
@@ -526,36 +567,32 @@ def _group_kpis(
             f"visited / invited two or more times before visiting, {lvl}",
         )
     )
-    ie = inv_events
-    if cohort:
-        ie = ie[ie["created_at"].between(lo, hi)]
-    else:
-        ie = ie[ie["at"].between(lo, hi)]
+    ie_in = _in(inv_events["created_at"] if cohort else inv_events["at"], lo, hi)
+    outcome = inv_events["outcome"][ie_in]
     rows.append(
         _rate_row(
             "invitation_acceptance_rate",
-            (ie["outcome"] == "accepted").sum(),
-            ie["outcome"].notna().sum(),
+            (outcome == "accepted").sum(),
+            pd.notna(outcome).sum(),
             "no invitation with a recorded outcome",
             "invitation events with outcome 'accepted' / with any outcome (event level)",
         )
     )
-    # dwell, quotes, orders
-    vrec = reach["visit"] & ~J["visit_implied"].to_numpy()
-    vsel = (created_in if cohort else _in(J["visit_at"], lo, hi)) & vrec
+    # dwell, quotes, orders (recorded events only; implied stages carry no time of their own)
+    vrec = reach["visit"] & ~A["visit_implied"]
+    vsel = anchored("visit_at") & vrec
     rows.append(
         _mean_row(
             "showroom_dwell_minutes",
-            J.loc[vsel, "first_dwell"],
+            A["first_dwell"][vsel],
             "no recorded visit with a dwell time",
             "first visit of each unit",
         )
     )
-    qrec = reach["quote"] & ~J["quote_implied"].to_numpy()
-    qsel = (created_in if cohort else _in(J["quote_at"], lo, hi)) & qrec
-    same_day = (J["order_at"].dt.normalize() == J["quote_at"].dt.normalize()).to_numpy() & reach[
-        "order"
-    ]
+    qsel = anchored("quote_at") & reach["quote"] & ~A["quote_implied"]
+    same_day = (
+        A["order_at"].astype("datetime64[D]") == A["quote_at"].astype("datetime64[D]")
+    ) & reach["order"]
     rows.append(
         _rate_row(
             "same_day_quote_order_rate",
@@ -569,37 +606,26 @@ def _group_kpis(
     rows.append(
         _rate_row(
             "quote_revisit_rate",
-            (not_same & J["revisit_after_quote"].to_numpy()).sum(),
+            (not_same & A["revisit_after_quote"]).sum(),
             not_same.sum(),
             "no quote left open after its day in this group and period",
             "came back on a later day / quoted and not ordered that day",
         )
     )
-    osel = (
-        (created_in if cohort else _in(J["order_at"], lo, hi))
-        & reach["order"]
-        & vrec
-        & ~J["order_implied"].to_numpy()
-    )
-    cyc = _days_between(J.loc[osel, "visit_at"], J.loc[osel, "order_at"])
+    osel = anchored("order_at") & reach["order"] & vrec & ~A["order_implied"]
     rows.append(
         _mean_row(
             "order_cycle_days",
-            cyc,
+            _days_between(A["visit_at"][osel], A["order_at"][osel]),
             "no order in this group and period",
             "days from first visit to order",
         )
     )
-    dsel = (
-        (created_in if cohort else _in(J["delivery_at"], lo, hi))
-        & reach["delivery"]
-        & reach["order"]
-        & ~J["order_implied"].to_numpy()
-    )
+    dsel = anchored("delivery_at") & reach["delivery"] & reach["order"] & ~A["order_implied"]
     rows.append(
         _mean_row(
             "order_to_delivery_days",
-            _days_between(J.loc[dsel, "order_at"], J.loc[dsel, "delivery_at"]),
+            _days_between(A["order_at"][dsel], A["delivery_at"][dsel]),
             "no delivery in this group and period",
             "days from order to delivery",
         )
@@ -608,13 +634,13 @@ def _group_kpis(
     rows.append(
         _rate_row(
             "order_cancellation_rate",
-            (orders_in & J["cancelled"].to_numpy()).sum(),
+            (orders_in & A["cancelled"]).sum(),
             orders_in.sum(),
             "no orders in this group and period",
             "cancelled (not delivered 30 days after the order) / orders",
         )
     )
-    n_open = int((created_in & (J["status"].to_numpy() == "open")).sum())
+    n_open = int((created_in & (A["status"] == "open")).sum())
     rows.append(
         {
             "kpi": "open_leads",
@@ -625,17 +651,9 @@ def _group_kpis(
         }
     )
     if cohort and n_open:
+        extra = f"{n_open} of {cnt['lead']} units still open at as_of"
         for r in rows:
-            if r["kpi"] in {
-                "visit_rate",
-                "order_rate",
-                "visit_to_order_rate",
-                "lead_to_order_rate",
-                "delivery_rate",
-                "quote_rate",
-                "test_drive_rate",
-            }:
-                extra = f"{n_open} of {cnt['lead']} units still open at as_of"
+            if r["kpi"] in _RATE_KPIS_OPEN:
                 r["note"] = f"{r['note']}; {extra}" if r["note"] else extra
     return rows
 
@@ -797,21 +815,24 @@ def kpi_tree(
     consultant_left = dealer.staff.set_index("staff_id")["left_at"]
     consultant_hired = dealer.staff.set_index("staff_id")["hired_at"]
 
-    def frame_rows(Jg: pd.DataFrame, ie: pd.DataFrame, glo, ghi, desk) -> list[dict]:
-        units = _by_customer(Jg) if unit == "customer" else Jg
-        return _group_kpis(units, glo, ghi, basis=basis, unit_label=unit, inv_events=ie, desk=desk)
+    def frame_rows(sub: tuple, glo, ghi, desk) -> list[dict]:
+        Jg, Ag, Ig = sub
+        if unit == "customer":
+            Ag = _arrays(_by_customer(Jg))
+        return _group_kpis(Ag, glo, ghi, basis=basis, unit_label=unit, inv_events=Ig, desk=desk)
 
+    A_all, I_all = _arrays(J), _inv_arrays(inv)
     rows: list[dict] = []
     if not by_list:
         desk = _front_desk(dealer, lo, hi, reconciliation)
-        rows = frame_rows(J, inv, lo, hi, desk)
+        rows = frame_rows((J, A_all, I_all), lo, hi, desk)
     else:
         vals = _group_values(J, by_list, lo, hi, dealer)
         keys = pd.MultiIndex.from_product([vals[b] for b in by_list], names=by_list)
         col_of = {"channel": "channel", "model": "model", "consultant": "consultant_id"}
-        subsets: dict[tuple, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        subsets: dict[tuple, tuple] = {}
         # with lead units and cohort basis only leads created in the group's period matter
-        prefilter = basis == "cohort" and unit == "lead"
+        prefilter = basis == "cohort" and unit == "lead" and "month" in by_list
         for key in keys:
             key = key if isinstance(key, tuple) else (key,)
             glo, ghi = lo, hi
@@ -825,11 +846,16 @@ def kpi_tree(
                 for b, v in attr_key:
                     sel &= (J[col_of[b]] == v).to_numpy()
                     isel &= (inv[col_of[b]] == v).to_numpy()
-                subsets[attr_key] = (J[sel], inv[isel])
-            Jg, ig = subsets[attr_key]
-            if prefilter and "month" in by_list:
-                Jg = Jg[_in(Jg["created_at"], glo, ghi)]
-                ig = ig[_in(ig["created_at"], glo, ghi)]
+                Jsub = J[sel] if unit == "customer" else None
+                subsets[attr_key] = (Jsub, _take(A_all, sel), _take(I_all, isel))
+            sub = subsets[attr_key]
+            if prefilter:
+                Ag, Ig = sub[1], sub[2]
+                sub = (
+                    None,
+                    _take(Ag, _in(Ag["created_at"], glo, ghi)),
+                    _take(Ig, _in(Ig["created_at"], glo, ghi)),
+                )
             desk_ok = all(b == "month" for b in by_list)
             desk = (
                 _front_desk(dealer, glo, ghi, reconciliation)
@@ -842,7 +868,7 @@ def kpi_tree(
                     "note": "",
                 }
             )
-            grows = frame_rows(Jg, ig, glo, ghi, desk)
+            grows = frame_rows(sub, glo, ghi, desk)
             if not desk_ok:
                 for r in grows:
                     if r["kpi"] == "walk_in_registration_rate":
