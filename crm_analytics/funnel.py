@@ -664,69 +664,78 @@ def _attr(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
-def _front_desk(
-    dealer: DealerData, lo: pd.Timestamp, hi: pd.Timestamp, reconciliation: Any
-) -> dict[str, Any]:
-    """Walk-in registration: linked (with a reconciliation result) or a labelled estimate."""
+_LINKED_NOTE = (
+    "linked (visitor log matched to the DMS): 1 - unregistered / front-desk sales arrivals"
+)
+_ESTIMATE_NOTE = (
+    "SIMPLE ESTIMATE (no record linkage): DMS-registered sales visits / front-desk sales "
+    "arrivals, totals over days with a visitor log; pass reconciliation= for the linked rate"
+)
+
+
+def _front_desk_prep(dealer: DealerData, reconciliation: Any) -> dict[str, Any]:
+    """Per sales arrival (and per DMS visit) what the walk-in registration rate needs."""
     log = dealer.visitor_log
-    sales = log[(log["reason"] == "sales") & log["at"].between(lo, hi)]
-    out: dict[str, Any] = {
-        "arrivals": float(len(sales)),
-        "arrivals_note": "front-desk visitor log, reason 'sales', dated in the period (event basis)",
-    }
-    if reconciliation is not None:
-        entries = _attr(reconciliation, "entries")
-        unreg = _attr(reconciliation, "unregistered")
-        pairs = (
-            reconciliation
-            if isinstance(reconciliation, pd.DataFrame)
-            else _attr(reconciliation, "pairs")
-        )
-        n = float(len(sales))
-        if isinstance(entries, pd.DataFrame) and {"entry_id", "status"} <= set(entries.columns):
-            st = sales[["entry_id"]].merge(
-                entries[["entry_id", "status"]], on="entry_id", how="left"
-            )
-            st = st[~st["status"].isin(["duplicate", "not_sales"])]
-            out["num"] = float((st["status"].notna() & (st["status"] != "unregistered")).sum())
-            out["den"] = float(len(st))
-            out["note"] = (
-                "linked (visitor log matched to the DMS): 1 - unregistered / front-desk sales arrivals"
-            )
-        elif isinstance(unreg, pd.DataFrame) and "entry_id" in unreg.columns:
-            out["num"] = n - float(sales["entry_id"].isin(set(unreg["entry_id"])).sum())
-            out["den"] = n
-            out["note"] = (
-                "linked (visitor log matched to the DMS): 1 - unregistered / front-desk sales arrivals"
-            )
-        elif isinstance(pairs, pd.DataFrame) and "entry_id" in pairs.columns:
-            key = "touch_id" if "touch_id" in pairs.columns else "customer_id"
-            if key not in pairs.columns:
-                raise InputError("reconciliation pairs need a 'touch_id' or 'customer_id' column")
-            matched = set(pairs.loc[pairs[key].notna(), "entry_id"])
-            out["num"] = float(sales["entry_id"].isin(matched).sum())
-            out["den"] = n
-            out["note"] = (
-                f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
-            )
-        else:
-            raise InputError(
-                "reconciliation must be the result of quality.reconcile_visits (with 'entries' "
-                "holding entry_id and status, or 'unregistered' holding entry_id) or a DataFrame of "
-                "pairs with 'entry_id' and 'touch_id' (or 'customer_id')"
-            )
-        return out
-    days = sales["at"].dt.normalize()
-    logged_days = set(log.loc[log["at"].between(lo, hi), "at"].dt.normalize())
-    tp = dealer.touchpoints
-    v = tp[(tp["kind"] == "visit") & tp["at"].between(lo, hi)]
-    vdays = v["at"].dt.normalize()
-    out["num"] = float(vdays.isin(logged_days).sum())
-    out["den"] = float(days.isin(logged_days).sum())
-    out["note"] = (
-        "SIMPLE ESTIMATE (no record linkage): DMS-registered sales visits / front-desk sales "
-        "arrivals, totals over days with a visitor log; pass reconciliation= for the linked rate"
+    sales = log[log["reason"] == "sales"]
+    prep: dict[str, Any] = {"sales_at": sales["at"].to_numpy("datetime64[ns]")}
+    n = len(sales)
+    if reconciliation is None:
+        logged = np.unique(log["at"].to_numpy("datetime64[ns]").astype("datetime64[D]"))
+        tp = dealer.touchpoints
+        v_at = tp.loc[tp["kind"] == "visit", "at"].to_numpy("datetime64[ns]")
+        on_logged = np.isin(v_at.astype("datetime64[D]"), logged)
+        prep.update(mode="estimate", note=_ESTIMATE_NOTE, visit_at=v_at[on_logged])
+        return prep
+    entries = _attr(reconciliation, "entries")
+    unreg = _attr(reconciliation, "unregistered")
+    pairs = (
+        reconciliation
+        if isinstance(reconciliation, pd.DataFrame)
+        else _attr(reconciliation, "pairs")
     )
+    if isinstance(entries, pd.DataFrame) and {"entry_id", "status"} <= set(entries.columns):
+        status = entries.drop_duplicates("entry_id").set_index("entry_id")["status"]
+        st = status.reindex(sales["entry_id"]).to_numpy(dtype=object)
+        counted = ~pd.Series(st).isin(["duplicate", "not_sales"]).to_numpy()
+        registered = pd.notna(st) & (st != "unregistered") & counted
+        note = _LINKED_NOTE
+    elif isinstance(unreg, pd.DataFrame) and "entry_id" in unreg.columns:
+        counted = np.ones(n, bool)
+        registered = ~sales["entry_id"].isin(set(unreg["entry_id"])).to_numpy()
+        note = _LINKED_NOTE
+    elif isinstance(pairs, pd.DataFrame) and "entry_id" in pairs.columns:
+        key = "touch_id" if "touch_id" in pairs.columns else "customer_id"
+        if key not in pairs.columns:
+            raise InputError("reconciliation pairs need a 'touch_id' or 'customer_id' column")
+        counted = np.ones(n, bool)
+        registered = (
+            sales["entry_id"].isin(set(pairs.loc[pairs[key].notna(), "entry_id"])).to_numpy()
+        )
+        note = f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
+    else:
+        raise InputError(
+            "reconciliation must be the result of quality.reconcile_visits (with 'entries' "
+            "holding entry_id and status, or 'unregistered' holding entry_id) or a DataFrame of "
+            "pairs with 'entry_id' and 'touch_id' (or 'customer_id')"
+        )
+    prep.update(mode="linked", note=note, counted=counted, registered=registered)
+    return prep
+
+
+def _front_desk(prep: dict[str, Any], lo: pd.Timestamp, hi: pd.Timestamp) -> dict[str, Any]:
+    """Walk-in registration over one period: linked (with a reconciliation) or an estimate."""
+    in_p = _in(prep["sales_at"], lo, hi)
+    out: dict[str, Any] = {
+        "arrivals": float(in_p.sum()),
+        "arrivals_note": "front-desk visitor log, reason 'sales', dated in the period (event basis)",
+        "note": prep["note"],
+    }
+    if prep["mode"] == "linked":
+        out["num"] = float((in_p & prep["registered"]).sum())
+        out["den"] = float((in_p & prep["counted"]).sum())
+    else:
+        out["num"] = float(_in(prep["visit_at"], lo, hi).sum())
+        out["den"] = float(in_p.sum())
     return out
 
 
@@ -822,9 +831,10 @@ def kpi_tree(
         return _group_kpis(Ag, glo, ghi, basis=basis, unit_label=unit, inv_events=Ig, desk=desk)
 
     A_all, I_all = _arrays(J), _inv_arrays(inv)
+    desk_prep = _front_desk_prep(dealer, reconciliation)
     rows: list[dict] = []
     if not by_list:
-        desk = _front_desk(dealer, lo, hi, reconciliation)
+        desk = _front_desk(desk_prep, lo, hi)
         rows = frame_rows((J, A_all, I_all), lo, hi, desk)
     else:
         vals = _group_values(J, by_list, lo, hi, dealer)
@@ -858,7 +868,7 @@ def kpi_tree(
                 )
             desk_ok = all(b == "month" for b in by_list)
             desk = (
-                _front_desk(dealer, glo, ghi, reconciliation)
+                _front_desk(desk_prep, glo, ghi)
                 if desk_ok
                 else {
                     "arrivals": np.nan,
