@@ -30,6 +30,21 @@ quote and a visit; a test drive or quote implies a visit; a delivery implies an 
 consultant who forgot to enter the visit does not make the visit rate fall. Implied stages are
 counted in ``note``; timing KPIs use recorded events only.
 
+KPIs (``kpi`` column; ``parent`` is the KPI each one explains in the deck's tree)
+--------------------------------------------------------------------------------
+Stage counts ``lead_count``, ``visit_count``, ``test_drive_count``, ``quote_count``,
+``order_count``, ``delivery_count`` and rates ``visit_rate`` (visit / lead),
+``test_drive_rate`` and ``quote_rate`` (per visiting unit), ``order_rate`` (order / quote),
+``visit_to_order_rate`` (closing ratio), ``lead_to_order_rate``, ``delivery_rate``
+(order-to-delivery). Diagnostics of slide 41: ``walk_in_lead_count``, ``referral_lead_count``,
+``front_desk_sales_arrivals``, ``walk_in_registration_rate``, ``first_invitation_visit_rate``
+(visited after exactly one invitation / invited before visiting), ``repeat_invitation_visit_rate``
+(visited / needed two or more invitations), ``invitation_acceptance_rate`` (event level),
+``showroom_dwell_minutes`` (first visit), ``same_day_quote_order_rate`` (ordered on the day of
+the first quote), ``quote_revisit_rate`` (came back on a later day after a quote not closed that
+day), ``order_cycle_days`` (first visit to order), ``order_to_delivery_days``,
+``order_cancellation_rate``, ``open_leads`` (cohort maturity).
+
 Confidence intervals
 --------------------
 Rates: Wilson score interval (95 %). Differences of rates between two periods: Newcombe's
