@@ -9,7 +9,7 @@ Run: ``PYTHONPATH=. python bench/bench_funnel.py [--months 24]``
 Measured 2026-11-26 on the 2-core machine (5 dealers x 24 origins = 120 per target):
 orders MAE 1.59 vs seasonal naive 2.37 (ratio 0.67; trailing 12-month mean 1.74), deliveries
 MAE 1.30 vs 2.46 (ratio 0.53; trailing mean 1.85); 80 % interval coverage 0.88 / 0.93, 95 %
-0.99 / 0.99; backtest 20 s. KPI tree of a 20,000-customer dealer 0.55 s; stage rates vs true
+0.99 / 0.99; backtest 20-27 s. KPI tree of a 20,000-customer dealer 0.37 s; stage rates vs true
 mean probabilities z = 1.06, 0.40, -0.41, 0.42, -0.34 (visit, test drive, quote, order,
 delivery).
 """
