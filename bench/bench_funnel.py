@@ -6,12 +6,13 @@ the stage-rate check against the simulator's true probabilities.
 
 Run: ``PYTHONPATH=. python bench/bench_funnel.py [--months 24]``
 
-Measured 2026-11-26 on the 2-core machine (5 dealers x 24 origins = 120 per target):
-orders MAE 1.59 vs seasonal naive 2.37 (ratio 0.67; trailing 12-month mean 1.74), deliveries
-MAE 1.30 vs 2.46 (ratio 0.53; trailing mean 1.85); 80 % interval coverage 0.88 / 0.93, 95 %
-0.99 / 0.99; backtest 20-27 s. KPI tree of a 20,000-customer dealer 0.37 s; stage rates vs true
-mean probabilities z = 1.06, 0.40, -0.41, 0.42, -0.34 (visit, test drive, quote, order,
-delivery).
+Measured 2026-11-27 on the 2-core machine, simulator of main at 9b43f44 (5 dealers x 24
+origins = 120 per target): orders MAE 1.76 vs seasonal naive 2.27 (ratio 0.78; trailing
+12-month mean 1.74 -- both near the Poisson noise floor of about 1.6 for 4 orders a month),
+deliveries MAE 1.17 vs 2.28 (ratio 0.51; trailing mean 1.70); 80 % interval coverage 0.82
+(orders) / 0.91 (deliveries), 95 % 0.99 / 1.00. KPI tree of a 20,000-customer dealer 0.18 s;
+stage rates vs true mean probabilities z = 0.75, 0.01, -0.06, 2.03, -1.28 (visit, test drive,
+quote, order, delivery; counts equal the simulator's realized counts exactly).
 """
 
 from __future__ import annotations

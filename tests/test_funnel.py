@@ -342,6 +342,16 @@ def test_stage_rates_agree_with_true_probabilities(big_clean):
         # the tree's denominator equals the true number of units that reached the previous stage
         den = tree.loc[tree["kpi"] == kpi, "denominator"].iloc[0]
         assert den == n, (kpi, den, n)
+        # and its numerator the true number of units that reached this stage
+        realized = {
+            "visit_rate": "visit",
+            "test_drive_rate": "test_drive",
+            "quote_rate": "quote",
+            "order_rate": "order",
+            "delivery_rate": "deliver",
+        }[kpi]
+        num = tree.loc[tree["kpi"] == kpi, "numerator"].iloc[0]
+        assert num == (L[realized] & mask).sum(), (kpi, num)
 
 
 def test_event_counting_would_understate_closing_ratio(big_clean):
