@@ -49,6 +49,7 @@ import pandas as pd
 
 from .dealer import DealerData
 from .errors import InputError
+from .lifecycle import lifecycle_states
 from .privacy import mask_frame
 
 __all__ = [
@@ -123,8 +124,6 @@ DEFAULT_PARAMS: dict[str, Any] = {
             "priority_weight": 3.0,
         },
         "dormant_activation": {
-            "dormant_after_days": 365,
-            "lost_after_days": 1095,
             "due_in_days": 14,
             "role": SERVICE_ROLE,
             "base_rate": 0.15,
@@ -667,14 +666,15 @@ def _recall(ctx: dict) -> pd.DataFrame:
 
 
 def _dormant(ctx: dict) -> pd.DataFrame:
+    """Owners in the lifecycle state ``dormant`` (the one dormancy rule: params/lifecycle.yaml)."""
     as_of, prm = ctx["as_of"], ctx["params"]["reasons"]["dormant_activation"]
     last = ctx["last_service"]
     if not len(last):
         return pd.DataFrame()
     per_c = last.groupby("customer_id")["at"].max()
-    days = (as_of - per_c) / _DAY
-    sel = (days >= float(prm["dormant_after_days"])) & (days < float(prm["lost_after_days"]))
-    c = per_c[sel]
+    states = lifecycle_states(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])
+    dormant = states.loc[states["state"] == "dormant", "customer_id"]
+    c = per_c[per_c.index.isin(dormant)]
     ev = ctx["scores"]["expected_value"].reindex(c.index)
     value = ev.fillna(ctx["values"]["annual_service"]).to_numpy(float)
     return _items_frame(
@@ -948,6 +948,8 @@ def call_lists(
         else {}
     )
     ctx = {
+        "dealer": dealer,
+        "p_alive": sc["p_alive"].dropna() if sc["p_alive"].notna().any() else None,
         "as_of": as_of,
         "params": prm,
         "scores": sc,

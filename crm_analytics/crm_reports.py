@@ -10,7 +10,7 @@ Satisfaction
 
 Department reports
     :func:`deal_customers` (deliveries, gross margin and value-added penetration per period),
-    :func:`owner_status` / :func:`dormant_customers` (owner base by recency state),
+    :func:`owner_status` / :func:`dormant_customers` (owner base by lifecycle state),
     :func:`defeated_customers` (lost sales per period, reason, channel and consultant),
     :func:`department_efficiency` (each department's customer efficiency).
 
@@ -25,12 +25,14 @@ approximations ``mean +- 1.96 sd / sqrt(n)``; they are NaN below two answers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .dealer import DealerData
 from .errors import InputError
+from .lifecycle import MONTH_DAYS, lifecycle_states
 from .privacy import mask_frame
 from .schema import CHANNELS, SURVEY_KINDS
 
@@ -406,17 +408,15 @@ def owner_status(
     dealer: DealerData,
     *,
     as_of: object = None,
-    dormant_after_days: int = 365,
-    lost_after_days: int = 1095,
+    p_alive: pd.Series | None = None,
+    params: dict | None = None,
     contact: bool = False,
 ) -> pd.DataFrame:
-    """Each vehicle owner's recency state from the service history.
+    """Each vehicle owner's lifecycle state, with the facts behind it.
 
-    ``active``: a repair order within ``dormant_after_days``; ``dormant``: the last one between
-    ``dormant_after_days`` and ``lost_after_days`` ago; ``lost``: longer ago; ``never_serviced``:
-    owns a car sold here but has no repair order (counted from delivery: active while the car
-    is younger than ``dormant_after_days``). The thresholds match ``params/actions.yaml``
-    (dormant activation).
+    The state is :func:`crm_analytics.lifecycle.lifecycle_states` (own-store new, bought
+    elsewhere, regular, floating, dormant, lost; thresholds in ``params/lifecycle.yaml``),
+    so every report and list of the package uses one dormancy rule.
 
     Returns
     -------
@@ -425,34 +425,24 @@ def owner_status(
         ``vehicles, sold_here`` (any vehicle sold here), ``first_purchase, last_service,
         days_since, state, service_margin_12m``.
     """
-    if not 0 < dormant_after_days < lost_after_days:
-        raise InputError("owner_status: need 0 < dormant_after_days < lost_after_days")
     ts, cut = _cut(dealer, as_of)
-    v = dealer.vehicles[dealer.vehicles["purchase_date"] < cut]
+    states = lifecycle_states(dealer, as_of=ts, p_alive=p_alive, params=params)
+    states = states[states["origin"] != "none"].set_index("customer_id")
+    v = dealer.vehicles[
+        (dealer.vehicles["purchase_date"] < cut) & dealer.vehicles["customer_id"].isin(states.index)
+    ]
     sv = dealer.service_visits[dealer.service_visits["at"] < cut]
     own = v.groupby("customer_id").agg(
         vehicles=("vin", "size"),
         sold_here=("sold_by_this_dealer", "any"),
         first_purchase=("purchase_date", "min"),
     )
-    last = sv.groupby("customer_id")["at"].max()
-    own = own.join(last.rename("last_service"), how="outer")
+    own = own.reindex(states.index)
     own["vehicles"] = own["vehicles"].fillna(0).astype(int)
-    own["sold_here"] = own["sold_here"].astype("boolean").fillna(False).astype(bool)
-    ref = own["last_service"].fillna(own["first_purchase"].where(own["sold_here"]))
-    own["days_since"] = (ts - ref) / _DAY
-    state = np.select(
-        [
-            own["days_since"] < dormant_after_days,
-            own["days_since"] < lost_after_days,
-            own["days_since"].notna(),
-        ],
-        ["active", "dormant", "lost"],
-        default="unknown",
-    )
-    own["state"] = np.where(
-        own["last_service"].isna() & (state == "active"), "never_serviced", state
-    )
+    own["sold_here"] = states["origin"].eq("own_store")
+    own["last_service"] = states["last_visit"]
+    own["days_since"] = states["months_since_visit"] * MONTH_DAYS
+    own["state"] = states["state"]
     m12 = sv[sv["at"] >= ts - 365 * _DAY].groupby("customer_id")["margin"].sum()
     own["service_margin_12m"] = m12.reindex(own.index).fillna(0.0)
     cust = dealer.customers.set_index("customer_id")
@@ -476,9 +466,9 @@ def owner_status(
 
 
 def dormant_customers(
-    dealer: DealerData, *, as_of: object = None, by: str = "sold_here", **kwargs: int
+    dealer: DealerData, *, as_of: object = None, by: str = "sold_here", **kwargs: Any
 ) -> pd.DataFrame:
-    """Owner base by recency state: counts and shares per ``by`` group (dormant-customer report).
+    """Owner base by lifecycle state: counts and shares per ``by`` group (dormant-customer report).
 
     Parameters
     ----------
@@ -489,7 +479,7 @@ def dormant_customers(
     by
         ``"sold_here"`` (sold here vs bought elsewhere) or ``"model"`` (of the newest vehicle).
     **kwargs
-        ``dormant_after_days`` / ``lost_after_days`` for :func:`owner_status`.
+        ``p_alive`` / ``params`` for :func:`owner_status`.
 
     Returns
     -------

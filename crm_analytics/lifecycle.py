@@ -103,10 +103,11 @@ def lifecycle_states(
     # ownership known by t: bought here (purchase) or first serviced here
     first_visit = sv.groupby("customer_id")["at"].min()
     v = veh[["customer_id", "purchase_date", "sold_by_this_dealer"]].copy()
-    v["known_from"] = np.where(
-        v["sold_by_this_dealer"], v["purchase_date"], v["customer_id"].map(first_visit)
+    v["known_from"] = v["purchase_date"].where(
+        v["sold_by_this_dealer"].astype(bool),
+        pd.Series(first_visit.reindex(v["customer_id"]).to_numpy(), index=v.index),
     )
-    v = v[pd.to_datetime(v["known_from"]) < end]
+    v = v[v["known_from"] < end]
     own = (
         v.sort_values("purchase_date")
         .groupby("customer_id")

@@ -161,11 +161,15 @@ def test_maintenance_and_dormant_hand_checked(dealer, calls):
     else:
         due = veh["purchase_date"] + prm["interval_days"] * DAY
     assert abs((m["due_date"] - due) / DAY) < 1e-3
-    # dormant: last repair order 365..1095 days ago, and no maintenance call on top
+    # dormant: the lifecycle state (params/lifecycle.yaml), and no maintenance call on top
+    from crm_analytics.lifecycle import lifecycle_states
+
     dorm = calls[calls["reason"] == "dormant_activation"]
+    states = lifecycle_states(dealer).set_index("customer_id")["state"]
+    assert (states.loc[dorm["customer_id"]] == "dormant").all()
     last_c = dealer.service_visits.groupby("customer_id")["at"].max()
     days = (dealer.as_of - last_c.loc[dorm["customer_id"]]) / DAY
-    assert days.between(365, 1095).all()
+    assert (days > 9 * 30.4).all()
     maint = set(calls.loc[calls["reason"] == "maintenance_due", "customer_id"])
     assert not set(dorm["customer_id"]) & maint
 
