@@ -47,13 +47,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from . import config
 from .dealer import DealerData
 from .errors import InputError
 from .lifecycle import lifecycle_states
 from .privacy import mask_frame
 
 __all__ = [
-    "DEFAULT_PARAMS",
+    "default_params",
     "REASONS",
     "SALES_ROLE",
     "SERVICE_ROLE",
@@ -83,107 +84,11 @@ REASONS: tuple[str, ...] = (
     "referral",
 )
 
-#: Default parameters; ``params/actions.yaml`` mirrors them (a test keeps both equal).
-DEFAULT_PARAMS: dict[str, Any] = {
-    "horizon_days": 90,
-    "activity": {"grace_days": 180, "scale_days": 365},
-    "balance": {"max_over_mean": 0.20},
-    "reasons": {
-        "insurance_renewal": {
-            "windows": [30, 60, 90],
-            "role": SERVICE_ROLE,
-            "base_rate_sold_here": None,
-            "base_rate_sold_elsewhere": None,
-            "priority_weight": 1.0,
-        },
-        "warranty_end": {
-            "window_days": 90,
-            "role": SERVICE_ROLE,
-            "base_rate": 0.25,
-            "priority_weight": 1.0,
-        },
-        "finance_end": {
-            "window_days": 90,
-            "role": SALES_ROLE,
-            "base_rate": 0.10,
-            "priority_weight": 1.0,
-        },
-        "maintenance_due": {
-            "interval_days": 180,
-            "interval_km": 10000,
-            "overdue_grace_days": 60,
-            "window_days": 30,
-            "role": SERVICE_ROLE,
-            "base_rate": 0.50,
-            "priority_weight": 1.0,
-        },
-        "recall": {
-            "due_in_days": 7,
-            "role": SERVICE_ROLE,
-            "base_rate": 0.70,
-            "priority_weight": 3.0,
-        },
-        "dormant_activation": {
-            "due_in_days": 14,
-            "role": SERVICE_ROLE,
-            "base_rate": 0.15,
-            "priority_weight": 1.0,
-        },
-        "defeated_reactivation": {
-            "role": SALES_ROLE,
-            "due_in_days": 7,
-            "windows": {
-                "price": [14, 180],
-                "postponed": [30, 365],
-                "financing_rejected": [60, 270],
-                "product_fit": [30, 180],
-                "lost_contact": [7, 90],
-            },
-            "base_rates": {
-                "price": 0.08,
-                "postponed": 0.12,
-                "financing_rejected": 0.05,
-                "product_fit": 0.04,
-                "lost_contact": 0.03,
-            },
-            "priority_weight": 1.0,
-        },
-        "trade_in": {
-            "min_vehicle_age_years": 4,
-            "max_vehicle_age_years": 8,
-            "due_in_days": 30,
-            "role": SALES_ROLE,
-            "base_rate": 0.06,
-            "priority_weight": 1.0,
-        },
-        "referral": {
-            "min_score": 9.0,
-            "lookback_days": 365,
-            "due_after_survey_days": 7,
-            "role": SALES_ROLE,
-            "base_rate": None,
-            "lead_yield": 0.2,
-            "priority_weight": 1.0,
-        },
-    },
-    "scripts": {
-        "insurance_renewal": {"sold_here": "INS-RENEW-01", "sold_elsewhere": "INS-CONQUEST-01"},
-        "warranty_end": {"default": "EW-OFFER-01"},
-        "finance_end": {"default": "FIN-END-REPURCHASE-01"},
-        "maintenance_due": {"upcoming": "SVC-DUE-01", "overdue": "SVC-OVERDUE-01"},
-        "recall": {"default": "RECALL-01"},
-        "dormant_activation": {"default": "DORMANT-WAKE-01"},
-        "defeated_reactivation": {
-            "price": "DEF-PRICE-01",
-            "postponed": "DEF-POSTPONED-01",
-            "financing_rejected": "DEF-FINANCE-01",
-            "product_fit": "DEF-PRODUCT-01",
-            "lost_contact": "DEF-RECONNECT-01",
-        },
-        "trade_in": {"default": "TRADEIN-01"},
-        "referral": {"default": "REFERRAL-01"},
-    },
-}
+
+def default_params() -> dict[str, Any]:
+    """The call-list parameters of ``params/actions.yaml`` (a fresh copy each call)."""
+    return config.load_params("actions")
+
 
 #: Fallback values (yuan) when the dealer's data hold no example to average.
 _FALLBACK_VALUES: dict[str, float] = {
@@ -259,7 +164,7 @@ def load_params(
     dict
         A new, complete parameter dict.
     """
-    params = copy.deepcopy(DEFAULT_PARAMS)
+    params = default_params()
     if path is not None:
         import yaml
 
@@ -904,7 +809,7 @@ def call_lists(
         1 - churn) and optionally ``expected_value`` (yuan; e.g. CLV). Customers absent from
         ``scores`` fall back to the recency rule (module docstring).
     params
-        Parameters shaped like ``params/actions.yaml`` (merged over :data:`DEFAULT_PARAMS`).
+        Parameters shaped like ``params/actions.yaml`` (merged over :func:`default_params`).
     reasons
         Subset of :data:`REASONS` to build (default: all).
     contact
@@ -923,7 +828,7 @@ def call_lists(
         ``as_of``.
     """
     as_of = _as_of(dealer, as_of)
-    prm = _merge(DEFAULT_PARAMS, params) if params else copy.deepcopy(DEFAULT_PARAMS)
+    prm = _merge(default_params(), params) if params else default_params()
     wanted = list(REASONS) if reasons is None else list(reasons)
     unknown = [r for r in wanted if r not in REASONS]
     if unknown:

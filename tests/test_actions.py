@@ -11,10 +11,10 @@ import pytest
 import yaml
 
 from crm_analytics.actions import (
-    DEFAULT_PARAMS,
     REASONS,
     call_lists,
     customer_activity,
+    default_params,
     export_call_list,
     load_params,
     observed_values,
@@ -67,7 +67,7 @@ def test_one_row_per_customer_and_reason_ordered_by_priority(calls):
 
 
 def test_priority_is_value_times_likelihood(calls):
-    w = calls["reason"].map({r: DEFAULT_PARAMS["reasons"][r]["priority_weight"] for r in REASONS})
+    w = calls["reason"].map({r: default_params()["reasons"][r]["priority_weight"] for r in REASONS})
     np.testing.assert_allclose(calls["likelihood"], calls["base_rate"] * calls["activity"])
     np.testing.assert_allclose(calls["priority"], w * calls["value"] * calls["likelihood"])
     assert calls["activity"].between(0, 1).all() and (calls["value"] > 0).all()
@@ -137,7 +137,7 @@ def test_defeated_rows_inside_window_and_not_bought_since(dealer, calls):
     refs = d["refs"].str.split(";").explode()
     lf = leads.loc[refs]
     days = (dealer.as_of - lf["closed_at"]) / DAY
-    win = DEFAULT_PARAMS["reasons"]["defeated_reactivation"]["windows"]
+    win = default_params()["reasons"]["defeated_reactivation"]["windows"]
     lo = lf["defeat_reason"].map(lambda r: win[r][0])
     hi = lf["defeat_reason"].map(lambda r: win[r][1])
     assert (lf["status"] == "defeated").all() and ((days >= lo) & (days <= hi)).all()
@@ -146,7 +146,7 @@ def test_defeated_rows_inside_window_and_not_bought_since(dealer, calls):
 
 
 def test_maintenance_and_dormant_hand_checked(dealer, calls):
-    prm = DEFAULT_PARAMS["reasons"]["maintenance_due"]
+    prm = default_params()["reasons"]["maintenance_due"]
     m = calls[calls["reason"] == "maintenance_due"].iloc[0]
     vin = m["refs"].split(";")[0]
     sv = dealer.service_visits[dealer.service_visits["vin"] == vin].sort_values("at")
@@ -266,8 +266,8 @@ def test_export_csv_and_excel_with_hostile_strings(dealer, tmp_path: Path):
 def test_params_yaml_mirrors_defaults():
     path = Path(__file__).resolve().parents[1] / "params" / "actions.yaml"
     with path.open(encoding="utf-8") as fh:
-        assert yaml.safe_load(fh) == DEFAULT_PARAMS
-    assert load_params(path) == DEFAULT_PARAMS
+        assert yaml.safe_load(fh) == default_params()
+    assert load_params(path) == default_params() == load_params()
     p = load_params(path, overrides={"reasons": {"recall": {"priority_weight": 1.0}}})
     assert (
         p["reasons"]["recall"]["priority_weight"] == 1.0
