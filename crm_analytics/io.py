@@ -18,10 +18,9 @@ Network store (the embedded default)
 DMS exports
     A folder of CSV or ``.xlsx`` files, one per table, with Chinese (or canonical English) headers
     and values, read by :func:`read_dms_export`. Headers, file names and categorical values are
-    mapped by a YAML mapping; the shipped one is ``crm_analytics/data/dms_mapping.yaml`` (package
-    data, the canonical copy). ``params/dms_mapping.yaml`` is an identical copy kept where
-    parameters are documented: edit a copy of it and pass it as ``mapping=`` to adapt to another
-    DMS.
+    mapped by a YAML mapping, ``params/dms_mapping.yaml`` by default (found like every
+    parameter file, see :mod:`crm_analytics.config`): edit a copy of it and pass it as
+    ``mapping=`` to adapt to another DMS.
 """
 
 from __future__ import annotations
@@ -48,6 +47,7 @@ import pyarrow.parquet as pq
 import yaml
 
 from . import schema
+from .config import find_params
 from .dealer import DealerData
 from .errors import InputError, UnknownDealerError
 from .schema import TABLE_NAMES, TABLES, columns, empty_frame
@@ -55,7 +55,7 @@ from .validation import EVENT_TIMES, QUARANTINE_COLUMNS, build_dealer
 
 __all__ = [
     "DMSExportWarning",
-    "DEFAULT_MAPPING_PATH",
+    "DEFAULT_MAPPING",
     "list_dealers",
     "load_dealer",
     "load_mapping",
@@ -67,8 +67,8 @@ __all__ = [
     "write_dealers_index",
 ]
 
-#: The shipped DMS mapping (package data); ``params/dms_mapping.yaml`` is the same content.
-DEFAULT_MAPPING_PATH = Path(__file__).with_name("data") / "dms_mapping.yaml"
+#: Name of the shipped DMS mapping in ``params/``.
+DEFAULT_MAPPING = "dms_mapping"
 
 _SAMPLE_HINT = (
     "Create the sample store with `crm-analytics generate` (or `make sample`), "
@@ -707,7 +707,7 @@ def load_mapping(
     Canonical names are always accepted as file stems and headers, in addition to the aliases.
     """
     if mapping is None:
-        mapping = DEFAULT_MAPPING_PATH
+        mapping = find_params(DEFAULT_MAPPING)
     if isinstance(mapping, str | os.PathLike):
         path = Path(mapping)
         if not path.is_file():
@@ -1052,7 +1052,7 @@ def read_dms_export(
         (they are empty).
     mapping
         A DMS mapping (YAML path or dict, see :func:`load_mapping`); ``None`` uses the shipped
-        ``crm_analytics/data/dms_mapping.yaml`` (same content as ``params/dms_mapping.yaml``).
+        ``params/dms_mapping.yaml``.
     dealer_id
         Dealer id; defaults to the folder name.
     name, city

@@ -517,10 +517,9 @@ def test_dms_missing_customers_and_folder(tmp_path: Path) -> None:
         read(tmp_path / "nowhere")
 
 
-def test_mapping_files_are_identical() -> None:
+def test_shipped_mapping_covers_every_table_and_channel() -> None:
     root = Path(__file__).resolve().parents[1]
     params = root / "params" / "dms_mapping.yaml"
-    assert params.read_bytes() == io.DEFAULT_MAPPING_PATH.read_bytes()
     data = yaml.safe_load(params.read_text(encoding="utf-8"))
     assert set(data["tables"]) == set(TABLE_NAMES)
     # every channel's Chinese label maps to it
