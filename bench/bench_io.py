@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from crm_analytics import io
 from crm_analytics.schema import (
@@ -241,6 +242,34 @@ def synthetic_dealer(seed: int, customers: int = 20_000) -> dict[str, pd.DataFra
     }
 
 
+def write_chinese_export(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """Write a dealer as a Chinese GB18030 CSV export (headers, values, dates, amounts)."""
+    mapping = io.load_mapping()
+    folder.mkdir(parents=True, exist_ok=True)
+    for table, frame in tables.items():
+        spec = mapping["tables"][table]
+        kinds = io._kinds(table)
+        out = {}
+        for col in frame.columns:
+            s = frame[col]
+            kind = kinds[col]
+            if kind == "datetime":
+                s = pd.Series(s).dt.strftime("%Y/%m/%d %H:%M").fillna("")
+            elif kind == "float":
+                s = pd.Series(s).map("{:,.2f}元".format, na_action="ignore").fillna("")
+            elif kind == "bool":
+                s = pd.Series(s).map({True: "是", False: "否"})
+            elif col in (spec.get("values") or {}) and col not in (spec.get("lists") or []):
+                rev: dict[str, str] = {}
+                for zh, canon in spec["values"][col].items():
+                    rev.setdefault(canon, zh)
+                s = pd.Series(s).replace(rev)
+            header = ((spec.get("columns") or {}).get(col) or [col])[0]
+            out[header] = s
+        name = (spec.get("files") or [table])[0]
+        pd.DataFrame(out).to_csv(folder / f"{name}.csv", index=False, encoding="gb18030")
+
+
 def build_store(root: Path, dealers: int, customers: int) -> float:
     t0 = time.perf_counter()
     metas = []
@@ -322,6 +351,26 @@ def main() -> None:
     dealer = io.load_dealer(root, dealer_id)
     print(f"{'load_dealer (read + validation)':40s} median {med:.3f} s  best {best:.3f} s")
     print(f"quarantined rows: {len(dealer.quarantine):,}; kept {dealer.summary()['kept'].sum():,}")
+
+    def pyarrow_direct() -> None:
+        for t in TABLE_NAMES:
+            pq.read_table(root / t / f"dealer_id={dealer_id}" / io.PART_FILE).to_pandas()
+
+    med, best = _timeit(pyarrow_direct, args.repeat)
+    print(f"{'read, pyarrow direct (reference)':40s} median {med:.3f} s  best {best:.3f} s")
+
+    # a DMS export of the same dealer: GB18030 CSV, Chinese headers, 2016/03/05 14:30, 12,345.00元
+    export = root.parent / "dms_export" / dealer_id
+    if not export.is_dir():
+        write_chinese_export(export, synthetic_dealer(args.dealers // 2, args.customers))
+    med, best = _timeit(
+        lambda: io.read_dms_export(export, dealer_id=dealer_id, as_of=AS_OF),
+        max(1, args.repeat // 2),
+    )
+    mib = sum(p.stat().st_size for p in export.iterdir()) / 2**20
+    print(
+        f"{'read_dms_export (GB18030 CSV, ' + f'{mib:.0f} MiB)':40s} median {med:.3f} s  best {best:.3f} s"
+    )
 
 
 if __name__ == "__main__":

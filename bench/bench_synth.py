@@ -36,7 +36,13 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     t0 = time.perf_counter()
-    simulate_network(n_dealers=args.dealers, customers_per_dealer=args.customers, years=args.years, seed=2016, out=out)
+    simulate_network(
+        n_dealers=args.dealers,
+        customers_per_dealer=args.customers,
+        years=args.years,
+        seed=2016,
+        out=out,
+    )
     t_write = time.perf_counter() - t0
     own, kids = _peak_gib()
     size = sum(f.stat().st_size for f in out.rglob("*.parquet")) / 2**20
@@ -53,7 +59,9 @@ def main() -> None:
     print(f"write:   {t_write:7.1f} s   (target < 300 s: ratio {t_write / 300:.2f} of budget)")
     print(f"peak RSS: parent {own:.2f} GiB, largest worker {kids:.2f} GiB (target < 8 GiB)")
     print(f"store:   {size:,.0f} MiB on disk")
-    print(f"load one dealer ({mid}, {rows:,} rows, validated): best {min(times):.2f} s of 3 (target < 2 s)")
+    print(
+        f"load one dealer ({mid}, {rows:,} rows, validated): best {min(times):.2f} s of 3 (target < 2 s)"
+    )
     if not args.keep:
         shutil.rmtree(out)
 

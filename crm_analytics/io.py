@@ -18,10 +18,9 @@ Network store (the embedded default)
 DMS exports
     A folder of CSV or ``.xlsx`` files, one per table, with Chinese (or canonical English) headers
     and values, read by :func:`read_dms_export`. Headers, file names and categorical values are
-    mapped by a YAML mapping; the shipped one is ``crm_analytics/data/dms_mapping.yaml`` (package
-    data, the canonical copy). ``params/dms_mapping.yaml`` is an identical copy kept where
-    parameters are documented: edit a copy of it and pass it as ``mapping=`` to adapt to another
-    DMS.
+    mapped by a YAML mapping, ``params/dms_mapping.yaml`` by default (found like every
+    parameter file, see :mod:`crm_analytics.config`): edit a copy of it and pass it as
+    ``mapping=`` to adapt to another DMS.
 """
 
 from __future__ import annotations
@@ -40,11 +39,15 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
+import pandera.errors as pa_errors
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import yaml
 
 from . import schema
+from .config import find_params
 from .dealer import DealerData
 from .errors import InputError, UnknownDealerError
 from .schema import TABLE_NAMES, TABLES, columns, empty_frame
@@ -52,7 +55,7 @@ from .validation import EVENT_TIMES, QUARANTINE_COLUMNS, build_dealer
 
 __all__ = [
     "DMSExportWarning",
-    "DEFAULT_MAPPING_PATH",
+    "DEFAULT_MAPPING",
     "list_dealers",
     "load_dealer",
     "load_mapping",
@@ -64,8 +67,8 @@ __all__ = [
     "write_dealers_index",
 ]
 
-#: The shipped DMS mapping (package data); ``params/dms_mapping.yaml`` is the same content.
-DEFAULT_MAPPING_PATH = Path(__file__).with_name("data") / "dms_mapping.yaml"
+#: Name of the shipped DMS mapping in ``params/``.
+DEFAULT_MAPPING = "dms_mapping"
 
 _SAMPLE_HINT = (
     "Create the sample store with `crm-analytics generate` (or `make sample`), "
@@ -343,7 +346,7 @@ def _dealers_arrow(dealers: pd.DataFrame) -> pa.Table:
     model = schema.Dealers
     try:
         frame = model.validate(frame[list(model.to_schema().columns)], lazy=True)
-    except Exception as err:  # pandera SchemaErrors
+    except (pa_errors.SchemaErrors, pa_errors.SchemaError) as err:
         raise InputError(f"dealers index failed validation:\n{err}") from err
     arrays = {
         "dealer_id": pa.array(frame["dealer_id"], type=pa.string()),
@@ -399,6 +402,8 @@ def _store_root(source: str | os.PathLike[str]) -> Path:
 
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
+    if any(ch in str(path) for ch in "*?[]{}"):  # DuckDB would read these as a glob pattern
+        return pq.read_table(path).to_pandas()
     # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
     return con.read_parquet(str(path)).to_arrow_table().to_pandas()
 
@@ -497,21 +502,28 @@ def load_dealer(
 # Vectorized parsers (DMS cells arrive as strings)
 # ---------------------------------------------------------------------------------------------
 
-_YMD = re.compile(
+_YMD = (
     r"^(?P<y>\d{4})-(?P<m>\d{1,2})(?:-(?P<d>\d{1,2}))?"
     r"(?:[ T]+(?P<H>\d{1,2}):(?P<M>\d{1,2})(?::(?P<S>\d{1,2})(?:\.\d+)?)?)?$"
 )
-_COMPACT = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})$")
-_SERIAL = re.compile(r"^\d{5}(?:\.\d+)?$")
+_SERIAL = r"^\d{5}(?:\.\d+)?$"
 _EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 
 
-def _blank(s: pd.Series) -> pd.Series:
-    return s.isna() | (s.astype("string").str.strip() == "")
+def _strings(values: pd.Series) -> tuple[pa.Array, np.ndarray]:
+    """Cells as a trimmed Arrow string array (RE2 kernels are vectorized) and the blank mask."""
+    arr = pa.array(values.astype("string"), type=pa.large_string(), from_pandas=True)
+    arr = pc.utf8_trim_whitespace(arr)
+    blank = pc.fill_null(pc.equal(arr, ""), True).to_numpy(zero_copy_only=False)
+    return arr, np.asarray(blank, dtype=bool)
+
+
+def _mask(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse DMS date strings, vectorized.
+    """Parse DMS date strings, vectorized (Arrow RE2 kernels).
 
     Accepts ``2016-03-05``, ``2016/3/5``, ``2016.3.5``, ``2016年3月5日``, ``20160305``, year-month
     (``2016-03``, ``2016年3月`` -> first of the month), each optionally with a time
@@ -524,50 +536,103 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         ``datetime64[us]`` values (NaT for blank cells) and a boolean mask of non-blank cells
         that did not parse (never silently NaT).
     """
-    s = values.astype("string").str.strip()
-    blank = s.isna() | (s == "")
-    norm = (
-        s.str.replace(r"^(\d{4})\.(\d{1,2})\.(\d{1,2})", r"\1-\2-\3", regex=True)
-        .str.replace(r"\s*[年月/]\s*", "-", regex=True)
-        .str.replace(r"\s*[日号]\s*", " ", regex=True)
-        .str.replace("：", ":", regex=False)
-        .str.strip()
-        .str.rstrip("-")
-    )
-    out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us]")
-    parts = norm.str.extract(_YMD)
-    compact = norm.str.extract(_COMPACT)
-    for col in "ymd":
-        parts[col] = parts[col].fillna(compact[col])
-    has = parts["y"].notna()
+    arr, blank = _strings(values)
+    out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")
+    pending = ~blank
+    # fast path: common zero-padded layouts of fixed length; Arrow's strptime would roll
+    # 2016-02-30 over to March, so the month and day it read must equal the text's
+    lengths = pc.utf8_length(arr)
+    for fmt, length in _FAST_FORMATS:
+        if not pending.any():
+            break
+        sample = arr.filter(pa.array(pending)).slice(0, 200)
+        if not pc.any(
+            pc.is_valid(pc.strptime(sample, format=fmt, unit="s", error_is_null=True))
+        ).as_py():
+            continue  # no pending cell of the sample has this layout
+        stamp = pc.strptime(arr, format=fmt, unit="s", error_is_null=True)
+        valid = pc.and_(pc.is_valid(stamp), pc.equal(lengths, length))
+        same = valid
+        fields = [(pc.month, 5), (pc.day, 8), (pc.hour, 11), (pc.minute, 14), (pc.second, 17)]
+        for part, at in fields[: {10: 2, 16: 4, 19: 5}[length]]:
+            text = pc.cast(
+                pc.if_else(valid, pc.utf8_slice_codeunits(arr, at, at + 2), "0"), pa.int64()
+            )
+            same = pc.and_(same, pc.equal(part(stamp), text))
+        good = pending & _mask(same)
+        if good.any():
+            out[good] = stamp.to_numpy(zero_copy_only=False)[good].astype("datetime64[us]")
+            pending &= ~good
+    if pending.any():
+        out[pending] = _parse_dates_slow(arr.filter(pa.array(pending)))
+    parsed = pd.Series(out, index=values.index)
+    failed = pd.Series(~blank & np.isnat(out), index=values.index)
+    return parsed, failed
+
+
+_FAST_FORMATS = (
+    ("%Y-%m-%d", 10),
+    ("%Y-%m-%d %H:%M:%S", 19),
+    ("%Y-%m-%d %H:%M", 16),
+    ("%Y/%m/%d", 10),
+    ("%Y/%m/%d %H:%M", 16),
+    ("%Y/%m/%d %H:%M:%S", 19),
+)
+
+
+def _parse_dates_slow(arr: pa.Array) -> np.ndarray:
+    """Every accepted layout, via RE2 normalisation and component extraction."""
+    norm = pc.replace_substring_regex(arr, r"^(\d{4})\.(\d{1,2})\.(\d{1,2})", r"\1-\2-\3")
+    norm = pc.replace_substring_regex(norm, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+    norm = pc.replace_substring_regex(norm, r"\s*[年月/]\s*", "-")
+    norm = pc.replace_substring_regex(norm, r"\s*[日号]\s*", " ")
+    norm = pc.replace_substring(norm, "：", ":")
+    norm = pc.utf8_rtrim(pc.utf8_trim_whitespace(norm), characters="-")
+    parts = pc.extract_regex(norm, _YMD)
+    has = _mask(pc.is_valid(parts))
+    out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")
     if has.any():
-        p = parts.loc[has]
-        frame = pd.DataFrame(
-            {
-                "year": p["y"].astype(int),
-                "month": p["m"].astype(int),
-                "day": p["d"].fillna("1").astype(int),
-                "hour": p["H"].fillna("0").astype(int),
-                "minute": p["M"].fillna("0").astype(int),
-                "second": p["S"].fillna("0").astype(int),
-            }
+        keep = pa.array(has)
+        f = {}
+        for name, default in (
+            ("y", "0"),
+            ("m", "1"),
+            ("d", "1"),
+            ("H", "0"),
+            ("M", "0"),
+            ("S", "0"),
+        ):
+            field = pc.struct_field(parts, name).filter(keep)
+            f[name] = pc.cast(
+                pc.if_else(pc.equal(field, ""), default, field), pa.int64()
+            ).to_numpy()
+        y, m, d, hh, mm, ss = f["y"], f["m"], f["d"], f["H"], f["M"], f["S"]
+        ok = (m >= 1) & (m <= 12) & (d >= 1) & (hh < 24) & (mm < 60) & (ss < 60)
+        month = ((y - 1970) * 12 + np.clip(m, 1, 12) - 1).astype("datetime64[M]")
+        first = month.astype("datetime64[D]")
+        ok &= d <= ((month + 1).astype("datetime64[D]") - first).astype(np.int64)
+        stamp = (
+            first.astype("datetime64[us]")
+            + (d - 1).astype("timedelta64[D]")
+            + hh.astype("timedelta64[h]")
+            + mm.astype("timedelta64[m]")
+            + ss.astype("timedelta64[s]")
         )
-        out.loc[has] = pd.to_datetime(frame, errors="coerce").astype("datetime64[us]")
-    serial = ~has & s.str.fullmatch(_SERIAL).fillna(False).astype(bool)
+        out[has] = np.where(ok, stamp, np.datetime64("NaT"))
+    serial = ~has & _mask(pc.match_substring_regex(arr, _SERIAL))
     if serial.any():
-        days = s.loc[serial].astype(float)
-        out.loc[serial] = (_EXCEL_EPOCH + pd.to_timedelta(days, unit="D").dt.round("s")).astype(
-            "datetime64[us]"
-        )
-    failed = (~blank & out.isna()).astype(bool)
-    return out, failed
+        days = pc.cast(arr.filter(pa.array(serial)), pa.float64()).to_numpy()
+        stamps = _EXCEL_EPOCH + pd.to_timedelta(days, unit="D").round("s")
+        out[serial] = stamps.to_numpy().astype("datetime64[us]")
+    return out
 
 
-_NUM = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$")
+_NUM = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
+_UNITS = r"(?i)rmb|cny|[¥￥元万,\s]|公里|km|分钟|min|人|年|岁"
 
 
 def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse amounts and other numbers, vectorized.
+    """Parse amounts and other numbers, vectorized (Arrow RE2 kernels).
 
     Accepts ``12,345.00``, ``12345元``, ``￥12,345``, ``¥12345``, ``RMB 12345``, ``1.2万`` (= 12000),
     full-width digits and separators, and plain numbers; units such as ``公里``, ``km``, ``分钟``,
@@ -578,21 +643,27 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     parsed, failed
         float64 values (NaN for blank cells) and a mask of non-blank cells that did not parse.
     """
-    s = values.astype("string").str.strip()
-    blank = s.isna() | (s == "")
-    s = s.str.normalize("NFKC")  # full-width digits, commas and yen sign
-    wan = s.str.contains("万", regex=False).fillna(False).astype(bool)
-    clean = s.str.replace(r"(?i)rmb|cny|[¥￥元万,\s]|公里|km|分钟|min|人|年|岁", "", regex=True)
-    ok = clean.str.fullmatch(_NUM).fillna(False).astype(bool)
-    out = pd.Series(np.nan, index=s.index, dtype="float64")
-    out.loc[ok] = clean.loc[ok].astype(float)
-    out.loc[ok & wan] *= 10_000
-    failed = (~blank & ~ok).astype(bool)
-    return out, failed
+    arr, blank = _strings(values)
+    arr = pc.utf8_normalize(arr, "NFKC")  # full-width digits, commas and yen sign
+    wan = _mask(pc.match_substring(arr, "万"))
+    clean = pc.replace_substring_regex(arr, _UNITS, "")
+    ok = _mask(pc.match_substring_regex(clean, _NUM))
+    out = np.full(len(arr), np.nan)
+    if ok.any():
+        numbers = clean.filter(pa.array(ok))
+        try:
+            out[ok] = pc.cast(numbers, pa.float64()).to_numpy(zero_copy_only=False)
+        except pa.ArrowInvalid:  # forms Arrow does not parse ("5.", "+5"): let pandas try
+            out[ok] = pd.to_numeric(
+                pd.Series(numbers.to_numpy(zero_copy_only=False)), errors="coerce"
+            ).to_numpy(dtype=float)
+    out[ok & wan] *= 10_000
+    failed = ~blank & (~ok | np.isnan(out))
+    return pd.Series(out, index=values.index), pd.Series(failed, index=values.index)
 
 
-_TRUE = {"是", "y", "yes", "1", "1.0", "true", "t", "有", "√", "✓", "对"}
-_FALSE = {"否", "n", "no", "0", "0.0", "false", "f", "无", "×", "x", "不是", "没有"}
+_TRUE = ["是", "y", "yes", "1", "1.0", "true", "t", "有", "√", "✓", "对"]
+_FALSE = ["否", "n", "no", "0", "0.0", "false", "f", "无", "×", "x", "不是", "没有"]
 
 
 def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -603,14 +674,14 @@ def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     parsed, failed
         nullable ``boolean`` values and a mask of non-blank cells that did not parse.
     """
-    s = values.astype("string").str.strip().str.lower()
-    blank = s.isna() | (s == "")
-    out = pd.Series(pd.NA, index=s.index, dtype="boolean")
-    is_true = s.isin(_TRUE).fillna(False).astype(bool)
-    is_false = s.isin(_FALSE).fillna(False).astype(bool)
-    out.loc[is_true] = True
-    out.loc[is_false] = False
-    failed = (~blank & ~is_true & ~is_false).astype(bool)
+    arr, blank = _strings(values)
+    arr = pc.utf8_lower(arr)
+    is_true = _mask(pc.is_in(arr, value_set=pa.array(_TRUE, type=pa.large_string())))
+    is_false = _mask(pc.is_in(arr, value_set=pa.array(_FALSE, type=pa.large_string())))
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[is_true] = True
+    out[is_false] = False
+    failed = pd.Series(~blank & ~is_true & ~is_false, index=values.index)
     return out, failed
 
 
@@ -636,7 +707,7 @@ def load_mapping(
     Canonical names are always accepted as file stems and headers, in addition to the aliases.
     """
     if mapping is None:
-        mapping = DEFAULT_MAPPING_PATH
+        mapping = find_params(DEFAULT_MAPPING)
     if isinstance(mapping, str | os.PathLike):
         path = Path(mapping)
         if not path.is_file():
@@ -718,7 +789,8 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     data = path.read_bytes()
     if not data.strip():
         raise InputError(
-            f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS; "
+            f"file {str(path)!r} is empty (0 bytes or blank): a broken export. Re-export it from "
+            "the DMS; "
             "a table without rows should still have its header line."
         )
     text = _decode(path, data)
@@ -726,22 +798,24 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
         header = next(csv.reader(_io.StringIO(text)))
     except (StopIteration, csv.Error) as err:
         raise InputError(f"file {str(path)!r}: cannot read the header line ({err})") from err
-    try:
-        frame = pd.read_csv(
-            _io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            header=None,
-            skiprows=1,
-            names=list(range(len(header))),
-            skip_blank_lines=True,
+    names = [f"c{i}" for i in range(len(header))]
+    try:  # Arrow's multithreaded reader on the decoded text; every cell stays a string
+        table = pacsv.read_csv(
+            pa.py_buffer(text.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(names, pa.string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
         )
-    except (pd.errors.ParserError, ValueError) as err:
+    except pa.ArrowInvalid as err:
         raise InputError(
-            f"file {str(path)!r} is not a well-formed CSV ({err}). Check quoting and separators "
-            "(comma-separated, one header line)."
+            f"file {str(path)!r} is not a well-formed CSV ({err}). Check quoting, separators and "
+            f"that every row has the {len(header)} fields of the header (comma-separated)."
         ) from err
+    frame = table.to_pandas().set_axis(list(range(len(header))), axis=1)
     return header, frame
 
 
@@ -892,7 +966,8 @@ def _coerce_table(
                 )
                 s = s.astype("string")
             elif vmap:
-                s = s.replace(vmap)
+                mapped = s.map(vmap)
+                s = mapped.where(mapped.notna(), s).astype("string")
             out[col] = s
             continue
         parser = {
@@ -977,7 +1052,7 @@ def read_dms_export(
         (they are empty).
     mapping
         A DMS mapping (YAML path or dict, see :func:`load_mapping`); ``None`` uses the shipped
-        ``crm_analytics/data/dms_mapping.yaml`` (same content as ``params/dms_mapping.yaml``).
+        ``params/dms_mapping.yaml``.
     dealer_id
         Dealer id; defaults to the folder name.
     name, city

@@ -95,7 +95,6 @@ MODEL_PRICE: dict[str, float] = {
     "Q70L": 520_000,
     "QX80": 950_000,
 }
-MODEL_MIX: dict[str, float] = {"Q50L": 0.34, "QX50": 0.33, "QX60": 0.18, "Q70L": 0.09, "QX80": 0.06}
 MODEL_EFFECT: dict[str, float] = {
     "Q50L": 0.15,
     "QX50": 0.10,
@@ -317,6 +316,43 @@ def _choice(rng: np.random.Generator, options: Sequence, n: int, p=None) -> np.n
     return np.asarray(options, dtype=object)[rng.choice(len(options), size=n, p=p)]
 
 
+def _sample_sets(
+    rng: np.random.Generator, options: Sequence[str], weights, sizes: np.ndarray
+) -> np.ndarray:
+    """Draw ``sizes[i]`` distinct options for each row, without replacement, as sorted
+    ';'-joined strings (Gumbel top-k: the same law as sequential weighted draws)."""
+    n, k = len(sizes), len(options)
+    keys = np.log(np.asarray(weights, float))[None, :] + rng.gumbel(size=(n, k))
+    rank = np.argsort(-keys, axis=1).argsort(axis=1)
+    chosen = rank < np.asarray(sizes)[:, None]
+    bits = chosen @ (1 << np.arange(k))
+    names = sorted(range(k), key=lambda j: options[j])
+    lookup = {b: ";".join(options[j] for j in names if b >> j & 1) for b in np.unique(bits)}
+    return np.array([lookup[b] for b in bits], dtype=object)
+
+
+def _persona_draw(
+    rng: np.random.Generator,
+    personas: np.ndarray,
+    options: Sequence[str],
+    field: int,
+    size: int = 0,
+) -> np.ndarray:
+    """One option per row (or ``size`` distinct ones, ';'-joined) from its persona's weights."""
+    out = np.empty(len(personas), dtype=object)
+    for k, prof in _PERSONA_PROFILE.items():
+        m = personas == k
+        c = int(m.sum())
+        if c:
+            w = prof[field]
+            out[m] = (
+                _choice(rng, options, c, w)
+                if not size
+                else _sample_sets(rng, options, w, np.full(c, size))
+            )
+    return out
+
+
 def _ids(prefix: str, n: int, start: int = 0, width: int = 6) -> np.ndarray:
     return np.array([f"{prefix}{i:0{width}d}" for i in range(start, start + n)], dtype=object)
 
@@ -502,21 +538,8 @@ class _Dealer:
             age[m] = rng.normal(prof[0], 5, c)
             male[m] = rng.random(c) < prof[1]
             industry[m] = _choice(rng, schema.INDUSTRIES, c, prof[2])
-            w = np.asarray(prof[3], float)
-            hs = [
-                ";".join(
-                    sorted(
-                        rng.choice(
-                            schema.HOBBIES,
-                            size=int(rng.integers(1, 4)),
-                            replace=False,
-                            p=w / w.sum(),
-                        )
-                    )
-                )
-                for _ in range(c)
-            ]
-            hobbies[m] = hs
+            np.asarray(prof[3], float)
+            hobbies[m] = _sample_sets(rng, schema.HOBBIES, prof[3], rng.integers(1, 4, c))
         year_now = pd.Timestamp(self.cfg.as_of).year
         birth = np.clip(np.round(year_now - age), 1940, 2006).astype(int)
         dist = np.round(np.exp(rng.normal(np.log(12), 0.8, n)), 1)
@@ -541,7 +564,7 @@ class _Dealer:
         )
 
     # -- sales funnel ----------------------------------------------------------------------------
-    def leads(self, n_leads: int) -> None:
+    def leads(self, n_leads: int, persona: np.ndarray) -> None:
         rng, p = self.rng, self.p
         span = (self.as_of - self.start) / DAY
         # seasonality by rejection sampling over the window
@@ -555,7 +578,7 @@ class _Dealer:
         created = _shop_hours(rng, self.start + _days(offs), self.open_h, self.close_h)
         ch_names = list(p.channel_mix)
         channel = _choice(rng, ch_names, n_leads, list(p.channel_mix.values()))
-        model = _choice(rng, list(MODEL_MIX), n_leads, list(MODEL_MIX.values()))
+        model = _persona_draw(rng, persona, schema.MODELS, 6)
         consultant = self.consultants_at(created)
         skill = np.array([self._skill[c] for c in consultant])
         # journey: the lead's own channel first, then 0-4 further channel touches
@@ -584,11 +607,33 @@ class _Dealer:
             + rng.normal(0, 0.8, n_leads)
         )
         walk = channel == "walk_in"
-        p_visit = np.where(walk, 1.0, _sigmoid(-0.3 + 0.9 * z))
-        p_td = _sigmoid(0.2 + 0.6 * z + 0.5 * skill)
-        p_quote = _sigmoid(0.4 + 0.6 * z + 0.3 * skill)
-        p_order = _sigmoid(-1.6 + 1.0 * z + 0.6 * skill)
+
+        def stage_probs(z, walk):
+            """True stage probabilities of a lead with intent z (walk-ins visit by definition)."""
+            return (
+                np.where(walk, 1.0, _sigmoid(-0.3 + 0.9 * z)),
+                _sigmoid(0.2 + 0.6 * z + 0.5 * skill),
+                _sigmoid(0.4 + 0.6 * z + 0.3 * skill),
+                _sigmoid(-1.6 + 1.0 * z + 0.6 * skill),
+            )
+
+        p_visit, p_td, p_quote, p_order = stage_probs(z, walk)
         p_deliver = np.full(n_leads, 0.97)
+        # each channel's true effect on conversion, as the removal effect of the data-generating
+        # process: expected orders lost if the channel were taken out of every journey
+        p_conv = p_visit * p_quote * p_order
+        lost = {}
+        for c in ch_names:
+            has = np.array([c in st for st in sets])
+            pv, _, pq, po = stage_probs(z - TRUE_CHANNEL_EFFECTS[c] * has, walk & (c != "walk_in"))
+            lost[c] = (float((p_conv - pv * pq * po)[has].sum()), int(has.sum()))
+        self.channel_truth = pd.DataFrame(
+            {
+                "channel": list(lost),
+                "orders_lost": [v[0] for v in lost.values()],
+                "journeys": [v[1] for v in lost.values()],
+            }
+        )
         visit = rng.random(n_leads) < p_visit
         td = visit & (rng.random(n_leads) < p_td)
         quote = visit & (rng.random(n_leads) < p_quote)
@@ -767,7 +812,9 @@ class _Dealer:
         n_leads = int(round(n_total * 0.62))
         n_pre = int(round(n_total * 0.24))
         n_else = max(0, n_total - n_leads - n_pre)
-        self.leads(n_leads)
+        # personas drive attributes and the car model a lead is interested in
+        persona = _choice(rng, PERSONAS, n_total, _PERSONA_MIX)
+        self.leads(n_leads, persona[:n_leads])
         L = self.L
         # -- customers ---------------------------------------------------------------------------
         lead_created = L["created_at"].to_numpy("datetime64[s]")
@@ -786,13 +833,6 @@ class _Dealer:
         kind = np.concatenate(
             [np.full(n_leads, "lead"), np.full(n_pre, "pre_owner"), np.full(n_else, "elsewhere")]
         )
-        # buyers' personas drive the model they choose; align lead models with persona
-        persona = _choice(rng, PERSONAS, len(created), _PERSONA_MIX)
-        lead_model = np.empty(n_leads, dtype=object)
-        for k, prof in _PERSONA_PROFILE.items():
-            m = persona[:n_leads] == k
-            lead_model[m] = _choice(rng, schema.MODELS, int(m.sum()), prof[6])
-        L["model"] = lead_model
         C = self.people(len(created), np.minimum(created, self.as_of), persona)
         C["customer_id"] = _ids(f"{d}-C", len(C))
         C["kind"] = kind
@@ -804,20 +844,7 @@ class _Dealer:
         own_models = np.concatenate(
             [
                 L["model"].to_numpy()[buyers],
-                np.array(
-                    [
-                        _choice(rng, schema.MODELS, 1, _PERSONA_PROFILE[x][6])[0]
-                        for x in persona[n_leads : n_leads + n_pre]
-                    ],
-                    dtype=object,
-                ),
-                np.array(
-                    [
-                        _choice(rng, schema.MODELS, 1, _PERSONA_PROFILE[x][6])[0]
-                        for x in persona[n_leads + n_pre :]
-                    ],
-                    dtype=object,
-                ),
+                _persona_draw(rng, persona[n_leads:], schema.MODELS, 6),
             ]
         )
         owner_idx = np.concatenate([buyers, np.arange(n_leads, n_total)])
@@ -1079,8 +1106,6 @@ class _Dealer:
         b_pos = np.arange(len(buyers))
         di = b_pos[rng.random(len(buyers)) < 0.75]
         lead_rows = buyers[di]
-        media_w = {k: np.asarray(v[5], float) for k, v in _PERSONA_PROFILE.items()}
-        use_w = {k: np.asarray(v[4], float) for k, v in _PERSONA_PROFILE.items()}
         pers = persona[lead_rows]
         true_ch = L["channel"].to_numpy()[lead_rows]
         recalled = np.where(
@@ -1101,20 +1126,8 @@ class _Dealer:
                     "kind": "delivery_interview",
                     "score": np.round(np.clip(sat[di] + rng.normal(0, 0.6, len(di)), 0, 10), 1),
                     "recalled_channel": recalled,
-                    "use": [_choice(rng, schema.USES, 1, use_w[x])[0] for x in pers],
-                    "media_seen": [
-                        ";".join(
-                            sorted(
-                                rng.choice(
-                                    schema.MEDIA,
-                                    size=2,
-                                    replace=False,
-                                    p=media_w[x] / media_w[x].sum(),
-                                )
-                            )
-                        )
-                        for x in pers
-                    ],
+                    "use": _persona_draw(rng, pers, schema.USES, 4),
+                    "media_seen": _persona_draw(rng, pers, schema.MEDIA, 5, size=2),
                     "staff_id": L["consultant_id"].to_numpy()[lead_rows],
                 }
             )
@@ -1172,6 +1185,7 @@ class _Dealer:
                 }
             )
         )
+        srv.extend(self._sales_surveys(buyers, sat[b_pos]))
         S = pd.concat(srv, ignore_index=True)
         # -- complaints and solicitations (touchpoints without a lead) --------------------------------
         comp_rows = np.flatnonzero(complaint & ~np.isnat(svc_start))
@@ -1339,7 +1353,10 @@ class _Dealer:
         A["true_customer"] = C["customer_id"].to_numpy()[A["cpos"].to_numpy()]
         # -- defects ---------------------------------------------------------------------------------
         dr = cfg.defects
-        A, C, tp, extra_customers = self._inject(dr, A, C, tp, staff, leads)
+        # a bought-elsewhere owner enters the DMS at the first visit here
+        in_dms = C["created_at"].to_numpy("datetime64[s]") <= as_of
+        in_dms[n_leads + n_pre :] &= else_first <= as_of
+        A, C, tp, extra_customers = self._inject(dr, A, C, tp, staff, np.flatnonzero(in_dms))
         # -- assemble tables -------------------------------------------------------------------------
         cust = pd.concat([C, extra_customers], ignore_index=True)
         customers = pd.DataFrame(
@@ -1359,8 +1376,7 @@ class _Dealer:
                 "created_at": cust["created_at"],
             }
         )
-        # a bought-elsewhere owner enters the DMS at the first visit here
-        unknown = set(C["customer_id"].to_numpy()[n_leads + n_pre :][else_first > as_of])
+        unknown = set(C["customer_id"].to_numpy()[~in_dms])
         customers = customers[
             (customers["created_at"] <= as_of) & ~customers["customer_id"].isin(unknown)
         ]
@@ -1508,6 +1524,9 @@ class _Dealer:
         ltruth["delivery_at"] = ltruth["delivery_at"].where(ltruth["deliver"])
         effects = pd.DataFrame(
             {"channel": list(TRUE_CHANNEL_EFFECTS), "effect": list(TRUE_CHANNEL_EFFECTS.values())}
+        ).merge(self.channel_truth, on="channel", how="left")
+        effects["orders_lost_per_journey"] = effects["orders_lost"] / effects["journeys"].where(
+            effects["journeys"] > 0
         )
         defects = pd.DataFrame(self.defects, columns=["defect", "table", "row_id", "detail"])
         prof = asdict(self.p)
@@ -1533,12 +1552,85 @@ class _Dealer:
         }
         return meta, tables, truth
 
-    def _inject(self, dr: DefectRates, A, C, tp, staff, leads):
+    def _sales_surveys(self, buyers: np.ndarray, buyer_sat: np.ndarray) -> list[pd.DataFrame]:
+        """Sales satisfaction after delivery and the intended-customer survey after a first visit.
+
+        Drawn from a stream of their own, so adding them left every other table unchanged.
+        """
+        rng = np.random.default_rng(np.random.SeedSequence([self.cfg.seed, self.index, 1]))
+        L = self.L
+        lead = L["lead_id"].to_numpy()
+        cust = L["customer_id"].to_numpy()
+        cons = L["consultant_id"].to_numpy()
+        # sales satisfaction (CSI) of buyers, rated on the consultant, 1-3 weeks after delivery
+        pick = rng.random(len(buyers)) < 0.6
+        rows = buyers[pick]
+        sales = pd.DataFrame(
+            {
+                "customer_id": cust[rows],
+                "lead_id": lead[rows],
+                "at": _shop_hours(
+                    rng,
+                    L["t_deliver"].to_numpy("datetime64[s]")[rows]
+                    + _days(rng.uniform(7, 21, len(rows))),
+                    self.open_h,
+                    self.close_h,
+                ),
+                "kind": "sales_satisfaction",
+                "score": np.round(
+                    np.clip(
+                        buyer_sat[pick]
+                        + 0.3 * L["skill"].to_numpy()[rows]
+                        + rng.normal(0, 0.7, len(rows)),
+                        0,
+                        10,
+                    ),
+                    1,
+                ),
+                "recalled_channel": None,
+                "use": None,
+                "media_seen": None,
+                "staff_id": cons[rows],
+            }
+        )
+        # intended-customer survey of visitors, buyers or not: which channel brought them
+        visited = np.flatnonzero(L["visit"].to_numpy())
+        rows = visited[rng.random(len(visited)) < 0.35]
+        true_ch = L["channel"].to_numpy()[rows]
+        intent = pd.DataFrame(
+            {
+                "customer_id": cust[rows],
+                "lead_id": lead[rows],
+                "at": _shop_hours(
+                    rng,
+                    L["t_visit1"].to_numpy("datetime64[s]")[rows]
+                    + _days(rng.uniform(2, 10, len(rows))),
+                    self.open_h,
+                    self.close_h,
+                ),
+                "kind": "intent_survey",
+                "score": np.round(
+                    np.clip(
+                        rng.normal(7.8, 1.3, len(rows)) + 0.5 * L["skill"].to_numpy()[rows], 0, 10
+                    ),
+                    1,
+                ),
+                "recalled_channel": np.where(
+                    rng.random(len(rows)) < 0.75, true_ch, _choice(rng, schema.CHANNELS, len(rows))
+                ),
+                "use": None,
+                "media_seen": None,
+                "staff_id": cons[rows],
+            }
+        )
+        return [sales, intent]
+
+    def _inject(self, dr: DefectRates, A, C, tp, staff, in_dms: np.ndarray):
         """Inject data-quality defects; every one is recorded in ``self.defects``."""
         rng = self.rng
         d = self.did
         C = C.copy()
-        n_c = len(C)
+        n_c = len(in_dms)  # defect rates are fractions of the customers in the DMS
         # visitor-log presentation of the true person (names in mixed scripts, missing phones)
         cpos = A["cpos"].to_numpy()
         form = rng.random(len(A))
@@ -1648,7 +1740,7 @@ class _Dealer:
         # 4) typo'd phones in the DMS (the visitor log keeps the true number)
         n_typo = int(round(dr.typo_phone * n_c))
         if n_typo:
-            pos = rng.choice(n_c, n_typo, replace=False)
+            pos = rng.choice(in_dms, n_typo, replace=False)
             for i in pos:
                 ph = C.at[i, "phone"]
                 j = int(rng.integers(3, 11))
@@ -1665,7 +1757,7 @@ class _Dealer:
         # 5) staff phones entered as customers
         n_sp = int(round(dr.staff_phone * n_c))
         if n_sp:
-            pos = rng.choice(n_c, n_sp, replace=False)
+            pos = rng.choice(in_dms, n_sp, replace=False)
             sp = _choice(rng, staff["phone"].to_numpy(), n_sp)
             for i, ph in zip(pos, sp, strict=True):
                 C.at[i, "phone"] = ph
@@ -1681,9 +1773,9 @@ class _Dealer:
         # 6) duplicate customers: the same person entered again under a new id
         n_dup = int(round(dr.duplicate_customer * n_c))
         if n_dup:
-            pos = rng.choice(n_c, n_dup, replace=False)
+            pos = rng.choice(in_dms, n_dup, replace=False)
             dup = C.iloc[pos].copy()
-            dup["customer_id"] = _ids(f"{d}-C", n_dup, start=n_c)
+            dup["customer_id"] = _ids(f"{d}-C", n_dup, start=len(C))
             dup["created_at"] = np.minimum(
                 dup["created_at"].to_numpy("datetime64[s]") + _days(rng.uniform(1, 300, n_dup)),
                 self.as_of,

@@ -451,6 +451,25 @@ def test_dms_undecodable_file(tmp_path: Path, content: bytes) -> None:
         read(folder)
 
 
+def test_dms_ragged_rows_and_quoted_newlines(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    frame = make_tables()["customers"]
+    frame.loc[0, "name"] = '张伟\n(董事长), "老客户"'
+    frame.to_csv(folder / "customers.csv", index=False)
+    assert read(folder).customers.loc[0, "name"] == frame.loc[0, "name"]
+    with (folder / "customers.csv").open("a", encoding="utf-8") as fh:
+        fh.write("C009,x,y\n")
+    with pytest.raises(InputError, match=r"customers\.csv.*well-formed"):
+        read(folder)
+
+
+def test_store_path_with_glob_characters(tmp_path: Path) -> None:
+    root = tmp_path / "net[2016]"
+    io.write_dealer_tables(root, META, make_tables())
+    io.write_dealers_index(root, pd.DataFrame([META]))
+    assert len(io.load_dealer(root, "D001").customers) == 4
+
+
 def test_dms_missing_column(tmp_path: Path) -> None:
     folder = chinese_export(tmp_path / "export")
     path = folder / f"{ZH_FILES['leads']}.csv"
@@ -498,10 +517,9 @@ def test_dms_missing_customers_and_folder(tmp_path: Path) -> None:
         read(tmp_path / "nowhere")
 
 
-def test_mapping_files_are_identical() -> None:
+def test_shipped_mapping_covers_every_table_and_channel() -> None:
     root = Path(__file__).resolve().parents[1]
     params = root / "params" / "dms_mapping.yaml"
-    assert params.read_bytes() == io.DEFAULT_MAPPING_PATH.read_bytes()
     data = yaml.safe_load(params.read_text(encoding="utf-8"))
     assert set(data["tables"]) == set(TABLE_NAMES)
     # every channel's Chinese label maps to it
@@ -533,6 +551,24 @@ def test_parsers() -> None:
         pd.Timestamp("2016-03-05"),
     ]
     assert bad.tolist() == [False] * 7 + [True, True]
+    # impossible dates and times never roll over silently, whatever the layout
+    wrong = [
+        "2016-02-30",
+        "2016/02/30 10:00",
+        "2016-03-05 14:60",
+        "2016-03-05 24:00",
+        "2015年2月29日",
+    ]
+    dates, bad = io.parse_dates(
+        pd.Series(wrong + ["2016-02-29", "2016-03-05 14:30:59", "2016.3.5", "20160305"])
+    )
+    assert bad.tolist() == [True] * 5 + [False] * 4
+    assert (
+        dates.iloc[5:].tolist()
+        == pd.to_datetime(
+            ["2016-02-29", "2016-03-05 14:30:59", "2016-03-05", "2016-03-05"], format="ISO8601"
+        ).tolist()
+    )
     amounts, bad = io.parse_amounts(
         pd.Series(["12,345.00", "12345元", "￥12,345", "1.2万", "", "12k"])
     )

@@ -87,7 +87,8 @@ def test_defect_rates_are_honoured():
     d = simulate_dealer(
         0, customers=3000, defects=DefectRates(typo_phone=0.05, duplicate_customer=0.03)
     )
-    n = d.truth["customers"]["customer_id"].nunique()
+    added = d.truth["defects"]["defect"].isin(["duplicate_customer", "placeholder"]).sum()
+    n = len(d.customers) - added
     counts = d.truth["defects"]["defect"].value_counts()
     assert counts["typo_phone"] == round(0.05 * n)
     assert counts["duplicate_customer"] == round(0.03 * n)

@@ -1,0 +1,270 @@
+"""Benchmark and cross-check the BTYD estimators against ``lifetimes`` 0.11.3.
+
+Run from the repository root (not part of the test suite)::
+
+    PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_btyd.py
+
+What it does
+------------
+1. Creates ``bench/out/.venv-lifetimes`` (once; ``bench/out/`` is git-ignored) with a set of old packages under which
+   ``lifetimes`` 0.11.3 works on Python 3.11: numpy 1.23.5, scipy 1.10.1, pandas 1.5.3,
+   autograd 1.5, dill. ``lifetimes`` is not a dependency of the package.
+2. Simulates CDNOW-like customer summaries (100,000 customers, ages 27-39 weeks) from known
+   BG/NBD and Pareto/NBD parameters with :mod:`crm_analytics.models.btyd`'s samplers, in two
+   time resolutions: ``daily`` (visit dates known to the day, times in weeks = days / 7, as a
+   summary from :func:`crm_analytics.rfm.summarize_visits` gives) and ``continuous`` (no two
+   customers share a history, so compression does not help).
+3. Writes each summary to a CSV, fits ``lifetimes`` on it in its own venv (subprocess) and
+   ``crm_analytics`` here, and compares fit times with default settings on both sides
+   (speedup = lifetimes time / crm_analytics time, best of ``--repeat`` runs except the slow
+   lifetimes Pareto/NBD, timed once). For the agreement checks ``lifetimes`` is refitted with
+   its tolerance tightened to 1e-12 (its default Nelder-Mead for Pareto/NBD stops about 1e-4
+   away from the optimum), then parameters, log-likelihoods, P(alive) and expected visits in
+   the next 52 weeks are compared; the predictions are also compared with ``lifetimes``'
+   formulas evaluated at *our* parameters, which isolates the formulas from the optimisers.
+4. Times :func:`crm_analytics.rfm.summarize_visits` on 1,000,000 visits.
+
+Log-likelihood conventions: ``lifetimes`` minimises a *mean* negative log-likelihood in time
+rescaled to ``max(T) = 1`` (BG/NBD, Gamma-Gamma) or the sum divided by the mean weight
+(Pareto/NBD). Both include every constant of the likelihood. Rescaling time by ``c`` changes
+the log-likelihood by ``-sum(x) * log(c)``; the script therefore evaluates ``lifetimes``' own
+per-customer likelihood functions on the unscaled data at its fitted parameters and compares
+that total with ``crm_analytics``' ``log_likelihood_``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from crm_analytics import rfm
+from crm_analytics.models.btyd import BGNBD, ParetoNBD, sample_bgnbd, sample_pareto_nbd
+
+HERE = Path(__file__).resolve().parent
+VENV = HERE / "out" / ".venv-lifetimes"  # bench/out/ is git-ignored
+PINS = [
+    "numpy==1.23.5",
+    "scipy==1.10.1",
+    "pandas==1.5.3",
+    "autograd==1.5",
+    "dill==0.3.8",
+    "lifetimes==0.11.3",
+]
+BG_TRUE = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+PNBD_TRUE = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}
+HORIZON = 52.0  # weeks, for expected visits
+
+LIFETIMES_RUNNER = r'''
+import json, sys, time, warnings
+import numpy as np, pandas as pd
+warnings.simplefilter("ignore")
+from lifetimes import BetaGeoFitter, ParetoNBDFitter
+model, path, out, horizon, theirs_json = sys.argv[1:6]
+horizon = float(horizon)
+ours = json.loads(theirs_json)
+d = pd.read_csv(path, float_precision="round_trip")
+x, tx, T = d["frequency"].to_numpy(), d["recency"].to_numpy(), d["T"].to_numpy()
+res = {}
+if model == "bgnbd":
+    cls, names = BetaGeoFitter, ["r", "alpha", "a", "b"]
+else:
+    cls, names = ParetoNBDFitter, ["r", "alpha", "s", "beta"]
+times = []
+np.random.seed(0)
+for _ in range(int(sys.argv[6])):
+    t0 = time.perf_counter(); m = cls().fit(x, tx, T); times.append(time.perf_counter() - t0)
+res["fit_seconds"] = min(times)
+res["params_default_tol"] = {k: float(m.params_[k]) for k in names}
+# agreement run: same optimiser, tolerance tightened so that lifetimes reaches the optimum
+np.random.seed(0)
+if model == "bgnbd":
+    for tol in (1e-12, 1e-11, 1e-10, 1e-9, 1e-8):  # BFGS reports precision loss when too tight
+        try:
+            m = cls().fit(x, tx, T, tol=tol)
+            res["agreement_tol"] = tol
+            break
+        except Exception:
+            continue
+else:
+    m = cls().fit(x, tx, T, tol=1e-12, maxiter=20000)
+res["params"] = {k: float(m.params_[k]) for k in names}
+def total_ll(p):
+    if model == "bgnbd":
+        return float(-cls._negative_log_likelihood(np.log(np.array([p[k] for k in names])), x, tx, T,
+                                                    np.ones_like(tx), 0.0) * len(x))
+    return float(cls._conditional_log_likelihood([p[k] for k in names], x, tx, T).sum())
+res["ll_own_params"] = total_ll(res["params"])
+res["ll_at_our_params"] = total_ll(ours)
+res["palive"] = m.conditional_probability_alive(x, tx, T).tolist()
+res["expected"] = m.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, T).tolist()
+m.params_ = pd.Series(ours)[names]
+res["palive_at_our_params"] = m.conditional_probability_alive(x, tx, T).tolist()
+res["expected_at_our_params"] = m.conditional_expected_number_of_purchases_up_to_time(horizon, x, tx, T).tolist()
+json.dump(res, open(out, "w"))
+'''
+
+
+def ensure_venv() -> Path:
+    """Create the lifetimes venv once; return its python."""
+    py = VENV / "bin" / "python"
+    if py.exists():
+        return py
+    base = getattr(sys, "_base_executable", sys.executable)
+    subprocess.run([base, "-m", "venv", str(VENV)], check=True)
+    subprocess.run([str(py), "-m", "pip", "install", "-q", *PINS], check=True)
+    return py
+
+
+def cdnow_like(model: str, n: int, resolution: str, seed: int) -> pd.DataFrame:
+    """Simulated summary in weeks; 'daily' rounds visit times to whole days."""
+    rng = np.random.default_rng(seed)
+    t_days = rng.integers(27 * 7, 39 * 7 + 1, n)
+    T = t_days / 7.0 if resolution == "daily" else rng.uniform(27.0, 39.0, n)
+    if model == "bgnbd":
+        d = sample_bgnbd(n, T, **BG_TRUE, rng=rng)
+    else:
+        d = sample_pareto_nbd(n, T, **PNBD_TRUE, rng=rng)
+    d = d[["frequency", "recency", "T"]].copy()
+    if resolution == "daily":
+        days = np.ceil(d["recency"].to_numpy() * 7.0)
+        days = np.where(d["frequency"] > 0, np.clip(days, 1, t_days), 0)
+        d["recency"] = days / 7.0
+    return d
+
+
+def time_best(fn, repeat: int) -> float:
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def compare(model: str, resolution: str, n: int, py: Path, repeat: int, tmp: Path) -> dict:
+    data = cdnow_like(model, n, resolution, seed=7)
+    path = tmp / f"{model}_{resolution}.csv"
+    data.to_csv(path, index=False)
+    data = pd.read_csv(path, float_precision="round_trip")  # both sides read the same bytes
+    cls = BGNBD if model == "bgnbd" else ParetoNBD
+    ours = cls().fit(data)
+    t_ours = time_best(lambda: cls().fit(data), repeat)
+    out = tmp / f"{model}_{resolution}.json"
+    lt_repeat = repeat if model == "bgnbd" else 1
+    subprocess.run(
+        [
+            str(py),
+            "-c",
+            LIFETIMES_RUNNER,
+            model,
+            str(path),
+            str(out),
+            str(HORIZON),
+            json.dumps(ours.params_.to_dict()),
+            str(lt_repeat),
+        ],
+        check=True,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+    )
+    lt = json.loads(out.read_text())
+    x, tx, T = (data[c].to_numpy() for c in ("frequency", "recency", "T"))
+    pa = ours.predict_proba_alive(x, tx, T)
+    ev = ours.predict_expected_visits(HORIZON, x, tx, T)
+    p_ours = ours.params_
+    p_lt = pd.Series(lt["params"])
+    return {
+        "model": model,
+        "resolution": resolution,
+        "customers": n,
+        "unique_rows": ours.n_unique_rows_,
+        "fit_s_crm": t_ours,
+        "fit_s_lifetimes": lt["fit_seconds"],
+        "speedup": lt["fit_seconds"] / t_ours,
+        "params_crm": p_ours.round(6).to_dict(),
+        "params_lifetimes": p_lt.round(6).to_dict(),
+        "max_rel_param_diff": float(((p_ours - p_lt[p_ours.index]).abs() / p_ours).max()),
+        "max_rel_param_diff_lifetimes_default_tol": float(
+            ((p_ours - pd.Series(lt["params_default_tol"])[p_ours.index]).abs() / p_ours).max()
+        ),
+        "ll_crm": ours.log_likelihood_,
+        "ll_lifetimes": lt["ll_own_params"],
+        "rel_ll_diff": abs(ours.log_likelihood_ - lt["ll_own_params"]) / abs(ours.log_likelihood_),
+        "rel_ll_diff_same_params": abs(ours.log_likelihood_ - lt["ll_at_our_params"])
+        / abs(ours.log_likelihood_),
+        "max_abs_palive_diff": float(np.max(np.abs(pa - np.array(lt["palive"])))),
+        "max_abs_expected_diff": float(np.max(np.abs(ev - np.array(lt["expected"])))),
+        "max_abs_palive_diff_same_params": float(
+            np.max(np.abs(pa - np.array(lt["palive_at_our_params"])))
+        ),
+        "max_abs_expected_diff_same_params": float(
+            np.max(np.abs(ev - np.array(lt["expected_at_our_params"])))
+        ),
+    }
+
+
+def bench_summaries(n_visits: int, repeat: int) -> dict:
+    rng = np.random.default_rng(0)
+    n_cust = n_visits // 8
+    cust = rng.integers(0, n_cust, n_visits)
+    start = pd.Timestamp("2021-01-01")
+    visits = pd.DataFrame(
+        {
+            "customer_id": pd.Index(cust).map("C{:07d}".format),
+            "at": start + pd.to_timedelta(rng.uniform(0, 5 * 365, n_visits), unit="D"),
+            "labor_amount": rng.gamma(2.0, 200.0, n_visits),
+            "parts_amount": rng.gamma(2.0, 300.0, n_visits),
+            "addon_amount": 0.0,
+        }
+    )
+    end = start + pd.Timedelta(days=5 * 365)
+    t = time_best(lambda: rfm.summarize_visits(visits, observation_end=end), repeat)
+    t2 = time_best(
+        lambda: rfm.calibration_holdout_split(
+            visits, calibration_end=end - pd.Timedelta(days=365), observation_end=end
+        ),
+        repeat,
+    )
+    return {"visits": n_visits, "summarize_s": t, "calibration_holdout_s": t2}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--customers", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--models", default="bgnbd,pareto")
+    ap.add_argument("--resolutions", default="daily,continuous")
+    ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    args = ap.parse_args()
+    py = ensure_venv()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in args.models.split(","):
+            for res in args.resolutions.split(","):
+                r = compare(model, res, args.customers, py, args.repeat, Path(tmp))
+                results.append(r)
+                print(json.dumps(r, indent=1), flush=True)
+    summ = bench_summaries(1_000_000, args.repeat)
+    print(json.dumps(summ), flush=True)
+    print("\nmodel      resolution  rows    crm s  lifetimes s  speedup  param rel  LL rel  P(alive)  E[X]")
+    for r in results:
+        print(
+            f"{r['model']:<10} {r['resolution']:<11} {r['unique_rows']:>6} {r['fit_s_crm']:8.3f} "
+            f"{r['fit_s_lifetimes']:12.3f} {r['speedup']:8.1f} {r['max_rel_param_diff']:9.1e} "
+            f"{r['rel_ll_diff']:7.1e} {r['max_abs_palive_diff']:9.1e} "
+            f"{r['max_abs_expected_diff']:7.1e}"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"fits": results, "summaries": summ}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

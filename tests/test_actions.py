@@ -1,0 +1,320 @@
+"""Call lists and touch-point calendar against the simulator and hand computations."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from crm_analytics.actions import (
+    REASONS,
+    call_lists,
+    customer_activity,
+    default_params,
+    export_call_list,
+    load_params,
+    observed_values,
+    owner_load,
+    touch_calendar,
+)
+from crm_analytics.errors import InputError
+from crm_analytics.synth import simulate_dealer
+
+DAY = pd.Timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def dealer():
+    return simulate_dealer(0, customers=2500, seed=2016)
+
+
+@pytest.fixture(scope="module")
+def calls(dealer):
+    return call_lists(dealer)
+
+
+def test_every_expiring_policy_appears_exactly_once(dealer, calls):
+    p = dealer.insurance_policies
+    as_of = dealer.as_of
+    expiring = p[(p["end"] > as_of) & (p["end"] <= as_of + 90 * DAY) & (p["start"] <= as_of)]
+    assert len(expiring) > 20
+    ins = calls[calls["reason"] == "insurance_renewal"]
+    refs = ins["refs"].str.split(";").explode()
+    assert refs.is_unique
+    assert set(refs) == set(expiring["policy_id"])
+    # the 30/60/90 band and the due date follow each customer's earliest expiring policy
+    first = expiring.groupby("customer_id")["end"].min()
+    got = ins.set_index("customer_id")
+    assert (got["due_date"] == first.reindex(got.index)).all()
+    days = (got["due_date"] - as_of) / DAY
+    expected_band = np.select([days <= 30, days <= 60], [30, 60], 90)
+    assert (got["window_days"].to_numpy() == expected_band).all()
+    # one row per customer even with several vehicles: n_items counts the policies
+    assert got["n_items"].sum() == len(expiring)
+
+
+def test_one_row_per_customer_and_reason_ordered_by_priority(calls):
+    assert not calls.duplicated(["customer_id", "reason"]).any()
+    assert set(calls["reason"]) <= set(REASONS)
+    assert len(set(calls["reason"])) >= 8  # every reason has candidates on this dealer
+    pr = calls["priority"].to_numpy()
+    assert (np.diff(pr) <= 1e-9).all()
+    assert calls["rank"].tolist() == list(range(1, len(calls) + 1))
+
+
+def test_priority_is_value_times_likelihood(calls):
+    w = calls["reason"].map({r: default_params()["reasons"][r]["priority_weight"] for r in REASONS})
+    np.testing.assert_allclose(calls["likelihood"], calls["base_rate"] * calls["activity"])
+    np.testing.assert_allclose(calls["priority"], w * calls["value"] * calls["likelihood"])
+    assert calls["activity"].between(0, 1).all() and (calls["value"] > 0).all()
+
+
+def test_owner_balance_role_and_employment(dealer, calls):
+    load = owner_load(calls)
+    assert (load["load_ratio"] <= 1.2 + 1e-9).all(), load
+    staff = dealer.staff.set_index("staff_id")
+    assert calls["owner_id"].notna().all()
+    assert (staff.loc[calls["owner_id"], "role"].to_numpy() == calls["owner_role"].to_numpy()).all()
+    left = staff.loc[calls["owner_id"], "left_at"]
+    assert left.isna().all() or (left.dropna() > dealer.as_of).all()
+    leaver = staff.index[staff["left_at"].notna()]
+    assert len(leaver) and not calls["owner_id"].isin(leaver).any()
+
+
+def test_owner_balance_under_skewed_preferences(dealer):
+    # every defeated lead and every repair order pointing at one person must still be spread
+    d = dataclasses.replace(dealer, tables=dict(dealer.tables))
+    d.tables["leads"] = d.leads.assign(consultant_id="D001-S001")
+    d.tables["service_visits"] = d.service_visits.assign(advisor_id="D001-S007")
+    c = call_lists(d)
+    load = owner_load(c)
+    assert (load["load_ratio"] <= 1.2 + 1e-9).all(), load
+    # the preferred owner still carries the most (up to the cap)
+    sales = load[load["owner_role"] == "sales_consultant"].set_index("owner_id")["rows"]
+    assert sales.idxmax() == "D001-S001"
+
+
+def test_staff_who_left_later_can_own_earlier_lists(dealer):
+    staff = dealer.staff
+    leaver = staff[staff["left_at"].notna()].iloc[0]
+    as_of = leaver["left_at"] - 30 * DAY
+    c = call_lists(
+        dealer,
+        as_of=as_of,
+        reasons=["defeated_reactivation", "trade_in", "referral", "finance_end"],
+    )
+    hired_later = staff.loc[staff["hired_at"] > as_of, "staff_id"]
+    assert not c["owner_id"].isin(hired_later).any()
+    assert (c["owner_id"] == leaver["staff_id"]).any()
+
+
+def test_earlier_as_of_uses_only_earlier_records(dealer):
+    as_of = dealer.as_of - 365 * DAY
+    c = call_lists(dealer, as_of=as_of)
+    pol = dealer.insurance_policies.set_index("policy_id")
+    ins = c.loc[c["reason"] == "insurance_renewal", "refs"].str.split(";").explode()
+    assert (pol.loc[ins, "start"] <= as_of).all() and (pol.loc[ins, "end"] > as_of).all()
+    assert (c["due_date"] >= as_of - 60 * DAY).all()
+    with pytest.raises(InputError, match="after the data's extraction date"):
+        call_lists(dealer, as_of=dealer.as_of + 30 * DAY)
+
+
+def test_recall_rows_are_open_campaign_vehicles(dealer, calls):
+    v = dealer.vehicles
+    done = set(dealer.service_visits.loc[dealer.service_visits["kind"] == "recall", "vin"])
+    open_vins = set(v.loc[v["recall_campaign"].notna() & ~v["vin"].isin(done), "vin"])
+    got = calls.loc[calls["reason"] == "recall", "refs"].str.split(";").explode()
+    assert set(got) == open_vins and got.is_unique
+
+
+def test_defeated_rows_inside_window_and_not_bought_since(dealer, calls):
+    d = calls[calls["reason"] == "defeated_reactivation"]
+    leads = dealer.leads.set_index("lead_id")
+    refs = d["refs"].str.split(";").explode()
+    lf = leads.loc[refs]
+    days = (dealer.as_of - lf["closed_at"]) / DAY
+    win = default_params()["reasons"]["defeated_reactivation"]["windows"]
+    lo = lf["defeat_reason"].map(lambda r: win[r][0])
+    hi = lf["defeat_reason"].map(lambda r: win[r][1])
+    assert (lf["status"] == "defeated").all() and ((days >= lo) & (days <= hi)).all()
+    assert not d["customer_id"].isin(dealer.orders["customer_id"]).any()
+    assert not lf["defeat_reason"].isin(["bought_competitor", "bought_other_dealer"]).any()
+
+
+def test_maintenance_and_dormant_hand_checked(dealer, calls):
+    prm = default_params()["reasons"]["maintenance_due"]
+    m = calls[calls["reason"] == "maintenance_due"].iloc[0]
+    vin = m["refs"].split(";")[0]
+    sv = dealer.service_visits[dealer.service_visits["vin"] == vin].sort_values("at")
+    veh = dealer.vehicles.set_index("vin").loc[vin]
+    if len(sv):
+        last = sv.iloc[-1]
+        km_day = last["mileage"] / ((last["at"] - veh["purchase_date"]) / DAY)
+        due = min(
+            last["at"] + prm["interval_days"] * DAY,
+            last["at"] + pd.Timedelta(days=prm["interval_km"] / km_day),
+        )
+    else:
+        due = veh["purchase_date"] + prm["interval_days"] * DAY
+    assert abs((m["due_date"] - due) / DAY) < 1e-3
+    # dormant: the lifecycle state (params/lifecycle.yaml), and no maintenance call on top
+    from crm_analytics.lifecycle import lifecycle_states
+
+    dorm = calls[calls["reason"] == "dormant_activation"]
+    states = lifecycle_states(dealer).set_index("customer_id")["state"]
+    assert (states.loc[dorm["customer_id"]] == "dormant").all()
+    last_c = dealer.service_visits.groupby("customer_id")["at"].max()
+    days = (dealer.as_of - last_c.loc[dorm["customer_id"]]) / DAY
+    assert (days > 9 * 30.4).all()
+    maint = set(calls.loc[calls["reason"] == "maintenance_due", "customer_id"])
+    assert not set(dorm["customer_id"]) & maint
+
+
+def test_dormant_list_customers_are_truly_less_alive(dealer, calls):
+    t = dealer.truth["customers"].groupby("customer_id")["dropout_at"].max()
+    alive = t > dealer.as_of
+    dorm = alive.reindex(calls.loc[calls["reason"] == "dormant_activation", "customer_id"]).mean()
+    maint = alive.reindex(calls.loc[calls["reason"] == "maintenance_due", "customer_id"]).mean()
+    assert maint > dorm + 0.2, (maint, dorm)
+    # the recency activity ranks the truly alive above the gone (AUC well above chance)
+    act = customer_activity(dealer)["activity"]
+    owners = alive.index.intersection(act.index)
+    a, y = act.loc[owners].to_numpy(), alive.loc[owners].to_numpy()
+    auc = (a[y][:, None] > a[~y][None, :]).mean() + 0.5 * (a[y][:, None] == a[~y][None, :]).mean()
+    assert auc > 0.75, auc
+
+
+def test_scores_are_pluggable(dealer, calls):
+    top = calls.iloc[0]["customer_id"]
+    c0 = call_lists(dealer, scores={top: 0.0})
+    assert (c0.loc[c0["customer_id"] == top, "priority"] == 0).all()
+    assert c0["customer_id"].iloc[-1] == top or (c0["priority"].iloc[-1] == 0)
+    frame = pd.DataFrame(
+        {"customer_id": [top], "churn_probability": [0.75], "expected_value": [1e6]}
+    )
+    c1 = call_lists(dealer, scores=frame)
+    rows = c1[c1["customer_id"] == top]
+    assert np.allclose(rows["activity"], 0.25)
+    others = c1[c1["customer_id"] != top].set_index(["customer_id", "reason"])["activity"]
+    base = calls.set_index(["customer_id", "reason"])["activity"]
+    assert np.allclose(others, base.reindex(others.index))
+    with pytest.raises(InputError, match=r"\[0, 1\]"):
+        call_lists(dealer, scores={top: 1.5})
+
+
+def test_observed_values_match_hand_computation(dealer):
+    v = observed_values(dealer)
+    sv = dealer.service_visits
+    assert v["maintenance"] == pytest.approx(sv.loc[sv["kind"] == "maintenance", "margin"].mean())
+    p = dealer.insurance_policies
+    ren = p[p["sold_by_this_dealer"] & p["renewal"]]
+    assert v["insurance_renewal"] == pytest.approx(ren["margin"].mean())
+    true_rate = (
+        dealer.truth["dealer"]["renewal_rate"].iloc[0]
+        if "renewal_rate" in dealer.truth["dealer"]
+        else None
+    )
+    assert 0 < v["renewal_rate_sold_here"] < 1
+    if true_rate is not None:  # observed renewal rate is the simulator's (diluted by dropouts)
+        assert v["renewal_rate_sold_here"] <= true_rate + 0.1
+
+
+def test_masking_default_and_contact_lists(dealer, calls):
+    raw = dealer.customers.set_index("customer_id")
+    assert calls["customer_phone"].str.contains(r"\*\*\*\*").all()
+    assert not calls["customer_phone"].isin(raw["phone"]).any()
+    full = call_lists(dealer, contact=True)
+    assert (
+        full["customer_phone"].to_numpy() == raw.loc[full["customer_id"], "phone"].to_numpy()
+    ).all()
+    assert full.drop(columns=["customer_name", "customer_phone"]).equals(
+        calls.drop(columns=["customer_name", "customer_phone"])
+    )
+
+
+def test_calendar_counts_match_list(calls):
+    cal = touch_calendar(calls)
+    assert cal["total"].sum() == len(calls)
+    assert cal.index.min() >= calls.attrs["as_of"] - 7 * DAY
+    for r in cal.columns.drop(["total", "value"]):
+        assert cal[r].sum() == (calls["reason"] == r).sum()
+
+
+def test_export_csv_and_excel_with_hostile_strings(dealer, tmp_path: Path):
+    d = simulate_dealer(0, customers=600, seed=3)
+    cust = d.customers.copy()
+    cust.loc[cust.index[:50], "name"] = "<script>alert('x')</script>"
+    cust.loc[cust.index[50:100], "name"] = '=HYPERLINK("http://x")'
+    d.tables["customers"] = cust
+    c = call_lists(d, contact=True)
+    assert len(c) > 0
+    csv = export_call_list(c, tmp_path / "out" / "calls.csv")
+    back = pd.read_csv(csv, encoding="utf-8-sig", dtype=str)
+    assert len(back) == len(c) and not back["customer_name"].str.startswith("=").any()
+    xlsx = export_call_list(c, tmp_path / "calls.xlsx")
+    sheets = pd.read_excel(xlsx, sheet_name=None, dtype=str)
+    assert len(sheets["all"]) == len(c)
+    assert sum(len(v) for k, v in sheets.items() if k != "all") == len(c)
+    with pytest.raises(InputError):
+        export_call_list(c, tmp_path / "calls.json")
+
+
+def test_params_yaml_mirrors_defaults():
+    path = Path(__file__).resolve().parents[1] / "params" / "actions.yaml"
+    with path.open(encoding="utf-8") as fh:
+        assert yaml.safe_load(fh) == default_params()
+    assert load_params(path) == default_params() == load_params()
+    p = load_params(path, overrides={"reasons": {"recall": {"priority_weight": 1.0}}})
+    assert (
+        p["reasons"]["recall"]["priority_weight"] == 1.0
+        and p["reasons"]["recall"]["base_rate"] == 0.7
+    )
+    with pytest.raises(InputError):
+        load_params(overrides={"reasons": {"bogus": {}}})
+    with pytest.raises(InputError):
+        call_lists(simulate_dealer(0, customers=300, seed=1), reasons=["bogus"])
+
+
+def test_btyd_scores_plug_in(dealer):
+    from crm_analytics.actions import btyd_scores
+
+    sc = btyd_scores(dealer)
+    assert sc["customer_id"].is_unique and sc["p_alive"].between(0, 1).all()
+    assert set(sc["customer_id"]) == set(dealer.service_visits["customer_id"])
+    c = call_lists(dealer, scores=sc)
+    p = sc.set_index("customer_id")["p_alive"]
+    has = c["customer_id"].isin(p.index)
+    np.testing.assert_allclose(c.loc[has, "activity"], p.loc[c.loc[has, "customer_id"]].to_numpy())
+    # why the recency rule stays the default here: it ranks truly active owners better
+    alive = dealer.truth["customers"].groupby("customer_id")["dropout_at"].max().gt(dealer.as_of)
+    y = alive.reindex(p.index).to_numpy(bool)
+    rec = customer_activity(dealer)["activity"].reindex(p.index).to_numpy()
+
+    def auc(a):
+        return (a[y][:, None] > a[~y][None, :]).mean() + 0.5 * (
+            a[y][:, None] == a[~y][None, :]
+        ).mean()
+
+    assert auc(p.to_numpy()) > 0.6
+    assert auc(rec) > auc(p.to_numpy())
+
+
+def test_empty_tables_and_no_staff(dealer, tmp_path: Path):
+    from crm_analytics.schema import empty_frame
+
+    keep = ("customers", "staff")
+    e = dataclasses.replace(
+        dealer, tables={k: (v if k in keep else empty_frame(k)) for k, v in dealer.tables.items()}
+    )
+    c = call_lists(e)
+    assert c.empty and list(c.columns)[:3] == ["rank", "customer_id", "customer_name"]
+    assert touch_calendar(c).empty and owner_load(c).empty
+    assert export_call_list(c, tmp_path / "empty.xlsx").is_file()
+    n = dataclasses.replace(dealer, tables=dict(dealer.tables))
+    n.tables["staff"] = empty_frame("staff")
+    c = call_lists(n)
+    assert len(c) and c["owner_id"].isna().all()
