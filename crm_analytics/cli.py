@@ -80,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--strict", action="store_true", help="exit 1 if any row was quarantined")
     c.set_defaults(func=_check)
 
+    from .report import runner
+
+    r = sub.add_parser("report", help="run the diagnostic notebooks for each dealer; HTML + index")
+    runner.add_arguments(r)
+    r.set_defaults(func=runner.run_from_args)
     return p
 
 
