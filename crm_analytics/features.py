@@ -108,6 +108,11 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
     return out
 
 
+def _in(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Boolean mask: which ``values`` are in the unique index ``ids`` (hash lookup, fast for strings)."""
+    return ids.get_indexer(values.to_numpy()) >= 0
+
+
 def truncate_dealer(dealer: DealerData, cutoff: object) -> DealerData:
     """The dealer as its DMS looked just before ``cutoff``: every later record deleted.
 
@@ -241,7 +246,9 @@ def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> 
     }
 
 
-def _btyd_features(sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float) -> pd.DataFrame:
+def _btyd_features(
+    sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float, max_fit: int = 4000
+) -> pd.DataFrame:
     """BG/NBD P(alive) and expected visits in the horizon, fitted on the visits before ``c``."""
     from .models.btyd import BGNBD
     from .rfm import summarize_visits
@@ -251,10 +258,16 @@ def _btyd_features(sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_day
         return out
     summary = summarize_visits(sv, observation_end=c, time_unit="W", period="D", spend_cols=None)
     summary = summary[summary["T"] > 0]
+    if len(summary) > max_fit:
+        # the four BG/NBD parameters describe the population: a seeded subsample estimates
+        # them as well and keeps the fit fast on large dealers
+        summary_fit = summary.sample(max_fit, random_state=0)
+    else:
+        summary_fit = summary
     if len(summary) < 50 or (summary["frequency"] > 0).sum() < 20:
         return out
     try:
-        model = BGNBD(l2_penalty=1e-4).fit(summary)
+        model = BGNBD(l2_penalty=1e-4).fit(summary_fit)
     except Exception:  # noqa: BLE001 - a failed BTYD fit leaves the two features missing
         return out
     s = summary.reindex(pop)
@@ -311,7 +324,7 @@ def churn_features(
     if len(pop) == 0:
         return X.reindex(columns=["dealer_id", *CHURN_FEATURES])
     obs_start = sv["at"].min()
-    s = sv[sv["customer_id"].isin(pop)].sort_values(["customer_id", "at"], kind="stable")
+    s = sv[_in(sv["customer_id"], pop)].sort_values(["customer_id", "at"], kind="stable")
     spend = s["labor_amount"] + s["parts_amount"] + s["addon_amount"]
     s = s.assign(
         spend=spend,
@@ -357,7 +370,7 @@ def churn_features(
         X[f"{k}_visits"] = kinds[k].reindex(pop, fill_value=0).to_numpy(float) if k in kinds else 0.0
     # vehicles known before the cutoff
     v = dealer.vehicles
-    v = v[(v["purchase_date"] < c) & v["customer_id"].isin(pop)].sort_values(["customer_id", "purchase_date"])
+    v = v[(v["purchase_date"] < c) & _in(v["customer_id"], pop)].sort_values(["customer_id", "purchase_date"])
     vl = v.groupby("customer_id").last()
     X["n_vehicles"] = v.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
     X["vehicle_age_days"] = _days(c - vl["purchase_date"].reindex(pop))
@@ -376,14 +389,14 @@ def churn_features(
     X["mileage_per_year"] = pd.Series(_div(lm["mileage"].to_numpy(), np.where(age_at > 0.1, age_at, np.nan)), index=lm.index).reindex(pop).to_numpy()
     # insurance policies started before the cutoff
     pol = dealer.insurance_policies
-    pol = pol[(pol["start"] < c) & pol["customer_id"].isin(pop)].sort_values(["customer_id", "start"])
+    pol = pol[(pol["start"] < c) & _in(pol["customer_id"], pop)].sort_values(["customer_id", "start"])
     pl = pol.groupby("customer_id").last()
     X["policy_days_left"] = _days(pl["end"].reindex(pop) - c)
     X["policy_sold_here"] = pl["sold_by_this_dealer"].reindex(pop).astype(float).to_numpy()
     X["policies_sold_here_share"] = pol.groupby("customer_id")["sold_by_this_dealer"].mean().reindex(pop).to_numpy(float)
     # satisfaction: service surveys and delivery interviews
     sur = dealer.surveys
-    sur = sur[(sur["at"] < c) & sur["customer_id"].isin(pop) & sur["kind"].isin(["service_satisfaction", "delivery_interview", "sales_satisfaction"])]
+    sur = sur[(sur["at"] < c) & _in(sur["customer_id"], pop) & sur["kind"].isin(["service_satisfaction", "delivery_interview", "sales_satisfaction"])]
     sur = sur.dropna(subset=["score"]).sort_values(["customer_id", "at"])
     sg = sur.groupby("customer_id")["score"]
     X["satisfaction_mean"] = sg.mean().reindex(pop).to_numpy()
@@ -391,14 +404,14 @@ def churn_features(
     X["satisfaction_n"] = sg.size().reindex(pop, fill_value=0).to_numpy(float)
     # complaints and their resolution
     tp = dealer.touchpoints
-    comp = tp[(tp["kind"] == "complaint") & (tp["at"] < c) & tp["customer_id"].isin(pop)]
+    comp = tp[(tp["kind"] == "complaint") & (tp["at"] < c) & _in(tp["customer_id"], pop)]
     X["complaints"] = comp.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
     unres = comp[comp["outcome"] != "resolved"]
     X["complaints_unresolved"] = unres.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
     X["distance_km"] = dealer.customers.set_index("customer_id")["distance_km"].reindex(pop).to_numpy(float)
     # value-added take-up on purchases made here
     od = dealer.orders
-    od = od[(od["ordered_at"] < c) & od["customer_id"].isin(pop)]
+    od = od[(od["ordered_at"] < c) & _in(od["customer_id"], pop)]
     items = (
         od["finance"].astype(float)
         + od["insurance"].astype(float)
@@ -541,7 +554,7 @@ def lead_features(
     X["days_since_created"] = _days(c - L["created_at"])
     tp_all = dealer.touchpoints
     tp_all = tp_all[(tp_all["at"] < c) & tp_all["lead_id"].notna()]
-    tp = tp_all[tp_all["lead_id"].isin(ids)]
+    tp = tp_all[_in(tp_all["lead_id"], ids)]
     kinds = tp.groupby(["lead_id", "kind"]).size().unstack(fill_value=0)
 
     def count(kind: str) -> np.ndarray:

@@ -64,7 +64,7 @@ SCORING_DEFAULTS: dict[str, dict[str, Any]] = {
     "leads": {
         "horizons": [7, 15, 30, 90],
         "defeat_idle_days": 45,
-        "grade_thresholds": {"H": 0.30, "A": 0.30, "B": 0.30},
+        "grade_thresholds": {"H": 0.20, "A": 0.20, "B": 0.10},
         "min_rows": 300,
         "min_per_class": 30,
         "reason_codes": 3,
@@ -282,7 +282,9 @@ def _group_folds(groups: np.ndarray, y: np.ndarray, n_splits: int) -> list[tuple
 def _calibrated_pipeline(
     estimator: Any, features: Sequence[str], folds: list[tuple[np.ndarray, np.ndarray]], calibration: str
 ) -> Pipeline:
-    select = ColumnTransformer([("features", "passthrough", list(features))], remainder="drop")
+    select = ColumnTransformer(
+        [("features", "passthrough", list(features))], remainder="drop", verbose_feature_names_out=False
+    )
     select.set_output(transform="pandas")
     cal = CalibratedClassifierCV(estimator, method=calibration, cv=folds)
     return Pipeline([("select", select), ("model", cal)])
@@ -337,6 +339,19 @@ def _threads(n: int | None) -> Any:
     return threadpool_limits(limits=n) if n is not None else contextlib.nullcontext()
 
 
+def _dealer_frame(
+    d: DealerData, cuts: Sequence[pd.Timestamp], am: float, hm: float, btyd: bool
+) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
+    """Features and labels of one dealer at each cutoff (runs in a worker in parallel mode)."""
+    Xs, ys = [], []
+    for c in cuts:
+        X = churn_features(d, c, active_months=am, horizon_months=hm, btyd=btyd)
+        y = churn_labels(d, c, horizon_months=hm, active_months=am)
+        Xs.append(X.reset_index().assign(cutoff=c))
+        ys.append(y.to_numpy())
+    return Xs, ys
+
+
 def _check(model: BaseEstimator) -> None:
     try:
         check_is_fitted(model, "pipeline_")
@@ -383,6 +398,9 @@ class ChurnModel(BaseEstimator):
         OpenMP threads of the booster while fitting and predicting (scoped with
         ``threadpoolctl``; None leaves the library default). One thread is much faster than
         the default on a machine whose cores are busy with other processes.
+    n_jobs
+        Processes computing the features of the dealers of a network in parallel (joblib;
+        each dealer is sent to a worker, at most ``n_jobs`` at a time in flight).
 
     Attributes
     ----------
@@ -421,6 +439,7 @@ class ChurnModel(BaseEstimator):
         n_reasons: int | None = None,
         random_state: int | None = 0,
         n_threads: int | None = 1,
+        n_jobs: int | None = 1,
     ) -> None:
         self.estimator = estimator
         self.calibration = calibration
@@ -436,6 +455,7 @@ class ChurnModel(BaseEstimator):
         self.n_reasons = n_reasons
         self.random_state = random_state
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
     # -- resolved parameters ---------------------------------------------------------------
     def _p(self, key: str) -> Any:
@@ -458,13 +478,16 @@ class ChurnModel(BaseEstimator):
             ``y`` is the boolean churn label aligned with ``X``.
         """
         am, hm = self._p("active_months"), self._p("horizon_months")
-        Xs, ys = [], []
-        for d in _as_dealers(data):
-            for c in cutoffs:
-                X = churn_features(d, c, active_months=am, horizon_months=hm, btyd=self.btyd)
-                y = churn_labels(d, c, horizon_months=hm, active_months=am)
-                Xs.append(X.reset_index().assign(cutoff=pd.Timestamp(c)))
-                ys.append(y.to_numpy())
+        cuts = [pd.Timestamp(c) for c in cutoffs]
+        if self.n_jobs in (None, 1):
+            parts = [_dealer_frame(d, cuts, am, hm, self.btyd) for d in _as_dealers(data)]
+        else:
+            from joblib import Parallel, delayed
+
+            par = Parallel(n_jobs=self.n_jobs, return_as="generator", pre_dispatch="n_jobs")
+            parts = list(par(delayed(_dealer_frame)(d, cuts, am, hm, self.btyd) for d in _as_dealers(data)))
+        Xs = [x for X_d, _ in parts for x in X_d]
+        ys = [y for _, y_d in parts for y in y_d]
         if not Xs:
             raise InputError("ChurnModel.fit: no dealer was given.")
         X = pd.concat(Xs, ignore_index=True)
