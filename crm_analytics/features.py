@@ -436,6 +436,13 @@ def churn_features(
 # --------------------------------------------------------------------------------------------
 # leads
 # --------------------------------------------------------------------------------------------
+def _lead_touches(dealer: DealerData) -> pd.DataFrame:
+    """The lead touchpoints, only the columns lead features read (smaller copies per cutoff)."""
+    tp = dealer.touchpoints
+    tp = tp.loc[tp["lead_id"].notna(), ["lead_id", "kind", "at", "outcome", "dwell_minutes", "channel"]]
+    return tp
+
+
 def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 45) -> pd.Index:
     """Leads open at ``cutoff``, reconstructed from records before it.
 
@@ -451,8 +458,8 @@ def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 
     c = _cutoff(cutoff)
     ld = dealer.leads
     ld = ld[ld["created_at"] < c]
-    tp = dealer.touchpoints
-    tp = tp[(tp["at"] < c) & tp["lead_id"].notna()]
+    tp = _lead_touches(dealer)
+    tp = tp[tp["at"] < c]
     ordered = set(dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"])
     ordered |= set(tp.loc[tp["kind"] == "order", "lead_id"])
     last = tp.groupby("lead_id")["at"].max().reindex(ld["lead_id"])
@@ -552,8 +559,8 @@ def lead_features(
     X["model_code"] = pd.Categorical(L["model_interest"], categories=schema.MODELS).codes.astype(float)
     X["grade_code"] = L["intent_grade"].map(_GRADE_CODE).to_numpy(float)
     X["days_since_created"] = _days(c - L["created_at"])
-    tp_all = dealer.touchpoints
-    tp_all = tp_all[(tp_all["at"] < c) & tp_all["lead_id"].notna()]
+    tp_all = _lead_touches(dealer)
+    tp_all = tp_all[tp_all["at"] < c]
     tp = tp_all[_in(tp_all["lead_id"], ids)]
     kinds = tp.groupby(["lead_id", "kind"]).size().unstack(fill_value=0)
 
@@ -592,11 +599,11 @@ def lead_features(
     ch = decided.groupby("channel")["won"].agg(["sum", "size"])
     ch_rate = (ch["sum"] + k * base) / (ch["size"] + k)
     jr = inq[["lead_id", "channel"]].drop_duplicates()
-    jr = jr.assign(rate=jr["channel"].map(ch_rate).fillna(base))
+    jr = jr.assign(rate=jr["channel"].map(ch_rate).astype(float).fillna(base))
     X["journey_effect_prior"] = jr.groupby("lead_id")["rate"].mean().reindex(ids).to_numpy(float)
-    X["journey_effect_prior"] = X["journey_effect_prior"].fillna(X["channel"].map(ch_rate).astype(float))
+    X["journey_effect_prior"] = X["journey_effect_prior"].fillna(X["channel"].map(ch_rate).astype(float)).fillna(base)
     co = decided.groupby("consultant_id")["won"].agg(["sum", "size"])
-    X["consultant_win_rate"] = X["consultant_id"].map((co["sum"] + k * base) / (co["size"] + k)).astype(float).fillna(base).to_numpy()
+    X["consultant_win_rate"] = X["consultant_id"].map((co["sum"] + k * base) / (co["size"] + k)).astype(float).fillna(base).to_numpy(float)
     X["consultant_leads"] = X["consultant_id"].map(co["size"]).astype(float).fillna(0.0).to_numpy()
     earlier = dealer.leads[dealer.leads["created_at"] < c].groupby("customer_id").size()
     X["returning_customer"] = (L["customer_id"].map(earlier).fillna(0).to_numpy(float) > 1).astype(float)
