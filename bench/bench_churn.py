@@ -110,15 +110,32 @@ def main() -> None:
         return
     t = time.perf_counter()
     generate(a.dealers, a.customers, a.cache, a.workers)
-    print(f"simulated/cached {a.dealers} dealers x {a.customers} customers in {time.perf_counter() - t:.0f} s")
-    cmd = [sys.executable, __file__, "--fit-only", "--dealers", str(a.dealers), "--workers", str(a.workers),
-           "--max-train-rows", str(a.max_train_rows), "--cache", a.cache, "--cutoffs", *a.cutoffs]
+    print(
+        f"simulated/cached {a.dealers} dealers x {a.customers} customers in {time.perf_counter() - t:.0f} s"
+    )
+    cmd = [
+        sys.executable,
+        __file__,
+        "--fit-only",
+        "--dealers",
+        str(a.dealers),
+        "--workers",
+        str(a.workers),
+        "--max-train-rows",
+        str(a.max_train_rows),
+        "--cache",
+        a.cache,
+        "--cutoffs",
+        *a.cutoffs,
+    ]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env={**os.environ})
     res = json.loads(out.stdout.strip().splitlines()[-1])
     for k, v in res.items():
         print(f"{k:36s} {v}")
-    print(f"target: under 120 s -> {'met' if res['total_fit_seconds'] < 120 else 'MISSED'}; "
-          f"under 6 GiB -> {'met' if res['peak_memory_bound_gib'] < 6 else 'MISSED'}")
+    print(
+        f"target: under 120 s -> {'met' if res['total_fit_seconds'] < 120 else 'MISSED'}; "
+        f"under 6 GiB -> {'met' if res['peak_memory_bound_gib'] < 6 else 'MISSED'}"
+    )
 
 
 if __name__ == "__main__":

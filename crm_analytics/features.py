@@ -91,7 +91,11 @@ def _cutoff(cutoff: object) -> pd.Timestamp:
 
 
 def _months(n: float) -> pd.DateOffset:
-    return pd.DateOffset(months=int(n)) if float(n).is_integer() else pd.DateOffset(days=round(n * 30.4375))
+    return (
+        pd.DateOffset(months=int(n))
+        if float(n).is_integer()
+        else pd.DateOffset(days=round(n * 30.4375))
+    )
 
 
 def _days(delta: pd.Series | np.ndarray) -> np.ndarray:
@@ -233,7 +237,9 @@ def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> 
     """Dealer-level features from visits before ``c`` (same value for every customer)."""
     t = sv["at"]
     act = sv.loc[t >= c - _months(active_months), "customer_id"].unique()
-    prior_pop = set(sv.loc[(t < c - _months(12)) & (t >= c - _months(12 + active_months)), "customer_id"])
+    prior_pop = set(
+        sv.loc[(t < c - _months(12)) & (t >= c - _months(12 + active_months)), "customer_id"]
+    )
     came = set(sv.loc[t >= c - _months(12), "customer_id"])
     retention = len(prior_pop & came) / len(prior_pop) if prior_pop else np.nan
     recent = sv[t >= c - _months(active_months)]
@@ -342,8 +348,20 @@ def churn_features(
     tenure = _days(c - first.reindex(pop))
     X["tenure_days"] = tenure
     X["visits_total"] = n_total.reindex(pop).to_numpy()
-    X["visits_24m"] = s[s["recent24"]].groupby("customer_id")["day"].nunique().reindex(pop, fill_value=0).to_numpy(float)
-    X["visits_12m"] = s[s["recent12"]].groupby("customer_id")["day"].nunique().reindex(pop, fill_value=0).to_numpy(float)
+    X["visits_24m"] = (
+        s[s["recent24"]]
+        .groupby("customer_id")["day"]
+        .nunique()
+        .reindex(pop, fill_value=0)
+        .to_numpy(float)
+    )
+    X["visits_12m"] = (
+        s[s["recent12"]]
+        .groupby("customer_id")["day"]
+        .nunique()
+        .reindex(pop, fill_value=0)
+        .to_numpy(float)
+    )
     years = np.maximum(tenure, 30.0) / YEAR_DAYS
     X["visits_per_year"] = X["visits_total"].to_numpy() / years
     own_gap = np.maximum(tenure, 30.0) / X["visits_total"].to_numpy()
@@ -358,19 +376,33 @@ def churn_features(
     mean_gap = gg.mean().reindex(pop)
     std_gap = gg.std(ddof=0).reindex(pop)
     X["mean_gap_days"] = mean_gap.to_numpy()
-    X["gap_cv"] = np.where(gg.size().reindex(pop, fill_value=0).to_numpy() >= 2, _div(std_gap.to_numpy(), mean_gap.to_numpy()), np.nan)
+    X["gap_cv"] = np.where(
+        gg.size().reindex(pop, fill_value=0).to_numpy() >= 2,
+        _div(std_gap.to_numpy(), mean_gap.to_numpy()),
+        np.nan,
+    )
     X["last_gap_days"] = gg.last().reindex(pop).to_numpy()
     # spend and visit mix
     r24 = s[s["recent24"]]
-    X["spend_24m"] = r24.groupby("customer_id")["spend"].sum().reindex(pop, fill_value=0.0).to_numpy()
-    X["spend_per_visit"] = _div(g["spend"].sum().reindex(pop).to_numpy(), g.size().reindex(pop).to_numpy())
-    X["addon_share"] = (s["addon_amount"] > 0).groupby(s["customer_id"]).mean().reindex(pop).to_numpy()
+    X["spend_24m"] = (
+        r24.groupby("customer_id")["spend"].sum().reindex(pop, fill_value=0.0).to_numpy()
+    )
+    X["spend_per_visit"] = _div(
+        g["spend"].sum().reindex(pop).to_numpy(), g.size().reindex(pop).to_numpy()
+    )
+    X["addon_share"] = (
+        (s["addon_amount"] > 0).groupby(s["customer_id"]).mean().reindex(pop).to_numpy()
+    )
     kinds = s.groupby(["customer_id", "kind"]).size().unstack(fill_value=0)
     for k in ("accident", "recall"):
-        X[f"{k}_visits"] = kinds[k].reindex(pop, fill_value=0).to_numpy(float) if k in kinds else 0.0
+        X[f"{k}_visits"] = (
+            kinds[k].reindex(pop, fill_value=0).to_numpy(float) if k in kinds else 0.0
+        )
     # vehicles known before the cutoff
     v = dealer.vehicles
-    v = v[(v["purchase_date"] < c) & _in(v["customer_id"], pop)].sort_values(["customer_id", "purchase_date"])
+    v = v[(v["purchase_date"] < c) & _in(v["customer_id"], pop)].sort_values(
+        ["customer_id", "purchase_date"]
+    )
     vl = v.groupby("customer_id").last()
     X["n_vehicles"] = v.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
     X["vehicle_age_days"] = _days(c - vl["purchase_date"].reindex(pop))
@@ -386,17 +418,31 @@ def churn_features(
     lm = s.groupby("customer_id")[["mileage", "vin", "at"]].last()
     pdate = v.drop_duplicates("vin", keep="last").set_index("vin")["purchase_date"]
     age_at = _days(lm["at"] - lm["vin"].map(pdate)) / YEAR_DAYS
-    X["mileage_per_year"] = pd.Series(_div(lm["mileage"].to_numpy(), np.where(age_at > 0.1, age_at, np.nan)), index=lm.index).reindex(pop).to_numpy()
+    X["mileage_per_year"] = (
+        pd.Series(
+            _div(lm["mileage"].to_numpy(), np.where(age_at > 0.1, age_at, np.nan)), index=lm.index
+        )
+        .reindex(pop)
+        .to_numpy()
+    )
     # insurance policies started before the cutoff
     pol = dealer.insurance_policies
-    pol = pol[(pol["start"] < c) & _in(pol["customer_id"], pop)].sort_values(["customer_id", "start"])
+    pol = pol[(pol["start"] < c) & _in(pol["customer_id"], pop)].sort_values(
+        ["customer_id", "start"]
+    )
     pl = pol.groupby("customer_id").last()
     X["policy_days_left"] = _days(pl["end"].reindex(pop) - c)
     X["policy_sold_here"] = pl["sold_by_this_dealer"].reindex(pop).astype(float).to_numpy()
-    X["policies_sold_here_share"] = pol.groupby("customer_id")["sold_by_this_dealer"].mean().reindex(pop).to_numpy(float)
+    X["policies_sold_here_share"] = (
+        pol.groupby("customer_id")["sold_by_this_dealer"].mean().reindex(pop).to_numpy(float)
+    )
     # satisfaction: service surveys and delivery interviews
     sur = dealer.surveys
-    sur = sur[(sur["at"] < c) & _in(sur["customer_id"], pop) & sur["kind"].isin(["service_satisfaction", "delivery_interview", "sales_satisfaction"])]
+    sur = sur[
+        (sur["at"] < c)
+        & _in(sur["customer_id"], pop)
+        & sur["kind"].isin(["service_satisfaction", "delivery_interview", "sales_satisfaction"])
+    ]
     sur = sur.dropna(subset=["score"]).sort_values(["customer_id", "at"])
     sg = sur.groupby("customer_id")["score"]
     X["satisfaction_mean"] = sg.mean().reindex(pop).to_numpy()
@@ -407,8 +453,12 @@ def churn_features(
     comp = tp[(tp["kind"] == "complaint") & (tp["at"] < c) & _in(tp["customer_id"], pop)]
     X["complaints"] = comp.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
     unres = comp[comp["outcome"] != "resolved"]
-    X["complaints_unresolved"] = unres.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
-    X["distance_km"] = dealer.customers.set_index("customer_id")["distance_km"].reindex(pop).to_numpy(float)
+    X["complaints_unresolved"] = (
+        unres.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
+    )
+    X["distance_km"] = (
+        dealer.customers.set_index("customer_id")["distance_km"].reindex(pop).to_numpy(float)
+    )
     # value-added take-up on purchases made here
     od = dealer.orders
     od = od[(od["ordered_at"] < c) & _in(od["customer_id"], pop)]
@@ -439,7 +489,9 @@ def churn_features(
 def _lead_touches(dealer: DealerData) -> pd.DataFrame:
     """The lead touchpoints, only the columns lead features read (smaller copies per cutoff)."""
     tp = dealer.touchpoints
-    tp = tp.loc[tp["lead_id"].notna(), ["lead_id", "kind", "at", "outcome", "dwell_minutes", "channel"]]
+    tp = tp.loc[
+        tp["lead_id"].notna(), ["lead_id", "kind", "at", "outcome", "dwell_minutes", "channel"]
+    ]
     return tp
 
 
@@ -556,7 +608,9 @@ def lead_features(
     X["consultant_id"] = L["consultant_id"].to_numpy()
     X["intent_grade"] = L["intent_grade"].to_numpy()
     X["channel_code"] = pd.Categorical(L["channel"], categories=schema.CHANNELS).codes.astype(float)
-    X["model_code"] = pd.Categorical(L["model_interest"], categories=schema.MODELS).codes.astype(float)
+    X["model_code"] = pd.Categorical(L["model_interest"], categories=schema.MODELS).codes.astype(
+        float
+    )
     X["grade_code"] = L["intent_grade"].map(_GRADE_CODE).to_numpy(float)
     X["days_since_created"] = _days(c - L["created_at"])
     tp_all = _lead_touches(dealer)
@@ -565,13 +619,19 @@ def lead_features(
     kinds = tp.groupby(["lead_id", "kind"]).size().unstack(fill_value=0)
 
     def count(kind: str) -> np.ndarray:
-        return kinds[kind].reindex(ids, fill_value=0).to_numpy(float) if kind in kinds else np.zeros(len(ids))
+        return (
+            kinds[kind].reindex(ids, fill_value=0).to_numpy(float)
+            if kind in kinds
+            else np.zeros(len(ids))
+        )
 
     X["visits"] = count("visit")
     X["visited"] = (X["visits"] > 0).astype(float)
     X["test_drive"] = (count("test_drive") > 0).astype(float)
     X["quoted"] = (count("quote") > 0).astype(float)
-    X["stage_reached"] = np.select([X["quoted"] > 0, X["test_drive"] > 0, X["visited"] > 0], [3.0, 2.0, 1.0], 0.0)
+    X["stage_reached"] = np.select(
+        [X["quoted"] > 0, X["test_drive"] > 0, X["visited"] > 0], [3.0, 2.0, 1.0], 0.0
+    )
     vis = tp[tp["kind"] == "visit"].sort_values("at")
     vg = vis.groupby("lead_id")
     X["first_visit_dwell"] = vg["dwell_minutes"].first().reindex(ids).to_numpy(float)
@@ -580,13 +640,33 @@ def lead_features(
     last = tp.groupby("lead_id")["at"].max().reindex(ids)
     last = last.where(last.notna(), L["created_at"])
     X["days_since_last_contact"] = _days(c - last)
-    X["touches_14d"] = tp[tp["at"] >= c - pd.Timedelta(days=14)].groupby("lead_id").size().reindex(ids, fill_value=0).to_numpy(float)
+    X["touches_14d"] = (
+        tp[tp["at"] >= c - pd.Timedelta(days=14)]
+        .groupby("lead_id")
+        .size()
+        .reindex(ids, fill_value=0)
+        .to_numpy(float)
+    )
     inv = tp[tp["kind"] == "invitation"]
     X["invitations"] = count("invitation")
-    X["invitations_accepted"] = inv[inv["outcome"] == "accepted"].groupby("lead_id").size().reindex(ids, fill_value=0).to_numpy(float)
-    X["invitations_declined"] = inv[inv["outcome"] == "declined"].groupby("lead_id").size().reindex(ids, fill_value=0).to_numpy(float)
+    X["invitations_accepted"] = (
+        inv[inv["outcome"] == "accepted"]
+        .groupby("lead_id")
+        .size()
+        .reindex(ids, fill_value=0)
+        .to_numpy(float)
+    )
+    X["invitations_declined"] = (
+        inv[inv["outcome"] == "declined"]
+        .groupby("lead_id")
+        .size()
+        .reindex(ids, fill_value=0)
+        .to_numpy(float)
+    )
     inq = tp[tp["kind"] == "inquiry"]
-    X["journey_channels"] = inq.groupby("lead_id")["channel"].nunique().reindex(ids, fill_value=0).to_numpy(float)
+    X["journey_channels"] = (
+        inq.groupby("lead_id")["channel"].nunique().reindex(ids, fill_value=0).to_numpy(float)
+    )
     # leak-free target encodings on decided leads of the prior window
     lo = c - pd.Timedelta(days=round(channel_prior_years * YEAR_DAYS))
     hist = dealer.leads[(dealer.leads["created_at"] < c) & (dealer.leads["created_at"] >= lo)]
@@ -601,10 +681,22 @@ def lead_features(
     jr = inq[["lead_id", "channel"]].drop_duplicates()
     jr = jr.assign(rate=jr["channel"].map(ch_rate).astype(float).fillna(base))
     X["journey_effect_prior"] = jr.groupby("lead_id")["rate"].mean().reindex(ids).to_numpy(float)
-    X["journey_effect_prior"] = X["journey_effect_prior"].fillna(X["channel"].map(ch_rate).astype(float)).fillna(base)
+    X["journey_effect_prior"] = (
+        X["journey_effect_prior"].fillna(X["channel"].map(ch_rate).astype(float)).fillna(base)
+    )
     co = decided.groupby("consultant_id")["won"].agg(["sum", "size"])
-    X["consultant_win_rate"] = X["consultant_id"].map((co["sum"] + k * base) / (co["size"] + k)).astype(float).fillna(base).to_numpy(float)
+    X["consultant_win_rate"] = (
+        X["consultant_id"]
+        .map((co["sum"] + k * base) / (co["size"] + k))
+        .astype(float)
+        .fillna(base)
+        .to_numpy(float)
+    )
     X["consultant_leads"] = X["consultant_id"].map(co["size"]).astype(float).fillna(0.0).to_numpy()
     earlier = dealer.leads[dealer.leads["created_at"] < c].groupby("customer_id").size()
-    X["returning_customer"] = (L["customer_id"].map(earlier).fillna(0).to_numpy(float) > 1).astype(float)
-    return X[["dealer_id", "channel", "model_interest", "consultant_id", "intent_grade", *LEAD_FEATURES]]
+    X["returning_customer"] = (L["customer_id"].map(earlier).fillna(0).to_numpy(float) > 1).astype(
+        float
+    )
+    return X[
+        ["dealer_id", "channel", "model_interest", "consultant_id", "intent_grade", *LEAD_FEATURES]
+    ]

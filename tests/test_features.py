@@ -57,7 +57,9 @@ def test_recency_frequency_match_a_hand_count(dealer):
     sv = sv[sv["at"] < CUT]
     for cid in X.index[:25]:
         mine = sv[sv["customer_id"] == cid]
-        assert X.at[cid, "recency_days"] == pytest.approx((CUT - mine["at"].max()) / pd.Timedelta(days=1))
+        assert X.at[cid, "recency_days"] == pytest.approx(
+            (CUT - mine["at"].max()) / pd.Timedelta(days=1)
+        )
         assert X.at[cid, "visits_total"] == mine["at"].dt.floor("D").nunique()
         recent = mine[mine["at"] >= CUT - pd.DateOffset(months=24)]
         assert len(recent) > 0  # active population

@@ -75,8 +75,14 @@ SCORING_DEFAULTS: dict[str, dict[str, Any]] = {
 #: regularity and BTYD groups merged (they all measure the current silence against the
 #: customer's own rhythm, and occluding one while the others stay would hide it).
 CHURN_REASON_GROUPS: dict[str, tuple[str, ...]] = {
-    "recency": CHURN_FEATURE_GROUPS["recency"] + CHURN_FEATURE_GROUPS["regularity"] + CHURN_FEATURE_GROUPS["btyd"],
-    **{g: cols for g, cols in CHURN_FEATURE_GROUPS.items() if g not in ("recency", "regularity", "btyd")},
+    "recency": CHURN_FEATURE_GROUPS["recency"]
+    + CHURN_FEATURE_GROUPS["regularity"]
+    + CHURN_FEATURE_GROUPS["btyd"],
+    **{
+        g: cols
+        for g, cols in CHURN_FEATURE_GROUPS.items()
+        if g not in ("recency", "regularity", "btyd")
+    },
 }
 
 #: Plain-language text of each churn reason code (feature group).
@@ -259,7 +265,9 @@ def _cutoff_list(cutoff: Any, cutoffs: Any, name: str) -> list[pd.Timestamp]:
         raise InputError(f"{name}: pass cutoff= or cutoffs=, not both.")
     vals = cutoffs if cutoffs is not None else cutoff
     if vals is None:
-        raise InputError(f"{name}: pass cutoff='YYYY-MM-DD' (or cutoffs=[...]) to define the training date(s).")
+        raise InputError(
+            f"{name}: pass cutoff='YYYY-MM-DD' (or cutoffs=[...]) to define the training date(s)."
+        )
     if isinstance(vals, (str, pd.Timestamp)) or not isinstance(vals, Sequence):
         vals = [vals]
     out = sorted({_cutoff(v) for v in vals})
@@ -268,22 +276,31 @@ def _cutoff_list(cutoff: Any, cutoffs: Any, name: str) -> list[pd.Timestamp]:
     return out
 
 
-def _group_folds(groups: np.ndarray, y: np.ndarray, n_splits: int) -> list[tuple[np.ndarray, np.ndarray]]:
+def _group_folds(
+    groups: np.ndarray, y: np.ndarray, n_splits: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Folds that keep each group (customer or lead) on one side; every fold holds both classes."""
     n_groups = len(np.unique(groups))
     k = int(min(n_splits, n_groups))
     folds = list(GroupKFold(n_splits=k).split(np.zeros(len(y)), y, groups))
     for tr, te in folds:
         if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
-            raise InsufficientDataError("a calibration fold holds one class only; too few customers to fit.")
+            raise InsufficientDataError(
+                "a calibration fold holds one class only; too few customers to fit."
+            )
     return folds
 
 
 def _calibrated_pipeline(
-    estimator: Any, features: Sequence[str], folds: list[tuple[np.ndarray, np.ndarray]], calibration: str
+    estimator: Any,
+    features: Sequence[str],
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    calibration: str,
 ) -> Pipeline:
     select = ColumnTransformer(
-        [("features", "passthrough", list(features))], remainder="drop", verbose_feature_names_out=False
+        [("features", "passthrough", list(features))],
+        remainder="drop",
+        verbose_feature_names_out=False,
     )
     select.set_output(transform="pandas")
     cal = CalibratedClassifierCV(estimator, method=calibration, cv=folds)
@@ -485,7 +502,9 @@ class ChurnModel(BaseEstimator):
             from joblib import Parallel, delayed
 
             par = Parallel(n_jobs=self.n_jobs, return_as="generator", pre_dispatch="n_jobs")
-            parts = list(par(delayed(_dealer_frame)(d, cuts, am, hm, self.btyd) for d in _as_dealers(data)))
+            parts = list(
+                par(delayed(_dealer_frame)(d, cuts, am, hm, self.btyd) for d in _as_dealers(data))
+            )
         Xs = [x for X_d, _ in parts for x in X_d]
         ys = [y for _, y_d in parts for y in y_d]
         if not Xs:
@@ -529,7 +548,9 @@ class ChurnModel(BaseEstimator):
 
     def _fit_frame(self, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
         if self.calibration not in ("isotonic", "sigmoid"):
-            raise InputError(f"ChurnModel: calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}.")
+            raise InputError(
+                f"ChurnModel: calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}."
+            )
         yv = np.asarray(y, dtype=int)
         n, n_pos = len(yv), int(yv.sum())
         need_rows, need_cls = int(self._p("min_rows")), int(self._p("min_per_class"))
@@ -550,11 +571,14 @@ class ChurnModel(BaseEstimator):
             fb = self.fallback
             if fb is None:
                 raise InsufficientDataError(
-                    msg + " Fit ChurnModel on the dealer network (fit([dealer, ...], cutoffs=[...])) and pass it "
+                    msg
+                    + " Fit ChurnModel on the dealer network (fit([dealer, ...], cutoffs=[...])) and pass it "
                     "as fallback=..., or add cutoffs."
                 )
             _check(fb)
-            self.fit_message_ = msg + f" Using the pooled network model fitted on {len(fb.dealers_)} dealers."
+            self.fit_message_ = (
+                msg + f" Using the pooled network model fitted on {len(fb.dealers_)} dealers."
+            )
             warnings.warn(self.fit_message_, SmallDealerWarning, stacklevel=3)
             self.pipeline_ = fb.pipeline_
             self.reference_ = fb.reference_
@@ -568,12 +592,18 @@ class ChurnModel(BaseEstimator):
         yf = yv[idx]
         groups = (Xf["dealer_id"].astype(str) + "|" + Xf["customer_id"].astype(str)).to_numpy()
         folds = _group_folds(groups, yf, self.cv)
-        est = clone(self.estimator) if self.estimator is not None else _default_estimator(self.random_state)
+        est = (
+            clone(self.estimator)
+            if self.estimator is not None
+            else _default_estimator(self.random_state)
+        )
         pipe = _calibrated_pipeline(est, CHURN_FEATURES, folds, self.calibration)
         with _threads(self.n_threads):
             pipe.fit(Xf, yf)
         self.pipeline_ = pipe
-        self.reference_ = Xf[list(CHURN_FEATURES)].median(numeric_only=True).reindex(list(CHURN_FEATURES))
+        self.reference_ = (
+            Xf[list(CHURN_FEATURES)].median(numeric_only=True).reindex(list(CHURN_FEATURES))
+        )
         return self
 
     # -- predict -------------------------------------------------------------------------------
@@ -608,7 +638,9 @@ class ChurnModel(BaseEstimator):
         See the module docstring for the method.
         """
         _check(self)
-        return _occlusion(lambda Z: self.predict_proba(Z)[:, 1], X, self.reference_, CHURN_REASON_GROUPS)
+        return _occlusion(
+            lambda Z: self.predict_proba(Z)[:, 1], X, self.reference_, CHURN_REASON_GROUPS
+        )
 
     def score(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:  # type: ignore[override]
         """Score every active customer of ``dealer`` as of a date.
@@ -634,7 +666,11 @@ class ChurnModel(BaseEstimator):
         _check(self)
         c = _cutoff(as_of) if as_of is not None else dealer.as_of.normalize() + pd.Timedelta(days=1)
         X = churn_features(
-            dealer, c, active_months=self._p("active_months"), horizon_months=self._p("horizon_months"), btyd=self.btyd
+            dealer,
+            c,
+            active_months=self._p("active_months"),
+            horizon_months=self._p("horizon_months"),
+            btyd=self.btyd,
         )
         out = pd.DataFrame({"dealer_id": dealer.dealer_id, "customer_id": X.index.to_numpy()})
         if len(X) == 0:
@@ -642,7 +678,9 @@ class ChurnModel(BaseEstimator):
         p = self.predict_proba(X)[:, 1]
         out["churn_probability"] = p
         out["risk_band"] = self.risk_band(p)
-        reasons = _top_reasons(self.reason_contributions(X), int(self._p("n_reasons")), CHURN_REASON_TEXT)
+        reasons = _top_reasons(
+            self.reason_contributions(X), int(self._p("n_reasons")), CHURN_REASON_TEXT
+        )
         return pd.concat([out, reasons.reset_index(drop=True)], axis=1)
 
     # -- documentation ---------------------------------------------------------------------------
@@ -662,7 +700,10 @@ class ChurnModel(BaseEstimator):
         """
         _check(self)
         am, hm = self._p("active_months"), self._p("horizon_months")
-        bands = ", ".join(f"{k} >= {v:.2f}" for k, v in sorted(self._p("risk_bands").items(), key=lambda kv: kv[1]))
+        bands = ", ".join(
+            f"{k} >= {v:.2f}"
+            for k, v in sorted(self._p("risk_bands").items(), key=lambda kv: kv[1])
+        )
         lines = [
             "## Churn model card",
             "",
@@ -678,15 +719,26 @@ class ChurnModel(BaseEstimator):
             f"- **Model**: {type(self.estimator).__name__ if self.estimator is not None else 'HistGradientBoostingClassifier'}, "
             f"{self.calibration} calibration on {self.cv} customer-grouped folds.",
             f"- **Risk bands** (calibrated probability): {bands}.",
-            "- **Reason codes**: occlusion contribution of each reason group (" + ", ".join(CHURN_REASON_GROUPS) + "), "
+            "- **Reason codes**: occlusion contribution of each reason group ("
+            + ", ".join(CHURN_REASON_GROUPS)
+            + "), "
             "p(x) - p(x with the group at its training median); the top positive groups are reported.",
             "- **Leakage guard**: tested: features and scores at a cutoff are unchanged when every record after it is deleted.",
         ]
         if backtest is not None:
-            lines += ["", "### Backtest (honest rolling: training label windows end before each evaluation cutoff)", ""]
+            lines += [
+                "",
+                "### Backtest (honest rolling: training label windows end before each evaluation cutoff)",
+                "",
+            ]
             lines.append(_markdown(backtest.summary()))
             lines += ["", "### Targets", "", _markdown(backtest.targets())]
-            lines += ["", "### Calibration (model, all evaluation cutoffs)", "", _markdown(backtest.calibration_all())]
+            lines += [
+                "",
+                "### Calibration (model, all evaluation cutoffs)",
+                "",
+                _markdown(backtest.calibration_all()),
+            ]
         return "\n".join(lines)
 
 
@@ -741,7 +793,12 @@ class ChurnBacktest:
                 continue
             sub = self.predictions[m].notna().to_numpy() | (m != "oracle")
             rows.append(
-                {"method": m, **classification_metrics(y[sub], self.predictions[m].to_numpy()[sub], probability=m in _PROBABILISTIC)}
+                {
+                    "method": m,
+                    **classification_metrics(
+                        y[sub], self.predictions[m].to_numpy()[sub], probability=m in _PROBABILISTIC
+                    ),
+                }
             )
         return pd.DataFrame(rows)
 
@@ -754,8 +811,16 @@ class ChurnBacktest:
         s = self.summary().set_index("method")
         auc = s["roc_auc"]
         rows = [
-            ("ROC AUC - recency (days since last visit) >= 0.05", auc["model"] - auc["recency_days"], 0.05),
-            ("ROC AUC - recency rule (12-month lost flag) >= 0.05", auc["model"] - auc["recency_rule"], 0.05),
+            (
+                "ROC AUC - recency (days since last visit) >= 0.05",
+                auc["model"] - auc["recency_days"],
+                0.05,
+            ),
+            (
+                "ROC AUC - recency rule (12-month lost flag) >= 0.05",
+                auc["model"] - auc["recency_rule"],
+                0.05,
+            ),
         ]
         if "p_alive" in auc and np.isfinite(auc.get("p_alive", np.nan)):
             rows.append(("ROC AUC - BTYD P(alive) >= 0.02", auc["model"] - auc["p_alive"], 0.02))
@@ -844,7 +909,9 @@ def backtest(
                     cache[key] = (X.reset_index().assign(cutoff=c), y.to_numpy())
                 Xs.append(cache[key][0])
                 ys.append(cache[key][1])
-        return pd.concat(Xs, ignore_index=True), pd.Series(np.concatenate(ys).astype(bool), name="churned")
+        return pd.concat(Xs, ignore_index=True), pd.Series(
+            np.concatenate(ys).astype(bool), name="churned"
+        )
 
     metrics, calib, preds, used = [], [], [], {}
     for c in evals:
@@ -871,7 +938,9 @@ def backtest(
             if tc is not None and "visit_rate" in tc:
                 o = true_churn_probability(tc, d.service_visits, c, horizon_months=hm)
                 o = o[~o.index.duplicated()]
-                orc.append(pd.Series(o.reindex(P.loc[sub, "customer_id"]).to_numpy(), index=P.index[sub]))
+                orc.append(
+                    pd.Series(o.reindex(P.loc[sub, "customer_id"]).to_numpy(), index=P.index[sub])
+                )
         P["oracle"] = pd.concat(orc).reindex(P.index) if orc else np.nan
         preds.append(P)
         y = P["churned"].to_numpy()
@@ -879,7 +948,15 @@ def backtest(
             if P[m].isna().all():
                 continue
             ok = P[m].notna().to_numpy() if m == "oracle" else np.ones(len(P), bool)
-            metrics.append({"cutoff": c, "method": m, **classification_metrics(y[ok], P[m].to_numpy()[ok], probability=m in _PROBABILISTIC)})
+            metrics.append(
+                {
+                    "cutoff": c,
+                    "method": m,
+                    **classification_metrics(
+                        y[ok], P[m].to_numpy()[ok], probability=m in _PROBABILISTIC
+                    ),
+                }
+            )
         calib.append(calibration_table(y, P["model"]).assign(cutoff=c))
     return ChurnBacktest(
         metrics=pd.DataFrame(metrics),

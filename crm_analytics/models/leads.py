@@ -173,10 +173,15 @@ class LeadScoreModel(BaseEstimator):
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Stacked lead features and labels of every dealer at every snapshot date."""
         cuts = [pd.Timestamp(c) for c in cutoffs]
-        parts = [_lead_frame(d, cuts, self._horizons(), self._p("defeat_idle_days")) for d in _as_dealers(data)]
+        parts = [
+            _lead_frame(d, cuts, self._horizons(), self._p("defeat_idle_days"))
+            for d in _as_dealers(data)
+        ]
         if not parts:
             raise InputError("LeadScoreModel.fit: no dealer was given.")
-        return pd.concat([p[0] for p in parts], ignore_index=True), pd.concat([p[1] for p in parts], ignore_index=True)
+        return pd.concat([p[0] for p in parts], ignore_index=True), pd.concat(
+            [p[1] for p in parts], ignore_index=True
+        )
 
     def fit(
         self,
@@ -210,7 +215,9 @@ class LeadScoreModel(BaseEstimator):
         self.cutoffs_ = sorted(pd.to_datetime(X["cutoff"]).unique()) if len(X) else []
         self.dealers_ = sorted(X["dealer_id"].unique().tolist()) if len(X) else []
         self.n_train_rows_ = len(X)
-        self.order_rate_ = {h: float(Y[f"order_{h}d"].mean()) if len(Y) else float("nan") for h in hs}
+        self.order_rate_ = {
+            h: float(Y[f"order_{h}d"].mean()) if len(Y) else float("nan") for h in hs
+        }
         self.feature_names_in_ = np.asarray(LEAD_FEATURES, dtype=object)
         self.used_fallback_ = False
         self.fit_message_ = ""
@@ -226,13 +233,14 @@ class LeadScoreModel(BaseEstimator):
             fb = self.fallback
             if fb is None:
                 raise InsufficientDataError(
-                    msg + " Fit LeadScoreModel on the dealer network and pass it as fallback=..., or add snapshot dates."
+                    msg
+                    + " Fit LeadScoreModel on the dealer network and pass it as fallback=..., or add snapshot dates."
                 )
-            try:
-                fb.pipelines_
-            except AttributeError as err:
-                raise InputError("LeadScoreModel: fallback= must be a fitted LeadScoreModel.") from err
-            self.fit_message_ = msg + f" Using the pooled network model fitted on {len(fb.dealers_)} dealers."
+            if not hasattr(fb, "pipelines_"):
+                raise InputError("LeadScoreModel: fallback= must be a fitted LeadScoreModel.")
+            self.fit_message_ = (
+                msg + f" Using the pooled network model fitted on {len(fb.dealers_)} dealers."
+            )
             warnings.warn(self.fit_message_, SmallDealerWarning, stacklevel=3)
             self.pipelines_ = fb.pipelines_
             self.pipeline_ = fb.pipeline_
@@ -240,7 +248,11 @@ class LeadScoreModel(BaseEstimator):
             self.used_fallback_ = True
             return self
         groups = (X["dealer_id"].astype(str) + "|" + X["lead_id"].astype(str)).to_numpy()
-        est = clone(self.estimator) if self.estimator is not None else _default_estimator(self.random_state)
+        est = (
+            clone(self.estimator)
+            if self.estimator is not None
+            else _default_estimator(self.random_state)
+        )
         self.pipelines_ = {}
         with _threads(self.n_threads):
             for h in hs:
@@ -250,7 +262,9 @@ class LeadScoreModel(BaseEstimator):
                 self.pipelines_[h] = pipe.fit(X, yh)
         # the 30-day model (or the nearest horizon) carries the reason codes
         self.pipeline_ = self.pipelines_[min(hs, key=lambda h: abs(h - 30))]
-        self.reference_ = X[list(LEAD_FEATURES)].median(numeric_only=True).reindex(list(LEAD_FEATURES))
+        self.reference_ = (
+            X[list(LEAD_FEATURES)].median(numeric_only=True).reindex(list(LEAD_FEATURES))
+        )
         return self
 
     def predict_proba_horizons(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -283,7 +297,9 @@ class LeadScoreModel(BaseEstimator):
             return P[f"p_{h}d"].to_numpy()
 
         return np.select(
-            [col(7) >= th["H"], col(15) >= th["A"], col(30) >= th["B"]], ["H", "A", "B"], default="C"
+            [col(7) >= th["H"], col(15) >= th["A"], col(30) >= th["B"]],
+            ["H", "A", "B"],
+            default="C",
         ).astype(object)
 
     def score(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:  # type: ignore[override]
@@ -334,9 +350,11 @@ class LeadScoreModel(BaseEstimator):
             f"- **Training data**: {self.n_train_rows_:,} open-lead snapshots from {len(self.dealers_)} dealer(s) "
             f"at {len(self.cutoffs_)} dates; order rates "
             + ", ".join(f"{h} d: {r:.1%}" for h, r in self.order_rate_.items())
-            + "." + (" **Pooled network model used** (dealer too small)." if self.used_fallback_ else ""),
+            + "."
+            + (" **Pooled network model used** (dealer too small)." if self.used_fallback_ else ""),
             "- **Features** (records before the scoring date only): "
-            + "; ".join(f"{g}: {', '.join(c)}" for g, c in LEAD_FEATURE_GROUPS.items()) + ".",
+            + "; ".join(f"{g}: {', '.join(c)}" for g, c in LEAD_FEATURE_GROUPS.items())
+            + ".",
             f"- **Model**: one gradient-boosting classifier per horizon, {self.calibration} calibration on {self.cv} "
             "lead-grouped folds; probabilities made monotone in the horizon.",
             f"- **Grades**: H if P(7 d) >= {th['H']:.2f}, else A if P(15 d) >= {th['A']:.2f}, "
@@ -344,9 +362,19 @@ class LeadScoreModel(BaseEstimator):
             "- **Reason codes**: occlusion contribution of each feature group to P(30 d).",
         ]
         if backtest is not None:
-            lines += ["", "### Backtest (training label windows end before every evaluation date)", ""]
+            lines += [
+                "",
+                "### Backtest (training label windows end before every evaluation date)",
+                "",
+            ]
             lines += [_markdown(backtest.summary()), "", "### Grades: realized order rates", ""]
-            lines += [_markdown(backtest.grade_table()), "", "### Targets", "", _markdown(backtest.targets())]
+            lines += [
+                _markdown(backtest.grade_table()),
+                "",
+                "### Targets",
+                "",
+                _markdown(backtest.targets()),
+            ]
         return "\n".join(lines)
 
 
@@ -375,7 +403,13 @@ class LeadBacktest:
                 ("recorded_grade", "recorded_grade_code", False),
                 ("stage_only", f"stage_{h}d", True),
             ):
-                rows.append({"horizon_days": h, "method": m, **classification_metrics(y, P[col].to_numpy(), probability=prob)})
+                rows.append(
+                    {
+                        "horizon_days": h,
+                        "method": m,
+                        **classification_metrics(y, P[col].to_numpy(), probability=prob),
+                    }
+                )
         return pd.DataFrame(rows)
 
     def grade_table(self) -> pd.DataFrame:
@@ -389,13 +423,22 @@ class LeadBacktest:
                 if len(sub) == 0:
                     continue
                 rows.append(
-                    {"graded_by": who, "grade": grade, "n": len(sub), **{f"ordered_{h}d": float(sub[f"order_{h}d"].mean()) for h in self.horizons}}
+                    {
+                        "graded_by": who,
+                        "grade": grade,
+                        "n": len(sub),
+                        **{
+                            f"ordered_{h}d": float(sub[f"order_{h}d"].mean()) for h in self.horizons
+                        },
+                    }
                 )
         return pd.DataFrame(rows)
 
     def calibration(self, horizon: int = 30) -> pd.DataFrame:
         """Calibration table of the model's P(order within ``horizon`` days)."""
-        return calibration_table(self.predictions[f"order_{horizon}d"], self.predictions[f"p_{horizon}d"])
+        return calibration_table(
+            self.predictions[f"order_{horizon}d"], self.predictions[f"p_{horizon}d"]
+        )
 
     def targets(self) -> pd.DataFrame:
         """The issue's acceptance targets."""
@@ -406,9 +449,17 @@ class LeadBacktest:
         gt = gt[gt["graded_by"] == "model"].set_index("grade")
         h7 = min(self.horizons, key=lambda h: abs(h - 7))
         rate = gt[f"ordered_{h7}d"] if len(gt) else pd.Series(dtype=float)
-        ratio = float(rate.get("H", np.nan) / rate.get("C", np.nan)) if rate.get("C", 0) else float("nan")
+        ratio = (
+            float(rate.get("H", np.nan) / rate.get("C", np.nan))
+            if rate.get("C", 0)
+            else float("nan")
+        )
         rows = [
-            (f"ROC AUC ({h30} d) - recorded grade >= 0.05", auc["model"] - auc["recorded_grade"], 0.05),
+            (
+                f"ROC AUC ({h30} d) - recorded grade >= 0.05",
+                auc["model"] - auc["recorded_grade"],
+                0.05,
+            ),
             (f"ROC AUC ({h30} d) - stage only >= 0.05", auc["model"] - auc["stage_only"], 0.05),
             (f"H / C realized {h7}-day order rate >= 3", ratio, 3.0),
         ]
@@ -482,7 +533,11 @@ def backtest_leads(
         block = [c for c in evals[i:] if c < block_start + pd.Timedelta(days=refit_every_days)]
         i += len(block)
         last_train = block_start - pd.Timedelta(days=max(hs))
-        tcuts = snapshot_cutoffs(t0, last_train, every_days=train_every_days) if last_train >= t0 else []
+        tcuts = (
+            snapshot_cutoffs(t0, last_train, every_days=train_every_days)
+            if last_train >= t0
+            else []
+        )
         if not tcuts:
             raise InsufficientDataError(
                 f"backtest_leads: no training snapshot before {last_train.date()} for the evaluation "
@@ -494,13 +549,28 @@ def backtest_leads(
         fitted = clone(model)._fit_frame(Xtr, Ytr)
         stage_rate = {h: Ytr[f"order_{h}d"].groupby(Xtr["stage_reached"]).mean() for h in hs}
         Xte, Yte = frame(block)
-        P = pd.concat([Xte[["dealer_id", "lead_id", "cutoff", "intent_grade"]].rename(columns={"intent_grade": "recorded_grade"}), Yte], axis=1)
+        P = pd.concat(
+            [
+                Xte[["dealer_id", "lead_id", "cutoff", "intent_grade"]].rename(
+                    columns={"intent_grade": "recorded_grade"}
+                ),
+                Yte,
+            ],
+            axis=1,
+        )
         Ph = fitted.predict_proba_horizons(Xte)
         P = pd.concat([P, Ph], axis=1)
         P["grade"] = fitted.grade(Ph) if len(Ph) else np.array([], dtype=object)
         P["recorded_grade_code"] = Xte["grade_code"].fillna(0.0).to_numpy()
         P["stage_reached"] = Xte["stage_reached"].to_numpy()
         for h in hs:
-            P[f"stage_{h}d"] = Xte["stage_reached"].map(stage_rate[h]).fillna(float(Ytr[f"order_{h}d"].mean())).to_numpy()
+            P[f"stage_{h}d"] = (
+                Xte["stage_reached"]
+                .map(stage_rate[h])
+                .fillna(float(Ytr[f"order_{h}d"].mean()))
+                .to_numpy()
+            )
         preds.append(P)
-    return LeadBacktest(predictions=pd.concat(preds, ignore_index=True), horizons=hs, train_cutoffs=used)
+    return LeadBacktest(
+        predictions=pd.concat(preds, ignore_index=True), horizons=hs, train_cutoffs=used
+    )

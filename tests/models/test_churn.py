@@ -27,7 +27,9 @@ from crm_analytics.models.churn import (
 )
 from crm_analytics.synth import simulate_dealer
 
-FAST = HistGradientBoostingClassifier(max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, random_state=0)
+FAST = HistGradientBoostingClassifier(
+    max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, random_state=0
+)
 TRAIN = ["2023-12-31", "2024-06-30"]
 
 
@@ -51,7 +53,11 @@ def test_metrics_against_hand_computed_cases():
     # bins 0.0-0.1: |0.05-0|, 0.1-0.2: |0.15-0|, 0.5-0.6: |0.55-1|, 0.9-1.0: |0.95-1|
     assert expected_calibration_error(y, p) == pytest.approx((0.05 + 0.15 + 0.45 + 0.05) / 4)
     t = calibration_table(y, p)
-    assert t["n"].sum() == 4 and t.loc[5, "observed_rate"] == 1.0 and np.isnan(t.loc[3, "observed_rate"])
+    assert (
+        t["n"].sum() == 4
+        and t.loc[5, "observed_rate"] == 1.0
+        and np.isnan(t.loc[3, "observed_rate"])
+    )
     yy = np.r_[np.ones(5), np.zeros(45)]
     s = np.r_[np.arange(5) + 100.0, np.arange(45)]
     assert top_decile_lift(yy, s) == pytest.approx(1.0 / 0.1)
@@ -76,7 +82,9 @@ def test_score_contract_and_reason_codes(network, fitted):
     assert s["churn_probability"].between(0, 1).all()
     assert set(s["risk_band"]) <= {"low", "medium", "high"}
     lo = s["churn_probability"] < 0.35
-    assert (s.loc[lo, "risk_band"] == "low").all() and (s.loc[s["churn_probability"] >= 0.6, "risk_band"] == "high").all()
+    assert (s.loc[lo, "risk_band"] == "low").all() and (
+        s.loc[s["churn_probability"] >= 0.6, "risk_band"] == "high"
+    ).all()
     assert s["reason_1"].dropna().isin(list(CHURN_REASON_GROUPS)).all()
     assert (s["reason_1_impact"].dropna() > 0).all()
     assert (s["reason_1_impact"].fillna(0) >= s["reason_2_impact"].fillna(0)).all()
@@ -112,7 +120,9 @@ def test_small_dealer_gets_a_message_and_the_network_model(fitted):
 
 
 def test_backtest_beats_recency_and_approaches_the_oracle(network):
-    bt = backtest(network, cutoffs=["2025-06-30"], model=ChurnModel(estimator=FAST), n_train_cutoffs=3)
+    bt = backtest(
+        network, cutoffs=["2025-06-30"], model=ChurnModel(estimator=FAST), n_train_cutoffs=3
+    )
     s = bt.summary().set_index("method")
     # every training label window closes before the evaluation cutoff
     for c, tc in bt.train_cutoffs.items():

@@ -16,7 +16,12 @@ from crm_analytics.models.leads import LeadScoreModel, backtest_leads, snapshot_
 from crm_analytics.synth import simulate_dealer
 
 FAST = HistGradientBoostingClassifier(
-    max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, categorical_features=["channel_code", "model_code"], random_state=0
+    max_iter=60,
+    learning_rate=0.1,
+    max_leaf_nodes=15,
+    min_samples_leaf=30,
+    categorical_features=["channel_code", "model_code"],
+    random_state=0,
 )
 
 
@@ -43,13 +48,39 @@ def test_scores_are_monotone_probabilities_with_grades(network, fitted):
     assert len(s) > 0 and ((P >= 0) & (P <= 1)).all()
     assert (np.diff(P, axis=1) >= 0).all()
     th = fitted._p("grade_thresholds")
-    expect = np.select([P[:, 0] >= th["H"], P[:, 1] >= th["A"], P[:, 2] >= th["B"]], ["H", "A", "B"], "C")
+    expect = np.select(
+        [P[:, 0] >= th["H"], P[:, 1] >= th["A"], P[:, 2] >= th["B"]], ["H", "A", "B"], "C"
+    )
     np.testing.assert_array_equal(s["grade"].to_numpy(), expect)
-    assert s["reason_1"].dropna().isin(["channel", "stage", "visits", "contact_recency", "invitations", "model_interest", "consultant", "recorded_grade", "customer"]).all()
+    assert (
+        s["reason_1"]
+        .dropna()
+        .isin(
+            [
+                "channel",
+                "stage",
+                "visits",
+                "contact_recency",
+                "invitations",
+                "model_interest",
+                "consultant",
+                "recorded_grade",
+                "customer",
+            ]
+        )
+        .all()
+    )
 
 
 def test_grade_mapping_by_hand(fitted):
-    P = pd.DataFrame({"p_7d": [0.5, 0.05, 0.05, 0.0], "p_15d": [0.6, 0.3, 0.1, 0.0], "p_30d": [0.7, 0.4, 0.15, 0.05], "p_90d": [0.8, 0.5, 0.2, 0.1]})
+    P = pd.DataFrame(
+        {
+            "p_7d": [0.5, 0.05, 0.05, 0.0],
+            "p_15d": [0.6, 0.3, 0.1, 0.0],
+            "p_30d": [0.7, 0.4, 0.15, 0.05],
+            "p_90d": [0.8, 0.5, 0.2, 0.1],
+        }
+    )
     assert list(fitted.grade(P)) == ["H", "A", "B", "C"]
 
 
