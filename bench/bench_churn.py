@@ -100,7 +100,7 @@ def main() -> None:
     ap.add_argument("--customers", type=int, default=20000)
     ap.add_argument("--cutoffs", nargs="+", default=["2025-06-30"])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--max-train-rows", type=int, default=400_000)
+    ap.add_argument("--max-train-rows", type=int, default=200_000)
     ap.add_argument("--cache", default="/tmp/churn/bench")
     ap.add_argument("--fit-only", action="store_true", help=argparse.SUPPRESS)
     a = ap.parse_args()

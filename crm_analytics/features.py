@@ -253,7 +253,7 @@ def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> 
 
 
 def _btyd_features(
-    sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float, max_fit: int = 4000
+    sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float, max_fit: int = 2000
 ) -> pd.DataFrame:
     """BG/NBD P(alive) and expected visits in the horizon, fitted on the visits before ``c``."""
     from .models.btyd import BGNBD

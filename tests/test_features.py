@@ -25,7 +25,7 @@ CUT = pd.Timestamp("2025-03-31")
 
 @pytest.fixture(scope="module")
 def dealer():
-    return simulate_dealer(1, customers=1500, seed=2016)
+    return simulate_dealer(1, customers=1000, seed=2016)
 
 
 def test_churn_features_do_not_change_when_later_records_are_deleted(dealer):

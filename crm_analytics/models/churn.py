@@ -452,7 +452,7 @@ class ChurnModel(BaseEstimator):
         min_per_class: int | None = None,
         fallback: ChurnModel | None = None,
         btyd: bool = True,
-        max_train_rows: int | None = 400_000,
+        max_train_rows: int | None = 200_000,
         n_reasons: int | None = None,
         random_state: int | None = 0,
         n_threads: int | None = 1,
@@ -777,12 +777,15 @@ class ChurnBacktest:
         Per customer and evaluation cutoff: label and every method's score.
     train_cutoffs
         Evaluation cutoff -> training cutoffs used.
+    model
+        The model fitted for the last evaluation cutoff.
     """
 
     metrics: pd.DataFrame
     calibration: pd.DataFrame
     predictions: pd.DataFrame
     train_cutoffs: dict[pd.Timestamp, list[pd.Timestamp]] = field(default_factory=dict)
+    model: ChurnModel | None = None
 
     def summary(self) -> pd.DataFrame:
         """Metrics pooled over every evaluation cutoff (from the per-customer predictions)."""
@@ -963,4 +966,5 @@ def backtest(
         calibration=pd.concat(calib, ignore_index=True),
         predictions=pd.concat(preds, ignore_index=True),
         train_cutoffs=used,
+        model=fitted,
     )

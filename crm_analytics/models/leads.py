@@ -386,11 +386,15 @@ LEAD_METHODS = ("model", "recorded_grade", "stage_only")
 
 @dataclass
 class LeadBacktest:
-    """Result of :func:`backtest_leads`: per-snapshot predictions and their summaries."""
+    """Result of :func:`backtest_leads`: per-snapshot predictions and their summaries.
+
+    ``model`` is the model fitted for the last block of evaluation dates.
+    """
 
     predictions: pd.DataFrame
     horizons: list[int]
     train_cutoffs: dict[pd.Timestamp, list[pd.Timestamp]] = field(default_factory=dict)
+    model: LeadScoreModel | None = None
 
     def summary(self) -> pd.DataFrame:
         """ROC AUC, PR AUC, Brier, lift, ECE per horizon and method (all snapshots pooled)."""
@@ -572,5 +576,8 @@ def backtest_leads(
             )
         preds.append(P)
     return LeadBacktest(
-        predictions=pd.concat(preds, ignore_index=True), horizons=hs, train_cutoffs=used
+        predictions=pd.concat(preds, ignore_index=True),
+        horizons=hs,
+        train_cutoffs=used,
+        model=fitted,
     )

@@ -30,7 +30,6 @@ from crm_analytics.synth import simulate_dealer
 FAST = HistGradientBoostingClassifier(
     max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, random_state=0
 )
-TRAIN = ["2023-12-31", "2024-06-30"]
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +38,15 @@ def network():
 
 
 @pytest.fixture(scope="module")
-def fitted(network):
-    return ChurnModel(estimator=FAST).fit(network, cutoffs=TRAIN)
+def bt(network):
+    return backtest(
+        network, cutoffs=["2025-06-30"], model=ChurnModel(estimator=FAST), n_train_cutoffs=3
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(bt):
+    return bt.model
 
 
 def test_params_file_matches_package_defaults():
@@ -119,10 +125,7 @@ def test_small_dealer_gets_a_message_and_the_network_model(fitted):
     assert "Pooled network model used" in m.model_card()
 
 
-def test_backtest_beats_recency_and_approaches_the_oracle(network):
-    bt = backtest(
-        network, cutoffs=["2025-06-30"], model=ChurnModel(estimator=FAST), n_train_cutoffs=3
-    )
+def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     s = bt.summary().set_index("method")
     # every training label window closes before the evaluation cutoff
     for c, tc in bt.train_cutoffs.items():
@@ -132,5 +135,5 @@ def test_backtest_beats_recency_and_approaches_the_oracle(network):
     assert s.loc["model", "roc_auc"] > s.loc["p_alive", "roc_auc"] + 0.02
     assert s.loc["model", "roc_auc"] >= 0.93 * s.loc["oracle", "roc_auc"]
     assert s.loc["model", "ece"] < 0.08
-    card = ChurnModel(estimator=FAST).fit(network, cutoffs=TRAIN).model_card(bt)
+    card = fitted.model_card(bt)
     assert "| model |" in card and "Targets" in card

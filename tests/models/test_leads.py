@@ -25,9 +25,6 @@ FAST = HistGradientBoostingClassifier(
 )
 
 
-TRAIN = snapshot_cutoffs("2022-01-03", "2025-03-31", every_days=42)
-
-
 @pytest.fixture(scope="module")
 def network():
     return [simulate_dealer(3, customers=3000, seed=2016)]
@@ -38,8 +35,20 @@ def _model(**kw):
 
 
 @pytest.fixture(scope="module")
-def fitted(network):
-    return _model().fit(network, cutoffs=TRAIN)
+def bt(network):
+    return backtest_leads(
+        network,
+        snapshot_cutoffs("2025-07-01", "2026-03-31", every_days=42),
+        model=_model(),
+        train_start="2022-01-03",
+        train_every_days=42,
+        refit_every_days=400,
+    )
+
+
+@pytest.fixture(scope="module")
+def fitted(bt):
+    return bt.model
 
 
 def test_scores_are_monotone_probabilities_with_grades(network, fitted):
@@ -102,15 +111,7 @@ def test_small_dealer_gets_a_message_and_the_network_model(fitted):
     assert isinstance(m.score(small, as_of="2025-06-30"), pd.DataFrame)
 
 
-def test_backtest_beats_recorded_grade_and_stage_only(network, fitted):
-    bt = backtest_leads(
-        network,
-        snapshot_cutoffs("2025-07-01", "2026-03-31", every_days=42),
-        model=_model(),
-        train_start="2022-01-03",
-        train_every_days=42,
-        refit_every_days=400,
-    )
+def test_backtest_beats_recorded_grade_and_stage_only(bt, fitted):
     for c, tc in bt.train_cutoffs.items():
         assert max(tc) + pd.Timedelta(days=90) <= c
     s = bt.summary()
