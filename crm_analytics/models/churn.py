@@ -418,6 +418,9 @@ class ChurnModel(BaseEstimator):
     n_jobs
         Processes computing the features of the dealers of a network in parallel (joblib;
         each dealer is sent to a worker, at most ``n_jobs`` at a time in flight).
+    features
+        Subset of :data:`~crm_analytics.features.CHURN_FEATURES` to use (None: all), e.g. to
+        measure what a feature group adds (ablation).
 
     Attributes
     ----------
@@ -457,6 +460,7 @@ class ChurnModel(BaseEstimator):
         random_state: int | None = 0,
         n_threads: int | None = 1,
         n_jobs: int | None = 1,
+        features: Sequence[str] | None = None,
     ) -> None:
         self.estimator = estimator
         self.calibration = calibration
@@ -473,6 +477,7 @@ class ChurnModel(BaseEstimator):
         self.random_state = random_state
         self.n_threads = n_threads
         self.n_jobs = n_jobs
+        self.features = features
 
     # -- resolved parameters ---------------------------------------------------------------
     def _p(self, key: str) -> Any:
@@ -481,6 +486,16 @@ class ChurnModel(BaseEstimator):
             name = {"n_reasons": "reason_codes"}.get(key, key)
             return load_scoring_params()["churn"][name]
         return val
+
+    def _features(self) -> list[str]:
+        if self.features is None:
+            return list(CHURN_FEATURES)
+        unknown = [f for f in self.features if f not in CHURN_FEATURES]
+        if unknown or not self.features:
+            raise InputError(
+                f"ChurnModel: features must be a non-empty subset of CHURN_FEATURES; unknown: {unknown}."
+            )
+        return [f for f in CHURN_FEATURES if f in set(self.features)]
 
     # -- data --------------------------------------------------------------------------------
     def training_frame(
@@ -543,6 +558,7 @@ class ChurnModel(BaseEstimator):
             Too little data and no ``fallback`` model (the message says how much is needed).
         """
         cuts = _cutoff_list(cutoff, cutoffs, "ChurnModel.fit")
+        self._features()  # fail fast on an unknown feature subset
         X, yy = self.training_frame(data, cuts)
         return self._fit_frame(X, yy)
 
@@ -558,7 +574,8 @@ class ChurnModel(BaseEstimator):
         self.dealers_ = sorted(X["dealer_id"].unique().tolist()) if len(X) else []
         self.n_train_rows_ = n
         self.train_churn_rate_ = float(yv.mean()) if n else float("nan")
-        self.feature_names_in_ = np.asarray(CHURN_FEATURES, dtype=object)
+        feats = self._features()
+        self.feature_names_in_ = np.asarray(feats, dtype=object)
         self.used_fallback_ = False
         self.fit_message_ = ""
         if n < need_rows or n_pos < need_cls or n - n_pos < need_cls:
@@ -582,6 +599,7 @@ class ChurnModel(BaseEstimator):
             warnings.warn(self.fit_message_, SmallDealerWarning, stacklevel=3)
             self.pipeline_ = fb.pipeline_
             self.reference_ = fb.reference_
+            self.feature_names_in_ = fb.feature_names_in_
             self.used_fallback_ = True
             return self
         rng = np.random.default_rng(self.random_state)
@@ -597,13 +615,11 @@ class ChurnModel(BaseEstimator):
             if self.estimator is not None
             else _default_estimator(self.random_state)
         )
-        pipe = _calibrated_pipeline(est, CHURN_FEATURES, folds, self.calibration)
+        pipe = _calibrated_pipeline(est, feats, folds, self.calibration)
         with _threads(self.n_threads):
             pipe.fit(Xf, yf)
         self.pipeline_ = pipe
-        self.reference_ = (
-            Xf[list(CHURN_FEATURES)].median(numeric_only=True).reindex(list(CHURN_FEATURES))
-        )
+        self.reference_ = Xf[feats].median(numeric_only=True).reindex(feats)
         return self
 
     # -- predict -------------------------------------------------------------------------------
@@ -638,9 +654,10 @@ class ChurnModel(BaseEstimator):
         See the module docstring for the method.
         """
         _check(self)
-        return _occlusion(
-            lambda Z: self.predict_proba(Z)[:, 1], X, self.reference_, CHURN_REASON_GROUPS
-        )
+        used = set(self.reference_.index)
+        groups = {g: tuple(c for c in cols if c in used) for g, cols in CHURN_REASON_GROUPS.items()}
+        groups = {g: cols for g, cols in groups.items() if cols}
+        return _occlusion(lambda Z: self.predict_proba(Z)[:, 1], X, self.reference_, groups)
 
     def score(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:  # type: ignore[override]
         """Score every active customer of ``dealer`` as of a date.
@@ -714,7 +731,11 @@ class ChurnModel(BaseEstimator):
             f"{', '.join(str(pd.Timestamp(c).date()) for c in self.cutoffs_)}; churn rate {self.train_churn_rate_:.1%}."
             + (" **Pooled network model used** (dealer too small)." if self.used_fallback_ else ""),
             "- **Features** (records before the cutoff only): "
-            + "; ".join(f"{g}: {', '.join(cols)}" for g, cols in CHURN_FEATURE_GROUPS.items())
+            + "; ".join(
+                f"{g}: {', '.join(c for c in cols if c in set(self.feature_names_in_))}"
+                for g, cols in CHURN_FEATURE_GROUPS.items()
+                if set(cols) & set(self.feature_names_in_)
+            )
             + ".",
             f"- **Model**: {type(self.estimator).__name__ if self.estimator is not None else 'HistGradientBoostingClassifier'}, "
             f"{self.calibration} calibration on {self.cv} customer-grouped folds.",

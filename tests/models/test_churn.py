@@ -11,7 +11,7 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from crm_analytics.errors import InsufficientDataError, NotFittedError
+from crm_analytics.errors import InputError, InsufficientDataError, NotFittedError
 from crm_analytics.features import CHURN_FEATURES, churn_features, truncate_dealer
 from crm_analytics.models.churn import (
     CHURN_REASON_GROUPS,
@@ -80,6 +80,11 @@ def test_sklearn_contract(fitted):
         m.predict_proba(pd.DataFrame(columns=list(CHURN_FEATURES)))
     assert fitted.n_train_rows_ > 300 and len(fitted.dealers_) == 3 and not fitted.used_fallback_
     assert set(fitted.reference_.index) == set(CHURN_FEATURES)
+
+
+def test_unknown_feature_subset_is_refused(network):
+    with pytest.raises(InputError, match="CHURN_FEATURES"):
+        ChurnModel(features=["recency_days", "shoe_size"]).fit(network[0], cutoff="2024-06-30")
 
 
 def test_score_contract_and_reason_codes(network, fitted):
