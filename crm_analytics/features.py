@@ -235,18 +235,25 @@ def churn_labels(
 
 def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> dict[str, float]:
     """Dealer-level features from visits before ``c`` (same value for every customer)."""
-    t = sv["at"]
-    act = sv.loc[t >= c - _months(active_months), "customer_id"].unique()
-    prior_pop = set(
-        sv.loc[(t < c - _months(12)) & (t >= c - _months(12 + active_months)), "customer_id"]
-    )
-    came = set(sv.loc[t >= c - _months(12), "customer_id"])
-    retention = len(prior_pop & came) / len(prior_pop) if prior_pop else np.nan
-    recent = sv[t >= c - _months(active_months)]
-    per_cust = recent.groupby("customer_id").size()
-    vpy = float(per_cust.mean()) * 12.0 / active_months if len(per_cust) else np.nan
+    codes, uniq = pd.factorize(sv["customer_id"])
+    n = len(uniq)
+    t = sv["at"].to_numpy("datetime64[ns]")
+
+    def after(off: pd.DateOffset) -> np.datetime64:
+        return np.datetime64(c - off, "ns")
+
+    def seen(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=n) > 0
+
+    recent = t >= after(_months(active_months))
+    act = seen(recent)
+    prior = seen((t < after(_months(12))) & (t >= after(_months(12 + active_months))))
+    came = seen(t >= after(_months(12)))
+    retention = float((prior & came).sum() / prior.sum()) if prior.any() else np.nan
+    visits = np.bincount(codes[recent], minlength=n)
+    vpy = float(visits[act].mean()) * 12.0 / active_months if act.any() else np.nan
     return {
-        "dealer_active_customers": float(len(act)),
+        "dealer_active_customers": float(act.sum()),
         "dealer_visits_per_year": vpy,
         "dealer_prior_retention": retention,
     }
