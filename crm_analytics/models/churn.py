@@ -403,6 +403,8 @@ class ChurnModel(BaseEstimator):
         A fitted :class:`ChurnModel` (typically fitted on the network) used, with a
         :class:`SmallDealerWarning`, when the training data are below ``min_rows`` /
         ``min_per_class``; without it such a fit raises :class:`InsufficientDataError`.
+        (:func:`sklearn.base.clone` clones nested estimators unfitted, so set ``fallback``
+        on the clone rather than cloning a model that holds one.)
     btyd
         Include the BG/NBD P(alive) and expected-visits features.
     max_train_rows
