@@ -336,7 +336,6 @@ def churn_features(
     X["dealer_id"] = dealer.dealer_id
     if len(pop) == 0:
         return X.reindex(columns=["dealer_id", *CHURN_FEATURES])
-    obs_start = sv["at"].min()
     s = sv[_in(sv["customer_id"], pop)].sort_values(["customer_id", "at"], kind="stable")
     spend = s["labor_amount"] + s["parts_amount"] + s["addon_amount"]
     s = s.assign(
@@ -486,7 +485,6 @@ def churn_features(
         X["expected_visits_12m"] = np.nan
     for k, val in _dealer_context(sv, c, active_months).items():
         X[k] = val
-    del obs_start
     return X[["dealer_id", *CHURN_FEATURES]]
 
 
