@@ -1,0 +1,707 @@
+"""Leak-free features and labels as of a cutoff, for churn and lead-intent scoring.
+
+Every feature function reads only records dated strictly before ``cutoff`` (and static
+attributes such as a customer's distance or a vehicle's warranty end, which the DMS holds from
+the start). Fields that the DMS rewrites after the fact (``leads.status``, ``closed_at``,
+``defeat_reason``, solicitation outcomes of policies that end after the cutoff, order
+``delivered_at``/``status``) are never read. :func:`truncate_dealer` deletes every record dated
+at or after a cutoff; the leakage tests check that features do not change when it is applied.
+
+Labels read the records after the cutoff and are only used to train and evaluate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from .dealer import DealerData
+from .errors import InputError, InsufficientDataError
+
+DAY = pd.Timedelta(days=1)
+YEAR_DAYS = 365.25
+
+#: Feature groups of the churn model -> columns; reason codes are reported per group.
+CHURN_FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "recency": ("recency_days", "recency_over_gap", "silence_log_prob", "visits_12m"),
+    "frequency": ("visits_total", "visits_24m", "visits_per_year", "tenure_days"),
+    "regularity": ("mean_gap_days", "gap_cv", "last_gap_days"),
+    "spend": ("spend_24m", "spend_per_visit", "addon_share", "accident_visits", "recall_visits"),
+    "vehicle_age": ("vehicle_age_days", "mileage_per_year", "n_vehicles"),
+    "warranty": ("warranty_days_left",),
+    "finance_insurance": (
+        "finance_days_left",
+        "policy_days_left",
+        "policy_sold_here",
+        "policies_sold_here_share",
+    ),
+    "bought_elsewhere": ("bought_elsewhere",),
+    "satisfaction": ("satisfaction_mean", "satisfaction_last", "satisfaction_n"),
+    "complaints": ("complaints", "complaints_unresolved"),
+    "distance": ("distance_km",),
+    "value_added": ("value_added_items",),
+    "btyd": ("p_alive", "expected_visits_12m"),
+    "dealer": ("dealer_active_customers", "dealer_visits_per_year", "dealer_prior_retention"),
+}
+CHURN_FEATURES: tuple[str, ...] = tuple(c for cols in CHURN_FEATURE_GROUPS.values() for c in cols)
+
+#: Feature groups of the lead-intent model -> columns.
+LEAD_FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "channel": ("channel_code", "journey_channels", "journey_effect_prior"),
+    "stage": ("stage_reached", "visited", "test_drive", "quoted"),
+    "visits": ("visits", "first_visit_dwell", "max_dwell", "days_since_first_visit"),
+    "contact_recency": ("days_since_last_contact", "days_since_created", "touches_14d"),
+    "invitations": ("invitations", "invitations_accepted", "invitations_declined"),
+    "model_interest": ("model_code",),
+    "consultant": ("consultant_win_rate", "consultant_leads"),
+    "recorded_grade": ("grade_code",),
+    "customer": ("returning_customer",),
+}
+LEAD_FEATURES: tuple[str, ...] = tuple(c for cols in LEAD_FEATURE_GROUPS.values() for c in cols)
+
+_GRADE_CODE = {"H": 4.0, "A": 3.0, "B": 2.0, "C": 1.0}
+
+#: (table, time column) of every dated record; :func:`truncate_dealer` cuts on these.
+_RECORD_TIME: dict[str, str] = {
+    "customers": "created_at",
+    "vehicles": "purchase_date",
+    "leads": "created_at",
+    "touchpoints": "at",
+    "orders": "ordered_at",
+    "service_visits": "at",
+    "insurance_policies": "start",
+    "surveys": "at",
+    "visitor_log": "at",
+    "channel_costs": "month",
+    "staff": "hired_at",
+}
+
+
+def _cutoff(cutoff: object) -> pd.Timestamp:
+    try:
+        c = pd.Timestamp(cutoff)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"cutoff {cutoff!r} is not a date; pass e.g. '2025-06-30'.") from err
+    if c is pd.NaT:
+        raise InputError("cutoff is missing (NaT); pass a date such as '2025-06-30'.")
+    return c
+
+
+def _months(n: float) -> pd.DateOffset:
+    return (
+        pd.DateOffset(months=int(n))
+        if float(n).is_integer()
+        else pd.DateOffset(days=round(n * 30.4375))
+    )
+
+
+def _days(delta: pd.Series | np.ndarray) -> np.ndarray:
+    return np.asarray(pd.to_timedelta(delta) / DAY, dtype=float)
+
+
+def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den with NaN (not a warning) where den is 0 or NaN: the ratio is undefined there."""
+    num = np.asarray(num, dtype=float)
+    den = np.asarray(den, dtype=float)
+    out = np.full(np.broadcast(num, den).shape, np.nan)
+    ok = np.isfinite(den) & (den != 0)
+    np.divide(num, den, out=out, where=ok)
+    return out
+
+
+def _in(values: pd.Series, ids: pd.Index) -> np.ndarray:
+    """Boolean mask: which ``values`` are in the unique index ``ids`` (hash lookup, fast for strings)."""
+    return ids.get_indexer(values.to_numpy()) >= 0
+
+
+def truncate_dealer(dealer: DealerData, cutoff: object) -> DealerData:
+    """The dealer as its DMS looked just before ``cutoff``: every later record deleted.
+
+    Records dated at or after ``cutoff`` are dropped from every table; fields that are
+    rewritten after the fact are reset to what was known: leads created before the cutoff but
+    closed after it become ``open`` (``closed_at``/``defeat_reason`` cleared), orders delivered
+    after it lose ``delivered_at``/``vin`` and become ``pending``, staff who left after it are
+    employed. Ground truth is dropped (it knows the future).
+
+    Parameters
+    ----------
+    dealer
+        A validated dealer.
+    cutoff
+        The date; records with a time ``>= cutoff`` are deleted.
+
+    Returns
+    -------
+    DealerData
+        A new object with ``as_of = cutoff``; the input is not changed.
+    """
+    c = _cutoff(cutoff)
+    tables: dict[str, pd.DataFrame] = {}
+    for name, frame in dealer.tables.items():
+        col = _RECORD_TIME.get(name)
+        out = frame[frame[col] < c].copy() if col is not None and col in frame else frame.copy()
+        if name == "leads":
+            late = ~(out["closed_at"] < c)
+            out.loc[late, "status"] = "open"
+            out.loc[late, "closed_at"] = pd.NaT
+            out.loc[late, "defeat_reason"] = None
+        elif name == "orders":
+            late = ~(out["delivered_at"] < c)
+            out.loc[late, "delivered_at"] = pd.NaT
+            out.loc[late, "vin"] = None
+            out.loc[late & (out["status"] == "delivered"), "status"] = "pending"
+        elif name == "staff" and "left_at" in out:
+            out.loc[~(out["left_at"] < c), "left_at"] = pd.NaT
+        elif name == "touchpoints":
+            # a renewal call's outcome is only known when the policy ends, 20-40 days later
+            recent = (out["kind"] == "solicitation") & (out["at"] >= c - pd.Timedelta(days=45))
+            out.loc[recent, "outcome"] = "pending"
+        tables[name] = out.reset_index(drop=True)
+    return replace(dealer, as_of=c, tables=tables, truth={})
+
+
+# --------------------------------------------------------------------------------------------
+# churn
+# --------------------------------------------------------------------------------------------
+def active_customers(dealer: DealerData, cutoff: object, *, active_months: float = 24) -> pd.Index:
+    """Customers with at least one service visit in the ``active_months`` before ``cutoff``.
+
+    Parameters
+    ----------
+    dealer
+        The dealer.
+    cutoff
+        Scoring date.
+    active_months
+        Length of the activity window.
+
+    Returns
+    -------
+    pandas.Index
+        Sorted customer ids (name ``customer_id``).
+    """
+    c = _cutoff(cutoff)
+    sv = dealer.service_visits
+    t = sv["at"]
+    ids = sv.loc[(t < c) & (t >= c - _months(active_months)), "customer_id"].unique()
+    return pd.Index(np.sort(ids.astype(object)), name="customer_id")
+
+
+def churn_labels(
+    dealer: DealerData,
+    cutoff: object,
+    *,
+    horizon_months: float = 12,
+    active_months: float = 24,
+) -> pd.Series:
+    """Churn label: an active customer makes no service visit in the horizon after ``cutoff``.
+
+    Parameters
+    ----------
+    dealer
+        The dealer (its records must reach ``cutoff + horizon``).
+    cutoff
+        Scoring date.
+    horizon_months, active_months
+        The churn window and the activity window (see :func:`active_customers`).
+
+    Returns
+    -------
+    pandas.Series
+        Boolean ``churned`` indexed by the active customers' ids.
+
+    Raises
+    ------
+    InsufficientDataError
+        The dealer's data end before ``cutoff + horizon``.
+    """
+    c = _cutoff(cutoff)
+    end = c + _months(horizon_months)
+    if end > dealer.as_of + DAY:
+        raise InsufficientDataError(
+            f"dealer {dealer.dealer_id}: churn labels at cutoff {c.date()} need service_visits up to "
+            f"{end.date()}, but the data end at {dealer.as_of.date()}; use a cutoff on or before "
+            f"{(dealer.as_of + DAY - _months(horizon_months)).date()}."
+        )
+    pop = active_customers(dealer, c, active_months=active_months)
+    sv = dealer.service_visits
+    t = sv["at"]
+    came = set(sv.loc[(t >= c) & (t < end), "customer_id"].unique())
+    return pd.Series(~pop.isin(came), index=pop, name="churned")
+
+
+def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> dict[str, float]:
+    """Dealer-level features from visits before ``c`` (same value for every customer)."""
+    codes, uniq = pd.factorize(sv["customer_id"])
+    n = len(uniq)
+    t = sv["at"].to_numpy("datetime64[ns]")
+
+    def after(off: pd.DateOffset) -> np.datetime64:
+        return np.datetime64(c - off, "ns")
+
+    def seen(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes[mask], minlength=n) > 0
+
+    recent = t >= after(_months(active_months))
+    act = seen(recent)
+    prior = seen((t < after(_months(12))) & (t >= after(_months(12 + active_months))))
+    came = seen(t >= after(_months(12)))
+    retention = float((prior & came).sum() / prior.sum()) if prior.any() else np.nan
+    visits = np.bincount(codes[recent], minlength=n)
+    vpy = float(visits[act].mean()) * 12.0 / active_months if act.any() else np.nan
+    return {
+        "dealer_active_customers": float(act.sum()),
+        "dealer_visits_per_year": vpy,
+        "dealer_prior_retention": retention,
+    }
+
+
+def _btyd_features(
+    sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float, max_fit: int = 2000
+) -> pd.DataFrame:
+    """BG/NBD P(alive) and expected visits in the horizon, fitted on the visits before ``c``."""
+    from .models.btyd import BGNBD
+    from .rfm import summarize_visits
+
+    out = pd.DataFrame(np.nan, index=pop, columns=["p_alive", "expected_visits_12m"])
+    if sv.empty:
+        return out
+    summary = summarize_visits(sv, observation_end=c, time_unit="W", period="D", spend_cols=None)
+    summary = summary[summary["T"] > 0]
+    if len(summary) > max_fit:
+        # the four BG/NBD parameters describe the population: a seeded subsample estimates
+        # them as well and keeps the fit fast on large dealers
+        summary_fit = summary.sample(max_fit, random_state=0)
+    else:
+        summary_fit = summary
+    if len(summary) < 50 or (summary["frequency"] > 0).sum() < 20:
+        return out
+    try:
+        model = BGNBD(l2_penalty=1e-4).fit(summary_fit)
+    except Exception:  # noqa: BLE001 - a failed BTYD fit leaves the two features missing
+        return out
+    s = summary.reindex(pop)
+    ok = s["T"].notna().to_numpy()
+    f, r, T = (s[k].to_numpy(float)[ok] for k in ("frequency", "recency", "T"))
+    out.loc[ok, "p_alive"] = model.predict_proba_alive(f, r, T)
+    out.loc[ok, "expected_visits_12m"] = model.predict_expected_visits(horizon_days / 7.0, f, r, T)
+    return out
+
+
+def churn_features(
+    dealer: DealerData,
+    cutoff: object,
+    *,
+    active_months: float = 24,
+    horizon_months: float = 12,
+    btyd: bool = True,
+) -> pd.DataFrame:
+    """Features of every active customer as of ``cutoff``, from records before it only.
+
+    Parameters
+    ----------
+    dealer
+        The dealer.
+    cutoff
+        Scoring date; only records dated strictly before it are read.
+    active_months
+        Activity window defining the population (see :func:`active_customers`).
+    horizon_months
+        Horizon of the BTYD expected-visits feature.
+    btyd
+        Fit a BG/NBD model on the visit histories before the cutoff and add ``p_alive`` and
+        ``expected_visits_12m`` (missing when there are too few histories to fit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id``; columns :data:`CHURN_FEATURES` plus ``dealer_id``. Missing
+        values are NaN (no survey, unknown distance, no financed vehicle, ...).
+
+    Notes
+    -----
+    Time features are in days. ``recency_over_gap`` is the days since the last visit over the
+    customer's own mean interval (``tenure / visits``, so one-visit customers have one);
+    ``silence_log_prob`` is ``-recency * visits / tenure``, the log-probability of the current
+    silence under a Poisson process at the customer's own observed rate.
+    """
+    c = _cutoff(cutoff)
+    pop = active_customers(dealer, c, active_months=active_months)
+    sv_all = dealer.service_visits
+    sv = sv_all[sv_all["at"] < c]
+    X = pd.DataFrame(index=pop)
+    X["dealer_id"] = dealer.dealer_id
+    if len(pop) == 0:
+        return X.reindex(columns=["dealer_id", *CHURN_FEATURES])
+    s = sv[_in(sv["customer_id"], pop)].sort_values(["customer_id", "at"], kind="stable")
+    spend = s["labor_amount"] + s["parts_amount"] + s["addon_amount"]
+    s = s.assign(
+        spend=spend,
+        day=s["at"].dt.floor("D"),
+        recent24=s["at"] >= c - _months(active_months),
+        recent12=s["at"] >= c - _months(12),
+    )
+    g = s.groupby("customer_id", sort=True)
+    first = g["at"].min()
+    last = g["at"].max()
+    n_total = g["day"].nunique().astype(float)
+    X["recency_days"] = _days(c - last.reindex(pop))
+    # tenure: from the first visit, or from the start of the records for customers who may
+    # have visited before the DMS history begins
+    tenure = _days(c - first.reindex(pop))
+    X["tenure_days"] = tenure
+    X["visits_total"] = n_total.reindex(pop).to_numpy()
+    X["visits_24m"] = (
+        s[s["recent24"]]
+        .groupby("customer_id")["day"]
+        .nunique()
+        .reindex(pop, fill_value=0)
+        .to_numpy(float)
+    )
+    X["visits_12m"] = (
+        s[s["recent12"]]
+        .groupby("customer_id")["day"]
+        .nunique()
+        .reindex(pop, fill_value=0)
+        .to_numpy(float)
+    )
+    years = np.maximum(tenure, 30.0) / YEAR_DAYS
+    X["visits_per_year"] = X["visits_total"].to_numpy() / years
+    own_gap = np.maximum(tenure, 30.0) / X["visits_total"].to_numpy()
+    X["recency_over_gap"] = X["recency_days"].to_numpy() / own_gap
+    X["silence_log_prob"] = -X["recency_days"].to_numpy() / own_gap
+    # regularity: gaps between distinct visit days
+    days = s.drop_duplicates(["customer_id", "day"])
+    gap = _days(days["day"].diff())
+    same = days["customer_id"].eq(days["customer_id"].shift()).to_numpy()
+    gaps = pd.DataFrame({"customer_id": days["customer_id"].to_numpy()[same], "gap": gap[same]})
+    gg = gaps.groupby("customer_id")["gap"]
+    mean_gap = gg.mean().reindex(pop)
+    std_gap = gg.std(ddof=0).reindex(pop)
+    X["mean_gap_days"] = mean_gap.to_numpy()
+    X["gap_cv"] = np.where(
+        gg.size().reindex(pop, fill_value=0).to_numpy() >= 2,
+        _div(std_gap.to_numpy(), mean_gap.to_numpy()),
+        np.nan,
+    )
+    X["last_gap_days"] = gg.last().reindex(pop).to_numpy()
+    # spend and visit mix
+    r24 = s[s["recent24"]]
+    X["spend_24m"] = (
+        r24.groupby("customer_id")["spend"].sum().reindex(pop, fill_value=0.0).to_numpy()
+    )
+    X["spend_per_visit"] = _div(
+        g["spend"].sum().reindex(pop).to_numpy(), g.size().reindex(pop).to_numpy()
+    )
+    X["addon_share"] = (
+        (s["addon_amount"] > 0).groupby(s["customer_id"]).mean().reindex(pop).to_numpy()
+    )
+    kinds = s.groupby(["customer_id", "kind"]).size().unstack(fill_value=0)
+    for k in ("accident", "recall"):
+        X[f"{k}_visits"] = (
+            kinds[k].reindex(pop, fill_value=0).to_numpy(float) if k in kinds else 0.0
+        )
+    # vehicles known before the cutoff
+    v = dealer.vehicles
+    v = v[(v["purchase_date"] < c) & _in(v["customer_id"], pop)].sort_values(
+        ["customer_id", "purchase_date"]
+    )
+    vl = v.groupby("customer_id").last()
+    X["n_vehicles"] = v.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
+    X["vehicle_age_days"] = _days(c - vl["purchase_date"].reindex(pop))
+    X["warranty_days_left"] = _days(vl["warranty_end"].reindex(pop) - c)
+    fin = vl["finance_end"].reindex(pop)
+    X["finance_days_left"] = _days(fin - c)
+    X["bought_elsewhere"] = np.where(
+        vl["sold_by_this_dealer"].reindex(pop).isna(),
+        np.nan,
+        1.0 - vl["sold_by_this_dealer"].reindex(pop).astype(float),
+    )
+    # mileage rate: last recorded mileage over the vehicle's age at that visit
+    lm = s.groupby("customer_id")[["mileage", "vin", "at"]].last()
+    pdate = v.drop_duplicates("vin", keep="last").set_index("vin")["purchase_date"]
+    age_at = _days(lm["at"] - lm["vin"].map(pdate)) / YEAR_DAYS
+    X["mileage_per_year"] = (
+        pd.Series(
+            _div(lm["mileage"].to_numpy(), np.where(age_at > 0.1, age_at, np.nan)), index=lm.index
+        )
+        .reindex(pop)
+        .to_numpy()
+    )
+    # insurance policies started before the cutoff
+    pol = dealer.insurance_policies
+    pol = pol[(pol["start"] < c) & _in(pol["customer_id"], pop)].sort_values(
+        ["customer_id", "start"]
+    )
+    pl = pol.groupby("customer_id").last()
+    X["policy_days_left"] = _days(pl["end"].reindex(pop) - c)
+    X["policy_sold_here"] = pl["sold_by_this_dealer"].reindex(pop).astype(float).to_numpy()
+    X["policies_sold_here_share"] = (
+        pol.groupby("customer_id")["sold_by_this_dealer"].mean().reindex(pop).to_numpy(float)
+    )
+    # satisfaction: service surveys and delivery interviews
+    sur = dealer.surveys
+    sur = sur[
+        (sur["at"] < c)
+        & _in(sur["customer_id"], pop)
+        & sur["kind"].isin(["service_satisfaction", "delivery_interview", "sales_satisfaction"])
+    ]
+    sur = sur.dropna(subset=["score"]).sort_values(["customer_id", "at"])
+    sg = sur.groupby("customer_id")["score"]
+    X["satisfaction_mean"] = sg.mean().reindex(pop).to_numpy()
+    X["satisfaction_last"] = sg.last().reindex(pop).to_numpy()
+    X["satisfaction_n"] = sg.size().reindex(pop, fill_value=0).to_numpy(float)
+    # complaints and their resolution
+    tp = dealer.touchpoints
+    comp = tp[(tp["kind"] == "complaint") & (tp["at"] < c) & _in(tp["customer_id"], pop)]
+    X["complaints"] = comp.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
+    unres = comp[comp["outcome"] != "resolved"]
+    X["complaints_unresolved"] = (
+        unres.groupby("customer_id").size().reindex(pop, fill_value=0).to_numpy(float)
+    )
+    X["distance_km"] = (
+        dealer.customers.set_index("customer_id")["distance_km"].reindex(pop).to_numpy(float)
+    )
+    # value-added take-up on purchases made here
+    od = dealer.orders
+    od = od[(od["ordered_at"] < c) & _in(od["customer_id"], pop)]
+    items = (
+        od["finance"].astype(float)
+        + od["insurance"].astype(float)
+        + (od["accessories_amount"] > 0).astype(float)
+        + od["extended_warranty"].astype(float)
+        + od["trade_in"].astype(float)
+    )
+    X["value_added_items"] = items.groupby(od["customer_id"]).sum().reindex(pop).to_numpy(float)
+    if btyd:
+        b = _btyd_features(sv, c, pop, horizon_months * 30.4375)
+        X["p_alive"] = b["p_alive"].to_numpy()
+        X["expected_visits_12m"] = b["expected_visits_12m"].to_numpy()
+    else:
+        X["p_alive"] = np.nan
+        X["expected_visits_12m"] = np.nan
+    for k, val in _dealer_context(sv, c, active_months).items():
+        X[k] = val
+    return X[["dealer_id", *CHURN_FEATURES]]
+
+
+# --------------------------------------------------------------------------------------------
+# leads
+# --------------------------------------------------------------------------------------------
+def _lead_touches(dealer: DealerData) -> pd.DataFrame:
+    """The lead touchpoints, only the columns lead features read (smaller copies per cutoff)."""
+    tp = dealer.touchpoints
+    tp = tp.loc[
+        tp["lead_id"].notna(), ["lead_id", "kind", "at", "outcome", "dwell_minutes", "channel"]
+    ]
+    return tp
+
+
+def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 45) -> pd.Index:
+    """Leads open at ``cutoff``, reconstructed from records before it.
+
+    A lead is open when it was created before the cutoff, has no order before it, and its last
+    recorded contact is less than ``defeat_idle_days`` old (the DMS rule that marks a silent lead
+    defeated). ``leads.status`` is not read: it is the status at extraction.
+
+    Returns
+    -------
+    pandas.Index
+        Sorted lead ids (name ``lead_id``).
+    """
+    c = _cutoff(cutoff)
+    ld = dealer.leads
+    ld = ld[ld["created_at"] < c]
+    tp = _lead_touches(dealer)
+    tp = tp[tp["at"] < c]
+    ordered = set(dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"])
+    ordered |= set(tp.loc[tp["kind"] == "order", "lead_id"])
+    last = tp.groupby("lead_id")["at"].max().reindex(ld["lead_id"])
+    last = np.maximum(last.to_numpy("datetime64[ns]"), ld["created_at"].to_numpy("datetime64[ns]"))
+    last = np.where(np.isnat(last), ld["created_at"].to_numpy("datetime64[ns]"), last)
+    idle = (np.datetime64(c, "ns") - last) / np.timedelta64(1, "D")
+    keep = (idle <= defeat_idle_days) & ~ld["lead_id"].isin(ordered).to_numpy()
+    return pd.Index(np.sort(ld["lead_id"].to_numpy()[keep].astype(object)), name="lead_id")
+
+
+def lead_labels(
+    dealer: DealerData,
+    cutoff: object,
+    *,
+    horizons: Sequence[int] = (7, 15, 30, 90),
+    defeat_idle_days: float = 45,
+) -> pd.DataFrame:
+    """Whether each lead open at ``cutoff`` orders within each horizon (days) after it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``lead_id``; boolean columns ``order_{h}d`` and ``days_to_order`` (NaN if
+        no order in the data).
+
+    Raises
+    ------
+    InsufficientDataError
+        The dealer's data end before ``cutoff + max(horizons)`` days.
+    """
+    c = _cutoff(cutoff)
+    h_max = max(horizons)
+    if c + pd.Timedelta(days=h_max) > dealer.as_of + DAY:
+        raise InsufficientDataError(
+            f"dealer {dealer.dealer_id}: lead labels at cutoff {c.date()} need orders up to "
+            f"{(c + pd.Timedelta(days=h_max)).date()}, but the data end at {dealer.as_of.date()}."
+        )
+    ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days)
+    od = dealer.orders
+    od = od[od["ordered_at"] >= c].groupby("lead_id")["ordered_at"].min()
+    dt = _days(od.reindex(ids) - c)
+    out = pd.DataFrame(index=ids)
+    for h in horizons:
+        out[f"order_{h}d"] = dt <= h
+    out["days_to_order"] = dt
+    return out
+
+
+def lead_features(
+    dealer: DealerData,
+    cutoff: object,
+    *,
+    defeat_idle_days: float = 45,
+    channel_prior_years: float = 2.0,
+) -> pd.DataFrame:
+    """Features of every lead open at ``cutoff``, from records before it only.
+
+    Parameters
+    ----------
+    dealer
+        The dealer.
+    cutoff
+        Scoring date; only records dated strictly before it are read.
+    defeat_idle_days
+        See :func:`open_leads`.
+    channel_prior_years
+        Window (before the cutoff) over which channel and consultant win rates are measured
+        on leads whose outcome was already known (ordered, or silent for ``defeat_idle_days``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``lead_id``; columns :data:`LEAD_FEATURES` plus ``dealer_id``, ``channel``,
+        ``model_interest``, ``consultant_id``, ``intent_grade`` (as recorded).
+
+    Notes
+    -----
+    ``stage_reached`` is 0 (no visit), 1 (visited), 2 (test drive), 3 (quote).
+    ``journey_effect_prior`` is the mean, over the lead's journey channels, of each channel's
+    historical order rate among decided leads in the prior window (leak-free target encoding).
+    ``consultant_win_rate`` is the consultant's order rate over the same decided leads,
+    shrunk towards the dealer rate with 20 pseudo-leads.
+    """
+    from . import schema
+
+    c = _cutoff(cutoff)
+    ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days)
+    ld = dealer.leads.set_index("lead_id")
+    X = pd.DataFrame(index=ids)
+    X["dealer_id"] = dealer.dealer_id
+    L = ld.reindex(ids)
+    X["channel"] = L["channel"].to_numpy()
+    X["model_interest"] = L["model_interest"].to_numpy()
+    X["consultant_id"] = L["consultant_id"].to_numpy()
+    X["intent_grade"] = L["intent_grade"].to_numpy()
+    X["channel_code"] = pd.Categorical(L["channel"], categories=schema.CHANNELS).codes.astype(float)
+    X["model_code"] = pd.Categorical(L["model_interest"], categories=schema.MODELS).codes.astype(
+        float
+    )
+    X["grade_code"] = L["intent_grade"].map(_GRADE_CODE).to_numpy(float)
+    X["days_since_created"] = _days(c - L["created_at"])
+    tp_all = _lead_touches(dealer)
+    tp_all = tp_all[tp_all["at"] < c]
+    tp = tp_all[_in(tp_all["lead_id"], ids)]
+    kinds = tp.groupby(["lead_id", "kind"]).size().unstack(fill_value=0)
+
+    def count(kind: str) -> np.ndarray:
+        return (
+            kinds[kind].reindex(ids, fill_value=0).to_numpy(float)
+            if kind in kinds
+            else np.zeros(len(ids))
+        )
+
+    X["visits"] = count("visit")
+    X["visited"] = (X["visits"] > 0).astype(float)
+    X["test_drive"] = (count("test_drive") > 0).astype(float)
+    X["quoted"] = (count("quote") > 0).astype(float)
+    X["stage_reached"] = np.select(
+        [X["quoted"] > 0, X["test_drive"] > 0, X["visited"] > 0], [3.0, 2.0, 1.0], 0.0
+    )
+    vis = tp[tp["kind"] == "visit"].sort_values("at")
+    vg = vis.groupby("lead_id")
+    X["first_visit_dwell"] = vg["dwell_minutes"].first().reindex(ids).to_numpy(float)
+    X["max_dwell"] = vg["dwell_minutes"].max().reindex(ids).to_numpy(float)
+    X["days_since_first_visit"] = _days(c - vg["at"].min().reindex(ids))
+    last = tp.groupby("lead_id")["at"].max().reindex(ids)
+    last = last.where(last.notna(), L["created_at"])
+    X["days_since_last_contact"] = _days(c - last)
+    X["touches_14d"] = (
+        tp[tp["at"] >= c - pd.Timedelta(days=14)]
+        .groupby("lead_id")
+        .size()
+        .reindex(ids, fill_value=0)
+        .to_numpy(float)
+    )
+    inv = tp[tp["kind"] == "invitation"]
+    X["invitations"] = count("invitation")
+    X["invitations_accepted"] = (
+        inv[inv["outcome"] == "accepted"]
+        .groupby("lead_id")
+        .size()
+        .reindex(ids, fill_value=0)
+        .to_numpy(float)
+    )
+    X["invitations_declined"] = (
+        inv[inv["outcome"] == "declined"]
+        .groupby("lead_id")
+        .size()
+        .reindex(ids, fill_value=0)
+        .to_numpy(float)
+    )
+    inq = tp[tp["kind"] == "inquiry"]
+    X["journey_channels"] = (
+        inq.groupby("lead_id")["channel"].nunique().reindex(ids, fill_value=0).to_numpy(float)
+    )
+    # leak-free target encodings on decided leads of the prior window
+    lo = c - pd.Timedelta(days=round(channel_prior_years * YEAR_DAYS))
+    hist = dealer.leads[(dealer.leads["created_at"] < c) & (dealer.leads["created_at"] >= lo)]
+    ord_before = dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"]
+    won = hist["lead_id"].isin(set(ord_before))
+    open_now = hist["lead_id"].isin(set(ids))
+    decided = hist[won | ~open_now].assign(won=won[won | ~open_now].astype(float))
+    base = float(decided["won"].mean()) if len(decided) else np.nan
+    k = 20.0
+    ch = decided.groupby("channel")["won"].agg(["sum", "size"])
+    ch_rate = (ch["sum"] + k * base) / (ch["size"] + k)
+    jr = inq[["lead_id", "channel"]].drop_duplicates()
+    jr = jr.assign(rate=jr["channel"].map(ch_rate).astype(float).fillna(base))
+    X["journey_effect_prior"] = jr.groupby("lead_id")["rate"].mean().reindex(ids).to_numpy(float)
+    X["journey_effect_prior"] = (
+        X["journey_effect_prior"].fillna(X["channel"].map(ch_rate).astype(float)).fillna(base)
+    )
+    co = decided.groupby("consultant_id")["won"].agg(["sum", "size"])
+    X["consultant_win_rate"] = (
+        X["consultant_id"]
+        .map((co["sum"] + k * base) / (co["size"] + k))
+        .astype(float)
+        .fillna(base)
+        .to_numpy(float)
+    )
+    X["consultant_leads"] = X["consultant_id"].map(co["size"]).astype(float).fillna(0.0).to_numpy()
+    earlier = dealer.leads[dealer.leads["created_at"] < c].groupby("customer_id").size()
+    X["returning_customer"] = (L["customer_id"].map(earlier).fillna(0).to_numpy(float) > 1).astype(
+        float
+    )
+    return X[
+        ["dealer_id", "channel", "model_interest", "consultant_id", "intent_grade", *LEAD_FEATURES]
+    ]
