@@ -402,6 +402,27 @@ def _not_before(t: np.ndarray, floor: np.ndarray, gap_s: int = 900) -> np.ndarra
     return np.where(t < lo, lo, t)
 
 
+def _visit_near(
+    who: np.ndarray,
+    when: np.ndarray,
+    v_who: np.ndarray,
+    v_at: np.ndarray,
+    before_days: float = 90,
+    after_days: float = 30,
+) -> np.ndarray:
+    """Whether owner ``who[i]`` has a visit in ``[when[i] - before, when[i] + after]``."""
+    base = np.datetime64("1970-01-01", "s")
+    span = np.int64(10**10)  # seconds: wider than any time range here
+    keys = np.sort(v_who.astype(np.int64) * span + (v_at - base).astype(np.int64))
+    t = (np.asarray(when, dtype="datetime64[s]") - base).astype(np.int64)
+    lo = who.astype(np.int64) * span + t - np.int64(before_days * 86400)
+    hi = who.astype(np.int64) * span + t + np.int64(after_days * 86400)
+    i = np.searchsorted(keys, lo, side="left")
+    ok = i < len(keys)
+    ok[ok] = keys[i[ok]] <= hi[ok]
+    return ok
+
+
 def dealer_profile(cfg: SimConfig, index: int, rng: np.random.Generator) -> DealerProfile:
     """Draw one dealer's latent profile (size, channel mix, skill, retention, take-up rates)."""
     v = cfg.dealer_variation
@@ -1018,8 +1039,10 @@ class _Dealer:
         premium = np.round(
             MODEL_PRICE_ARR[model_code[prow]] * rng.uniform(0.012, 0.02, len(prow)), 0
         )
-        # the dealer knows the policies of its customers while they are in contact with it
-        known = first | alive_at | (pstart < self.start + _days(0))
+        # the dealer knows the first policy and the renewals it sold; a renewal sold elsewhere
+        # only when the owner mentions it at a service visit around the renewal date
+        told = _visit_near(prow, pstart, SV["owner"].to_numpy(), SV["at"].to_numpy("datetime64[s]"))
+        known = first | sold_here | told
         known &= pend > self.start
         P = pd.DataFrame(
             {
