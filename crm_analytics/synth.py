@@ -1235,8 +1235,10 @@ class _Dealer:
             )
         ]
         # insurance-renewal solicitation calls a month before expiry
+        # (a stream of its own: which policies are known must not reshuffle the other tables)
+        srng = np.random.default_rng(np.random.SeedSequence([cfg.seed, self.index, 2]))
         sol = P[P["end"] <= self.as_of + _days(31)]
-        sol = sol[rng.random(len(sol)) < 0.7]
+        sol = sol[srng.random(len(sol)) < 0.7]
         extra_tp.append(
             pd.DataFrame(
                 {
@@ -1245,8 +1247,9 @@ class _Dealer:
                     "kind": "solicitation",
                     "channel": None,
                     "at": _shop_hours(
-                        rng,
-                        sol["end"].to_numpy("datetime64[s]") - _days(rng.uniform(20, 40, len(sol))),
+                        srng,
+                        sol["end"].to_numpy("datetime64[s]")
+                        - _days(srng.uniform(20, 40, len(sol))),
                         self.open_h,
                         self.close_h,
                     ),
