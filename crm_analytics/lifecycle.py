@@ -104,7 +104,10 @@ def lifecycle_states(
     first_visit = sv.groupby("customer_id")["at"].min()
     v = veh[["customer_id", "purchase_date", "sold_by_this_dealer"]].copy()
     v["known_from"] = np.where(
-        v["sold_by_this_dealer"], v["purchase_date"], v["customer_id"].map(first_visit)
+        v["sold_by_this_dealer"],
+        v["purchase_date"],
+        # reindex, not map: map of an empty datetime Series (no visits) fails on pandas
+        first_visit.reindex(pd.Index(v["customer_id"])).to_numpy(),
     )
     v = v[pd.to_datetime(v["known_from"]) < end]
     own = (

@@ -221,6 +221,12 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=values.index)
 
 
+def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``keys.map(values)`` that keeps the dtype of ``values`` (an empty datetime ``values``
+    makes ``Series.map`` try a float cast and fail); ``values`` has a unique index."""
+    return pd.Series(values.reindex(pd.Index(keys)).to_numpy(), index=keys.index)
+
+
 def _relation_rules(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
 ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
@@ -270,7 +276,7 @@ def _relation_rules(
     )
     orders = tables["orders"]
     if len(orders):
-        lead_created = orders["lead_id"].map(created)
+        lead_created = _lookup(orders["lead_id"], created)
         drop(
             "orders",
             (orders["ordered_at"] < lead_created).fillna(False),
@@ -287,7 +293,7 @@ def _relation_rules(
     tp = tables["touchpoints"]
     if len(tp):
         stage = tp["kind"].isin(LEAD_STAGE_KINDS) & tp["lead_id"].notna()
-        before = stage & (tp["at"] < tp["lead_id"].map(created)).fillna(False)
+        before = stage & (tp["at"] < _lookup(tp["lead_id"], created)).fillna(False)
         drop("touchpoints", before, "at", "chronology:stage_before_lead")
     pol = tables["insurance_policies"]
     if len(pol):

@@ -1,0 +1,204 @@
+"""Robustness: the public API fed bad input, end to end.
+
+The project's rule: bad input gets a clear error and loses nothing; every input row is used or
+quarantined with a reason and counted; zero denominators give NaN with a stated reason, never a
+RuntimeWarning; no crash on empty tables. Every analysis here runs with RuntimeWarning turned into
+an error.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pandas as pd
+import pytest
+
+from crm_analytics import attribution, clv, io, lifecycle, quality, validation
+from crm_analytics.errors import (
+    ConvergenceError,
+    CRMAnalyticsError,
+    InputError,
+    InsufficientDataError,
+)
+from crm_analytics.schema import TABLE_NAMES
+from crm_analytics.synth import simulate_dealer
+
+EVIL = "<script>alert(1)</script>😀"
+
+
+def _rebuild(d, **tables) -> io.DealerData:
+    t = dict(d.tables)
+    t.update(tables)
+    return validation.build_dealer(
+        t,
+        dealer_id=d.dealer_id,
+        as_of=d.as_of,
+        opening_hour=d.opening_hour,
+        closing_hour=d.closing_hour,
+    )
+
+
+def _assert_counted(d: io.DealerData) -> None:
+    """rows_in = kept + quarantined rows, per table (nothing silently lost)."""
+    s = d.summary().set_index("table")
+    for table in TABLE_NAMES:
+        row = s.loc[table]
+        assert row["rows_in"] == row["kept"] + row["quarantined"], (table, row.to_dict())
+
+
+@pytest.fixture(scope="module")
+def base():
+    return simulate_dealer(0, customers=250, seed=5)
+
+
+@pytest.fixture(scope="module")
+def scenarios(base) -> dict[str, io.DealerData]:
+    out: dict[str, io.DealerData] = {}
+    tp = base.touchpoints
+    out["no_leads"] = _rebuild(
+        base, leads=base.leads.iloc[:0], orders=base.orders.iloc[:0], touchpoints=tp
+    )
+    out["no_service"] = _rebuild(base, service_visits=base.service_visits.iloc[:0])
+    cut = base.as_of - pd.DateOffset(years=1)
+    stale = {}
+    for name, df in base.tables.items():
+        keep = pd.Series(True, index=df.index)
+        for c in df.columns:
+            if pd.api.types.is_datetime64_any_dtype(df[c]):
+                keep &= ~(df[c] > cut)
+        stale[name] = df[keep]
+    out["stale"] = validation.build_dealer(stale, dealer_id=base.dealer_id, as_of=base.as_of)
+    out["tiny"] = simulate_dealer(0, customers=50)
+    out["empty"] = validation.build_dealer({}, dealer_id="D9", as_of="2026-01-31")
+    c = base.customers.copy()
+    c["name"] = (EVIL + c["name"].astype(str)).where(c.index % 3 == 0, c["name"])
+    staff = base.staff.copy()
+    staff["name"] = EVIL
+    t2 = tp.copy()
+    t2["channel"] = t2["channel"].astype(object).where(t2.index % 5 != 0, EVIL)
+    vl = base.visitor_log.copy()
+    vl["name"] = EVIL
+    out["html"] = _rebuild(base, customers=c, staff=staff, touchpoints=t2, visitor_log=vl)
+    sv = base.service_visits
+    again = sv.iloc[:30].assign(ro_id=sv["ro_id"].iloc[:30] + "-2")  # same visit, new RO id
+    out["dups"] = _rebuild(
+        base,
+        customers=pd.concat([base.customers, base.customers.iloc[:20]]),
+        service_visits=pd.concat([sv, again]),
+        visitor_log=pd.concat([base.visitor_log, base.visitor_log.iloc[:10]]),
+    )
+    return out
+
+
+def _strict_runtime(fn, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        return fn(*args, **kw)
+
+
+def _analyses(d: io.DealerData) -> dict[str, object]:
+    """Every public analysis on one dealer; a package error is a result, anything else fails."""
+    start = d.as_of - pd.DateOffset(years=1)
+    calls = {
+        "scorecard": lambda: quality.quality_scorecard(d),
+        "reconcile": lambda: quality.reconcile_visits(d),
+        "journeys": lambda: attribution.journeys(d),
+        "attribute": lambda: attribution.attribute(attribution.journeys(d)),
+        "media": lambda: attribution.media_efficiency(d),
+        "states": lambda: lifecycle.lifecycle_states(d),
+        "transition": lambda: lifecycle.transition_matrix(d, start, d.as_of, normalize=True),
+        "value_chain": lambda: clv.customer_value_chain(d),
+        "value_chain_clv": lambda: clv.value_chain_clv(),
+        "clv": lambda: clv.probabilistic_clv(clv.fit_base_models(d)),
+    }
+    out: dict[str, object] = {}
+    for name, call in calls.items():
+        try:
+            out[name] = _strict_runtime(call)
+        except CRMAnalyticsError as err:
+            out[name] = err
+    return out
+
+
+@pytest.fixture(scope="module")
+def results(scenarios) -> dict[str, dict[str, object]]:
+    return {name: _analyses(d) for name, d in scenarios.items()}
+
+
+SCENARIOS = ["no_leads", "no_service", "stale", "tiny", "empty", "html", "dups"]
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_rows_counted(scenarios, name) -> None:
+    _assert_counted(scenarios[name])
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_no_crash_and_clear_errors(results, name) -> None:
+    """No TypeError/KeyError/RuntimeWarning; package errors name the dealer or table and a fix."""
+    for fn, res in results[name].items():
+        if isinstance(res, CRMAnalyticsError):
+            msg = str(res)
+            if fn == "clv" and isinstance(res, ConvergenceError):
+                continue  # BG/NBD on small samples: see test_bgnbd_converges_on_small_dealers
+            assert isinstance(res, (InputError, InsufficientDataError)), (fn, repr(res))
+            assert "dealer" in msg or "table" in msg, (fn, msg)
+
+
+def test_empty_dealer_results(results, scenarios) -> None:
+    r = results["empty"]
+    assert len(r["states"]) == 0
+    assert r["transition"].to_numpy().sum() == 0 or r["transition"].isna().all().all()
+    assert len(r["journeys"]) == 0 and len(r["value_chain"]) == 0
+    assert isinstance(r["clv"], (InputError, InsufficientDataError))
+    assert "service visits" in str(r["clv"])
+    sc = r["scorecard"]
+    assert sc.rules["checked"].eq(0).all() and sc.rules["score"].isna().all()
+    assert sc.rules["note"].str.len().gt(0).all()  # every NaN says why
+
+
+def test_no_service_visits(results, scenarios) -> None:
+    r, d = results["no_service"], scenarios["no_service"]
+    states = r["states"]
+    assert len(states) == len(d.customers)
+    assert states["visits_24m"].eq(0).all() and states["last_visit"].isna().all()
+    # owners known by purchase here, but never serviced: their recency runs from the purchase
+    owners = states[states["origin"] == "own_store"]
+    assert len(owners) and owners["months_since_visit"].notna().all()
+    assert isinstance(r["clv"], InputError) and "service visits" in str(r["clv"])
+
+
+def test_no_leads(results, scenarios) -> None:
+    r = results["no_leads"]
+    assert len(r["journeys"]) == 0
+    assert (r["states"]["state"] == "defeated").sum() == 0
+
+
+def test_html_and_emoji_are_data_not_markup(results, scenarios) -> None:
+    r = results["html"]
+    for fn in ("scorecard", "reconcile"):
+        html = r[fn]._repr_html_()
+        assert "<script>" not in html, fn
+    # names are masked in outputs (first character kept), so the raw markup never reaches them
+    rec = r["reconcile"]
+    for frame in (rec.matched, rec.unregistered) if hasattr(rec, "matched") else ():
+        if "name" in frame:
+            assert not frame["name"].astype(str).str.contains("script>").any()
+
+
+def test_duplicates_quarantined_once(scenarios, base) -> None:
+    d = scenarios["dups"]
+    q = d.quarantine
+    dup = q[(q["table"] == "customers") & (q["rule"] == "duplicate_key")]
+    assert len(dup) == 20  # the copies, not the originals
+    assert len(d.customers) == len(base.customers)
+
+
+@pytest.mark.xfail(
+    reason="models/btyd.py (not editable here): L-BFGS-B stops with ABNORMAL line search at "
+    "|gradient| ~1e-5 on a 250-customer dealer and fit() raises ConvergenceError",
+    strict=False,
+)
+@pytest.mark.parametrize("name", ["no_leads", "html", "dups"])
+def test_bgnbd_converges_on_small_dealers(results, name) -> None:
+    assert not isinstance(results[name]["clv"], ConvergenceError), results[name]["clv"]
