@@ -388,13 +388,15 @@ def build_dealer(
         if "dealer_id" not in frame.columns:
             frame = frame.assign(dealer_id=dealer_id)
         rows_in[table] = len(frame)
+        if not frame.index.is_unique:
+            frame = frame.reset_index(drop=True)
+        # other dealers' rows leave first: their keys may repeat ours (each dealer numbers its
+        # own customers), and must not make our rows fail the unique-key rule
+        other = frame["dealer_id"].astype("string").str.strip().ne(dealer_id).fillna(False)
+        if other.any():
+            parts.append(_quarantine_rows(table, frame, other, "dealer_id", "other_dealer"))
+            frame = frame.loc[~other]
         good, bad = validate_table(table, frame, source=sources.get(table))
-        wrong_dealer = good["dealer_id"] != dealer_id
-        if wrong_dealer.any():
-            bad = pd.concat(
-                [bad, _quarantine_rows(table, good, wrong_dealer, "dealer_id", "other_dealer")]
-            )
-            good = good.loc[~wrong_dealer]
         kept[table] = good
         parts.append(bad)
     if extra_quarantine is not None and len(extra_quarantine):

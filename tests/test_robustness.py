@@ -202,3 +202,117 @@ def test_duplicates_quarantined_once(scenarios, base) -> None:
 @pytest.mark.parametrize("name", ["no_leads", "html", "dups"])
 def test_bgnbd_converges_on_small_dealers(results, name) -> None:
     assert not isinstance(results[name]["clv"], ConvergenceError), results[name]["clv"]
+
+
+# ---------------------------------------------------------------------------------------------
+# A bad DMS export: GB18030, Chinese headers and values, mixed and broken dates, amounts with 元
+# and thousands separators, duplicated rows, an empty table file, rows of another dealer
+# ---------------------------------------------------------------------------------------------
+MAPPING = io.load_mapping()
+
+
+def _zh(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    spec = MAPPING["tables"][table]
+    kinds = io._kinds(table)
+    lists = set(spec.get("lists") or [])
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        header = (spec.get("columns") or {}).get(col, [col])[0]
+        rev: dict[str, str] = {}
+        for zh, canon in ((spec.get("values") or {}).get(col) or {}).items():
+            rev.setdefault(canon, zh)
+        if kinds.get(col) == "datetime":
+            fmts = [
+                lambda v: v.strftime("%Y-%m-%d %H:%M"),
+                lambda v: f"{v.year}/{v.month}/{v.day}",
+                lambda v: f"{v.year}年{v.month}月{v.day}日",
+                lambda v: str((v.normalize() - pd.Timestamp("1899-12-30")).days),
+            ]
+            vals = ["" if pd.isna(v) else fmts[i % 4](v) for i, v in enumerate(s)]
+            if kinds.get(col) == "datetime" and col != "at":  # lose the time of day only
+                vals = [x if i % 4 else x[:10] for i, x in enumerate(vals)]
+        elif kinds.get(col) == "float":
+            fmts = [lambda v: f"{v:,.2f}", lambda v: f"{v:g}元", lambda v: f"￥{v:,.2f}", str]
+            vals = ["" if pd.isna(v) else fmts[i % 4](v) for i, v in enumerate(s)]
+        elif kinds.get(col) == "bool":
+            vals = ["" if pd.isna(v) else ("是" if v else "否") for v in s]
+        elif kinds.get(col) == "int":
+            vals = ["" if pd.isna(v) else str(int(v)) for v in s]
+        elif col in lists:
+            vals = ["" if pd.isna(v) else "、".join(rev.get(x, x) for x in v.split(";")) for v in s]
+        else:
+            vals = ["" if pd.isna(v) else rev.get(v, v) for v in s]
+        out[header] = vals
+    return pd.DataFrame(out)
+
+
+@pytest.fixture(scope="module")
+def bad_export(tmp_path_factory):
+    d = simulate_dealer(0, customers=50)
+    folder = tmp_path_factory.mktemp("dms") / "D001"
+    folder.mkdir()
+    files = {}
+    for table in TABLE_NAMES:
+        frame = d.tables[table].drop(columns="dealer_id")
+        files[table] = (MAPPING["tables"][table].get("files") or [table])[0]
+        if table == "surveys":  # an empty table: header only
+            frame = frame.iloc[:0]
+        zh = _zh(table, frame)
+        if table == "customers":
+            # two rows of another dealer that reuses our ids come first, then ours, then a
+            # duplicated row of ours
+            zh = pd.concat([zh.iloc[:2], zh, zh.iloc[[5]]], ignore_index=True)
+            zh.insert(0, "dealer_id", ["D002"] * 2 + ["D001"] * (len(zh) - 2))
+        if table == "service_visits":
+            zh.iloc[0, list(frame.columns).index("at")] = "2025-02-30"  # no such day
+            zh.iloc[1, list(frame.columns).index("at")] = "上周二"
+        zh.to_csv(folder / f"{files[table]}.csv", index=False, encoding="gb18030")
+    (folder / "空表.csv").write_bytes(b"")  # a 0-byte file of no table: ignored with a warning
+    return d, folder
+
+
+def test_bad_dms_export_end_to_end(bad_export) -> None:
+    d, folder = bad_export
+    with pytest.warns(io.DMSExportWarning, match="空表"):
+        got = io.read_dms_export(folder, as_of=d.as_of)
+    assert got.dealer_id == "D001"
+    _assert_counted(got)
+    q = got.quarantine
+    rules = q.groupby(["table", "rule"]).size()
+    assert rules[("customers", "other_dealer")] == 2
+    assert rules[("customers", "duplicate_key")] == 1
+    dup = q[(q["table"] == "customers") & (q["rule"] == "duplicate_key")]
+    assert dup["source_row"].tolist() == [len(d.customers) + 4]  # the last row of the file
+    # the other dealer's rows do not push our customers with the same id out
+    assert set(got.customers["customer_id"]) == set(d.customers["customer_id"])
+    bad_dates = q[(q["table"] == "service_visits") & (q["rule"] == "unparseable_date")]
+    assert sorted(bad_dates["source_row"]) == [2, 3]
+    assert set(bad_dates["value"]) == {"2025-02-30", "上周二"}
+    assert len(got.surveys) == 0
+    kept_ro = set(got.service_visits["ro_id"])
+    assert (
+        len(kept_ro)
+        == len(d.service_visits)
+        - 2
+        - ((q["table"] == "service_visits") & (q["rule"] != "unparseable_date")).sum()
+    )
+    # amounts with 元, ￥ and thousands separators parse to the simulator's numbers
+    o = got.orders.set_index("order_id")["price"]
+    pd.testing.assert_series_equal(
+        o.sort_index(), d.orders.set_index("order_id")["price"].loc[o.index].sort_index()
+    )
+    for name, res in _analyses(got).items():
+        if isinstance(res, CRMAnalyticsError):
+            assert not isinstance(res, TypeError), name
+
+
+def test_copies_that_both_fail_are_both_counted(base) -> None:
+    c = base.customers.iloc[:5].astype({"created_at": object}).reset_index(drop=True)
+    c = pd.concat([c, c.iloc[[0]]], ignore_index=True)  # a copy of row 0 ...
+    c.loc[0, "created_at"] = "not a date"  # ... whose original is broken too
+    d = validation.build_dealer(
+        {"customers": c, "staff": base.staff}, dealer_id=base.dealer_id, as_of=base.as_of
+    )
+    s = d.summary().set_index("table").loc["customers"]
+    assert (s["rows_in"], s["kept"], s["quarantined"]) == (6, 4, 2)
