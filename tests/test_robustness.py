@@ -80,7 +80,7 @@ def scenarios(base) -> dict[str, io.DealerData]:
     vl["name"] = EVIL
     out["html"] = _rebuild(base, customers=c, staff=staff, touchpoints=t2, visitor_log=vl)
     sv = base.service_visits
-    again = sv.iloc[:30].assign(ro_id=sv["ro_id"].iloc[:30] + "-2")  # same visit, new RO id
+    again = sv.iloc[-30:].assign(ro_id=sv["ro_id"].iloc[-30:] + "-2")  # same visit, new RO id
     out["dups"] = _rebuild(
         base,
         customers=pd.concat([base.customers, base.customers.iloc[:20]]),
@@ -316,3 +316,16 @@ def test_copies_that_both_fail_are_both_counted(base) -> None:
     )
     s = d.summary().set_index("table").loc["customers"]
     assert (s["rows_in"], s["kept"], s["quarantined"]) == (6, 4, 2)
+
+
+def test_same_day_visits_count_once(scenarios, base) -> None:
+    """A repair order keyed in twice (new RO id, same vehicle, same day) is one visit."""
+    a = lifecycle.lifecycle_states(base).set_index("customer_id")
+    b = lifecycle.lifecycle_states(scenarios["dups"]).set_index("customer_id")
+    pd.testing.assert_series_equal(a["visits_24m"], b["visits_24m"])
+    pd.testing.assert_series_equal(a["state"], b["state"])
+    # the simulator's own same-day visits: counted as days
+    sv = base.service_visits
+    recent = sv[sv["at"] >= base.as_of - pd.DateOffset(months=24)]
+    days = recent.groupby("customer_id")["at"].agg(lambda s: s.dt.normalize().nunique())
+    assert a["visits_24m"].reindex(days.index).tolist() == days.tolist()
