@@ -35,6 +35,7 @@ contact list for staff is asked for explicitly (``fix_list(dealer, contacts=True
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -537,7 +538,7 @@ class Reconciliation:
         )
 
     def _repr_html_(self) -> str:
-        return f"<p><code>{self!r}</code></p>" + self.per_consultant.to_html(
+        return f"<p><code>{html.escape(repr(self))}</code></p>" + self.per_consultant.to_html(
             index=False, float_format="{:.3f}".format
         )
 
@@ -1054,7 +1055,9 @@ class Scorecard:
         return f"Scorecard({self.dealer_id!r}: {dims}; {len(self.flags):,} flagged records)"
 
     def _repr_html_(self) -> str:
-        return f"<p><code>{self!r}</code></p>" + self.pivot().to_html(float_format="{:.1f}".format)
+        return f"<p><code>{html.escape(repr(self))}</code></p>" + self.pivot().to_html(
+            float_format="{:.1f}".format
+        )
 
 
 def _pool(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:

@@ -329,3 +329,11 @@ def test_same_day_visits_count_once(scenarios, base) -> None:
     recent = sv[sv["at"] >= base.as_of - pd.DateOffset(months=24)]
     days = recent.groupby("customer_id")["at"].agg(lambda s: s.dt.normalize().nunique())
     assert a["visits_24m"].reindex(days.index).tolist() == days.tolist()
+
+
+def test_html_repr_escapes_dealer_id() -> None:
+    d = validation.build_dealer({}, dealer_id="<b>D9</b>", as_of="2026-01-31")
+    rec = quality.reconcile_visits(d, mask=False)
+    for obj in (rec, quality.quality_scorecard(d, reconciliation=rec)):
+        page = obj._repr_html_()
+        assert "<b>D9" not in page and "&lt;b&gt;D9" in page
