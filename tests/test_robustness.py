@@ -337,3 +337,21 @@ def test_html_repr_escapes_dealer_id() -> None:
     for obj in (rec, quality.quality_scorecard(d, reconciliation=rec)):
         page = obj._repr_html_()
         assert "<b>D9" not in page and "&lt;b&gt;D9" in page
+
+
+def test_stale_dealer_silent_months_flagged(results, scenarios, base) -> None:
+    """Data that stops a year before as-of: the scorecard names the silent months, the fix list
+    sends them to the CRM desk; the full dealer has none."""
+    sc = results["stale"]["scorecard"]
+    fl = sc.flags[sc.flags["rule"] == "silent_month"]
+    cut = base.as_of - pd.DateOffset(years=1)
+    sv = fl[fl["table"] == "service_visits"]
+    assert len(sv) >= 6
+    assert (pd.to_datetime(sv["at"]) >= cut.to_period("M").to_timestamp()).all()
+    r = sc.rules.set_index(["table", "rule"])
+    assert r.loc[("service_visits", "no_silent_month"), "failed"] == len(sv)
+    fixes = quality.fix_list(scenarios["stale"])
+    assert set(fixes.loc[fixes["issue"] == "silent_month", "owner"]) == {"crm"}
+    full = results["html"]["scorecard"]  # same dealer, all months
+    assert (full.rules.loc[full.rules["rule"] == "no_silent_month", "failed"] == 0).all()
+    assert results["tiny"]["scorecard"].flags["rule"].ne("silent_month").all()
