@@ -355,3 +355,17 @@ def test_stale_dealer_silent_months_flagged(results, scenarios, base) -> None:
     full = results["html"]["scorecard"]  # same dealer, all months
     assert (full.rules.loc[full.rules["rule"] == "no_silent_month", "failed"] == 0).all()
     assert results["tiny"]["scorecard"].flags["rule"].ne("silent_month").all()
+
+
+def test_amounts_never_misread() -> None:
+    """A separator that is not a thousands separator fails the cell instead of moving the point."""
+    cells = ["1.234,50", "1,5", "12 3", "1,234.5元", "-1,234", "1,234,567.89", "RMB 12345", "12 万"]
+    got, failed = io.parse_amounts(pd.Series(cells, dtype=object))
+    assert failed.tolist() == [True, True, True, False, False, False, False, False]
+    assert got[~failed].tolist() == [1234.5, -1234.0, 1234567.89, 12345.0, 120000.0]
+
+
+def test_full_width_dates() -> None:
+    got, failed = io.parse_dates(pd.Series(["１９９８-０１-０２", "2016/3/5 14：30"], dtype=object))
+    assert not failed.any()
+    assert got.tolist() == [pd.Timestamp("1998-01-02"), pd.Timestamp("2016-03-05 14:30")]
