@@ -87,6 +87,11 @@ RULES: dict[tuple[str, str, str], str] = {
     ): "the DMS phone is not one digit away from the phone the same person gave at the front desk",
     (
         "authenticity",
+        "service_visits",
+        "one_repair_order",
+    ): "one workshop visit, one repair order: repair orders of the same vehicle and customer at the same time, of the same kind and amounts, are one visit keyed in twice (the later ids fail)",
+    (
+        "authenticity",
         "visitor_log",
         "phone_format",
     ): "front-desk phones are valid, non-placeholder numbers; checked = log rows with a phone",
@@ -211,6 +216,10 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "missing_log_day": (
         "reception",
         "no visitor-log entry on a day the showroom was open: enter the day's hand cards",
+    ),
+    "duplicate_repair_order": (
+        "crm",
+        "the same repair order was keyed in twice under another id: delete the copy",
     ),
     "quarantined": ("crm", "row rejected at load time: correct it in the DMS and re-export"),
     "silent_month": (
@@ -1505,6 +1514,26 @@ def quality_scorecard(
             "touch_id",
             consultant_id="staff_id",
             detail=pd.Series("DMS visit with no front-desk arrival", index=rec.phantom.index),
+        )
+    )
+    sv = dealer.service_visits
+    same = ["vin", "customer_id", "at", "kind", "labor_amount", "parts_amount", "margin"]
+    ro_dup = sv.sort_values("ro_id")
+    ro_dup = ro_dup[ro_dup.duplicated(same, keep="first")]
+    first_ro = (
+        sv.sort_values("ro_id").drop_duplicates(same).set_index(same)["ro_id"].rename("first_ro")
+    )
+    ro_dup = ro_dup.join(first_ro, on=same)
+    rule("authenticity", "service_visits", "one_repair_order", len(sv), ro_dup)
+    flags.append(
+        _flags(
+            "service_visits",
+            "duplicate_repair_order",
+            "authenticity",
+            ro_dup,
+            "ro_id",
+            consultant_id=pd.Series("crm", index=ro_dup.index),
+            detail=pd.Series("copy of " + ro_dup["first_ro"].astype(str), index=ro_dup.index),
         )
     )
 

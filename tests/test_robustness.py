@@ -369,3 +369,15 @@ def test_full_width_dates() -> None:
     got, failed = io.parse_dates(pd.Series(["１９９８-０１-０２", "2016/3/5 14：30"], dtype=object))
     assert not failed.any()
     assert got.tolist() == [pd.Timestamp("1998-01-02"), pd.Timestamp("2016-03-05 14:30")]
+
+
+def test_repair_order_keyed_twice_is_flagged(results, base) -> None:
+    sc = results["dups"]["scorecard"]
+    fl = sc.flags[sc.flags["rule"] == "duplicate_repair_order"]
+    copies = base.service_visits["ro_id"].iloc[-30:] + "-2"
+    assert set(fl["row_id"]) == set(copies)
+    assert (fl["detail"] == "copy of " + fl["row_id"].str[:-2]).all()
+    r = sc.rules.set_index(["table", "rule"]).loc[("service_visits", "one_repair_order")]
+    assert (r["checked"], r["failed"]) == (len(base.service_visits) + 30, 30)
+    clean = results["html"]["scorecard"].rules.set_index(["table", "rule"])
+    assert clean.loc[("service_visits", "one_repair_order"), "failed"] == 0
