@@ -83,9 +83,13 @@ class DealerData:
         }
 
     def summary(self) -> pd.DataFrame:
-        """Rows read, kept and quarantined per table."""
+        """Rows read, kept and quarantined per table.
+
+        A row that fails several rules counts once; rows are told apart by ``source_row`` (two
+        copies of one row share their ``row_id``, not their place in the file).
+        """
         q = (
-            self.quarantine.drop_duplicates(["table", "row_id"]).groupby("table").size()
+            self.quarantine.drop_duplicates(["table", "source_row"]).groupby("table").size()
             if len(self.quarantine)
             else pd.Series(dtype=int)
         )

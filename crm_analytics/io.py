@@ -537,6 +537,7 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
         that did not parse (never silently NaT).
     """
     arr, blank = _strings(values)
+    arr = pc.utf8_normalize(arr, "NFKC")  # full-width digits, colons and slashes
     out = np.full(len(arr), np.datetime64("NaT"), dtype="datetime64[us]")
     pending = ~blank
     # fast path: common zero-padded layouts of fixed length; Arrow's strptime would roll
@@ -628,7 +629,10 @@ def _parse_dates_slow(arr: pa.Array) -> np.ndarray:
 
 
 _NUM = r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)$"
-_UNITS = r"(?i)rmb|cny|[¥￥元万,\s]|公里|km|分钟|min|人|年|岁"
+_UNITS = r"(?i)rmb|cny|[¥￥元万]|公里|km|分钟|min|人|年|岁"
+# thousands separators (comma or space) only between groups of three digits: ``1.234,50`` or
+# ``1,5`` would otherwise read as 1.2345 and 15
+_GROUPED = r"^[+-]?\d{1,3}(?:[,\s]\d{3})+(?:\.\d*)?$"
 
 
 def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -636,7 +640,8 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Accepts ``12,345.00``, ``12345元``, ``￥12,345``, ``¥12345``, ``RMB 12345``, ``1.2万`` (= 12000),
     full-width digits and separators, and plain numbers; units such as ``公里``, ``km``, ``分钟``,
-    ``年`` and ``人`` are dropped.
+    ``年`` and ``人`` are dropped. Commas and spaces are thousands separators only between
+    groups of three digits; ``1.234,50`` and ``1,5`` fail rather than read as 1.2345 and 15.
 
     Returns
     -------
@@ -646,8 +651,12 @@ def parse_amounts(values: pd.Series) -> tuple[pd.Series, pd.Series]:
     arr, blank = _strings(values)
     arr = pc.utf8_normalize(arr, "NFKC")  # full-width digits, commas and yen sign
     wan = _mask(pc.match_substring(arr, "万"))
-    clean = pc.replace_substring_regex(arr, _UNITS, "")
-    ok = _mask(pc.match_substring_regex(clean, _NUM))
+    clean = pc.utf8_trim_whitespace(pc.replace_substring_regex(arr, _UNITS, ""))
+    misgrouped = _mask(pc.match_substring_regex(clean, r"[,\s]")) & ~_mask(
+        pc.match_substring_regex(clean, _GROUPED)
+    )
+    clean = pc.replace_substring_regex(clean, r"[,\s]", "")
+    ok = _mask(pc.match_substring_regex(clean, _NUM)) & ~misgrouped
     out = np.full(len(arr), np.nan)
     if ok.any():
         numbers = clean.filter(pa.array(ok))

@@ -89,7 +89,8 @@ def lifecycle_states(
     -------
     pandas.DataFrame
         One row per customer: customer_id, state, origin (own_store / elsewhere / none),
-        months_since_visit, visits_24m, last_visit, purchase_date.
+        months_since_visit, visits_24m (days with a service visit in the last 24 months),
+        last_visit, purchase_date.
     """
     rules = _rules(params)
     t = pd.Timestamp(as_of) if as_of is not None else dealer.as_of
@@ -122,7 +123,14 @@ def lifecycle_states(
     since = pd.concat([last_visit, own["known_from"].astype("datetime64[ns]")], axis=1).max(axis=1)
     months_since = (t - since) / pd.Timedelta(days=MONTH_DAYS)
     recent = sv[sv["at"] >= t - pd.DateOffset(months=24)]
-    visits_24 = recent.groupby("customer_id").size()
+    # a visit is a day at the workshop: several repair orders of one day (or one visit keyed
+    # in twice) are one visit, as in rfm.summarize_visits
+    visits_24 = (
+        recent.assign(day=recent["at"].dt.normalize())
+        .drop_duplicates(["customer_id", "day"])
+        .groupby("customer_id")
+        .size()
+    )
     # longest gap among recent visits, including the gap up to t
     gaps = recent.sort_values(["customer_id", "at"]).groupby("customer_id")["at"].diff().dt.days
     max_gap = (

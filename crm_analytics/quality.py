@@ -35,6 +35,7 @@ contact list for staff is asked for explicitly (``fix_list(dealer, contacts=True
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -86,6 +87,11 @@ RULES: dict[tuple[str, str, str], str] = {
     ): "the DMS phone is not one digit away from the phone the same person gave at the front desk",
     (
         "authenticity",
+        "service_visits",
+        "one_repair_order",
+    ): "one workshop visit, one repair order: repair orders of the same vehicle and customer at the same time, of the same kind and amounts, are one visit keyed in twice (the later ids fail)",
+    (
+        "authenticity",
         "visitor_log",
         "phone_format",
     ): "front-desk phones are valid, non-placeholder numbers; checked = log rows with a phone",
@@ -104,6 +110,11 @@ RULES: dict[tuple[str, str, str], str] = {
         "visitor_log",
         "no_missing_day",
     ): "no day without log entries while the showroom was open (the DMS expects arrivals that day)",
+    (
+        "continuity",
+        "*",
+        "no_silent_month",
+    ): "no calendar month without records in an event table (leads, touchpoints, orders, service visits, surveys, visitor log) between its first record and the as-of date, when the daily rate of the 12 months before the empty run made an empty month at most `missing_day_max_chance` likely (an export cut short or a DMS not in use); checked = months",
     (
         "continuity",
         "leads",
@@ -206,7 +217,16 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "reception",
         "no visitor-log entry on a day the showroom was open: enter the day's hand cards",
     ),
+    "duplicate_repair_order": (
+        "crm",
+        "the same repair order was keyed in twice under another id: delete the copy",
+    ),
     "quarantined": ("crm", "row rejected at load time: correct it in the DMS and re-export"),
+    "silent_month": (
+        "crm",
+        "no record in this table for a whole month: re-export the month, or find out why the "
+        "DMS was not used",
+    ),
 }
 
 
@@ -241,7 +261,9 @@ class QualityParams:
         day would have had at most this chance given the DMS's events that day: a delivery
         always passes the desk, a sales visit is missing only if it was fabricated (chance =
         the phantom rate measured on logged days, at least 1%), a service customer with chance
-        ``1 - service_desk_share``.
+        ``1 - service_desk_share``. The same bound makes a calendar month without records in an
+        event table a silent month (rule ``no_silent_month``): a Poisson month at the table's
+        daily rate would have been empty with at most this chance.
     """
 
     followup_days: int = 30
@@ -448,6 +470,91 @@ def _open_days(
     return out
 
 
+#: event tables and the time column whose monthly counts ``no_silent_month`` checks
+#: and the unit counted (touches, visits and surveys cluster around one customer's lead or
+#: vehicle, so distinct customers a month are counted, closer to a Poisson count than rows)
+_EVENT_TIMES: dict[str, tuple[str, str | None]] = {
+    "leads": ("created_at", None),
+    "touchpoints": ("at", "customer_id"),
+    "orders": ("ordered_at", None),
+    "service_visits": ("at", "customer_id"),
+    "surveys": ("at", "customer_id"),
+    "visitor_log": ("at", None),
+}
+
+
+def _silent_months(
+    dealer: DealerData, params: QualityParams
+) -> tuple[dict[str, int], pd.DataFrame]:
+    """Months checked per event table and the silent ones (``table``, ``month``, ``expected``).
+
+    A table is checked from the 13th month after its first record to the month of the as-of
+    date (that month pro rata of its days up to as-of); rows are counted, or distinct
+    customers for tables whose rows cluster around a customer (see ``_EVENT_TIMES``). A month with no record is silent when a
+    Poisson count at the daily rate of the 12 months before its run of empty months would have
+    been zero with chance at most ``params.missing_day_max_chance``. Judging each run by the
+    months before it keeps a sparse start of the history (before the DMS was fully in use)
+    from flagging, and flags every month of an export cut short.
+    """
+    end = dealer.as_of.normalize() + pd.Timedelta(days=1)
+    checked: dict[str, int] = {}
+    silent: list[pd.DataFrame] = []
+    for table, (col, unit) in _EVENT_TIMES.items():
+        frame = dealer.tables[table]
+        frame = frame[frame[col].notna() & (frame[col] < end)]
+        at = frame[col]
+        if at.empty:
+            checked[table] = 0
+            continue
+        months = pd.period_range(at.min().to_period("M"), dealer.as_of.to_period("M"), freq="M")
+        starts = months.to_timestamp()
+        span_start = np.maximum(starts, at.min().normalize())
+        span_end = np.minimum(starts + pd.offsets.MonthBegin(1), end)
+        days = np.asarray((span_end - span_start) / pd.Timedelta(days=1), dtype=float)
+        month = at.dt.to_period("M")
+        per = (
+            frame.assign(_m=month).drop_duplicates(["_m", unit])["_m"] if unit else month
+        ).value_counts()
+        n = per.reindex(months, fill_value=0).to_numpy()
+        # a silent run of months is judged at the daily rate of the 12 months before it
+        # (history can start sparse, before the DMS was fully in use; the first month has a record)
+        last_busy = np.maximum.accumulate(np.where(n > 0, np.arange(len(n)), 0))
+        run_start = last_busy + 1
+        lo = np.maximum(run_start - 12, 0)
+        cum_n = np.concatenate([[0.0], np.cumsum(n)])
+        cum_d = np.concatenate([[0.0], np.cumsum(days)])
+        rate = (cum_n[run_start] - cum_n[lo]) / (cum_d[run_start] - cum_d[lo])
+        expected = rate * days
+        # a run is judged only with 12 months of history before it
+        judged = run_start >= 12
+        empty = judged & (n == 0) & (np.exp(-expected) <= params.missing_day_max_chance)
+        checked[table] = int(judged.sum())
+        if empty.any():
+            silent.append(
+                pd.DataFrame(
+                    {
+                        "table": table,
+                        "month": months[empty].astype(str),
+                        "at": starts[empty],
+                        "expected": expected[empty],
+                    }
+                )
+            )
+    out = (
+        pd.concat(silent, ignore_index=True)
+        if silent
+        else pd.DataFrame(
+            {
+                "table": pd.Series(dtype=str),
+                "month": pd.Series(dtype=str),
+                "at": pd.Series(dtype="datetime64[ns]"),
+                "expected": pd.Series(dtype=float),
+            }
+        )
+    )
+    return checked, out
+
+
 # -- reconciliation ----------------------------------------------------------------------------------
 @dataclass
 class Reconciliation:
@@ -537,7 +644,7 @@ class Reconciliation:
         )
 
     def _repr_html_(self) -> str:
-        return f"<p><code>{self!r}</code></p>" + self.per_consultant.to_html(
+        return f"<p><code>{html.escape(repr(self))}</code></p>" + self.per_consultant.to_html(
             index=False, float_format="{:.3f}".format
         )
 
@@ -1054,7 +1161,9 @@ class Scorecard:
         return f"Scorecard({self.dealer_id!r}: {dims}; {len(self.flags):,} flagged records)"
 
     def _repr_html_(self) -> str:
-        return f"<p><code>{self!r}</code></p>" + self.pivot().to_html(float_format="{:.1f}".format)
+        return f"<p><code>{html.escape(repr(self))}</code></p>" + self.pivot().to_html(
+            float_format="{:.1f}".format
+        )
 
 
 def _pool(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
@@ -1407,6 +1516,26 @@ def quality_scorecard(
             detail=pd.Series("DMS visit with no front-desk arrival", index=rec.phantom.index),
         )
     )
+    sv = dealer.service_visits
+    same = ["vin", "customer_id", "at", "kind", "labor_amount", "parts_amount", "margin"]
+    ro_dup = sv.sort_values("ro_id")
+    ro_dup = ro_dup[ro_dup.duplicated(same, keep="first")]
+    first_ro = (
+        sv.sort_values("ro_id").drop_duplicates(same).set_index(same)["ro_id"].rename("first_ro")
+    )
+    ro_dup = ro_dup.join(first_ro, on=same)
+    rule("authenticity", "service_visits", "one_repair_order", len(sv), ro_dup)
+    flags.append(
+        _flags(
+            "service_visits",
+            "duplicate_repair_order",
+            "authenticity",
+            ro_dup,
+            "ro_id",
+            consultant_id=pd.Series("crm", index=ro_dup.index),
+            detail=pd.Series("copy of " + ro_dup["first_ro"].astype(str), index=ro_dup.index),
+        )
+    )
 
     # continuity
     n_arr = len(rec.pairs) + len(rec.unregistered) + len(rec.not_recorded)
@@ -1473,6 +1602,24 @@ def quality_scorecard(
             consultant_id=pd.Series("reception", index=md.index),
         )
     )
+    months_checked, silent = _silent_months(dealer, params)
+    for table, n_months in months_checked.items():
+        part = silent[silent["table"] == table]
+        rule("continuity", table, "no_silent_month", n_months, part)
+        flags.append(
+            _flags(
+                table,
+                "silent_month",
+                "continuity",
+                part,
+                "month",
+                consultant_id=pd.Series("crm", index=part.index),
+                detail=pd.Series(
+                    "no record; about " + part["expected"].round(1).astype(str) + " expected",
+                    index=part.index,
+                ),
+            )
+        )
     tp = dealer.touchpoints
     op = leads[leads["status"] == "open"]
     follow = tp[(tp["kind"] != "inquiry") & tp["lead_id"].notna()].groupby("lead_id")["at"].max()

@@ -221,6 +221,12 @@ def _isin(values: pd.Series, allowed: pd.Series) -> pd.Series:
     return pd.Series(hit.to_numpy(zero_copy_only=False), index=values.index)
 
 
+def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """``keys.map(values)`` that keeps the dtype of ``values`` (an empty datetime ``values``
+    makes ``Series.map`` try a float cast and fail); ``values`` has a unique index."""
+    return pd.Series(values.reindex(pd.Index(keys)).to_numpy(), index=keys.index)
+
+
 def _relation_rules(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
 ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
@@ -270,7 +276,7 @@ def _relation_rules(
     )
     orders = tables["orders"]
     if len(orders):
-        lead_created = orders["lead_id"].map(created)
+        lead_created = _lookup(orders["lead_id"], created)
         drop(
             "orders",
             (orders["ordered_at"] < lead_created).fillna(False),
@@ -287,7 +293,7 @@ def _relation_rules(
     tp = tables["touchpoints"]
     if len(tp):
         stage = tp["kind"].isin(LEAD_STAGE_KINDS) & tp["lead_id"].notna()
-        before = stage & (tp["at"] < tp["lead_id"].map(created)).fillna(False)
+        before = stage & (tp["at"] < _lookup(tp["lead_id"], created)).fillna(False)
         drop("touchpoints", before, "at", "chronology:stage_before_lead")
     pol = tables["insurance_policies"]
     if len(pol):
@@ -382,13 +388,15 @@ def build_dealer(
         if "dealer_id" not in frame.columns:
             frame = frame.assign(dealer_id=dealer_id)
         rows_in[table] = len(frame)
+        if not frame.index.is_unique:
+            frame = frame.reset_index(drop=True)
+        # other dealers' rows leave first: their keys may repeat ours (each dealer numbers its
+        # own customers), and must not make our rows fail the unique-key rule
+        other = frame["dealer_id"].astype("string").str.strip().ne(dealer_id).fillna(False)
+        if other.any():
+            parts.append(_quarantine_rows(table, frame, other, "dealer_id", "other_dealer"))
+            frame = frame.loc[~other]
         good, bad = validate_table(table, frame, source=sources.get(table))
-        wrong_dealer = good["dealer_id"] != dealer_id
-        if wrong_dealer.any():
-            bad = pd.concat(
-                [bad, _quarantine_rows(table, good, wrong_dealer, "dealer_id", "other_dealer")]
-            )
-            good = good.loc[~wrong_dealer]
         kept[table] = good
         parts.append(bad)
     if extra_quarantine is not None and len(extra_quarantine):
