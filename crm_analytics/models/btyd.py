@@ -717,7 +717,7 @@ def _stencil_newton(
     f = g = hess = None
     message = "maximum number of iterations reached"
     success = False
-    for it in range(max_iter):
+    for it in range(max_iter):  # noqa: B007 (it is reported after the loop)
         pts = np.vstack(
             [u, u + h_grad * eye, u - h_grad * eye, u + h_hess * eye, u - h_hess * eye]
             + ([u + h_hess * off, u - h_hess * off] if pairs else [])
