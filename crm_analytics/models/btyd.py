@@ -1093,7 +1093,8 @@ class BGNBD(_CountModel):
         r"""Probability that each customer is still active at ``T``.
 
         Fader, Hardie & Lee (2008), "Computing P(alive) using the BG/NBD model", note 021,
-        equation (2); equals 1 when ``frequency == 0``.
+        http://brucehardie.com/notes/021/ (the share of the likelihood of "still alive");
+        equals 1 when ``frequency == 0``.
 
         Parameters
         ----------
@@ -1506,7 +1507,7 @@ class GammaGamma(_BTYDBase):
     def predict_expected_spend(self, frequency: ArrayLike, monetary: ArrayLike) -> np.ndarray:
         r"""Expected mean spend per visit given the history.
 
-        Fader, Hardie & Lee (2005b), equation (5) / note 025:
+        Fader & Hardie (2013), note 025 (conditional expectation of mean spend):
         :math:`E(M \mid x, \bar m) = \frac{p(v + x\bar m)}{px + q - 1}`, a weighted average of
         the population mean :math:`pv/(q-1)` and the observed mean. Customers with
         ``frequency == 0`` get the population mean. Requires ``q > 1``.
