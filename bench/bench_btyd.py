@@ -102,7 +102,10 @@ if model == "bgnbd":
         except Exception:
             continue
 else:
-    m = cls().fit(x, tx, T, tol=1e-12, maxiter=20000)
+    # Nelder-Mead restarted from its default solution (scaled time, as lifetimes optimises)
+    scale = 1.0 / T.max()
+    p0 = [m.params_["r"], m.params_["alpha"] * scale, m.params_["s"], m.params_["beta"] * scale]
+    m = cls().fit(x, tx, T, tol=1e-11, maxiter=3000, initial_params=np.array(p0))
 res["params"] = {k: float(m.params_[k]) for k in names}
 def total_ll(p):
     if model == "bgnbd":
