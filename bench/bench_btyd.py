@@ -69,6 +69,7 @@ PINS = [
 BG_TRUE = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
 PNBD_TRUE = {"r": 0.55, "alpha": 10.58, "s": 0.61, "beta": 11.67}
 HORIZON = 52.0  # weeks, for expected visits
+LT_REFIT_MAXITER = 3000  # Nelder-Mead iterations of lifetimes' Pareto/NBD agreement refit
 
 LIFETIMES_RUNNER = r"""
 import json, sys, time, warnings
@@ -105,7 +106,8 @@ else:
     # Nelder-Mead restarted from its default solution (scaled time, as lifetimes optimises)
     scale = 1.0 / T.max()
     p0 = [m.params_["r"], m.params_["alpha"] * scale, m.params_["s"], m.params_["beta"] * scale]
-    m = cls().fit(x, tx, T, tol=1e-11, maxiter=3000, initial_params=np.array(p0))
+    maxiter = int(sys.argv[7]) if len(sys.argv) > 7 else 3000
+    m = cls().fit(x, tx, T, tol=1e-11, maxiter=maxiter, initial_params=np.array(p0))
 res["params"] = {k: float(m.params_[k]) for k in names}
 def total_ll(p):
     if model == "bgnbd":
@@ -183,6 +185,7 @@ def compare(model: str, resolution: str, n: int, py: Path, repeat: int, tmp: Pat
             str(HORIZON),
             json.dumps(ours.params_.to_dict()),
             str(lt_repeat),
+            str(LT_REFIT_MAXITER),
         ],
         check=True,
         env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
@@ -255,7 +258,11 @@ def main() -> None:
     ap.add_argument("--models", default="bgnbd,pareto")
     ap.add_argument("--resolutions", default="daily,continuous")
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
+    ap.add_argument("--lt-refit-maxiter", type=int, default=3000)
+    ap.add_argument("--skip-summaries", action="store_true")
     args = ap.parse_args()
+    global LT_REFIT_MAXITER
+    LT_REFIT_MAXITER = args.lt_refit_maxiter
     py = ensure_venv()
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -264,7 +271,7 @@ def main() -> None:
                 r = compare(model, res, args.customers, py, args.repeat, Path(tmp))
                 results.append(r)
                 print(json.dumps(r, indent=1), flush=True)
-    summ = bench_summaries(1_000_000, args.repeat)
+    summ = None if args.skip_summaries else bench_summaries(1_000_000, args.repeat)
     print(json.dumps(summ), flush=True)
     print(
         "\nmodel      resolution  rows    crm s  lifetimes s  speedup  param rel  LL rel  P(alive)  E[X]"
