@@ -919,8 +919,11 @@ def _map_columns(
         hints = {c: aliases[c] for c in required}
         raise InputError(
             f"file {str(path)!r} (table {table!r}) lacks required column(s) {required}. "
-            f"Headers that map to them: {hints}. Add the column to the export, or add its header to "
-            "the DMS mapping (params/dms_mapping.yaml, passed as mapping=)."
+            f"Headers that map to them: {hints}; headers in the file: "
+            f"{[str(h).strip() for h in header][:20]}. Add the column to the export, or add its "
+            "header to the DMS mapping (params/dms_mapping.yaml, passed as mapping=). Garbled "
+            "headers mean another encoding (Big5, Shift-JIS ...): save the file as UTF-8 or "
+            "GB18030."
         )
     notes = []
     if unmapped:
