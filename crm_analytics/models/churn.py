@@ -72,22 +72,23 @@ SCORING_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: Reason-code groups: the feature groups of :data:`CHURN_FEATURE_GROUPS`, with the recency,
-#: regularity and BTYD groups merged (they all measure the current silence against the
+#: regularity, BTYD and survival-model groups merged (they all measure the current silence against the
 #: customer's own rhythm, and occluding one while the others stay would hide it).
 CHURN_REASON_GROUPS: dict[str, tuple[str, ...]] = {
     "recency": CHURN_FEATURE_GROUPS["recency"]
     + CHURN_FEATURE_GROUPS["regularity"]
-    + CHURN_FEATURE_GROUPS["btyd"],
+    + CHURN_FEATURE_GROUPS["btyd"]
+    + CHURN_FEATURE_GROUPS["survival"],
     **{
         g: cols
         for g, cols in CHURN_FEATURE_GROUPS.items()
-        if g not in ("recency", "regularity", "btyd")
+        if g not in ("recency", "regularity", "btyd", "survival")
     },
 }
 
 #: Plain-language text of each churn reason code (feature group).
 CHURN_REASON_TEXT: dict[str, str] = {
-    "recency": "long silence compared with the customer's own visit rhythm (incl. BTYD P(alive))",
+    "recency": "long silence compared with the customer's own visit rhythm (incl. BTYD / survival-model P(alive))",
     "frequency": "few service visits",
     "spend": "low or unusual service spend",
     "vehicle_age": "vehicle age / mileage",
