@@ -136,10 +136,14 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     # every training label window closes before the evaluation cutoff
     for c, tc in bt.train_cutoffs.items():
         assert max(tc) + pd.DateOffset(months=12) <= c
-    # small network here; the sample-network figures are in the model card (see the report)
+    # small network here (3 x 1,200 customers, one cutoff; measured: model 0.771, oracle 0.827,
+    # days since last visit 0.744, 12-month rule 0.672, BG/NBD 0.621, survival model alone
+    # 0.798; model ECE 0.027). The sample-network figures are in the model card.
     assert s.loc["model", "roc_auc"] > s.loc["recency_rule", "roc_auc"] + 0.05
-    assert s.loc["model", "roc_auc"] > s.loc["p_alive", "roc_auc"] + 0.02
+    assert s.loc["model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.02
+    assert s.loc["model", "roc_auc"] > s.loc["p_alive", "roc_auc"] + 0.1
+    assert s.loc["survival_model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.04
     assert s.loc["model", "roc_auc"] >= 0.93 * s.loc["oracle", "roc_auc"]
-    assert s.loc["model", "ece"] < 0.08
+    assert s.loc["model", "ece"] < 0.05
     card = fitted.model_card(bt)
     assert "| model |" in card and "Targets" in card
