@@ -105,3 +105,37 @@ def test_open_leads_at_extraction_match_the_dms_status(dealer):
 def test_population_is_empty_before_any_record(dealer):
     X = churn_features(dealer, "2010-01-01")
     assert len(X) == 0 and len(active_customers(dealer, "2010-01-01")) == 0
+
+
+def test_survival_terms_match_hand_computed_exponentials():
+    from crm_analytics.features import _surv_terms
+
+    lam, mu, D, H = np.array([[2.0]]), np.array([[0.2]]), np.array([[0.5]]), 1.0
+    far = np.array([[100.0]])  # warranty never ends: a constant hazard
+    A, B, N = _surv_terms(lam, D, far, H, mu, 3 * mu)
+    k = 2.2
+    assert A[0, 0] == pytest.approx(np.exp(-k * 0.5))
+    assert B[0, 0] == pytest.approx(0.2 / k * (1 - np.exp(-k * 0.5)))
+    # no visit in the horizon given alive: survive it without a visit, or die before visiting
+    assert N[0, 0] == pytest.approx(np.exp(-k) + 0.2 / k * (1 - np.exp(-k)))
+    # warranty ended before the last visit: the whole interval runs at the post hazard 0.6
+    A2, B2, _ = _surv_terms(lam, D, np.array([[-1.0]]), H, mu, 3 * mu)
+    assert A2[0, 0] == pytest.approx(np.exp(-2.6 * 0.5))
+    assert B2[0, 0] == pytest.approx(0.6 / 2.6 * (1 - np.exp(-2.6 * 0.5)))
+
+
+def test_survival_model_tracks_the_oracle(dealer):
+    from scipy.stats import spearmanr
+
+    from crm_analytics.synth import true_churn_probability
+
+    X = churn_features(dealer, CUT)
+    truth = dealer.truth["customers"]
+    o = true_churn_probability(truth, dealer.service_visits, CUT)
+    o = o[~o.index.duplicated()].reindex(X.index)
+    ok = o.notna().to_numpy()
+    assert ok.mean() > 0.95
+    # measured 0.885 and a mean of 0.410 against the oracle's 0.419 (204 customers)
+    assert spearmanr(X["p_churn_cov"][ok], o[ok]).correlation > 0.8
+    assert abs(X["p_churn_cov"].mean() - o.mean()) < 0.05
+    assert X["p_alive_cov"].between(0, 1).all() and (X["dropout_hazard_cov"] > 0).all()
