@@ -253,6 +253,19 @@ _LABELS: dict[str, tuple[str, str]] = {
     "warranty_end": ("Warranty ending", "质保到期"),
     "finance_end": ("Finance ending", "金融到期"),
     "lists_title": ("Call-list size per reason", "各类回访清单数量"),
+    # profit lines (penetration.profit_decomposition)
+    "vehicle": ("New vehicle", "新车"),
+    "finance": ("Finance", "金融"),
+    "insurance": ("New-car insurance", "新车保险"),
+    "accessories": ("Accessories", "精品"),
+    "extended_warranty": ("Extended warranty", "延保"),
+    "maintenance": ("Maintenance", "保养"),
+    "repair": ("Repair", "维修"),
+    "warranty": ("Warranty repair", "索赔"),
+    "accident": ("Accident repair", "事故车"),
+    "care": ("Car care", "美容养护"),
+    "value_added_items": ("Value-added items", "售后增值项目"),
+    "gross_profit": ("Gross profit per business line in the period", "各业务线毛利(分析期)"),
     # media and churn
     "cost_per_order": ("Cost per order", "单车订单成本"),
     "media_title": ("Media cost per order by channel", "各渠道单个订单媒体成本"),
@@ -496,6 +509,7 @@ def plot_bars(
     lo = min(0.0, float(v.min())) if len(v) else 0.0
     ax.set_xlim(lo * 1.1, peak * 1.25 if peak > 0 else 1.0)
     ax.set_xticks([])
+    ax.grid(False)
     for side in ("top", "right", "bottom"):
         ax.spines[side].set_visible(False)
     ax.set_title(label(title, lang) if title else "")
