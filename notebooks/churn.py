@@ -11,7 +11,6 @@
 #     name: python3
 # ---
 
-
 # %% tags=["parameters"]
 # Parameters (papermill injects a dealer's values after this cell; see params/*.yaml).
 source = "../data/sample"

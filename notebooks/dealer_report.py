@@ -11,7 +11,6 @@
 #     name: python3
 # ---
 
-
 # %% tags=["parameters"]
 # Parameters (papermill injects a dealer's values after this cell; see params/*.yaml).
 source = "../data/sample"
@@ -31,6 +30,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crm_analytics import attribution, funnel, lifecycle, penetration, plots, quality
+from crm_analytics.errors import InsufficientDataError
 from crm_analytics.io import load_dealer
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.report import display as out
@@ -169,13 +169,18 @@ states = lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
 plots.plot_bars(states.set_index("state")["customers"], title="states_title", lang=lang)
 plt.show()
 out.show_heading(t("churn", language), 3)
-churn_model = ChurnModel().fit(dealer, cutoff=dealer.as_of - pd.DateOffset(months=12))
-risk = churn_model.score(dealer)
-bands = risk["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
-out.show_table(
-    bands.rename(t("list_reason", language)).rename(index=plots.label).to_frame(),
-    formatters={t("list_reason", language): out.fmt_count},
-)
+try:  # a small dealer has too little history for its own model (the churn notebook pools)
+    churn_model = ChurnModel().fit(dealer, cutoff=dealer.as_of - pd.DateOffset(months=12))
+except InsufficientDataError as err:
+    churn_model = None
+    out.show_text(str(err), muted=True)
+if churn_model is not None:
+    risk = churn_model.score(dealer)
+    bands = risk["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
+    out.show_table(
+        bands.rename(t("list_reason", language)).rename(index=plots.label).to_frame(),
+        formatters={t("list_reason", language): out.fmt_count},
+    )
 
 # %%
 out.show_heading(t("media", language))
