@@ -253,6 +253,13 @@ _LABELS: dict[str, tuple[str, str]] = {
     "warranty_end": ("Warranty ending", "质保到期"),
     "finance_end": ("Finance ending", "金融到期"),
     "lists_title": ("Call-list size per reason", "各类回访清单数量"),
+    # lead channels (English; Chinese from CHANNEL_LABELS_ZH)
+    "online_inquiry": ("Online inquiry", "网络询价"),
+    "phone_inquiry": ("Phone inquiry", "电话询价"),
+    "walk_in": ("Walk-in", "展厅自然进店"),
+    "auto_show": ("Auto show", "车展/外展"),
+    "partner_list": ("Partner list", "异业合作名单"),
+    "dcc_outbound": ("DCC outbound", "DCC外呼邀约"),
     # profit lines (penetration.profit_decomposition)
     "vehicle": ("New vehicle", "新车"),
     "finance": ("Finance", "金融"),
