@@ -41,6 +41,7 @@ __all__ = [
     "plot_gaps",
     "plot_kpi_comparison",
     "plot_monthly",
+    "plot_bars",
     "plot_quality",
     "plot_ranking",
     "resolve_language",
@@ -191,11 +192,12 @@ _LABELS: dict[str, tuple[str, str]] = {
     "leads": ("Leads", "线索"),
     "visited": ("Visited the showroom", "到店"),
     "test_drive": ("Test drive", "试驾"),
+    "ordered": ("Order", "成交"),
     "won": ("Order", "成交"),
     "delivered": ("Delivered", "交车"),
     "visit_rate": ("Visit rate", "到店率"),
     "test_drive_rate": ("Test-drive rate", "试驾率"),
-    "close_rate": ("Close rate (of visits)", "到店成交率"),
+    "visit_to_order_rate": ("Closing ratio (orders / visits)", "到店成交率"),
     "finance_penetration": ("Finance penetration", "金融渗透率"),
     "insurance_penetration": ("New-car insurance penetration", "新车保险渗透率"),
     "extended_warranty_penetration": ("Extended-warranty penetration", "延保渗透率"),
@@ -225,6 +227,63 @@ _LABELS: dict[str, tuple[str, str]] = {
     "dealer": ("dealer", "经销商"),
     "channel": ("channel", "渠道"),
     "yuan": ("yuan", "元"),
+    # quality dimensions
+    "authenticity": ("Authenticity", "真实性"),
+    "continuity": ("Continuity", "连续性"),
+    "validity": ("Validity", "有效性"),
+    "quality_scores": ("Data-quality score per dimension (0-100)", "数据质量各维度得分(0-100)"),
+    # lifecycle states
+    "prospect": ("Prospect", "潜客"),
+    "defeated": ("Defeated (lost sale)", "战败"),
+    "own_store_new": ("New owner (bought here)", "本店新车主"),
+    "bought_elsewhere": ("Bought elsewhere", "他店购车"),
+    "regular": ("Regular", "活跃保有"),
+    "floating": ("Floating", "流失预警"),
+    "dormant": ("Dormant", "休眠"),
+    "lost": ("Lost", "流失"),
+    "states_title": ("Customers per lifecycle state", "各生命周期状态客户数"),
+    # call lists
+    "trade_in": ("Trade-in", "置换"),
+    "recall": ("Recall", "召回"),
+    "dormant_activation": ("Dormant activation", "休眠激活"),
+    "insurance_renewal": ("Insurance renewal", "续保"),
+    "maintenance_due": ("Maintenance due", "保养到期"),
+    "defeated_reactivation": ("Defeated reactivation", "战败再激活"),
+    "referral": ("Referral", "转介绍"),
+    "warranty_end": ("Warranty ending", "质保到期"),
+    "finance_end": ("Finance ending", "金融到期"),
+    "lists_title": ("Call-list size per reason", "各类回访清单数量"),
+    # lead channels (English; Chinese from CHANNEL_LABELS_ZH)
+    "online_inquiry": ("Online inquiry", "网络询价"),
+    "phone_inquiry": ("Phone inquiry", "电话询价"),
+    "walk_in": ("Walk-in", "展厅自然进店"),
+    "auto_show": ("Auto show", "车展/外展"),
+    "partner_list": ("Partner list", "异业合作名单"),
+    "dcc_outbound": ("DCC outbound", "DCC外呼邀约"),
+    # profit lines (penetration.profit_decomposition)
+    "vehicle": ("New vehicle", "新车"),
+    "finance": ("Finance", "金融"),
+    "insurance": ("New-car insurance", "新车保险"),
+    "accessories": ("Accessories", "精品"),
+    "extended_warranty": ("Extended warranty", "延保"),
+    "maintenance": ("Maintenance", "保养"),
+    "repair": ("Repair", "维修"),
+    "warranty": ("Warranty repair", "索赔"),
+    "accident": ("Accident repair", "事故车"),
+    "care": ("Car care", "美容养护"),
+    "value_added_items": ("Value-added items", "售后增值项目"),
+    "gross_profit": ("Gross profit per business line in the period", "各业务线毛利(分析期)"),
+    # media and churn
+    "cost_per_order": ("Cost per order", "单车订单成本"),
+    "media_title": ("Media cost per order by channel", "各渠道单个订单媒体成本"),
+    "churn_bands_title": (
+        "Active service customers per churn-risk band",
+        "活跃售后客户流失风险分布",
+    ),
+    "high": ("High risk", "高风险"),
+    "medium": ("Medium risk", "中风险"),
+    "low": ("Low risk", "低风险"),
+    "customers": ("customers", "客户数"),
 }
 
 
@@ -416,6 +475,52 @@ def plot_monthly(
     ax.set_ylabel(label(y, lang))
     if hue:
         ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return ax
+
+
+def plot_bars(
+    values: pd.Series,
+    *,
+    title: str = "",
+    lang: str = "en",
+    kind: str = "count",
+    ax: Axes | None = None,
+) -> Axes:
+    """Horizontal bars of one value per label (largest first), the value printed on each bar.
+
+    Parameters
+    ----------
+    values
+        Index: keys (shown through :func:`label`), values: numbers; NaN rows are dropped.
+    title
+        A label key or plain text.
+    kind
+        ``"count"``, ``"percent"`` (shares 0-1), ``"yuan"`` or ``"score"`` (0-100): how values
+        are written.
+    """
+    import seaborn as sns
+
+    v = pd.to_numeric(values, errors="coerce").dropna().sort_values(ascending=False)
+    fmt = {
+        "percent": lambda x: f"{x:.1%}",
+        "yuan": lambda x: format_yuan(x, lang),
+        "score": lambda x: f"{x:.1f}",
+    }.get(kind, lambda x: f"{x:,.0f}")
+    ax = _new_ax(ax, (11.0, 1.2 + 0.6 * max(len(v), 1)))
+    ax.barh(range(len(v)), v.to_numpy(), color=sns.color_palette("colorblind")[0])
+    ax.set_yticks(range(len(v)), [label(str(k), lang) for k in v.index])
+    ax.invert_yaxis()
+    peak = float(v.abs().max()) if len(v) else 1.0
+    for i, x in enumerate(v):
+        ax.text(max(x, 0) + peak * 0.01, i, fmt(float(x)), va="center")
+    lo = min(0.0, float(v.min())) if len(v) else 0.0
+    ax.set_xlim(lo * 1.1, peak * 1.25 if peak > 0 else 1.0)
+    ax.set_xticks([])
+    ax.grid(False)
+    for side in ("top", "right", "bottom"):
+        ax.spines[side].set_visible(False)
+    ax.set_title(label(title, lang) if title else "")
+    ax.set_xlabel("")
     return ax
 
 

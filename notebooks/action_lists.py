@@ -19,16 +19,16 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
 
 # %% tags=["remove"]
-import pandas as pd
+import matplotlib.pyplot as plt
 
-from crm_analytics import plots
+from crm_analytics import actions, crm_reports, plots
 from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
@@ -39,9 +39,9 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+
+# contact details only when the run asks for contact lists (mask_personal_data false)
+calls = actions.call_lists(dealer, contact=not mask_personal_data)
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – action lists", 1)
@@ -57,14 +57,57 @@ out.show_text(
     )
 )
 
-# %%
-out.show_heading(t("lists", language))
-out.show_table(pd.Series(m["list_sizes"], name="customers").to_frame())
 if mask_personal_data:
     out.show_text(t("masked", language), muted=True)
 
 # %%
-# INTEGRATION(actions/personas/privacy): the dated, prioritised call lists, e.g.
-#   lists = actions.call_lists(dealer, as_of=dealer.as_of, contact=not mask_personal_data)
-#   for name, frame in lists.items(): out.show_heading(name, 3); out.show_table(frame, index=False)
-#   (call_lists masks phones/names via privacy.mask_frame unless contact=True; show_table escapes)
+# Call lists at the data date: rows and expected value per reason.
+per_reason = calls.groupby("reason").agg(
+    customers=("customer_id", "nunique"), rows=("rank", "size"), value=("value", "sum")
+)
+out.show_table(per_reason.rename(index=plots.label), formatters={"value": out.fmt_count})
+plots.plot_bars(per_reason["rows"], title="lists_title", lang=lang)
+plt.show()
+
+# %%
+# Load per owner (rows against the mean of the owner's role) and the touch calendar.
+out.show_table(
+    actions.owner_load(calls),
+    formatters={
+        "value": out.fmt_count,
+        "mean_role_load": "{:.1f}".format,
+        "load_ratio": "{:.2f}".format,
+    },
+    index=False,
+)
+out.show_table(actions.touch_calendar(calls).head(12))
+
+# %%
+# The top of the list (names and phones masked unless contact lists were asked for).
+out.show_table(
+    calls[
+        [
+            "rank",
+            "customer_id",
+            "customer_name",
+            "customer_phone",
+            "reason",
+            "detail",
+            "due_date",
+            "priority",
+            "owner_id",
+        ]
+    ].head(40),
+    formatters={"priority": out.fmt_count},
+    index=False,
+)
+
+# %%
+# Supporting CRM reports: defeat reasons (Pareto), CSI per stage, department efficiency.
+out.show_table(
+    crm_reports.defeat_pareto(dealer),
+    formatters={"share": out.fmt_percent, "cum_share": out.fmt_percent},
+    index=False,
+)
+out.show_table(crm_reports.csi_by_stage(dealer), index=False)
+out.show_table(crm_reports.department_efficiency(dealer), index=False)

@@ -19,7 +19,7 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
@@ -28,7 +28,7 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import plots
+from crm_analytics import attribution, crm_reports, plots
 from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
@@ -39,9 +39,9 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+
+media = attribution.media_efficiency(dealer, by=())
+journeys = attribution.journeys(dealer)
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – attribution and media", 1)
@@ -58,26 +58,56 @@ out.show_text(
 )
 
 # %%
-channels = rm.channel_summary(dealer, start, end)
+# Cost per lead, visit, order and delivery and ROI per channel (slide: media efficiency).
+money = [
+    "cost",
+    "gross_profit",
+    "cost_per_lead",
+    "cost_per_visit",
+    "cost_per_order",
+    "cost_per_delivery",
+]
 out.show_table(
-    channels.assign(channel=[plots.label(c, language) for c in channels["channel"]]),
-    formatters={
-        "cost": out.fmt_count,
-        "cost_per_lead": out.fmt_count,
-        "cost_per_win": out.fmt_count,
-    },
+    media.assign(channel=media["channel"].map(plots.label)),
+    formatters={**dict.fromkeys(money, out.fmt_count), "roi": out.fmt_percent},
     index=False,
 )
-plots.plot_monthly(
-    rm.monthly_leads(dealer, start, end),
-    hue="channel",
-    title=t("leads_month", language),
-    lang=lang,
-    stacked=True,
+plots.plot_bars(
+    media.set_index("channel")["cost_per_order"], title="media_title", kind="yuan", lang=lang
 )
 plt.show()
 
 # %%
-# INTEGRATION(attribution): heuristic / Markov / Shapley attribution and media efficiency,
-#   journeys = attribution.journeys(dealer); res = attribution.markov_attribution(journeys)
-#   out.show_table(attribution.media_efficiency(res, dealer.channel_costs)); bar chart via plots
+# Credit for orders and gross profit by attribution model (first/last touch, Markov, Shapley ...).
+credit = attribution.attribute(journeys)
+out.show_table(
+    credit.pivot_table(index="channel", columns="model", values="conversions").rename(
+        index=plots.label
+    ),
+    formatters=None,
+)
+
+# %%
+# Channel effects within age bands of interviewed customers.
+out.show_table(
+    attribution.persona_channel_effects(dealer, by="age_band"),
+    formatters={
+        "conversion_rate_with": out.fmt_percent,
+        "conversion_rate_without": out.fmt_percent,
+        "lift": "{:.2f}".format,
+        "share_markov_1": out.fmt_percent,
+    },
+    index=False,
+)
+
+# %%
+# How often the DMS's recorded channel matches what the customer recalls in surveys.
+out.show_table(
+    crm_reports.channel_recall_accuracy(dealer),
+    formatters={
+        "accuracy": out.fmt_percent,
+        "accuracy_low": out.fmt_percent,
+        "accuracy_high": out.fmt_percent,
+    },
+    index=False,
+)

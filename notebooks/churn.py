@@ -19,17 +19,19 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
 
 # %% tags=["remove"]
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from crm_analytics import plots
-from crm_analytics.io import load_dealer
+from crm_analytics.io import list_dealers, load_dealer
+from crm_analytics.models import churn, leads
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
 from crm_analytics.report.text import t
@@ -39,9 +41,11 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+
+# one model per notebook: trained at three cutoffs 12-18 months before the data date
+train_cutoffs = [dealer.as_of - pd.DateOffset(months=12 + 3 * k) for k in range(3)]
+model = churn.ChurnModel().fit(dealer, cutoffs=train_cutoffs)
+scores = model.score(dealer)
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – churn", 1)
@@ -58,26 +62,73 @@ out.show_text(
 )
 
 # %%
-churn = kpis.loc[["service_retention"]]
-out.show_table(churn, formatters=dict.fromkeys(churn.columns, out.fmt_kpi))
-out.show_table(
-    pd.DataFrame(
-        {
-            "vehicles in park": [
-                m["volumes"]["vehicles_in_park"],
-                m["comparison"]["volumes"]["vehicles_in_park"],
-            ],
-            "retained": [
-                m["volumes"]["retained_vehicles"],
-                m["comparison"]["volumes"]["retained_vehicles"],
-            ],
-        },
-        index=["period", "previous round"],
-    )
+# Active service customers per churn-risk band (calibrated probability of no visit in 12 months).
+bands = scores["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
+plots.plot_bars(bands, title="churn_bands_title", lang=lang)
+plt.show()
+out.show_text(
+    f"{len(scores):,} active customers; expected churners {scores['churn_probability'].sum():,.0f}"
 )
 
 # %%
-# INTEGRATION(churn): supervised churn scores and their backtest, e.g.
-#   X, y = features.churn_features(dealer, as_of=...); model = models.churn.ChurnModel().fit(X, y)
-#   out.show_table(models.churn.backtest(dealer).summary); risk bands -> plots chart
-#   INTEGRATION(leads): models.leads lead scoring for open leads.
+# The highest-risk customers with their three main reasons (ids only: no personal data here).
+top = scores.sort_values("churn_probability", ascending=False).head(25)
+out.show_table(
+    top[
+        [
+            "customer_id",
+            "churn_probability",
+            "risk_band",
+            "reason_1_text",
+            "reason_2_text",
+            "reason_3_text",
+        ]
+    ],
+    formatters={"churn_probability": out.fmt_percent},
+    index=False,
+)
+
+# %%
+# Honest backtest: trained before, evaluated 12 months before the data date, against baselines.
+backtest = churn.backtest(
+    dealer, cutoffs=[dealer.as_of - pd.DateOffset(months=12)], n_train_cutoffs=3
+)
+out.show_table(
+    backtest.summary(),
+    formatters={
+        c: "{:.3f}".format
+        for c in ["positive_rate", "roc_auc", "pr_auc", "brier", "lift_top_decile", "ece"]
+    },
+    index=False,
+)
+out.show_text(model.model_card(backtest))
+
+# %%
+# Open leads scored: P(order within 7/15/30/90 days) and the H/A/B/C grade. One dealer has too
+# few lead snapshots for its own model, so the model is pooled over the network's dealers.
+lead_model = leads.LeadScoreModel().fit(
+    (load_dealer(source, i) for i in list_dealers(source)["dealer_id"]),
+    cutoffs=leads.snapshot_cutoffs(
+        dealer.as_of - pd.DateOffset(months=15),
+        dealer.as_of - pd.DateOffset(months=3),
+        every_days=28,
+    ),
+)
+lead_scores = lead_model.score(dealer)
+out.show_table(lead_scores["grade"].value_counts().sort_index().to_frame("open leads"))
+out.show_table(
+    lead_scores.sort_values("p_30d", ascending=False)[
+        [
+            "lead_id",
+            "consultant_id",
+            "recorded_grade",
+            "grade",
+            "p_7d",
+            "p_30d",
+            "p_90d",
+            "reason_1_text",
+        ]
+    ].head(25),
+    formatters=dict.fromkeys(["p_7d", "p_30d", "p_90d"], out.fmt_percent),
+    index=False,
+)

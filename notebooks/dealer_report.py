@@ -19,7 +19,7 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
@@ -29,8 +29,10 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics import plots
+from crm_analytics import attribution, funnel, lifecycle, penetration, plots, quality
+from crm_analytics.errors import InsufficientDataError
 from crm_analytics.io import load_dealer
+from crm_analytics.models.churn import ChurnModel
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
 from crm_analytics.report.text import gap_lines, t
@@ -40,10 +42,11 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+all_targets = rm.load_targets(targets)
 m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
 benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-gaps = rm.gaps_in_yuan(m, targets=targets, benchmark=benchmark)
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
+kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}, {dealer.city}) – {t('report', language)}", 1)
@@ -77,6 +80,8 @@ if len(gaps):
     plt.show()
 
 # %%
+# Headline KPIs: funnel rates from funnel.kpi_tree, penetrations from penetration, targets from
+# params/targets.yaml (with this dealer's overrides), the previous coaching round and peers.
 out.show_heading(t("kpis", language))
 out.show_table(
     kpis.rename(index=lambda k: plots.label(k, language)),
@@ -86,60 +91,147 @@ plots.plot_kpi_comparison(kpis.drop(index=["accessories_per_car", "quarantine_sh
 plt.show()
 
 # %%
-# INTEGRATION(funnel): replace/extend with funnel.kpi_tree(dealer, period=...) and
-# funnel.diagnose(...) tables here (2-5 lines: call, out.show_table, plots.* chart).
-out.show_heading(t("funnel", language))
-plots.plot_funnel(
-    {k: m["volumes"][k] for k in ("leads", "visited", "test_drive", "won")}, lang=lang
-)
-plt.show()
-plots.plot_monthly(
-    rm.monthly_leads(dealer, start, end),
-    hue="channel",
-    title=t("leads_month", language),
-    lang=lang,
-    stacked=True,
-)
-plt.show()
-
-# %%
-out.show_heading(t("previous", language))
-vol = {k: v for k, v in m["volumes"].items() if not k.startswith("base.")}
-prev = {k: m["comparison"]["volumes"].get(k) for k in vol}
+# The deck's showroom KPI tree (slides 39-41) with 95% intervals and the network targets.
+out.show_heading(t("kpi_tree", language))
+tree = funnel.kpi_tree(dealer, period=(start, end))
+funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
+rates = tree.loc[tree["unit"] != "leads", ["kpi", "value", "ci_low", "ci_high", "unit"]]
+rates = rates.assign(target=rates["kpi"].map(funnel_targets), kpi=rates["kpi"].map(plots.label))
 out.show_table(
-    pd.DataFrame({"now": vol, "previous round": prev}).rename(
-        index=lambda k: plots.label(k, language)
-    ),
-    formatters={"now": out.fmt_count, "previous round": out.fmt_count},
+    out.fmt_by_unit(rates, ["value", "ci_low", "ci_high", "target"]).drop(columns="unit"),
+    index=False,
+)
+plots.plot_funnel(
+    {k: m["volumes"][k] for k in ("leads", "visited", "test_drive", "ordered")}, lang=lang
+)
+plt.show()
+
+# %%
+# Diagnosis (slide 41): the flagged stages and the candidate causes the data supports.
+out.show_heading(t("diagnosis", language))
+diag = funnel.diagnose(dealer, period=(start, end))
+flagged = diag.loc[diag["flagged"] & (diag["verdict"] == "supports")]
+if len(flagged):
+    out.show_table(
+        flagged[
+            ["stage", "stage_value", "stage_target", "orders_at_stake", "cause", "evidence"]
+        ].assign(stage=flagged["stage"].map(plots.label)),
+        formatters={
+            "stage_value": out.fmt_kpi,
+            "stage_target": out.fmt_kpi,
+            "orders_at_stake": "{:,.1f}".format,
+        },
+        index=False,
+    )
+else:
+    out.show_text(t("no_diagnosis", language))
+
+# %%
+# Comparison with the previous coaching round: change of each funnel KPI with 95% intervals.
+out.show_heading(t("previous", language))
+change = funnel.compare_periods(dealer, before=(cstart, cend), after=(start, end))
+change = change.loc[change["kpi"].isin([*rm.FUNNEL_KPIS, "lead_count", "order_count"])]
+out.show_table(
+    out.fmt_by_unit(
+        change.assign(
+            kpi=change["kpi"].map(plots.label),
+            unit=change["unit"].where(change["unit"] == "share", "count"),
+        ),
+        ["value_before", "value_after", "change", "ci_low", "ci_high"],
+    )[["kpi", "value_before", "value_after", "change", "ci_low", "ci_high", "significant"]],
+    index=False,
 )
 
 # %%
-# INTEGRATION(penetration): penetration.penetration_table(dealer, ...) and the profit
-# decomposition go here. INTEGRATION(lifecycle/btyd/clv): lifecycle state counts, dormancy and
-# CLV summary (rfm.summary + models.btyd fit) go here. INTEGRATION(churn): churn risk bands.
-# INTEGRATION(attribution): attribution.media_efficiency(...) table + chart.
+# Value-added and after-sales (slides 14-21): contacts x penetration x unit margin per line.
+out.show_heading(t("profit", language))
+profit = penetration.profit_decomposition(dealer, period=(start, end))
+out.show_table(
+    profit[["business", "line", "contacts", "penetration", "unit_margin", "gross_profit"]],
+    formatters={
+        "contacts": out.fmt_count,
+        "penetration": out.fmt_percent,
+        "unit_margin": out.fmt_count,
+        "gross_profit": out.fmt_count,
+    },
+    index=False,
+)
+plots.plot_bars(
+    profit.set_index("line")["gross_profit"], title="gross_profit", kind="yuan", lang=lang
+)
+plt.show()
+
+# %%
+# The customer base by lifecycle state and the churn risk of active service customers
+# (calibrated churn model fitted once on this dealer's own history, one training date).
+out.show_heading(t("base", language))
+states = lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
+plots.plot_bars(states.set_index("state")["customers"], title="states_title", lang=lang)
+plt.show()
+out.show_heading(t("churn", language), 3)
+try:  # a small dealer has too little history for its own model (the churn notebook pools)
+    churn_model = ChurnModel().fit(dealer, cutoff=dealer.as_of - pd.DateOffset(months=12))
+except InsufficientDataError as err:
+    churn_model = None
+    out.show_text(str(err), muted=True)
+if churn_model is not None:
+    risk = churn_model.score(dealer)
+    bands = risk["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
+    out.show_table(
+        bands.rename(t("list_reason", language)).rename(index=plots.label).to_frame(),
+        formatters={t("list_reason", language): out.fmt_count},
+    )
+
+# %%
+out.show_heading(t("media", language))
+media = attribution.media_efficiency(dealer, by=())
+out.show_table(
+    media[["channel", "cost", "leads", "orders", "cost_per_lead", "cost_per_order", "roi"]].assign(
+        channel=media["channel"].map(plots.label)
+    ),
+    formatters={
+        "cost": out.fmt_count,
+        "cost_per_lead": out.fmt_count,
+        "cost_per_order": out.fmt_count,
+        "roi": out.fmt_percent,
+    },
+    index=False,
+)
 
 # %%
 out.show_heading(t("consultants", language))
 out.show_table(
     rm.consultant_table(dealer, start, end),
-    formatters={"close_rate": out.fmt_percent},
+    formatters={
+        "visit_to_order_rate": out.fmt_percent,
+        "leads": out.fmt_count,
+        "visited": out.fmt_count,
+        "ordered": out.fmt_count,
+    },
     index=False,
 )
 
 # %%
-# INTEGRATION(actions): replace with the sizes of actions.call_lists(dealer, ...) per list.
+# Action lists at the data date (actions.call_lists; the lists themselves: action_lists notebook).
 out.show_heading(t("lists", language))
-out.show_table(pd.Series(m["list_sizes"], name="customers").to_frame())
+lists = pd.Series(m["list_sizes"], dtype=float)
+plots.plot_bars(lists, title="lists_title", lang=lang)
+plt.show()
 
 # %%
-# INTEGRATION(quality): quality.quality_scorecard(dealer) and reconcile_visits summary here.
-out.show_heading(t("quality", language))
+out.show_heading(t("quality_cards", language))
+reconciliation = quality.reconcile_visits(dealer, mask=False)
+card = quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False)
+out.show_table(
+    card.dimensions[["dimension", "checked", "failed", "score"]].assign(
+        dimension=card.dimensions["dimension"].map(plots.label)
+    ),
+    formatters={"checked": out.fmt_count, "failed": out.fmt_count},
+    index=False,
+)
+out.show_table(reconciliation.summary().to_frame(t("quality", language)))
 summary = dealer.summary()
 if summary["quarantined"].sum() == 0:
     out.show_text(t("quality_ok", language))
 else:
     out.show_table(out.validation_table(dealer.report, mask=mask_personal_data), index=False)
-    plots.plot_quality(summary, lang=lang)
-    plt.show()
-out.show_table(summary, index=False)

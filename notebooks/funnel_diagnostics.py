@@ -19,7 +19,7 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
@@ -28,7 +28,7 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import plots
+from crm_analytics import forecast, funnel, plots
 from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
@@ -39,9 +39,9 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+
+tree = funnel.kpi_tree(dealer, period=(start, end))
+funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – funnel and diagnostics", 1)
@@ -58,16 +58,42 @@ out.show_text(
 )
 
 # %%
-plots.plot_funnel(
-    {k: m["volumes"][k] for k in ("leads", "visited", "test_drive", "won")}, lang=lang
+# The deck's KPI tree (slides 39-41): every KPI with its parent, 95% interval and target.
+out.show_table(
+    out.fmt_by_unit(
+        tree.assign(target=tree["kpi"].map(funnel_targets)),
+        ["value", "ci_low", "ci_high", "target"],
+    )[["kpi", "parent", "value", "ci_low", "ci_high", "target", "unit", "note"]],
+    index=False,
 )
-plt.show()
-funnel_kpis = kpis.loc[["visit_rate", "test_drive_rate", "close_rate"]]
-out.show_table(funnel_kpis, formatters=dict.fromkeys(funnel_kpis.columns, out.fmt_kpi))
-plots.plot_kpi_comparison(funnel_kpis, lang=lang)
+volumes = tree.set_index("kpi")["value"]
+plots.plot_funnel(
+    {
+        "leads": volumes["lead_count"],
+        "visited": volumes["visit_count"],
+        "test_drive": volumes["test_drive_count"],
+        "ordered": volumes["order_count"],
+    },
+    lang=lang,
+)
 plt.show()
 
 # %%
+# Funnel rates per lead channel and per consultant.
+rates = list(rm.FUNNEL_KPIS)
+by_channel = funnel.kpi_tree(dealer, period=(start, end), by="channel")
+out.show_table(
+    by_channel.loc[by_channel["kpi"].isin(["lead_count", *rates])]
+    .pivot_table(index="channel", columns="kpi", values="value")
+    .reindex(columns=["lead_count", *rates])
+    .rename(index=plots.label),
+    formatters={"lead_count": out.fmt_count, **dict.fromkeys(rates, out.fmt_percent)},
+)
+out.show_table(
+    rm.consultant_table(dealer, start, end),
+    formatters={"visit_to_order_rate": out.fmt_percent},
+    index=False,
+)
 plots.plot_monthly(
     rm.monthly_leads(dealer, start, end),
     hue="channel",
@@ -76,14 +102,36 @@ plots.plot_monthly(
     stacked=True,
 )
 plt.show()
-out.show_heading(t("consultants", language))
+
+# %%
+# Diagnosis (slide 41): flagged stages, candidate causes and what the data says about each.
+diag = funnel.diagnose(dealer, period=(start, end))
 out.show_table(
-    rm.consultant_table(dealer, start, end), formatters={"close_rate": out.fmt_percent}, index=False
+    diag.loc[
+        diag["flagged"],
+        ["stage", "stage_value", "stage_target", "orders_at_stake", "cause", "verdict", "evidence"],
+    ],
+    formatters={
+        "stage_value": out.fmt_kpi,
+        "stage_target": out.fmt_kpi,
+        "orders_at_stake": "{:,.1f}".format,
+    },
+    index=False,
 )
 
 # %%
-# INTEGRATION(funnel): the showroom KPI tree and its diagnosis (deck slides 39-41), e.g.
-#   tree = funnel.kpi_tree(dealer, period=(start, end)); out.show_table(tree)
-#   out.show_table(funnel.diagnose(tree, targets=targets))
-#   fc = funnel.forecast(dealer); out.show_table(fc)   # pipeline forecast
-#   out.show_table(funnel.compare_periods(dealer, (start, end), (cstart, cend)))
+# Before / after the previous coaching round, with 95% intervals.
+change = funnel.compare_periods(dealer, before=(cstart, cend), after=(start, end))
+out.show_table(
+    out.fmt_by_unit(
+        change.assign(unit=change["unit"].where(change["unit"] == "share", "count")),
+        ["value_before", "value_after", "change", "ci_low", "ci_high"],
+    )[["kpi", "value_before", "value_after", "change", "ci_low", "ci_high", "significant"]],
+    index=False,
+)
+
+# %%
+# Next month's orders from the open pipeline, and how such forecasts did in the last 6 months.
+out.show_table(forecast.forecast_orders(dealer, n_sims=1000), index=False)
+backtest = forecast.backtest_forecast(dealer, months=6, n_sims=500)
+out.show_table(forecast.backtest_summary(backtest), index=False)

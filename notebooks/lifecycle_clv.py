@@ -19,17 +19,19 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
 
 # %% tags=["remove"]
+import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics import plots
+from crm_analytics import clv, crm_reports, lifecycle, plots, rfm
 from crm_analytics.io import load_dealer
+from crm_analytics.models.btyd import BGNBD
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
 from crm_analytics.report.text import t
@@ -39,9 +41,9 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+
+states = lifecycle.lifecycle_states(dealer)
+base_models = clv.fit_base_models(dealer)  # BG/NBD + Gamma-Gamma, fitted once
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – lifecycle, dormancy and CLV", 1)
@@ -58,14 +60,69 @@ out.show_text(
 )
 
 # %%
-life = kpis.loc[["service_retention", "insurance_renewal_rate"]]
-out.show_table(life, formatters=dict.fromkeys(life.columns, out.fmt_kpi))
-sizes = pd.Series(m["list_sizes"], name="customers").to_frame()
-out.show_table(sizes.loc[["dormant_owners_12m", "warranty_expiring_90d", "insurance_expiring_60d"]])
+# Customers per lifecycle state at the data date, and the moves since the previous round.
+counts = lifecycle.state_counts(states)
+out.show_table(
+    counts, formatters={"customers": out.fmt_count, "share": out.fmt_percent}, index=False
+)
+plots.plot_bars(counts.set_index("state")["customers"], title="states_title", lang=lang)
+plt.show()
+out.show_table(lifecycle.transition_matrix(dealer, start, end))
 
 # %%
-# INTEGRATION(lifecycle/rfm/btyd/clv):
-#   states = lifecycle.lifecycle_states(dealer); out.show_table(states.value_counts().to_frame())
-#   summ = rfm.summary(dealer.service_visits, as_of=dealer.as_of)
-#   model = models.btyd.ParetoNBD().fit(summ); plots.plot_holdout(rfm.holdout_table(...), lang=lang)
-#   out.show_table(clv.clv_summary(model, summ, ...))
+# Dormant customers (the deck's dormant-customer report) and the activation list.
+out.show_table(
+    crm_reports.dormant_customers(dealer),
+    formatters={"service_margin_12m": out.fmt_count, "share": out.fmt_percent},
+    index=False,
+)
+activation = clv.dormant_activation_list(
+    dealer, models=base_models, states=states, horizon_months=24
+)
+out.show_text(f"{len(activation):,} dormant customers worth activating; the top 20:")
+out.show_table(
+    activation.head(20),
+    formatters={"p_alive": out.fmt_percent, "clv": out.fmt_count, "priority": out.fmt_count},
+    index=False,
+)
+
+# %%
+# The deck's value-chain CLV of one customer, and the owners' own observed value chain.
+out.show_table(clv.value_chain_clv(), formatters={"value": out.fmt_count}, index=False)
+chain = clv.customer_value_chain(dealer)
+out.show_table(
+    chain["value"].describe().to_frame("yuan per owner"),
+    formatters={"yuan per owner": out.fmt_count},
+)
+
+# %%
+# Probabilistic after-sales CLV (BG/NBD visits x Gamma-Gamma margin, 3 years, discounted).
+pclv = clv.probabilistic_clv(base_models, horizon_months=36)
+out.show_table(
+    pclv[["p_alive", "expected_visits", "clv"]].describe().T,
+    formatters=dict.fromkeys(["mean", "std", "min", "25%", "50%", "75%", "max"], "{:,.2f}".format),
+)
+projection = clv.project_customer_base(base_models, months=12, n_sims=100)
+out.show_table(
+    projection.assign(month=projection["month"].dt.strftime("%Y-%m")),
+    formatters={c: out.fmt_count for c in projection.columns if c != "month"},
+    index=False,
+)
+
+# %%
+# Model check: BG/NBD fitted before the last 12 months predicts their visits (holdout).
+calibration = rfm.calibration_holdout_split(
+    dealer.service_visits,
+    calibration_end=dealer.as_of - pd.DateOffset(months=12),
+    observation_end=dealer.as_of.normalize() + pd.Timedelta(days=1),  # the whole as-of day
+    spend_cols=None,
+)
+holdout_model = BGNBD().fit(
+    calibration.rename(
+        columns={"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"}
+    )
+)
+holdout = rfm.holdout_table(holdout_model, calibration)
+out.show_table(holdout, formatters={"actual": "{:.2f}".format, "predicted": "{:.2f}".format})
+plots.plot_holdout(holdout, lang=lang)
+plt.show()

@@ -35,10 +35,11 @@ out.show_heading(t("network", language), 1)
 out.show_text(f"{len(network)} dealer(s) with a report in {run_dir}")
 
 # %%
-# Ranking of all dealers: every headline KPI, best dealer first on the close rate.
+# Ranking of all dealers: every headline KPI, best dealer first on the closing ratio
+# (orders / visiting leads, funnel.kpi_tree's definition).
 if len(network):
     cols = ["dealer_id", "name", "city", *[k for k in rm.KPI_KEYS if k in network.columns]]
-    ranked = network[cols].sort_values("close_rate", ascending=False)
+    ranked = network[cols].sort_values("visit_to_order_rate", ascending=False)
     out.show_heading(t("ranking", language))
     out.show_table(
         ranked.rename(columns=lambda c: plots.label(c, language)),
@@ -48,7 +49,12 @@ if len(network):
 
 # %%
 if len(network):
-    for kpi in ("close_rate", "finance_penetration", "service_retention", "insurance_renewal_rate"):
+    for kpi in (
+        "visit_to_order_rate",
+        "finance_penetration",
+        "service_retention",
+        "insurance_renewal_rate",
+    ):
         plots.plot_ranking(network, metric=kpi, lang=lang)
         plt.show()
 

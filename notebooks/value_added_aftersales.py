@@ -19,7 +19,7 @@ period_start = None
 period_end = None
 comparison_start = None
 comparison_end = None
-targets = {"close_rate": 0.30, "finance_penetration": 0.55, "service_retention": 0.45}
+targets = {}  # overrides of params/targets.yaml (the one home of KPI targets)
 language = "en"
 mask_personal_data = True
 notes = ""
@@ -28,7 +28,7 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import plots
+from crm_analytics import penetration, plots
 from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import metrics as rm
@@ -39,9 +39,12 @@ dealer = load_dealer(source, dealer_id)
 period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+
+all_targets = rm.load_targets(targets)
 m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
 benchmark = rm.read_json(benchmark_path) if benchmark_path else None
-kpis = rm.kpi_table(m, targets=targets, benchmark=benchmark)
+kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
+profit = penetration.profit_decomposition(dealer, period=(start, end))
 
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – value-added and after-sales", 1)
@@ -58,26 +61,75 @@ out.show_text(
 )
 
 # %%
-va = kpis.loc[
-    [
-        "finance_penetration",
-        "insurance_penetration",
-        "extended_warranty_penetration",
-        "trade_in_penetration",
-        "accessories_per_car",
-        "service_retention",
-        "insurance_renewal_rate",
-    ]
-]
-out.show_table(va, formatters=dict.fromkeys(va.columns, out.fmt_kpi))
-plots.plot_kpi_comparison(va.drop(index=["accessories_per_car"]), lang=lang)
+# Headline value-added and after-sales KPIs against target, peers and the previous round.
+va = kpis.loc[[k for k in rm.KPI_KEYS if k not in rm.FUNNEL_KPIS and k != "quarantine_share"]]
+out.show_table(va.rename(index=plots.label), formatters=dict.fromkeys(va.columns, out.fmt_kpi))
+plots.plot_kpi_comparison(va.drop(index="accessories_per_car"), lang=lang)
 plt.show()
-gaps = rm.gaps_in_yuan(m, targets=targets, benchmark=benchmark)
-if len(gaps):
-    plots.plot_gaps(gaps, lang=lang)
-    plt.show()
 
 # %%
-# INTEGRATION(penetration): penetration per item and its profit decomposition (slides 14-21),
-#   pen = penetration.penetration_table(dealer, period=(start, end)); out.show_table(pen)
-#   out.show_table(penetration.profit_decomposition(dealer, ...))
+# The deck's profit formula per line: contacts x penetration x unit margin (slides 14-21).
+cols = [
+    "business",
+    "line",
+    "contacts",
+    "takers",
+    "penetration",
+    "ci_low",
+    "ci_high",
+    "unit_margin",
+    "gross_profit",
+    "share",
+]
+out.show_table(
+    profit[cols],
+    formatters={
+        "contacts": out.fmt_count,
+        "takers": out.fmt_count,
+        "penetration": out.fmt_percent,
+        "ci_low": out.fmt_percent,
+        "ci_high": out.fmt_percent,
+        "unit_margin": out.fmt_count,
+        "gross_profit": out.fmt_count,
+        "share": out.fmt_percent,
+    },
+    index=False,
+)
+plots.plot_bars(
+    profit.set_index("line")["gross_profit"], title="gross_profit", kind="yuan", lang=lang
+)
+plt.show()
+
+# %%
+# What reaching the finance and extended-warranty targets would add per year.
+out.show_table(
+    penetration.what_if(profit, "finance", to=all_targets["finance_penetration"]), index=False
+)
+out.show_table(
+    penetration.what_if(
+        profit, "extended_warranty", to=all_targets["extended_warranty_penetration"]
+    ),
+    index=False,
+)
+
+# %%
+# Gaps in yuan of these KPIs (against targets and peers).
+gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
+gaps = gaps.loc[~gaps["kpi"].isin(rm.FUNNEL_KPIS)]
+out.show_table(
+    gaps, formatters={"gap_yuan": out.fmt_count, "unit_margin": out.fmt_count}, index=False
+)
+
+# %%
+# After-sales items per repair order.
+out.show_table(
+    penetration.service_penetration(dealer, period=(start, end))[
+        ["line", "contacts", "takers", "penetration", "unit_margin", "gross_profit"]
+    ],
+    formatters={
+        "penetration": out.fmt_percent,
+        "unit_margin": out.fmt_count,
+        "gross_profit": out.fmt_count,
+    },
+    index=False,
+)

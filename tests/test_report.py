@@ -22,7 +22,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from crm_analytics.errors import ParameterError
+from crm_analytics.errors import InputError, ParameterError
 from crm_analytics.report import display, export, metrics, params, runner
 
 HOSTILE_DEALER = 'Evil <script>alert("dealer")</script> Motors'
@@ -60,7 +60,7 @@ def params_dir(tmp_path_factory, store):
     p = tmp_path_factory.mktemp("params")
     (p / "dealers").mkdir()
     (p / "network.yaml").write_text(
-        f"source: {store}\nlanguage: en\ntargets:\n  close_rate: 0.35\n  finance_penetration: 0.6\n"
+        f"source: {store}\nlanguage: en\ntargets:\n  visit_to_order_rate: 0.35\n  finance_penetration: 0.6\n"
     )
     (p / "dealers" / "D001.yaml").write_text("dealer_id: D001\nlanguage: zh\n")
     return p
@@ -90,7 +90,7 @@ def test_params_resolve_and_merge(params_dir, store):
     assert [p.dealer_id for p in dps] == ["D001", "D002", "D003"]
     d1 = dps[0]
     assert d1.language == "zh" and dps[1].language == "en"
-    assert d1.targets == {"close_rate": 0.35, "finance_penetration": 0.6}
+    assert d1.targets == {"visit_to_order_rate": 0.35, "finance_penetration": 0.6}
     assert d1.source == str(Path(store).resolve()) and d1.mask_personal_data
     _, dps = params.load_run_params(params_dir, dealers=["D003"], contact_lists=True)
     assert [p.dealer_id for p in dps] == ["D003"] and not dps[0].mask_personal_data
@@ -102,7 +102,7 @@ def test_params_every_problem_reported_up_front(tmp_path, store):
     (tmp_path / "dealers").mkdir()
     (tmp_path / "network.yaml").write_text(
         f"source: {store}\nlangauge: zh\nmask_personal_data: 'yes'\n"
-        "targets: {close_rate: 35, finance_penetraton: 0.5}\n"
+        "targets: {visit_to_order_rate: 35, finance_penetraton: 0.5}\n"
     )
     (tmp_path / "dealers" / "D001.yaml").write_text(
         "dealer_id: D001\nperiod: {start: 2026-01-01, end: 2025-01-01}\n"
@@ -116,7 +116,7 @@ def test_params_every_problem_reported_up_front(tmp_path, store):
     for needle in (
         "langauge: unknown key (did you mean 'language'?)",
         "mask_personal_data: must be true or false",
-        "target 'close_rate' is a rate and must lie in [0, 1]",
+        "target 'visit_to_order_rate' is a rate and must lie in [0, 1]",
         "unknown target 'finance_penetraton' (did you mean 'finance_penetration'?)",
         "'start' 2026-01-01 is after 'end' 2025-01-01",
         "dealer 'D009' is not in the store",
@@ -182,32 +182,39 @@ def test_every_notebook_declares_the_report_parameters():
 
 def test_gaps_in_yuan_hand_computed():
     m = {
-        "kpis": {"finance_penetration": 0.42, "close_rate": 0.30, "service_retention": 0.5},
+        "kpis": {
+            "finance_penetration": 0.42,
+            "visit_to_order_rate": 0.30,
+            "service_retention": 0.5,
+        },
         "volumes": {
             "base.finance_penetration": 300,
-            "base.close_rate": 1000,
+            "base.visit_to_order_rate": 1000,
             "base.service_retention": 10,
         },
         "unit_margins": {
             "finance_penetration": 1900.0,
-            "close_rate": 10000.0,
+            "visit_to_order_rate": 10000.0,
             "service_retention": 100.0,
         },
     }
     g = metrics.gaps_in_yuan(
         m,
-        targets={"finance_penetration": 0.55, "close_rate": 0.25},  # close rate above target
-        benchmark={"median": {"close_rate": 0.32, "service_retention": 0.6}},
+        targets={
+            "finance_penetration": 0.55,
+            "visit_to_order_rate": 0.25,
+        },  # close rate above target
+        benchmark={"median": {"visit_to_order_rate": 0.32, "service_retention": 0.6}},
     )
     got = {(r.kpi, r.against): r.gap_yuan for r in g.itertuples()}
     assert got == pytest.approx(
         {
             ("finance_penetration", "target"): 0.13 * 300 * 1900,  # 74,100
-            ("close_rate", "peer"): 0.02 * 1000 * 10000,  # 200,000
+            ("visit_to_order_rate", "peer"): 0.02 * 1000 * 10000,  # 200,000
             ("service_retention", "peer"): 0.1 * 10 * 100,
         }
     )
-    assert list(g["kpi"])[:2] == ["close_rate", "finance_penetration"]  # largest first
+    assert list(g["kpi"])[:2] == ["visit_to_order_rate", "finance_penetration"]  # largest first
 
 
 def test_dealer_metrics_match_an_independent_count(store):
@@ -218,10 +225,16 @@ def test_dealer_metrics_match_an_independent_count(store):
     leads = d.leads[
         (d.leads["created_at"] >= "2025-07-01") & (d.leads["created_at"] < "2026-07-01")
     ]
-    visits = d.touchpoints.merge(leads[["lead_id", "status"]], on="lead_id")
-    visits = visits[visits["kind"] == "visit"].drop_duplicates("lead_id")
+    # the closing ratio is the funnel's: orders / visiting leads, where a test drive, quote or
+    # order implies a visit (counted here by hand from the raw tables)
+    tp = d.touchpoints[d.touchpoints["lead_id"].isin(leads["lead_id"])]
+    ordered = set(d.orders["lead_id"]) | set(tp.loc[tp["kind"] == "order", "lead_id"])
+    ordered &= set(leads["lead_id"])
+    showroom = set(tp.loc[tp["kind"].isin(["visit", "test_drive", "quote"]), "lead_id"])
+    visited = showroom | ordered
     assert m["volumes"]["leads"] == len(leads)
-    assert m["kpis"]["close_rate"] == pytest.approx((visits["status"] == "won").mean())
+    assert m["volumes"]["visited"] == len(visited)
+    assert m["kpis"]["visit_to_order_rate"] == pytest.approx(len(ordered) / len(visited))
     deliv = d.orders[
         (d.orders["status"] == "delivered") & (d.orders["delivered_at"] >= "2025-07-01")
     ]
@@ -229,7 +242,22 @@ def test_dealer_metrics_match_an_independent_count(store):
     assert m["comparison_period"] == ["2024-07-01", "2025-06-30"]
     json.dumps(m)  # serialisable
     bench = metrics.network_benchmark([m, {**m, "dealer": {"dealer_id": "X"}}])
-    assert bench["median"]["close_rate"] == pytest.approx(m["kpis"]["close_rate"])
+    assert bench["median"]["visit_to_order_rate"] == pytest.approx(m["kpis"]["visit_to_order_rate"])
+
+
+def test_headline_targets_have_one_source():
+    from crm_analytics.config import load_params
+    from crm_analytics.funnel import load_targets as funnel_targets
+
+    t = metrics.load_targets()
+    funnel = funnel_targets()
+    for k in metrics.FUNNEL_KPIS:  # the funnel's own targets, not a second copy
+        assert t[k] == funnel[k]["target"]
+    assert t["finance_penetration"] == load_params("targets")["headline"]["finance_penetration"]
+    assert metrics.load_targets({"finance_penetration": 0.7})["finance_penetration"] == 0.7
+    assert not (load_params("network").get("targets") or {})  # network.yaml: overrides only
+    with pytest.raises(InputError, match="close_rate"):
+        metrics.load_targets({"close_rate": 0.3})
 
 
 def test_zero_denominators_give_nan_without_warnings(store):
@@ -239,7 +267,7 @@ def test_zero_denominators_give_nan_without_warnings(store):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = metrics.dealer_metrics(d, period=("1999-01-01", "1999-12-31"))
-    assert m["kpis"]["close_rate"] is None and m["volumes"]["leads"] == 0
+    assert m["kpis"]["visit_to_order_rate"] is None and m["volumes"]["leads"] == 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -270,7 +298,7 @@ def test_charts_draw_chinese_labels_with_a_cjk_font():
         pytest.skip("no CJK font installed (make fonts)")
     with plots.style_context("zh") as lang, warnings.catch_warnings():
         warnings.simplefilter("error")  # a missing glyph warns: "Glyph ... missing from font"
-        ax = plots.plot_funnel({"leads": 100, "visited": 60, "won": 20}, lang=lang)
+        ax = plots.plot_funnel({"leads": 100, "visited": 60, "ordered": 20}, lang=lang)
         ax.figure.canvas.draw()
         assert ax.get_title() == "展厅漏斗"
         assert [t.get_text() for t in ax.get_yticklabels()] == ["线索", "到店", "成交"]

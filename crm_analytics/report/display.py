@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
+    "fmt_by_unit",
     "heading",
     "html_table",
     "neutralize_active_html",
@@ -164,3 +165,25 @@ def fmt_kpi(v: Any) -> str:
         return "–"
     v = float(v)
     return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.1%}"
+
+
+def fmt_by_unit(
+    frame: pd.DataFrame, columns: list[str] | tuple[str, ...], *, unit: str = "unit"
+) -> pd.DataFrame:
+    """A copy of ``frame`` with ``columns`` written as text by each row's ``unit``: shares as
+    percentages (``23.5%``), yuan and counts with thousands separators, other amounts with one
+    decimal. The ``unit`` column itself is kept."""
+    out = frame.copy()
+    units = frame[unit].astype(str) if unit in frame.columns else pd.Series("", index=frame.index)
+    for c in columns:
+        out[c] = [
+            "–"
+            if _missing(v)
+            else f"{float(v):.1%}"
+            if u == "share"
+            else f"{float(v):,.0f}"
+            if abs(float(v)) >= 100
+            else f"{float(v):,.2f}"
+            for v, u in zip(frame[c], units, strict=True)
+        ]
+    return out

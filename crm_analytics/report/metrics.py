@@ -29,6 +29,7 @@ __all__ = [
     "dealer_metrics",
     "gaps_in_yuan",
     "kpi_table",
+    "load_targets",
     "network_benchmark",
     "period_kpis",
     "read_json",
@@ -38,10 +39,13 @@ __all__ = [
 ]
 
 #: Headline KPIs, in the order of the showroom flow then value-added then after-sales.
+#: One definition each: the funnel rates are :func:`crm_analytics.funnel.kpi_tree`'s, the
+#: penetrations :mod:`crm_analytics.penetration`'s; only ``service_retention`` (vehicles sold
+#: here that came back for service) and ``quarantine_share`` are defined here.
 KPI_KEYS: tuple[str, ...] = (
     "visit_rate",
     "test_drive_rate",
-    "close_rate",
+    "visit_to_order_rate",
     "finance_penetration",
     "insurance_penetration",
     "extended_warranty_penetration",
@@ -51,24 +55,50 @@ KPI_KEYS: tuple[str, ...] = (
     "insurance_renewal_rate",
     "quarantine_share",
 )
+#: Headline KPIs taken from :func:`crm_analytics.funnel.kpi_tree` (same names there).
+FUNNEL_KPIS: tuple[str, ...] = ("visit_rate", "test_drive_rate", "visit_to_order_rate")
 #: KPIs where lower is better.
 LOWER_IS_BETTER: frozenset[str] = frozenset({"quarantine_share"})
 
-_ITEMS = {
-    "finance_penetration": ("finance", "finance_margin"),
-    "insurance_penetration": ("insurance", "insurance_margin"),
-    "extended_warranty_penetration": ("extended_warranty", "extended_warranty_margin"),
-    "trade_in_penetration": ("trade_in", "trade_in_margin"),
+#: headline KPI -> line of :func:`crm_analytics.penetration.sales_penetration`
+_LINES = {
+    "finance_penetration": "finance",
+    "insurance_penetration": "insurance",
+    "extended_warranty_penetration": "extended_warranty",
+    "trade_in_penetration": "trade_in",
 }
-_MARGINS = (
-    "vehicle_margin",
-    "finance_margin",
-    "insurance_margin",
-    "accessories_margin",
-    "extended_warranty_margin",
-    "trade_in_margin",
-)
 _DAY = pd.Timedelta(days=1)
+
+
+def load_targets(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Headline KPI targets: ``params/targets.yaml``, then a dealer's ``overrides``.
+
+    The funnel rates come from the file's ``kpis`` section (the same targets
+    :func:`crm_analytics.funnel.diagnose` judges against), the other headline KPIs from its
+    ``headline`` section. ``params/network.yaml`` and a dealer's YAML hold only overrides.
+
+    Returns
+    -------
+    dict
+        ``{kpi: target}`` for the KPIs of :data:`KPI_KEYS` that have one.
+    """
+    from ..config import load_params
+    from ..funnel import load_targets as funnel_targets
+
+    out = {k: v["target"] for k, v in funnel_targets().items() if k in FUNNEL_KPIS}
+    raw = load_params("targets").get("headline") or {}
+    for k, v in raw.items():
+        if k not in KPI_KEYS:
+            raise InputError(
+                f"params/targets.yaml: unknown headline KPI {k!r}; headline KPIs are "
+                f"{list(KPI_KEYS)}"
+            )
+        out[k] = float(v)
+    for k, v in (overrides or {}).items():
+        if k not in KPI_KEYS:
+            raise InputError(f"target for unknown KPI {k!r}; headline KPIs are {list(KPI_KEYS)}")
+        out[k] = float(v)
+    return out
 
 
 def _ratio(num: float, den: float) -> float:
@@ -76,8 +106,8 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / float(den) if den else math.nan
 
 
-def _mean(s: pd.Series) -> float:
-    return float(s.mean()) if len(s) else math.nan
+def _num(v: Any) -> float:
+    return float(v) if v is not None and pd.notna(v) else math.nan
 
 
 def resolve_periods(
@@ -115,18 +145,16 @@ def period_kpis(
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
     """Headline KPIs of one period with the volumes and unit margins that price them.
 
-    Definitions (leads created in the period form the cohort; deliveries, service visits and
-    policies are counted by their own dates):
+    Definitions (one each, from the analysis modules):
 
-    * ``visit_rate`` = cohort leads with a showroom visit / cohort leads
-    * ``test_drive_rate`` = visited leads with a test drive / visited leads
-    * ``close_rate`` = visited leads won / visited leads
-    * ``<item>_penetration`` = deliveries with the item / deliveries
-    * ``accessories_per_car`` = accessories revenue / deliveries (yuan)
+    * ``visit_rate``, ``test_drive_rate``, ``visit_to_order_rate`` (orders / visiting leads,
+      the closing ratio): :func:`crm_analytics.funnel.kpi_tree` on the cohort of leads created
+      in the period
+    * ``<item>_penetration``, ``accessories_per_car`` (accessories revenue / deliveries, yuan):
+      :func:`crm_analytics.penetration.sales_penetration` (deliveries dated in the period)
+    * ``insurance_renewal_rate``: :func:`crm_analytics.penetration.renewal_penetration`
     * ``service_retention`` = vehicles sold here (bought before the last 12 months of the period)
       with a service visit in those 12 months / such vehicles
-    * ``insurance_renewal_rate`` = renewal policy years starting in the period that this dealer
-      sold / renewal policy years starting in the period
     * ``quarantine_share`` = rows quarantined at the boundary / rows read (whole extract)
 
     Returns
@@ -134,37 +162,33 @@ def period_kpis(
     kpis, volumes, unit_margins : dict
         Zero denominators give NaN.
     """
-    leads = dealer.leads
-    cohort = leads.loc[_within(leads["created_at"], start, end)]
-    tp = dealer.touchpoints
-    tp = tp.loc[tp["lead_id"].isin(cohort["lead_id"])]
-    visited = set(tp.loc[tp["kind"] == "visit", "lead_id"])
-    drove = set(tp.loc[tp["kind"] == "test_drive", "lead_id"])
-    v_leads = cohort.loc[cohort["lead_id"].isin(visited)]
-    n_leads, n_visited = len(cohort), len(v_leads)
-    n_drive = int(v_leads["lead_id"].isin(drove).sum())
-    n_won = int((v_leads["status"] == "won").sum())
+    from ..funnel import kpi_tree
+    from ..penetration import renewal_penetration, sales_penetration
 
-    orders = dealer.orders
-    deliv = orders.loc[
-        (orders["status"] == "delivered") & _within(orders["delivered_at"], start, end)
-    ]
-    n_deliv = len(deliv)
-    kpis: dict[str, float] = {
-        "visit_rate": _ratio(n_visited, n_leads),
-        "test_drive_rate": _ratio(n_drive, n_visited),
-        "close_rate": _ratio(n_won, n_visited),
-    }
-    unit: dict[str, float] = {"gross_per_deal": _mean(deliv[list(_MARGINS)].sum(axis=1))}
-    for key, (flag, margin) in _ITEMS.items():
-        kpis[key] = _ratio(int(deliv[flag].sum()), n_deliv)
-        unit[key] = _mean(deliv.loc[deliv[flag], margin])
-    kpis["accessories_per_car"] = _ratio(float(deliv["accessories_amount"].sum()), n_deliv)
-    unit["accessories_per_car"] = _ratio(
-        float(deliv["accessories_margin"].sum()), float(deliv["accessories_amount"].sum())
+    period = (pd.Timestamp(start), pd.Timestamp(end))
+    tree = kpi_tree(dealer, period=period).set_index("kpi")["value"]
+    n_leads = _num(tree.get("lead_count", 0.0))
+    n_visited = _num(tree.get("visit_count", 0.0))
+    n_drive = _num(tree.get("test_drive_count", 0.0))
+    n_orders = _num(tree.get("order_count", 0.0))
+    kpis: dict[str, float] = {k: _num(tree.get(k)) for k in FUNNEL_KPIS}
+
+    sales = sales_penetration(dealer, period=period).set_index("line")
+    n_deliv = _num(sales["contacts"].iloc[0]) if len(sales) else 0.0
+    unit: dict[str, float] = {"gross_per_deal": _ratio(float(sales["gross_profit"].sum()), n_deliv)}
+    for key, line in _LINES.items():
+        kpis[key] = _num(sales.at[line, "penetration"]) if line in sales.index else math.nan
+        unit[key] = _num(sales.at[line, "unit_margin"]) if line in sales.index else math.nan
+    acc = sales.loc["accessories"] if "accessories" in sales.index else None
+    acc_rev = _num(acc["revenue"]) if acc is not None else math.nan
+    kpis["accessories_per_car"] = _ratio(acc_rev, n_deliv) if n_deliv else math.nan
+    unit["accessories_per_car"] = (
+        _ratio(_num(acc["gross_profit"]), acc_rev) if acc is not None and acc_rev else math.nan
     )
-    unit["close_rate"] = unit["gross_per_deal"]
-    unit["visit_rate"] = kpis["close_rate"] * unit["gross_per_deal"] if n_visited else math.nan
+    unit["visit_to_order_rate"] = unit["gross_per_deal"]
+    unit["visit_rate"] = (
+        kpis["visit_to_order_rate"] * unit["gross_per_deal"] if n_visited else math.nan
+    )
 
     # after-sales retention over the last 12 months of the period
     w_start = max(start, end - pd.DateOffset(years=1) + _DAY)
@@ -182,10 +206,10 @@ def period_kpis(
         _ratio(margin_ret, n_ret * years) * period_years if n_ret else math.nan
     )
 
-    pol = dealer.insurance_policies
-    ren = pol.loc[pol["renewal"] & _within(pol["start"], start, end)]
-    kpis["insurance_renewal_rate"] = _ratio(int(ren["sold_by_this_dealer"].sum()), len(ren))
-    unit["insurance_renewal_rate"] = _mean(ren.loc[ren["sold_by_this_dealer"], "margin"])
+    ren = renewal_penetration(dealer, period=period)
+    n_ren = _num(ren["contacts"].iloc[0]) if len(ren) else 0.0
+    kpis["insurance_renewal_rate"] = _num(ren["penetration"].iloc[0]) if len(ren) else math.nan
+    unit["insurance_renewal_rate"] = _num(ren["unit_margin"].iloc[0]) if len(ren) else math.nan
 
     rows_in = (
         sum(dealer.rows_in.values())
@@ -200,61 +224,38 @@ def period_kpis(
         "leads": n_leads,
         "visited": n_visited,
         "test_drive": n_drive,
-        "won": n_won,
+        "ordered": n_orders,
         "delivered": n_deliv,
         "vehicles_in_park": n_park,
         "retained_vehicles": n_ret,
         "service_visits": int(_within(sv["at"], start, end).sum()),
         "service_margin": float(sv.loc[_within(sv["at"], start, end), "margin"].sum()),
-        "renewal_policies": len(ren),
-        "gross_profit_new_cars": float(deliv[list(_MARGINS)].sum(axis=1).sum()),
+        "renewal_policies": n_ren,
+        "gross_profit_new_cars": float(sales["gross_profit"].sum()) if len(sales) else 0.0,
         "rows_in": rows_in,
         "rows_quarantined": n_q,
     }
     # the base each KPI's shortfall is multiplied by
     base = {
         "visit_rate": n_leads,
-        "close_rate": n_visited,
+        "visit_to_order_rate": n_visited,
         "accessories_per_car": n_deliv,
         "service_retention": n_park,
-        "insurance_renewal_rate": len(ren),
-        **{k: n_deliv for k in _ITEMS},
+        "insurance_renewal_rate": n_ren,
+        **{k: n_deliv for k in _LINES},
     }
     volumes.update({f"base.{k}": float(v) for k, v in base.items()})
     return kpis, volumes, unit
 
 
 def _list_sizes(dealer: DealerData) -> dict[str, int]:
-    """Sizes of the standing call lists at the as-of date (the deck's daily list screening)."""
-    as_of = dealer.as_of.normalize() + _DAY  # events on the as-of day count
-    leads, tp = dealer.leads, dealer.touchpoints
-    last = tp.dropna(subset=["lead_id"]).groupby("lead_id")["at"].max()
-    open_ = leads.loc[leads["status"] == "open"]
-    stale = open_["lead_id"].map(last).fillna(open_["created_at"])
-    pol = dealer.insurance_policies
-    veh = dealer.vehicles
-    sv = dealer.service_visits
-    recent = set(sv.loc[sv["at"] >= as_of - pd.DateOffset(years=1), "vin"])
-    own = veh.loc[
-        veh["sold_by_this_dealer"] & (veh["purchase_date"] < as_of - pd.DateOffset(years=1))
-    ]
-    defeated = leads.loc[
-        (leads["status"] == "defeated") & (leads["closed_at"] >= as_of - pd.Timedelta(days=90))
-    ]
-    return {
-        "open_leads_no_contact_7d": int((stale < as_of - pd.Timedelta(days=7)).sum()),
-        "insurance_expiring_60d": int(
-            ((pol["end"] >= as_of) & (pol["end"] < as_of + pd.Timedelta(days=60))).sum()
-        ),
-        "warranty_expiring_90d": int(
-            (
-                (veh["warranty_end"] >= as_of)
-                & (veh["warranty_end"] < as_of + pd.Timedelta(days=90))
-            ).sum()
-        ),
-        "dormant_owners_12m": int((~own["vin"].isin(recent)).sum()),
-        "defeated_last_90d": len(defeated),
-    }
+    """Rows of each standing call list at the as-of date (:func:`crm_analytics.actions.call_lists`,
+    the deck's daily list screening); every reason is listed, zeros included."""
+    from ..actions import REASONS, call_lists
+
+    calls = call_lists(dealer)
+    counts = calls["reason"].value_counts() if len(calls) else pd.Series(dtype=int)
+    return {r: int(counts.get(r, 0)) for r in REASONS}
 
 
 def _clean(obj: Any) -> Any:
@@ -457,31 +458,37 @@ def read_run_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def consultant_table(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
-    """Leads, visits and wins per sales consultant for leads created in the period.
+    """Leads, visits, orders and the closing ratio per sales consultant (leads created in the
+    period), from :func:`crm_analytics.funnel.kpi_tree` ``by="consultant"``.
 
     Columns ``consultant`` (staff name, or the id when the staff table lacks it), ``leads``,
-    ``visited``, ``won``, ``close_rate`` (won / visited, NaN without visits); sorted by wins.
+    ``visited``, ``ordered``, ``visit_to_order_rate`` (NaN without visits); sorted by orders.
     """
-    leads = dealer.leads
-    cohort = leads.loc[_within(leads["created_at"], pd.Timestamp(start), pd.Timestamp(end))]
-    tp = dealer.touchpoints
-    visited = set(
-        tp.loc[(tp["kind"] == "visit") & tp["lead_id"].isin(cohort["lead_id"]), "lead_id"]
+    from ..funnel import kpi_tree
+
+    tree = kpi_tree(dealer, period=(pd.Timestamp(start), pd.Timestamp(end)), by="consultant")
+    keys = {
+        "lead_count": "leads",
+        "visit_count": "visited",
+        "order_count": "ordered",
+        "visit_to_order_rate": "visit_to_order_rate",
+    }
+    g = (
+        tree.loc[tree["kpi"].isin(list(keys))]
+        .pivot_table(
+            index="consultant", columns="kpi", values="value", aggfunc="first", dropna=False
+        )
+        .reindex(columns=list(keys))
+        .rename(columns=keys)
     )
-    c = cohort.assign(
-        visited=cohort["lead_id"].isin(visited),
-        won=(cohort["status"] == "won") & cohort["lead_id"].isin(visited),
-        consultant_id=cohort["consultant_id"].fillna("(unassigned)"),
-    )
-    g = c.groupby("consultant_id").agg(
-        leads=("lead_id", "size"), visited=("visited", "sum"), won=("won", "sum")
-    )
-    g["close_rate"] = g["won"] / g["visited"].where(g["visited"] > 0)
     names = (
         dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else pd.Series(dtype=str)
     )
     g.index = [str(names.get(i, i)) for i in g.index]
-    return g.rename_axis("consultant").sort_values(["won", "leads"], ascending=False).reset_index()
+    g.columns.name = None
+    return (
+        g.rename_axis("consultant").sort_values(["ordered", "leads"], ascending=False).reset_index()
+    )
 
 
 def monthly_leads(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:

@@ -18,8 +18,9 @@ Keys (all optional in ``network.yaml``; a dealer file needs ``dealer_id``):
                          up to the dealer's as-of date
 ``comparison_period``    the previous coaching round, same form; absent or null: the 12 months
                          before ``period``
-``targets``              KPI -> target (rates in [0, 1]; ``accessories_per_car`` in yuan);
-                         dealer targets are merged over network targets
+``targets``              KPI -> target overriding ``params/targets.yaml`` (rates in [0, 1];
+                         ``accessories_per_car`` in yuan); dealer targets are merged over
+                         network targets
 ``language``             ``zh`` or ``en``
 ``mask_personal_data``   true (default) masks phones and names; a run asking for contact lists
                          (``--contact-lists``) turns it off
@@ -39,6 +40,7 @@ from typing import Any
 import yaml
 
 from ..errors import ParameterError
+from .metrics import KPI_KEYS
 
 __all__ = [
     "DEALER_KEYS",
@@ -52,21 +54,10 @@ __all__ = [
     "read_yaml",
 ]
 
-#: Targets that are rates in [0, 1].
-RATE_TARGETS: tuple[str, ...] = (
-    "visit_rate",
-    "test_drive_rate",
-    "close_rate",
-    "finance_penetration",
-    "insurance_penetration",
-    "extended_warranty_penetration",
-    "trade_in_penetration",
-    "service_retention",
-    "insurance_renewal_rate",
-    "quarantine_share",
-)
-#: Every target key (rates plus yuan amounts).
-TARGET_KEYS: tuple[str, ...] = (*RATE_TARGETS, "accessories_per_car")
+#: Every target key: the report's headline KPIs (defaults in ``params/targets.yaml``).
+TARGET_KEYS: tuple[str, ...] = KPI_KEYS
+#: Targets that are rates in [0, 1] (all but the yuan amount ``accessories_per_car``).
+RATE_TARGETS: tuple[str, ...] = tuple(k for k in KPI_KEYS if k != "accessories_per_car")
 
 _COMMON: dict[str, str] = {
     "source": "path",
