@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import pickle
 import resource
@@ -46,7 +47,7 @@ def _simulate(args: tuple[int, int, str]) -> str:
 def generate(n: int, customers: int, cache: str, workers: int) -> list[str]:
     Path(cache).mkdir(parents=True, exist_ok=True)
     jobs = [(i, customers, cache) for i in range(n)]
-    with ProcessPoolExecutor(max_workers=workers) as ex:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
         return list(ex.map(_simulate, jobs))
 
 

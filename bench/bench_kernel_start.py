@@ -16,8 +16,18 @@ import time
 from pathlib import Path
 
 EMPTY = {
-    "cells": [{"cell_type": "code", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None}],
-    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    "cells": [
+        {
+            "cell_type": "code",
+            "metadata": {},
+            "source": "x = 1",
+            "outputs": [],
+            "execution_count": None,
+        }
+    ],
+    "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    },
     "nbformat": 4,
     "nbformat_minor": 5,
 }
@@ -58,9 +68,15 @@ def main() -> None:
     t0 = time.perf_counter()
     best_lean, mean_lean = _time(lean, nb, args.runs)
     best_lab, mean_lab = _time(lab, nb, args.runs)
-    print(f"empty notebook, papermill + ipykernel:            best {best_lean:.2f} s, mean {mean_lean:.2f} s")
-    print(f"empty notebook, papermill + ipykernel + jupyterlab: best {best_lab:.2f} s, mean {mean_lab:.2f} s")
-    print(f"ratio (lab / lean, means): {mean_lab / mean_lean:.2f}  ({time.perf_counter() - t0:.0f} s of runs)")
+    print(
+        f"empty notebook, papermill + ipykernel:            best {best_lean:.2f} s, mean {mean_lean:.2f} s"
+    )
+    print(
+        f"empty notebook, papermill + ipykernel + jupyterlab: best {best_lab:.2f} s, mean {mean_lab:.2f} s"
+    )
+    print(
+        f"ratio (lab / lean, means): {mean_lab / mean_lean:.2f}  ({time.perf_counter() - t0:.0f} s of runs)"
+    )
 
 
 if __name__ == "__main__":

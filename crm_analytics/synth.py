@@ -31,6 +31,7 @@ persona), ``leads`` (true stage probabilities, true order time), ``channel_effec
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -1997,7 +1998,9 @@ def simulate_network(
     jobs = [(cfg, i, out) for i in range(n_dealers)]
     workers = workers or min(os.cpu_count() or 1, n_dealers)
     if workers > 1:
-        with ProcessPoolExecutor(max_workers=workers) as ex:
+        # spawn, not fork: a forked child inherits the parent's DuckDB and BLAS threads
+        # mid-state and can die on start (seen in CI after DuckDB-using tests had run).
+        with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
             metas = list(ex.map(_write_one, jobs))
     else:
         metas = [_write_one(j) for j in jobs]
