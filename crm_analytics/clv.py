@@ -11,6 +11,7 @@ same formula per customer with that customer's own observed take-up.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 
 from .config import load_params
 from .dealer import DealerData
-from .errors import InputError, InsufficientDataError
+from .errors import ConvergenceError, InputError, InsufficientDataError, SmallDealerWarning
 
 VALUE_CHAIN_FIELDS = ("unit_value", "take_up", "per_year", "years")
 
@@ -193,14 +194,43 @@ class BaseModels:
     as_of: pd.Timestamp
 
 
+FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)
+"""L2 penalties tried, in order, when an unpenalised BG/NBD fit does not converge."""
+
+
 def fit_base_models(
     dealer: DealerData, *, as_of: str | pd.Timestamp | None = None, l2_penalty: float = 0.0
 ) -> BaseModels:
-    """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins."""
+    """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins.
+
+    On a small dealer the unpenalised BG/NBD likelihood can peak at the boundary (``a`` and
+    ``b`` growing without limit at a fixed dropout probability ``a/(a+b)``), so the fit does
+    not converge. With ``l2_penalty=0`` the fit is then repeated with the smallest of
+    ``FALLBACK_PENALTIES`` that converges, and a :class:`SmallDealerWarning` names it; the
+    penalty used is ``models.count.l2_penalty``.
+    """
     from .models.btyd import BGNBD, GammaGamma
 
     summary = service_summary(dealer, as_of=as_of)
-    count = BGNBD(l2_penalty=l2_penalty).fit(summary)
+    try:
+        count = BGNBD(l2_penalty=l2_penalty).fit(summary)
+    except ConvergenceError as first:
+        if l2_penalty > 0:
+            raise
+        for pen in FALLBACK_PENALTIES:
+            try:
+                count = BGNBD(l2_penalty=pen).fit(summary)
+            except ConvergenceError:
+                continue
+            warnings.warn(
+                f"dealer {dealer.dealer_id!r}: BG/NBD did not converge on {len(summary)} "
+                f"customers without a penalty ({first}); refitted with l2_penalty={pen:g}.",
+                SmallDealerWarning,
+                stacklevel=2,
+            )
+            break
+        else:
+            raise
     rep = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
     if len(rep) < 20:
         raise InsufficientDataError(

@@ -57,3 +57,8 @@ class ConvergenceError(CRMAnalyticsError, RuntimeError):
 
 class InsufficientDataError(CRMAnalyticsError, ValueError):
     """Too little data to fit or compute something; the message says how much is needed."""
+
+
+class SmallDealerWarning(UserWarning):
+    """A dealer had too little data for its own model; a fallback (the pooled network model,
+    or a lightly penalised fit) is used and named in the message."""

@@ -43,7 +43,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
 from ..dealer import DealerData
-from ..errors import InputError, InsufficientDataError, NotFittedError
+from ..errors import InputError, InsufficientDataError, NotFittedError, SmallDealerWarning
 from ..features import (
     CHURN_FEATURE_GROUPS,
     CHURN_FEATURES,
@@ -163,10 +163,6 @@ def load_scoring_params(path: str | Path | None = None) -> dict[str, dict[str, A
             raise InputError(f"{p}: unknown keys {sorted(unknown)} in section {section!r}.")
         out[section].update(values)
     return out
-
-
-class SmallDealerWarning(UserWarning):
-    """A dealer had too little data for its own model; the pooled network model is used."""
 
 
 # --------------------------------------------------------------------------------------------

