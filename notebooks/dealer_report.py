@@ -44,7 +44,7 @@ comparison = (comparison_start, comparison_end) if comparison_start and comparis
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
 all_targets = rm.load_targets(targets)
 m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
+benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
 gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 

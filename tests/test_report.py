@@ -245,6 +245,30 @@ def test_dealer_metrics_match_an_independent_count(store):
     assert bench["median"]["visit_to_order_rate"] == pytest.approx(m["kpis"]["visit_to_order_rate"])
 
 
+def test_peer_benchmark_needs_three_dealers(tmp_path):
+    """One dealer run alone must not be shown its own values as the "peer median"."""
+    k = {key: 0.5 for key in metrics.KPI_KEYS}
+    two = metrics.network_benchmark(
+        [
+            {"dealer": {"dealer_id": i}, "kpis": {**k, "visit_rate": v}}
+            for i, v in zip("AB", (0.2, 0.4), strict=True)
+        ]
+    )
+    metrics.write_json(two, tmp_path / "two.json")
+    assert metrics.load_benchmark(tmp_path / "two.json") is None
+    assert metrics.load_benchmark(None) is None and metrics.load_benchmark(tmp_path / "no") is None
+    three = metrics.network_benchmark(
+        [
+            {"dealer": {"dealer_id": i}, "kpis": {**k, "visit_rate": v}}
+            for i, v in zip("ABC", (0.2, 0.4, 0.9), strict=True)
+        ]
+    )
+    metrics.write_json(three, tmp_path / "three.json")
+    assert metrics.load_benchmark(tmp_path / "three.json")["median"]["visit_rate"] == pytest.approx(
+        0.4
+    )
+
+
 def test_headline_targets_have_one_source():
     from crm_analytics.config import load_params
     from crm_analytics.funnel import load_targets as funnel_targets

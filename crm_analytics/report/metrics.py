@@ -29,6 +29,7 @@ __all__ = [
     "dealer_metrics",
     "gaps_in_yuan",
     "kpi_table",
+    "load_benchmark",
     "load_targets",
     "network_benchmark",
     "period_kpis",
@@ -322,6 +323,21 @@ def network_benchmark(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "q3": frame.quantile(0.75).to_dict(),
         }
     )
+
+
+MIN_PEER_DEALERS = 3
+"""Fewest dealers whose medians make a peer benchmark (with one, the "peer median" would be
+the dealer itself; with two, the other dealer's value)."""
+
+
+def load_benchmark(
+    path: str | os.PathLike[str] | None, *, min_dealers: int = MIN_PEER_DEALERS
+) -> dict[str, Any] | None:
+    """The run's network benchmark, or ``None`` when missing or built on too few dealers."""
+    bench = read_json(path) if path else None
+    if not isinstance(bench, dict) or int(bench.get("n_dealers") or 0) < min_dealers:
+        return None
+    return bench
 
 
 def kpi_table(

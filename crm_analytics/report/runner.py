@@ -259,6 +259,9 @@ def _execute(
             execution_timeout=timeout,
             timeout_func=time_left,
             start_timeout=60,
+            # quiet ipykernel's start-up notice about its local TCP ports (one per notebook run
+            # in the batch log); cell errors still reach the notebook and the failure report
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
     except Exception as err:
         if isinstance(err, TimeoutError) or time.monotonic() >= deadline:
