@@ -302,13 +302,19 @@ _SURV_COVARIATES = ("log_distance", "satisfaction", "unresolved_complaint", "bou
 
 
 def _surv_terms(
-    lam: np.ndarray, D: np.ndarray, Wr: np.ndarray, H: float, m1: np.ndarray, m2: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    lam: np.ndarray,
+    D: np.ndarray,
+    Wr: np.ndarray,
+    H: float | None,
+    m1: np.ndarray,
+    m2: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Likelihood pieces given the visit rate ``lam``, with the last visit as time origin.
 
     ``A``: alive at ``D`` with no visit in ``(0, D]``; ``B``: died in ``(0, D]`` before any
-    visit; ``N``: no visit in ``(D, D + H]`` given alive at ``D``. The hazard is ``m1`` before
-    ``Wr`` (warranty end) and ``m2`` after it.
+    visit; ``N``: no visit in ``(D, D + H]`` given alive at ``D`` (``None`` when ``H`` is
+    ``None``: the likelihood needs only ``A`` and ``B``, and ``N`` would double its cost). The
+    hazard is ``m1`` before ``Wr`` (warranty end) and ``m2`` after it.
     """
 
     def piece(a, b, mu, s0):
@@ -324,11 +330,8 @@ def _surv_terms(
         return np.exp(-(m1 + lam) * (w - a) - (m2 + lam) * (b - w))
 
     zero = np.zeros_like(D)
-    return (
-        survival(zero, D),
-        integral(zero, D),
-        survival(D, D + H) + integral(D, D + H),
-    )
+    n = None if H is None else survival(D, D + H) + integral(D, D + H)
+    return survival(zero, D), integral(zero, D), n
 
 
 def _surv_unpack(theta: np.ndarray, Z: np.ndarray):
@@ -352,7 +355,7 @@ def _surv_nll(theta, x, tx, T, W, Z) -> float:
     r, alpha, mu1, mu2 = _surv_unpack(theta, Z)
     lam = _surv_nodes(r, alpha, x, tx)
     A, B, _ = _surv_terms(
-        lam, (T - tx)[:, None], (W - tx)[:, None], 0.0, mu1[:, None], mu2[:, None]
+        lam, (T - tx)[:, None], (W - tx)[:, None], None, mu1[:, None], mu2[:, None]
     )
     w0 = np.clip(W, 0, tx)
     log_s = -(mu1 * w0 + mu2 * (tx - w0))
