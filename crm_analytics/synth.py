@@ -1970,7 +1970,10 @@ def simulate_network(
         Folder of the network store (created). Required.
     workers
         Processes to use (default: one per core, at most ``n_dealers``). The output does not
-        depend on it: each dealer has its own seeded stream and its own files.
+        depend on it: each dealer has its own seeded stream and its own files. Workers are
+        started with *spawn*, so a script (not a notebook or the console) must make this call
+        under ``if __name__ == "__main__":``, as Python's multiprocessing requires, or pass
+        ``workers=1``.
 
     Returns
     -------
