@@ -63,6 +63,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,7 @@ from scipy.sparse import linalg as splinalg
 
 from .dealer import DealerData
 from .errors import InputError
+from .funnel import period_bounds
 from .schema import TOUCH_KINDS
 
 __all__ = [
@@ -1272,6 +1274,7 @@ def media_efficiency(
     *,
     by: Sequence[str] = ("month",),
     visit_kinds: Sequence[str] = ("visit",),
+    period: Any = None,
 ) -> pd.DataFrame:
     """Cost per lead, visit, order and delivery, and ROI, per channel.
 
@@ -1292,6 +1295,10 @@ def media_efficiency(
         Cuts besides channel: any of ``"month"`` and ``"model"``; ``()`` gives channel totals.
     visit_kinds
         Touchpoint kinds that count as a showroom visit.
+    period
+        Keep the leads created and the costs of the months in this period (any form
+        :func:`crm_analytics.funnel.period_bounds` takes; a month counts when it overlaps the
+        period). The leads' orders count whenever they come (the cohort view). ``None``: all.
 
     Returns
     -------
@@ -1314,6 +1321,12 @@ def media_efficiency(
     keys = ["channel", *by]
     leads = dealer.leads[["lead_id", "channel", "created_at", "model_interest"]].copy()
     leads["month"] = leads["created_at"].dt.to_period("M").dt.to_timestamp()
+    costs = dealer.channel_costs[["channel", "month", "cost"]].copy()
+    costs["month"] = costs["month"].dt.to_period("M").dt.to_timestamp()
+    if period is not None:
+        lo, hi = period_bounds(period, as_of=dealer.as_of)
+        leads = leads[leads["created_at"].between(lo, hi)]
+        costs = costs[costs["month"].between(lo.to_period("M").to_timestamp(), hi)]
     leads["model"] = leads["model_interest"]
     tps = dealer.touchpoints
     visited = set(tps.loc[tps["kind"].isin(list(visit_kinds)), "lead_id"].dropna())
@@ -1331,8 +1344,6 @@ def media_efficiency(
     o = o.merge(leads[["lead_id", "channel", "month"]], on="lead_id", how="inner")
     ocounts = o.groupby(keys, observed=True)[["orders", "deliveries", "gross_profit"]].sum()
 
-    costs = dealer.channel_costs[["channel", "month", "cost"]].copy()
-    costs["month"] = costs["month"].dt.to_period("M").dt.to_timestamp()
     if "model" in by:
         share = leads.groupby(["channel", "month", "model"]).size().rename("n").reset_index()
         share["share"] = share["n"] / share.groupby(["channel", "month"])["n"].transform("sum")

@@ -40,7 +40,7 @@ period = (period_start, period_end) if period_start and period_end else None
 comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
 (start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
 
-media = attribution.media_efficiency(dealer, by=())
+media = attribution.media_efficiency(dealer, by=(), period=(start, end))  # leads of the period
 journeys = attribution.journeys(dealer)
 
 # %%

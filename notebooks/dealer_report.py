@@ -61,6 +61,12 @@ out.show_text(
         as_of=dealer.as_of.date(),
     )
 )
+first = rm.data_start(dealer)
+for which, begins in (("which_period", start), ("which_comparison", cstart)):
+    if first is None or begins < first:
+        out.show_text(
+            t("before_data", language, which=t(which, language), first=first and first.date())
+        )
 if notes:
     out.show_text(notes)
 if mask_personal_data:
@@ -184,7 +190,7 @@ if churn_model is not None:
 
 # %%
 out.show_heading(t("media", language))
-media = attribution.media_efficiency(dealer, by=())
+media = attribution.media_efficiency(dealer, by=(), period=(start, end))  # leads of the period
 out.show_table(
     media[["channel", "cost", "leads", "orders", "cost_per_lead", "cost_per_order", "roi"]].assign(
         channel=media["channel"].map(plots.label)

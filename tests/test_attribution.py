@@ -605,6 +605,17 @@ def test_markov_and_shapley_rank_simulator_effects(large_sim_dealer):
         assert order[-1] == "partner_list", model
 
 
+def test_media_efficiency_period_is_the_months_of_the_monthly_table(sim_dealer):
+    d = sim_dealer
+    monthly = A.media_efficiency(d, by=("month",))
+    lo, hi = d.as_of - pd.DateOffset(months=12) + pd.Timedelta(days=1), d.as_of
+    got = A.media_efficiency(d, by=(), period=(lo, hi)).set_index("channel")
+    inside = monthly[monthly["month"].between(lo.to_period("M").to_timestamp(), hi)]
+    want = inside.groupby("channel")[["cost", "leads", "orders", "gross_profit"]].sum()
+    pd.testing.assert_frame_equal(got[want.columns].loc[want.index], want, check_dtype=False)
+    assert len(A.media_efficiency(d, by=(), period=("2001-01-01", "2001-12-31"))) == 0
+
+
 def test_media_efficiency_on_simulator(sim_dealer):
     d = sim_dealer
     tot = A.media_efficiency(d, by=())

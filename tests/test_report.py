@@ -8,6 +8,7 @@ loopback; a run is killed mid-batch and rerun.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -243,6 +244,27 @@ def test_dealer_metrics_match_an_independent_count(store):
     json.dumps(m)  # serialisable
     bench = metrics.network_benchmark([m, {**m, "dealer": {"dealer_id": "X"}}])
     assert bench["median"]["visit_to_order_rate"] == pytest.approx(m["kpis"]["visit_to_order_rate"])
+
+
+def test_a_period_without_data_gives_missing_kpis_not_zeros(store):
+    """A period before the extract (a consultant's typo, or an old coaching round): every KPI
+    is missing, none is a misleading 0 %; a period past the data date is refused."""
+    from crm_analytics.errors import InputError
+    from crm_analytics.io import load_dealer
+
+    d = load_dealer(store, "D001")
+    first = metrics.data_start(d)
+    assert first == max(d.leads["created_at"].min(), d.service_visits["at"].min()).normalize()
+    m = metrics.dealer_metrics(d, period=("2001-01-01", "2001-12-31"))
+    missing = {k: v is None or math.isnan(v) for k, v in m["kpis"].items()}  # JSON: NaN -> None
+    assert all(v for k, v in missing.items() if k != "quarantine_share"), m["kpis"]
+    # the retention window must lie inside the service records
+    lo, hi = (str((first + pd.DateOffset(months=k)).date()) for k in (-3, 3))
+    m = metrics.dealer_metrics(d, period=(lo, hi))
+    assert m["kpis"]["service_retention"] is None
+    assert m["kpis"]["visit_rate"] is not None  # the leads of the covered months still count
+    with pytest.raises(InputError, match="after the data date"):
+        metrics.resolve_periods(d.as_of, (str(d.as_of.date()), "2099-01-01"))
 
 
 def test_peer_benchmark_needs_three_dealers(tmp_path):

@@ -27,6 +27,7 @@ from ..errors import InputError
 __all__ = [
     "KPI_KEYS",
     "dealer_metrics",
+    "data_start",
     "gaps_in_yuan",
     "kpi_table",
     "load_benchmark",
@@ -134,7 +135,25 @@ def resolve_periods(
     else:
         cend = start - _DAY
         cstart = cend - (end - start)
+    for name, e in (("period", end), ("comparison_period", cend)):
+        if e > as_of:
+            raise InputError(
+                f"{name} ends {e.date()}, after the data date {as_of.date()}: its last days "
+                "are not in the data yet. End it on or before the data date (or set it to "
+                "null for the 12 months up to the data date)."
+            )
     return (start, end), (cstart, cend)
+
+
+def data_start(dealer: DealerData) -> pd.Timestamp | None:
+    """The day from which the extract records both leads and service visits (the later of
+    their first dates; ``None`` when either table is empty). The report's KPIs are built on
+    these two streams, so a period that starts earlier is partly without data. (Stray older
+    rows, such as a complaint from before the extract, do not count.)"""
+    firsts = [dealer.leads["created_at"].min(), dealer.service_visits["at"].min()]
+    if any(pd.isna(f) for f in firsts):
+        return None
+    return max(firsts).normalize()
 
 
 def _within(s: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
@@ -155,7 +174,8 @@ def period_kpis(
       :func:`crm_analytics.penetration.sales_penetration` (deliveries dated in the period)
     * ``insurance_renewal_rate``: :func:`crm_analytics.penetration.renewal_penetration`
     * ``service_retention`` = vehicles sold here (bought before the last 12 months of the period)
-      with a service visit in those 12 months / such vehicles
+      with a service visit in those 12 months / such vehicles (NaN when those 12 months start
+      before the extract's first service record)
     * ``quarantine_share`` = rows quarantined at the boundary / rows read (whole extract)
 
     Returns
@@ -199,7 +219,9 @@ def period_kpis(
     sv_w = sv.loc[_within(sv["at"], w_start, end)]
     retained = park["vin"].isin(set(sv_w["vin"]))
     n_park, n_ret = len(park), int(retained.sum())
-    kpis["service_retention"] = _ratio(n_ret, n_park)
+    # a window that starts before the service records do cannot show who came back
+    covered = len(sv) > 0 and sv["at"].min() <= w_start
+    kpis["service_retention"] = _ratio(n_ret, n_park) if covered else math.nan
     years = ((end - w_start).days + 1) / 365.25
     margin_ret = float(sv_w.loc[sv_w["vin"].isin(set(park.loc[retained, "vin"])), "margin"].sum())
     period_years = ((end - start).days + 1) / 365.25

@@ -12,6 +12,11 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "report": "CRM diagnostic report",
         "period": "Period {start} to {end}; previous round {cstart} to {cend}; data as of {as_of}.",
+        "before_data": "Note: the {which} starts before this extract records both leads and "
+        "service visits ({first}); its earlier months have no data, so their KPIs are missing "
+        "or understated.",
+        "which_period": "period",
+        "which_comparison": "previous round",
         "summary": "Executive summary: the three biggest gaps",
         "no_gaps": "No KPI is below its target or the peer median.",
         "no_peers": "Peer comparison not available: peer medians need at least 3 dealers reported into the same run folder (crm-analytics report --all).",
@@ -39,6 +44,10 @@ TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "report": "CRM诊断报告",
         "period": "分析期 {start} 至 {end};上一轮 {cstart} 至 {cend};数据截至 {as_of}。",
+        "before_data": "注意:{which}早于本数据开始同时记录线索和售后进厂的日期({first}),"
+        "之前的月份没有数据,相关KPI缺失或偏低。",
+        "which_period": "分析期",
+        "which_comparison": "上一轮",
         "summary": "管理摘要:三大差距",
         "no_gaps": "所有指标均达到目标和同行中位数。",
         "no_peers": "暂无同行对比:同行中位数需要同一运行目录中至少3家经销商的报告(crm-analytics report --all)。",
