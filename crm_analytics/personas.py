@@ -545,9 +545,12 @@ def describe_personas(model: PersonaModel, X: pd.DataFrame, *, top: int = 2) -> 
         One row per persona: ``persona``, ``size``, ``share``, ``mean_age``, ``male_share`` (when
         ``gender`` is an indicator), ``top_<column>`` for every categorical and multi-choice
         indicator (the categories most over-represented against the whole population, with their
-        share in the persona), and ``description``: a sentence in plain English.
+        share in the persona), and ``description``: a sentence in plain English (shares "of
+        buyers", or "of customers" when ``X`` holds customers never interviewed).
     """
     labels = model.predict(X)
+    # persona_features(population="customers") adds customers never interviewed
+    who = "buyers" if "interviewed" not in X or X["interviewed"].all() else "customers"
     rows = []
     for k in range(model.n_personas):
         m = labels == k
@@ -599,9 +602,7 @@ def describe_personas(model: PersonaModel, X: pd.DataFrame, *, top: int = 2) -> 
         for c, fmt in phrases.items():
             if f"_{c}" in row:
                 words.append(fmt.format(" / ".join(row[f"_{c}"])))
-        row["description"] = (
-            f"Persona {k} ({row['share']:.0%} of buyers): " + "; ".join(words) + "."
-        )
+        row["description"] = f"Persona {k} ({row['share']:.0%} of {who}): " + "; ".join(words) + "."
         rows.append(row)
     out = pd.DataFrame(rows)
     return out[[c for c in out.columns if not c.startswith("_")]]

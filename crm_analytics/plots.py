@@ -253,6 +253,7 @@ _LABELS: dict[str, tuple[str, str]] = {
     "warranty_end": ("Warranty ending", "质保到期"),
     "finance_end": ("Finance ending", "金融到期"),
     "lists_title": ("Call-list size per reason", "各类回访清单数量"),
+    "personas_title": ("Customers per persona", "各客户画像人数"),
     # lead channels (English; Chinese from CHANNEL_LABELS_ZH)
     "online_inquiry": ("Online inquiry", "网络询价"),
     "phone_inquiry": ("Phone inquiry", "电话询价"),

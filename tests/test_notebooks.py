@@ -31,7 +31,7 @@ def sample_store():
 def test_every_notebook_runs_on_the_sample_network(sample_store):
     pytest.importorskip("nbval")
     notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert len(notebooks) == 9
+    assert len(notebooks) == 10
     proc = subprocess.run(
         [
             sys.executable,
