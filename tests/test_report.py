@@ -158,7 +158,7 @@ def test_every_notebook_declares_the_report_parameters():
     """Paired .py/.ipynb notebooks: every dealer notebook takes exactly the runner's parameters."""
     expected = [*params.DealerParams("D", "s").as_notebook_parameters(), "benchmark_path"]
     nbs = sorted(runner.NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert len(nbs) == 9
+    assert len(nbs) == 10
     dealer_nbs = [p for p in nbs if p.stem != runner.NETWORK_NOTEBOOK]
     runner._check_notebook_parameters(dealer_nbs, expected)
     runner._check_notebook_parameters(
