@@ -52,6 +52,7 @@ from .dealer import DealerData
 from .errors import InputError
 from .lifecycle import lifecycle_states
 from .privacy import mask_frame
+from .schema import ORDER_MARGIN_COLUMNS
 
 __all__ = [
     "default_params",
@@ -101,14 +102,6 @@ _FALLBACK_VALUES: dict[str, float] = {
     "trade_in": 2500.0,
 }
 
-_ORDER_MARGINS = (
-    "vehicle_margin",
-    "finance_margin",
-    "insurance_margin",
-    "accessories_margin",
-    "extended_warranty_margin",
-    "trade_in_margin",
-)
 
 _OUT_COLUMNS = [
     "rank",
@@ -405,7 +398,9 @@ def observed_values(dealer: DealerData, *, as_of: object = None) -> dict[str, fl
     out["annual_service"] = (
         float(last_year["margin"].sum() / n_cust) if n_cust else _FALLBACK_VALUES["annual_service"]
     )
-    gross = orders[list(_ORDER_MARGINS)].sum(axis=1) if len(orders) else pd.Series(dtype=float)
+    gross = (
+        orders[list(ORDER_MARGIN_COLUMNS)].sum(axis=1) if len(orders) else pd.Series(dtype=float)
+    )
     out["order_gross"] = _mean(gross, _FALLBACK_VALUES["order_gross"])
     ti = orders[orders["trade_in"].astype(bool)] if len(orders) else orders
     out["trade_in"] = _mean(
@@ -845,7 +840,7 @@ def call_lists(
     orders = _upto(dealer.orders, "ordered_at", as_of)
     delivered = orders[(orders["status"] == "delivered")] if len(orders) else orders
     gross_by_model = (
-        delivered.assign(g=delivered[list(_ORDER_MARGINS)].sum(axis=1))
+        delivered.assign(g=delivered[list(ORDER_MARGIN_COLUMNS)].sum(axis=1))
         .groupby("model")["g"]
         .mean()
         .to_dict()

@@ -75,7 +75,7 @@ from scipy.sparse import linalg as splinalg
 from .dealer import DealerData
 from .errors import InputError
 from .funnel import period_bounds
-from .schema import TOUCH_KINDS
+from .schema import ORDER_MARGIN_COLUMNS, TOUCH_KINDS
 
 __all__ = [
     "MODELS",
@@ -107,15 +107,8 @@ MODELS: tuple[str, ...] = (
 _ALIASES = {"markov": "markov_1", "first": "first_touch", "last": "last_touch"}
 #: Largest number of channels the exact coalition Shapley model accepts (2**n coalitions).
 MAX_SHAPLEY_CHANNELS = 20
-#: Order margin columns whose sum is an order's gross profit.
-MARGIN_COLUMNS: tuple[str, ...] = (
-    "vehicle_margin",
-    "finance_margin",
-    "insurance_margin",
-    "accessories_margin",
-    "extended_warranty_margin",
-    "trade_in_margin",
-)
+#: Order margin columns whose sum is an order's gross profit (the schema's).
+MARGIN_COLUMNS: tuple[str, ...] = ORDER_MARGIN_COLUMNS
 
 
 # ----------------------------------------------------------------------------------------

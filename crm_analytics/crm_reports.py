@@ -34,7 +34,7 @@ from .dealer import DealerData
 from .errors import InputError
 from .lifecycle import MONTH_DAYS, lifecycle_states
 from .privacy import mask_frame
-from .schema import CHANNELS, SURVEY_KINDS
+from .schema import CHANNELS, ORDER_MARGIN_COLUMNS, SURVEY_KINDS
 
 __all__ = [
     "SURVEY_STAGE",
@@ -60,14 +60,6 @@ SURVEY_STAGE: dict[str, str] = {
 }
 _STAGE_ORDER = ["intent", "sales", "delivery", "service", "defeated"]
 _DAY = pd.Timedelta(days=1)
-_ORDER_MARGINS = (
-    "vehicle_margin",
-    "finance_margin",
-    "insurance_margin",
-    "accessories_margin",
-    "extended_warranty_margin",
-    "trade_in_margin",
-)
 _VALUE_ADDED = ("finance", "insurance", "extended_warranty", "trade_in")
 
 
@@ -388,7 +380,7 @@ def deal_customers(
         )
     o = o.assign(
         period=o["delivered_at"].dt.to_period(freq).dt.start_time,
-        gross=o[list(_ORDER_MARGINS)].sum(axis=1),
+        gross=o[list(ORDER_MARGIN_COLUMNS)].sum(axis=1),
     )
     o = o.assign(accessories=o["accessories_amount"] > 0)
     keys = ["period"] + ([by] if by else [])
@@ -611,7 +603,7 @@ def department_efficiency(
             "department": "sales",
             "customers": leads["customer_id"].nunique(),
             "converted": won["customer_id"].nunique(),
-            "margin": float(d_win[list(_ORDER_MARGINS)].sum(axis=1).sum()),
+            "margin": float(d_win[list(ORDER_MARGIN_COLUMNS)].sum(axis=1).sum()),
             "staff": int(n_role.get("sales_consultant", 0)),
             "definition": "leads created in the window -> delivered; margin of deliveries in the window",
         }

@@ -83,6 +83,15 @@ STAFF_ROLES: tuple[str, ...] = (
     "manager",
 )
 ORDER_STATUSES: tuple[str, ...] = ("pending", "delivered", "cancelled")
+#: Order margin columns (yuan) whose sum is an order's gross profit.
+ORDER_MARGIN_COLUMNS: tuple[str, ...] = (
+    "vehicle_margin",
+    "finance_margin",
+    "insurance_margin",
+    "accessories_margin",
+    "extended_warranty_margin",
+    "trade_in_margin",
+)
 USES: tuple[str, ...] = ("family", "commute", "business", "leisure")
 INDUSTRIES: tuple[str, ...] = (
     "finance",

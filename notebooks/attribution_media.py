@@ -29,33 +29,18 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 
 from crm_analytics import attribution, crm_reports, plots
-from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
-from crm_analytics.report import metrics as rm
-from crm_analytics.report.text import t
+from crm_analytics.report import notebook as nb
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 
 media = attribution.media_efficiency(dealer, by=(), period=(start, end))  # leads of the period
 journeys = attribution.journeys(dealer)
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – attribution and media", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
-)
+nb.show_header(dealer, "attribution and media", language, (start, end), (cstart, cend))
 
 # %%
 # Cost per lead, visit, order and delivery and ROI per channel (slide: media efficiency).

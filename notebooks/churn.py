@@ -33,14 +33,11 @@ from crm_analytics import plots
 from crm_analytics.io import list_dealers, load_dealer
 from crm_analytics.models import churn, leads
 from crm_analytics.report import display as out
-from crm_analytics.report import metrics as rm
-from crm_analytics.report.text import t
+from crm_analytics.report import notebook as nb
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 
 # one model per notebook: trained at three cutoffs 12-18 months before the data date
 train_cutoffs = [dealer.as_of - pd.DateOffset(months=12 + 3 * k) for k in range(3)]
@@ -48,18 +45,7 @@ model = churn.ChurnModel().fit(dealer, cutoffs=train_cutoffs)
 scores = model.score(dealer)
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – churn", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
-)
+nb.show_header(dealer, "churn", language, (start, end), (cstart, cend))
 
 # %%
 # Active service customers per churn-risk band (calibrated probability of no visit in 12 months).

@@ -29,33 +29,19 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 
 from crm_analytics import plots, quality
-from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
-from crm_analytics.report import metrics as rm
+from crm_analytics.report import notebook as nb
 from crm_analytics.report.text import t
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 
 reconciliation = quality.reconcile_visits(dealer, mask=False)
 card = quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False)
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – data quality", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
-)
+nb.show_header(dealer, "data quality", language, (start, end), (cstart, cend))
 
 # %%
 # Scores 0-100 on the deck's three dimensions (authenticity, continuity, validity).

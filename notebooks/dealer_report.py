@@ -31,42 +31,31 @@ import pandas as pd
 
 from crm_analytics import attribution, funnel, lifecycle, penetration, plots, quality
 from crm_analytics.errors import InsufficientDataError
-from crm_analytics.io import load_dealer
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.report import display as out
+from crm_analytics.report import notebook as nb
 from crm_analytics.report import metrics as rm
 from crm_analytics.report.text import gap_lines, t
 
-lang = plots.apply_style(language)  # chart language: English if no CJK font (with a warning)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 all_targets = rm.load_targets(targets)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
+m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
 benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
 gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}, {dealer.city}) – {t('report', language)}", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
+nb.show_header(
+    dealer,
+    t("report", language),
+    language,
+    (start, end),
+    (cstart, cend),
+    with_city=True,
+    coverage_notes=True,
 )
-first = rm.data_start(dealer)
-for which, begins in (("which_period", start), ("which_comparison", cstart)):
-    if first is None or begins < first:
-        out.show_text(
-            t("before_data", language, which=t(which, language), first=first and first.date())
-        )
 if notes:
     out.show_text(notes)
 if mask_personal_data:

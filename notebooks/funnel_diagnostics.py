@@ -29,33 +29,20 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 
 from crm_analytics import forecast, funnel, plots
-from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
+from crm_analytics.report import notebook as nb
 from crm_analytics.report import metrics as rm
 from crm_analytics.report.text import t
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 
 tree = funnel.kpi_tree(dealer, period=(start, end))
 funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – funnel and diagnostics", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
-)
+nb.show_header(dealer, "funnel and diagnostics", language, (start, end), (cstart, cend))
 
 # %%
 # The deck's KPI tree (slides 39-41): every KPI with its parent, 95% interval and target.

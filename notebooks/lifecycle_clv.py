@@ -30,34 +30,19 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crm_analytics import clv, crm_reports, lifecycle, plots, rfm
-from crm_analytics.io import load_dealer
 from crm_analytics.models.btyd import BGNBD
 from crm_analytics.report import display as out
-from crm_analytics.report import metrics as rm
-from crm_analytics.report.text import t
+from crm_analytics.report import notebook as nb
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 
 states = lifecycle.lifecycle_states(dealer)
 base_models = clv.fit_base_models(dealer)  # BG/NBD + Gamma-Gamma, fitted once
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – lifecycle, dormancy and CLV", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
-)
+nb.show_header(dealer, "lifecycle, dormancy and CLV", language, (start, end), (cstart, cend))
 
 # %%
 # Customers per lifecycle state at the data date, and the moves since the previous round.

@@ -29,36 +29,22 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 
 from crm_analytics import penetration, plots
-from crm_analytics.io import load_dealer
 from crm_analytics.report import display as out
+from crm_analytics.report import notebook as nb
 from crm_analytics.report import metrics as rm
-from crm_analytics.report.text import t
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
-period = (period_start, period_end) if period_start and period_end else None
-comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-(start, end), (cstart, cend) = rm.resolve_periods(dealer.as_of, period, comparison)
+dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+)
 
 all_targets = rm.load_targets(targets)
-m = rm.dealer_metrics(dealer, period=period, comparison_period=comparison)
+m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
 benchmark = rm.read_json(benchmark_path) if benchmark_path else None
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 profit = penetration.profit_decomposition(dealer, period=(start, end))
 
 # %%
-out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – value-added and after-sales", 1)
-out.show_text(
-    t(
-        "period",
-        language,
-        start=start.date(),
-        end=end.date(),
-        cstart=cstart.date(),
-        cend=cend.date(),
-        as_of=dealer.as_of.date(),
-    )
-)
+nb.show_header(dealer, "value-added and after-sales", language, (start, end), (cstart, cend))
 
 # %%
 # Headline value-added and after-sales KPIs against target, peers and the previous round.

@@ -165,6 +165,15 @@ def load_scoring_params(path: str | Path | None = None) -> dict[str, dict[str, A
     return out
 
 
+def _scoring_param(model: Any, section: str, key: str) -> Any:
+    """A model's hyperparameter, or the ``params/scoring.yaml`` value where it is ``None``."""
+    val = getattr(model, key)
+    if val is None:
+        name = {"n_reasons": "reason_codes"}.get(key, key)
+        return load_scoring_params()[section][name]
+    return val
+
+
 # --------------------------------------------------------------------------------------------
 # metrics
 # --------------------------------------------------------------------------------------------
@@ -496,11 +505,7 @@ class ChurnModel(BaseEstimator):
 
     # -- resolved parameters ---------------------------------------------------------------
     def _p(self, key: str) -> Any:
-        val = getattr(self, key)
-        if val is None:
-            name = {"n_reasons": "reason_codes"}.get(key, key)
-            return load_scoring_params()["churn"][name]
-        return val
+        return _scoring_param(self, "churn", key)
 
     def _features(self) -> list[str]:
         if self.features is None:

@@ -39,11 +39,11 @@ from .churn import (
     _group_folds,
     _markdown,
     _occlusion,
+    _scoring_param,
     _threads,
     _top_reasons,
     calibration_table,
     classification_metrics,
-    load_scoring_params,
 )
 
 GRADES: tuple[str, ...] = ("H", "A", "B", "C")
@@ -155,11 +155,7 @@ class LeadScoreModel(BaseEstimator):
         self.n_threads = n_threads
 
     def _p(self, key: str) -> Any:
-        val = getattr(self, key)
-        if val is None:
-            name = {"n_reasons": "reason_codes"}.get(key, key)
-            return load_scoring_params()["leads"][name]
-        return val
+        return _scoring_param(self, "leads", key)
 
     def _horizons(self) -> list[int]:
         hs = sorted(int(h) for h in self._p("horizons"))

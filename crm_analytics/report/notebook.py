@@ -1,0 +1,78 @@
+"""The opening every dealer notebook shares: load the dealer, resolve its periods, show the header.
+
+Kept here, not in the notebooks, so the ten notebooks stay thin and agree on what "the period"
+means (:func:`crm_analytics.report.metrics.resolve_periods`).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import plots
+from ..dealer import DealerData
+from ..io import load_dealer
+from . import display as out
+from .metrics import data_start, resolve_periods
+from .text import t
+
+__all__ = ["open_dealer", "show_header"]
+
+Period = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def open_dealer(
+    source: str,
+    dealer_id: str,
+    period_start: str | None = None,
+    period_end: str | None = None,
+    comparison_start: str | None = None,
+    comparison_end: str | None = None,
+    language: str = "en",
+) -> tuple[DealerData, str, Period, Period]:
+    """A notebook's parameters in, ``(dealer, chart language, period, comparison)`` out.
+
+    The chart language is ``language`` unless no CJK font is installed (then English, with a
+    warning: :func:`crm_analytics.plots.apply_style`). A period without both ends is the
+    default one (the 12 months up to the data date; the comparison is the span before it).
+    """
+    lang = plots.apply_style(language)
+    dealer = load_dealer(source, dealer_id)
+    period = (period_start, period_end) if period_start and period_end else None
+    comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
+    main, previous = resolve_periods(dealer.as_of, period, comparison)
+    return dealer, lang, main, previous
+
+
+def show_header(
+    dealer: DealerData,
+    title: str,
+    language: str,
+    period: Period,
+    comparison: Period,
+    *,
+    with_city: bool = False,
+    coverage_notes: bool = False,
+) -> None:
+    """Heading, the period line and (``coverage_notes``) a note for each period that starts
+    before the extract records both leads and service visits."""
+    where = f"{dealer.dealer_id}, {dealer.city}" if with_city else dealer.dealer_id
+    out.show_heading(f"{dealer.name} ({where}) – {title}", 1)
+    out.show_text(
+        t(
+            "period",
+            language,
+            start=period[0].date(),
+            end=period[1].date(),
+            cstart=comparison[0].date(),
+            cend=comparison[1].date(),
+            as_of=dealer.as_of.date(),
+        )
+    )
+    if not coverage_notes:
+        return
+    first = data_start(dealer)
+    for which, begins in (("which_period", period[0]), ("which_comparison", comparison[0])):
+        if first is None or begins < first:
+            out.show_text(
+                t("before_data", language, which=t(which, language), first=first and first.date())
+            )
