@@ -807,6 +807,7 @@ def _stencil_newton(
     u0: np.ndarray,
     *,
     max_iter: int = 100,
+    stop: Callable[[np.ndarray], str | None] | None = None,
     gtol: float = 1e-8,
     h_grad: float = 1e-6,
     h_hess: float = 1e-4,
@@ -823,7 +824,8 @@ def _stencil_newton(
     evaluated at that point: the returned Hessian is always the finite-difference one at
     ``x`` (the covariance is taken from it). A converged fit ends with one more Newton step
     with that Hessian, kept unless the objective gets worse, which pins the optimum well
-    below ``gtol``.
+    below ``gtol``. ``stop(u)``, if given, is asked after every step; a message from it ends
+    the search unsuccessfully with that message (e.g. the iterate heads for a boundary).
     """
     k = len(u0)
     n_grad = 2 * k + 1
@@ -886,6 +888,9 @@ def _stencil_newton(
             break
         s_step = t * step
         u = u + s_step
+        if stop is not None and (why := stop(u)) is not None:
+            message = why
+            break
         if exact and np.max(np.abs(s_step)) < 1e-12:
             success = np.max(np.abs(g)) < 1e3 * gtol
             message = "step below tolerance"
@@ -992,6 +997,9 @@ class _BTYDBase(BaseEstimator):
                 return np.inf, np.zeros(k)
             return val, grad_theta * theta
 
+        def boundary(u: np.ndarray) -> str | None:
+            return self._at_boundary(np.exp(u) * unscale)
+
         u0 = self._start(prepared)
         hess = None
         if self._uses_stencil:
@@ -1004,9 +1012,13 @@ class _BTYDBase(BaseEstimator):
                 ll = self._loglik_sets(th, prepared)
                 return -ll / n_total + pen * np.sum(nat**2, axis=1)
 
-            result = _stencil_newton(objective_sets, u0, max_iter=min(self.max_iter, 100))
+            result = _stencil_newton(
+                objective_sets, u0, max_iter=min(self.max_iter, 100), stop=boundary
+            )
             if result.success:  # converged, and already polished by a last Newton step
                 u, hess, g_u = result.x, result.hess, result.jac
+            elif (why := boundary(result.x)) is not None:
+                raise ConvergenceError(f"{name}.fit did not converge: {why}", result)
             else:
                 u0 = result.x if np.all(np.isfinite(result.x)) else u0
         if hess is None:
@@ -1024,6 +1036,8 @@ class _BTYDBase(BaseEstimator):
             )
             prepared["_search"] = False
             u = result.x
+            if (why := boundary(u)) is not None:
+                raise ConvergenceError(f"{name}.fit did not converge: {why}", result)
             if result.status == 1 or not np.isfinite(result.fun):  # iteration limit
                 raise ConvergenceError(
                     f"{name}.fit did not converge ({result.message}) after {result.nit} "
@@ -1079,6 +1093,11 @@ class _BTYDBase(BaseEstimator):
 
     def _unscale_vector(self, scale: float) -> np.ndarray:
         return np.ones(len(self._param_names))
+
+    def _at_boundary(self, theta: np.ndarray) -> str | None:
+        """Why the search for the optimum at natural parameters ``theta`` should stop because
+        it heads for the edge of the parameter space, or None (stencil models only)."""
+        return None
 
     _hessian_step: ClassVar[float] = 1e-6
     _search_gtol: ClassVar[float] = 0.0
@@ -1369,8 +1388,22 @@ class ParetoNBD(_CountModel):
     _warm_start = True
     _sample_rows = 4000  # the warm start's subsample of distinct rows
 
+    _max_s = 400.0  # dropout rates' coefficient of variation 1/sqrt(s) below 5 %
+
     def _loglik_sets(self, thetas, prepared):
         return _pareto_ll_sets(thetas, prepared)
+
+    def _at_boundary(self, theta):
+        r, alpha, s, beta = theta
+        if s <= self._max_s:
+            return None
+        return (
+            f"the likelihood keeps rising as s and beta grow together (now s = {s:.4g}, "
+            f"beta = {beta:.4g}; mean dropout rate s/beta = {s / beta:.3g} per time unit). "
+            "The customers' dropout rates show no heterogeneity, so the Pareto/NBD optimum "
+            "lies at the edge of the parameter space (a single dropout rate). Fit BGNBD "
+            "instead, or pass l2_penalty > 0 (e.g. 1e-6) to keep s finite."
+        )
 
     def _prepare(self, data, weights):
         d, scale, n = super()._prepare(data, weights)

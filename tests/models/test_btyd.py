@@ -528,3 +528,18 @@ def test_pareto_covariance_matches_an_independent_hessian():
     np.testing.assert_allclose(model.standard_errors_.to_numpy(), se, rtol=2e-3)
     grad = np.array([(ll(theta + e) - ll(theta - e)) / (2 * e.sum()) for e in np.diag(h)])
     assert np.all(np.abs(grad * theta) < 1e-3 * abs(ll(theta)) / len(x))  # at the optimum
+
+
+def test_pareto_search_heading_for_the_boundary_stops_with_the_reason():
+    """Without heterogeneity in dropout rates the optimum is at s, beta -> infinity (two of
+    the five sample dealers): the search stops once s passes ``_max_s`` instead of walking
+    the ridge for minutes, and the error names the reason and the fixes. Here the limit is
+    lowered below the true s = 0.61 so that an ordinary fit crosses it."""
+    data = sample_pareto_nbd(3000, 39.0, **PNBD_TRUE, rng=np.random.default_rng(4))
+    model = ParetoNBD()
+    model._max_s = 0.3
+    with pytest.raises(ConvergenceError, match="no heterogeneity") as info:
+        model.fit(data)
+    assert "BGNBD" in str(info.value) and "l2_penalty" in str(info.value)
+    assert np.exp(info.value.result.x[2]) > 0.3
+    assert ParetoNBD()._at_boundary(np.array([0.5, 10.0, 399.0, 1e4])) is None
