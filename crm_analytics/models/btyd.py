@@ -56,7 +56,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, optimize, special, stats
+from scipy import optimize, special, stats
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -313,19 +313,6 @@ def _log_hyp2f1_c1_gl(c: np.ndarray, q: np.ndarray, z: np.ndarray) -> np.ndarray
         keepdims=True,
     )
     return np.logaddexp(p1, p2)[..., 0]
-
-
-def _log_hyp2f1_c1_quad(c: float, q: float, z: float) -> float:
-    """Adaptive-quadrature fallback of :func:`_log_hyp2f1_c1` for one argument set."""
-    lz = np.log1p(-z)
-
-    def scaled(y: float) -> float:
-        return float(np.exp(-q * (np.log1p(-z * y ** (1.0 / c)) - lz)))
-
-    width = min(0.5, c * (1.0 - z) / max(q * z, 1e-300))
-    points = sorted({max(1e-12, 1.0 - 10.0 * width), max(1e-12, 1.0 - width)})
-    val, _ = integrate.quad(scaled, 0.0, 1.0, epsabs=0.0, epsrel=1e-13, limit=500, points=points)
-    return float(-q * lz + np.log(val))
 
 
 def _log_int_pareto(
@@ -776,7 +763,7 @@ def _check_fitted(model: BaseEstimator) -> None:
 
 def _stencil_points(u: np.ndarray, h_grad: float, h_hess: float) -> np.ndarray:
     """Central-difference stencil around ``u``: the centre, the ``2k`` gradient points, then
-    the ``2k + k(k-1)`` Hessian points (see :func:`_stencil_derivatives`)."""
+    the ``2k + k(k-1)`` Hessian points (see :func:`_stencil_hessian`)."""
     k = len(u)
     eye = np.eye(k)
     off = np.array([eye[i] + eye[j] for i in range(k) for j in range(i + 1, k)]).reshape(-1, k)
