@@ -1,4 +1,4 @@
-"""Benchmark: crm_analytics.attribution against ChannelAttribution (run on demand, not in CI).
+"""Benchmark: crm_analytics.metrics.attribution against ChannelAttribution (run on demand, not in CI).
 
 Usage::
 
@@ -7,7 +7,7 @@ Usage::
 
 The script generates journeys with numpy (seeded), writes them to ``bench/out/``, and times
 
-* ours: :func:`crm_analytics.attribution.attribute_paths` with *every* model (first/last touch,
+* ours: :func:`crm_analytics.metrics.attribution.attribute_paths` with *every* model (first/last touch,
   linear, position-based, time decay, exact Markov orders 1-3, simplified and coalition
   Shapley), including parsing and aggregating the path strings;
 * ChannelAttribution: ``markov_model`` (order 1, simulated removal effects) plus
@@ -143,7 +143,7 @@ def aggregate(data: pd.DataFrame) -> pd.DataFrame:
 
 
 def time_ours(data: pd.DataFrame, repeat: int) -> tuple[float, pd.DataFrame]:
-    from crm_analytics.attribution import attribute_paths
+    from crm_analytics.metrics.attribution import attribute_paths
 
     best = np.inf
     res = None

@@ -12,7 +12,7 @@ What it does
 2. Simulates CDNOW-like customer summaries (100,000 customers, ages 27-39 weeks) from known
    BG/NBD and Pareto/NBD parameters with :mod:`crm_analytics.models.btyd`'s samplers, in two
    time resolutions: ``daily`` (visit dates known to the day, times in weeks = days / 7, as a
-   summary from :func:`crm_analytics.rfm.summarize_visits` gives) and ``continuous`` (no two
+   summary from :func:`crm_analytics.metrics.rfm.summarize_visits` gives) and ``continuous`` (no two
    customers share a history, so compression does not help).
 3. Writes each summary to a CSV, fits ``lifetimes`` on it in its own venv (subprocess) and
    ``crm_analytics`` here, and compares fit times with default settings on both sides
@@ -22,7 +22,7 @@ What it does
    away from the optimum), then parameters, log-likelihoods, P(alive) and expected visits in
    the next 52 weeks are compared; the predictions are also compared with ``lifetimes``'
    formulas evaluated at *our* parameters, which isolates the formulas from the optimisers.
-4. Times :func:`crm_analytics.rfm.summarize_visits` on 1,000,000 visits.
+4. Times :func:`crm_analytics.metrics.rfm.summarize_visits` on 1,000,000 visits.
 
 Log-likelihood conventions: ``lifetimes`` minimises a *mean* negative log-likelihood in time
 rescaled to ``max(T) = 1`` (BG/NBD, Gamma-Gamma) or the sum divided by the mean weight

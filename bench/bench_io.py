@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from crm_analytics import io
-from crm_analytics.schema import (
+from crm_analytics.core.schema import (
     CHANNELS,
     DEFEAT_REASONS,
     INTENT_GRADES,
@@ -38,6 +37,7 @@ from crm_analytics.schema import (
     TOUCH_KINDS,
     VISIT_REASONS,
 )
+from crm_analytics.data import dms, store
 
 AS_OF = pd.Timestamp("2021-12-31")
 START = pd.Timestamp("2017-01-01")
@@ -244,11 +244,11 @@ def synthetic_dealer(seed: int, customers: int = 20_000) -> dict[str, pd.DataFra
 
 def write_chinese_export(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     """Write a dealer as a Chinese GB18030 CSV export (headers, values, dates, amounts)."""
-    mapping = io.load_mapping()
+    mapping = dms.load_mapping()
     folder.mkdir(parents=True, exist_ok=True)
     for table, frame in tables.items():
         spec = mapping["tables"][table]
-        kinds = io._kinds(table)
+        kinds = store.column_kinds(table)
         out = {}
         for col in frame.columns:
             s = frame[col]
@@ -282,9 +282,9 @@ def build_store(root: Path, dealers: int, customers: int) -> float:
             "region": "West",
             "as_of": AS_OF,
         }
-        io.write_dealer_tables(root, meta, synthetic_dealer(i, customers))
+        store.write_dealer_tables(root, meta, synthetic_dealer(i, customers))
         metas.append(meta)
-    io.write_dealers_index(root, pd.DataFrame(metas))
+    store.write_dealers_index(root, pd.DataFrame(metas))
     return time.perf_counter() - t0
 
 
@@ -310,8 +310,8 @@ def main() -> None:
 
     root: Path = args.root
     have = 0
-    if root.is_dir() and (root / io.DEALERS_FILE).is_file():
-        have = len(io.list_dealers(root))
+    if root.is_dir() and (root / store.DEALERS_FILE).is_file():
+        have = len(store.list_dealers(root))
     if args.rebuild or have != args.dealers:
         if root.exists():
             shutil.rmtree(root)
@@ -329,7 +329,7 @@ def main() -> None:
     def direct() -> None:
         with duckdb.connect() as con:
             for t in TABLE_NAMES:
-                path = root / t / f"dealer_id={dealer_id}" / io.PART_FILE
+                path = root / t / f"dealer_id={dealer_id}" / store.PART_FILE
                 con.read_parquet(str(path)).to_arrow_table().to_pandas()
 
     def hive_glob() -> None:
@@ -347,14 +347,14 @@ def main() -> None:
     ]:
         med, best = _timeit(fn, args.repeat)
         print(f"{label:40s} median {med:.3f} s  best {best:.3f} s")
-    med, best = _timeit(lambda: io.load_dealer(root, dealer_id), args.repeat)
-    dealer = io.load_dealer(root, dealer_id)
+    med, best = _timeit(lambda: store.load_dealer(root, dealer_id), args.repeat)
+    dealer = store.load_dealer(root, dealer_id)
     print(f"{'load_dealer (read + validation)':40s} median {med:.3f} s  best {best:.3f} s")
     print(f"quarantined rows: {len(dealer.quarantine):,}; kept {dealer.summary()['kept'].sum():,}")
 
     def pyarrow_direct() -> None:
         for t in TABLE_NAMES:
-            pq.read_table(root / t / f"dealer_id={dealer_id}" / io.PART_FILE).to_pandas()
+            pq.read_table(root / t / f"dealer_id={dealer_id}" / store.PART_FILE).to_pandas()
 
     med, best = _timeit(pyarrow_direct, args.repeat)
     print(f"{'read, pyarrow direct (reference)':40s} median {med:.3f} s  best {best:.3f} s")
@@ -364,7 +364,7 @@ def main() -> None:
     if not export.is_dir():
         write_chinese_export(export, synthetic_dealer(args.dealers // 2, args.customers))
     med, best = _timeit(
-        lambda: io.read_dms_export(export, dealer_id=dealer_id, as_of=AS_OF),
+        lambda: dms.read_dms_export(export, dealer_id=dealer_id, as_of=AS_OF),
         max(1, args.repeat // 2),
     )
     mib = sum(p.stat().st_size for p in export.iterdir()) / 2**20

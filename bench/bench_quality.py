@@ -1,4 +1,4 @@
-"""Benchmark of the visitor-log reconciliation (crm_analytics.quality).
+"""Benchmark of the visitor-log reconciliation (crm_analytics.metrics.quality).
 
 Two parts, run on demand (not in CI)::
 
@@ -25,9 +25,9 @@ import time
 import numpy as np
 import pandas as pd
 
-from crm_analytics.linkage import assign_one_to_one
-from crm_analytics.quality import quality_scorecard, reconcile_visits
-from crm_analytics.synth import DefectRates, simulate_dealer
+from crm_analytics.data.linkage import assign_one_to_one
+from crm_analytics.metrics.quality import quality_scorecard, reconcile_visits
+from crm_analytics.sim.simulator import DefectRates, simulate_dealer
 
 DEFECTS = DefectRates(unregistered_walk_in=0.10, typo_phone=0.03, phantom_visit=0.02)
 

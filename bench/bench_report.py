@@ -33,7 +33,7 @@ OUT = ROOT / "bench" / "out"
 
 
 def _store(name: str, n_dealers: int, customers: int) -> Path:
-    from crm_analytics.synth import simulate_network
+    from crm_analytics.sim.simulator import simulate_network
 
     root = OUT / name
     if not (root / "dealers.parquet").is_file():
@@ -65,7 +65,7 @@ def overhead(store: Path, repeat: int = 3) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="bench_report_"))
     imports = (
         "import matplotlib.pyplot as plt\nimport pandas as pd\nfrom crm_analytics import plots\n"
-        "from crm_analytics.io import load_dealer\nfrom crm_analytics.report import display, metrics\n"
+        "from crm_analytics.data.io import load_dealer\nfrom crm_analytics.report import display, metrics\n"
         "lang = plots.apply_style('zh')"
     )
     cases = {
@@ -91,7 +91,7 @@ def overhead(store: Path, repeat: int = 3) -> dict[str, float]:
 
 
 def _run(store: Path, out: Path, workers: int) -> tuple[float, dict]:
-    from crm_analytics.report.runner import run_report
+    from crm_analytics.batch.runner import run_report
 
     shutil.rmtree(out, ignore_errors=True)
     params = out.parent / f"{out.name}-params"

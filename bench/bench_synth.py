@@ -14,8 +14,9 @@ import shutil
 import time
 from pathlib import Path
 
-from crm_analytics.io import list_dealers, load_dealer
-from crm_analytics.synth import simulate_network
+from crm_analytics.data.io import list_dealers, load_dealer
+
+from crm_analytics.sim.simulator import simulate_network
 
 
 def _peak_gib() -> tuple[float, float]:

@@ -14,14 +14,14 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .errors import CRMAnalyticsError
+from crm_analytics.core.errors import CRMAnalyticsError
 
 SAMPLE = {"n_dealers": 5, "customers_per_dealer": 2500, "years": 5.0, "seed": 2016}
 DEFAULT_STORE = "data/sample"
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from .synth import simulate_network
+    from crm_analytics.sim.simulator import simulate_network
 
     t0 = time.perf_counter()
     index = simulate_network(
@@ -38,8 +38,8 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from .io import list_dealers, load_dealer
-    from .validation import format_report
+    from crm_analytics.data.store import list_dealers, load_dealer
+    from crm_analytics.data.validation import format_report
 
     dealers = list_dealers(args.source)
     ids = args.dealers or dealers["dealer_id"].tolist()
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--strict", action="store_true", help="exit 1 if any row was quarantined")
     c.set_defaults(func=_check)
 
-    from .report import runner
+    from crm_analytics.batch import runner
 
     r = sub.add_parser("report", help="run the diagnostic notebooks for each dealer; HTML + index")
     runner.add_arguments(r)

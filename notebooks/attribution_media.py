@@ -28,9 +28,11 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import attribution, crm_reports, plots
+from crm_analytics.metrics import attribution
+from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
+from crm_analytics.report import plots
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
     source, dealer_id, period_start, period_end, comparison_start, comparison_end, language

@@ -28,12 +28,12 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 import pandas as pd
+from crm_analytics.data.io import list_dealers, load_dealer
 
-from crm_analytics import plots
-from crm_analytics.io import list_dealers, load_dealer
 from crm_analytics.models import churn, leads
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
+from crm_analytics.report import plots
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
     source, dealer_id, period_start, period_end, comparison_start, comparison_end, language

@@ -28,9 +28,10 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import plots, quality
+from crm_analytics.metrics import quality
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
+from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(

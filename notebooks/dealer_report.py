@@ -29,12 +29,13 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics import attribution, funnel, lifecycle, penetration, plots, quality
-from crm_analytics.errors import InsufficientDataError
+from crm_analytics.core.errors import InsufficientDataError
+from crm_analytics.metrics import attribution, funnel, lifecycle, penetration, quality
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.report import display as out
+from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
-from crm_analytics.report import metrics as rm
+from crm_analytics.report import plots
 from crm_analytics.report.text import gap_lines, t
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(

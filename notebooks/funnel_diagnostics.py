@@ -28,10 +28,11 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import forecast, funnel, plots
+from crm_analytics.metrics import forecast, funnel
 from crm_analytics.report import display as out
+from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
-from crm_analytics.report import metrics as rm
+from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(

@@ -29,10 +29,13 @@ benchmark_path = None
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics import clv, crm_reports, lifecycle, plots, rfm
+from crm_analytics.metrics import crm_department as crm_reports
+from crm_analytics.metrics import lifecycle, rfm
+from crm_analytics.models import clv
 from crm_analytics.models.btyd import BGNBD
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
+from crm_analytics.report import plots
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
     source, dealer_id, period_start, period_end, comparison_start, comparison_end, language

@@ -21,14 +21,15 @@ language = "en"
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics import plots
+from crm_analytics.core.files import read_json
 from crm_analytics.report import display as out
-from crm_analytics.report import metrics as rm
+from crm_analytics.report import headline as rm
+from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
 lang = plots.apply_style(language)
 network = rm.read_run_metrics(run_dir)
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
+benchmark = read_json(benchmark_path) if benchmark_path else None
 
 # %%
 out.show_heading(t("network", language), 1)

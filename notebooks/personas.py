@@ -28,16 +28,16 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 import pandas as pd
+from crm_analytics.data.io import load_dealer
 
-from crm_analytics import plots
-from crm_analytics.io import load_dealer
-from crm_analytics.personas import (
+from crm_analytics.models.personas import (
     PersonaModel,
     describe_personas,
     persona_crosstab,
     persona_features,
 )
 from crm_analytics.report import display as out
+from crm_analytics.report import plots
 
 N_PERSONAS = 4  # the latent-class model's number of personas (BIC for 3-6 is shown below)
 

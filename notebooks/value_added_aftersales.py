@@ -28,10 +28,12 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics import penetration, plots
+from crm_analytics.core.files import read_json
+from crm_analytics.metrics import penetration
 from crm_analytics.report import display as out
+from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
-from crm_analytics.report import metrics as rm
+from crm_analytics.report import plots
 
 dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
     source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
@@ -39,7 +41,7 @@ dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
 
 all_targets = rm.load_targets(targets)
 m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
-benchmark = rm.read_json(benchmark_path) if benchmark_path else None
+benchmark = read_json(benchmark_path) if benchmark_path else None
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 profit = penetration.profit_decomposition(dealer, period=(start, end))
 

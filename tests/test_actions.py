@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from crm_analytics.actions import (
+from crm_analytics.actions.call_lists import (
     REASONS,
     call_lists,
     customer_activity,
@@ -21,8 +21,8 @@ from crm_analytics.actions import (
     owner_load,
     touch_calendar,
 )
-from crm_analytics.errors import InputError
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.core.errors import InputError
+from crm_analytics.sim.simulator import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
 
@@ -162,7 +162,7 @@ def test_maintenance_and_dormant_hand_checked(dealer, calls):
         due = veh["purchase_date"] + prm["interval_days"] * DAY
     assert abs((m["due_date"] - due) / DAY) < 1e-3
     # dormant: the lifecycle state (params/lifecycle.yaml), and no maintenance call on top
-    from crm_analytics.lifecycle import lifecycle_states
+    from crm_analytics.metrics.lifecycle import lifecycle_states
 
     dorm = calls[calls["reason"] == "dormant_activation"]
     states = lifecycle_states(dealer).set_index("customer_id")["state"]
@@ -280,7 +280,7 @@ def test_params_yaml_mirrors_defaults():
 
 
 def test_btyd_scores_plug_in(dealer):
-    from crm_analytics.actions import btyd_scores
+    from crm_analytics.actions.call_lists import btyd_scores
 
     sc = btyd_scores(dealer)
     assert sc["customer_id"].is_unique and sc["p_alive"].between(0, 1).all()
@@ -304,7 +304,7 @@ def test_btyd_scores_plug_in(dealer):
 
 
 def test_empty_tables_and_no_staff(dealer, tmp_path: Path):
-    from crm_analytics.schema import empty_frame
+    from crm_analytics.core.schema import empty_frame
 
     keep = ("customers", "staff")
     e = dataclasses.replace(

@@ -1,4 +1,4 @@
-"""Tests of :mod:`crm_analytics.attribution`.
+"""Tests of :mod:`crm_analytics.metrics.attribution`.
 
 Numbers are checked against hand computations, an independent dense linear-algebra solution
 of the absorbing chain, and the known true channel effects of simulated journeys.
@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crm_analytics import attribution as A
-from crm_analytics.dealer import DealerData
-from crm_analytics.errors import InputError
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.metrics import attribution as A
 
 
 def _credits(result: pd.DataFrame, model: str, col: str = "conversions") -> dict[str, float]:
@@ -566,13 +566,13 @@ def test_channel_reach():
 # ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sim_dealer():
-    synth = pytest.importorskip("crm_analytics.synth")
+    synth = pytest.importorskip("crm_analytics.sim.simulator")
     return synth.simulate_dealer(0, customers=20_000, seed=2016, defects=synth.DefectRates.none())
 
 
 @pytest.fixture(scope="module")
 def large_sim_dealer():
-    synth = pytest.importorskip("crm_analytics.synth")
+    synth = pytest.importorskip("crm_analytics.sim.simulator")
     return synth.simulate_dealer(0, customers=60_000, seed=2016, defects=synth.DefectRates.none())
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics.clv import customer_value_chain, value_chain_clv, what_if
-from crm_analytics.errors import InputError
+from crm_analytics.core.errors import InputError
+from crm_analytics.models.clv import customer_value_chain, value_chain_clv, what_if
 
 
 def test_deck_example_is_exactly_39870():
@@ -59,14 +59,14 @@ def test_customer_value_chain_uses_each_customers_own_take_up(dirty_dealer):
 
 
 # -- probabilistic CLV, projection, activation list -------------------------------------------
-from crm_analytics.clv import (  # noqa: E402
+from crm_analytics.models.clv import (  # noqa: E402
     backtest_projection,
     dormant_activation_list,
     fit_base_models,
     probabilistic_clv,
     project_customer_base,
 )
-from crm_analytics.synth import simulate_dealer  # noqa: E402
+from crm_analytics.sim.simulator import simulate_dealer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics import crm_reports as cr
-from crm_analytics.errors import InputError
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.core.errors import InputError
+from crm_analytics.metrics import crm_department as cr
+from crm_analytics.sim.simulator import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
 
@@ -115,7 +115,7 @@ def test_owner_status_and_dormant_report(dealer):
     assert st["customer_id"].is_unique
     assert st["phone"].str.contains(r"\*\*\*\*").all()
     # the states are the lifecycle states (one dormancy rule for the whole package)
-    from crm_analytics.lifecycle import lifecycle_states
+    from crm_analytics.metrics.lifecycle import lifecycle_states
 
     ref = lifecycle_states(dealer).set_index("customer_id")["state"]
     assert (st.set_index("customer_id")["state"] == ref.reindex(st["customer_id"])).all()
@@ -176,7 +176,7 @@ def test_reports_survive_hostile_and_empty_inputs(dealer):
 def test_reports_on_empty_tables(dealer):
     import dataclasses
 
-    from crm_analytics.schema import empty_frame
+    from crm_analytics.core.schema import empty_frame
 
     keep = ("customers", "staff")
     e = dataclasses.replace(

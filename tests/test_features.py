@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics.errors import InsufficientDataError
-from crm_analytics.features import (
+from crm_analytics.core.errors import InsufficientDataError
+from crm_analytics.models.features import (
     CHURN_FEATURES,
     LEAD_FEATURES,
     active_customers,
@@ -18,7 +18,7 @@ from crm_analytics.features import (
     open_leads,
     truncate_dealer,
 )
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 CUT = pd.Timestamp("2025-03-31")
 
@@ -108,7 +108,7 @@ def test_population_is_empty_before_any_record(dealer):
 
 
 def test_survival_terms_match_hand_computed_exponentials():
-    from crm_analytics.features import _surv_terms
+    from crm_analytics.models.features import _surv_terms
 
     lam, mu, D, H = np.array([[2.0]]), np.array([[0.2]]), np.array([[0.5]]), 1.0
     far = np.array([[100.0]])  # warranty never ends: a constant hazard
@@ -127,7 +127,7 @@ def test_survival_terms_match_hand_computed_exponentials():
 def test_survival_model_tracks_the_oracle(dealer):
     from scipy.stats import spearmanr
 
-    from crm_analytics.synth import true_churn_probability
+    from crm_analytics.sim.simulator import true_churn_probability
 
     X = churn_features(dealer, CUT)
     truth = dealer.truth["customers"]

@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics.dealer import DealerData
-from crm_analytics.errors import InputError, InsufficientDataError
-from crm_analytics.forecast import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, InsufficientDataError
+from crm_analytics.metrics.forecast import (
     backtest_forecast,
     backtest_summary,
     forecast_orders,
     pipeline_table,
     shift_months,
 )
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from crm_analytics.dealer import DealerData
-from crm_analytics.errors import InputError
-from crm_analytics.funnel import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.metrics.funnel import (
     compare_periods,
     diagnose,
     kpi_tree,
@@ -24,7 +24,7 @@ from crm_analytics.funnel import (
     welch_interval,
     wilson_interval,
 )
-from crm_analytics.synth import DefectRates, simulate_dealer
+from crm_analytics.sim.simulator import DefectRates, simulate_dealer
 
 
 def _val(tree: pd.DataFrame, kpi: str, **where) -> float:

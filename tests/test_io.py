@@ -1,4 +1,4 @@
-"""Tests of crm_analytics.io: the Parquet network store and DMS export reading."""
+"""Tests of crm_analytics.data.io: the Parquet network store and DMS export reading."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from crm_analytics import io
-from crm_analytics.errors import InputError, UnknownDealerError
-from crm_analytics.schema import CHANNEL_LABELS_ZH, TABLE_NAMES, columns
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, UnknownDealerError
+from crm_analytics.core.schema import CHANNEL_LABELS_ZH, TABLE_NAMES, columns
+from crm_analytics.data import dms, validation
+from crm_analytics.data import store as st
 
 AS_OF = pd.Timestamp("2017-06-30")
 META = {
@@ -120,7 +122,7 @@ def make_tables() -> dict[str, pd.DataFrame]:
     }
 
 
-def assert_tables_equal(a: io.DealerData, b: io.DealerData) -> None:
+def assert_tables_equal(a: DealerData, b: DealerData) -> None:
     for table in TABLE_NAMES:
         x = a.tables[table].reset_index(drop=True)
         y = b.tables[table].reset_index(drop=True)
@@ -136,12 +138,12 @@ def assert_tables_equal(a: io.DealerData, b: io.DealerData) -> None:
 def store(tmp_path: Path) -> Path:
     root = tmp_path / "store"
     tables = make_tables()
-    io.write_dealer_tables(
+    st.write_dealer_tables(
         root, META, tables, truth={"segments": pd.DataFrame({"customer_id": ["C001"], "seg": [1]})}
     )
     other = {t: f.iloc[:1] for t, f in tables.items() if t == "customers"}
-    io.write_dealer_tables(root, {"dealer_id": "D002"}, other)
-    io.write_dealers_index(
+    st.write_dealer_tables(root, {"dealer_id": "D002"}, other)
+    st.write_dealers_index(
         root,
         pd.DataFrame(
             [META, {"dealer_id": "D002", "name": "Other", "city": "Xi'an", "as_of": AS_OF}]
@@ -151,19 +153,19 @@ def store(tmp_path: Path) -> Path:
 
 
 def test_store_round_trip(store: Path) -> None:
-    dealer = io.load_dealer(store, "D001")
-    expected = io.build_dealer(make_tables(), dealer_id="D001", as_of=AS_OF)
+    dealer = st.load_dealer(store, "D001")
+    expected = validation.build_dealer(make_tables(), dealer_id="D001", as_of=AS_OF)
     assert len(dealer.quarantine) == 0
     assert_tables_equal(dealer, expected)
     assert dealer.name == "Test Motors" and dealer.region == "West" and dealer.as_of == AS_OF
     assert dealer.customers["dealer_id"].eq("D001").all()
     assert list(dealer.truth) == ["segments"]
     assert dealer.truth["segments"]["seg"].tolist() == [1]
-    assert io.load_dealer(store, "D001", truth=False).truth == {}
+    assert st.load_dealer(store, "D001", truth=False).truth == {}
 
 
 def test_store_one_dealer_and_empty_partitions(store: Path) -> None:
-    d2 = io.load_dealer(store, "D002")
+    d2 = st.load_dealer(store, "D002")
     assert d2.customers["customer_id"].tolist() == ["C001"]
     for table in TABLE_NAMES:
         if table != "customers":
@@ -175,7 +177,7 @@ def test_store_one_dealer_and_empty_partitions(store: Path) -> None:
     assert path.is_file()
     # a missing partition file is an empty table, not an error
     path.unlink()
-    assert len(io.load_dealer(store, "D002").orders) == 0
+    assert len(st.load_dealer(store, "D002").orders) == 0
 
 
 def test_store_is_deterministic(tmp_path: Path) -> None:
@@ -184,8 +186,8 @@ def test_store_is_deterministic(tmp_path: Path) -> None:
         tables = make_tables()
         if name == "b":  # row order of the input does not matter either
             tables = {t: f.iloc[::-1] for t, f in tables.items()}
-        written = io.write_dealer_tables(tmp_path / name, META, tables)
-        io.write_dealers_index(tmp_path / name, pd.DataFrame([META]))
+        written = st.write_dealer_tables(tmp_path / name, META, tables)
+        st.write_dealers_index(tmp_path / name, pd.DataFrame([META]))
         files.append(
             sorted(p.relative_to(tmp_path / name) for p in (tmp_path / name).rglob("*.parquet"))
         )
@@ -195,45 +197,45 @@ def test_store_is_deterministic(tmp_path: Path) -> None:
         assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes(), rel
     # rewriting in place gives the same bytes
     before = (tmp_path / "a" / "customers" / "dealer_id=D001" / "part-0.parquet").read_bytes()
-    io.write_dealer_tables(tmp_path / "a", META, make_tables())
+    st.write_dealer_tables(tmp_path / "a", META, make_tables())
     assert (
         tmp_path / "a" / "customers" / "dealer_id=D001" / "part-0.parquet"
     ).read_bytes() == before
 
 
 def test_list_dealers(store: Path) -> None:
-    index = io.list_dealers(store)
+    index = st.list_dealers(store)
     assert index["dealer_id"].tolist() == ["D001", "D002"]
     assert index.loc[1, "region"] == "" and index.loc[1, "opening_hour"] == 9
 
 
 def test_unknown_dealer(store: Path) -> None:
     with pytest.raises(UnknownDealerError, match=r"D999.*D001"):
-        io.load_dealer(store, "D999")
+        st.load_dealer(store, "D999")
 
 
 def test_missing_store_folder(tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"nowhere.*crm-analytics generate"):
-        io.load_dealer(tmp_path / "nowhere", "D001")
+        st.load_dealer(tmp_path / "nowhere", "D001")
     with pytest.raises(InputError, match="dealers.parquet"):
-        io.list_dealers(tmp_path)
+        st.list_dealers(tmp_path)
 
 
 def test_write_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="partition"):
-        io.write_dealer_tables(tmp_path, {"dealer_id": "a/b"}, {})
+        st.write_dealer_tables(tmp_path, {"dealer_id": "a/b"}, {})
     bad = make_tables()
     bad["customers"] = bad["customers"].assign(extra=1)
     with pytest.raises(InputError, match="extra"):
-        io.write_dealer_tables(tmp_path, META, bad)
+        st.write_dealer_tables(tmp_path, META, bad)
 
 
 def test_store_quarantines_bad_rows(tmp_path: Path) -> None:
     tables = make_tables()
     tables["leads"].loc[3, "created_at"] = pd.Timestamp("2018-01-01")  # after as_of
-    io.write_dealer_tables(tmp_path, META, tables)
-    io.write_dealers_index(tmp_path, pd.DataFrame([META]))
-    dealer = io.load_dealer(tmp_path, "D001")
+    st.write_dealer_tables(tmp_path, META, tables)
+    st.write_dealers_index(tmp_path, pd.DataFrame([META]))
+    dealer = st.load_dealer(tmp_path, "D001")
     assert dealer.quarantine["rule"].tolist() == ["after_as_of"]
     assert "L004" not in dealer.leads["lead_id"].tolist()
 
@@ -242,7 +244,7 @@ def test_store_quarantines_bad_rows(tmp_path: Path) -> None:
 # DMS exports
 # ---------------------------------------------------------------------------------------------
 
-MAPPING = io.load_mapping()
+MAPPING = dms.load_mapping()
 ZH_FILES = {t: (MAPPING["tables"][t].get("files") or [t])[0] for t in TABLE_NAMES}
 
 
@@ -288,7 +290,7 @@ def _fmt_amount(value: float, i: int) -> str:
 
 def to_chinese(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     """A canonical frame as a Chinese DMS would export it: headers, values, dates, amounts."""
-    kinds = io._kinds(table)
+    kinds = st.column_kinds(table)
     vmaps = _zh_value_maps(table)
     lists = set(MAPPING["tables"][table].get("lists") or [])
     out = {}
@@ -349,7 +351,7 @@ def xlsx_export(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for table, frame in make_tables().items():
         zh = to_chinese(table, frame)
-        kinds = io._kinds(table)
+        kinds = st.column_kinds(table)
         for col in frame.columns:  # native cells for dates and numbers
             if kinds[col] in ("datetime", "float"):
                 zh[_zh_header(table, col)] = (
@@ -359,29 +361,29 @@ def xlsx_export(folder: Path) -> Path:
     return folder
 
 
-def read(folder: Path, **kw) -> io.DealerData:
+def read(folder: Path, **kw) -> DealerData:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", io.DMSExportWarning)
-        return io.read_dms_export(folder, dealer_id="D001", as_of=AS_OF, **kw)
+        warnings.simplefilter("ignore", dms.DMSExportWarning)
+        return dms.read_dms_export(folder, dealer_id="D001", as_of=AS_OF, **kw)
 
 
 @pytest.fixture(scope="module")
-def expected() -> io.DealerData:
-    return io.build_dealer(make_tables(), dealer_id="D001", as_of=AS_OF)
+def expected() -> DealerData:
+    return validation.build_dealer(make_tables(), dealer_id="D001", as_of=AS_OF)
 
 
 @pytest.mark.parametrize("builder", [english_export, chinese_export, xlsx_export])
-def test_dms_exports_load_equal(tmp_path: Path, expected: io.DealerData, builder) -> None:
+def test_dms_exports_load_equal(tmp_path: Path, expected: DealerData, builder) -> None:
     dealer = read(builder(tmp_path / "export"))
     assert len(dealer.quarantine) == 0, dealer.quarantine
     assert_tables_equal(dealer, expected)
 
 
-def test_dms_utf8_bom_and_default_as_of(tmp_path: Path, expected: io.DealerData) -> None:
+def test_dms_utf8_bom_and_default_as_of(tmp_path: Path, expected: DealerData) -> None:
     folder = chinese_export(tmp_path / "D777", encoding="utf-8-sig")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", io.DMSExportWarning)
-        dealer = io.read_dms_export(folder, name="N", city="C")
+        warnings.simplefilter("ignore", dms.DMSExportWarning)
+        dealer = dms.read_dms_export(folder, name="N", city="C")
     assert dealer.dealer_id == "D777"
     assert dealer.as_of == pd.Timestamp("2017-05-02")  # date of the latest event (16:45 that day)
     assert len(dealer.quarantine) == 0
@@ -465,9 +467,9 @@ def test_dms_ragged_rows_and_quoted_newlines(tmp_path: Path) -> None:
 
 def test_store_path_with_glob_characters(tmp_path: Path) -> None:
     root = tmp_path / "net[2016]"
-    io.write_dealer_tables(root, META, make_tables())
-    io.write_dealers_index(root, pd.DataFrame([META]))
-    assert len(io.load_dealer(root, "D001").customers) == 4
+    st.write_dealer_tables(root, META, make_tables())
+    st.write_dealers_index(root, pd.DataFrame([META]))
+    assert len(st.load_dealer(root, "D001").customers) == 4
 
 
 def test_dms_missing_column(tmp_path: Path) -> None:
@@ -485,8 +487,8 @@ def test_dms_missing_optional_column_warns(tmp_path: Path) -> None:
     folder = english_export(tmp_path / "export")
     frame = make_tables()["customers"].drop(columns="hobbies").assign(note="x")
     frame.to_csv(folder / "customers.csv", index=False)
-    with pytest.warns(io.DMSExportWarning, match=r"customers\.csv.*note.*hobbies"):
-        dealer = io.read_dms_export(folder, dealer_id="D001", as_of=AS_OF)
+    with pytest.warns(dms.DMSExportWarning, match=r"customers\.csv.*note.*hobbies"):
+        dealer = dms.read_dms_export(folder, dealer_id="D001", as_of=AS_OF)
     assert dealer.customers["hobbies"].isna().all()
 
 
@@ -531,7 +533,7 @@ def test_shipped_mapping_covers_every_table_and_channel() -> None:
 
 
 def test_parsers() -> None:
-    dates, bad = io.parse_dates(
+    dates, bad = dms.parse_dates(
         pd.Series(
             [
                 "2016-03-05",
@@ -559,7 +561,7 @@ def test_parsers() -> None:
         "2016-03-05 24:00",
         "2015年2月29日",
     ]
-    dates, bad = io.parse_dates(
+    dates, bad = dms.parse_dates(
         pd.Series(wrong + ["2016-02-29", "2016-03-05 14:30:59", "2016.3.5", "20160305"])
     )
     assert bad.tolist() == [True] * 5 + [False] * 4
@@ -569,12 +571,12 @@ def test_parsers() -> None:
             ["2016-02-29", "2016-03-05 14:30:59", "2016-03-05", "2016-03-05"], format="ISO8601"
         ).tolist()
     )
-    amounts, bad = io.parse_amounts(
+    amounts, bad = dms.parse_amounts(
         pd.Series(["12,345.00", "12345元", "￥12,345", "1.2万", "", "12k"])
     )
     assert amounts.iloc[:4].tolist() == [12345.0, 12345.0, 12345.0, 12000.0]
     assert bad.tolist() == [False] * 5 + [True]
-    flags, bad = io.parse_booleans(
+    flags, bad = dms.parse_booleans(
         pd.Series(["是", "否", "Y", "N", "1", "0", "true", "False", "", "maybe"])
     )
     assert flags.iloc[:8].tolist() == [True, False] * 4
@@ -594,10 +596,10 @@ def _same_values(a: pd.Series, b: pd.Series) -> bool:
 
 
 def test_simulator_store_loads(tmp_path: Path) -> None:
-    synth = pytest.importorskip("crm_analytics.synth")
+    synth = pytest.importorskip("crm_analytics.sim.simulator")
     index = synth.simulate_network(n_dealers=2, customers_per_dealer=120, out=tmp_path, workers=1)
-    assert io.list_dealers(tmp_path)["dealer_id"].tolist() == index["dealer_id"].tolist()
-    dealer = io.load_dealer(tmp_path, "D002")
+    assert st.list_dealers(tmp_path)["dealer_id"].tolist() == index["dealer_id"].tolist()
+    dealer = st.load_dealer(tmp_path, "D002")
     direct = synth.simulate_dealer(1, customers=120)
     assert dealer.as_of == direct.as_of and dealer.name == direct.name
     assert dealer.summary().equals(direct.summary())

@@ -5,9 +5,14 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crm_analytics.errors import InputError
-from crm_analytics.lifecycle import STATES, lifecycle_states, state_counts, transition_matrix
-from crm_analytics.validation import build_dealer
+from crm_analytics.core.errors import InputError
+from crm_analytics.data.validation import build_dealer
+from crm_analytics.metrics.lifecycle import (
+    STATES,
+    lifecycle_states,
+    state_counts,
+    transition_matrix,
+)
 
 
 def _dealer():

@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics.dealer import DealerData
-from crm_analytics.errors import InputError
-from crm_analytics.penetration import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.metrics.penetration import (
     profit_decomposition,
     renewal_penetration,
     sales_penetration,
     service_penetration,
     what_if,
 )
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 
 @pytest.fixture(scope="module")

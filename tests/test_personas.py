@@ -11,15 +11,15 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import adjusted_rand_score
 
-from crm_analytics.errors import InputError, InsufficientDataError, NotFittedError
-from crm_analytics.personas import (
+from crm_analytics.core.errors import InputError, InsufficientDataError, NotFittedError
+from crm_analytics.models.personas import (
     PersonaModel,
     describe_personas,
     persona_crosstab,
     persona_features,
     persona_stability,
 )
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 N_CUSTOMERS = 6000
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics.errors import InputError
-from crm_analytics.privacy import mask_frame, mask_name, mask_phone, mask_series
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.core.errors import InputError
+from crm_analytics.data.privacy import mask_frame, mask_name, mask_phone, mask_series
+from crm_analytics.sim.simulator import simulate_dealer
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""Tests of crm_analytics.quality and crm_analytics.linkage.
+"""Tests of crm_analytics.metrics.quality and crm_analytics.data.linkage.
 
 Numbers are checked against the simulator's injected defects (``truth['defects']``) and the true
 arrival -> DMS visit map (``truth['visitor_log']``), or against hand-computed cases.
@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics.errors import InputError, ParameterError
-from crm_analytics.linkage import (
+from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.data.linkage import (
     assign_one_to_one,
     mask_name,
     mask_phone,
@@ -22,7 +22,8 @@ from crm_analytics.linkage import (
     normalize_phones,
     phone_kind,
 )
-from crm_analytics.quality import (
+from crm_analytics.data.validation import build_dealer
+from crm_analytics.metrics.quality import (
     DIMENSIONS,
     QualityParams,
     _phone_neighbours,
@@ -31,8 +32,7 @@ from crm_analytics.quality import (
     quality_scorecard,
     reconcile_visits,
 )
-from crm_analytics.synth import DefectRates, simulate_dealer
-from crm_analytics.validation import build_dealer
+from crm_analytics.sim.simulator import DefectRates, simulate_dealer
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the issue's defect dealer: 10% unregistered walk-ins, 3% typo'd phones, 2% phantom DMS visits
@@ -537,8 +537,8 @@ def test_followup_parameter_changes_the_rule(clean_dealer):
 def test_empty_inputs_give_nan_with_a_reason(clean_dealer):
     import dataclasses
 
-    from crm_analytics.dealer import DealerData
-    from crm_analytics.schema import empty_frame
+    from crm_analytics.core.dealer import DealerData
+    from crm_analytics.core.schema import empty_frame
 
     tables = dict(clean_dealer.tables)
     tables["visitor_log"] = empty_frame("visitor_log")

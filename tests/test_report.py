@@ -23,8 +23,11 @@ import nbformat
 import pandas as pd
 import pytest
 
-from crm_analytics.errors import InputError, ParameterError
-from crm_analytics.report import display, export, metrics, params, runner
+from crm_analytics.batch import export, params, runner
+from crm_analytics.core import files
+from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.report import display
+from crm_analytics.report import headline as metrics
 
 HOSTILE_DEALER = 'Evil <script>alert("dealer")</script> Motors'
 HOSTILE_STAFF = '<script>alert("staff")</script>'
@@ -40,8 +43,14 @@ RAW_MARKERS = ('<script>alert("', "<img src=x onerror")
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A 3-dealer store; dealer D002 carries HTML/script in its dealer, staff and customer names."""
-    from crm_analytics.io import list_dealers, load_dealer, write_dealer_tables, write_dealers_index
-    from crm_analytics.synth import simulate_network
+    from crm_analytics.data.io import (
+        list_dealers,
+        load_dealer,
+        write_dealer_tables,
+        write_dealers_index,
+    )
+
+    from crm_analytics.sim.simulator import simulate_network
 
     root = tmp_path_factory.mktemp("store")
     simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=root, workers=2)
@@ -219,7 +228,7 @@ def test_gaps_in_yuan_hand_computed():
 
 
 def test_dealer_metrics_match_an_independent_count(store):
-    from crm_analytics.io import load_dealer
+    from crm_analytics.data.io import load_dealer
 
     d = load_dealer(store, "D001")
     m = metrics.dealer_metrics(d, period=("2025-07-01", "2026-06-30"))
@@ -249,8 +258,9 @@ def test_dealer_metrics_match_an_independent_count(store):
 def test_a_period_without_data_gives_missing_kpis_not_zeros(store):
     """A period before the extract (a consultant's typo, or an old coaching round): every KPI
     is missing, none is a misleading 0 %; a period past the data date is refused."""
-    from crm_analytics.errors import InputError
-    from crm_analytics.io import load_dealer
+    from crm_analytics.data.io import load_dealer
+
+    from crm_analytics.core.errors import InputError
 
     d = load_dealer(store, "D001")
     first = metrics.data_start(d)
@@ -276,7 +286,7 @@ def test_peer_benchmark_needs_three_dealers(tmp_path):
             for i, v in zip("AB", (0.2, 0.4), strict=True)
         ]
     )
-    metrics.write_json(two, tmp_path / "two.json")
+    files.write_json(two, tmp_path / "two.json")
     assert metrics.load_benchmark(tmp_path / "two.json") is None
     assert metrics.load_benchmark(None) is None and metrics.load_benchmark(tmp_path / "no") is None
     three = metrics.network_benchmark(
@@ -285,15 +295,15 @@ def test_peer_benchmark_needs_three_dealers(tmp_path):
             for i, v in zip("ABC", (0.2, 0.4, 0.9), strict=True)
         ]
     )
-    metrics.write_json(three, tmp_path / "three.json")
+    files.write_json(three, tmp_path / "three.json")
     assert metrics.load_benchmark(tmp_path / "three.json")["median"]["visit_rate"] == pytest.approx(
         0.4
     )
 
 
 def test_headline_targets_have_one_source():
-    from crm_analytics.config import load_params
-    from crm_analytics.funnel import load_targets as funnel_targets
+    from crm_analytics.core.config import load_params
+    from crm_analytics.metrics.funnel import load_targets as funnel_targets
 
     t = metrics.load_targets()
     funnel = funnel_targets()
@@ -307,7 +317,7 @@ def test_headline_targets_have_one_source():
 
 
 def test_zero_denominators_give_nan_without_warnings(store):
-    from crm_analytics.io import load_dealer
+    from crm_analytics.data.io import load_dealer
 
     d = load_dealer(store, "D003")
     with warnings.catch_warnings():
@@ -322,7 +332,7 @@ def test_zero_denominators_give_nan_without_warnings(store):
 
 
 def test_zh_without_cjk_font_falls_back_to_english_with_warning(monkeypatch):
-    from crm_analytics import plots
+    from crm_analytics.report import plots
 
     monkeypatch.setattr(plots, "cjk_font", lambda: None)
     with pytest.warns(plots.FontFallbackWarning, match="fonts-wqy-microhei"):
@@ -338,7 +348,7 @@ def test_charts_draw_chinese_labels_with_a_cjk_font():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from crm_analytics import plots
+    from crm_analytics.report import plots
 
     if plots.cjk_font() is None:
         pytest.skip("no CJK font installed (make fonts)")
@@ -386,10 +396,10 @@ def test_validation_examples_of_personal_columns_are_masked():
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     target = tmp_path / "a.html"
-    export.atomic_write_text("old", target)
+    files.atomic_write_text("old", target)
 
     with pytest.raises(TypeError):
-        export.atomic_write_text(123, target)  # type: ignore[arg-type]
+        files.atomic_write_text(123, target)  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert not list(tmp_path.glob(".*tmp*"))
 
@@ -583,7 +593,7 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
     cmd = [
         sys.executable,
         "-m",
-        "crm_analytics.report.runner",
+        "crm_analytics.batch.runner",
         "--all",
         "--params",
         str(params_dir),

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics import rfm
-from crm_analytics.errors import InputError
+from crm_analytics.core.errors import InputError
+from crm_analytics.metrics import rfm
 from crm_analytics.models.btyd import ParetoNBD
 
 T0 = pd.Timestamp("2024-01-01")
@@ -173,7 +173,7 @@ def test_holdout_table_tracks_actual_visits():
     err = (table["predicted"] - table["actual"]).abs()
     assert ((err < 0.2 * table["actual"]) | (err < 0.15)).all(), table
 
-    from crm_analytics.plots import plot_holdout
+    from crm_analytics.report.plots import plot_holdout
 
     ax = plot_holdout(table)
     assert ax.get_xlabel() and len(ax.lines) >= 2

@@ -13,20 +13,23 @@ import warnings
 import pandas as pd
 import pytest
 
-from crm_analytics import attribution, clv, io, lifecycle, quality, validation
-from crm_analytics.errors import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import (
     ConvergenceError,
     CRMAnalyticsError,
     InputError,
     InsufficientDataError,
 )
-from crm_analytics.schema import TABLE_NAMES
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.core.schema import TABLE_NAMES
+from crm_analytics.data import dms, store, validation
+from crm_analytics.metrics import attribution, lifecycle, quality
+from crm_analytics.models import clv
+from crm_analytics.sim.simulator import simulate_dealer
 
 EVIL = "<script>alert(1)</script>😀"
 
 
-def _rebuild(d, **tables) -> io.DealerData:
+def _rebuild(d, **tables) -> DealerData:
     t = dict(d.tables)
     t.update(tables)
     return validation.build_dealer(
@@ -38,7 +41,7 @@ def _rebuild(d, **tables) -> io.DealerData:
     )
 
 
-def _assert_counted(d: io.DealerData) -> None:
+def _assert_counted(d: DealerData) -> None:
     """rows_in = kept + quarantined rows, per table (nothing silently lost)."""
     s = d.summary().set_index("table")
     for table in TABLE_NAMES:
@@ -52,8 +55,8 @@ def base():
 
 
 @pytest.fixture(scope="module")
-def scenarios(base) -> dict[str, io.DealerData]:
-    out: dict[str, io.DealerData] = {}
+def scenarios(base) -> dict[str, DealerData]:
+    out: dict[str, DealerData] = {}
     tp = base.touchpoints
     out["no_leads"] = _rebuild(
         base, leads=base.leads.iloc[:0], orders=base.orders.iloc[:0], touchpoints=tp
@@ -96,7 +99,7 @@ def _strict_runtime(fn, *args, **kw):
         return fn(*args, **kw)
 
 
-def _analyses(d: io.DealerData) -> dict[str, object]:
+def _analyses(d: DealerData) -> dict[str, object]:
     """Every public analysis on one dealer; a package error is a result, anything else fails."""
     start = d.as_of - pd.DateOffset(years=1)
     calls = {
@@ -199,7 +202,7 @@ def test_bgnbd_converges_on_small_dealers(results, name) -> None:
 
 def test_small_dealer_bgnbd_falls_back_to_a_named_penalty(scenarios) -> None:
     """76 service customers: the unpenalised optimum is on the boundary (a, b -> inf)."""
-    from crm_analytics.errors import SmallDealerWarning
+    from crm_analytics.core.errors import SmallDealerWarning
     from crm_analytics.models.btyd import BGNBD
 
     d = scenarios["no_leads"]
@@ -217,12 +220,12 @@ def test_small_dealer_bgnbd_falls_back_to_a_named_penalty(scenarios) -> None:
 # A bad DMS export: GB18030, Chinese headers and values, mixed and broken dates, amounts with 元
 # and thousands separators, duplicated rows, an empty table file, rows of another dealer
 # ---------------------------------------------------------------------------------------------
-MAPPING = io.load_mapping()
+MAPPING = dms.load_mapping()
 
 
 def _zh(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     spec = MAPPING["tables"][table]
-    kinds = io._kinds(table)
+    kinds = store.column_kinds(table)
     lists = set(spec.get("lists") or [])
     out = {}
     for col in frame.columns:
@@ -283,8 +286,8 @@ def bad_export(tmp_path_factory):
 
 def test_bad_dms_export_end_to_end(bad_export) -> None:
     d, folder = bad_export
-    with pytest.warns(io.DMSExportWarning, match="空表"):
-        got = io.read_dms_export(folder, as_of=d.as_of)
+    with pytest.warns(dms.DMSExportWarning, match="空表"):
+        got = dms.read_dms_export(folder, as_of=d.as_of)
     assert got.dealer_id == "D001"
     _assert_counted(got)
     q = got.quarantine
@@ -369,13 +372,15 @@ def test_stale_dealer_silent_months_flagged(results, scenarios, base) -> None:
 def test_amounts_never_misread() -> None:
     """A separator that is not a thousands separator fails the cell instead of moving the point."""
     cells = ["1.234,50", "1,5", "12 3", "1,234.5元", "-1,234", "1,234,567.89", "RMB 12345", "12 万"]
-    got, failed = io.parse_amounts(pd.Series(cells, dtype=object))
+    got, failed = dms.parse_amounts(pd.Series(cells, dtype=object))
     assert failed.tolist() == [True, True, True, False, False, False, False, False]
     assert got[~failed].tolist() == [1234.5, -1234.0, 1234567.89, 12345.0, 120000.0]
 
 
 def test_full_width_dates() -> None:
-    got, failed = io.parse_dates(pd.Series(["１９９８-０１-０２", "2016/3/5 14：30"], dtype=object))
+    got, failed = dms.parse_dates(
+        pd.Series(["１９９８-０１-０２", "2016/3/5 14：30"], dtype=object)
+    )
     assert not failed.any()
     assert got.tolist() == [pd.Timestamp("1998-01-02"), pd.Timestamp("2016-03-05 14:30")]
 
@@ -400,4 +405,4 @@ def test_big5_file_error_shows_the_garbled_headers(tmp_path) -> None:
     with pytest.raises(
         InputError, match=r"客户\.csv.*customers.*customer_id.*headers in the file.*GB18030"
     ):
-        io.read_dms_export(folder, as_of="2016-02-01")
+        dms.read_dms_export(folder, as_of="2016-02-01")

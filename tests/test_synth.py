@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from crm_analytics import schema
-from crm_analytics.synth import (
+from crm_analytics.core import schema
+from crm_analytics.sim.simulator import (
     DEFECT_CLASSES,
     DefectRates,
     SimConfig,

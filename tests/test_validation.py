@@ -5,9 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from crm_analytics import schema
-from crm_analytics.errors import DataValidationError, InputError
-from crm_analytics.validation import build_dealer, validate
+from crm_analytics.core import schema
+from crm_analytics.core.errors import DataValidationError, InputError
+from crm_analytics.data.validation import build_dealer, validate
 
 
 def _tables(dealer):

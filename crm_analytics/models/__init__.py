@@ -1,0 +1,2 @@
+"""Estimators with the scikit-learn contract: BTYD models, features, churn and lead scoring,
+personas, lifetime value."""

@@ -1,7 +1,7 @@
 """Buy-till-you-die models of repeat service visits: BG/NBD, Pareto/NBD and Gamma-Gamma.
 
 Maximum-likelihood estimators with the scikit-learn contract. Each model is fitted on a
-customer summary (see :func:`crm_analytics.rfm.summarize_visits`) with columns
+customer summary (see :func:`crm_analytics.metrics.rfm.summarize_visits`) with columns
 
 * ``frequency`` -- number of repeat visits ``x`` (visits after the first one),
 * ``recency`` -- time of the last visit since the first one, ``t_x``,
@@ -62,7 +62,7 @@ from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from crm_analytics.errors import (
+from crm_analytics.core.errors import (
     ConvergenceError,
     InputError,
     InsufficientDataError,
@@ -671,7 +671,7 @@ def _validate_summary(summary: Any, columns: Sequence[str], model: str) -> dict[
     if missing:
         raise InputError(
             f"{model}.fit: summary is missing column(s) {missing}; expected {list(columns)} "
-            "(see crm_analytics.rfm.summarize_visits)."
+            "(see crm_analytics.metrics.rfm.summarize_visits)."
         )
     if len(summary) == 0:
         raise InsufficientDataError(f"{model}.fit: summary has no rows.")

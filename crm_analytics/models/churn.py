@@ -2,7 +2,7 @@
 
 Definition (parameterized, ``params/scoring.yaml``): a customer with a service visit in the
 ``active_months`` (24) before a cutoff *churns* if they make no service visit in the
-``horizon_months`` (12) after it. Features come from :func:`crm_analytics.features.churn_features`
+``horizon_months`` (12) after it. Features come from :func:`crm_analytics.models.features.churn_features`
 (records before the cutoff only).
 
 Model: a scikit-learn :class:`~sklearn.pipeline.Pipeline` selecting the feature columns, then a
@@ -11,10 +11,10 @@ customer-grouped cross-validation folds (:class:`~sklearn.calibration.Calibrated
 Fitting on several cutoffs (and several dealers: network mode) stacks the customer-cutoff rows.
 The default features (:data:`DEFAULT_CHURN_FEATURES`) centre on a covariate Pareto/NBD-type
 survival model fitted per dealer and cutoff on the visits before it (see
-:func:`crm_analytics.features.churn_features`, group ``survival``).
+:func:`crm_analytics.models.features.churn_features`, group ``survival``).
 
 Reason codes: for each customer and each feature group of
-:data:`crm_analytics.features.CHURN_FEATURE_GROUPS`, the *occlusion contribution*
+:data:`crm_analytics.models.features.CHURN_FEATURE_GROUPS`, the *occlusion contribution*
 ``p(x) - p(x with the group's features set to their reference values)``, the reference being the
 training median of each feature (the typical customer). A positive contribution means the
 group raises this customer's churn probability above what a typical value would give. The
@@ -42,9 +42,14 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from ..dealer import DealerData
-from ..errors import InputError, InsufficientDataError, NotFittedError, SmallDealerWarning
-from ..features import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import (
+    InputError,
+    InsufficientDataError,
+    NotFittedError,
+    SmallDealerWarning,
+)
+from crm_analytics.models.features import (
     CHURN_FEATURE_GROUPS,
     CHURN_FEATURES,
     _cutoff,
@@ -442,7 +447,7 @@ class ChurnModel(BaseEstimator):
         Processes computing the features of the dealers of a network in parallel (joblib;
         each dealer is sent to a worker, at most ``n_jobs`` at a time in flight).
     features
-        Subset of :data:`~crm_analytics.features.CHURN_FEATURES` to use (None:
+        Subset of :data:`~crm_analytics.models.features.CHURN_FEATURES` to use (None:
         :data:`DEFAULT_CHURN_FEATURES`), e.g. to measure what a feature group adds (ablation).
         Reason codes are reported only for groups with a feature in the model.
 
@@ -561,7 +566,7 @@ class ChurnModel(BaseEstimator):
         Parameters
         ----------
         data
-            A :class:`~crm_analytics.dealer.DealerData` or an iterable of them (network mode;
+            A :class:`~crm_analytics.core.dealer.DealerData` or an iterable of them (network mode;
             a generator keeps only one dealer in memory at a time).
         y
             Ignored (labels are derived from the records after each cutoff).
@@ -644,7 +649,7 @@ class ChurnModel(BaseEstimator):
 
     # -- predict -------------------------------------------------------------------------------
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Churn probability of feature rows (columns of :func:`~crm_analytics.features.churn_features`).
+        """Churn probability of feature rows (columns of :func:`~crm_analytics.models.features.churn_features`).
 
         Returns
         -------
@@ -951,7 +956,7 @@ def backtest(
     -------
     ChurnBacktest
     """
-    from ..synth import true_churn_probability
+    from crm_analytics.sim.simulator import true_churn_probability
 
     model = model if model is not None else ChurnModel()
     dealers = list(_as_dealers(data))

@@ -2,7 +2,7 @@
 
 For every lead open at a scoring date, the probability of an order within 7, 15, 30 and 90 days
 (``params/scoring.yaml`` ``leads.horizons``), from leak-free features as of that date
-(:func:`crm_analytics.features.lead_features`: channel and journey, stage reached, visits and
+(:func:`crm_analytics.models.features.lead_features`: channel and journey, stage reached, visits and
 dwell, test drive, quote, days since the last contact, invitation responses, model of interest,
 consultant's past win rate, recorded grade). One calibrated gradient-boosting classifier per
 horizon, trained on daily/weekly snapshots of the open leads at many past dates; the horizon
@@ -28,10 +28,9 @@ import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from ..dealer import DealerData
-from ..errors import InputError, InsufficientDataError, SmallDealerWarning
-from ..features import LEAD_FEATURE_GROUPS, LEAD_FEATURES, _cutoff, lead_features, lead_labels
-from .churn import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, InsufficientDataError, SmallDealerWarning
+from crm_analytics.models.churn import (
     _as_dealers,
     _calibrated_pipeline,
     _check,
@@ -44,6 +43,13 @@ from .churn import (
     _top_reasons,
     calibration_table,
     classification_metrics,
+)
+from crm_analytics.models.features import (
+    LEAD_FEATURE_GROUPS,
+    LEAD_FEATURES,
+    _cutoff,
+    lead_features,
+    lead_labels,
 )
 
 GRADES: tuple[str, ...] = ("H", "A", "B", "C")
@@ -108,7 +114,7 @@ class LeadScoreModel(BaseEstimator):
         Default from ``params/scoring.yaml`` (``leads``).
     min_rows, min_per_class, fallback
         As in :class:`~crm_analytics.models.churn.ChurnModel`: a fitted network model used
-        (with a :class:`~crm_analytics.errors.SmallDealerWarning`) when a dealer's own
+        (with a :class:`~crm_analytics.core.errors.SmallDealerWarning`) when a dealer's own
         training snapshots are too few.
     n_reasons, random_state, n_threads
         Reason codes per lead, seed, booster threads.

@@ -1,19 +1,19 @@
 """The opening every dealer notebook shares: load the dealer, resolve its periods, show the header.
 
 Kept here, not in the notebooks, so the ten notebooks stay thin and agree on what "the period"
-means (:func:`crm_analytics.report.metrics.resolve_periods`).
+means (:func:`crm_analytics.report.headline.resolve_periods`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from .. import plots
-from ..dealer import DealerData
-from ..io import load_dealer
-from . import display as out
-from .metrics import data_start, resolve_periods
-from .text import t
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.data.store import load_dealer
+from crm_analytics.report import display as out
+from crm_analytics.report import plots
+from crm_analytics.report.headline import data_start, resolve_periods
+from crm_analytics.report.text import t
 
 __all__ = ["open_dealer", "show_header"]
 
@@ -32,7 +32,7 @@ def open_dealer(
     """A notebook's parameters in, ``(dealer, chart language, period, comparison)`` out.
 
     The chart language is ``language`` unless no CJK font is installed (then English, with a
-    warning: :func:`crm_analytics.plots.apply_style`). A period without both ends is the
+    warning: :func:`crm_analytics.report.plots.apply_style`). A period without both ends is the
     default one (the 12 months up to the data date; the comparison is the span before it).
     """
     lang = plots.apply_style(language)

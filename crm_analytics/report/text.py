@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..plots import format_yuan, label
+from crm_analytics.report.plots import format_yuan, label
 
 __all__ = ["TEXT", "gap_lines", "t"]
 

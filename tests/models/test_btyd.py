@@ -14,7 +14,7 @@ import pytest
 from scipy import integrate, special, stats
 from sklearn.base import clone
 
-from crm_analytics.errors import ConvergenceError, InputError, NotFittedError
+from crm_analytics.core.errors import ConvergenceError, InputError, NotFittedError
 from crm_analytics.models.btyd import (
     BGNBD,
     GammaGamma,

@@ -11,8 +11,7 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
-from crm_analytics.errors import InputError, InsufficientDataError, NotFittedError
-from crm_analytics.features import CHURN_FEATURES, churn_features, truncate_dealer
+from crm_analytics.core.errors import InputError, InsufficientDataError, NotFittedError
 from crm_analytics.models.churn import (
     CHURN_REASON_GROUPS,
     DEFAULT_CHURN_FEATURES,
@@ -26,7 +25,8 @@ from crm_analytics.models.churn import (
     load_scoring_params,
     top_decile_lift,
 )
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.models.features import CHURN_FEATURES, churn_features, truncate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 FAST = HistGradientBoostingClassifier(
     max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, random_state=0

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from crm_analytics.errors import InsufficientDataError
-from crm_analytics.features import truncate_dealer
+from crm_analytics.core.errors import InsufficientDataError
 from crm_analytics.models.churn import SmallDealerWarning
+from crm_analytics.models.features import truncate_dealer
 from crm_analytics.models.leads import LeadScoreModel, backtest_leads, snapshot_cutoffs
-from crm_analytics.synth import simulate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 FAST = HistGradientBoostingClassifier(
     max_iter=60,

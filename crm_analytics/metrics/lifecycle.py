@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import load_params
-from .dealer import DealerData
-from .errors import InputError
+from crm_analytics.core.config import load_params
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
 
 STATES: tuple[str, ...] = (
     "prospect",

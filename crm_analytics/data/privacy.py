@@ -3,7 +3,7 @@
 Every report, chart table and exported file masks personal data by default (DESIGN.md,
 "Reports mask personal data unless a run explicitly asks for contact lists"). Only lists handed
 to the staff who make the calls carry full contact details, and only when asked for
-(``contact=True`` in :func:`crm_analytics.actions.call_lists`).
+(``contact=True`` in :func:`crm_analytics.actions.call_lists.call_lists`).
 
 Rules
 -----
@@ -28,7 +28,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from .errors import InputError
+from crm_analytics.core.errors import InputError
 
 __all__ = ["mask_phone", "mask_name", "mask_series", "mask_frame", "PHONE_MASK", "NAME_MASK"]
 
@@ -180,7 +180,7 @@ def mask_frame(
     -------
     pandas.DataFrame
         A new frame; ``df`` is not modified. Columns that are not present are ignored when they
-        come from the defaults and raise :class:`~crm_analytics.errors.InputError` when asked
+        come from the defaults and raise :class:`~crm_analytics.core.errors.InputError` when asked
         for explicitly.
     """
     if not isinstance(df, pd.DataFrame):

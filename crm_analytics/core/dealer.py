@@ -6,15 +6,15 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .schema import TABLE_NAMES, empty_frame
+from crm_analytics.core.schema import TABLE_NAMES, empty_frame
 
 
 @dataclass(eq=False)
 class DealerData:
     """One dealer's canonical tables, validated, with metadata.
 
-    Build it with :func:`crm_analytics.io.load_dealer`, :func:`crm_analytics.io.read_dms_export`
-    or :func:`crm_analytics.validation.build_dealer`; everything downstream may trust its tables.
+    Build it with :func:`crm_analytics.data.store.load_dealer`, :func:`crm_analytics.data.dms.read_dms_export`
+    or :func:`crm_analytics.data.validation.build_dealer`; everything downstream may trust its tables.
 
     Attributes
     ----------
@@ -26,7 +26,7 @@ class DealerData:
         Showroom opening hours (local time), used by visitor-log checks.
     tables
         Canonical table name -> validated DataFrame (every table of
-        :data:`crm_analytics.schema.TABLE_NAMES` is present, possibly empty).
+        :data:`crm_analytics.core.schema.TABLE_NAMES` is present, possibly empty).
     quarantine
         Rows rejected at the boundary: ``table``, ``row_id``, ``column``, ``rule``, ``value``.
     report

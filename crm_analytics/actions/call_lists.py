@@ -33,7 +33,7 @@ loaded colleague; a customer keeps one owner per role across reasons when the ca
 Personal data
 -------------
 Call lists are contact lists for staff only when asked: ``contact=True`` keeps full names and
-phones; the default masks them (:mod:`crm_analytics.privacy`).
+phones; the default masks them (:mod:`crm_analytics.data.privacy`).
 """
 
 from __future__ import annotations
@@ -47,12 +47,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import config
-from .dealer import DealerData
-from .errors import InputError
-from .lifecycle import lifecycle_states
-from .privacy import mask_frame
-from .schema import ORDER_MARGIN_COLUMNS
+from crm_analytics.core import config
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
+from crm_analytics.data.privacy import mask_frame
+from crm_analytics.metrics.lifecycle import lifecycle_states
 
 __all__ = [
     "default_params",
@@ -321,7 +321,7 @@ def btyd_scores(
     """BG/NBD P(alive) of every customer with a service visit, ready for ``call_lists(scores=)``.
 
     Fits :class:`crm_analytics.models.btyd.BGNBD` on the service-visit summary up to ``as_of``
-    (:func:`crm_analytics.rfm.summarize_visits`, visits on the same day count once).
+    (:func:`crm_analytics.metrics.rfm.summarize_visits`, visits on the same day count once).
 
     Not the default of :func:`call_lists`: on the simulator (whose owners drop out at rates
     driven by distance, satisfaction, complaints and warranty end, not by a BG/NBD process) the
@@ -334,8 +334,8 @@ def btyd_scores(
     pandas.DataFrame
         ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (in ``time_unit``).
     """
-    from .models.btyd import BGNBD
-    from .rfm import summarize_visits
+    from crm_analytics.metrics.rfm import summarize_visits
+    from crm_analytics.models.btyd import BGNBD
 
     as_of = _as_of(dealer, as_of)
     sv = _upto(dealer.service_visits, "at", as_of)

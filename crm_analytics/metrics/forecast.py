@@ -31,9 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dealer import DealerData
-from .errors import InputError, InsufficientDataError
-from .funnel import lead_journeys
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, InsufficientDataError
+from crm_analytics.metrics.funnel import lead_journeys
 
 PIPELINE_STAGES: tuple[str, ...] = ("lead", "visited", "quoted", "ordered")
 #: age buckets in days since the unit entered its stage

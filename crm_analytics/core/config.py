@@ -14,10 +14,10 @@ from typing import Any
 
 import yaml
 
-from .errors import InputError
+from crm_analytics.core.errors import InputError
 
 #: the params/ folder of the source tree (an editable install or a checkout)
-SOURCE_PARAMS = Path(__file__).resolve().parent.parent / "params"
+SOURCE_PARAMS = Path(__file__).resolve().parents[2] / "params"
 
 
 def params_dirs() -> list[Path]:

@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import schema
-from .dealer import DealerData
+from crm_analytics.core import schema
+from crm_analytics.core.dealer import DealerData
 
 DAY = np.timedelta64(1, "D")
 YEAR_DAYS = 365.25
@@ -1922,9 +1922,9 @@ def simulate_dealer(
     customers, years, seed, as_of, defects, dealer_variation
         See :class:`SimConfig`. ``defects=DefectRates.none()`` gives a clean dealer.
     strict
-        Passed to :func:`crm_analytics.validation.build_dealer`.
+        Passed to :func:`crm_analytics.data.validation.build_dealer`.
     """
-    from .validation import build_dealer
+    from crm_analytics.data.validation import build_dealer
 
     cfg = SimConfig(
         n_dealers=index + 1,
@@ -1941,7 +1941,7 @@ def simulate_dealer(
 
 def _write_one(args: tuple[SimConfig, int, str]) -> dict:
     cfg, index, out = args
-    from .io import write_dealer_tables
+    from crm_analytics.data.store import write_dealer_tables
 
     meta, tables, truth = simulate_dealer_tables(cfg, index)
     write_dealer_tables(out, meta, tables, truth)
@@ -1980,8 +1980,8 @@ def simulate_network(
     pandas.DataFrame
         The dealers index that was written (``dealers.parquet``).
     """
-    from .errors import InputError
-    from .io import write_dealers_index
+    from crm_analytics.core.errors import InputError
+    from crm_analytics.data.store import write_dealers_index
 
     if out is None:
         raise InputError("simulate_network needs out=<folder> for the network store")

@@ -72,10 +72,10 @@ import pyarrow.compute as pc
 from scipy import sparse
 from scipy.sparse import linalg as splinalg
 
-from .dealer import DealerData
-from .errors import InputError
-from .funnel import period_bounds
-from .schema import ORDER_MARGIN_COLUMNS, TOUCH_KINDS
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS, TOUCH_KINDS
+from crm_analytics.metrics.funnel import period_bounds
 
 __all__ = [
     "MODELS",
@@ -1135,7 +1135,7 @@ def journeys(
     Parameters
     ----------
     dealer
-        A :class:`~crm_analytics.dealer.DealerData` (uses ``touchpoints``, ``leads``, ``orders``).
+        A :class:`~crm_analytics.core.dealer.DealerData` (uses ``touchpoints``, ``leads``, ``orders``).
     lookback_days
         Touches older than this many days before the journey's end are ignored.
     kinds
@@ -1282,7 +1282,7 @@ def media_efficiency(
     Parameters
     ----------
     dealer
-        A :class:`~crm_analytics.dealer.DealerData` (``leads``, ``touchpoints``, ``orders``,
+        A :class:`~crm_analytics.core.dealer.DealerData` (``leads``, ``touchpoints``, ``orders``,
         ``channel_costs``).
     by
         Cuts besides channel: any of ``"month"`` and ``"model"``; ``()`` gives channel totals.
@@ -1290,7 +1290,7 @@ def media_efficiency(
         Touchpoint kinds that count as a showroom visit.
     period
         Keep the leads created and the costs of the months in this period (any form
-        :func:`crm_analytics.funnel.period_bounds` takes; a month counts when it overlaps the
+        :func:`crm_analytics.metrics.funnel.period_bounds` takes; a month counts when it overlaps the
         period). The leads' orders count whenever they come (the cohort view). ``None``: all.
 
     Returns
@@ -1388,7 +1388,7 @@ def persona_channel_effects(
     Parameters
     ----------
     dealer
-        A :class:`~crm_analytics.dealer.DealerData` with ``customers`` (``birth_year``,
+        A :class:`~crm_analytics.core.dealer.DealerData` with ``customers`` (``birth_year``,
         ``industry``) and, for ``interviewed_only``, ``surveys`` or ``interview`` touchpoints.
     by
         ``"age_band"`` (from ``birth_year`` at the dealer's ``as_of``) or ``"industry"``.

@@ -11,18 +11,17 @@ Every function is pure; :func:`write_json` writes atomically (temp file + ``os.r
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from ..dealer import DealerData
-from ..errors import InputError
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.files import read_json, to_jsonable, write_json
 
 __all__ = [
     "KPI_KEYS",
@@ -41,8 +40,8 @@ __all__ = [
 ]
 
 #: Headline KPIs, in the order of the showroom flow then value-added then after-sales.
-#: One definition each: the funnel rates are :func:`crm_analytics.funnel.kpi_tree`'s, the
-#: penetrations :mod:`crm_analytics.penetration`'s; only ``service_retention`` (vehicles sold
+#: One definition each: the funnel rates are :func:`crm_analytics.metrics.funnel.kpi_tree`'s, the
+#: penetrations :mod:`crm_analytics.metrics.penetration`'s; only ``service_retention`` (vehicles sold
 #: here that came back for service) and ``quarantine_share`` are defined here.
 KPI_KEYS: tuple[str, ...] = (
     "visit_rate",
@@ -57,12 +56,12 @@ KPI_KEYS: tuple[str, ...] = (
     "insurance_renewal_rate",
     "quarantine_share",
 )
-#: Headline KPIs taken from :func:`crm_analytics.funnel.kpi_tree` (same names there).
+#: Headline KPIs taken from :func:`crm_analytics.metrics.funnel.kpi_tree` (same names there).
 FUNNEL_KPIS: tuple[str, ...] = ("visit_rate", "test_drive_rate", "visit_to_order_rate")
 #: KPIs where lower is better.
 LOWER_IS_BETTER: frozenset[str] = frozenset({"quarantine_share"})
 
-#: headline KPI -> line of :func:`crm_analytics.penetration.sales_penetration`
+#: headline KPI -> line of :func:`crm_analytics.metrics.penetration.sales_penetration`
 _LINES = {
     "finance_penetration": "finance",
     "insurance_penetration": "insurance",
@@ -76,7 +75,7 @@ def load_targets(overrides: Mapping[str, float] | None = None) -> dict[str, floa
     """Headline KPI targets: ``params/targets.yaml``, then a dealer's ``overrides``.
 
     The funnel rates come from the file's ``kpis`` section (the same targets
-    :func:`crm_analytics.funnel.diagnose` judges against), the other headline KPIs from its
+    :func:`crm_analytics.metrics.funnel.diagnose` judges against), the other headline KPIs from its
     ``headline`` section. ``params/network.yaml`` and a dealer's YAML hold only overrides.
 
     Returns
@@ -84,8 +83,8 @@ def load_targets(overrides: Mapping[str, float] | None = None) -> dict[str, floa
     dict
         ``{kpi: target}`` for the KPIs of :data:`KPI_KEYS` that have one.
     """
-    from ..config import load_params
-    from ..funnel import load_targets as funnel_targets
+    from crm_analytics.core.config import load_params
+    from crm_analytics.metrics.funnel import load_targets as funnel_targets
 
     out = {k: v["target"] for k, v in funnel_targets().items() if k in FUNNEL_KPIS}
     raw = load_params("targets").get("headline") or {}
@@ -168,11 +167,11 @@ def period_kpis(
     Definitions (one each, from the analysis modules):
 
     * ``visit_rate``, ``test_drive_rate``, ``visit_to_order_rate`` (orders / visiting leads,
-      the closing ratio): :func:`crm_analytics.funnel.kpi_tree` on the cohort of leads created
+      the closing ratio): :func:`crm_analytics.metrics.funnel.kpi_tree` on the cohort of leads created
       in the period
     * ``<item>_penetration``, ``accessories_per_car`` (accessories revenue / deliveries, yuan):
-      :func:`crm_analytics.penetration.sales_penetration` (deliveries dated in the period)
-    * ``insurance_renewal_rate``: :func:`crm_analytics.penetration.renewal_penetration`
+      :func:`crm_analytics.metrics.penetration.sales_penetration` (deliveries dated in the period)
+    * ``insurance_renewal_rate``: :func:`crm_analytics.metrics.penetration.renewal_penetration`
     * ``service_retention`` = vehicles sold here (bought before the last 12 months of the period)
       with a service visit in those 12 months / such vehicles (NaN when those 12 months start
       before the extract's first service record)
@@ -183,8 +182,8 @@ def period_kpis(
     kpis, volumes, unit_margins : dict
         Zero denominators give NaN.
     """
-    from ..funnel import kpi_tree
-    from ..penetration import renewal_penetration, sales_penetration
+    from crm_analytics.metrics.funnel import kpi_tree
+    from crm_analytics.metrics.penetration import renewal_penetration, sales_penetration
 
     period = (pd.Timestamp(start), pd.Timestamp(end))
     tree = kpi_tree(dealer, period=period).set_index("kpi")["value"]
@@ -272,28 +271,13 @@ def period_kpis(
 
 
 def _list_sizes(dealer: DealerData) -> dict[str, int]:
-    """Rows of each standing call list at the as-of date (:func:`crm_analytics.actions.call_lists`,
+    """Rows of each standing call list at the as-of date (:func:`crm_analytics.actions.call_lists.call_lists`,
     the deck's daily list screening); every reason is listed, zeros included."""
-    from ..actions import REASONS, call_lists
+    from crm_analytics.actions.call_lists import REASONS, call_lists
 
     calls = call_lists(dealer)
     counts = calls["reason"].value_counts() if len(calls) else pd.Series(dtype=int)
     return {r: int(counts.get(r, 0)) for r in REASONS}
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, NaN/inf to None, keys to str."""
-    if isinstance(obj, Mapping):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, pd.Timestamp):
-        return obj.isoformat()
-    return obj
 
 
 def dealer_metrics(
@@ -315,7 +299,7 @@ def dealer_metrics(
     (s, e), (cs, ce) = resolve_periods(dealer.as_of, period, comparison_period)
     kpis, vols, unit = period_kpis(dealer, s, e)
     ckpis, cvols, _ = period_kpis(dealer, cs, ce)
-    return _clean(
+    return to_jsonable(
         {
             "dealer": dealer.meta,
             "period": [s.date().isoformat(), e.date().isoformat()],
@@ -336,7 +320,7 @@ def network_benchmark(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """
     rows = {m["dealer"]["dealer_id"]: m["kpis"] for m in metrics}
     frame = pd.DataFrame.from_dict(rows, orient="index", dtype=float).reindex(columns=KPI_KEYS)
-    return _clean(
+    return to_jsonable(
         {
             "n_dealers": len(frame),
             "dealers": sorted(rows),
@@ -447,33 +431,6 @@ def gaps_in_yuan(
     )
 
 
-def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
-    """Write JSON atomically: a temp file in the same folder, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(_clean(obj), fh, ensure_ascii=False, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
-
-
-def read_json(path: str | os.PathLike[str]) -> Any:
-    """Read a JSON file; ``None`` when it is missing or unreadable (a half-written file cannot
-    exist: writes are atomic, but a file from elsewhere may be corrupt)."""
-    try:
-        with Path(path).open(encoding="utf-8") as fh:
-            return json.load(fh)
-    except (OSError, ValueError):
-        return None
-
-
 def read_run_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """The KPIs and volumes of every successfully reported dealer of a run folder.
 
@@ -497,12 +454,12 @@ def read_run_metrics(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
 
 def consultant_table(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     """Leads, visits, orders and the closing ratio per sales consultant (leads created in the
-    period), from :func:`crm_analytics.funnel.kpi_tree` ``by="consultant"``.
+    period), from :func:`crm_analytics.metrics.funnel.kpi_tree` ``by="consultant"``.
 
     Columns ``consultant`` (staff name, or the id when the staff table lacks it), ``leads``,
     ``visited``, ``ordered``, ``visit_to_order_rate`` (NaN without visits); sorted by orders.
     """
-    from ..funnel import kpi_tree
+    from crm_analytics.metrics.funnel import kpi_tree
 
     tree = kpi_tree(dealer, period=(pd.Timestamp(start), pd.Timestamp(end)), by="consultant")
     keys = {
@@ -541,7 +498,7 @@ def monthly_leads(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) ->
         pd.Timestamp(end).to_period("M").to_timestamp(),
         freq="MS",
     )
-    from ..schema import CHANNELS
+    from crm_analytics.core.schema import CHANNELS
 
     grid = pd.MultiIndex.from_product([months, list(CHANNELS)], names=["month", "channel"])
     return counts.reindex(grid, fill_value=0).rename("count").reset_index()

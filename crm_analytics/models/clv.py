@@ -18,9 +18,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .config import load_params
-from .dealer import DealerData
-from .errors import ConvergenceError, InputError, InsufficientDataError, SmallDealerWarning
+from crm_analytics.core.config import load_params
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import (
+    ConvergenceError,
+    InputError,
+    InsufficientDataError,
+    SmallDealerWarning,
+)
 
 VALUE_CHAIN_FIELDS = ("unit_value", "take_up", "per_year", "years")
 
@@ -167,9 +172,9 @@ def service_summary(dealer: DealerData, *, as_of: str | pd.Timestamp | None = No
     """Weekly BTYD summary of service visits up to ``as_of``, with gross margin as the spend.
 
     Columns ``frequency``, ``recency``, ``T`` (weeks) and ``monetary`` (mean gross margin of the
-    repeat visits, yuan), indexed by customer_id; see :func:`crm_analytics.rfm.summarize_visits`.
+    repeat visits, yuan), indexed by customer_id; see :func:`crm_analytics.metrics.rfm.summarize_visits`.
     """
-    from .rfm import summarize_visits
+    from crm_analytics.metrics.rfm import summarize_visits
 
     t = pd.Timestamp(as_of) if as_of is not None else dealer.as_of
     end = (
@@ -209,7 +214,7 @@ def fit_base_models(
     ``FALLBACK_PENALTIES`` that converges, and a :class:`SmallDealerWarning` names it; the
     penalty used is ``models.count.l2_penalty``.
     """
-    from .models.btyd import BGNBD, GammaGamma
+    from crm_analytics.models.btyd import BGNBD, GammaGamma
 
     summary = service_summary(dealer, as_of=as_of)
     try:
@@ -425,7 +430,7 @@ def dormant_activation_list(
         customer_id, months_since_visit, p_alive, clv, priority (= p_alive x clv), rank;
         no names or phones (join the customers table for a staff call list).
     """
-    from .lifecycle import lifecycle_states
+    from crm_analytics.metrics.lifecycle import lifecycle_states
 
     models = models or fit_base_models(dealer)
     clv = probabilistic_clv(models, horizon_months=horizon_months).set_index("customer_id")

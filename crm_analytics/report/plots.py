@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from crm_analytics.errors import InputError
-from crm_analytics.schema import CHANNEL_LABELS_ZH
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import CHANNEL_LABELS_ZH
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -415,7 +415,7 @@ def plot_gaps(
     ----------
     gaps
         Columns ``kpi``, ``against`` (``"target"`` or ``"peer"``) and ``gap_yuan``, as returned
-        by :func:`crm_analytics.report.metrics.gaps_in_yuan`.
+        by :func:`crm_analytics.report.headline.gaps_in_yuan`.
     """
     import matplotlib.ticker as mticker
     import seaborn as sns
@@ -608,7 +608,7 @@ def plot_holdout(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en
     Parameters
     ----------
     table
-        Output of :func:`crm_analytics.rfm.holdout_table` (index ``frequency_cal``, columns
+        Output of :func:`crm_analytics.metrics.rfm.holdout_table` (index ``frequency_cal``, columns
         ``actual`` and ``predicted``).
     ax
         Axes to draw on; a new figure is created when ``None``.

@@ -4,10 +4,10 @@
 
 A run has three steps:
 
-1. **Validate** every dealer's parameters (:func:`~crm_analytics.report.params.load_run_params`)
+1. **Validate** every dealer's parameters (:func:`~crm_analytics.batch.params.load_run_params`)
    and the notebooks' ``parameters`` cells before anything runs; all problems at once.
 2. **Metrics** (one job per dealer): load the dealer, compute its headline metrics
-   (:func:`~crm_analytics.report.metrics.dealer_metrics`). From all dealers' metrics the peer
+   (:func:`~crm_analytics.report.headline.dealer_metrics`). From all dealers' metrics the peer
    benchmark (network medians) is computed, so each dealer's report compares it with its peers.
 3. **Reports** (one job per dealer): papermill executes the dealer's notebooks (by default only
    ``dealer_report``: one kernel start per dealer), exports HTML without code or parameter cells,
@@ -37,9 +37,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError, ParameterError
-from .metrics import network_benchmark, read_json, write_json
-from .params import DealerParams, load_run_params
+from crm_analytics.batch.params import DealerParams, load_run_params
+from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.core.files import read_json, write_json
+from crm_analytics.report.headline import network_benchmark
 
 __all__ = [
     "DEFAULT_NOTEBOOKS",
@@ -133,7 +134,7 @@ def _input_fingerprint(p: DealerParams, code: str, extra: dict[str, Any]) -> str
     h.update(json.dumps(extra, sort_keys=True).encode())
     h.update(code.encode())
     # the dealer's row of the index (name, as-of date, opening hours)
-    from ..io import list_dealers
+    from crm_analytics.data.store import list_dealers
 
     idx = list_dealers(root)
     row = idx.loc[idx["dealer_id"] == p.dealer_id].astype(str).to_dict("records")
@@ -200,8 +201,8 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
     """Step 2: load the dealer and compute its headline metrics."""
     t0 = time.perf_counter()
     try:
-        from ..io import load_dealer
-        from .metrics import dealer_metrics
+        from crm_analytics.data.store import load_dealer
+        from crm_analytics.report.headline import dealer_metrics
 
         p = job.params
         dealer = load_dealer(p["source"], job.dealer_id, truth=False)
@@ -281,7 +282,7 @@ def _short_error(err: BaseException) -> str:
 
 def _render_job(job: _Job) -> dict[str, Any]:
     """Step 3: execute the dealer's notebooks, export HTML, write metrics.json last."""
-    from .export import export_html
+    from crm_analytics.batch.export import export_html
 
     t0 = time.perf_counter()
     ddir = Path(job.out) / job.dealer_id
@@ -346,7 +347,7 @@ def _render_job(job: _Job) -> dict[str, Any]:
 
 def _render_network(job: _Job) -> dict[str, Any]:
     """Execute the network notebook over the run folder."""
-    from .export import export_html
+    from crm_analytics.batch.export import export_html
 
     t0 = time.perf_counter()
     out = Path(job.out)
@@ -704,7 +705,7 @@ def run_report(
 def _write_run_files(
     out: Path, summary: RunSummary, *, workers: int, scheduler: str | None
 ) -> None:
-    from .export import write_index
+    from crm_analytics.batch.export import write_index
 
     rows = [asdict(r) for r in summary.results]
     links = []

@@ -30,11 +30,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dealer import DealerData
-from .errors import InputError
-from .lifecycle import MONTH_DAYS, lifecycle_states
-from .privacy import mask_frame
-from .schema import CHANNELS, ORDER_MARGIN_COLUMNS, SURVEY_KINDS
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import CHANNELS, ORDER_MARGIN_COLUMNS, SURVEY_KINDS
+from crm_analytics.data.privacy import mask_frame
+from crm_analytics.metrics.lifecycle import MONTH_DAYS, lifecycle_states
 
 __all__ = [
     "SURVEY_STAGE",
@@ -406,7 +406,7 @@ def owner_status(
 ) -> pd.DataFrame:
     """Each vehicle owner's lifecycle state, with the facts behind it.
 
-    The state is :func:`crm_analytics.lifecycle.lifecycle_states` (own-store new, bought
+    The state is :func:`crm_analytics.metrics.lifecycle.lifecycle_states` (own-store new, bought
     elsewhere, regular, floating, dormant, lost; thresholds in ``params/lifecycle.yaml``),
     so every report and list of the package uses one dormancy rule.
 

@@ -63,10 +63,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import load_params
-from .dealer import DealerData
-from .errors import InputError
-from .schema import CHANNELS, MODELS
+from crm_analytics.core.config import load_params
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import CHANNELS, MODELS
 
 STAGES: tuple[str, ...] = ("lead", "visit", "test_drive", "quote", "order", "delivery")
 BY_OPTIONS: tuple[str, ...] = ("month", "channel", "model", "consultant")

@@ -42,8 +42,13 @@ import pandas as pd
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
 
-from .dealer import DealerData
-from .errors import ConvergenceError, InputError, InsufficientDataError, NotFittedError
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import (
+    ConvergenceError,
+    InputError,
+    InsufficientDataError,
+    NotFittedError,
+)
 
 __all__ = [
     "CATEGORICAL",

@@ -6,7 +6,7 @@ tuples below; analyses import them from here rather than repeating literals.
 
 Row-level rules live in the models (types, ranges, allowed values, uniqueness). Rules that
 need more than one table (foreign keys, stage chronology, nothing after the as-of date) live
-in :mod:`crm_analytics.validation`.
+in :mod:`crm_analytics.data.validation`.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 papermill checks no parameter (names, types, files), so a typo in a dealer's YAML would only
 surface as a wrong report. Here every dealer's parameters are checked up front and every
-problem of every dealer is reported at once (:class:`~crm_analytics.errors.ParameterError`).
+problem of every dealer is reported at once (:class:`~crm_analytics.core.errors.ParameterError`).
 
 Layout::
 
@@ -39,8 +39,8 @@ from typing import Any
 
 import yaml
 
-from ..errors import ParameterError
-from .metrics import KPI_KEYS
+from crm_analytics.core.errors import ParameterError
+from crm_analytics.report.headline import KPI_KEYS
 
 __all__ = [
     "DEALER_KEYS",
@@ -263,8 +263,8 @@ def _period(value: Any) -> tuple[str, str] | None:
 
 def _store_dealers(source: str) -> tuple[set[str] | None, str | None]:
     """Dealer ids of a store, or an error message."""
-    from ..errors import InputError
-    from ..io import list_dealers
+    from crm_analytics.core.errors import InputError
+    from crm_analytics.data.store import list_dealers
 
     try:
         return set(list_dealers(source)["dealer_id"].astype(str)), None

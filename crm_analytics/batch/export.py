@@ -10,34 +10,14 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .display import neutralize_active_html
+from crm_analytics.core.files import atomic_write_text
+from crm_analytics.report.display import neutralize_active_html
 
-__all__ = ["HIDDEN_TAGS", "atomic_write_text", "export_html", "write_index"]
+__all__ = ["HIDDEN_TAGS", "export_html", "write_index"]
 
 #: Cells with these tags are left out of exported reports (papermill's parameter cells and
 #: anything an author tags ``remove``).
 HIDDEN_TAGS: frozenset[str] = frozenset({"parameters", "injected-parameters", "remove"})
-
-
-def atomic_write_text(text: str, path: str | os.PathLike[str]) -> Path:
-    """Write text atomically: a temp file in the same folder, then ``os.replace``.
-
-    A run killed mid-write leaves at most a ``.<name>.<pid>.tmp`` file (removed by the next
-    run), never a half-written report.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 @cache

@@ -1,26 +1,10 @@
-"""Load a dealer: the Parquet network store (DuckDB) and CSV/Excel DMS exports.
+"""Read a dealer's DMS export: a folder of CSV or ``.xlsx`` files, one per table.
 
-Two sources produce a :class:`~crm_analytics.dealer.DealerData`, both through
-:func:`crm_analytics.validation.build_dealer` (so every row is kept or quarantined):
-
-Network store (the embedded default)
-    A Parquet dataset partitioned by dealer (hive layout)::
-
-        <root>/dealers.parquet                                  one row per dealer (schema.Dealers)
-        <root>/<table>/dealer_id=<ID>/part-0.parquet            one file per canonical table
-        <root>/truth/<name>/dealer_id=<ID>/part-0.parquet       simulator ground truth (optional)
-
-    Written by :func:`write_dealer_tables` (one dealer, deterministic: same input, byte-identical
-    files) and :func:`write_dealers_index`; read by :func:`list_dealers` and :func:`load_dealer`.
-    Partition files do not hold ``dealer_id`` (it is in the path, as hive partitioning expects);
-    every canonical table gets a file, even when empty, with the canonical Arrow schema.
-
-DMS exports
-    A folder of CSV or ``.xlsx`` files, one per table, with Chinese (or canonical English) headers
-    and values, read by :func:`read_dms_export`. Headers, file names and categorical values are
-    mapped by a YAML mapping, ``params/dms_mapping.yaml`` by default (found like every
-    parameter file, see :mod:`crm_analytics.config`): edit a copy of it and pass it as
-    ``mapping=`` to adapt to another DMS.
+Headers may be Chinese or canonical English; headers, file names and categorical values are
+mapped by a YAML mapping, ``params/dms_mapping.yaml`` by default (found like every parameter
+file, see :mod:`crm_analytics.core.config`): edit a copy of it and pass it as ``mapping=`` to
+adapt to another DMS. Every row goes through
+:func:`crm_analytics.data.validation.build_dealer`, so each is kept or quarantined.
 """
 
 from __future__ import annotations
@@ -32,470 +16,39 @@ import os
 import re
 import warnings
 from collections.abc import Mapping
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import numpy as np
 import pandas as pd
-import pandera.errors as pa_errors
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 import yaml
 
-from . import schema
-from .config import find_params
-from .dealer import DealerData
-from .errors import InputError, UnknownDealerError
-from .schema import TABLE_NAMES, TABLES, columns, empty_frame
-from .validation import EVENT_TIMES, QUARANTINE_COLUMNS, build_dealer
+from crm_analytics.core.config import find_params
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns
+from crm_analytics.data.store import column_kinds, column_nullable
+from crm_analytics.data.validation import EVENT_TIMES, QUARANTINE_COLUMNS, build_dealer
 
 __all__ = [
     "DMSExportWarning",
     "DEFAULT_MAPPING",
-    "list_dealers",
-    "load_dealer",
     "load_mapping",
     "parse_amounts",
     "parse_booleans",
     "parse_dates",
     "read_dms_export",
-    "write_dealer_tables",
-    "write_dealers_index",
 ]
 
 #: Name of the shipped DMS mapping in ``params/``.
 DEFAULT_MAPPING = "dms_mapping"
 
-_SAMPLE_HINT = (
-    "Create the sample store with `crm-analytics generate` (or `make sample`), "
-    "or pass the path of an existing store."
-)
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
-DEALERS_FILE = "dealers.parquet"
-PART_FILE = "part-0.parquet"
-
 
 class DMSExportWarning(UserWarning):
     """A DMS export was read with a caveat (unmapped columns dropped, files ignored, ...)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Arrow schemas of the canonical tables
-# ---------------------------------------------------------------------------------------------
-
-
-def _arrow_type(dtype: Any) -> pa.DataType:
-    if pd.api.types.is_bool_dtype(dtype):
-        return pa.bool_()
-    if pd.api.types.is_integer_dtype(dtype):
-        return pa.int64()
-    if pd.api.types.is_float_dtype(dtype):
-        return pa.float64()
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return pa.timestamp("us")
-    return pa.string()
-
-
-@cache
-def _kinds(table: str) -> dict[str, str]:
-    """Column -> one of ``str``, ``datetime``, ``float``, ``int``, ``bool``."""
-    out = {}
-    for col, dtype in empty_frame(table).dtypes.items():
-        t = _arrow_type(dtype)
-        out[col] = {
-            pa.bool_(): "bool",
-            pa.int64(): "int",
-            pa.float64(): "float",
-            pa.timestamp("us"): "datetime",
-        }.get(t, "str")
-    return out
-
-
-@cache
-def _nullable(table: str) -> dict[str, bool]:
-    model, _ = TABLES[table]
-    return {name: bool(col.nullable) for name, col in model.to_schema().columns.items()}
-
-
-@cache
-def arrow_schema(table: str) -> pa.Schema:
-    """Arrow schema of a canonical table's partition file (all columns but ``dealer_id``)."""
-    frame = empty_frame(table)
-    return pa.schema(
-        [
-            pa.field(col, _arrow_type(dtype), nullable=True)
-            for col, dtype in frame.dtypes.items()
-            if col != "dealer_id"
-        ]
-    )
-
-
-def _sort_keys(table: str) -> list[str]:
-    _, pk = TABLES[table]
-    if pk is not None:
-        return [pk]
-    return [c for c in ("channel", "month") if c in columns(table)]
-
-
-def _to_arrow_column(series: pd.Series, kind: str, where: str) -> pa.Array:
-    try:
-        if kind == "str":
-            if not (pd.api.types.is_string_dtype(series) or series.dtype == object):
-                series = series.astype("string")
-            return pa.array(series, type=pa.string(), from_pandas=True)
-        if kind == "datetime":
-            if not pd.api.types.is_datetime64_any_dtype(series):
-                series = pd.to_datetime(series)
-            if getattr(series.dt, "tz", None) is not None:
-                series = series.dt.tz_localize(None)  # keep local wall time, drop the zone
-            return pa.array(
-                series.astype("datetime64[us]"), type=pa.timestamp("us"), from_pandas=True
-            )
-        if kind == "float":
-            return pa.array(series.astype("float64"), type=pa.float64(), from_pandas=True)
-        if kind == "int":
-            return pa.array(series.astype("Int64"), type=pa.int64(), from_pandas=True)
-        if kind == "bool":
-            return pa.array(series.astype("boolean"), type=pa.bool_(), from_pandas=True)
-    except (ValueError, TypeError, pa.ArrowException) as err:
-        raise InputError(
-            f"{where}: cannot store values of dtype {series.dtype} as {kind} ({err}). "
-            "Convert the column to its canonical type (see crm_analytics.schema) before writing."
-        ) from err
-    raise AssertionError(kind)  # pragma: no cover
-
-
-def _canonical_arrow(table: str, frame: pd.DataFrame, dealer_id: str) -> pa.Table:
-    """A canonical frame as an Arrow table with the fixed schema, sorted by its key (stable)."""
-    expected = [c for c in columns(table) if c != "dealer_id"]
-    if "dealer_id" in frame.columns:
-        ids = frame["dealer_id"].astype("string")
-        other = ids.notna() & (ids != dealer_id)
-        if other.any():
-            raise InputError(
-                f"table {table!r} for dealer {dealer_id!r} holds rows of other dealer(s) "
-                f"{sorted(ids[other].unique())[:5]}; write each dealer's rows separately."
-            )
-    extra = [c for c in frame.columns if c not in expected and c != "dealer_id"]
-    if extra:
-        raise InputError(
-            f"table {table!r} for dealer {dealer_id!r} has non-canonical column(s) {extra}; "
-            "drop them, or store them as a truth frame (truth={...})."
-        )
-    nullable = _nullable(table)
-    missing = [c for c in expected if c not in frame.columns]
-    required = [c for c in missing if not nullable[c]]
-    if required and len(frame):
-        raise InputError(
-            f"table {table!r} for dealer {dealer_id!r} is missing required column(s) {required}; "
-            f"canonical columns are {expected}."
-        )
-    kinds = _kinds(table)
-    n = len(frame)
-    arrays = []
-    for col in expected:
-        if col in frame.columns:
-            arrays.append(
-                _to_arrow_column(frame[col], kinds[col], f"table {table!r} column {col!r}")
-            )
-        else:
-            arrays.append(pa.nulls(n, type=arrow_schema(table).field(col).type))
-    out = pa.Table.from_arrays(arrays, schema=arrow_schema(table))
-    keys = _sort_keys(table)
-    if keys and n > 1:
-        out = out.sort_by([(k, "ascending") for k in keys])  # Arrow's sort is stable
-    return out
-
-
-def _write_parquet(table: pa.Table, path: Path) -> None:
-    """Write atomically (temp file + rename) without pandas or custom metadata."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = table.replace_schema_metadata(None)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        pq.write_table(table, tmp, **_PARQUET_OPTIONS)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _check_dealer_id(dealer_id: Any) -> str:
-    if dealer_id is None or (isinstance(dealer_id, float) and np.isnan(dealer_id)):
-        raise InputError("dealer_id is missing; give every dealer a string id such as 'D001'")
-    dealer_id = str(dealer_id)
-    if not _ID_RE.match(dealer_id):
-        raise InputError(
-            f"dealer_id {dealer_id!r} cannot name a partition folder: use letters, digits, "
-            "'_', '-' and '.', starting with a letter or digit."
-        )
-    return dealer_id
-
-
-def _truth_frame(frame: pd.DataFrame, name: str) -> pa.Table:
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"truth frame {name!r} must be a DataFrame, got {type(frame).__name__}")
-    idx = frame.index
-    if not (
-        isinstance(idx, pd.RangeIndex) and idx.start == 0 and idx.step == 1 and idx.name is None
-    ):
-        frame = frame.reset_index()  # a meaningful index becomes a column
-    frame = frame.copy()
-    frame.columns = [str(c) for c in frame.columns]
-    for col in frame.columns:
-        s = frame[col]
-        if isinstance(s.dtype, pd.DatetimeTZDtype):
-            frame[col] = s.dt.tz_localize(None)
-    try:
-        return pa.Table.from_pandas(frame, preserve_index=False)
-    except (pa.ArrowException, ValueError, TypeError) as err:
-        raise InputError(f"truth frame {name!r} cannot be stored as Parquet: {err}") from err
-
-
-def write_dealer_tables(
-    root: str | os.PathLike[str],
-    dealer_meta: Mapping[str, Any],
-    tables: Mapping[str, pd.DataFrame],
-    truth: Mapping[str, pd.DataFrame] | None = None,
-) -> list[Path]:
-    """Write one dealer's partition files into a network store.
-
-    Parameters
-    ----------
-    root
-        Store folder (created if needed).
-    dealer_meta
-        Dealer metadata; ``dealer_id`` is required (the other :class:`schema.Dealers` fields go to
-        the index written by :func:`write_dealers_index`).
-    tables
-        Canonical table name -> frame with canonical columns (``dealer_id`` optional; if present it
-        must equal the dealer's id). Tables not given are written empty, so every dealer has a
-        file for every table. Missing nullable columns are written as nulls.
-    truth
-        Optional ground-truth frames (any columns), written under ``truth/<name>/``. Truth
-        partitions of this dealer not named here are removed, so a rewrite leaves no stale truth.
-
-    Returns
-    -------
-    list of Path
-        The files written.
-
-    Notes
-    -----
-    Deterministic: rows are sorted by primary key (stable), the Arrow schema is fixed per table,
-    no pandas index or metadata is stored, and files are written with pyarrow (zstd), so the same
-    input gives byte-identical files. Files are replaced atomically. Write the index with
-    :func:`write_dealers_index` once all dealers are written (dealers can be written in parallel).
-    """
-    root = Path(root)
-    if "dealer_id" not in dealer_meta:
-        raise InputError("dealer_meta needs a 'dealer_id'")
-    dealer_id = _check_dealer_id(dealer_meta["dealer_id"])
-    unknown = set(tables) - set(TABLE_NAMES)
-    if unknown:
-        raise InputError(
-            f"unknown table(s) {sorted(unknown)}; canonical tables are {list(TABLE_NAMES)}"
-        )
-    part = f"dealer_id={dealer_id}"
-    written = []
-    for table in TABLE_NAMES:
-        frame = tables.get(table)
-        if frame is None:
-            frame = empty_frame(table)
-        path = root / table / part / PART_FILE
-        _write_parquet(_canonical_arrow(table, frame, dealer_id), path)
-        written.append(path)
-    truth = dict(truth or {})
-    for name, frame in sorted(truth.items()):
-        if not _ID_RE.match(str(name)):
-            raise InputError(
-                f"truth name {name!r} cannot name a folder; use letters, digits, '_', '-'"
-            )
-        path = root / "truth" / str(name) / part / PART_FILE
-        _write_parquet(_truth_frame(frame, name), path)
-        written.append(path)
-    truth_root = root / "truth"
-    if truth_root.is_dir():
-        for folder in truth_root.iterdir():
-            stale = folder / part / PART_FILE
-            if folder.name not in truth and stale.exists():
-                stale.unlink()
-    return written
-
-
-def _dealers_arrow(dealers: pd.DataFrame) -> pa.Table:
-    frame = pd.DataFrame(dealers).copy()
-    if "dealer_id" not in frame.columns:
-        raise InputError("the dealers index needs a 'dealer_id' column")
-    defaults = {"name": "", "city": "", "region": "", "opening_hour": 9, "closing_hour": 18}
-    for col, value in defaults.items():
-        if col not in frame.columns:
-            frame[col] = value
-    if "as_of" not in frame.columns:
-        raise InputError(
-            "the dealers index needs an 'as_of' column (the extraction date per dealer)"
-        )
-    for col in ("name", "city", "region"):
-        frame[col] = frame[col].astype("string").fillna("")
-    frame["dealer_id"] = [_check_dealer_id(d) for d in frame["dealer_id"]]
-    model = schema.Dealers
-    try:
-        frame = model.validate(frame[list(model.to_schema().columns)], lazy=True)
-    except (pa_errors.SchemaErrors, pa_errors.SchemaError) as err:
-        raise InputError(f"dealers index failed validation:\n{err}") from err
-    arrays = {
-        "dealer_id": pa.array(frame["dealer_id"], type=pa.string()),
-        "name": pa.array(frame["name"], type=pa.string()),
-        "city": pa.array(frame["city"], type=pa.string()),
-        "region": pa.array(frame["region"], type=pa.string()),
-        "as_of": pa.array(frame["as_of"].astype("datetime64[us]"), type=pa.timestamp("us")),
-        "opening_hour": pa.array(frame["opening_hour"], type=pa.int64()),
-        "closing_hour": pa.array(frame["closing_hour"], type=pa.int64()),
-    }
-    return pa.table(arrays).sort_by("dealer_id")
-
-
-def write_dealers_index(root: str | os.PathLike[str], dealers: pd.DataFrame) -> Path:
-    """Write ``<root>/dealers.parquet``: one row per dealer (the :class:`schema.Dealers` model).
-
-    Parameters
-    ----------
-    root
-        Store folder (created if needed).
-    dealers
-        Frame (or list of dicts) with ``dealer_id`` and ``as_of``; ``name``, ``city``, ``region``
-        default to ``""`` and opening/closing hours to 9/18. Rows are sorted by ``dealer_id``.
-
-    Returns
-    -------
-    Path
-        The index file (replaces any previous index).
-    """
-    path = Path(root) / DEALERS_FILE
-    _write_parquet(_dealers_arrow(pd.DataFrame(dealers)), path)
-    return path
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the store
-# ---------------------------------------------------------------------------------------------
-
-
-def _store_root(source: str | os.PathLike[str]) -> Path:
-    root = Path(source)
-    if not root.is_dir():
-        raise InputError(f"data folder {str(root)!r} does not exist. {_SAMPLE_HINT}")
-    if not (root / DEALERS_FILE).is_file():
-        hint = ""
-        if any(p.suffix.lower() in (".csv", ".xlsx") for p in root.iterdir()):
-            hint = " It holds CSV/Excel files: read a DMS export with crm_analytics.io.read_dms_export."
-        raise InputError(
-            f"{str(root)!r} is not a network store: {DEALERS_FILE} is missing "
-            f"(write it with crm_analytics.io.write_dealers_index).{hint} {_SAMPLE_HINT}"
-        )
-    return root
-
-
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
-    if any(ch in str(path) for ch in "*?[]{}"):  # DuckDB would read these as a glob pattern
-        return pq.read_table(path).to_pandas()
-    # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
-    return con.read_parquet(str(path)).to_arrow_table().to_pandas()
-
-
-def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
-    """The dealers index of a network store (one row per dealer, sorted by ``dealer_id``).
-
-    Raises
-    ------
-    InputError
-        When the folder or its ``dealers.parquet`` is missing.
-    """
-    root = _store_root(source)
-    with duckdb.connect() as con:
-        frame = _read_parquet(con, root / DEALERS_FILE)
-    return frame.sort_values("dealer_id", kind="mergesort").reset_index(drop=True)
-
-
-def load_dealer(
-    source: str | os.PathLike[str],
-    dealer_id: str,
-    *,
-    strict: bool = False,
-    truth: bool = True,
-) -> DealerData:
-    """Load and validate one dealer of a network store.
-
-    Only that dealer's partition files are read (direct paths, via DuckDB). A table without a
-    partition file for this dealer is empty.
-
-    Parameters
-    ----------
-    source
-        Store folder (see the module docstring for its layout).
-    dealer_id
-        The dealer to load (a string id; see :func:`list_dealers`).
-    strict
-        Raise :class:`~crm_analytics.errors.DataValidationError` if any row fails validation.
-    truth
-        Also load the simulator's ground-truth frames (if any).
-
-    Returns
-    -------
-    DealerData
-
-    Raises
-    ------
-    InputError
-        When the folder is not a store.
-    UnknownDealerError
-        When the index does not list ``dealer_id``.
-    """
-    root = _store_root(source)
-    dealer_id = str(dealer_id)
-    with duckdb.connect() as con:
-        index = _read_parquet(con, root / DEALERS_FILE)
-        row = index.loc[index["dealer_id"] == dealer_id]
-        if row.empty:
-            known = sorted(index["dealer_id"].astype(str))
-            raise UnknownDealerError(
-                f"dealer {dealer_id!r} is not in the store {str(root)!r} ({len(known)} dealers, e.g. "
-                f"{known[:5]}). Use crm_analytics.io.list_dealers to see them all."
-            )
-        meta = row.iloc[0]
-        part = f"dealer_id={_check_dealer_id(dealer_id)}"
-        tables: dict[str, pd.DataFrame] = {}
-        sources: dict[str, str] = {}
-        for table in TABLE_NAMES:
-            path = root / table / part / PART_FILE
-            if path.is_file():
-                tables[table] = _read_parquet(con, path)
-                sources[table] = str(path)
-        truth_frames: dict[str, pd.DataFrame] = {}
-        truth_root = root / "truth"
-        if truth and truth_root.is_dir():
-            for folder in sorted(truth_root.iterdir()):
-                path = folder / part / PART_FILE
-                if path.is_file():
-                    truth_frames[folder.name] = _read_parquet(con, path)
-    return build_dealer(
-        tables,
-        dealer_id=dealer_id,
-        name=str(meta["name"]),
-        city=str(meta["city"]),
-        region=str(meta["region"]),
-        as_of=meta["as_of"],
-        opening_hour=int(meta["opening_hour"]),
-        closing_hour=int(meta["closing_hour"]),
-        strict=strict,
-        sources=sources,
-        truth=truth_frames,
-    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -912,7 +465,7 @@ def _map_columns(
             f"file {str(path)!r} (table {table!r}): several headers map to the same column "
             f"{clash}; keep one of them in the export, or edit the mapping."
         )
-    nullable = _nullable(table)
+    nullable = column_nullable(table)
     missing = [c for c in columns(table) if c not in by_col and c != "dealer_id"]
     required = [c for c in missing if not nullable[c]]
     if required:
@@ -950,7 +503,7 @@ def _coerce_table(
     spec = _table_spec(mapping, table)
     values = spec.get("values") or {}
     lists = set(spec.get("lists") or [])
-    kinds = _kinds(table)
+    kinds = column_kinds(table)
     _, pk = TABLES[table]
     out = {}
     failures: list[pd.DataFrame] = []
@@ -1074,7 +627,7 @@ def read_dms_export(
         future (a typo such as 2099 cannot push it out; such rows are quarantined as
         ``after_as_of``).
     strict
-        Raise :class:`~crm_analytics.errors.DataValidationError` if any row is quarantined.
+        Raise :class:`~crm_analytics.core.errors.DataValidationError` if any row is quarantined.
 
     Returns
     -------

@@ -1,9 +1,9 @@
 """Boundary validation: row rules (pandera), cross-table rules, quarantine and report.
 
-Everything upstream of :class:`~crm_analytics.dealer.DealerData` distrusts its input; this
+Everything upstream of :class:`~crm_analytics.core.dealer.DealerData` distrusts its input; this
 module is where trust is earned. Every input row is either kept or quarantined with a reason,
 and counted. Validation is lazy: every failure of every table is collected before anything
-is decided; ``strict=True`` then raises one :class:`~crm_analytics.errors.DataValidationError`
+is decided; ``strict=True`` then raises one :class:`~crm_analytics.core.errors.DataValidationError`
 carrying the whole report.
 
 Rules, in the order they are applied
@@ -12,7 +12,7 @@ Rules, in the order they are applied
    no row can be judged without its columns.
 2. ``null_key`` and ``duplicate_key``: a row without a primary key, or whose key was already
    seen (the first occurrence is kept).
-3. Row rules of the pandera model (:mod:`crm_analytics.schema`): type coercion, ranges,
+3. Row rules of the pandera model (:mod:`crm_analytics.core.schema`): type coercion, ranges,
    allowed values, required fields; reported under pandera's check name.
 4. ``foreign_key``: a row that points to a customer, lead or vehicle the data does not have
    (including one quarantined in an earlier step, so nothing dangles).
@@ -30,9 +30,9 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 import pyarrow.compute as pc
 
-from .dealer import DealerData
-from .errors import DataValidationError, InputError
-from .schema import TABLE_NAMES, TABLES, columns, empty_frame
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import DataValidationError, InputError
+from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
 
 QUARANTINE_COLUMNS = ["table", "row_id", "source_row", "column", "rule", "value"]
 REPORT_COLUMNS = ["table", "column", "rule", "count", "examples"]
@@ -133,7 +133,7 @@ def validate_table(
     Parameters
     ----------
     table
-        Canonical table name (see :data:`crm_analytics.schema.TABLE_NAMES`).
+        Canonical table name (see :data:`crm_analytics.core.schema.TABLE_NAMES`).
     frame
         The table as read; its index should be the source row number (kept in the quarantine).
     source

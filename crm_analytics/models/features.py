@@ -18,8 +18,8 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from .dealer import DealerData
-from .errors import InputError, InsufficientDataError
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, InsufficientDataError
 
 DAY = pd.Timedelta(days=1)
 YEAR_DAYS = 365.25
@@ -264,8 +264,8 @@ def _btyd_features(
     sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float, max_fit: int = 2000
 ) -> pd.DataFrame:
     """BG/NBD P(alive) and expected visits in the horizon, fitted on the visits before ``c``."""
-    from .models.btyd import BGNBD
-    from .rfm import summarize_visits
+    from crm_analytics.metrics.rfm import summarize_visits
+    from crm_analytics.models.btyd import BGNBD
 
     out = pd.DataFrame(np.nan, index=pop, columns=["p_alive", "expected_visits_12m"])
     if sv.empty:
@@ -795,7 +795,7 @@ def lead_features(
     ``consultant_win_rate`` is the consultant's order rate over the same decided leads,
     shrunk towards the dealer rate with 20 pseudo-leads.
     """
-    from . import schema
+    from crm_analytics.core import schema
 
     c = _cutoff(cutoff)
     ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days)

@@ -6,7 +6,7 @@ against the DMS (DIGEST sections 3-5). Three entry points:
 
 * :func:`reconcile_visits` links every front-desk sales arrival to the DMS visit it should
   have produced (Fellegi-Sunter record linkage with splink on DuckDB, see
-  :mod:`crm_analytics.linkage`) and returns the matched pairs with their match weight, the
+  :mod:`crm_analytics.data.linkage`) and returns the matched pairs with their match weight, the
   walk-ins never registered in the DMS, the arrivals of known prospects whose visit was not
   entered, the DMS visits with no front-desk arrival (possible fabrication), all per consultant,
   and every odd log row with the reason it is odd.
@@ -15,7 +15,7 @@ against the DMS (DIGEST sections 3-5). Three entry points:
   counts are kept beside it. A table's score on a dimension, and the dealer's, pool the counts
   of the rules (``100 * (1 - sum failed / sum checked)``), so a rule weighs by the number of
   records it checks. Validity builds on the boundary validation
-  (:mod:`crm_analytics.validation`): it counts the quarantined rows per table and rule instead
+  (:mod:`crm_analytics.data.validation`): it counts the quarantined rows per table and rule instead
   of re-checking them.
 * :func:`fix_list` lists the records to send back for correction, per consultant, and
   :func:`export_fix_list` writes one CSV per consultant or one Excel sheet per consultant.
@@ -42,9 +42,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .dealer import DealerData
-from .errors import InputError, ParameterError
-from .linkage import (
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.data.linkage import (
     assign_one_to_one,
     link_records,
     mask_name,
@@ -743,8 +743,8 @@ def reconcile_visits(
     normalised phone (equal / one digit apart), name (same pinyin full name / same surname with a
     surname-only or English entry / same surname / different), minutes apart and consultant, and
     scored by a Fellegi-Sunter model whose parameters splink estimates without labels
-    (:func:`crm_analytics.linkage.link_records`). Each arrival and visit enters at most one pair
-    (:func:`crm_analytics.linkage.assign_one_to_one`); pairs below ``params.match_probability``
+    (:func:`crm_analytics.data.linkage.link_records`). Each arrival and visit enters at most one pair
+    (:func:`crm_analytics.data.linkage.assign_one_to_one`); pairs below ``params.match_probability``
     are dropped. Party size is not compared: the DMS does not record it.
 
     Unmatched arrivals are split into *unregistered* walk-ins (nobody in the DMS with that phone,

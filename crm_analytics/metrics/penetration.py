@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .dealer import DealerData
-from .errors import InputError
-from .funnel import period_bounds, wilson_interval
-from .schema import SERVICE_KINDS
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import SERVICE_KINDS
+from crm_analytics.metrics.funnel import period_bounds, wilson_interval
 
 #: new-car value-added lines: (line, take-up column, margin column)
 SALES_LINES: tuple[tuple[str, str, str], ...] = (

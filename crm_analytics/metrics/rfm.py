@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from crm_analytics.errors import InputError, InsufficientDataError
+from crm_analytics.core.errors import InputError, InsufficientDataError
 
 __all__ = ["calibration_holdout_split", "holdout_table", "summarize_visits"]
 

@@ -1,0 +1,82 @@
+"""Atomic file writes and JSON artefacts: the one place that writes a file in place.
+
+A write goes to ``.<name>.<pid>.tmp`` in the target's folder and is renamed over the target
+(``os.replace``), so a run killed mid-write leaves at most that temp file (the batch runner
+removes it on its next start), never a half-written report, table or metrics file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["atomic_path", "atomic_write_text", "read_json", "to_jsonable", "write_json"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; on success it replaces ``path``, on error it is removed.
+
+    Examples
+    --------
+    >>> with atomic_path("out/table.parquet") as tmp:  # doctest: +SKIP
+    ...     pq.write_table(table, tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write UTF-8 text atomically (temp file, ``fsync``, rename); returns the path."""
+    with atomic_path(path) as tmp:
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+    return Path(path)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, NaN/inf to None, timestamps to ISO text, keys to str."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, pd.Timestamp):
+        return obj.isoformat()
+    return obj
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``obj`` (made JSON-safe by :func:`to_jsonable`) as JSON, atomically."""
+    text = json.dumps(to_jsonable(obj), ensure_ascii=False, indent=1, sort_keys=True)
+    return atomic_write_text(text, path)
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """Read a JSON file; ``None`` when it is missing or unreadable (writes are atomic, but a
+    file from elsewhere may be corrupt)."""
+    try:
+        with Path(path).open(encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
