@@ -28,7 +28,7 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 import pandas as pd
-from crm_analytics.data.io import load_dealer
+from crm_analytics.data.store import load_dealer
 
 from crm_analytics.models.personas import (
     PersonaModel,
