@@ -53,7 +53,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from crm_analytics import rfm  # noqa: E402
+from crm_analytics.metrics import rfm  # noqa: E402
 from crm_analytics.models.btyd import BGNBD, ParetoNBD, sample_bgnbd, sample_pareto_nbd  # noqa: E402
 
 HERE = Path(__file__).resolve().parent

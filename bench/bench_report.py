@@ -64,8 +64,8 @@ def overhead(store: Path, repeat: int = 3) -> dict[str, float]:
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_report_"))
     imports = (
-        "import matplotlib.pyplot as plt\nimport pandas as pd\nfrom crm_analytics import plots\n"
-        "from crm_analytics.data.io import load_dealer\nfrom crm_analytics.report import display, metrics\n"
+        "import matplotlib.pyplot as plt\nimport pandas as pd\nfrom crm_analytics.report import plots\n"
+        "from crm_analytics.data.store import load_dealer\nfrom crm_analytics.report import display\nfrom crm_analytics.report import headline as metrics\n"
         "lang = plots.apply_style('zh')"
     )
     cases = {

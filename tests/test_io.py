@@ -1,4 +1,4 @@
-"""Tests of crm_analytics.data.io: the Parquet network store and DMS export reading."""
+"""Tests of crm_analytics.data.store and crm_analytics.data.dms: the Parquet network store and DMS export reading."""
 
 from __future__ import annotations
 

@@ -43,13 +43,12 @@ RAW_MARKERS = ('<script>alert("', "<img src=x onerror")
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     """A 3-dealer store; dealer D002 carries HTML/script in its dealer, staff and customer names."""
-    from crm_analytics.data.io import (
+    from crm_analytics.data.store import (
         list_dealers,
         load_dealer,
         write_dealer_tables,
         write_dealers_index,
     )
-
     from crm_analytics.sim.simulator import simulate_network
 
     root = tmp_path_factory.mktemp("store")
@@ -228,7 +227,7 @@ def test_gaps_in_yuan_hand_computed():
 
 
 def test_dealer_metrics_match_an_independent_count(store):
-    from crm_analytics.data.io import load_dealer
+    from crm_analytics.data.store import load_dealer
 
     d = load_dealer(store, "D001")
     m = metrics.dealer_metrics(d, period=("2025-07-01", "2026-06-30"))
@@ -258,9 +257,8 @@ def test_dealer_metrics_match_an_independent_count(store):
 def test_a_period_without_data_gives_missing_kpis_not_zeros(store):
     """A period before the extract (a consultant's typo, or an old coaching round): every KPI
     is missing, none is a misleading 0 %; a period past the data date is refused."""
-    from crm_analytics.data.io import load_dealer
-
     from crm_analytics.core.errors import InputError
+    from crm_analytics.data.store import load_dealer
 
     d = load_dealer(store, "D001")
     first = metrics.data_start(d)
@@ -317,7 +315,7 @@ def test_headline_targets_have_one_source():
 
 
 def test_zero_denominators_give_nan_without_warnings(store):
-    from crm_analytics.data.io import load_dealer
+    from crm_analytics.data.store import load_dealer
 
     d = load_dealer(store, "D003")
     with warnings.catch_warnings():
