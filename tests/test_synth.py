@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from crm_analytics.core import schema
-from crm_analytics.sim.simulator import (
+from crm_analytics.sim import (
     DEFECT_CLASSES,
     DefectRates,
     SimConfig,
