@@ -64,6 +64,7 @@ def dealer_profile(cfg: SimConfig, index: int, rng: np.random.Generator) -> Deal
     mix = mix / mix.sum()
 
     def spread(mean: float, sd: float, lo: float, hi: float) -> float:
+        """``mean`` plus a normal spread of ``sd`` (scaled by the variation), clipped."""
         return float(np.clip(mean + rng.normal(0, sd * v), lo, hi))
 
     return DealerProfile(

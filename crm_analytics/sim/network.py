@@ -55,6 +55,8 @@ def simulate_dealer_tables(
 
     Tables have canonical columns but are not validated; see :func:`simulate_dealer`.
     """
+    # The stages draw from one stream in this order: moving a call changes every table after
+    # it (test_synth pins the output). Table assembly below draws only for channel costs.
     ctx = DealerContext.create(cfg, index)  # profile, then staff
     persona, n_leads, n_pre, n_else = customer_mix(ctx)
     leads = draw_leads(ctx, n_leads, persona[:n_leads])
@@ -75,7 +77,7 @@ def simulate_dealer_tables(
     known = in_dms(ctx, cust)
     A, C, tp, extra_customers = inject_defects(ctx, cfg.defects, A, C, tp, np.flatnonzero(known))
     A, vlog = visitor_log_table(ctx, A)
-    tables = {
+    tables = {  # in schema.TABLE_NAMES order
         "staff": ctx.staff,
         "customers": customers_table(ctx, C, extra_customers, known),
         "vehicles": vehicles_table(ctx, owners, C, recall_code, life.known_from),

@@ -143,6 +143,7 @@ def true_churn_probability(
     t_x = np.where(np.isnat(t_x), start, t_x)
 
     def years(a, b):
+        """Years from ``a`` to ``b``."""
         return (b - a) / np.timedelta64(1, "D") / YEAR_DAYS
 
     lam = tc["visit_rate"].to_numpy()
