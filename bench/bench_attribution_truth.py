@@ -5,7 +5,7 @@ Usage::
     cd /work/wt-attribution
     PYTHONPATH=$PWD /work/main/.venv/bin/python bench/bench_attribution_truth.py [--dealers 5]
 
-Simulates clean dealers (:func:`crm_analytics.sim.simulator.simulate_dealer`), pools their journeys
+Simulates clean dealers (:func:`crm_analytics.sim.simulate_dealer`), pools their journeys
 (:func:`crm_analytics.metrics.attribution.journeys`), runs every model, and compares each model's
 conversions credited *per journey touching the channel* with the simulator's true effect
 (``dealer.truth['channel_effects']``, additive log-odds): Spearman correlation, whether the
@@ -30,8 +30,8 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import spearmanr
 
+from crm_analytics import sim as synth
 from crm_analytics.metrics import attribution as A
-from crm_analytics.sim import simulator as synth
 
 OUT = Path(__file__).resolve().parent / "out"
 

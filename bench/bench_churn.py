@@ -34,7 +34,7 @@ def _simulate(args: tuple[int, int, str]) -> str:
     path = Path(cache) / f"D{i:03d}.pkl"
     if path.exists():
         return str(path)
-    from crm_analytics.sim.simulator import simulate_dealer
+    from crm_analytics.sim import simulate_dealer
 
     d = simulate_dealer(i, customers=customers, seed=2016)
     tmp = path.with_suffix(".tmp")

@@ -26,7 +26,7 @@ import pandas as pd
 
 from crm_analytics.metrics.forecast import backtest_forecast, backtest_summary
 from crm_analytics.metrics.funnel import kpi_tree, period_bounds
-from crm_analytics.sim.simulator import DefectRates, simulate_dealer
+from crm_analytics.sim import DefectRates, simulate_dealer
 
 
 def main() -> None:

@@ -27,7 +27,7 @@ import pandas as pd
 
 from crm_analytics.data.linkage import assign_one_to_one
 from crm_analytics.metrics.quality import quality_scorecard, reconcile_visits
-from crm_analytics.sim.simulator import DefectRates, simulate_dealer
+from crm_analytics.sim import DefectRates, simulate_dealer
 
 DEFECTS = DefectRates(unregistered_walk_in=0.10, typo_phone=0.03, phantom_visit=0.02)
 

@@ -33,7 +33,7 @@ OUT = ROOT / "bench" / "out"
 
 
 def _store(name: str, n_dealers: int, customers: int) -> Path:
-    from crm_analytics.sim.simulator import simulate_network
+    from crm_analytics.sim import simulate_network
 
     root = OUT / name
     if not (root / "dealers.parquet").is_file():

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from crm_analytics.data.store import list_dealers, load_dealer
-from crm_analytics.sim.simulator import simulate_network
+from crm_analytics.sim import simulate_network
 
 
 def _peak_gib() -> tuple[float, float]:

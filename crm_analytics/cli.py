@@ -21,7 +21,7 @@ DEFAULT_STORE = "data/sample"
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from crm_analytics.sim.simulator import simulate_network
+    from crm_analytics.sim import simulate_network
 
     t0 = time.perf_counter()
     index = simulate_network(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from crm_analytics.sim.simulator import DefectRates, simulate_dealer
+from crm_analytics.sim import DefectRates, simulate_dealer
 
 
 @pytest.fixture(scope="session")

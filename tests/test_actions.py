@@ -22,7 +22,7 @@ from crm_analytics.actions.call_lists import (
     touch_calendar,
 )
 from crm_analytics.core.errors import InputError
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
 

@@ -566,13 +566,13 @@ def test_channel_reach():
 # ----------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def sim_dealer():
-    synth = pytest.importorskip("crm_analytics.sim.simulator")
+    synth = pytest.importorskip("crm_analytics.sim")
     return synth.simulate_dealer(0, customers=20_000, seed=2016, defects=synth.DefectRates.none())
 
 
 @pytest.fixture(scope="module")
 def large_sim_dealer():
-    synth = pytest.importorskip("crm_analytics.sim.simulator")
+    synth = pytest.importorskip("crm_analytics.sim")
     return synth.simulate_dealer(0, customers=60_000, seed=2016, defects=synth.DefectRates.none())
 
 

@@ -66,7 +66,7 @@ from crm_analytics.models.clv import (  # noqa: E402
     probabilistic_clv,
     project_customer_base,
 )
-from crm_analytics.sim.simulator import simulate_dealer  # noqa: E402
+from crm_analytics.sim import simulate_dealer  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 
 from crm_analytics.core.errors import InputError
 from crm_analytics.metrics import crm_department as cr
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
 

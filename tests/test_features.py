@@ -18,7 +18,7 @@ from crm_analytics.models.features import (
     open_leads,
     truncate_dealer,
 )
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 CUT = pd.Timestamp("2025-03-31")
 
@@ -127,7 +127,7 @@ def test_survival_terms_match_hand_computed_exponentials():
 def test_survival_model_tracks_the_oracle(dealer):
     from scipy.stats import spearmanr
 
-    from crm_analytics.sim.simulator import true_churn_probability
+    from crm_analytics.sim import true_churn_probability
 
     X = churn_features(dealer, CUT)
     truth = dealer.truth["customers"]

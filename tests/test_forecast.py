@@ -17,7 +17,7 @@ from crm_analytics.metrics.forecast import (
     pipeline_table,
     shift_months,
 )
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from crm_analytics.metrics.funnel import (
     welch_interval,
     wilson_interval,
 )
-from crm_analytics.sim.simulator import DefectRates, simulate_dealer
+from crm_analytics.sim import DefectRates, simulate_dealer
 
 
 def _val(tree: pd.DataFrame, kpi: str, **where) -> float:

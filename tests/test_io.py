@@ -596,7 +596,7 @@ def _same_values(a: pd.Series, b: pd.Series) -> bool:
 
 
 def test_simulator_store_loads(tmp_path: Path) -> None:
-    synth = pytest.importorskip("crm_analytics.sim.simulator")
+    synth = pytest.importorskip("crm_analytics.sim")
     index = synth.simulate_network(n_dealers=2, customers_per_dealer=120, out=tmp_path, workers=1)
     assert st.list_dealers(tmp_path)["dealer_id"].tolist() == index["dealer_id"].tolist()
     dealer = st.load_dealer(tmp_path, "D002")

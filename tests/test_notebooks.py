@@ -22,7 +22,7 @@ SAMPLE = ROOT / "data" / "sample"
 def sample_store():
     if not (SAMPLE / "dealers.parquet").is_file():
         from crm_analytics.cli import SAMPLE as CONFIG
-        from crm_analytics.sim.simulator import simulate_network
+        from crm_analytics.sim import simulate_network
 
         simulate_network(out=SAMPLE, **CONFIG)
     return SAMPLE

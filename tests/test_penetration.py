@@ -17,7 +17,7 @@ from crm_analytics.metrics.penetration import (
     service_penetration,
     what_if,
 )
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 
 @pytest.fixture(scope="module")

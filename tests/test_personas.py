@@ -19,7 +19,7 @@ from crm_analytics.models.personas import (
     persona_features,
     persona_stability,
 )
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 N_CUSTOMERS = 6000
 

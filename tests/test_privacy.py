@@ -8,7 +8,7 @@ import pytest
 
 from crm_analytics.core.errors import InputError
 from crm_analytics.data.privacy import mask_frame, mask_name, mask_phone, mask_series
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 
 @pytest.fixture(scope="module")

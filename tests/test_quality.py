@@ -32,7 +32,7 @@ from crm_analytics.metrics.quality import (
     quality_scorecard,
     reconcile_visits,
 )
-from crm_analytics.sim.simulator import DefectRates, simulate_dealer
+from crm_analytics.sim import DefectRates, simulate_dealer
 
 ROOT = Path(__file__).resolve().parents[1]
 #: the issue's defect dealer: 10% unregistered walk-ins, 3% typo'd phones, 2% phantom DMS visits

@@ -49,7 +49,7 @@ def store(tmp_path_factory):
         write_dealer_tables,
         write_dealers_index,
     )
-    from crm_analytics.sim.simulator import simulate_network
+    from crm_analytics.sim import simulate_network
 
     root = tmp_path_factory.mktemp("store")
     simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=root, workers=2)

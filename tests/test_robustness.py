@@ -24,7 +24,7 @@ from crm_analytics.core.schema import TABLE_NAMES
 from crm_analytics.data import dms, store, validation
 from crm_analytics.metrics import attribution, lifecycle, quality
 from crm_analytics.models import clv
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 EVIL = "<script>alert(1)</script>😀"
 

@@ -26,7 +26,7 @@ from crm_analytics.models.churn import (
     top_decile_lift,
 )
 from crm_analytics.models.features import CHURN_FEATURES, churn_features, truncate_dealer
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 FAST = HistGradientBoostingClassifier(
     max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, random_state=0

@@ -13,7 +13,7 @@ from crm_analytics.core.errors import InsufficientDataError
 from crm_analytics.models.churn import SmallDealerWarning
 from crm_analytics.models.features import truncate_dealer
 from crm_analytics.models.leads import LeadScoreModel, backtest_leads, snapshot_cutoffs
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 FAST = HistGradientBoostingClassifier(
     max_iter=60,

@@ -12,7 +12,7 @@ import pytest
 from crm_analytics.cli import SAMPLE
 from crm_analytics.models.churn import backtest
 from crm_analytics.models.leads import backtest_leads, snapshot_cutoffs
-from crm_analytics.sim.simulator import simulate_dealer
+from crm_analytics.sim import simulate_dealer
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,187 @@
+"""Truth stage: the ground-truth frames of a simulated dealer (``DealerData.truth``) and the
+oracles computed from them, such as :func:`true_churn_probability`.
+
+Truth frames: ``customers`` (kind, persona, true distance; for owners the latent visit rate,
+hazards, service start, warranty end, dropout time, satisfaction, complaint), ``leads`` (true
+stage probabilities and outcomes, true order and delivery times), ``channel_effects`` (true
+effect and removal effect of each channel), ``defects`` (one row per injected defect),
+``dealer`` (the dealer's profile) and ``visitor_log`` (the true customer behind each entry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import numpy as np
+import pandas as pd
+
+from crm_analytics.sim.aftersales import ServiceLife
+from crm_analytics.sim.config import TRUE_CHANNEL_EFFECTS, YEAR_DAYS
+from crm_analytics.sim.context import DealerContext
+from crm_analytics.sim.leads import Leads
+from crm_analytics.sim.orders import Owners
+
+_LEAD_TRUTH = [
+    "lead_id",
+    "channel",
+    "z",
+    "p_visit",
+    "p_test_drive",
+    "p_quote",
+    "p_order",
+    "p_deliver",
+    "visit",
+    "test_drive",
+    "quote",
+    "order",
+    "deliver",
+    "t_order",
+    "t_deliver",
+    "same_day",
+]
+
+
+def truth_frames(
+    ctx: DealerContext,
+    C: pd.DataFrame,
+    owners: Owners,
+    life: ServiceLife,
+    leads: Leads,
+    A: pd.DataFrame,
+) -> dict[str, pd.DataFrame]:
+    """The dealer's ground-truth frames (the unregistered walk-ins are added to ``defects`` by
+    :func:`crm_analytics.sim.defects.unregistered_walk_in_defects`)."""
+    ctruth = pd.DataFrame(
+        {
+            "customer_id": C["customer_id"],
+            "kind": C["kind"],
+            "persona": C["persona"],
+            "true_distance_km": C["true_distance_km"],
+        }
+    )
+    otruth = pd.DataFrame(
+        {
+            "customer_id": C["customer_id"].to_numpy()[owners.idx],
+            "vin": owners.vin,
+            "visit_rate": life.lam,
+            "hazard_pre": life.mu1,
+            "hazard_post": life.mu2,
+            "service_start": life.svc_start,
+            "warranty_end": owners.warranty_end,
+            "dropout_at": life.drop,
+            "satisfaction": life.sat,
+            "complaint": life.complaint,
+            "complaint_resolved": life.resolved,
+        }
+    )
+    ctruth = ctruth.merge(otruth, on="customer_id", how="left")
+    ltruth = leads.frame[_LEAD_TRUTH].rename(
+        columns={"t_order": "order_at", "t_deliver": "delivery_at"}
+    )
+    ltruth["order_at"] = ltruth["order_at"].where(ltruth["order"])
+    ltruth["delivery_at"] = ltruth["delivery_at"].where(ltruth["deliver"])
+    effects = pd.DataFrame(
+        {"channel": list(TRUE_CHANNEL_EFFECTS), "effect": list(TRUE_CHANNEL_EFFECTS.values())}
+    ).merge(leads.channel_truth, on="channel", how="left")
+    effects["orders_lost_per_journey"] = effects["orders_lost"] / effects["journeys"].where(
+        effects["journeys"] > 0
+    )
+    defects = pd.DataFrame(ctx.defects, columns=["defect", "table", "row_id", "detail"])
+    prof = asdict(ctx.p)
+    prof["channel_mix"] = ";".join(f"{k}={v}" for k, v in prof["channel_mix"].items())
+    return {
+        "customers": ctruth,
+        "leads": ltruth,
+        "channel_effects": effects,
+        "defects": defects,
+        "dealer": pd.DataFrame([prof]),
+        "visitor_log": A[["entry_id", "true_customer", "touch_id"]].rename(
+            columns={"true_customer": "customer_id"}
+        ),
+    }
+
+
+def true_churn_probability(
+    truth_customers: pd.DataFrame,
+    service_visits: pd.DataFrame,
+    cutoff: str | pd.Timestamp,
+    *,
+    horizon_months: float = 12,
+) -> pd.Series:
+    """The oracle's churn probability: P(no service visit in the horizon after ``cutoff``).
+
+    The oracle knows each owner's true visit rate and dropout hazards (before and after the
+    warranty end) but not whether the owner is still alive: like any model it sees only the
+    visit history. With Poisson visits at rate ``lam`` and a piecewise-constant dropout hazard,
+    ``P(alive | last visit at t_x, none since)`` follows from the two likelihoods
+    ``A = S(t) e^{-lam (t - t_x)}`` and ``B = int_{t_x}^{t} h(u) S(u) e^{-lam (u - t_x)} du``
+    (``S`` the survival from ``t_x``), then
+    ``P(churn) = (1 - pa) + pa * P(no visit in (t, t + w] | alive at t)``.
+
+    Parameters
+    ----------
+    truth_customers
+        ``DealerData.truth['customers']`` (needs visit_rate, hazard_pre, hazard_post,
+        warranty_end, service_start).
+    service_visits
+        The observed service visits (only those before ``cutoff`` are used).
+    cutoff, horizon_months
+        The scoring date and the churn window.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by customer_id (owners whose service started before the cutoff).
+    """
+    cutoff = pd.Timestamp(cutoff)
+    tc = truth_customers.dropna(subset=["visit_rate"]).copy()
+    tc = tc[tc["service_start"] <= cutoff]
+    sv = service_visits[service_visits["at"] < cutoff]
+    last = sv.groupby("customer_id")["at"].max()
+    t_x = last.reindex(tc["customer_id"]).to_numpy("datetime64[ns]")
+    start = tc["service_start"].to_numpy("datetime64[ns]")
+    t_x = np.where(np.isnat(t_x), start, t_x)
+
+    def years(a, b):
+        """Years from ``a`` to ``b``."""
+        return (b - a) / np.timedelta64(1, "D") / YEAR_DAYS
+
+    lam = tc["visit_rate"].to_numpy()
+    m1 = tc["hazard_pre"].to_numpy()
+    m2 = tc["hazard_post"].to_numpy()
+    w_end = tc["warranty_end"].to_numpy("datetime64[ns]")
+    c = np.datetime64(cutoff, "ns")
+    T = years(t_x, np.full_like(t_x, c))  # time since last visit
+    W = years(t_x, w_end)  # warranty end relative to last visit (may be negative)
+    H = horizon_months / 12.0
+
+    def piece(a, b, mu, s0):
+        """int_a^b mu * exp(-(mu+lam)(u-a)) du * s0, for b >= a (vectorised)."""
+        k = mu + lam
+        return s0 * mu / k * (1 - np.exp(-k * np.maximum(b - a, 0)))
+
+    def integral(a, b):
+        """int_a^b h(u) S(u) e^{-lam(u-a)} du over [a, b] with a breakpoint at W; S(a)=1."""
+        w = np.clip(W, a, b)
+        first = piece(a, w, m1, 1.0)
+        s_at_w = np.exp(-(m1 + lam) * (w - a))
+        second = piece(w, b, m2, s_at_w)
+        # if W < a the whole interval is post-warranty: first is zero, second starts at a
+        return first + second
+
+    def survival(a, b):
+        """S(b)/S(a) * e^{-lam(b-a)} with the breakpoint at W."""
+        w = np.clip(W, a, b)
+        return np.exp(-(m1 + lam) * (w - a) - (m2 + lam) * (b - w))
+
+    zero = np.zeros_like(T)
+    A = survival(zero, T)
+    B = integral(zero, T)
+    pa = A / (A + B)
+    no_visit_alive = survival(T, T + H) + integral(T, T + H)
+    churn = (1 - pa) + pa * no_visit_alive
+    return pd.Series(
+        churn,
+        index=pd.Index(tc["customer_id"].to_numpy(), name="customer_id"),
+        name="true_churn_probability",
+    )
