@@ -8,13 +8,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from crm_analytics.actions.call_lists import (
     REASONS,
+    btyd_scores,
     call_lists,
     customer_activity,
-    default_params,
     export_call_list,
     load_params,
     observed_values,
@@ -22,6 +21,9 @@ from crm_analytics.actions.call_lists import (
     touch_calendar,
 )
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import empty_frame
+from crm_analytics.metrics.lifecycle import dormant_owners
+from crm_analytics.models.clv import fit_base_models
 from crm_analytics.sim.simulator import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
@@ -67,7 +69,7 @@ def test_one_row_per_customer_and_reason_ordered_by_priority(calls):
 
 
 def test_priority_is_value_times_likelihood(calls):
-    w = calls["reason"].map({r: default_params()["reasons"][r]["priority_weight"] for r in REASONS})
+    w = calls["reason"].map({r: load_params()["reasons"][r]["priority_weight"] for r in REASONS})
     np.testing.assert_allclose(calls["likelihood"], calls["base_rate"] * calls["activity"])
     np.testing.assert_allclose(calls["priority"], w * calls["value"] * calls["likelihood"])
     assert calls["activity"].between(0, 1).all() and (calls["value"] > 0).all()
@@ -137,7 +139,7 @@ def test_defeated_rows_inside_window_and_not_bought_since(dealer, calls):
     refs = d["refs"].str.split(";").explode()
     lf = leads.loc[refs]
     days = (dealer.as_of - lf["closed_at"]) / DAY
-    win = default_params()["reasons"]["defeated_reactivation"]["windows"]
+    win = load_params()["reasons"]["defeated_reactivation"]["windows"]
     lo = lf["defeat_reason"].map(lambda r: win[r][0])
     hi = lf["defeat_reason"].map(lambda r: win[r][1])
     assert (lf["status"] == "defeated").all() and ((days >= lo) & (days <= hi)).all()
@@ -146,7 +148,7 @@ def test_defeated_rows_inside_window_and_not_bought_since(dealer, calls):
 
 
 def test_maintenance_and_dormant_hand_checked(dealer, calls):
-    prm = default_params()["reasons"]["maintenance_due"]
+    prm = load_params()["reasons"]["maintenance_due"]
     m = calls[calls["reason"] == "maintenance_due"].iloc[0]
     vin = m["refs"].split(";")[0]
     sv = dealer.service_visits[dealer.service_visits["vin"] == vin].sort_values("at")
@@ -161,12 +163,13 @@ def test_maintenance_and_dormant_hand_checked(dealer, calls):
     else:
         due = veh["purchase_date"] + prm["interval_days"] * DAY
     assert abs((m["due_date"] - due) / DAY) < 1e-3
-    # dormant: the lifecycle state (params/lifecycle.yaml), and no maintenance call on top
-    from crm_analytics.metrics.lifecycle import lifecycle_states
-
+    # dormant: the package's dormant list (params/lifecycle.yaml), no maintenance call on top
     dorm = calls[calls["reason"] == "dormant_activation"]
-    states = lifecycle_states(dealer).set_index("customer_id")["state"]
-    assert (states.loc[dorm["customer_id"]] == "dormant").all()
+    dormant = dormant_owners(dealer)
+    assert set(dorm["customer_id"]) <= set(dormant["customer_id"])
+    serviced = set(dealer.service_visits["customer_id"])
+    maint_c = set(calls.loc[calls["reason"] == "maintenance_due", "customer_id"])
+    assert set(dorm["customer_id"]) == (set(dormant["customer_id"]) & serviced) - maint_c
     last_c = dealer.service_visits.groupby("customer_id")["at"].max()
     days = (dealer.as_of - last_c.loc[dorm["customer_id"]]) / DAY
     assert (days > 9 * 30.4).all()
@@ -263,26 +266,34 @@ def test_export_csv_and_excel_with_hostile_strings(dealer, tmp_path: Path):
         export_call_list(c, tmp_path / "calls.json")
 
 
-def test_params_yaml_mirrors_defaults():
-    path = Path(__file__).resolve().parents[1] / "params" / "actions.yaml"
-    with path.open(encoding="utf-8") as fh:
-        assert yaml.safe_load(fh) == default_params()
-    assert load_params(path) == default_params() == load_params()
-    p = load_params(path, overrides={"reasons": {"recall": {"priority_weight": 1.0}}})
-    assert (
-        p["reasons"]["recall"]["priority_weight"] == 1.0
-        and p["reasons"]["recall"]["base_rate"] == 0.7
+def test_load_params_reads_yaml_through_config(tmp_path: Path):
+    base = load_params()
+    assert base["reasons"]["recall"]["priority_weight"] == 3.0 and set(base["reasons"]) == set(
+        REASONS
     )
-    with pytest.raises(InputError):
+    # a partial file changes only the keys it names (nested keys merged over the defaults)
+    part = tmp_path / "dealer_actions.yaml"
+    part.write_text("horizon_days: 60\nreasons:\n  recall:\n    priority_weight: 1.0\n")
+    p = load_params(part, overrides={"reasons": {"recall": {"base_rate": 0.5}}})
+    assert p["horizon_days"] == 60 and p["reasons"]["recall"]["priority_weight"] == 1.0
+    assert p["reasons"]["recall"]["base_rate"] == 0.5
+    assert p["reasons"]["recall"]["role"] == base["reasons"]["recall"]["role"]
+    assert p["reasons"]["warranty_end"] == base["reasons"]["warranty_end"]
+    assert load_params() == base  # nothing leaks into the defaults
+    with pytest.raises(InputError, match="unknown reasons"):
         load_params(overrides={"reasons": {"bogus": {}}})
+    with pytest.raises(InputError, match="unknown parameter"):
+        load_params(overrides={"horizon": 30})
+    with pytest.raises(InputError, match="not found"):
+        load_params(tmp_path / "missing.yaml")
     with pytest.raises(InputError):
         call_lists(simulate_dealer(0, customers=300, seed=1), reasons=["bogus"])
+    with pytest.raises(InputError, match="unknown reasons"):
+        call_lists(simulate_dealer(0, customers=300, seed=1), params={"reasons": {"x": {}}})
 
 
 def test_btyd_scores_plug_in(dealer):
-    from crm_analytics.actions.call_lists import btyd_scores
-
-    sc = btyd_scores(dealer)
+    sc = btyd_scores(fit_base_models(dealer))
     assert sc["customer_id"].is_unique and sc["p_alive"].between(0, 1).all()
     assert set(sc["customer_id"]) == set(dealer.service_visits["customer_id"])
     c = call_lists(dealer, scores=sc)
@@ -304,8 +315,6 @@ def test_btyd_scores_plug_in(dealer):
 
 
 def test_empty_tables_and_no_staff(dealer, tmp_path: Path):
-    from crm_analytics.core.schema import empty_frame
-
     keep = ("customers", "staff")
     e = dataclasses.replace(
         dealer, tables={k: (v if k in keep else empty_frame(k)) for k, v in dealer.tables.items()}

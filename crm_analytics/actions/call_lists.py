@@ -52,10 +52,10 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics.lifecycle import lifecycle_states
+from crm_analytics.metrics.lifecycle import dormant_owners
+from crm_analytics.models.clv import BaseModels
 
 __all__ = [
-    "default_params",
     "REASONS",
     "SALES_ROLE",
     "SERVICE_ROLE",
@@ -84,11 +84,6 @@ REASONS: tuple[str, ...] = (
     "trade_in",
     "referral",
 )
-
-
-def default_params() -> dict[str, Any]:
-    """The call-list parameters of ``params/actions.yaml`` (a fresh copy each call)."""
-    return config.load_params("actions")
 
 
 #: Fallback values (yuan) when the dealer's data hold no example to average.
@@ -143,7 +138,11 @@ def _merge(base: dict, over: Mapping) -> dict:
 def load_params(
     path: str | Path | None = None, *, overrides: Mapping | None = None
 ) -> dict[str, Any]:
-    """Call-list parameters: the defaults, updated by a YAML file and then by ``overrides``.
+    """Call-list parameters: ``params/actions.yaml``, updated by a YAML file and ``overrides``.
+
+    Every file is read by :func:`crm_analytics.core.config.load_params`; nested mappings are
+    merged key by key (``{"reasons": {"recall": {"priority_weight": 1.0}}}`` changes one
+    value), and the result is checked against the keys of ``params/actions.yaml``.
 
     Parameters
     ----------
@@ -156,23 +155,26 @@ def load_params(
     -------
     dict
         A new, complete parameter dict.
-    """
-    params = default_params()
-    if path is not None:
-        import yaml
 
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(
-                f"actions parameters: file {p} not found; pass an existing YAML file or None"
-            )
-        with p.open(encoding="utf-8") as fh:
-            loaded = yaml.safe_load(fh) or {}
-        if not isinstance(loaded, Mapping):
-            raise InputError(f"actions parameters: {p} must hold a mapping at top level")
-        params = _merge(params, loaded)
-    if overrides:
-        params = _merge(params, overrides)
+    Raises
+    ------
+    InputError
+        When a file is missing or not a YAML mapping, or a key or reason is unknown.
+    """
+    defaults = config.load_params("actions")
+    changes: dict[str, Any] = {}
+    for layer in (config.load_params(path) if path is not None else None, overrides):
+        if layer:
+            changes = _merge(changes, layer)
+    # top-level keys go through core.config (which rejects unknown ones), each merged over
+    # its default first so that a partial mapping changes only the keys it names
+    top = {
+        k: _merge(defaults[k], v)
+        if isinstance(v, Mapping) and isinstance(defaults.get(k), dict)
+        else copy.deepcopy(v)
+        for k, v in changes.items()
+    }
+    params = config.load_params("actions", overrides=top)
     unknown = set(params["reasons"]) - set(REASONS)
     if unknown:
         raise InputError(
@@ -315,13 +317,15 @@ def customer_activity(
     return out
 
 
-def btyd_scores(
-    dealer: DealerData, *, as_of: object = None, time_unit: str = "W", l2_penalty: float = 0.0
-) -> pd.DataFrame:
-    """BG/NBD P(alive) of every customer with a service visit, ready for ``call_lists(scores=)``.
+def btyd_scores(models: BaseModels) -> pd.DataFrame:
+    """BG/NBD P(alive) from fitted base models, ready for ``call_lists(scores=)``.
 
-    Fits :class:`crm_analytics.models.btyd.BGNBD` on the service-visit summary up to ``as_of``
-    (:func:`crm_analytics.metrics.rfm.summarize_visits`, visits on the same day count once).
+    Nothing is fitted here: fit the models with :func:`crm_analytics.models.clv.fit_base_models`
+    (BG/NBD on the service-visit summary up to its ``as_of``, visits on the same day counting
+    once) and pass them in::
+
+        scores = btyd_scores(fit_base_models(dealer))
+        calls = call_lists(dealer, scores=scores)
 
     Not the default of :func:`call_lists`: on the simulator (whose owners drop out at rates
     driven by distance, satisfaction, complaints and warranty end, not by a BG/NBD process) the
@@ -329,21 +333,20 @@ def btyd_scores(
     2,500-customer dealer), and BG/NBD sets P(alive) = 1 for every one-visit customer however
     long ago the visit was. Pass these scores where the BG/NBD fit is validated on real data.
 
+    Parameters
+    ----------
+    models
+        Fitted base models (``models.count`` a fitted BG/NBD, ``models.summary`` its data).
+
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (in ``time_unit``).
+        ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (weeks), one row per
+        customer with a service visit up to ``models.as_of``.
     """
-    from crm_analytics.metrics.rfm import summarize_visits
-    from crm_analytics.models.btyd import BGNBD
-
-    as_of = _as_of(dealer, as_of)
-    sv = _upto(dealer.service_visits, "at", as_of)
-    end = as_of.normalize() + _DAY - pd.Timedelta(seconds=1)
-    summary = summarize_visits(sv, observation_end=end, time_unit=time_unit)
-    model = BGNBD(l2_penalty=l2_penalty).fit(summary)
-    p = model.predict_proba_alive(summary["frequency"], summary["recency"], summary["T"])
-    out = summary[["frequency", "recency", "T"]].copy()
+    s = models.summary
+    p = models.count.predict_proba_alive(s["frequency"], s["recency"], s["T"])
+    out = s[["frequency", "recency", "T"]].copy()
     out.insert(0, "p_alive", np.clip(p, 0.0, 1.0))
     return out.rename_axis("customer_id").reset_index()
 
@@ -572,8 +575,7 @@ def _dormant(ctx: dict) -> pd.DataFrame:
     if not len(last):
         return pd.DataFrame()
     per_c = last.groupby("customer_id")["at"].max()
-    states = lifecycle_states(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])
-    dormant = states.loc[states["state"] == "dormant", "customer_id"]
+    dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])["customer_id"]
     c = per_c[per_c.index.isin(dormant)]
     ev = ctx["scores"]["expected_value"].reindex(c.index)
     value = ev.fillna(ctx["values"]["annual_service"]).to_numpy(float)
@@ -804,7 +806,8 @@ def call_lists(
         1 - churn) and optionally ``expected_value`` (yuan; e.g. CLV). Customers absent from
         ``scores`` fall back to the recency rule (module docstring).
     params
-        Parameters shaped like ``params/actions.yaml`` (merged over :func:`default_params`).
+        Parameters shaped like ``params/actions.yaml`` (merged over it, see
+        :func:`load_params`).
     reasons
         Subset of :data:`REASONS` to build (default: all).
     contact
@@ -823,19 +826,41 @@ def call_lists(
         ``as_of``.
     """
     as_of = _as_of(dealer, as_of)
-    prm = _merge(default_params(), params) if params else default_params()
+    prm = load_params(overrides=params)
     wanted = list(REASONS) if reasons is None else list(reasons)
     unknown = [r for r in wanted if r not in REASONS]
     if unknown:
         raise InputError(f"call_lists: unknown reasons {unknown}; choose from {list(REASONS)}")
-    sc = _scores_frame(scores)
+    ctx = _list_context(dealer, as_of, _scores_frame(scores), prm)
     activity = customer_activity(
         dealer,
         as_of=as_of,
-        scores=sc,
+        scores=ctx["scores"],
         grace_days=prm["activity"]["grace_days"],
         scale_days=prm["activity"]["scale_days"],
     )
+    rows = _prioritized_rows(_list_items(ctx, wanted), activity, prm)
+    rows["owner_id"] = _assign_owners(rows, ctx)
+    return _finish_lists(rows, dealer, as_of, contact)
+
+
+_ITEM_COLUMNS = [
+    "customer_id",
+    "reason",
+    "ref",
+    "due_date",
+    "window_days",
+    "value",
+    "base_rate",
+    "script_key",
+    "detail",
+]
+
+
+def _list_context(
+    dealer: DealerData, as_of: pd.Timestamp, sc: pd.DataFrame, prm: dict[str, Any]
+) -> dict[str, Any]:
+    """What the reason builders share: the tables cut at ``as_of``, values, scores, params."""
     values = observed_values(dealer, as_of=as_of)
     orders = _upto(dealer.orders, "ordered_at", as_of)
     delivered = orders[(orders["status"] == "delivered")] if len(orders) else orders
@@ -863,23 +888,13 @@ def call_lists(
         "gross_by_model": gross_by_model,
     }
     ctx["last_service"] = _last_service(ctx)
+    return ctx
+
+
+def _list_items(ctx: dict[str, Any], wanted: list[str]) -> pd.DataFrame:
+    """One row per (customer, reason, item) of the wanted reasons."""
     items = [f for f in (_BUILDERS[r](ctx) for r in wanted) if len(f)]
-    if items:
-        it = pd.concat(items, ignore_index=True)
-    else:
-        it = pd.DataFrame(
-            columns=[
-                "customer_id",
-                "reason",
-                "ref",
-                "due_date",
-                "window_days",
-                "value",
-                "base_rate",
-                "script_key",
-                "detail",
-            ]
-        )
+    it = pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=_ITEM_COLUMNS)
     if "preferred_owner" not in it.columns:
         it["preferred_owner"] = None
     it["due_date"] = pd.to_datetime(it["due_date"])
@@ -887,6 +902,13 @@ def call_lists(
     if len(it):
         maint = set(it.loc[it["reason"] == "maintenance_due", "customer_id"])
         it = it[~((it["reason"] == "dormant_activation") & it["customer_id"].isin(maint))]
+    return it
+
+
+def _prioritized_rows(
+    it: pd.DataFrame, activity: pd.DataFrame, prm: dict[str, Any]
+) -> pd.DataFrame:
+    """Items collapsed to one row per (customer, reason), with priority, sorted by it."""
     it = it.sort_values(["customer_id", "reason", "due_date", "ref"], kind="stable")
     g = it.groupby(["customer_id", "reason"], sort=False)
     rows = g.agg(
@@ -910,8 +932,15 @@ def call_lists(
         ascending=[False, True, True, True],
         kind="stable",
     )
-    rows = rows.reset_index(drop=True)
-    # the customer's own consultant / advisor is preferred when the reason names none
+    return rows.reset_index(drop=True)
+
+
+def _assign_owners(rows: pd.DataFrame, ctx: dict[str, Any]) -> pd.Series:
+    """Owner of each row: the reason's or the customer's own person, within the role's cap.
+
+    Fills ``rows["preferred_owner"]`` where the reason named none (the customer's latest
+    consultant for sales reasons, latest advisor for after-sales ones).
+    """
     last_cons = (
         ctx["leads"]
         .sort_values("created_at")
@@ -938,14 +967,21 @@ def call_lists(
     rows["preferred_owner"] = rows["preferred_owner"].where(
         rows["preferred_owner"].notna(), pd.Series(own, index=rows.index)
     )
-    rows["owner_id"] = pd.Series(np.full(len(rows), None, dtype=object), index=rows.index)
+    owner = pd.Series(np.full(len(rows), None, dtype=object), index=rows.index)
     for role in sorted(rows["owner_role"].dropna().unique()):
         m = (rows["owner_role"] == role).to_numpy()
-        rows.loc[m, "owner_id"] = _assign(
+        owner[m] = _assign(
             rows[m],
-            _active_staff(dealer.staff, role, as_of),
-            float(prm["balance"]["max_over_mean"]),
+            _active_staff(ctx["dealer"].staff, role, ctx["as_of"]),
+            float(ctx["params"]["balance"]["max_over_mean"]),
         )
+    return owner
+
+
+def _finish_lists(
+    rows: pd.DataFrame, dealer: DealerData, as_of: pd.Timestamp, contact: bool
+) -> pd.DataFrame:
+    """Names and phones (masked unless ``contact``), rank, output columns and attrs."""
     cust = dealer.customers.set_index("customer_id")
     rows["customer_name"] = rows["customer_id"].map(cust["name"]) if len(cust) else None
     rows["customer_phone"] = rows["customer_id"].map(cust["phone"]) if len(cust) else None
