@@ -28,7 +28,7 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.actions.call_lists import call_lists as actions
+from crm_analytics.actions import call_lists as actions
 from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
