@@ -14,6 +14,7 @@ from crm_analytics.actions.call_lists import (
     btyd_scores,
     call_lists,
     customer_activity,
+    expiry_window,
     export_call_list,
     load_params,
     observed_values,
@@ -41,22 +42,162 @@ def calls(dealer):
 
 def test_every_expiring_policy_appears_exactly_once(dealer, calls):
     p = dealer.insurance_policies
-    as_of = dealer.as_of
-    expiring = p[(p["end"] > as_of) & (p["end"] <= as_of + 90 * DAY) & (p["start"] <= as_of)]
+    day = dealer.as_of.normalize()
+    known = p[p["start"] < day]
+    expiring = known[(known["end"] >= day) & (known["end"] < day + 91 * DAY)]
+    # renewed by the end of the day before: another policy of the vin started before the day
+    m = expiring[["policy_id", "vin", "end"]].merge(
+        known[["policy_id", "vin", "start"]], on="vin", suffixes=("", "_next")
+    )
+    m = m[(m["policy_id_next"] != m["policy_id"]) & (m["start"] >= m["end"] - 30 * DAY)]
+    expiring = expiring[~expiring["policy_id"].isin(m["policy_id"])]
     assert len(expiring) > 20
     ins = calls[calls["reason"] == "insurance_renewal"]
     refs = ins["refs"].str.split(";").explode()
     assert refs.is_unique
     assert set(refs) == set(expiring["policy_id"])
-    # the 30/60/90 band and the due date follow each customer's earliest expiring policy
+    # the 30/60/90 band (whole days) and the due date follow each customer's earliest policy
     first = expiring.groupby("customer_id")["end"].min()
     got = ins.set_index("customer_id")
     assert (got["due_date"] == first.reindex(got.index)).all()
-    days = (got["due_date"] - as_of) / DAY
+    days = (got["due_date"].dt.normalize() - day) / DAY
     expected_band = np.select([days <= 30, days <= 60], [30, 60], 90)
     assert (got["window_days"].to_numpy() == expected_band).all()
     # one row per customer even with several vehicles: n_items counts the policies
     assert got["n_items"].sum() == len(expiring)
+
+
+def _contracts_dealer(dealer, day: pd.Timestamp):
+    """The dealer with hand-made policies, vehicles and orders around list day ``day``."""
+    h = pd.Timedelta(hours=1)
+    cids = dealer.customers["customer_id"].iloc[:12].tolist()
+
+    def vin(k: int) -> str:
+        return f"TESTVIN{k:010d}"
+
+    def policy(pid, k, start, end, here=True):
+        return {
+            "dealer_id": dealer.dealer_id,
+            "policy_id": pid,
+            "vin": vin(k),
+            "customer_id": cids[k],
+            "start": start,
+            "end": end,
+            "premium": 5000.0,
+            "margin": 800.0,
+            "sold_by_this_dealer": here,
+            "renewal": True,
+        }
+
+    year = 365 * DAY
+    pol = pd.DataFrame(
+        [
+            policy("P-ON-D-1500", 0, day + 15 * h - year, day + 15 * h),
+            policy("P-ON-D-0001", 1, day - year, day + pd.Timedelta(minutes=1)),
+            policy("P-D90-2300", 2, day + 90 * DAY + 23 * h - year, day + 90 * DAY + 23 * h),
+            policy("P-D91-0030", 3, day + 91 * DAY - year, day + 91 * DAY + h / 2),
+            policy("P-ENDED-D-1", 4, day - DAY + 23 * h - year, day - DAY + 23 * h),
+            # renewed on D - 1 (the renewal starts 20 days before the old end): excluded
+            policy("P-RENEWED-D-1", 5, day + 20 * DAY - year, day + 20 * DAY),
+            policy("P-RENEWAL-D-1", 5, day - DAY + 10 * h, day - DAY + 10 * h + year),
+            # renewed during D itself: still on D's list
+            policy("P-RENEWED-ON-D", 6, day + 5 * DAY - year, day + 5 * DAY),
+            policy("P-RENEWAL-ON-D", 6, day + 9 * h, day + 9 * h + year),
+        ]
+    )
+    veh_row = dealer.vehicles.iloc[0]
+
+    def vehicle(k, warranty_end, finance_end, bought=day - 3 * year):
+        return {
+            **veh_row.to_dict(),
+            "vin": vin(k),
+            "customer_id": cids[k],
+            "purchase_date": bought,
+            "sold_by_this_dealer": True,
+            "warranty_end": warranty_end,
+            "finance_end": finance_end,
+            "recall_campaign": None,
+        }
+
+    veh = pd.DataFrame(
+        [
+            vehicle(0, day + 15 * h, day + 15 * h),
+            vehicle(2, day + 90 * DAY + 23 * h, day + 90 * DAY + 23 * h),
+            vehicle(3, day + 91 * DAY + h / 2, day + 91 * DAY + h / 2),
+            vehicle(4, day - DAY + 23 * h, day - DAY + 23 * h),
+            vehicle(5, day + 10 * DAY, day + 10 * DAY),  # extended warranty / repurchase on D-1
+            vehicle(6, day + 10 * DAY, day + 10 * DAY),  # ... on D
+        ]
+    )
+    order_row = dealer.orders.iloc[0]
+
+    def order(oid, k, at, order_vin, ew):
+        return {
+            **order_row.to_dict(),
+            "order_id": oid,
+            "customer_id": cids[k],
+            "vin": order_vin,
+            "ordered_at": at,
+            "delivered_at": at + DAY,
+            "status": "delivered",
+            "extended_warranty": ew,
+        }
+
+    orders = pd.DataFrame(
+        [
+            order("O-EW-D-1", 5, day - DAY + 16 * h, vin(5), True),
+            order("O-NEW-D-1", 5, day - DAY + 16 * h, vin(11), False),
+            order("O-EW-ON-D", 6, day + 8 * h, vin(6), True),
+            order("O-NEW-ON-D", 6, day + 8 * h, vin(10), False),
+        ]
+    )
+    d = dataclasses.replace(dealer, tables=dict(dealer.tables))
+    d.tables["insurance_policies"] = pol.astype(
+        {"start": "datetime64[ns]", "end": "datetime64[ns]"}
+    )
+    d.tables["vehicles"] = veh.astype(dealer.vehicles.dtypes.to_dict())
+    d.tables["orders"] = orders.astype(dealer.orders.dtypes.to_dict())
+    return d, cids
+
+
+@pytest.mark.parametrize("hour", [0, 8, 23])
+def test_expiry_windows_are_whole_days(dealer, hour):
+    day = dealer.as_of.normalize()
+    d, cids = _contracts_dealer(dealer, day)
+    reasons = ["insurance_renewal", "warranty_end", "finance_end"]
+    c = call_lists(d, as_of=day + pd.Timedelta(hours=hour), reasons=reasons)
+    refs = {r: set(c.loc[c["reason"] == r, "refs"].str.split(";").explode()) for r in reasons}
+    assert refs["insurance_renewal"] == {
+        "P-ON-D-1500",  # ends at 15:00 on D: on D's list
+        "P-ON-D-0001",  # one minute after midnight
+        "P-D90-2300",  # ends late on D + 90: included
+        "P-RENEWED-ON-D",  # renewed during D: not renewed by the end of D - 1
+    }  # D + 91, ended on D - 1 and renewed on D - 1 are not on the list
+    ins = c[c["reason"] == "insurance_renewal"].set_index("refs")
+    assert ins.loc["P-ON-D-1500", "window_days"] == 30
+    assert ins.loc["P-D90-2300", "window_days"] == 90
+    vin = {k: f"TESTVIN{k:010d}" for k in range(12)}
+    # warranty: an extended warranty bought on D - 1 renews it, one bought on D does not
+    assert refs["warranty_end"] == {vin[0], vin[2], vin[6]}
+    # finance: another vehicle ordered on D - 1 is the repurchase, one ordered on D is not yet
+    assert refs["finance_end"] == {vin[0], vin[2], vin[6]}
+
+
+def test_expiry_window_function():
+    ends = pd.Series(
+        pd.to_datetime(
+            [
+                "2026-06-29 23:59",
+                "2026-06-30 00:00",
+                "2026-06-30 15:00",
+                "2026-07-30 23:59",
+                "2026-07-31 00:00",
+                None,
+            ]
+        )
+    )
+    got = expiry_window(ends, pd.Timestamp("2026-06-30 17:45"), 30)
+    assert got.tolist() == [False, True, True, True, False, False]
 
 
 def test_one_row_per_customer_and_reason_ordered_by_priority(calls):
@@ -119,7 +260,7 @@ def test_earlier_as_of_uses_only_earlier_records(dealer):
     c = call_lists(dealer, as_of=as_of)
     pol = dealer.insurance_policies.set_index("policy_id")
     ins = c.loc[c["reason"] == "insurance_renewal", "refs"].str.split(";").explode()
-    assert (pol.loc[ins, "start"] <= as_of).all() and (pol.loc[ins, "end"] > as_of).all()
+    assert (pol.loc[ins, "start"] < as_of).all() and (pol.loc[ins, "end"] >= as_of).all()
     assert (c["due_date"] >= as_of - 60 * DAY).all()
     with pytest.raises(InputError, match="after the data's extraction date"):
         call_lists(dealer, as_of=dealer.as_of + 30 * DAY)

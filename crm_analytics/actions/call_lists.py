@@ -22,6 +22,16 @@ Priority
   ``exp(-max(0, days since last contact - grace_days) / scale_days)``;
 * ``priority_weight`` is a management choice per reason (recalls are a safety obligation).
 
+Expiry windows
+--------------
+The insurance, warranty and finance lists share one rule (:func:`expiry_window`): the list
+for day D (the date of ``as_of``) holds every contract ending on D to D + N, whole calendar
+days whatever the hour, that was not renewed by the end of D - 1 (records dated before D). A
+policy ending at 15:00 on D is on D's list, and stays on it when it is renewed during D.
+Renewed means: insurance, another policy of the vin starting no earlier than 30 days before
+the end; warranty, an extended warranty on an order of the vin; finance, another vehicle
+ordered by the customer after buying this one.
+
 Owners
 ------
 Sales reasons go to sales consultants, after-sales reasons to service advisors, only to staff
@@ -63,6 +73,7 @@ __all__ = [
     "customer_activity",
     "btyd_scores",
     "observed_values",
+    "expiry_window",
     "call_lists",
     "touch_calendar",
     "owner_load",
@@ -442,19 +453,60 @@ def _items_frame(**cols: Any) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def expiry_window(ends: pd.Series, day: object, n_days: int) -> pd.Series:
+    """Contracts ending on ``day`` .. ``day + n_days``: whole calendar days, any time of day.
+
+    The one window of the expiry lists (insurance renewal, warranty end, finance end): the
+    list for day D holds every contract whose end falls on D, D + 1, ..., D + N, from
+    00:00 of D to 24:00 of D + N, whatever the time of ``day`` itself.
+
+    Parameters
+    ----------
+    ends
+        End timestamps of the contracts (missing ends are outside).
+    day
+        The list date D (its time of day is ignored).
+    n_days
+        N, the last day of the window counted from D.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, aligned with ``ends``.
+    """
+    d0 = pd.Timestamp(day).normalize()
+    return ends.notna() & (ends >= d0) & (ends < d0 + (int(n_days) + 1) * _DAY)
+
+
+def _known_before(df: pd.DataFrame, col: str, day: pd.Timestamp) -> pd.DataFrame:
+    """Rows dated before day D: what the records held at the end of D - 1."""
+    return df[df[col].notna() & (df[col] < day)] if len(df) else df
+
+
+def _renewed_policies(policies: pd.DataFrame, cand: pd.DataFrame) -> set:
+    """Candidate policies already renewed: another policy of the same vin starting no earlier
+    than 30 days before this one's end (renewals start at, or shortly before, the old end)."""
+    later = policies[["policy_id", "vin", "start"]].rename(
+        columns={"policy_id": "next_id", "start": "s2"}
+    )
+    m = cand[["policy_id", "vin", "end"]].merge(later, on="vin")
+    m = m[(m["next_id"] != m["policy_id"]) & (m["s2"] >= m["end"] - 30 * _DAY)]
+    return set(m["policy_id"])
+
+
 def _insurance(ctx: dict) -> pd.DataFrame:
-    p, as_of, prm = ctx["policies"], ctx["as_of"], ctx["params"]["reasons"]["insurance_renewal"]
+    """Policies ending on D .. D + 90 (whole days) not renewed by the end of D - 1."""
+    prm = ctx["params"]["reasons"]["insurance_renewal"]
+    day = ctx["as_of"].normalize()
     windows = sorted(int(w) for w in prm["windows"])
-    end_max = as_of + windows[-1] * _DAY
-    cand = p[(p["end"] > as_of) & (p["end"] <= end_max)]
+    known = _known_before(ctx["policies"], "start", day)
+    if not len(known):
+        return pd.DataFrame()
+    cand = known[expiry_window(known["end"], day, windows[-1])]
+    cand = cand[~cand["policy_id"].isin(_renewed_policies(known, cand))]
     if not len(cand):
         return pd.DataFrame()
-    # already renewed: a later policy of the same vin starts near or after this one's end
-    later = p[["vin", "start"]].rename(columns={"start": "s2"})
-    m = cand[["policy_id", "vin", "end"]].merge(later, on="vin")
-    renewed = set(m.loc[m["s2"] >= m["end"] - 30 * _DAY, "policy_id"])
-    cand = cand[~cand["policy_id"].isin(renewed)]
-    days = (cand["end"] - as_of) / _DAY
+    days = ((cand["end"].dt.normalize() - day) / _DAY).to_numpy(float)
     band = np.select([days <= w for w in windows], windows, default=windows[-1])
     here = cand["sold_by_this_dealer"].astype(bool).to_numpy()
     obs = ctx["values"]
@@ -478,12 +530,36 @@ def _insurance(ctx: dict) -> pd.DataFrame:
     )
 
 
+def _renewed_vehicles(ctx: dict, reason: str, cand: pd.DataFrame, day: pd.Timestamp) -> set:
+    """Vins whose ending contract was renewed by the end of D - 1.
+
+    * warranty end: an extended warranty recorded on an order of the vin;
+    * finance end: the customer ordered another vehicle here after buying this one (the
+      repurchase the call is for); cancelled orders do not count.
+    """
+    orders = _known_before(ctx["orders"], "ordered_at", day)
+    if not len(orders) or not len(cand):
+        return set()
+    if reason == "warranty_end":
+        return set(orders.loc[orders["extended_warranty"].astype(bool), "vin"].dropna())
+    live = orders[orders["status"] != "cancelled"]
+    m = cand[["vin", "customer_id", "purchase_date"]].merge(
+        live[["customer_id", "vin", "ordered_at"]].rename(columns={"vin": "order_vin"}),
+        on="customer_id",
+    )
+    m = m[(m["order_vin"] != m["vin"]) & (m["ordered_at"] > m["purchase_date"])]
+    return set(m["vin"])
+
+
 def _vehicle_window(ctx: dict, reason: str, col: str, value: float, detail: str) -> pd.DataFrame:
-    v, as_of, prm = ctx["vehicles"], ctx["as_of"], ctx["params"]["reasons"][reason]
-    end = as_of + float(prm["window_days"]) * _DAY
+    """Vehicles whose ``col`` contract ends on D .. D + N (whole days), not renewed by D - 1."""
+    prm = ctx["params"]["reasons"][reason]
+    day = ctx["as_of"].normalize()
+    v = _known_before(ctx["vehicles"], "purchase_date", day)
     if not len(v):
         return pd.DataFrame()
-    c = v[v[col].notna() & (v[col] > as_of) & (v[col] <= end)]
+    c = v[expiry_window(v[col], day, int(prm["window_days"]))]
+    c = c[~c["vin"].isin(_renewed_vehicles(ctx, reason, c, day))]
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
         reason=reason,
