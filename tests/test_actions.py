@@ -19,12 +19,13 @@ from crm_analytics.actions.call_lists import (
     load_params,
     observed_values,
     owner_load,
+    priority_rules,
     touch_calendar,
 )
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.schema import empty_frame
 from crm_analytics.metrics.lifecycle import dormant_owners
-from crm_analytics.models.clv import fit_base_models
+from crm_analytics.models.clv import dormant_activation_list, fit_base_models
 from crm_analytics.sim.simulator import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
@@ -38,6 +39,11 @@ def dealer():
 @pytest.fixture(scope="module")
 def calls(dealer):
     return call_lists(dealer)
+
+
+@pytest.fixture(scope="module")
+def base_models(dealer):
+    return fit_base_models(dealer)
 
 
 def test_every_expiring_policy_appears_exactly_once(dealer, calls):
@@ -214,6 +220,39 @@ def test_priority_is_value_times_likelihood(calls):
     np.testing.assert_allclose(calls["likelihood"], calls["base_rate"] * calls["activity"])
     np.testing.assert_allclose(calls["priority"], w * calls["value"] * calls["likelihood"])
     assert calls["activity"].between(0, 1).all() and (calls["value"] > 0).all()
+    # each list ranked by the margin a call is expected to bring
+    np.testing.assert_allclose(calls["expected_margin"], calls["value"] * calls["likelihood"])
+    for reason, part in calls.groupby("reason"):
+        assert part["list_rank"].tolist() == list(range(1, len(part) + 1)), reason
+        assert (np.diff(part["expected_margin"].to_numpy()) <= 1e-9).all(), reason
+
+
+def test_priority_rule_stated_per_list(dealer, calls):
+    rules = calls.attrs["priority_rules"]
+    assert list(rules) == list(REASONS)
+    assert "priority = 3 x" in rules["recall"] and "observed" in rules["insurance_renewal"]
+    for reason, part in calls.groupby("reason"):
+        assert part["priority_rule"].str.contains("recency rule", regex=False).all(), reason
+        w = load_params()["reasons"][reason]["priority_weight"]
+        assert part["priority_rule"].str.startswith(f"{w:g} x ").all(), reason
+    ins = calls[calls["reason"] == "insurance_renewal"]
+    assert ins["priority_rule"].str.contains("mean margin of a renewal policy").all()
+    # the rule follows what was used: churn scores, an explicitly assumed renewal rate
+    top = calls.loc[calls["reason"] == "insurance_renewal", "customer_id"].iloc[0]
+    c = call_lists(
+        dealer,
+        scores=pd.DataFrame({"customer_id": [top], "churn_probability": [0.4]}),
+        params={"reasons": {"insurance_renewal": {"base_rate_sold_here": 0.5}}},
+        reasons=["insurance_renewal"],
+    )
+    row = c[c["customer_id"] == top].iloc[0]
+    assert "1 - P(churn) from scores" in row["priority_rule"]
+    assert (
+        "assumed" in row["priority_rule"]
+        and "assumed" in c.attrs["priority_rules"]["insurance_renewal"]
+    )
+    assert list(c.attrs["priority_rules"]) == ["insurance_renewal"]
+    assert priority_rules()["recall"] == rules["recall"]
 
 
 def test_owner_balance_role_and_employment(dealer, calls):
@@ -433,8 +472,8 @@ def test_load_params_reads_yaml_through_config(tmp_path: Path):
         call_lists(simulate_dealer(0, customers=300, seed=1), params={"reasons": {"x": {}}})
 
 
-def test_btyd_scores_plug_in(dealer):
-    sc = btyd_scores(fit_base_models(dealer))
+def test_btyd_scores_plug_in(dealer, base_models):
+    sc = btyd_scores(base_models)
     assert sc["customer_id"].is_unique and sc["p_alive"].between(0, 1).all()
     assert set(sc["customer_id"]) == set(dealer.service_visits["customer_id"])
     c = call_lists(dealer, scores=sc)
@@ -468,3 +507,23 @@ def test_empty_tables_and_no_staff(dealer, tmp_path: Path):
     n.tables["staff"] = empty_frame("staff")
     c = call_lists(n)
     assert len(c) and c["owner_id"].isna().all()
+
+
+def test_dormant_list_ranked_by_value_at_risk(dealer, base_models):
+    sc = btyd_scores(base_models)
+    assert (sc["clv"] >= 0).all() and sc["clv"].notna().all()
+    c = call_lists(dealer, scores=sc, reasons=["dormant_activation"])
+    assert len(c) > 20
+    s = sc.set_index("customer_id").loc[c["customer_id"]]
+    rate = load_params()["reasons"]["dormant_activation"]["base_rate"]
+    # activation rate x P(alive) x CLV
+    np.testing.assert_allclose(c["value"], s["clv"].to_numpy())
+    np.testing.assert_allclose(c["expected_margin"], rate * s["p_alive"] * s["clv"])
+    assert c["priority_rule"].str.contains("after-sales CLV from scores").all()
+    # the same order as the deck's activation list of the CLV model (P(alive) x CLV)
+    deck = dormant_activation_list(dealer, models=base_models)
+    ours = c["customer_id"].tolist()
+    assert set(ours) <= set(deck["customer_id"])
+    assert [x for x in deck["customer_id"] if x in set(ours)] == ours
+    with pytest.raises(InputError, match="clv must be >= 0"):
+        call_lists(dealer, scores=sc.assign(clv=-1.0), reasons=["dormant_activation"])

@@ -22,6 +22,13 @@ Priority
   ``exp(-max(0, days since last contact - grace_days) / scale_days)``;
 * ``priority_weight`` is a management choice per reason (recalls are a safety obligation).
 
+So each list is ranked by the gross margin a call is expected to bring, ``expected_margin =
+value x likelihood`` (the value at risk weighted by the chance the call wins it: the renewal
+probability x the renewal margin; for dormant owners, with a ``clv`` score, activation rate x
+P(alive) x CLV). ``list_rank`` is a row's rank inside its own list, and ``priority_rule`` states
+the rule with that row's sources (``calls.attrs["priority_rules"]`` and
+:func:`priority_rules` state it per list).
+
 Expiry windows
 --------------
 The insurance, warranty and finance lists share one rule (:func:`expiry_window`): the list
@@ -63,7 +70,7 @@ from crm_analytics.core.errors import InputError
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics.lifecycle import dormant_owners
-from crm_analytics.models.clv import BaseModels
+from crm_analytics.models.clv import BaseModels, probabilistic_clv
 
 __all__ = [
     "REASONS",
@@ -73,6 +80,7 @@ __all__ = [
     "customer_activity",
     "btyd_scores",
     "observed_values",
+    "priority_rules",
     "expiry_window",
     "call_lists",
     "touch_calendar",
@@ -124,11 +132,42 @@ _OUT_COLUMNS = [
     "base_rate",
     "activity",
     "likelihood",
+    "expected_margin",
     "priority",
+    "list_rank",
+    "priority_rule",
     "owner_id",
     "owner_role",
     "script_key",
 ]
+
+#: What a row's ``value`` is, per reason, when no customer-level score replaces it.
+_VALUE_SOURCES: dict[str, str] = {
+    "insurance_renewal": "mean margin of a renewal policy sold here",
+    "warranty_end": "mean extended-warranty margin",
+    "finance_end": "mean gross margin of a delivered order",
+    "maintenance_due": "mean margin of a maintenance visit",
+    "recall": "mean margin of a recall visit",
+    "dormant_activation": "service margin of a year per active customer",
+    "defeated_reactivation": "mean gross margin of an order of the model of interest",
+    "trade_in": "mean order gross margin + mean trade-in margin",
+    "referral": "mean gross margin of a delivered order",
+}
+#: What a call of each reason succeeds at (its base rate is the probability of it).
+_SUCCESS: dict[str, str] = {
+    "insurance_renewal": "P(renewed here)",
+    "warranty_end": "P(buys an extended warranty)",
+    "finance_end": "P(buys again)",
+    "maintenance_due": "P(books the visit)",
+    "recall": "P(brings the car in)",
+    "dormant_activation": "P(comes back)",
+    "defeated_reactivation": "win-back rate of the defeat reason",
+    "trade_in": "P(trades in and buys)",
+    "referral": "P(refers a buyer)",
+}
+
+#: reasons whose value a customer-level score (CLV, expected value) replaces
+_SCORED_VALUE = ("dormant_activation", "trade_in", "referral")
 
 _DAY = pd.Timedelta(days=1)
 #: Touchpoint kinds initiated by the dealer alone (not evidence that the customer is active).
@@ -213,9 +252,15 @@ def _as_of(dealer: DealerData, as_of: object) -> pd.Timestamp:
 
 
 def _scores_frame(scores: object) -> pd.DataFrame:
-    """Normalise ``scores`` to a frame indexed by customer_id with p_alive / expected_value."""
+    """Normalise ``scores`` to a frame indexed by customer_id.
+
+    Columns ``p_alive``, ``expected_value``, ``clv`` (NaN where not given) and ``p_alive_from``
+    (``"P(alive)"`` or ``"1 - P(churn)"``: which score the activity comes from).
+    """
     if scores is None:
-        return pd.DataFrame(columns=["p_alive", "expected_value"], dtype=float)
+        out = pd.DataFrame(columns=["p_alive", "expected_value", "clv"], dtype=float)
+        out["p_alive_from"] = pd.Series(dtype=object)
+        return out
     if isinstance(scores, pd.Series):
         frame = scores.rename("p_alive").to_frame()
     elif isinstance(scores, Mapping):
@@ -231,15 +276,21 @@ def _scores_frame(scores: object) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     if "p_alive" in frame.columns:
         out["p_alive"] = pd.to_numeric(frame["p_alive"], errors="coerce")
+        out["p_alive_from"] = "P(alive)"
     elif "churn_probability" in frame.columns:
         out["p_alive"] = 1.0 - pd.to_numeric(frame["churn_probability"], errors="coerce")
+        out["p_alive_from"] = "1 - P(churn)"
     else:
         out["p_alive"] = np.nan
-    out["expected_value"] = (
-        pd.to_numeric(frame["expected_value"], errors="coerce")
-        if "expected_value" in frame.columns
-        else np.nan
-    )
+        out["p_alive_from"] = None
+    for col in ("expected_value", "clv"):
+        out[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame.columns else np.nan
+    bad_value = out["clv"] < 0
+    if bad_value.any():
+        raise InputError(
+            f"call_lists: scores clv must be >= 0 (yuan); {int(bad_value.sum())} rows are not, "
+            f"e.g. customers {list(out.index[bad_value][:5])}"
+        )
     bad = out["p_alive"].notna() & ~out["p_alive"].between(0.0, 1.0)
     if bad.any():
         raise InputError(
@@ -328,8 +379,10 @@ def customer_activity(
     return out
 
 
-def btyd_scores(models: BaseModels) -> pd.DataFrame:
-    """BG/NBD P(alive) from fitted base models, ready for ``call_lists(scores=)``.
+def btyd_scores(
+    models: BaseModels, *, horizon_months: int = 36, annual_discount: float = 0.08
+) -> pd.DataFrame:
+    """BG/NBD P(alive) and CLV from fitted base models, ready for ``call_lists(scores=)``.
 
     Nothing is fitted here: fit the models with :func:`crm_analytics.models.clv.fit_base_models`
     (BG/NBD on the service-visit summary up to its ``as_of``, visits on the same day counting
@@ -344,22 +397,33 @@ def btyd_scores(models: BaseModels) -> pd.DataFrame:
     2,500-customer dealer), and BG/NBD sets P(alive) = 1 for every one-visit customer however
     long ago the visit was. Pass these scores where the BG/NBD fit is validated on real data.
 
+    The ``clv`` column (:func:`crm_analytics.models.clv.probabilistic_clv`, a prediction of
+    the fitted models) makes the dormant-activation list rank by value at risk,
+    activation rate x P(alive) x CLV: the deck's activation list.
+
     Parameters
     ----------
     models
-        Fitted base models (``models.count`` a fitted BG/NBD, ``models.summary`` its data).
+        Fitted base models (``models.count`` a fitted BG/NBD, ``models.spend`` a fitted
+        Gamma-Gamma, ``models.summary`` their data).
+    horizon_months, annual_discount
+        Of the CLV (see :func:`crm_analytics.models.clv.probabilistic_clv`).
 
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (weeks), one row per
-        customer with a service visit up to ``models.as_of``.
+        ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (weeks), ``clv``
+        (yuan of discounted after-sales gross margin), one row per customer with a service
+        visit up to ``models.as_of``.
     """
     s = models.summary
     p = models.count.predict_proba_alive(s["frequency"], s["recency"], s["T"])
     out = s[["frequency", "recency", "T"]].copy()
     out.insert(0, "p_alive", np.clip(p, 0.0, 1.0))
-    return out.rename_axis("customer_id").reset_index()
+    out = out.rename_axis("customer_id").reset_index()
+    clv = probabilistic_clv(models, horizon_months=horizon_months, annual_discount=annual_discount)
+    out["clv"] = clv.set_index("customer_id")["clv"].reindex(out["customer_id"]).to_numpy(float)
+    return out
 
 
 def _mean(s: pd.Series, fallback: float) -> float:
@@ -653,8 +717,16 @@ def _dormant(ctx: dict) -> pd.DataFrame:
     per_c = last.groupby("customer_id")["at"].max()
     dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])["customer_id"]
     c = per_c[per_c.index.isin(dormant)]
+    # the after-sales value at risk: the customer's CLV when scored, else its value, else the
+    # observed service margin of a year
+    clv = ctx["scores"]["clv"].reindex(c.index)
     ev = ctx["scores"]["expected_value"].reindex(c.index)
-    value = ev.fillna(ctx["values"]["annual_service"]).to_numpy(float)
+    value = clv.fillna(ev).fillna(ctx["values"]["annual_service"]).to_numpy(float)
+    source = np.where(
+        clv.notna(),
+        "after-sales CLV from scores",
+        np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["dormant_activation"]),
+    )
     return _items_frame(
         customer_id=c.index.to_numpy(),
         reason="dormant_activation",
@@ -665,6 +737,7 @@ def _dormant(ctx: dict) -> pd.DataFrame:
         base_rate=float(prm["base_rate"]),
         script_key=ctx["params"]["scripts"]["dormant_activation"]["default"],
         detail=("last service " + c.dt.date.astype(str)).to_numpy(),
+        value_source=source,
     )
 
 
@@ -744,6 +817,7 @@ def _trade_in(ctx: dict) -> pd.DataFrame:
     ev = ctx["scores"]["expected_value"].reindex(c["customer_id"])
     base_value = ctx["values"]["order_gross"] + ctx["values"]["trade_in"]
     value = ev.fillna(base_value).to_numpy(float)
+    source = np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["trade_in"])
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
         reason="trade_in",
@@ -753,6 +827,7 @@ def _trade_in(ctx: dict) -> pd.DataFrame:
         value=value,
         base_rate=float(prm["base_rate"]),
         script_key=ctx["params"]["scripts"]["trade_in"]["default"],
+        value_source=source,
         detail=(
             c["model"].astype(str)
             + ", "
@@ -786,6 +861,7 @@ def _referral(ctx: dict) -> pd.DataFrame:
         rate = 0.0 if math.isnan(won) else float(prm["lead_yield"]) * won
     ev = ctx["scores"]["expected_value"].reindex(latest["customer_id"])
     value = ev.fillna(ctx["values"]["order_gross"]).to_numpy(float)
+    source = np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["referral"])
     return _items_frame(
         customer_id=latest["customer_id"].to_numpy(),
         reason="referral",
@@ -795,6 +871,7 @@ def _referral(ctx: dict) -> pd.DataFrame:
         value=value,
         base_rate=float(rate),
         script_key=ctx["params"]["scripts"]["referral"]["default"],
+        value_source=source,
         detail=("score " + latest["score"].astype(str)).to_numpy(),
     )
 
@@ -879,7 +956,10 @@ def call_lists(
     scores
         Optional customer-level scores, keyed by customer_id: a Series of ``p_alive``, a mapping,
         or a DataFrame with ``p_alive`` (e.g. BG/NBD) or ``churn_probability`` (activity =
-        1 - churn) and optionally ``expected_value`` (yuan; e.g. CLV). Customers absent from
+        1 - churn), optionally ``expected_value`` (yuan: replaces the value of the dormant,
+        trade-in and referral rows) and ``clv`` (yuan of after-sales margin: the value at risk
+        of a dormant owner, before ``expected_value``); :func:`btyd_scores` gives ``p_alive``
+        and ``clv`` from fitted base models. Customers absent from
         ``scores`` fall back to the recency rule (module docstring).
     params
         Parameters shaped like ``params/actions.yaml`` (merged over it, see
@@ -896,9 +976,11 @@ def call_lists(
         Columns ``rank, customer_id, customer_name, customer_phone, reason, detail, refs``
         (``;``-joined policy ids / VINs / lead ids / survey ids behind the row), ``n_items,
         due_date`` (earliest due date of the items), ``window_days`` (insurance: 30/60/90 band),
-        ``value`` (yuan, summed over items), ``base_rate, activity, likelihood, priority,
-        owner_id, owner_role, script_key``; sorted by ``priority`` descending (ties: due date,
-        customer). ``owner_id`` is missing only when no staff of the role is employed at
+        ``value`` (yuan, summed over items), ``base_rate, activity, likelihood,
+        expected_margin`` (``value x likelihood``, yuan), ``priority`` (``priority_weight x
+        expected_margin``), ``list_rank`` (rank inside the row's reason), ``priority_rule``,
+        ``owner_id, owner_role, script_key``; sorted by ``priority`` descending (ties: due
+        date, customer). ``attrs["priority_rules"]`` states each list's rule. ``owner_id`` is missing only when no staff of the role is employed at
         ``as_of``.
     """
     as_of = _as_of(dealer, as_of)
@@ -915,9 +997,12 @@ def call_lists(
         grace_days=prm["activity"]["grace_days"],
         scale_days=prm["activity"]["scale_days"],
     )
-    rows = _prioritized_rows(_list_items(ctx, wanted), activity, prm)
+    rows = _prioritized_rows(_list_items(ctx, wanted), activity, prm, ctx["scores"])
     rows["owner_id"] = _assign_owners(rows, ctx)
-    return _finish_lists(rows, dealer, as_of, contact)
+    out = _finish_lists(rows, dealer, as_of, contact)
+    rules = _rules_of(prm)
+    out.attrs["priority_rules"] = {r: rules[r] for r in wanted}
+    return out
 
 
 _ITEM_COLUMNS = [
@@ -971,8 +1056,9 @@ def _list_items(ctx: dict[str, Any], wanted: list[str]) -> pd.DataFrame:
     """One row per (customer, reason, item) of the wanted reasons."""
     items = [f for f in (_BUILDERS[r](ctx) for r in wanted) if len(f)]
     it = pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=_ITEM_COLUMNS)
-    if "preferred_owner" not in it.columns:
-        it["preferred_owner"] = None
+    for col in ("preferred_owner", "value_source"):
+        if col not in it.columns:
+            it[col] = None
     it["due_date"] = pd.to_datetime(it["due_date"])
     # maintenance already covers a customer: no dormant-activation call on top
     if len(it):
@@ -981,10 +1067,77 @@ def _list_items(ctx: dict[str, Any], wanted: list[str]) -> pd.DataFrame:
     return it
 
 
+def _rate_source(reason: str, prm: dict[str, Any]) -> str:
+    """Where a reason's base rate (P(the call succeeds)) comes from."""
+    r = prm["reasons"][reason]
+    if reason == "insurance_renewal":
+        src = {
+            k: "observed over the last 365 days"
+            if r[k] is None
+            else "assumed (params/actions.yaml)"
+            for k in ("base_rate_sold_here", "base_rate_sold_elsewhere")
+        }
+        return (
+            f"P(renewed here), {src['base_rate_sold_here']} for policies sold here, "
+            f"{src['base_rate_sold_elsewhere']} for policies sold elsewhere"
+        )
+    if reason == "referral" and r["base_rate"] is None:
+        return "P(refers a buyer) = referral-lead yield (assumed) x won rate of referral leads (observed)"
+    return f"{_SUCCESS[reason]}, assumed (params/actions.yaml)"
+
+
+def priority_rules(params: Mapping | None = None) -> dict[str, str]:
+    """The ranking rule of each call list, in words (also ``calls.attrs["priority_rules"]``).
+
+    Every list is ranked by the gross margin a call is expected to bring,
+    ``expected_margin = base_rate x activity x value``, times the reason's
+    ``priority_weight``; the rule names where each factor comes from.
+    """
+    return _rules_of(load_params(overrides=params))
+
+
+def _rules_of(prm: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for r in REASONS:
+        w = float(prm["reasons"][r]["priority_weight"])
+        value = _VALUE_SOURCES[r] + (
+            " (the customer's CLV or value when scored)" if r in _SCORED_VALUE else ""
+        )
+        out[r] = (
+            f"priority = {w:g} x base rate x activity x value; base rate: {_rate_source(r, prm)}; "
+            "activity: P(alive) or 1 - P(churn) from scores, else the recency rule; "
+            f"value: {value}"
+        )
+    return out
+
+
+def _row_rules(rows: pd.DataFrame, sc: pd.DataFrame, prm: dict[str, Any]) -> np.ndarray:
+    """Each row's ranking rule with the sources that apply to that row."""
+    rate = rows["reason"].map({r: _rate_source(r, prm) for r in REASONS})
+    weight = rows["reason"].map(
+        {r: f"{float(prm['reasons'][r]['priority_weight']):g}" for r in REASONS}
+    )
+    from_scores = sc["p_alive_from"].where(sc["p_alive"].notna()).reindex(rows["customer_id"])
+    act = np.where(
+        from_scores.notna().to_numpy(),
+        from_scores.fillna("").to_numpy(object) + " from scores",
+        "recency rule",
+    )
+    value = rows["value_source"].fillna(rows["reason"].map(_VALUE_SOURCES))
+    return (weight + " x " + rate + " x activity (" + act + ") x value (" + value + ")").to_numpy(
+        object
+    )
+
+
 def _prioritized_rows(
-    it: pd.DataFrame, activity: pd.DataFrame, prm: dict[str, Any]
+    it: pd.DataFrame, activity: pd.DataFrame, prm: dict[str, Any], sc: pd.DataFrame
 ) -> pd.DataFrame:
-    """Items collapsed to one row per (customer, reason), with priority, sorted by it."""
+    """Items collapsed to one row per (customer, reason), ranked by expected margin.
+
+    ``expected_margin = base_rate x activity x value`` (yuan the call is expected to bring);
+    ``priority = priority_weight x expected_margin``; ``list_rank`` is the rank inside the
+    row's own list (reason), ``priority_rule`` the rule with this row's sources.
+    """
     it = it.sort_values(["customer_id", "reason", "due_date", "ref"], kind="stable")
     g = it.groupby(["customer_id", "reason"], sort=False)
     rows = g.agg(
@@ -997,18 +1150,23 @@ def _prioritized_rows(
         script_key=("script_key", "first"),
         detail=("detail", "first"),
         preferred_owner=("preferred_owner", "first"),
+        value_source=("value_source", "first"),
     ).reset_index()
     rows["activity"] = activity["activity"].reindex(rows["customer_id"]).fillna(0.0).to_numpy(float)
     rows["likelihood"] = rows["base_rate"].astype(float) * rows["activity"]
     weights = rows["reason"].map({r: float(prm["reasons"][r]["priority_weight"]) for r in REASONS})
+    rows["expected_margin"] = rows["value"].astype(float) * rows["likelihood"]
     rows["priority"] = weights * rows["value"].astype(float) * rows["likelihood"]
+    rows["priority_rule"] = _row_rules(rows, sc, prm)
     rows["owner_role"] = rows["reason"].map({r: prm["reasons"][r]["role"] for r in REASONS})
     rows = rows.sort_values(
         ["priority", "due_date", "customer_id", "reason"],
         ascending=[False, True, True, True],
         kind="stable",
     )
-    return rows.reset_index(drop=True)
+    rows = rows.reset_index(drop=True)
+    rows["list_rank"] = rows.groupby("reason").cumcount() + 1
+    return rows
 
 
 def _assign_owners(rows: pd.DataFrame, ctx: dict[str, Any]) -> pd.Series:
