@@ -27,6 +27,7 @@ benchmark_path = None
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
+import pandas as pd
 
 from crm_analytics.actions import call_lists as actions
 from crm_analytics.metrics import crm_department as crm_reports
@@ -49,13 +50,31 @@ if mask_personal_data:
     out.show_text(t("masked", language), muted=True)
 
 # %%
-# Call lists at the data date: rows and expected value per reason.
+# Call lists at the data date: rows, value at stake and expected margin per reason.
 per_reason = calls.groupby("reason").agg(
-    customers=("customer_id", "nunique"), rows=("rank", "size"), value=("value", "sum")
+    customers=("customer_id", "nunique"),
+    rows=("rank", "size"),
+    value=("value", "sum"),
+    expected_margin=("expected_margin", "sum"),
 )
-out.show_table(per_reason.rename(index=plots.label), formatters={"value": out.fmt_count})
+out.show_table(
+    per_reason.rename(index=plots.label),
+    formatters={"value": out.fmt_count, "expected_margin": out.fmt_count},
+)
 plots.plot_bars(per_reason["rows"], title="lists_title", lang=lang)
 plt.show()
+
+# %%
+# How each list is ranked: by the margin a call is expected to bring (the rule per list).
+out.show_table(
+    pd.DataFrame(
+        {
+            "list": list(calls.attrs["priority_rules"]),
+            "rule": calls.attrs["priority_rules"].values(),
+        }
+    ).assign(list=lambda f: f["list"].map(plots.label)),
+    index=False,
+)
 
 # %%
 # Load per owner (rows against the mean of the owner's role) and the touch calendar.
@@ -82,11 +101,13 @@ out.show_table(
             "reason",
             "detail",
             "due_date",
+            "expected_margin",
             "priority",
+            "list_rank",
             "owner_id",
         ]
     ].head(40),
-    formatters={"priority": out.fmt_count},
+    formatters={"expected_margin": out.fmt_count, "priority": out.fmt_count},
     index=False,
 )
 

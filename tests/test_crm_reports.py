@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.schema import empty_frame
 from crm_analytics.metrics import crm_department as cr
+from crm_analytics.metrics.lifecycle import dormant_owners, lifecycle_states
 from crm_analytics.sim import simulate_dealer
 
 DAY = pd.Timedelta(days=1)
@@ -115,8 +119,6 @@ def test_owner_status_and_dormant_report(dealer):
     assert st["customer_id"].is_unique
     assert st["phone"].str.contains(r"\*\*\*\*").all()
     # the states are the lifecycle states (one dormancy rule for the whole package)
-    from crm_analytics.metrics.lifecycle import lifecycle_states
-
     ref = lifecycle_states(dealer).set_index("customer_id")["state"]
     assert (st.set_index("customer_id")["state"] == ref.reindex(st["customer_id"])).all()
     dor = st[st["state"] == "dormant"]
@@ -130,6 +132,10 @@ def test_owner_status_and_dormant_report(dealer):
     rep = cr.dormant_customers(dealer)
     assert rep["owners"].sum() == len(st)
     assert np.allclose(rep.groupby("sold_here")["share"].sum(), 1.0)
+    # the report's dormant owners are exactly the package's dormant list
+    dormant = dormant_owners(dealer)
+    assert rep.loc[rep["state"] == "dormant", "owners"].sum() == len(dormant)
+    assert set(dor["customer_id"]) == set(dormant["customer_id"])
     full = cr.owner_status(dealer, contact=True)
     assert full["phone"].isin(dealer.customers["phone"]).all()
 
@@ -160,8 +166,6 @@ def test_department_efficiency(dealer):
 
 
 def test_reports_survive_hostile_and_empty_inputs(dealer):
-    import dataclasses
-
     d = dataclasses.replace(dealer, tables=dict(dealer.tables))
     c = d.customers.copy()
     c["name"] = "<script>alert(1)</script>"
@@ -174,10 +178,6 @@ def test_reports_survive_hostile_and_empty_inputs(dealer):
 
 
 def test_reports_on_empty_tables(dealer):
-    import dataclasses
-
-    from crm_analytics.core.schema import empty_frame
-
     keep = ("customers", "staff")
     e = dataclasses.replace(
         dealer, tables={k: (v if k in keep else empty_frame(k)) for k, v in dealer.tables.items()}

@@ -9,6 +9,7 @@ from crm_analytics.core.errors import InputError
 from crm_analytics.data.validation import build_dealer
 from crm_analytics.metrics.lifecycle import (
     STATES,
+    dormant_owners,
     lifecycle_states,
     state_counts,
     transition_matrix,
@@ -126,6 +127,26 @@ def test_p_alive_makes_a_recent_but_improbable_owner_dormant():
     p = pd.Series({"reg": 0.1})
     s = lifecycle_states(d, p_alive=p).set_index("customer_id")["state"]
     assert s["reg"] == "dormant"
+
+
+def test_dormant_owners_is_the_dormant_state():
+    d = _dealer()
+    assert dormant_owners(d)["customer_id"].tolist() == ["dor"]
+    # in March 2025 "los" has just crossed 9 months and "dor" visited in February
+    assert dormant_owners(d, as_of="2025-03-15")["customer_id"].tolist() == ["los"]
+    # with P(alive) a recent owner below p_alive_dormant joins the list
+    got = dormant_owners(d, p_alive=pd.Series({"reg": 0.1}))
+    assert set(got["customer_id"]) == {"dor", "reg"}
+    # from states already computed, the same rows
+    states = lifecycle_states(d)
+    pd.testing.assert_frame_equal(dormant_owners(states=states), dormant_owners(d))
+    # the thresholds are the lifecycle parameters: 16.9 months dormant, 24.9 months lost
+    wider = dormant_owners(d, params={"dormant_months": 12, "lost_months": 20})
+    assert wider["customer_id"].tolist() == ["dor"]
+    with pytest.raises(InputError, match="dealer or the states"):
+        dormant_owners()
+    with pytest.raises(InputError, match="output of lifecycle_states"):
+        dormant_owners(states=states[["customer_id"]])
 
 
 def test_unknown_parameter_is_named():

@@ -22,6 +22,23 @@ Priority
   ``exp(-max(0, days since last contact - grace_days) / scale_days)``;
 * ``priority_weight`` is a management choice per reason (recalls are a safety obligation).
 
+So each list is ranked by the gross margin a call is expected to bring, ``expected_margin =
+value x likelihood`` (the value at risk weighted by the chance the call wins it: the renewal
+probability x the renewal margin; for dormant owners, with a ``clv`` score, activation rate x
+P(alive) x CLV). ``list_rank`` is a row's rank inside its own list, and ``priority_rule`` states
+the rule with that row's sources (``calls.attrs["priority_rules"]`` and
+:func:`priority_rules` state it per list).
+
+Expiry windows
+--------------
+The insurance, warranty and finance lists share one rule (:func:`expiry_window`): the list
+for day D (the date of ``as_of``) holds every contract ending on D to D + N, whole calendar
+days whatever the hour, that was not renewed by the end of D - 1 (records dated before D). A
+policy ending at 15:00 on D is on D's list, and stays on it when it is renewed during D.
+Renewed means: insurance, another policy of the vin starting no earlier than 30 days before
+the end; warranty, an extended warranty on an order of the vin; finance, another vehicle
+ordered by the customer after buying this one.
+
 Owners
 ------
 Sales reasons go to sales consultants, after-sales reasons to service advisors, only to staff
@@ -52,10 +69,10 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics.lifecycle import lifecycle_states
+from crm_analytics.metrics.lifecycle import dormant_owners
+from crm_analytics.models.clv import BaseModels, probabilistic_clv
 
 __all__ = [
-    "default_params",
     "REASONS",
     "SALES_ROLE",
     "SERVICE_ROLE",
@@ -63,6 +80,8 @@ __all__ = [
     "customer_activity",
     "btyd_scores",
     "observed_values",
+    "priority_rules",
+    "expiry_window",
     "call_lists",
     "touch_calendar",
     "owner_load",
@@ -84,11 +103,6 @@ REASONS: tuple[str, ...] = (
     "trade_in",
     "referral",
 )
-
-
-def default_params() -> dict[str, Any]:
-    """The call-list parameters of ``params/actions.yaml`` (a fresh copy each call)."""
-    return config.load_params("actions")
 
 
 #: Fallback values (yuan) when the dealer's data hold no example to average.
@@ -118,11 +132,42 @@ _OUT_COLUMNS = [
     "base_rate",
     "activity",
     "likelihood",
+    "expected_margin",
     "priority",
+    "list_rank",
+    "priority_rule",
     "owner_id",
     "owner_role",
     "script_key",
 ]
+
+#: What a row's ``value`` is, per reason, when no customer-level score replaces it.
+_VALUE_SOURCES: dict[str, str] = {
+    "insurance_renewal": "mean margin of a renewal policy sold here",
+    "warranty_end": "mean extended-warranty margin",
+    "finance_end": "mean gross margin of a delivered order",
+    "maintenance_due": "mean margin of a maintenance visit",
+    "recall": "mean margin of a recall visit",
+    "dormant_activation": "service margin of a year per active customer",
+    "defeated_reactivation": "mean gross margin of an order of the model of interest",
+    "trade_in": "mean order gross margin + mean trade-in margin",
+    "referral": "mean gross margin of a delivered order",
+}
+#: What a call of each reason succeeds at (its base rate is the probability of it).
+_SUCCESS: dict[str, str] = {
+    "insurance_renewal": "P(renewed here)",
+    "warranty_end": "P(buys an extended warranty)",
+    "finance_end": "P(buys again)",
+    "maintenance_due": "P(books the visit)",
+    "recall": "P(brings the car in)",
+    "dormant_activation": "P(comes back)",
+    "defeated_reactivation": "win-back rate of the defeat reason",
+    "trade_in": "P(trades in and buys)",
+    "referral": "P(refers a buyer)",
+}
+
+#: reasons whose value a customer-level score (CLV, expected value) replaces
+_SCORED_VALUE = ("dormant_activation", "trade_in", "referral")
 
 _DAY = pd.Timedelta(days=1)
 #: Touchpoint kinds initiated by the dealer alone (not evidence that the customer is active).
@@ -143,7 +188,11 @@ def _merge(base: dict, over: Mapping) -> dict:
 def load_params(
     path: str | Path | None = None, *, overrides: Mapping | None = None
 ) -> dict[str, Any]:
-    """Call-list parameters: the defaults, updated by a YAML file and then by ``overrides``.
+    """Call-list parameters: ``params/actions.yaml``, updated by a YAML file and ``overrides``.
+
+    Every file is read by :func:`crm_analytics.core.config.load_params`; nested mappings are
+    merged key by key (``{"reasons": {"recall": {"priority_weight": 1.0}}}`` changes one
+    value), and the result is checked against the keys of ``params/actions.yaml``.
 
     Parameters
     ----------
@@ -156,23 +205,26 @@ def load_params(
     -------
     dict
         A new, complete parameter dict.
-    """
-    params = default_params()
-    if path is not None:
-        import yaml
 
-        p = Path(path)
-        if not p.is_file():
-            raise InputError(
-                f"actions parameters: file {p} not found; pass an existing YAML file or None"
-            )
-        with p.open(encoding="utf-8") as fh:
-            loaded = yaml.safe_load(fh) or {}
-        if not isinstance(loaded, Mapping):
-            raise InputError(f"actions parameters: {p} must hold a mapping at top level")
-        params = _merge(params, loaded)
-    if overrides:
-        params = _merge(params, overrides)
+    Raises
+    ------
+    InputError
+        When a file is missing or not a YAML mapping, or a key or reason is unknown.
+    """
+    defaults = config.load_params("actions")
+    changes: dict[str, Any] = {}
+    for layer in (config.load_params(path) if path is not None else None, overrides):
+        if layer:
+            changes = _merge(changes, layer)
+    # top-level keys go through core.config (which rejects unknown ones), each merged over
+    # its default first so that a partial mapping changes only the keys it names
+    top = {
+        k: _merge(defaults[k], v)
+        if isinstance(v, Mapping) and isinstance(defaults.get(k), dict)
+        else copy.deepcopy(v)
+        for k, v in changes.items()
+    }
+    params = config.load_params("actions", overrides=top)
     unknown = set(params["reasons"]) - set(REASONS)
     if unknown:
         raise InputError(
@@ -200,9 +252,15 @@ def _as_of(dealer: DealerData, as_of: object) -> pd.Timestamp:
 
 
 def _scores_frame(scores: object) -> pd.DataFrame:
-    """Normalise ``scores`` to a frame indexed by customer_id with p_alive / expected_value."""
+    """Normalise ``scores`` to a frame indexed by customer_id.
+
+    Columns ``p_alive``, ``expected_value``, ``clv`` (NaN where not given) and ``p_alive_from``
+    (``"P(alive)"`` or ``"1 - P(churn)"``: which score the activity comes from).
+    """
     if scores is None:
-        return pd.DataFrame(columns=["p_alive", "expected_value"], dtype=float)
+        out = pd.DataFrame(columns=["p_alive", "expected_value", "clv"], dtype=float)
+        out["p_alive_from"] = pd.Series(dtype=object)
+        return out
     if isinstance(scores, pd.Series):
         frame = scores.rename("p_alive").to_frame()
     elif isinstance(scores, Mapping):
@@ -218,15 +276,21 @@ def _scores_frame(scores: object) -> pd.DataFrame:
     out = pd.DataFrame(index=frame.index)
     if "p_alive" in frame.columns:
         out["p_alive"] = pd.to_numeric(frame["p_alive"], errors="coerce")
+        out["p_alive_from"] = "P(alive)"
     elif "churn_probability" in frame.columns:
         out["p_alive"] = 1.0 - pd.to_numeric(frame["churn_probability"], errors="coerce")
+        out["p_alive_from"] = "1 - P(churn)"
     else:
         out["p_alive"] = np.nan
-    out["expected_value"] = (
-        pd.to_numeric(frame["expected_value"], errors="coerce")
-        if "expected_value" in frame.columns
-        else np.nan
-    )
+        out["p_alive_from"] = None
+    for col in ("expected_value", "clv"):
+        out[col] = pd.to_numeric(frame[col], errors="coerce") if col in frame.columns else np.nan
+    bad_value = out["clv"] < 0
+    if bad_value.any():
+        raise InputError(
+            f"call_lists: scores clv must be >= 0 (yuan); {int(bad_value.sum())} rows are not, "
+            f"e.g. customers {list(out.index[bad_value][:5])}"
+        )
     bad = out["p_alive"].notna() & ~out["p_alive"].between(0.0, 1.0)
     if bad.any():
         raise InputError(
@@ -316,12 +380,16 @@ def customer_activity(
 
 
 def btyd_scores(
-    dealer: DealerData, *, as_of: object = None, time_unit: str = "W", l2_penalty: float = 0.0
+    models: BaseModels, *, horizon_months: int = 36, annual_discount: float = 0.08
 ) -> pd.DataFrame:
-    """BG/NBD P(alive) of every customer with a service visit, ready for ``call_lists(scores=)``.
+    """BG/NBD P(alive) and CLV from fitted base models, ready for ``call_lists(scores=)``.
 
-    Fits :class:`crm_analytics.models.btyd.BGNBD` on the service-visit summary up to ``as_of``
-    (:func:`crm_analytics.metrics.rfm.summarize_visits`, visits on the same day count once).
+    Nothing is fitted here: fit the models with :func:`crm_analytics.models.clv.fit_base_models`
+    (BG/NBD on the service-visit summary up to its ``as_of``, visits on the same day counting
+    once) and pass them in::
+
+        scores = btyd_scores(fit_base_models(dealer))
+        calls = call_lists(dealer, scores=scores)
 
     Not the default of :func:`call_lists`: on the simulator (whose owners drop out at rates
     driven by distance, satisfaction, complaints and warranty end, not by a BG/NBD process) the
@@ -329,23 +397,33 @@ def btyd_scores(
     2,500-customer dealer), and BG/NBD sets P(alive) = 1 for every one-visit customer however
     long ago the visit was. Pass these scores where the BG/NBD fit is validated on real data.
 
+    The ``clv`` column (:func:`crm_analytics.models.clv.probabilistic_clv`, a prediction of
+    the fitted models) makes the dormant-activation list rank by value at risk,
+    activation rate x P(alive) x CLV: the deck's activation list.
+
+    Parameters
+    ----------
+    models
+        Fitted base models (``models.count`` a fitted BG/NBD, ``models.spend`` a fitted
+        Gamma-Gamma, ``models.summary`` their data).
+    horizon_months, annual_discount
+        Of the CLV (see :func:`crm_analytics.models.clv.probabilistic_clv`).
+
     Returns
     -------
     pandas.DataFrame
-        ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (in ``time_unit``).
+        ``customer_id``, ``p_alive``, ``frequency``, ``recency``, ``T`` (weeks), ``clv``
+        (yuan of discounted after-sales gross margin), one row per customer with a service
+        visit up to ``models.as_of``.
     """
-    from crm_analytics.metrics.rfm import summarize_visits
-    from crm_analytics.models.btyd import BGNBD
-
-    as_of = _as_of(dealer, as_of)
-    sv = _upto(dealer.service_visits, "at", as_of)
-    end = as_of.normalize() + _DAY - pd.Timedelta(seconds=1)
-    summary = summarize_visits(sv, observation_end=end, time_unit=time_unit)
-    model = BGNBD(l2_penalty=l2_penalty).fit(summary)
-    p = model.predict_proba_alive(summary["frequency"], summary["recency"], summary["T"])
-    out = summary[["frequency", "recency", "T"]].copy()
+    s = models.summary
+    p = models.count.predict_proba_alive(s["frequency"], s["recency"], s["T"])
+    out = s[["frequency", "recency", "T"]].copy()
     out.insert(0, "p_alive", np.clip(p, 0.0, 1.0))
-    return out.rename_axis("customer_id").reset_index()
+    out = out.rename_axis("customer_id").reset_index()
+    clv = probabilistic_clv(models, horizon_months=horizon_months, annual_discount=annual_discount)
+    out["clv"] = clv.set_index("customer_id")["clv"].reindex(out["customer_id"]).to_numpy(float)
+    return out
 
 
 def _mean(s: pd.Series, fallback: float) -> float:
@@ -439,19 +517,60 @@ def _items_frame(**cols: Any) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
+def expiry_window(ends: pd.Series, day: object, n_days: int) -> pd.Series:
+    """Contracts ending on ``day`` .. ``day + n_days``: whole calendar days, any time of day.
+
+    The one window of the expiry lists (insurance renewal, warranty end, finance end): the
+    list for day D holds every contract whose end falls on D, D + 1, ..., D + N, from
+    00:00 of D to 24:00 of D + N, whatever the time of ``day`` itself.
+
+    Parameters
+    ----------
+    ends
+        End timestamps of the contracts (missing ends are outside).
+    day
+        The list date D (its time of day is ignored).
+    n_days
+        N, the last day of the window counted from D.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, aligned with ``ends``.
+    """
+    d0 = pd.Timestamp(day).normalize()
+    return ends.notna() & (ends >= d0) & (ends < d0 + (int(n_days) + 1) * _DAY)
+
+
+def _known_before(df: pd.DataFrame, col: str, day: pd.Timestamp) -> pd.DataFrame:
+    """Rows dated before day D: what the records held at the end of D - 1."""
+    return df[df[col].notna() & (df[col] < day)] if len(df) else df
+
+
+def _renewed_policies(policies: pd.DataFrame, cand: pd.DataFrame) -> set:
+    """Candidate policies already renewed: another policy of the same vin starting no earlier
+    than 30 days before this one's end (renewals start at, or shortly before, the old end)."""
+    later = policies[["policy_id", "vin", "start"]].rename(
+        columns={"policy_id": "next_id", "start": "s2"}
+    )
+    m = cand[["policy_id", "vin", "end"]].merge(later, on="vin")
+    m = m[(m["next_id"] != m["policy_id"]) & (m["s2"] >= m["end"] - 30 * _DAY)]
+    return set(m["policy_id"])
+
+
 def _insurance(ctx: dict) -> pd.DataFrame:
-    p, as_of, prm = ctx["policies"], ctx["as_of"], ctx["params"]["reasons"]["insurance_renewal"]
+    """Policies ending on D .. D + 90 (whole days) not renewed by the end of D - 1."""
+    prm = ctx["params"]["reasons"]["insurance_renewal"]
+    day = ctx["as_of"].normalize()
     windows = sorted(int(w) for w in prm["windows"])
-    end_max = as_of + windows[-1] * _DAY
-    cand = p[(p["end"] > as_of) & (p["end"] <= end_max)]
+    known = _known_before(ctx["policies"], "start", day)
+    if not len(known):
+        return pd.DataFrame()
+    cand = known[expiry_window(known["end"], day, windows[-1])]
+    cand = cand[~cand["policy_id"].isin(_renewed_policies(known, cand))]
     if not len(cand):
         return pd.DataFrame()
-    # already renewed: a later policy of the same vin starts near or after this one's end
-    later = p[["vin", "start"]].rename(columns={"start": "s2"})
-    m = cand[["policy_id", "vin", "end"]].merge(later, on="vin")
-    renewed = set(m.loc[m["s2"] >= m["end"] - 30 * _DAY, "policy_id"])
-    cand = cand[~cand["policy_id"].isin(renewed)]
-    days = (cand["end"] - as_of) / _DAY
+    days = ((cand["end"].dt.normalize() - day) / _DAY).to_numpy(float)
     band = np.select([days <= w for w in windows], windows, default=windows[-1])
     here = cand["sold_by_this_dealer"].astype(bool).to_numpy()
     obs = ctx["values"]
@@ -475,12 +594,36 @@ def _insurance(ctx: dict) -> pd.DataFrame:
     )
 
 
+def _renewed_vehicles(ctx: dict, reason: str, cand: pd.DataFrame, day: pd.Timestamp) -> set:
+    """Vins whose ending contract was renewed by the end of D - 1.
+
+    * warranty end: an extended warranty recorded on an order of the vin;
+    * finance end: the customer ordered another vehicle here after buying this one (the
+      repurchase the call is for); cancelled orders do not count.
+    """
+    orders = _known_before(ctx["orders"], "ordered_at", day)
+    if not len(orders) or not len(cand):
+        return set()
+    if reason == "warranty_end":
+        return set(orders.loc[orders["extended_warranty"].astype(bool), "vin"].dropna())
+    live = orders[orders["status"] != "cancelled"]
+    m = cand[["vin", "customer_id", "purchase_date"]].merge(
+        live[["customer_id", "vin", "ordered_at"]].rename(columns={"vin": "order_vin"}),
+        on="customer_id",
+    )
+    m = m[(m["order_vin"] != m["vin"]) & (m["ordered_at"] > m["purchase_date"])]
+    return set(m["vin"])
+
+
 def _vehicle_window(ctx: dict, reason: str, col: str, value: float, detail: str) -> pd.DataFrame:
-    v, as_of, prm = ctx["vehicles"], ctx["as_of"], ctx["params"]["reasons"][reason]
-    end = as_of + float(prm["window_days"]) * _DAY
+    """Vehicles whose ``col`` contract ends on D .. D + N (whole days), not renewed by D - 1."""
+    prm = ctx["params"]["reasons"][reason]
+    day = ctx["as_of"].normalize()
+    v = _known_before(ctx["vehicles"], "purchase_date", day)
     if not len(v):
         return pd.DataFrame()
-    c = v[v[col].notna() & (v[col] > as_of) & (v[col] <= end)]
+    c = v[expiry_window(v[col], day, int(prm["window_days"]))]
+    c = c[~c["vin"].isin(_renewed_vehicles(ctx, reason, c, day))]
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
         reason=reason,
@@ -572,11 +715,18 @@ def _dormant(ctx: dict) -> pd.DataFrame:
     if not len(last):
         return pd.DataFrame()
     per_c = last.groupby("customer_id")["at"].max()
-    states = lifecycle_states(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])
-    dormant = states.loc[states["state"] == "dormant", "customer_id"]
+    dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])["customer_id"]
     c = per_c[per_c.index.isin(dormant)]
+    # the after-sales value at risk: the customer's CLV when scored, else its value, else the
+    # observed service margin of a year
+    clv = ctx["scores"]["clv"].reindex(c.index)
     ev = ctx["scores"]["expected_value"].reindex(c.index)
-    value = ev.fillna(ctx["values"]["annual_service"]).to_numpy(float)
+    value = clv.fillna(ev).fillna(ctx["values"]["annual_service"]).to_numpy(float)
+    source = np.where(
+        clv.notna(),
+        "after-sales CLV from scores",
+        np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["dormant_activation"]),
+    )
     return _items_frame(
         customer_id=c.index.to_numpy(),
         reason="dormant_activation",
@@ -587,6 +737,7 @@ def _dormant(ctx: dict) -> pd.DataFrame:
         base_rate=float(prm["base_rate"]),
         script_key=ctx["params"]["scripts"]["dormant_activation"]["default"],
         detail=("last service " + c.dt.date.astype(str)).to_numpy(),
+        value_source=source,
     )
 
 
@@ -666,6 +817,7 @@ def _trade_in(ctx: dict) -> pd.DataFrame:
     ev = ctx["scores"]["expected_value"].reindex(c["customer_id"])
     base_value = ctx["values"]["order_gross"] + ctx["values"]["trade_in"]
     value = ev.fillna(base_value).to_numpy(float)
+    source = np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["trade_in"])
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
         reason="trade_in",
@@ -675,6 +827,7 @@ def _trade_in(ctx: dict) -> pd.DataFrame:
         value=value,
         base_rate=float(prm["base_rate"]),
         script_key=ctx["params"]["scripts"]["trade_in"]["default"],
+        value_source=source,
         detail=(
             c["model"].astype(str)
             + ", "
@@ -708,6 +861,7 @@ def _referral(ctx: dict) -> pd.DataFrame:
         rate = 0.0 if math.isnan(won) else float(prm["lead_yield"]) * won
     ev = ctx["scores"]["expected_value"].reindex(latest["customer_id"])
     value = ev.fillna(ctx["values"]["order_gross"]).to_numpy(float)
+    source = np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["referral"])
     return _items_frame(
         customer_id=latest["customer_id"].to_numpy(),
         reason="referral",
@@ -717,6 +871,7 @@ def _referral(ctx: dict) -> pd.DataFrame:
         value=value,
         base_rate=float(rate),
         script_key=ctx["params"]["scripts"]["referral"]["default"],
+        value_source=source,
         detail=("score " + latest["score"].astype(str)).to_numpy(),
     )
 
@@ -801,10 +956,14 @@ def call_lists(
     scores
         Optional customer-level scores, keyed by customer_id: a Series of ``p_alive``, a mapping,
         or a DataFrame with ``p_alive`` (e.g. BG/NBD) or ``churn_probability`` (activity =
-        1 - churn) and optionally ``expected_value`` (yuan; e.g. CLV). Customers absent from
+        1 - churn), optionally ``expected_value`` (yuan: replaces the value of the dormant,
+        trade-in and referral rows) and ``clv`` (yuan of after-sales margin: the value at risk
+        of a dormant owner, before ``expected_value``); :func:`btyd_scores` gives ``p_alive``
+        and ``clv`` from fitted base models. Customers absent from
         ``scores`` fall back to the recency rule (module docstring).
     params
-        Parameters shaped like ``params/actions.yaml`` (merged over :func:`default_params`).
+        Parameters shaped like ``params/actions.yaml`` (merged over it, see
+        :func:`load_params`).
     reasons
         Subset of :data:`REASONS` to build (default: all).
     contact
@@ -817,25 +976,52 @@ def call_lists(
         Columns ``rank, customer_id, customer_name, customer_phone, reason, detail, refs``
         (``;``-joined policy ids / VINs / lead ids / survey ids behind the row), ``n_items,
         due_date`` (earliest due date of the items), ``window_days`` (insurance: 30/60/90 band),
-        ``value`` (yuan, summed over items), ``base_rate, activity, likelihood, priority,
-        owner_id, owner_role, script_key``; sorted by ``priority`` descending (ties: due date,
-        customer). ``owner_id`` is missing only when no staff of the role is employed at
+        ``value`` (yuan, summed over items), ``base_rate, activity, likelihood,
+        expected_margin`` (``value x likelihood``, yuan), ``priority`` (``priority_weight x
+        expected_margin``), ``list_rank`` (rank inside the row's reason), ``priority_rule``,
+        ``owner_id, owner_role, script_key``; sorted by ``priority`` descending (ties: due
+        date, customer). ``attrs["priority_rules"]`` states each list's rule. ``owner_id`` is missing only when no staff of the role is employed at
         ``as_of``.
     """
     as_of = _as_of(dealer, as_of)
-    prm = _merge(default_params(), params) if params else default_params()
+    prm = load_params(overrides=params)
     wanted = list(REASONS) if reasons is None else list(reasons)
     unknown = [r for r in wanted if r not in REASONS]
     if unknown:
         raise InputError(f"call_lists: unknown reasons {unknown}; choose from {list(REASONS)}")
-    sc = _scores_frame(scores)
+    ctx = _list_context(dealer, as_of, _scores_frame(scores), prm)
     activity = customer_activity(
         dealer,
         as_of=as_of,
-        scores=sc,
+        scores=ctx["scores"],
         grace_days=prm["activity"]["grace_days"],
         scale_days=prm["activity"]["scale_days"],
     )
+    rows = _prioritized_rows(_list_items(ctx, wanted), activity, prm, ctx["scores"])
+    rows["owner_id"] = _assign_owners(rows, ctx)
+    out = _finish_lists(rows, dealer, as_of, contact)
+    rules = _rules_of(prm)
+    out.attrs["priority_rules"] = {r: rules[r] for r in wanted}
+    return out
+
+
+_ITEM_COLUMNS = [
+    "customer_id",
+    "reason",
+    "ref",
+    "due_date",
+    "window_days",
+    "value",
+    "base_rate",
+    "script_key",
+    "detail",
+]
+
+
+def _list_context(
+    dealer: DealerData, as_of: pd.Timestamp, sc: pd.DataFrame, prm: dict[str, Any]
+) -> dict[str, Any]:
+    """What the reason builders share: the tables cut at ``as_of``, values, scores, params."""
     values = observed_values(dealer, as_of=as_of)
     orders = _upto(dealer.orders, "ordered_at", as_of)
     delivered = orders[(orders["status"] == "delivered")] if len(orders) else orders
@@ -863,30 +1049,95 @@ def call_lists(
         "gross_by_model": gross_by_model,
     }
     ctx["last_service"] = _last_service(ctx)
+    return ctx
+
+
+def _list_items(ctx: dict[str, Any], wanted: list[str]) -> pd.DataFrame:
+    """One row per (customer, reason, item) of the wanted reasons."""
     items = [f for f in (_BUILDERS[r](ctx) for r in wanted) if len(f)]
-    if items:
-        it = pd.concat(items, ignore_index=True)
-    else:
-        it = pd.DataFrame(
-            columns=[
-                "customer_id",
-                "reason",
-                "ref",
-                "due_date",
-                "window_days",
-                "value",
-                "base_rate",
-                "script_key",
-                "detail",
-            ]
-        )
-    if "preferred_owner" not in it.columns:
-        it["preferred_owner"] = None
+    it = pd.concat(items, ignore_index=True) if items else pd.DataFrame(columns=_ITEM_COLUMNS)
+    for col in ("preferred_owner", "value_source"):
+        if col not in it.columns:
+            it[col] = None
     it["due_date"] = pd.to_datetime(it["due_date"])
     # maintenance already covers a customer: no dormant-activation call on top
     if len(it):
         maint = set(it.loc[it["reason"] == "maintenance_due", "customer_id"])
         it = it[~((it["reason"] == "dormant_activation") & it["customer_id"].isin(maint))]
+    return it
+
+
+def _rate_source(reason: str, prm: dict[str, Any]) -> str:
+    """Where a reason's base rate (P(the call succeeds)) comes from."""
+    r = prm["reasons"][reason]
+    if reason == "insurance_renewal":
+        src = {
+            k: "observed over the last 365 days"
+            if r[k] is None
+            else "assumed (params/actions.yaml)"
+            for k in ("base_rate_sold_here", "base_rate_sold_elsewhere")
+        }
+        return (
+            f"P(renewed here), {src['base_rate_sold_here']} for policies sold here, "
+            f"{src['base_rate_sold_elsewhere']} for policies sold elsewhere"
+        )
+    if reason == "referral" and r["base_rate"] is None:
+        return "P(refers a buyer) = referral-lead yield (assumed) x won rate of referral leads (observed)"
+    return f"{_SUCCESS[reason]}, assumed (params/actions.yaml)"
+
+
+def priority_rules(params: Mapping | None = None) -> dict[str, str]:
+    """The ranking rule of each call list, in words (also ``calls.attrs["priority_rules"]``).
+
+    Every list is ranked by the gross margin a call is expected to bring,
+    ``expected_margin = base_rate x activity x value``, times the reason's
+    ``priority_weight``; the rule names where each factor comes from.
+    """
+    return _rules_of(load_params(overrides=params))
+
+
+def _rules_of(prm: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for r in REASONS:
+        w = float(prm["reasons"][r]["priority_weight"])
+        value = _VALUE_SOURCES[r] + (
+            " (the customer's CLV or value when scored)" if r in _SCORED_VALUE else ""
+        )
+        out[r] = (
+            f"priority = {w:g} x base rate x activity x value; base rate: {_rate_source(r, prm)}; "
+            "activity: P(alive) or 1 - P(churn) from scores, else the recency rule; "
+            f"value: {value}"
+        )
+    return out
+
+
+def _row_rules(rows: pd.DataFrame, sc: pd.DataFrame, prm: dict[str, Any]) -> np.ndarray:
+    """Each row's ranking rule with the sources that apply to that row."""
+    rate = rows["reason"].map({r: _rate_source(r, prm) for r in REASONS})
+    weight = rows["reason"].map(
+        {r: f"{float(prm['reasons'][r]['priority_weight']):g}" for r in REASONS}
+    )
+    from_scores = sc["p_alive_from"].where(sc["p_alive"].notna()).reindex(rows["customer_id"])
+    act = np.where(
+        from_scores.notna().to_numpy(),
+        from_scores.fillna("").to_numpy(object) + " from scores",
+        "recency rule",
+    )
+    value = rows["value_source"].fillna(rows["reason"].map(_VALUE_SOURCES))
+    return (weight + " x " + rate + " x activity (" + act + ") x value (" + value + ")").to_numpy(
+        object
+    )
+
+
+def _prioritized_rows(
+    it: pd.DataFrame, activity: pd.DataFrame, prm: dict[str, Any], sc: pd.DataFrame
+) -> pd.DataFrame:
+    """Items collapsed to one row per (customer, reason), ranked by expected margin.
+
+    ``expected_margin = base_rate x activity x value`` (yuan the call is expected to bring);
+    ``priority = priority_weight x expected_margin``; ``list_rank`` is the rank inside the
+    row's own list (reason), ``priority_rule`` the rule with this row's sources.
+    """
     it = it.sort_values(["customer_id", "reason", "due_date", "ref"], kind="stable")
     g = it.groupby(["customer_id", "reason"], sort=False)
     rows = g.agg(
@@ -899,11 +1150,14 @@ def call_lists(
         script_key=("script_key", "first"),
         detail=("detail", "first"),
         preferred_owner=("preferred_owner", "first"),
+        value_source=("value_source", "first"),
     ).reset_index()
     rows["activity"] = activity["activity"].reindex(rows["customer_id"]).fillna(0.0).to_numpy(float)
     rows["likelihood"] = rows["base_rate"].astype(float) * rows["activity"]
     weights = rows["reason"].map({r: float(prm["reasons"][r]["priority_weight"]) for r in REASONS})
+    rows["expected_margin"] = rows["value"].astype(float) * rows["likelihood"]
     rows["priority"] = weights * rows["value"].astype(float) * rows["likelihood"]
+    rows["priority_rule"] = _row_rules(rows, sc, prm)
     rows["owner_role"] = rows["reason"].map({r: prm["reasons"][r]["role"] for r in REASONS})
     rows = rows.sort_values(
         ["priority", "due_date", "customer_id", "reason"],
@@ -911,7 +1165,16 @@ def call_lists(
         kind="stable",
     )
     rows = rows.reset_index(drop=True)
-    # the customer's own consultant / advisor is preferred when the reason names none
+    rows["list_rank"] = rows.groupby("reason").cumcount() + 1
+    return rows
+
+
+def _assign_owners(rows: pd.DataFrame, ctx: dict[str, Any]) -> pd.Series:
+    """Owner of each row: the reason's or the customer's own person, within the role's cap.
+
+    Fills ``rows["preferred_owner"]`` where the reason named none (the customer's latest
+    consultant for sales reasons, latest advisor for after-sales ones).
+    """
     last_cons = (
         ctx["leads"]
         .sort_values("created_at")
@@ -938,14 +1201,21 @@ def call_lists(
     rows["preferred_owner"] = rows["preferred_owner"].where(
         rows["preferred_owner"].notna(), pd.Series(own, index=rows.index)
     )
-    rows["owner_id"] = pd.Series(np.full(len(rows), None, dtype=object), index=rows.index)
+    owner = pd.Series(np.full(len(rows), None, dtype=object), index=rows.index)
     for role in sorted(rows["owner_role"].dropna().unique()):
         m = (rows["owner_role"] == role).to_numpy()
-        rows.loc[m, "owner_id"] = _assign(
+        owner[m] = _assign(
             rows[m],
-            _active_staff(dealer.staff, role, as_of),
-            float(prm["balance"]["max_over_mean"]),
+            _active_staff(ctx["dealer"].staff, role, ctx["as_of"]),
+            float(ctx["params"]["balance"]["max_over_mean"]),
         )
+    return owner
+
+
+def _finish_lists(
+    rows: pd.DataFrame, dealer: DealerData, as_of: pd.Timestamp, contact: bool
+) -> pd.DataFrame:
+    """Names and phones (masked unless ``contact``), rank, output columns and attrs."""
     cust = dealer.customers.set_index("customer_id")
     rows["customer_name"] = rows["customer_id"].map(cust["name"]) if len(cust) else None
     rows["customer_phone"] = rows["customer_id"].map(cust["phone"]) if len(cust) else None

@@ -408,7 +408,8 @@ def owner_status(
 
     The state is :func:`crm_analytics.metrics.lifecycle.lifecycle_states` (own-store new, bought
     elsewhere, regular, floating, dormant, lost; thresholds in ``params/lifecycle.yaml``),
-    so every report and list of the package uses one dormancy rule.
+    so every report and list of the package uses one dormancy rule: the owners in state
+    ``dormant`` here are :func:`crm_analytics.metrics.lifecycle.dormant_owners`.
 
     Returns
     -------

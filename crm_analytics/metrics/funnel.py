@@ -55,7 +55,7 @@ monthly rates with a normal approximation to Poisson counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -464,6 +464,169 @@ _RATE_KPIS_OPEN = frozenset(
 )
 
 
+def _count_row(kpi: str, value: Any, note: str = "", *, numerator: Any = None) -> dict:
+    """A count KPI row (numerator = the count unless given)."""
+    return {
+        "kpi": kpi,
+        "value": value,
+        "numerator": value if numerator is None else numerator,
+        "denominator": np.nan,
+        "note": note,
+    }
+
+
+def _stage_rows(cnt: dict[str, int], implied: dict[str, int], act: str) -> list[dict]:
+    """Lead and stage counts, and the stage-to-stage conversion rates."""
+    rows = [
+        _count_row(
+            "lead_count",
+            cnt["lead"],
+            "" if cnt["lead"] else "no leads created in this group and period",
+        )
+    ]
+    for s in STAGES[1:]:
+        note = f"{implied[s]} implied by a later stage" if implied.get(s) else ""
+        rows.append(_count_row(f"{s}_count", cnt[s], note))
+    pairs = (
+        ("visit_rate", "visit", "lead", "no leads"),
+        ("test_drive_rate", "test_drive", "visit", "no visits"),
+        ("quote_rate", "quote", "visit", "no visits"),
+        ("order_rate", "order", "quote", "no quotes"),
+        ("visit_to_order_rate", "order", "visit", "no visits"),
+        ("lead_to_order_rate", "order", "lead", "no leads"),
+        ("delivery_rate", "delivery", "order", "no orders"),
+    )
+    for name, a, b, why in pairs:
+        rows.append(_rate_row(name, cnt[a], cnt[b], f"{why} in this group and period", act))
+    return rows
+
+
+def _lead_driver_rows(
+    A: dict[str, np.ndarray], created_in: np.ndarray, desk: dict[str, Any]
+) -> list[dict]:
+    """What drives the lead count: walk-in and referral leads, front-desk arrivals, registration."""
+    ch = A["channel"]
+    rows = [
+        _count_row(kpi, int((created_in & (ch == channel)).sum()), numerator=np.nan)
+        for kpi, channel in (("walk_in_lead_count", "walk_in"), ("referral_lead_count", "referral"))
+    ]
+    rows.append(_count_row("front_desk_sales_arrivals", desk["arrivals"], desk["arrivals_note"]))
+    rows.append(
+        _rate_row(
+            "walk_in_registration_rate",
+            desk["num"],
+            desk["den"],
+            "no front-desk sales arrivals logged in the period",
+            desk["note"],
+        )
+    )
+    return rows
+
+
+def _invitation_rows(
+    A: dict[str, np.ndarray],
+    base: np.ndarray,
+    visited: np.ndarray,
+    inv_events: dict[str, np.ndarray],
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    *,
+    cohort: bool,
+    unit_label: str,
+) -> list[dict]:
+    """Visit rates after first and repeat invitations, and the invitation acceptance rate."""
+    n_inv = A["n_inv_pre"]
+    lvl = (
+        "per lead"
+        if unit_label == "lead"
+        else "per customer (most invitations of any of its leads)"
+    )
+    ie_in = _in(inv_events["created_at"] if cohort else inv_events["at"], lo, hi)
+    outcome = inv_events["outcome"][ie_in]
+    return [
+        _rate_row(
+            "first_invitation_visit_rate",
+            (base & (n_inv == 1) & visited).sum(),
+            (base & (n_inv >= 1)).sum(),
+            "no invited units in this group and period",
+            f"visited after exactly one invitation / invited before visiting, {lvl}",
+        ),
+        _rate_row(
+            "repeat_invitation_visit_rate",
+            (base & (n_inv >= 2) & visited).sum(),
+            (base & (n_inv >= 2)).sum(),
+            "no unit needed a repeat invitation in this group and period",
+            f"visited / invited two or more times before visiting, {lvl}",
+        ),
+        _rate_row(
+            "invitation_acceptance_rate",
+            (outcome == "accepted").sum(),
+            pd.notna(outcome).sum(),
+            "no invitation with a recorded outcome",
+            "invitation events with outcome 'accepted' / with any outcome (event level)",
+        ),
+    ]
+
+
+def _showroom_rows(
+    A: dict[str, np.ndarray],
+    anchored: Any,
+    reach: dict[str, np.ndarray],
+    orders_in: np.ndarray,
+) -> list[dict]:
+    """Dwell, quote and order KPIs (recorded events only: implied stages carry no time)."""
+    vrec = reach["visit"] & ~A["visit_implied"]
+    vsel = anchored("visit_at") & vrec
+    qsel = anchored("quote_at") & reach["quote"] & ~A["quote_implied"]
+    same_day = (
+        A["order_at"].astype("datetime64[D]") == A["quote_at"].astype("datetime64[D]")
+    ) & reach["order"]
+    not_same = qsel & ~same_day
+    osel = anchored("order_at") & reach["order"] & vrec & ~A["order_implied"]
+    dsel = anchored("delivery_at") & reach["delivery"] & reach["order"] & ~A["order_implied"]
+    return [
+        _mean_row(
+            "showroom_dwell_minutes",
+            A["first_dwell"][vsel],
+            "no recorded visit with a dwell time",
+            "first visit of each unit",
+        ),
+        _rate_row(
+            "same_day_quote_order_rate",
+            (qsel & same_day).sum(),
+            qsel.sum(),
+            "no recorded quote in this group and period",
+            "ordered on the day of the first quote / quoted",
+        ),
+        _rate_row(
+            "quote_revisit_rate",
+            (not_same & A["revisit_after_quote"]).sum(),
+            not_same.sum(),
+            "no quote left open after its day in this group and period",
+            "came back on a later day / quoted and not ordered that day",
+        ),
+        _mean_row(
+            "order_cycle_days",
+            _days_between(A["visit_at"][osel], A["order_at"][osel]),
+            "no order in this group and period",
+            "days from first visit to order",
+        ),
+        _mean_row(
+            "order_to_delivery_days",
+            _days_between(A["order_at"][dsel], A["delivery_at"][dsel]),
+            "no delivery in this group and period",
+            "days from order to delivery",
+        ),
+        _rate_row(
+            "order_cancellation_rate",
+            (orders_in & A["cancelled"]).sum(),
+            orders_in.sum(),
+            "no orders in this group and period",
+            "cancelled (not delivered 30 days after the order) / orders",
+        ),
+    ]
+
+
 def _group_kpis(
     A: dict[str, np.ndarray],
     lo: pd.Timestamp,
@@ -493,177 +656,26 @@ def _group_kpis(
         if cohort
         else "activity ratio: numerator and denominator are first events dated in the period (may mix cohorts)"
     )
-    rows: list[dict] = []
-    rows.append(
-        {
-            "kpi": "lead_count",
-            "value": cnt["lead"],
-            "numerator": cnt["lead"],
-            "denominator": np.nan,
-            "note": "" if cnt["lead"] else "no leads created in this group and period",
-        }
+    rows = _stage_rows(cnt, implied, act)
+    rows += _lead_driver_rows(A, created_in, desk)
+    rows += _invitation_rows(
+        A,
+        anchored("first_inv_at"),
+        reach["visit"],
+        inv_events,
+        lo,
+        hi,
+        cohort=cohort,
+        unit_label=unit_label,
     )
-    for s in STAGES[1:]:
-        note = f"{implied[s]} implied by a later stage" if implied.get(s) else ""
-        rows.append(
-            {
-                "kpi": f"{s}_count",
-                "value": cnt[s],
-                "numerator": cnt[s],
-                "denominator": np.nan,
-                "note": note,
-            }
-        )
-    pairs = (
-        ("visit_rate", "visit", "lead", "no leads"),
-        ("test_drive_rate", "test_drive", "visit", "no visits"),
-        ("quote_rate", "quote", "visit", "no visits"),
-        ("order_rate", "order", "quote", "no quotes"),
-        ("visit_to_order_rate", "order", "visit", "no visits"),
-        ("lead_to_order_rate", "order", "lead", "no leads"),
-        ("delivery_rate", "delivery", "order", "no orders"),
-    )
-    for name, a, b, why in pairs:
-        rows.append(_rate_row(name, cnt[a], cnt[b], f"{why} in this group and period", act))
-    # lead-count drivers
-    ch = A["channel"]
-    for kpi, channel in (("walk_in_lead_count", "walk_in"), ("referral_lead_count", "referral")):
-        rows.append(
-            {
-                "kpi": kpi,
-                "value": int((created_in & (ch == channel)).sum()),
-                "numerator": np.nan,
-                "denominator": np.nan,
-                "note": "",
-            }
-        )
-    rows.append(
-        {
-            "kpi": "front_desk_sales_arrivals",
-            "value": desk["arrivals"],
-            "numerator": desk["arrivals"],
-            "denominator": np.nan,
-            "note": desk["arrivals_note"],
-        }
-    )
-    rows.append(
-        _rate_row(
-            "walk_in_registration_rate",
-            desk["num"],
-            desk["den"],
-            "no front-desk sales arrivals logged in the period",
-            desk["note"],
-        )
-    )
-    # invitations
-    base = anchored("first_inv_at")
-    n_inv = A["n_inv_pre"]
-    visited = reach["visit"]
-    lvl = (
-        "per lead"
-        if unit_label == "lead"
-        else "per customer (most invitations of any of its leads)"
-    )
-    rows.append(
-        _rate_row(
-            "first_invitation_visit_rate",
-            (base & (n_inv == 1) & visited).sum(),
-            (base & (n_inv >= 1)).sum(),
-            "no invited units in this group and period",
-            f"visited after exactly one invitation / invited before visiting, {lvl}",
-        )
-    )
-    rows.append(
-        _rate_row(
-            "repeat_invitation_visit_rate",
-            (base & (n_inv >= 2) & visited).sum(),
-            (base & (n_inv >= 2)).sum(),
-            "no unit needed a repeat invitation in this group and period",
-            f"visited / invited two or more times before visiting, {lvl}",
-        )
-    )
-    ie_in = _in(inv_events["created_at"] if cohort else inv_events["at"], lo, hi)
-    outcome = inv_events["outcome"][ie_in]
-    rows.append(
-        _rate_row(
-            "invitation_acceptance_rate",
-            (outcome == "accepted").sum(),
-            pd.notna(outcome).sum(),
-            "no invitation with a recorded outcome",
-            "invitation events with outcome 'accepted' / with any outcome (event level)",
-        )
-    )
-    # dwell, quotes, orders (recorded events only; implied stages carry no time of their own)
-    vrec = reach["visit"] & ~A["visit_implied"]
-    vsel = anchored("visit_at") & vrec
-    rows.append(
-        _mean_row(
-            "showroom_dwell_minutes",
-            A["first_dwell"][vsel],
-            "no recorded visit with a dwell time",
-            "first visit of each unit",
-        )
-    )
-    qsel = anchored("quote_at") & reach["quote"] & ~A["quote_implied"]
-    same_day = (
-        A["order_at"].astype("datetime64[D]") == A["quote_at"].astype("datetime64[D]")
-    ) & reach["order"]
-    rows.append(
-        _rate_row(
-            "same_day_quote_order_rate",
-            (qsel & same_day).sum(),
-            qsel.sum(),
-            "no recorded quote in this group and period",
-            "ordered on the day of the first quote / quoted",
-        )
-    )
-    not_same = qsel & ~same_day
-    rows.append(
-        _rate_row(
-            "quote_revisit_rate",
-            (not_same & A["revisit_after_quote"]).sum(),
-            not_same.sum(),
-            "no quote left open after its day in this group and period",
-            "came back on a later day / quoted and not ordered that day",
-        )
-    )
-    osel = anchored("order_at") & reach["order"] & vrec & ~A["order_implied"]
-    rows.append(
-        _mean_row(
-            "order_cycle_days",
-            _days_between(A["visit_at"][osel], A["order_at"][osel]),
-            "no order in this group and period",
-            "days from first visit to order",
-        )
-    )
-    dsel = anchored("delivery_at") & reach["delivery"] & reach["order"] & ~A["order_implied"]
-    rows.append(
-        _mean_row(
-            "order_to_delivery_days",
-            _days_between(A["order_at"][dsel], A["delivery_at"][dsel]),
-            "no delivery in this group and period",
-            "days from order to delivery",
-        )
-    )
-    orders_in = inp["order"]
-    rows.append(
-        _rate_row(
-            "order_cancellation_rate",
-            (orders_in & A["cancelled"]).sum(),
-            orders_in.sum(),
-            "no orders in this group and period",
-            "cancelled (not delivered 30 days after the order) / orders",
-        )
-    )
+    rows += _showroom_rows(A, anchored, reach, inp["order"])
     n_open = int((created_in & (A["status"] == "open")).sum())
     rows.append(
-        {
-            "kpi": "open_leads",
-            "value": n_open,
-            "numerator": n_open,
-            "denominator": np.nan,
-            "note": "cohort still maturing: rates will change" if (cohort and n_open) else "",
-        }
+        _count_row(
+            "open_leads",
+            n_open,
+            "cohort still maturing: rates will change" if (cohort and n_open) else "",
+        )
     )
     if cohort and n_open:
         extra = f"{n_open} of {cnt['lead']} units still open at as_of"
@@ -836,86 +848,147 @@ def kpi_tree(
     inv = inv.merge(
         J[["lead_id", "created_at", "channel", "model", "consultant_id"]], on="lead_id", how="inner"
     )
-    consultant_left = dealer.staff.set_index("staff_id")["left_at"]
-    consultant_hired = dealer.staff.set_index("staff_id")["hired_at"]
+    desk_prep = _front_desk_prep(dealer, reconciliation)
+    if not by_list:
+        A = _arrays(J) if unit == "lead" else _arrays(_by_customer(J))
+        rows = _group_kpis(
+            A,
+            lo,
+            hi,
+            basis=basis,
+            unit_label=unit,
+            inv_events=_inv_arrays(inv),
+            desk=_front_desk(desk_prep, lo, hi),
+        )
+    else:
+        rows = _grouped_rows(
+            dealer, J, inv, by_list, lo, hi, unit=unit, basis=basis, desk_prep=desk_prep
+        )
+    return _finish_tree(pd.DataFrame(rows), by_list, dealer, lo, hi, basis=basis, unit=unit)
 
-    def frame_rows(sub: tuple, glo, ghi, desk) -> list[dict]:
-        Jg, Ag, Ig = sub
+
+#: the walk-in registration of a group that the visitor log cannot be split into
+_NO_DESK = {
+    "arrivals": np.nan,
+    "arrivals_note": "the visitor log has no channel, model or consultant of a lead",
+    "num": 0.0,
+    "den": 0.0,
+    "note": "",
+}
+_COL_OF = {"channel": "channel", "model": "model", "consultant": "consultant_id"}
+
+
+def _grouped_rows(
+    dealer: DealerData,
+    J: pd.DataFrame,
+    inv: pd.DataFrame,
+    by_list: list[str],
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    *,
+    unit: str,
+    basis: str,
+    desk_prep: dict[str, Any],
+) -> list[dict]:
+    """KPI rows of every group (all values of each ``by`` key, empty groups included)."""
+    A_all, I_all = _arrays(J), _inv_arrays(inv)
+    vals = _group_values(J, by_list, lo, hi, dealer)
+    keys = pd.MultiIndex.from_product([vals[b] for b in by_list], names=by_list)
+    subsets: dict[tuple, tuple] = {}
+    # with lead units and cohort basis only leads created in the group's period matter
+    prefilter = basis == "cohort" and unit == "lead" and "month" in by_list
+    desk_ok = all(b == "month" for b in by_list)
+    rows: list[dict] = []
+    for key in keys:
+        key = key if isinstance(key, tuple) else (key,)
+        glo, ghi = lo, hi
+        for b, v in zip(by_list, key, strict=True):
+            if b == "month":
+                glo, ghi = max(lo, v.start_time), min(hi, v.end_time)
+        attr_key = tuple((b, v) for b, v in zip(by_list, key, strict=True) if b != "month")
+        if attr_key not in subsets:
+            subsets[attr_key] = _group_subset(J, inv, A_all, I_all, attr_key, unit)
+        Jg, Ag, Ig = subsets[attr_key]
+        if prefilter:
+            Ag = _take(Ag, _in(Ag["created_at"], glo, ghi))
+            Ig = _take(Ig, _in(Ig["created_at"], glo, ghi))
         if unit == "customer":
             Ag = _arrays(_by_customer(Jg))
-        return _group_kpis(Ag, glo, ghi, basis=basis, unit_label=unit, inv_events=Ig, desk=desk)
-
-    A_all, I_all = _arrays(J), _inv_arrays(inv)
-    desk_prep = _front_desk_prep(dealer, reconciliation)
-    rows: list[dict] = []
-    if not by_list:
-        desk = _front_desk(desk_prep, lo, hi)
-        rows = frame_rows((J, A_all, I_all), lo, hi, desk)
-    else:
-        vals = _group_values(J, by_list, lo, hi, dealer)
-        keys = pd.MultiIndex.from_product([vals[b] for b in by_list], names=by_list)
-        col_of = {"channel": "channel", "model": "model", "consultant": "consultant_id"}
-        subsets: dict[tuple, tuple] = {}
-        # with lead units and cohort basis only leads created in the group's period matter
-        prefilter = basis == "cohort" and unit == "lead" and "month" in by_list
-        for key in keys:
-            key = key if isinstance(key, tuple) else (key,)
-            glo, ghi = lo, hi
-            attr_key = tuple((b, v) for b, v in zip(by_list, key, strict=True) if b != "month")
-            for b, v in zip(by_list, key, strict=True):
-                if b == "month":
-                    glo, ghi = max(lo, v.start_time), min(hi, v.end_time)
-            if attr_key not in subsets:
-                sel = np.ones(len(J), bool)
-                isel = np.ones(len(inv), bool)
-                for b, v in attr_key:
-                    sel &= (J[col_of[b]] == v).to_numpy()
-                    isel &= (inv[col_of[b]] == v).to_numpy()
-                Jsub = J[sel] if unit == "customer" else None
-                subsets[attr_key] = (Jsub, _take(A_all, sel), _take(I_all, isel))
-            sub = subsets[attr_key]
-            if prefilter:
-                Ag, Ig = sub[1], sub[2]
-                sub = (
-                    None,
-                    _take(Ag, _in(Ag["created_at"], glo, ghi)),
-                    _take(Ig, _in(Ig["created_at"], glo, ghi)),
-                )
-            desk_ok = all(b == "month" for b in by_list)
-            desk = (
-                _front_desk(desk_prep, glo, ghi)
-                if desk_ok
-                else {
-                    "arrivals": np.nan,
-                    "arrivals_note": "the visitor log has no channel, model or consultant of a lead",
-                    "num": 0.0,
-                    "den": 0.0,
-                    "note": "",
-                }
-            )
-            grows = frame_rows(sub, glo, ghi, desk)
-            if not desk_ok:
-                for r in grows:
-                    if r["kpi"] == "walk_in_registration_rate":
-                        r["note"] = (
-                            "not defined per channel, model or consultant (the visitor log does not carry them)"
-                        )
-            why = ""
-            if "consultant" in by_list:
-                cid = key[by_list.index("consultant")]
-                left = consultant_left.get(cid, pd.NaT)
-                hired = consultant_hired.get(cid, pd.NaT)
-                if pd.notna(left) and left < ghi:
-                    why = f"consultant left on {pd.Timestamp(left).date()}"
-                elif pd.notna(hired) and hired > glo:
-                    why = f"consultant hired on {pd.Timestamp(hired).date()}"
+        grows = _group_kpis(
+            Ag,
+            glo,
+            ghi,
+            basis=basis,
+            unit_label=unit,
+            inv_events=Ig,
+            desk=_front_desk(desk_prep, glo, ghi) if desk_ok else _NO_DESK,
+        )
+        if not desk_ok:
             for r in grows:
-                for b, v in zip(by_list, key, strict=True):
-                    r[b] = str(v) if b == "month" else v
-                if why and r["kpi"] == "lead_count":
-                    r["note"] = f"{r['note']}; {why}" if r["note"] else why
-            rows.extend(grows)
-    out = pd.DataFrame(rows)
+                if r["kpi"] == "walk_in_registration_rate":
+                    r["note"] = (
+                        "not defined per channel, model or consultant (the visitor log does not carry them)"
+                    )
+        _label_group(grows, by_list, key, _staff_change(dealer, by_list, key, glo, ghi))
+        rows.extend(grows)
+    return rows
+
+
+def _group_subset(
+    J: pd.DataFrame,
+    inv: pd.DataFrame,
+    A_all: dict[str, np.ndarray],
+    I_all: dict[str, np.ndarray],
+    attr_key: tuple,
+    unit: str,
+) -> tuple:
+    """Journeys (customer units only), journey arrays and invitation arrays of one group."""
+    sel = np.ones(len(J), bool)
+    isel = np.ones(len(inv), bool)
+    for b, v in attr_key:
+        sel &= (J[_COL_OF[b]] == v).to_numpy()
+        isel &= (inv[_COL_OF[b]] == v).to_numpy()
+    Jsub = J[sel] if unit == "customer" else None
+    return Jsub, _take(A_all, sel), _take(I_all, isel)
+
+
+def _staff_change(
+    dealer: DealerData, by_list: list[str], key: tuple, glo: pd.Timestamp, ghi: pd.Timestamp
+) -> str:
+    """Why a consultant's group covers only part of the period (left or hired in it)."""
+    if "consultant" not in by_list:
+        return ""
+    staff = dealer.staff.set_index("staff_id")
+    cid = key[by_list.index("consultant")]
+    left = staff["left_at"].get(cid, pd.NaT)
+    hired = staff["hired_at"].get(cid, pd.NaT)
+    if pd.notna(left) and left < ghi:
+        return f"consultant left on {pd.Timestamp(left).date()}"
+    if pd.notna(hired) and hired > glo:
+        return f"consultant hired on {pd.Timestamp(hired).date()}"
+    return ""
+
+
+def _label_group(rows: list[dict], by_list: list[str], key: tuple, why: str) -> None:
+    """Write the group's key into its rows (months as text) and ``why`` into the lead count."""
+    for r in rows:
+        for b, v in zip(by_list, key, strict=True):
+            r[b] = str(v) if b == "month" else v
+        if why and r["kpi"] == "lead_count":
+            r["note"] = f"{r['note']}; {why}" if r["note"] else why
+
+
+def _finish_tree(
+    out: pd.DataFrame,
+    by_list: list[str],
+    dealer: DealerData,
+    lo: pd.Timestamp,
+    hi: pd.Timestamp,
+    *,
+    basis: str,
+    unit: str,
+) -> pd.DataFrame:
+    """Units, parents, intervals (Wilson for rates, t for means) and the period columns."""
     out["std"] = out["std"] if "std" in out else np.nan
     out["unit"] = [
         KPI_INFO[k].unit if KPI_INFO[k].unit != "units" else f"{unit}s" for k in out["kpi"]
@@ -956,23 +1029,24 @@ def peer_table(dealers: Iterable[DealerData], **kwargs: Any) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def load_targets(targets: dict[str, Any] | str | None = None) -> dict[str, dict[str, Any]]:
+def load_targets(targets: Mapping[str, Any] | str | None = None) -> dict[str, dict[str, Any]]:
     """Network KPI targets: ``{kpi: {"target": float, "higher_is_better": bool}}``.
 
-    ``targets`` may be a mapping (plain numbers or dicts), a parameter file name/path, or
-    ``None`` for ``params/targets.yaml``.
+    ``targets`` may be a mapping (plain numbers or dicts, optionally under ``kpis``), a
+    parameter file name or path, or ``None`` for ``params/targets.yaml``; files are read by
+    :func:`crm_analytics.core.config.load_params` only.
     """
     raw = (
-        load_params("targets" if targets is None else targets)
-        if not isinstance(targets, dict)
-        else targets
+        dict(targets)
+        if isinstance(targets, Mapping)
+        else load_params("targets" if targets is None else targets)
     )
     raw = raw.get("kpis", raw)
     out: dict[str, dict[str, Any]] = {}
     for k, v in raw.items():
         if k not in KPI_INFO:
             raise InputError(f"target for unknown KPI {k!r}; KPIs are {sorted(KPI_INFO)}")
-        if isinstance(v, dict):
+        if isinstance(v, Mapping):
             if "target" not in v:
                 raise InputError(f"target for {k!r} needs a 'target' field")
             out[k] = {
@@ -1057,7 +1131,7 @@ def _peer_percentile(
 def diagnose(
     dealer: DealerData,
     *,
-    targets: dict[str, Any] | str | None = None,
+    targets: Mapping[str, Any] | str | None = None,
     peers: pd.DataFrame | None = None,
     period: Any = None,
     basis: str = "cohort",
@@ -1106,57 +1180,108 @@ def diagnose(
     tg = load_targets(targets)
     tree = kpi_tree(dealer, period=period, basis=basis, unit=unit, reconciliation=reconciliation)
     by_ch = kpi_tree(dealer, period=period, basis=basis, unit=unit, by="channel")
-    val = tree.set_index("kpi")
+    judge = _Judge.build(tg, tree, by_ch, peers, peer_flag_percentile)
+    val = judge.val
     lo, hi = tree["period_start"].iloc[0], tree["period_end"].iloc[0]
     years = max((hi - lo).total_seconds() / (365.25 * 86400), 1 / 12)
-    extra = {
-        "auto_show_leads": float(
-            by_ch.loc[
-                (by_ch["kpi"] == "lead_count") & (by_ch["channel"] == "auto_show"), "value"
-            ].sum()
-        ),
-        "online_leads": float(
-            by_ch.loc[
-                (by_ch["kpi"] == "lead_count") & (by_ch["channel"] == "online_inquiry"), "value"
-            ].sum()
-        ),
+    rate = {
+        k: float(val.loc[k, "value"])
+        for k in ("visit_rate", "quote_rate", "order_rate", "delivery_rate", "test_drive_rate")
     }
-    peer_extra: dict[str, pd.DataFrame] = {}
-    if peers is not None and "channel" in peers.columns:
-        for name, ch in (("auto_show_leads", "auto_show"), ("online_leads", "online_inquiry")):
-            p = peers[(peers["kpi"] == "lead_count") & (peers["channel"] == ch)]
-            peer_extra[name] = p.assign(kpi=name, channel=np.nan)
-    peers_all = (
-        pd.concat([peers, *peer_extra.values()], ignore_index=True) if peers is not None else None
-    )
+    volume = {
+        "lead": float(val.loc["lead_count", "value"]),
+        "order": float(val.loc["order_count", "value"]),
+    }
+    rows = []
+    for stage in STAGE_KPIS:
+        j = judge(stage)
+        base = {
+            "dealer_id": dealer.dealer_id,
+            "stage": stage,
+            "stage_value": j["value"],
+            "stage_target": j["target"],
+            "stage_ci_low": j["ci_low"],
+            "stage_ci_high": j["ci_high"],
+            "stage_peer_percentile": j["pct"],
+            "stage_peer_median": j["median"],
+            "flagged": bool(j["sig"] or j["low"]),
+            "flag_reason": _flag_reason(j),
+            "orders_at_stake": _orders_at_stake(stage, j, rate, volume, years),
+        }
+        rows += [{**base, **c} for c in _cause_rows(stage, judge)]
+    return _rank_stages(pd.DataFrame(rows))
 
-    def row_of(kpi: str, channel: str | None = None) -> pd.Series | None:
-        if kpi in extra:
-            return pd.Series({"value": extra[kpi], "ci_low": np.nan, "ci_high": np.nan})
+
+class _Judge:
+    """Value, target, peer position and verdict of a KPI of one dealer (see :func:`diagnose`)."""
+
+    def __init__(
+        self,
+        targets: dict[str, dict[str, Any]],
+        val: pd.DataFrame,
+        by_ch: pd.DataFrame,
+        extra: dict[str, float],
+        peers: pd.DataFrame | None,
+        peer_flag_percentile: float,
+    ) -> None:
+        self.targets, self.val, self.by_ch, self.extra = targets, val, by_ch, extra
+        self.peers, self.peer_flag_percentile = peers, peer_flag_percentile
+
+    @classmethod
+    def build(
+        cls,
+        targets: dict[str, dict[str, Any]],
+        tree: pd.DataFrame,
+        by_ch: pd.DataFrame,
+        peers: pd.DataFrame | None,
+        peer_flag_percentile: float,
+    ) -> _Judge:
+        """From the dealer's KPI tree (total and by channel) and the peers' tables."""
+        lead_rows = by_ch[by_ch["kpi"] == "lead_count"]
+        channel_leads = (("auto_show_leads", "auto_show"), ("online_leads", "online_inquiry"))
+        extra = {
+            name: float(lead_rows.loc[lead_rows["channel"] == ch, "value"].sum())
+            for name, ch in channel_leads
+        }
+        peer_extra: list[pd.DataFrame] = []
+        if peers is not None and "channel" in peers.columns:
+            for name, ch in channel_leads:
+                p = peers[(peers["kpi"] == "lead_count") & (peers["channel"] == ch)]
+                peer_extra.append(p.assign(kpi=name, channel=np.nan))
+        peers_all = (
+            pd.concat([peers, *peer_extra], ignore_index=True) if peers is not None else None
+        )
+        return cls(targets, tree.set_index("kpi"), by_ch, extra, peers_all, peer_flag_percentile)
+
+    def row_of(self, kpi: str, channel: str | None = None) -> pd.Series | None:
+        """The KPI's row of the dealer's tree (or of the tree by channel)."""
+        if kpi in self.extra:
+            return pd.Series({"value": self.extra[kpi], "ci_low": np.nan, "ci_high": np.nan})
         if channel is not None:
+            by_ch = self.by_ch
             r = by_ch[(by_ch["kpi"] == kpi) & (by_ch["channel"] == channel)]
             return r.iloc[0] if len(r) else None
-        return val.loc[kpi] if kpi in val.index else None
+        return self.val.loc[kpi] if kpi in self.val.index else None
 
-    def judge(kpi: str, channel: str | None = None) -> dict[str, Any]:
+    def __call__(self, kpi: str, channel: str | None = None) -> dict[str, Any]:
         """Value, target, peer position and the verdict of one KPI."""
-        r = row_of(kpi, channel)
+        r = self.row_of(kpi, channel)
         v = float(r["value"]) if r is not None else np.nan
-        spec = tg.get(kpi, {})
+        spec = self.targets.get(kpi, {})
         t = float(spec.get("target", np.nan))
         hib = bool(
             spec.get(
                 "higher_is_better", KPI_INFO[kpi].higher_is_better if kpi in KPI_INFO else True
             )
         )
-        pct, med, npeer = _peer_percentile(peers_all, kpi, v, channel=channel)
+        pct, med, npeer = _peer_percentile(self.peers, kpi, v, channel=channel)
         miss = bool(np.isfinite(t) and np.isfinite(v) and ((v < t) if hib else (v > t)))
         lo_ci = float(r["ci_low"]) if r is not None else np.nan
         hi_ci = float(r["ci_high"]) if r is not None else np.nan
         has_ci = np.isfinite(lo_ci) and np.isfinite(hi_ci)
         # a miss is significant when the 95 % interval lies entirely on the wrong side
         sig = miss and (not has_ci or ((hi_ci < t) if hib else (lo_ci > t)))
-        low = bool(np.isfinite(pct) and pct <= peer_flag_percentile)
+        low = bool(np.isfinite(pct) and pct <= self.peer_flag_percentile)
         if not np.isfinite(v):
             verdict = "no data"
         elif not np.isfinite(t) and not np.isfinite(pct):
@@ -1192,92 +1317,87 @@ def diagnose(
             "evidence": ", ".join(parts),
         }
 
-    rate = {
-        k: float(val.loc[k, "value"])
-        for k in ("visit_rate", "quote_rate", "order_rate", "delivery_rate", "test_drive_rate")
-    }
-    n_lead = float(val.loc["lead_count", "value"])
-    n_order = float(val.loc["order_count", "value"])
-    rows = []
-    for stage in STAGE_KPIS:
-        j = judge(stage)
-        v, t = j["value"], j["target"]
-        flagged = bool(j["sig"] or j["low"])
-        reasons = []
-        if j["miss"]:
-            reasons.append(
-                f"below target {t:.3g}"
-                + ("" if j["sig"] else " but within sampling error (not flagged)")
-            )
-        if j["low"]:
-            reasons.append(f"at the {j['pct']:.0f}th percentile of {j['npeer']} peers")
-        if not reasons:
-            reasons.append(
-                "no target or peers" if j["verdict"] == "no reference" else "meets target and peers"
-            )
-        # orders a year gained if the stage reached its target (or the peer median)
-        ref = t if np.isfinite(t) else j["median"]
-        stake = np.nan
-        if np.isfinite(ref) and np.isfinite(v) and ref > v:
-            gap = ref - v
-            with np.errstate(invalid="ignore"):
-                gain = {
-                    "lead_count": gap
-                    * rate["visit_rate"]
-                    * rate["quote_rate"]
-                    * rate["order_rate"],
-                    "visit_rate": gap * n_lead * rate["quote_rate"] * rate["order_rate"],
-                    "quote_rate": gap * n_lead * rate["visit_rate"] * rate["order_rate"],
-                    "order_rate": gap * n_lead * rate["visit_rate"] * rate["quote_rate"],
-                    "test_drive_rate": np.nan,  # a test drive is not a required step
-                    "delivery_rate": gap * n_order,
-                }[stage]
-            stake = gain / years if np.isfinite(gain) else np.nan
-        base = {
-            "dealer_id": dealer.dealer_id,
-            "stage": stage,
-            "stage_value": v,
-            "stage_target": t,
-            "stage_ci_low": j["ci_low"],
-            "stage_ci_high": j["ci_high"],
-            "stage_peer_percentile": j["pct"],
-            "stage_peer_median": j["median"],
-            "flagged": flagged,
-            "flag_reason": "; ".join(reasons),
-            "orders_at_stake": stake,
-        }
-        causes = CAUSES.get(
-            stage, [("product scripts", None, None), ("test-drive fleet availability", None, None)]
+
+def _flag_reason(j: dict[str, Any]) -> str:
+    """Why a stage is (or is not) flagged, from its judgement."""
+    reasons = []
+    if j["miss"]:
+        reasons.append(
+            f"below target {j['target']:.3g}"
+            + ("" if j["sig"] else " but within sampling error (not flagged)")
         )
-        for cause, ckpi, grouping in causes:
-            channels = [c for c in CHANNELS if c != "walk_in"] if grouping == "channel" else [None]
-            for ch in channels:
-                if ckpi is None:
-                    c = {
-                        "value": np.nan,
-                        "target": np.nan,
-                        "pct": np.nan,
-                        "median": np.nan,
-                        "verdict": "no data",
-                        "evidence": "not measurable from CRM records; check on site",
-                    }
-                else:
-                    c = judge(ckpi, ch)
-                rows.append(
-                    {
-                        **base,
-                        "cause": cause,
-                        "cause_kpi": ckpi,
-                        "channel": ch,
-                        "cause_value": c["value"],
-                        "cause_target": c["target"],
-                        "cause_peer_percentile": c["pct"],
-                        "cause_peer_median": c["median"],
-                        "verdict": c["verdict"],
-                        "evidence": c["evidence"],
-                    }
-                )
-    out = pd.DataFrame(rows)
+    if j["low"]:
+        reasons.append(f"at the {j['pct']:.0f}th percentile of {j['npeer']} peers")
+    if not reasons:
+        reasons.append(
+            "no target or peers" if j["verdict"] == "no reference" else "meets target and peers"
+        )
+    return "; ".join(reasons)
+
+
+def _orders_at_stake(
+    stage: str,
+    j: dict[str, Any],
+    rate: dict[str, float],
+    volume: dict[str, float],
+    years: float,
+) -> float:
+    """Orders a year gained if the stage reached its target (or the peer median)."""
+    v, t = j["value"], j["target"]
+    ref = t if np.isfinite(t) else j["median"]
+    if not (np.isfinite(ref) and np.isfinite(v) and ref > v):
+        return np.nan
+    gap = ref - v
+    with np.errstate(invalid="ignore"):
+        gain = {
+            "lead_count": gap * rate["visit_rate"] * rate["quote_rate"] * rate["order_rate"],
+            "visit_rate": gap * volume["lead"] * rate["quote_rate"] * rate["order_rate"],
+            "quote_rate": gap * volume["lead"] * rate["visit_rate"] * rate["order_rate"],
+            "order_rate": gap * volume["lead"] * rate["visit_rate"] * rate["quote_rate"],
+            "test_drive_rate": np.nan,  # a test drive is not a required step
+            "delivery_rate": gap * volume["order"],
+        }[stage]
+    return gain / years if np.isfinite(gain) else np.nan
+
+
+def _cause_rows(stage: str, judge: _Judge) -> list[dict[str, Any]]:
+    """The deck's candidate causes of a stage, each judged by the KPI that measures it."""
+    causes = CAUSES.get(
+        stage, [("product scripts", None, None), ("test-drive fleet availability", None, None)]
+    )
+    rows = []
+    for cause, ckpi, grouping in causes:
+        channels = [c for c in CHANNELS if c != "walk_in"] if grouping == "channel" else [None]
+        for ch in channels:
+            if ckpi is None:
+                c = {
+                    "value": np.nan,
+                    "target": np.nan,
+                    "pct": np.nan,
+                    "median": np.nan,
+                    "verdict": "no data",
+                    "evidence": "not measurable from CRM records; check on site",
+                }
+            else:
+                c = judge(ckpi, ch)
+            rows.append(
+                {
+                    "cause": cause,
+                    "cause_kpi": ckpi,
+                    "channel": ch,
+                    "cause_value": c["value"],
+                    "cause_target": c["target"],
+                    "cause_peer_percentile": c["pct"],
+                    "cause_peer_median": c["median"],
+                    "verdict": c["verdict"],
+                    "evidence": c["evidence"],
+                }
+            )
+    return rows
+
+
+def _rank_stages(out: pd.DataFrame) -> pd.DataFrame:
+    """Rank flagged stages by orders at stake (unflagged stages last), rows sorted by rank."""
     st = out.drop_duplicates("stage")[["stage", "flagged", "orders_at_stake"]].copy()
     st["key"] = np.where(st["flagged"], st["orders_at_stake"].fillna(0.0), -1.0)
     st["rank"] = st["key"].rank(ascending=False, method="first").astype(int)

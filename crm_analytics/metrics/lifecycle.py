@@ -23,6 +23,10 @@ States (one per customer as of a date):
 
 Precedence for owners: lost > dormant > new (own store / elsewhere) > regular > floating.
 The thresholds live in ``params/lifecycle.yaml``.
+
+:func:`dormant_owners` is the one list of dormant customers: every dormant-customer report
+and activation list of the package (the CRM department's reports, the call lists, the CLV
+activation list) selects its customers through it.
 """
 
 from __future__ import annotations
@@ -47,6 +51,8 @@ STATES: tuple[str, ...] = (
     "lost",
 )
 MONTH_DAYS = 30.4375
+#: The lifecycle state of an owner to re-activate.
+DORMANT = "dormant"
 
 
 def _rules(params: dict[str, Any] | None) -> dict[str, Any]:
@@ -189,6 +195,46 @@ def lifecycle_states(
         }
     )
     return res.reset_index(drop=True)
+
+
+def dormant_owners(
+    dealer: DealerData | None = None,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    p_alive: pd.Series | None = None,
+    params: dict[str, Any] | None = None,
+    states: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """The dormant customers as of a date: owners in the lifecycle state ``dormant``.
+
+    Dormant means no service visit (nor purchase known here) for more than ``dormant_months``
+    but not yet ``lost_months``, or, with ``p_alive``, P(alive) below ``p_alive_dormant``
+    (``params/lifecycle.yaml``; precedence in the module docstring).
+
+    Parameters
+    ----------
+    dealer, as_of, p_alive, params
+        As for :func:`lifecycle_states`, which is called when ``states`` is not given.
+    states
+        The output of :func:`lifecycle_states` when already computed (then the other
+        arguments are not used).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of :func:`lifecycle_states` whose state is ``dormant`` (same columns, in
+        customer order), with a fresh index.
+    """
+    if states is None:
+        if dealer is None:
+            raise InputError("dormant_owners needs a dealer or the states of lifecycle_states")
+        states = lifecycle_states(dealer, as_of=as_of, p_alive=p_alive, params=params)
+    elif "state" not in states.columns or "customer_id" not in states.columns:
+        raise InputError(
+            "dormant_owners: states must be the output of lifecycle_states "
+            f"(columns customer_id and state); got columns {list(states.columns)}"
+        )
+    return states[states["state"] == DORMANT].reset_index(drop=True)
 
 
 def state_counts(states: pd.DataFrame) -> pd.DataFrame:
