@@ -35,8 +35,15 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
 )
 
 # contact details only when the run asks for contact lists (mask_personal_data false)

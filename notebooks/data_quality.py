@@ -34,8 +34,15 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
 )
 
 reconciliation = quality.reconcile_visits(dealer, mask=False)

@@ -38,10 +38,17 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import gap_lines, t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
 )
-all_targets = rm.load_targets(targets)
+all_targets = settings.targets
 m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
 benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
 gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
@@ -90,7 +97,7 @@ plt.show()
 # The deck's showroom KPI tree (slides 39-41) with 95% intervals and the network targets.
 out.show_heading(t("kpi_tree", language))
 tree = funnel.kpi_tree(dealer, period=(start, end))
-funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
+funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}
 rates = tree.loc[tree["unit"] != "leads", ["kpi", "value", "ci_low", "ci_high", "unit"]]
 rates = rates.assign(target=rates["kpi"].map(funnel_targets), kpi=rates["kpi"].map(plots.label))
 out.show_table(
@@ -105,7 +112,7 @@ plt.show()
 # %%
 # Diagnosis (slide 41): the flagged stages and the candidate causes the data supports.
 out.show_heading(t("diagnosis", language))
-diag = funnel.diagnose(dealer, period=(start, end))
+diag = funnel.diagnose(dealer, period=(start, end), targets=settings.funnel_targets())
 flagged = diag.loc[diag["flagged"] & (diag["verdict"] == "supports")]
 if len(flagged):
     out.show_table(

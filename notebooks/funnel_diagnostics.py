@@ -35,12 +35,19 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
 )
 
 tree = funnel.kpi_tree(dealer, period=(start, end))
-funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
+funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}
 
 # %%
 nb.show_header(dealer, "funnel and diagnostics", language, (start, end), (cstart, cend))
@@ -93,7 +100,7 @@ plt.show()
 
 # %%
 # Diagnosis (slide 41): flagged stages, candidate causes and what the data says about each.
-diag = funnel.diagnose(dealer, period=(start, end))
+diag = funnel.diagnose(dealer, period=(start, end), targets=settings.funnel_targets())
 out.show_table(
     diag.loc[
         diag["flagged"],

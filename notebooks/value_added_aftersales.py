@@ -35,11 +35,18 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
 )
 
-all_targets = rm.load_targets(targets)
+all_targets = settings.targets
 m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
 benchmark = read_json(benchmark_path) if benchmark_path else None
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)

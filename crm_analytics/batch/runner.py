@@ -37,7 +37,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crm_analytics.batch.params import DealerParams, load_run_params
+from crm_analytics.batch.params import load_run_params, notebook_parameters
+from crm_analytics.core.config import Settings
 from crm_analytics.core.errors import InputError, ParameterError
 from crm_analytics.core.files import read_json, write_json
 from crm_analytics.report.headline import network_benchmark
@@ -124,7 +125,7 @@ def _code_hash(notebooks: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def _input_fingerprint(p: DealerParams, code: str, extra: dict[str, Any]) -> str:
+def _input_fingerprint(p: Settings, code: str, extra: dict[str, Any]) -> str:
     """Hash of the dealer's data partition files, its parameters and the code."""
     h = hashlib.blake2b(digest_size=16)
     root = Path(p.source)
@@ -187,7 +188,7 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
 @dataclass
 class _Job:
     dealer_id: str
-    params: dict[str, Any]  # DealerParams.as_dict()
+    params: dict[str, Any]  # Settings.as_dict()
     nb_params: dict[str, Any]
     notebooks: list[str]  # absolute paths
     out: str
@@ -557,16 +558,17 @@ def run_report(
     t_run = time.perf_counter()
     out = Path(out).resolve()
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
-    net_params, dealer_params = load_run_params(
+    run_params = load_run_params(
         params_dir,
         dealers=dealers,
         all_dealers=all_dealers,
         source=source,
         contact_lists=contact_lists,
     )
+    net_params, dealer_params = run_params.network, run_params.dealers
     nb_paths = _notebook_paths(list(notebooks), nb_dir)
     net_nb = _notebook_paths([NETWORK_NOTEBOOK], nb_dir)[0] if network else None
-    expected = list(dealer_params[0].as_notebook_parameters()) if dealer_params else []
+    expected = list(notebook_parameters(dealer_params[0])) if dealer_params else []
     _check_notebook_parameters(nb_paths, expected + ["benchmark_path"])
     if net_nb is not None:
         _check_notebook_parameters([net_nb], _NETWORK_PARAMS)
@@ -585,7 +587,7 @@ def run_report(
         jobs[p.dealer_id] = _Job(
             dealer_id=p.dealer_id,
             params=p.as_dict(),
-            nb_params={**p.as_notebook_parameters(), "benchmark_path": str(bench_path)},
+            nb_params={**notebook_parameters(p), "benchmark_path": str(bench_path)},
             notebooks=[str(x) for x in nb_paths],
             out=str(out),
             timeout=float(timeout),
@@ -672,7 +674,7 @@ def run_report(
                     results[job.dealer_id] = DealerResult(**res)
 
         if net_nb is not None:
-            lang = str(net_params.get("language", "en"))
+            lang = net_params.language
             net_job = _Job(
                 dealer_id="network",
                 params={},

@@ -30,7 +30,6 @@ __all__ = [
     "gaps_in_yuan",
     "kpi_table",
     "load_benchmark",
-    "load_targets",
     "network_benchmark",
     "period_kpis",
     "read_json",
@@ -69,37 +68,6 @@ _LINES = {
     "trade_in_penetration": "trade_in",
 }
 _DAY = pd.Timedelta(days=1)
-
-
-def load_targets(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Headline KPI targets: ``params/targets.yaml``, then a dealer's ``overrides``.
-
-    The funnel rates come from the file's ``kpis`` section (the same targets
-    :func:`crm_analytics.metrics.funnel.diagnose` judges against), the other headline KPIs from its
-    ``headline`` section. ``params/network.yaml`` and a dealer's YAML hold only overrides.
-
-    Returns
-    -------
-    dict
-        ``{kpi: target}`` for the KPIs of :data:`KPI_KEYS` that have one.
-    """
-    from crm_analytics.core.config import load_params
-    from crm_analytics.metrics.funnel import load_targets as funnel_targets
-
-    out = {k: v["target"] for k, v in funnel_targets().items() if k in FUNNEL_KPIS}
-    raw = load_params("targets").get("headline") or {}
-    for k, v in raw.items():
-        if k not in KPI_KEYS:
-            raise InputError(
-                f"params/targets.yaml: unknown headline KPI {k!r}; headline KPIs are "
-                f"{list(KPI_KEYS)}"
-            )
-        out[k] = float(v)
-    for k, v in (overrides or {}).items():
-        if k not in KPI_KEYS:
-            raise InputError(f"target for unknown KPI {k!r}; headline KPIs are {list(KPI_KEYS)}")
-        out[k] = float(v)
-    return out
 
 
 def _ratio(num: float, den: float) -> float:

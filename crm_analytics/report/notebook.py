@@ -6,8 +6,11 @@ means (:func:`crm_analytics.report.headline.resolve_periods`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
+from crm_analytics.core.config import Settings, resolve_settings
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.data.store import load_dealer
 from crm_analytics.report import display as out
@@ -27,20 +30,34 @@ def open_dealer(
     period_end: str | None = None,
     comparison_start: str | None = None,
     comparison_end: str | None = None,
-    language: str = "en",
-) -> tuple[DealerData, str, Period, Period]:
-    """A notebook's parameters in, ``(dealer, chart language, period, comparison)`` out.
+    language: str | None = None,
+    *,
+    targets: Mapping[str, float] | None = None,
+) -> tuple[DealerData, Settings, str, Period, Period]:
+    """A notebook's parameters in, ``(dealer, settings, chart language, period, comparison)``
+    out.
 
-    The chart language is ``language`` unless no CJK font is installed (then English, with a
-    warning: :func:`crm_analytics.report.plots.apply_style`). A period without both ends is the
-    default one (the 12 months up to the data date; the comparison is the span before it).
+    The settings are resolved once (:func:`crm_analytics.core.config.resolve_settings`: package
+    defaults, ``params/network.yaml``, the dealer's YAML, then these parameters), so every table,
+    chart and diagnosis of the notebook judges against the same targets. The chart language is
+    the settings' language unless no CJK font is installed (then English, with a warning:
+    :func:`crm_analytics.report.plots.apply_style`). A period without both ends is the default
+    one (the 12 months up to the data date; the comparison is the span before it).
     """
-    lang = plots.apply_style(language)
-    dealer = load_dealer(source, dealer_id)
     period = (period_start, period_end) if period_start and period_end else None
     comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-    main, previous = resolve_periods(dealer.as_of, period, comparison)
-    return dealer, lang, main, previous
+    settings = resolve_settings(
+        dealer_id,
+        source=source,
+        period=period,
+        comparison_period=comparison,
+        language=language,
+        targets=dict(targets) if targets else None,
+    )
+    lang = plots.apply_style(settings.language)
+    dealer = load_dealer(source, dealer_id)
+    main, previous = resolve_periods(dealer.as_of, settings.period, settings.comparison_period)
+    return dealer, settings, lang, main, previous
 
 
 def show_header(
