@@ -24,18 +24,19 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.actions.call_lists import call_lists as actions
+from crm_analytics.actions import call_lists as actions
 from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+analysis, lang = nb.open_analysis(
     source,
     dealer_id,
     period_start,
@@ -44,10 +45,13 @@ dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
     comparison_end,
     language,
     targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
 # contact details only when the run asks for contact lists (mask_personal_data false)
-calls = actions.call_lists(dealer, contact=not mask_personal_data)
+calls = analysis.call_lists(masked=mask_personal_data)
 
 # %%
 nb.show_header(dealer, "action lists", language, (start, end), (cstart, cend))

@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -34,7 +35,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 
-dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+analysis, lang = nb.open_analysis(
     source,
     dealer_id,
     period_start,
@@ -43,7 +44,10 @@ dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
     comparison_end,
     language,
     targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
 media = attribution.media_efficiency(dealer, by=(), period=(start, end))  # leads of the period
 journeys = attribution.journeys(dealer)

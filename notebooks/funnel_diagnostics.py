@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -35,7 +36,7 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
+analysis, lang = nb.open_analysis(
     source,
     dealer_id,
     period_start,
@@ -44,7 +45,10 @@ dealer, settings, lang, (start, end), (cstart, cend) = nb.open_dealer(
     comparison_end,
     language,
     targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
 tree = funnel.kpi_tree(dealer, period=(start, end))
 funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}

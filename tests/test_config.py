@@ -61,6 +61,16 @@ def test_settings_are_frozen_and_read_only(params_dir):
     assert s.section("scoring")["churn"] is not None
 
 
+def test_settings_pickle_round_trip(params_dir):
+    import pickle
+
+    s = config.resolve_settings("D007", params_dir=params_dir, period=("2026-01-01", "2026-06-30"))
+    back = pickle.loads(pickle.dumps(s))
+    assert back == s and back.as_dict() == s.as_dict()
+    with pytest.raises(TypeError):
+        back.targets["visit_rate"] = 0.1  # type: ignore[index]
+
+
 def test_every_problem_of_every_layer_is_named(params_dir):
     (params_dir / "dealers" / "D008.yaml").write_text(
         "dealer_id: D008\nlangauge: zh\ntargets: {visit_to_order_rate: 33}\n", encoding="utf-8"

@@ -465,12 +465,30 @@ def test_index_html_escapes(tmp_path):
 
 
 def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
+    from crm_analytics.report.analysis import load_analysis
+
     out = tmp_path / "run"
     s = runner.run_report(
-        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=2,
+        progress=False,
+        notebooks=list(runner.DEFAULT_NOTEBOOKS),
     )
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
+    # compute once, show everywhere: the report and the churn notebook show the run's bands
+    for did in ("D001", "D002", "D003"):
+        a = load_analysis(out / did / "analysis.pkl")
+        assert a.churn_model is not None and len(a.lead_scores) > 0
+        assert not hasattr(a, "lead_frames") or a.lead_frames is None
+        churn_html = (out / did / "churn.html").read_text()
+        assert f"{len(a.churn_scores):,} active customers" in churn_html
+        report_html = (out / did / "report.html").read_text()
+        for n in a.band_counts():
+            assert f">{n:,}<" in report_html
+        assert json.loads((out / did / "metrics.json").read_text())["metrics"] == a.metrics
     for did in ("D001", "D002", "D003"):
         doc = json.loads((out / did / "metrics.json").read_text())
         assert doc["status"] == "ok" and doc["metrics"]["dealer"]["dealer_id"] == did
@@ -492,11 +510,20 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     bench = json.loads((out / "network" / "benchmark.json").read_text())
     assert bench["n_dealers"] == 3
 
-    # rerun: nothing changed -> every dealer skipped
+    # rerun: nothing changed -> every dealer skipped, none loaded or analysed again
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")}
+    assert len(stamps) == 3
     s2 = runner.run_report(
-        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=1,
+        progress=False,
+        network=False,
+        notebooks=list(runner.DEFAULT_NOTEBOOKS),
     )
     assert [r.status for r in s2.results] == ["skipped"] * 3
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")} == stamps
 
 
 def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
@@ -524,6 +551,7 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
         params_dir=params_dir,
         workers=2,
         timeout=6,
+        notebooks=["dealer_report"],
         notebooks_dir=nbdir,
         network=False,
         progress=False,
@@ -610,7 +638,12 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
             c.wait_for_workers(2, timeout=60)
         out = tmp_path / "run"
         s = runner.run_report(
-            out=out, all_dealers=True, params_dir=params_dir, scheduler=address, progress=False
+            out=out,
+            all_dealers=True,
+            params_dir=params_dir,
+            scheduler=address,
+            progress=False,
+            notebooks=["dealer_report"],
         )
         assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
         assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
@@ -641,12 +674,14 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
         "1",
         "--no-progress",
         "--no-network",
+        "--notebooks",
+        "dealer_report",
     ]
     proc = subprocess.Popen(
         cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 240
         while time.time() < deadline and not (out / "D001" / "metrics.json").exists():
             time.sleep(0.1)
         assert (out / "D001" / "metrics.json").exists(), "first dealer never finished"
@@ -660,7 +695,13 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
     assert "D001" in done_before and len(done_before) < 3
     _assert_complete_and_escaped(out)  # nothing half-written
     s = runner.run_report(
-        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=2,
+        progress=False,
+        network=False,
+        notebooks=["dealer_report"],
     )
     status = {r.dealer_id: r.status for r in s.results}
     assert all(status[d] == "skipped" for d in done_before)

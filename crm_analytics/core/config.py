@@ -43,7 +43,7 @@ import datetime as _dt
 import difflib
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -416,9 +416,26 @@ class Settings:
             "sections": {k: _thawed(v) for k, v in sorted(self.sections.items())},
         }
 
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # read-only mappings do not pickle: process pools and saved analyses get plain copies
+        state = {f.name: _thawed(getattr(self, f.name)) for f in fields(self)}
+        state["tree_kpis"] = sorted(self.tree_kpis)
+        return (_settings_from_state, (state,))
+
     def with_run_args(self, **run_args: Any) -> Settings:
         """These settings with run arguments over them (checked like a file's keys)."""
         return _apply(self, run_args, file="run arguments", allowed=DEALER_KEYS, drop_none=True)
+
+
+def _settings_from_state(state: dict[str, Any]) -> Settings:
+    state = dict(state)
+    for key in ("targets", "higher_is_better", "sections"):
+        state[key] = _frozen(state[key])
+    for key in ("period", "comparison_period"):
+        state[key] = tuple(state[key]) if state[key] else None
+    state["tree_kpis"] = frozenset(state["tree_kpis"])
+    state["files"] = tuple(state["files"])
+    return Settings(**state)
 
 
 def _period(value: Any) -> tuple[str, str] | None:

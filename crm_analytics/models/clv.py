@@ -298,6 +298,19 @@ def probabilistic_clv(
     )
 
 
+def _log_parameter_covariance(theta: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Covariance of the log parameters (delta method), made usable for sampling: negative
+    eigenvalues (a fit on the boundary of a small dealer's likelihood, or a penalised one) are
+    set to zero, and a covariance that is not finite gives no parameter uncertainty at all
+    (the interval then reflects only the customers' own randomness)."""
+    log_cov = cov / np.outer(theta, theta)
+    if not np.all(np.isfinite(log_cov)):
+        return np.zeros_like(log_cov)
+    log_cov = (log_cov + log_cov.T) / 2
+    w, v = np.linalg.eigh(log_cov)
+    return (v * np.clip(w, 0.0, None)) @ v.T
+
+
 def project_customer_base(
     models: BaseModels,
     *,
@@ -335,7 +348,7 @@ def project_customer_base(
 
     rng = np.random.default_rng(seed)
     theta = models.count.params_.to_numpy(float)
-    cov = models.count.covariance_.to_numpy(float) / np.outer(theta, theta)
+    cov = _log_parameter_covariance(theta, models.count.covariance_.to_numpy(float))
     sims_v = np.empty((n_sims, months))
     sims_m = np.empty((n_sims, months))
     dt = MONTH_WEEKS
