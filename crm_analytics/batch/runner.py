@@ -33,7 +33,7 @@ import pickle
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -579,6 +579,7 @@ def run_report(
     network: bool = True,
     kernel_name: str = KERNEL_NAME,
     progress: bool = True,
+    run_args: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Run the report notebooks for the selected dealers; see the module docstring.
 
@@ -616,6 +617,8 @@ def run_report(
         Jupyter kernel (must start this environment's Python; :func:`check_kernel`).
     progress
         Show a progress bar on stderr.
+    run_args
+        Settings over every dealer's parameter files (``{"period": (start, end)}``, ...).
 
     Returns
     -------
@@ -635,8 +638,11 @@ def run_report(
         all_dealers=all_dealers,
         source=source,
         contact_lists=contact_lists,
+        run_args=run_args,
     )
     net_params, dealer_params = run_params.network, run_params.dealers
+    for note in run_params.notes:
+        sys.stderr.write(f"note: {note}\n")
     nb_paths = _notebook_paths(list(notebooks), nb_dir)
     net_nb = _notebook_paths([NETWORK_NOTEBOOK], nb_dir)[0] if network else None
     expected = list(notebook_parameters(dealer_params[0])) if dealer_params else []
@@ -873,6 +879,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         notebooks_dir=args.notebooks_dir,
         network=not args.no_network,
         progress=not args.no_progress,
+        run_args=getattr(args, "run_args", None),
     )
     counts: dict[str, int] = {}
     for r in summary.results:
