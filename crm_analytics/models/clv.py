@@ -298,15 +298,26 @@ def probabilistic_clv(
     )
 
 
+#: A log parameter whose standard error exceeds this is not identified by the data (a small
+#: dealer's fit running along a ridge of its likelihood); its draws would be meaningless.
+MAX_LOG_SD = 2.0
+
+
 def _log_parameter_covariance(theta: np.ndarray, cov: np.ndarray) -> np.ndarray:
-    """Covariance of the log parameters (delta method), made usable for sampling: negative
-    eigenvalues (a fit on the boundary of a small dealer's likelihood, or a penalised one) are
-    set to zero, and a covariance that is not finite gives no parameter uncertainty at all
-    (the interval then reflects only the customers' own randomness)."""
+    """Covariance of the log parameters (delta method), made usable for sampling.
+
+    A fit on the boundary of a small dealer's likelihood can give a covariance that is not
+    finite, not positive semidefinite, or with a log standard error in the thousands for a
+    parameter the data do not identify. Such parameters (standard error above
+    :data:`MAX_LOG_SD`, or not finite) are held at their estimate; negative eigenvalues of the
+    rest are set to zero. The interval then reflects the uncertainty the data do carry.
+    """
     log_cov = cov / np.outer(theta, theta)
-    if not np.all(np.isfinite(log_cov)):
-        return np.zeros_like(log_cov)
     log_cov = (log_cov + log_cov.T) / 2
+    sd = np.sqrt(np.abs(np.diag(log_cov)))
+    fixed = ~np.isfinite(sd) | (sd > MAX_LOG_SD) | ~np.isfinite(log_cov).all(axis=1)
+    log_cov[fixed, :] = 0.0
+    log_cov[:, fixed] = 0.0
     w, v = np.linalg.eigh(log_cov)
     return (v * np.clip(w, 0.0, None)) @ v.T
 
