@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -36,12 +37,22 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
 # contact details only when the run asks for contact lists (mask_personal_data false)
-calls = actions.call_lists(dealer, contact=not mask_personal_data)
+calls = analysis.call_lists(masked=mask_personal_data)
 
 # %%
 nb.show_header(dealer, "action lists", language, (start, end), (cstart, cend))

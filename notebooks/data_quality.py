@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -34,12 +35,21 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
-reconciliation = quality.reconcile_visits(dealer, mask=False)
-card = quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False)
+reconciliation, card = analysis.reconciliation, analysis.scorecard
 
 # %%
 nb.show_header(dealer, "data quality", language, (start, end), (cstart, cend))

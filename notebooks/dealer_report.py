@@ -24,25 +24,34 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics.core.errors import InsufficientDataError
 from crm_analytics.metrics import attribution, funnel, lifecycle, penetration, quality
-from crm_analytics.models.churn import ChurnModel
 from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import gap_lines, t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
 )
-all_targets = rm.load_targets(targets)
-m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
+all_targets = settings.targets
+m = analysis.metrics
 benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
 gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
@@ -90,7 +99,7 @@ plt.show()
 # The deck's showroom KPI tree (slides 39-41) with 95% intervals and the network targets.
 out.show_heading(t("kpi_tree", language))
 tree = funnel.kpi_tree(dealer, period=(start, end))
-funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
+funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}
 rates = tree.loc[tree["unit"] != "leads", ["kpi", "value", "ci_low", "ci_high", "unit"]]
 rates = rates.assign(target=rates["kpi"].map(funnel_targets), kpi=rates["kpi"].map(plots.label))
 out.show_table(
@@ -105,7 +114,7 @@ plt.show()
 # %%
 # Diagnosis (slide 41): the flagged stages and the candidate causes the data supports.
 out.show_heading(t("diagnosis", language))
-diag = funnel.diagnose(dealer, period=(start, end))
+diag = funnel.diagnose(dealer, period=(start, end), targets=settings.funnel_targets())
 flagged = diag.loc[diag["flagged"] & (diag["verdict"] == "supports")]
 if len(flagged):
     out.show_table(
@@ -159,20 +168,16 @@ plt.show()
 
 # %%
 # The customer base by lifecycle state and the churn risk of active service customers
-# (calibrated churn model fitted once on this dealer's own history, one training date).
+# (the calibrated churn model of this run: the dealer's own, or the network's for a small dealer).
 out.show_heading(t("base", language))
 states = lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
 plots.plot_bars(states.set_index("state")["customers"], title="states_title", lang=lang)
 plt.show()
 out.show_heading(t("churn", language), 3)
-try:  # a small dealer has too little history for its own model (the churn notebook pools)
-    churn_model = ChurnModel().fit(dealer, cutoff=dealer.as_of - pd.DateOffset(months=12))
-except InsufficientDataError as err:
-    churn_model = None
-    out.show_text(str(err), muted=True)
-if churn_model is not None:
-    risk = churn_model.score(dealer)
-    bands = risk["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
+if analysis.churn_model is None:
+    out.show_text(analysis.churn_note, muted=True)
+else:
+    bands = analysis.band_counts()
     out.show_table(
         bands.rename(t("list_reason", language)).rename(index=plots.label).to_frame(),
         formatters={t("list_reason", language): out.fmt_count},
@@ -216,8 +221,7 @@ plt.show()
 
 # %%
 out.show_heading(t("quality_cards", language))
-reconciliation = quality.reconcile_visits(dealer, mask=False)
-card = quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False)
+reconciliation, card = analysis.reconciliation, analysis.scorecard
 out.show_table(
     card.dimensions[["dimension", "checked", "failed", "score"]].assign(
         dimension=card.dimensions["dimension"].map(plots.label)

@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -35,12 +36,22 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report.text import t
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
 tree = funnel.kpi_tree(dealer, period=(start, end))
-funnel_targets = {k: v["target"] for k, v in funnel.load_targets().items()}
+funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}
 
 # %%
 nb.show_header(dealer, "funnel and diagnostics", language, (start, end), (cstart, cend))
@@ -93,7 +104,7 @@ plt.show()
 
 # %%
 # Diagnosis (slide 41): flagged stages, candidate causes and what the data says about each.
-diag = funnel.diagnose(dealer, period=(start, end))
+diag = funnel.diagnose(dealer, period=(start, end), targets=settings.funnel_targets())
 out.show_table(
     diag.loc[
         diag["flagged"],

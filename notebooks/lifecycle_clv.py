@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -37,9 +38,19 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
 states = lifecycle.lifecycle_states(dealer)
 base_models = clv.fit_base_models(dealer)  # BG/NBD + Gamma-Gamma, fitted once

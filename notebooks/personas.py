@@ -24,12 +24,11 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 import pandas as pd
-from crm_analytics.data.store import load_dealer
-
 from crm_analytics.models.personas import (
     PersonaModel,
     describe_personas,
@@ -37,12 +36,23 @@ from crm_analytics.models.personas import (
     persona_features,
 )
 from crm_analytics.report import display as out
+from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 
 N_PERSONAS = 4  # the latent-class model's number of personas (BIC for 3-6 is shown below)
 
-lang = plots.apply_style(language)
-dealer = load_dealer(source, dealer_id)
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
+)
+dealer = analysis.dealer
 # every known customer (interview answers missing for those never interviewed): a larger
 # population than the interviewed buyers alone, which makes the personas steadier
 X = persona_features(dealer, population="customers")

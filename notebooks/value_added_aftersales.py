@@ -24,6 +24,7 @@ language = "en"
 mask_personal_data = True
 notes = ""
 benchmark_path = None
+analysis_path = None  # the batch run's analysis of this dealer (None: analyse it here)
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
@@ -35,12 +36,22 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 
-dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
-    source, dealer_id, period_start, period_end, comparison_start, comparison_end, language
+analysis, lang = nb.open_analysis(
+    source,
+    dealer_id,
+    period_start,
+    period_end,
+    comparison_start,
+    comparison_end,
+    language,
+    targets=targets,
+    analysis_path=analysis_path,
 )
+dealer, settings = analysis.dealer, analysis.settings
+(start, end), (cstart, cend) = analysis.period, analysis.comparison
 
-all_targets = rm.load_targets(targets)
-m = rm.dealer_metrics(dealer, period=(start, end), comparison_period=(cstart, cend))
+all_targets = settings.targets
+m = analysis.metrics
 benchmark = read_json(benchmark_path) if benchmark_path else None
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 profit = penetration.profit_decomposition(dealer, period=(start, end))

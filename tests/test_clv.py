@@ -130,3 +130,24 @@ def test_dormant_activation_list_is_ranked(big_dealer):
     assert lst["rank"].tolist() == list(range(1, len(lst) + 1))
     assert lst["customer_id"].is_unique
     assert not {"name", "phone"} & set(lst.columns)
+
+
+def test_projection_survives_a_covariance_that_is_not_positive_semidefinite(clean_dealer):
+    """A small dealer's BG/NBD fit can end with a covariance that is not positive semidefinite
+    (or not finite); the projection then used to stop with numpy's 'a <= 0'."""
+    models = fit_base_models(clean_dealer)
+    cov = models.count.covariance_.copy()
+    cov.iloc[0, 1] = cov.iloc[1, 0] = 10 * np.sqrt(abs(cov.iloc[0, 0] * cov.iloc[1, 1])) + 1
+    models.count.covariance_ = cov
+    assert np.linalg.eigvalsh(cov.to_numpy()).min() < 0
+    proj = project_customer_base(models, months=3, n_sims=20)
+    assert np.isfinite(proj[["visits_low", "visits_high"]].to_numpy()).all()
+    models.count.covariance_ = cov * np.nan
+    proj = project_customer_base(models, months=3, n_sims=20)
+    assert np.isfinite(proj[["visits_low", "visits_high"]].to_numpy()).all()
+    # a parameter the data do not identify (log standard error in the thousands)
+    theta = models.count.params_.to_numpy(float)
+    huge = np.diag((theta * np.array([0.1, 0.1, 3e4, 0.1])) ** 2)
+    models.count.covariance_ = pd.DataFrame(huge, index=cov.index, columns=cov.columns)
+    proj = project_customer_base(models, months=3, n_sims=20)
+    assert np.isfinite(proj[["visits_low", "visits_high"]].to_numpy()).all()

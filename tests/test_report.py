@@ -95,16 +95,24 @@ def _assert_complete_and_escaped(out: Path) -> None:
 
 
 def test_params_resolve_and_merge(params_dir, store):
-    net, dps = params.load_run_params(params_dir, all_dealers=True)
+    from crm_analytics.core.config import target_defaults
+
+    dps = params.load_run_params(params_dir, all_dealers=True).dealers
     assert [p.dealer_id for p in dps] == ["D001", "D002", "D003"]
     d1 = dps[0]
     assert d1.language == "zh" and dps[1].language == "en"
-    assert d1.targets == {"visit_to_order_rate": 0.35, "finance_penetration": 0.6}
+    defaults = target_defaults()
+    assert dict(d1.targets) == {
+        **defaults,
+        "visit_to_order_rate": 0.35,
+        "finance_penetration": 0.6,
+    }
     assert d1.source == str(Path(store).resolve()) and d1.mask_personal_data
-    _, dps = params.load_run_params(params_dir, dealers=["D003"], contact_lists=True)
+    dps = params.load_run_params(params_dir, dealers=["D003"], contact_lists=True).dealers
     assert [p.dealer_id for p in dps] == ["D003"] and not dps[0].mask_personal_data
-    nbp = dps[0].as_notebook_parameters()
+    nbp = params.notebook_parameters(dps[0])
     assert nbp["period_start"] is None and nbp["dealer_id"] == "D003"
+    assert nbp["targets"]["visit_to_order_rate"] == 0.35
 
 
 def test_params_every_problem_reported_up_front(tmp_path, store):
@@ -128,11 +136,36 @@ def test_params_every_problem_reported_up_front(tmp_path, store):
         "target 'visit_to_order_rate' is a rate and must lie in [0, 1]",
         "unknown target 'finance_penetraton' (did you mean 'finance_penetration'?)",
         "'start' 2026-01-01 is after 'end' 2025-01-01",
-        "dealer 'D009' is not in the store",
         "'D004' does not match the file name 'D003'",
         "D002.yaml: source: missing files",
     ):
         assert needle in msg, f"{needle!r} not reported in:\n{msg}"
+
+
+def test_all_dealers_means_the_store_and_absent_dealer_files_are_noted(tmp_path, store):
+    (tmp_path / "dealers").mkdir()
+    (tmp_path / "network.yaml").write_text(f"source: {store}\n")
+    (tmp_path / "dealers" / "D009.yaml").write_text("dealer_id: D009\n")
+    run = params.load_run_params(tmp_path, all_dealers=True)
+    assert [s.dealer_id for s in run.dealers] == ["D001", "D002", "D003"]
+    assert len(run.notes) == 1 and "D009" in run.notes[0]
+    with pytest.raises(ParameterError, match="dealer 'D009' is not in the store"):
+        params.load_run_params(tmp_path, dealers=["D009"])
+
+
+def test_missing_store_is_one_error_and_bad_yaml_no_false_source_error(tmp_path):
+    (tmp_path / "dealers").mkdir()
+    (tmp_path / "network.yaml").write_text("source: /nope/store\n")
+    for d in ("D001", "D002", "D003"):
+        (tmp_path / "dealers" / f"{d}.yaml").write_text(f"dealer_id: {d}\n")
+    with pytest.raises(ParameterError) as exc:
+        params.load_run_params(tmp_path, dealers=["D001", "D002", "D003"])
+    assert str(exc.value).count("missing files") == 1
+    (tmp_path / "network.yaml").write_text("source: [unclosed\n")
+    with pytest.raises(ParameterError) as exc:
+        params.load_run_params(tmp_path, dealers=["D001"])
+    msg = str(exc.value)
+    assert "not valid YAML" in msg and "no data source" not in msg
 
 
 def test_notebook_parameters_checked(tmp_path):
@@ -153,18 +186,21 @@ def test_notebook_parameters_checked(tmp_path):
 
 def test_repository_params_are_valid():
     """The shipped params/ validate (against any store holding their dealers)."""
+    from crm_analytics.core import config
+
     repo = Path(runner.__file__).resolve().parents[2]
     for f in sorted((repo / "params" / "dealers").glob("*.yaml")):
-        data, probs = params.read_yaml(f)
-        assert not probs
-        assert not params.check_params(data, file=str(f), allowed=params.DEALER_KEYS)
-    data, _ = params.read_yaml(repo / "params" / "network.yaml")
-    assert not params.check_params(data, file="network.yaml", allowed=params.NETWORK_KEYS)
+        data = config.read_yaml(f)
+        assert not config.check_params(data, file=str(f), allowed=config.DEALER_KEYS)
+    data = config.read_yaml(repo / "params" / "network.yaml")
+    assert not config.check_params(data, file="network.yaml", allowed=config.NETWORK_KEYS)
 
 
 def test_every_notebook_declares_the_report_parameters():
     """Paired .py/.ipynb notebooks: every dealer notebook takes exactly the runner's parameters."""
-    expected = [*params.DealerParams("D", "s").as_notebook_parameters(), "benchmark_path"]
+    from crm_analytics.core.config import Settings
+
+    expected = [*params.notebook_parameters(Settings("D", "s")), "benchmark_path"]
     nbs = sorted(runner.NOTEBOOKS_DIR.glob("*.ipynb"))
     assert len(nbs) == 10
     dealer_nbs = [p for p in nbs if p.stem != runner.NETWORK_NOTEBOOK]
@@ -257,7 +293,6 @@ def test_dealer_metrics_match_an_independent_count(store):
 def test_a_period_without_data_gives_missing_kpis_not_zeros(store):
     """A period before the extract (a consultant's typo, or an old coaching round): every KPI
     is missing, none is a misleading 0 %; a period past the data date is refused."""
-    from crm_analytics.core.errors import InputError
     from crm_analytics.data.store import load_dealer
 
     d = load_dealer(store, "D001")
@@ -300,18 +335,23 @@ def test_peer_benchmark_needs_three_dealers(tmp_path):
 
 
 def test_headline_targets_have_one_source():
-    from crm_analytics.core.config import load_params
+    from crm_analytics.core.config import load_params, resolve_settings
     from crm_analytics.metrics.funnel import load_targets as funnel_targets
 
-    t = metrics.load_targets()
-    funnel = funnel_targets()
+    s = resolve_settings()
+    funnel = funnel_targets(s.funnel_targets())
     for k in metrics.FUNNEL_KPIS:  # the funnel's own targets, not a second copy
-        assert t[k] == funnel[k]["target"]
-    assert t["finance_penetration"] == load_params("targets")["headline"]["finance_penetration"]
-    assert metrics.load_targets({"finance_penetration": 0.7})["finance_penetration"] == 0.7
+        assert s.targets[k] == funnel[k]["target"]
+    assert (
+        s.targets["finance_penetration"]
+        == (load_params("targets")["headline"]["finance_penetration"])
+    )
+    assert (
+        resolve_settings(targets={"finance_penetration": 0.7}).targets["finance_penetration"] == 0.7
+    )
     assert not (load_params("network").get("targets") or {})  # network.yaml: overrides only
-    with pytest.raises(InputError, match="close_rate"):
-        metrics.load_targets({"close_rate": 0.3})
+    with pytest.raises(ParameterError, match="close_rate"):
+        resolve_settings(targets={"close_rate": 0.3})
 
 
 def test_zero_denominators_give_nan_without_warnings(store):
@@ -425,12 +465,30 @@ def test_index_html_escapes(tmp_path):
 
 
 def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
+    from crm_analytics.report.analysis import load_analysis
+
     out = tmp_path / "run"
     s = runner.run_report(
-        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=2,
+        progress=False,
+        notebooks=list(runner.DEFAULT_NOTEBOOKS),
     )
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
+    # compute once, show everywhere: the report and the churn notebook show the run's bands
+    for did in ("D001", "D002", "D003"):
+        a = load_analysis(out / did / "analysis.pkl")
+        assert a.churn_model is not None and len(a.lead_scores) > 0
+        assert not hasattr(a, "lead_frames") or a.lead_frames is None
+        churn_html = (out / did / "churn.html").read_text()
+        assert f"{len(a.churn_scores):,} active customers" in churn_html
+        report_html = (out / did / "report.html").read_text()
+        for n in a.band_counts():
+            assert f">{n:,}<" in report_html
+        assert json.loads((out / did / "metrics.json").read_text())["metrics"] == a.metrics
     for did in ("D001", "D002", "D003"):
         doc = json.loads((out / did / "metrics.json").read_text())
         assert doc["status"] == "ok" and doc["metrics"]["dealer"]["dealer_id"] == did
@@ -452,11 +510,20 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     bench = json.loads((out / "network" / "benchmark.json").read_text())
     assert bench["n_dealers"] == 3
 
-    # rerun: nothing changed -> every dealer skipped
+    # rerun: nothing changed -> every dealer skipped, none loaded or analysed again
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")}
+    assert len(stamps) == 3
     s2 = runner.run_report(
-        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=1,
+        progress=False,
+        network=False,
+        notebooks=list(runner.DEFAULT_NOTEBOOKS),
     )
     assert [r.status for r in s2.results] == ["skipped"] * 3
+    assert {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")} == stamps
 
 
 def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
@@ -484,6 +551,7 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
         params_dir=params_dir,
         workers=2,
         timeout=6,
+        notebooks=["dealer_report"],
         notebooks_dir=nbdir,
         network=False,
         progress=False,
@@ -570,7 +638,12 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
             c.wait_for_workers(2, timeout=60)
         out = tmp_path / "run"
         s = runner.run_report(
-            out=out, all_dealers=True, params_dir=params_dir, scheduler=address, progress=False
+            out=out,
+            all_dealers=True,
+            params_dir=params_dir,
+            scheduler=address,
+            progress=False,
+            notebooks=["dealer_report"],
         )
         assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
         assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
@@ -601,12 +674,14 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
         "1",
         "--no-progress",
         "--no-network",
+        "--notebooks",
+        "dealer_report",
     ]
     proc = subprocess.Popen(
         cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 240
         while time.time() < deadline and not (out / "D001" / "metrics.json").exists():
             time.sleep(0.1)
         assert (out / "D001" / "metrics.json").exists(), "first dealer never finished"
@@ -620,7 +695,13 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
     assert "D001" in done_before and len(done_before) < 3
     _assert_complete_and_escaped(out)  # nothing half-written
     s = runner.run_report(
-        out=out, all_dealers=True, params_dir=params_dir, workers=2, progress=False, network=False
+        out=out,
+        all_dealers=True,
+        params_dir=params_dir,
+        workers=2,
+        progress=False,
+        network=False,
+        notebooks=["dealer_report"],
     )
     status = {r.dealer_id: r.status for r in s.results}
     assert all(status[d] == "skipped" for d in done_before)

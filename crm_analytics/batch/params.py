@@ -1,275 +1,110 @@
-"""Report parameters: YAML files validated before any notebook runs.
+"""A run's parameters: which dealers, from which store, with which settings.
 
 papermill checks no parameter (names, types, files), so a typo in a dealer's YAML would only
-surface as a wrong report. Here every dealer's parameters are checked up front and every
-problem of every dealer is reported at once (:class:`~crm_analytics.core.errors.ParameterError`).
+surface as a wrong report. Here every selected dealer's settings are resolved once
+(:func:`crm_analytics.core.config.resolve_settings`: package defaults < ``network.yaml`` <
+``dealers/<ID>.yaml`` < run arguments) and every problem of every file is reported at once
+(:class:`~crm_analytics.core.errors.ParameterError`) before anything runs.
 
 Layout::
 
     params/network.yaml          defaults for every dealer (and the network notebook)
     params/dealers/<ID>.yaml     one dealer: ``dealer_id`` plus any key it overrides
 
-Keys (all optional in ``network.yaml``; a dealer file needs ``dealer_id``):
-
-``source``               network store folder (relative paths: relative to the folder holding
-                         ``params/``)
-``dealer_id``            the dealer (dealer files only; must match the file name)
-``period``               ``{start: YYYY-MM-DD, end: YYYY-MM-DD}``; absent or null: the 12 months
-                         up to the dealer's as-of date
-``comparison_period``    the previous coaching round, same form; absent or null: the 12 months
-                         before ``period``
-``targets``              KPI -> target overriding ``params/targets.yaml`` (rates in [0, 1];
-                         ``accessories_per_car`` in yuan); dealer targets are merged over
-                         network targets
-``language``             ``zh`` or ``en``
-``mask_personal_data``   true (default) masks phones and names; a run asking for contact lists
-                         (``--contact-lists``) turns it off
-``notes``                free text shown on the report's first page
+The keys are documented in :mod:`crm_analytics.core.config`.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
+from crm_analytics.core.config import (
+    DEALER_KEYS,
+    NETWORK_KEYS,
+    ParamProblem,
+    Settings,
+    check_params,
+    read_yaml,
+    resolve_settings,
+)
+from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.data.store import list_dealers
 
-from crm_analytics.core.errors import ParameterError
-from crm_analytics.report.headline import KPI_KEYS
-
-__all__ = [
-    "DEALER_KEYS",
-    "NETWORK_KEYS",
-    "RATE_TARGETS",
-    "TARGET_KEYS",
-    "DealerParams",
-    "ParamProblem",
-    "check_params",
-    "load_run_params",
-    "read_yaml",
-]
-
-#: Every target key: the report's headline KPIs (defaults in ``params/targets.yaml``).
-TARGET_KEYS: tuple[str, ...] = KPI_KEYS
-#: Targets that are rates in [0, 1] (all but the yuan amount ``accessories_per_car``).
-RATE_TARGETS: tuple[str, ...] = tuple(k for k in KPI_KEYS if k != "accessories_per_car")
-
-_COMMON: dict[str, str] = {
-    "source": "path",
-    "period": "period",
-    "comparison_period": "period",
-    "targets": "targets",
-    "language": "language",
-    "mask_personal_data": "bool",
-    "notes": "str",
-}
-#: Keys allowed in ``network.yaml`` -> kind.
-NETWORK_KEYS: dict[str, str] = dict(_COMMON)
-#: Keys allowed in a dealer file -> kind.
-DEALER_KEYS: dict[str, str] = {"dealer_id": "str", **_COMMON}
-_DEFAULTS: dict[str, Any] = {
-    "period": None,
-    "comparison_period": None,
-    "targets": {},
-    "language": "en",
-    "mask_personal_data": True,
-    "notes": "",
-}
+__all__ = ["RunParams", "load_run_params", "notebook_parameters"]
 
 
 @dataclass(frozen=True)
-class ParamProblem:
-    """One problem found in a parameter file."""
+class RunParams:
+    """The resolved parameters of a run: the network's settings, one :class:`Settings` per
+    dealer (sorted by id), and notes that do not stop the run (a dealer file for a dealer the
+    store does not hold)."""
 
-    file: str
-    key: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}: {self.key}: {self.message}"
-
-
-@dataclass(frozen=True)
-class DealerParams:
-    """One dealer's resolved parameters (network defaults merged with the dealer's file).
-
-    ``as_notebook_parameters()`` gives the literals injected into the notebooks' ``parameters``
-    cell; ``as_dict()`` is what the run fingerprint hashes.
-    """
-
-    dealer_id: str
-    source: str
-    period: tuple[str, str] | None = None
-    comparison_period: tuple[str, str] | None = None
-    targets: dict[str, float] = field(default_factory=dict)
-    language: str = "en"
-    mask_personal_data: bool = True
-    notes: str = ""
-    files: tuple[str, ...] = ()
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain, JSON-serialisable form (sorted targets)."""
-        return {
-            "dealer_id": self.dealer_id,
-            "source": self.source,
-            "period": list(self.period) if self.period else None,
-            "comparison_period": list(self.comparison_period) if self.comparison_period else None,
-            "targets": dict(sorted(self.targets.items())),
-            "language": self.language,
-            "mask_personal_data": self.mask_personal_data,
-            "notes": self.notes,
-        }
-
-    def as_notebook_parameters(self) -> dict[str, Any]:
-        """Literals for the notebooks' ``parameters`` cell."""
-        d = self.as_dict()
-        return {
-            "source": d["source"],
-            "dealer_id": d["dealer_id"],
-            "period_start": self.period[0] if self.period else None,
-            "period_end": self.period[1] if self.period else None,
-            "comparison_start": self.comparison_period[0] if self.comparison_period else None,
-            "comparison_end": self.comparison_period[1] if self.comparison_period else None,
-            "targets": d["targets"],
-            "language": d["language"],
-            "mask_personal_data": d["mask_personal_data"],
-            "notes": d["notes"],
-        }
+    network: Settings
+    dealers: list[Settings]
+    notes: list[str] = field(default_factory=list)
 
 
-def read_yaml(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | None, list[ParamProblem]]:
-    """Read one YAML mapping; a missing file, bad YAML or a non-mapping is a problem."""
-    p = Path(path)
-    if not p.is_file():
-        return None, [ParamProblem(str(p), "-", "file does not exist")]
+def notebook_parameters(settings: Settings) -> dict[str, Any]:
+    """Literals for a dealer notebook's ``parameters`` cell (targets fully resolved)."""
+    period, comparison = settings.period, settings.comparison_period
+    return {
+        "source": settings.source,
+        "dealer_id": settings.dealer_id,
+        "period_start": period[0] if period else None,
+        "period_end": period[1] if period else None,
+        "comparison_start": comparison[0] if comparison else None,
+        "comparison_end": comparison[1] if comparison else None,
+        "targets": dict(sorted(settings.targets.items())),
+        "language": settings.language,
+        "mask_personal_data": settings.mask_personal_data,
+        "notes": settings.notes,
+    }
+
+
+def _read(path: Path, problems: list[ParamProblem]) -> dict[str, Any] | None:
     try:
-        with p.open(encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        return None, [ParamProblem(str(p), "-", f"not valid YAML: {err}")]
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        return None, [
-            ParamProblem(str(p), "-", f"must be a mapping of keys, got {type(data).__name__}")
-        ]
-    return data, []
+        return read_yaml(path)
+    except InputError as err:
+        problems.append(ParamProblem(str(path), "-", str(err)))
+        return None
 
 
-def _date(value: Any) -> str | None:
-    if isinstance(value, _dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, str):
-        try:
-            return _dt.date.fromisoformat(value.strip()).isoformat()
-        except ValueError:
-            return None
-    return None
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-def _check_value(kind: str, key: str, value: Any, file: str) -> list[ParamProblem]:
-    bad = []
-
-    def add(msg: str) -> None:
-        bad.append(ParamProblem(file, key, msg))
-
-    if kind in ("str", "path"):
-        if not isinstance(value, str) or (kind == "path" and not value.strip()):
-            add(f"must be a string, got {type(value).__name__} {value!r}")
-    elif kind == "bool":
-        if not isinstance(value, bool):
-            add(f"must be true or false, got {type(value).__name__} {value!r}")
-    elif kind == "language":
-        if value not in ("zh", "en"):
-            add(f"must be 'zh' or 'en', got {value!r}")
-    elif kind == "period":
-        if value is None:
-            return bad
-        if not isinstance(value, dict):
-            add(f"must be a mapping {{start: YYYY-MM-DD, end: YYYY-MM-DD}} or null, got {value!r}")
-            return bad
-        extra = sorted(set(value) - {"start", "end"})
-        if extra:
-            add(f"unknown key(s) {extra}; a period has only 'start' and 'end'")
-        start, end = _date(value.get("start")), _date(value.get("end"))
-        if start is None:
-            add(f"'start' must be a date YYYY-MM-DD, got {value.get('start')!r}")
-        if end is None:
-            add(f"'end' must be a date YYYY-MM-DD, got {value.get('end')!r}")
-        if start and end and start > end:
-            add(f"'start' {start} is after 'end' {end}")
-    elif kind == "targets":
-        if not isinstance(value, dict):
-            add(f"must be a mapping KPI -> number, got {type(value).__name__}")
-            return bad
-        for k, v in value.items():
-            if k not in TARGET_KEYS:
-                add(f"unknown target {k!r}{_suggest(k, TARGET_KEYS)}; known: {list(TARGET_KEYS)}")
-            elif not _is_number(v):
-                add(f"target {k!r} must be a number, got {type(v).__name__} {v!r}")
-            elif k in RATE_TARGETS and not 0.0 <= float(v) <= 1.0:
-                add(f"target {k!r} is a rate and must lie in [0, 1], got {v!r} (write 35% as 0.35)")
-            elif float(v) < 0:
-                add(f"target {k!r} must not be negative, got {v!r}")
-    return bad
-
-
-def _suggest(word: str, options: Iterable[str]) -> str:
-    close = difflib.get_close_matches(str(word), list(options), n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def check_params(
-    data: Mapping[str, Any], *, file: str, allowed: Mapping[str, str]
-) -> list[ParamProblem]:
-    """Unknown keys and wrong types of one parameter mapping (files are checked later)."""
-    problems = []
-    for key, value in data.items():
-        if key not in allowed:
+def _dealer_files(ddir: Path, problems: list[ParamProblem]) -> dict[str, tuple[Path, dict]]:
+    files: dict[str, tuple[Path, dict[str, Any]]] = {}
+    for f in sorted(ddir.glob("*.y*ml")) if ddir.is_dir() else []:
+        data = _read(f, problems)
+        if data is None:
+            continue
+        data = _valid_keys(data, file=f, allowed=DEALER_KEYS, problems=problems)
+        did = data.get("dealer_id")
+        if not isinstance(did, str) or not did:
+            problems.append(ParamProblem(str(f), "dealer_id", "missing; name the dealer"))
+            continue
+        if did != f.stem:
             problems.append(
                 ParamProblem(
-                    file,
-                    str(key),
-                    f"unknown key{_suggest(key, allowed)}; allowed: {sorted(allowed)}",
+                    str(f), "dealer_id", f"{did!r} does not match the file name {f.stem!r}"
                 )
             )
             continue
-        problems.extend(_check_value(allowed[key], key, value, file))
-    return problems
+        files[did] = (f, data)
+    return files
 
 
-def _resolve_path(value: str, base: Path) -> str:
-    p = Path(value).expanduser()
-    return str((p if p.is_absolute() else base / p).resolve())
-
-
-def _period(value: Any) -> tuple[str, str] | None:
-    if not value:
-        return None
-    start, end = _date(value.get("start")), _date(value.get("end"))
-    return (start, end) if start and end else None
-
-
-def _store_dealers(source: str) -> tuple[set[str] | None, str | None]:
-    """Dealer ids of a store, or an error message."""
-    from crm_analytics.core.errors import InputError
-    from crm_analytics.data.store import list_dealers
-
-    try:
-        return set(list_dealers(source)["dealer_id"].astype(str)), None
-    except InputError as err:
-        return None, str(err)
+def _store_ids(source: str | None, cache: dict[str, Any]) -> tuple[set[str] | None, str | None]:
+    if source is None:
+        return None, "no data source: set 'source' in network.yaml or pass --source"
+    if source not in cache:
+        try:
+            cache[source] = (set(list_dealers(source)["dealer_id"].astype(str)), None)
+        except InputError as err:
+            cache[source] = (None, str(err))
+    return cache[source]
 
 
 def load_run_params(
@@ -279,173 +114,127 @@ def load_run_params(
     all_dealers: bool = False,
     source: str | os.PathLike[str] | None = None,
     contact_lists: bool = False,
-) -> tuple[dict[str, Any], list[DealerParams]]:
-    """Load and validate the network file and every selected dealer's parameters.
+    run_args: Mapping[str, Any] | None = None,
+) -> RunParams:
+    """Load, validate and resolve the network file and every selected dealer's settings.
 
     Parameters
     ----------
     params_dir
         Folder holding ``network.yaml`` and ``dealers/<ID>.yaml``.
     dealers
-        Dealer ids to run. A dealer without its own file gets the network defaults.
+        Dealer ids to run. A dealer without its own file gets the network's settings.
     all_dealers
-        Run every dealer of the store (plus any dealer file's dealer).
+        Every dealer of the store. Dealer files of dealers the store does not hold are noted
+        (:attr:`RunParams.notes`), not fatal.
     source
         Store folder overriding ``source`` of every file.
     contact_lists
         The run asks for contact lists: personal data is not masked.
-
-    Returns
-    -------
-    network : dict
-        The network parameters (resolved ``source`` and defaults).
-    dealer_params : list of DealerParams
-        One per dealer, sorted by id.
+    run_args
+        Further run arguments over every dealer's files (``period``, ``comparison_period``,
+        ``language``, ``targets``).
 
     Raises
     ------
     ParameterError
-        Listing every problem of every file (unknown keys, wrong types, missing files, dealers
-        not in the store), so all of them can be fixed before a single notebook runs.
+        Listing every problem of every file (unknown keys, wrong types, a missing store,
+        dealers not in the store), so all of them can be fixed before a single notebook runs.
     """
     pdir = Path(params_dir)
-    base = pdir.resolve().parent
     problems: list[ParamProblem] = []
     net_file = pdir / "network.yaml"
-    network: dict[str, Any] = {}
+    network_data: dict[str, Any] = {}
+    unreadable = False  # a network file that cannot be read: its source is unknown, not absent
     if net_file.is_file():
-        data, probs = read_yaml(net_file)
-        problems += probs
-        if data is not None:
-            problems += check_params(data, file=str(net_file), allowed=NETWORK_KEYS)
-            network = dict(data)
+        raw = _read(net_file, problems)
+        unreadable = raw is None
+        network_data = _valid_keys(
+            raw or {}, file=net_file, allowed=NETWORK_KEYS, problems=problems
+        )
     elif not pdir.is_dir() and source is None:
         problems.append(
-            ParamProblem(str(pdir), "-", "parameter folder does not exist (or pass a source)")
+            ParamProblem(str(pdir), "-", "parameter folder does not exist (or pass --source)")
         )
+    files = _dealer_files(pdir / "dealers", problems)
+    args: dict[str, Any] = dict(run_args or {})
     if source is not None:
-        network["source"] = str(source)
-    if isinstance(network.get("source"), str):
-        network["source"] = (
-            str(Path(source).resolve())
-            if source is not None
-            else _resolve_path(network["source"], base)
+        args["source"] = source
+    if contact_lists:
+        args["mask_personal_data"] = False
+
+    def resolve(did: str | None, data: dict[str, Any] | None) -> Settings:
+        return resolve_settings(
+            did, params_dir=pdir, network=network_data, dealer=data or {}, **args
         )
 
-    # dealer files
-    files: dict[str, tuple[Path, dict[str, Any]]] = {}
-    ddir = pdir / "dealers"
-    if ddir.is_dir():
-        for f in sorted(ddir.glob("*.y*ml")):
-            data, probs = read_yaml(f)
-            problems += probs
-            if data is None:
-                continue
-            probs = check_params(data, file=str(f), allowed=DEALER_KEYS)
-            problems += probs
-            did = data.get("dealer_id")
-            if not isinstance(did, str) or not did:
-                problems.append(ParamProblem(str(f), "dealer_id", "missing; name the dealer"))
-                continue
-            if did != f.stem:
-                problems.append(
-                    ParamProblem(
-                        str(f), "dealer_id", f"{did!r} does not match the file name {f.stem!r}"
-                    )
-                )
-            files[did] = (f, data)
-
+    network = resolve(None, None)
+    store_cache: dict[str, Any] = {}
+    ids, store_error = _store_ids(network.source, store_cache)
+    notes: list[str] = []
     if dealers:
-        wanted = [str(d) for d in dealers]
+        wanted = list(dict.fromkeys(str(d) for d in dealers))
+    elif all_dealers:
+        wanted = sorted(ids or set(files))
+        if ids is None and not files and not unreadable:
+            problems.append(ParamProblem(str(net_file), "source", store_error or "no store"))
+        notes += [
+            f"{files[d][0]}: dealer {d!r} is not in the store {network.source}; its file is not used"
+            for d in sorted(set(files) - (ids or set(files)))
+        ]
     else:
-        wanted = sorted(files) if all_dealers else []
-    if not wanted and not all_dealers:
         problems.append(
             ParamProblem(str(pdir), "-", "no dealer selected: pass dealer ids or --all")
         )
-
-    # resolve every wanted dealer; check sources once per store
-    store_cache: dict[str, tuple[set[str] | None, str | None]] = {}
-    resolved: list[DealerParams] = []
-
-    def store(src: str) -> tuple[set[str] | None, str | None]:
-        if src not in store_cache:
-            store_cache[src] = _store_dealers(src)
-        return store_cache[src]
-
-    if all_dealers and not dealers:
-        src = network.get("source")
-        if isinstance(src, str):
-            ids, err = store(src)
-            if ids is not None:
-                wanted = sorted(set(wanted) | ids)
-        elif not files:
-            problems.append(
-                ParamProblem(str(net_file), "source", "--all needs a network 'source' (a store)")
-            )
-    for did in sorted(dict.fromkeys(wanted)):
-        file, data = files.get(did, (net_file, {"dealer_id": did}))
-        merged: dict[str, Any] = {**_DEFAULTS, **network}
-        merged.update({k: v for k, v in data.items() if k in DEALER_KEYS})
-        targets = (
-            dict(network.get("targets") or {}) if isinstance(network.get("targets"), dict) else {}
-        )
-        if isinstance(data.get("targets"), dict):
-            targets.update(data["targets"])
-        src = merged.get("source")
-        if source is not None:
-            src = str(Path(source).resolve())
-        elif isinstance(data.get("source"), str):
-            src = _resolve_path(data["source"], base)
-        if not isinstance(src, str):
-            problems.append(
-                ParamProblem(str(file), "source", "no data source: set 'source' (a store folder)")
-            )
-            continue
-        ids, err = store(src)
-        if ids is None:
-            problems.append(ParamProblem(str(file), "source", f"missing files: {err}"))
-            continue
-        if did not in ids:
+        wanted = []
+    resolved: list[Settings] = []
+    reported_stores: set[str | None] = set()
+    for did in sorted(wanted):
+        file, data = files.get(did, (net_file, None))
+        s = resolve(did, data)
+        dealer_ids, err = _store_ids(s.source, store_cache)
+        if dealer_ids is None:
+            if s.source is None and unreadable:
+                continue  # already reported: the file naming the source is not valid YAML
+            if s.source not in reported_stores:  # one error per missing store, not per dealer
+                reported_stores.add(s.source)
+                where = file if data and "source" in data else net_file
+                problems.append(ParamProblem(str(where), "source", f"missing files: {err}"))
+        elif did not in dealer_ids:
             problems.append(
                 ParamProblem(
                     str(file),
                     "dealer_id",
-                    f"dealer {did!r} is not in the store {src!r}{_suggest(did, ids)}",
+                    f"dealer {did!r} is not in the store {s.source!r}"
+                    + _did_you_mean(did, dealer_ids),
                 )
             )
-            continue
-        part = f"dealer_id={did}"
-        data_files = sorted(str(p) for p in Path(src).glob(f"*/{part}/*.parquet"))
-        if not data_files:
-            problems.append(
-                ParamProblem(str(file), "source", f"missing files: no partition files for {did}")
-            )
-            continue
-        resolved.append(
-            DealerParams(
-                dealer_id=did,
-                source=src,
-                period=_period(merged.get("period"))
-                if isinstance(merged.get("period"), dict)
-                else None,
-                comparison_period=(
-                    _period(merged.get("comparison_period"))
-                    if isinstance(merged.get("comparison_period"), dict)
-                    else None
-                ),
-                targets={k: float(v) for k, v in targets.items() if _is_number(v)},
-                language=merged.get("language") if merged.get("language") in ("zh", "en") else "en",
-                mask_personal_data=bool(merged.get("mask_personal_data", True))
-                and not contact_lists,
-                notes=merged.get("notes") if isinstance(merged.get("notes"), str) else "",
-                files=tuple(data_files),
-            )
-        )
+        else:
+            resolved.append(s)
     if problems:
-        lines = "\n  ".join(str(p) for p in problems)
-        raise ParameterError(
-            f"{len(problems)} problem(s) in the report parameters; nothing was run. "
-            f"Fix them and run again:\n  {lines}",
-        )
-    return network, resolved
+        raise ParameterError(_text(problems))
+    return RunParams(network=network, dealers=resolved, notes=notes)
+
+
+def _valid_keys(
+    data: dict[str, Any], *, file: Path, allowed: dict[str, str], problems: list[ParamProblem]
+) -> dict[str, Any]:
+    """``data`` without the keys that have problems (which are added to ``problems``), so the
+    rest of the run can still be checked and every problem reported at once."""
+    found = check_params(data, file=str(file), allowed=allowed)
+    problems += found
+    bad = {p.key for p in found}
+    return {k: v for k, v in data.items() if k not in bad}
+
+
+def _did_you_mean(word: str, options: set[str]) -> str:
+    close = difflib.get_close_matches(word, sorted(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _text(problems: list[ParamProblem]) -> str:
+    lines = "\n  ".join(str(p) for p in problems)
+    return (
+        f"{len(problems)} problem(s) in the report parameters; nothing was run. "
+        f"Fix them and run again:\n  {lines}"
+    )

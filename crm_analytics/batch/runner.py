@@ -29,17 +29,28 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from crm_analytics.batch.params import DealerParams, load_run_params
+from crm_analytics.batch.params import load_run_params, notebook_parameters
+from crm_analytics.core.config import Settings
 from crm_analytics.core.errors import InputError, ParameterError
-from crm_analytics.core.files import read_json, write_json
+from crm_analytics.core.files import atomic_path, read_json, write_json
+from crm_analytics.data.store import list_dealers, load_dealer
+from crm_analytics.report.analysis import (
+    ANALYSIS_FILE,
+    analyse_dealer,
+    fit_network_models,
+    load_analysis,
+    save_analysis,
+    score_with_network,
+)
 from crm_analytics.report.headline import network_benchmark
 
 __all__ = [
@@ -56,12 +67,25 @@ __all__ = [
 
 #: The repository's notebooks folder (source checkout / editable install).
 NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
-#: Notebooks executed per dealer by default: the consultant's report only (see module notes).
-DEFAULT_NOTEBOOKS: tuple[str, ...] = ("dealer_report",)
+#: Notebooks executed per dealer by default: every dealer notebook.
+DEFAULT_NOTEBOOKS: tuple[str, ...] = (
+    "dealer_report",
+    "data_quality",
+    "funnel_diagnostics",
+    "value_added_aftersales",
+    "lifecycle_clv",
+    "churn",
+    "attribution_media",
+    "action_lists",
+    "personas",
+)
 NETWORK_NOTEBOOK = "network_overview"
 KERNEL_NAME = "python3"
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _NETWORK_PARAMS = ("run_dir", "benchmark_path", "language")
+#: Training rows a dealer contributes to the network models (kept for partial re-runs).
+FRAMES_FILE = "frames.pkl"
+NETWORK_MODELS_FILE = "models.pkl"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +148,7 @@ def _code_hash(notebooks: Sequence[Path]) -> str:
     return h.hexdigest()
 
 
-def _input_fingerprint(p: DealerParams, code: str, extra: dict[str, Any]) -> str:
+def _input_fingerprint(p: Settings, code: str, extra: dict[str, Any]) -> str:
     """Hash of the dealer's data partition files, its parameters and the code."""
     h = hashlib.blake2b(digest_size=16)
     root = Path(p.source)
@@ -134,8 +158,6 @@ def _input_fingerprint(p: DealerParams, code: str, extra: dict[str, Any]) -> str
     h.update(json.dumps(extra, sort_keys=True).encode())
     h.update(code.encode())
     # the dealer's row of the index (name, as-of date, opening hours)
-    from crm_analytics.data.store import list_dealers
-
     idx = list_dealers(root)
     row = idx.loc[idx["dealer_id"] == p.dealer_id].astype(str).to_dict("records")
     h.update(json.dumps(row, sort_keys=True).encode())
@@ -187,7 +209,8 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
 @dataclass
 class _Job:
     dealer_id: str
-    params: dict[str, Any]  # DealerParams.as_dict()
+    params: dict[str, Any]  # Settings.as_dict()
+    settings: Settings | None
     nb_params: dict[str, Any]
     notebooks: list[str]  # absolute paths
     out: str
@@ -195,25 +218,25 @@ class _Job:
     kernel_name: str
     fingerprint: dict[str, str]
     metrics: dict[str, Any] | None = None
+    needs_network_churn: bool = False
 
 
 def _prepare_job(job: _Job) -> dict[str, Any]:
-    """Step 2: load the dealer and compute its headline metrics."""
+    """The dealer stage: load the dealer (the run's only read of its data), analyse it
+    (:func:`crm_analytics.report.analysis.analyse_dealer`: metrics, call lists, data quality,
+    its own churn model) and save the analysis and the rows the network models train on."""
     t0 = time.perf_counter()
     try:
-        from crm_analytics.data.store import load_dealer
-        from crm_analytics.report.headline import dealer_metrics
-
-        p = job.params
-        dealer = load_dealer(p["source"], job.dealer_id, truth=False)
-        m = dealer_metrics(
-            dealer,
-            period=tuple(p["period"]) if p["period"] else None,
-            comparison_period=tuple(p["comparison_period"]) if p["comparison_period"] else None,
-        )
+        assert job.settings is not None
+        dealer = load_dealer(job.settings.source, job.dealer_id, truth=False)
+        analysis = analyse_dealer(dealer, job.settings)
+        ddir = Path(job.out) / job.dealer_id
+        _save_pickle((analysis.churn_frames, analysis.lead_frames), ddir / FRAMES_FILE)
+        save_analysis(analysis.without_frames(), ddir / ANALYSIS_FILE)
         return {
             "dealer_id": job.dealer_id,
-            "metrics": m,
+            "metrics": analysis.metrics,
+            "needs_network_churn": analysis.churn_model is None,
             "error": "",
             "s": time.perf_counter() - t0,
         }
@@ -221,10 +244,37 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
         return {
             "dealer_id": job.dealer_id,
             "metrics": None,
-            "error": f"loading / metrics failed: {type(err).__name__}: {err}",
+            "error": f"loading / analysis failed: {type(err).__name__}: {err}",
             "trace": traceback.format_exc(),
             "s": time.perf_counter() - t0,
         }
+
+
+def _save_pickle(obj: Any, path: Path) -> None:
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load_pickle(path: Path) -> Any:
+    with path.open("rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - the run folder's own artefact
+
+
+def _network_stage(out: Path, dealer_ids: Sequence[str], *, need_churn: bool) -> str:
+    """Fit the network models once per run on every dealer's training rows (the pooled lead
+    model; the network churn model when a dealer is too small for its own); save them and
+    return their hash (a dealer's report is rerun when they change)."""
+    frames = {}
+    for did in dealer_ids:
+        f = out / did / FRAMES_FILE
+        if f.is_file():
+            frames[did] = _load_pickle(f)
+    lead_model, churn_model, note = fit_network_models(frames, need_churn=need_churn)
+    path = out / "network" / NETWORK_MODELS_FILE
+    _save_pickle({"lead": lead_model, "churn": churn_model, "note": note}, path)
+    h = hashlib.blake2b(digest_size=16)
+    _hash_files([path], h)
+    return h.hexdigest()
 
 
 class _Timeout(Exception):
@@ -290,7 +340,11 @@ def _render_job(job: _Job) -> dict[str, Any]:
     name = (job.metrics or {}).get("dealer", {}).get("name", "")
     timings: dict[str, float] = {}
     status, error, link = "ok", "", ""
-    for nb_path in job.notebooks:
+    try:
+        _complete_analysis(job, ddir)
+    except Exception as err:  # noqa: BLE001 - record, go on with other dealers
+        status, error = "failed", f"network scoring failed: {_short_error(err)}"
+    for nb_path in job.notebooks if status == "ok" else []:
         stem = Path(nb_path).stem
         tmp = ddir / f".{stem}.{os.getpid()}.tmp.ipynb"
         t1 = time.perf_counter()
@@ -328,6 +382,7 @@ def _render_job(job: _Job) -> dict[str, Any]:
         "error": error,
         "fingerprint": job.fingerprint,
         "metrics": job.metrics,
+        "needs_network_churn": job.needs_network_churn,
         "report": link if status == "ok" else "",
         "duration_s": duration,
         "timings": timings,
@@ -343,6 +398,23 @@ def _render_job(job: _Job) -> dict[str, Any]:
         "error": error,
         "timings": timings,
     }
+
+
+def _complete_analysis(job: _Job, ddir: Path) -> None:
+    """Score the dealer with the run's network models and write the outputs a CRM desk works
+    from (scores as Parquet), then the analysis every notebook of the dealer opens."""
+    models = _load_pickle(Path(job.out) / "network" / NETWORK_MODELS_FILE)
+    churn_frames, lead_frames = _load_pickle(ddir / FRAMES_FILE)
+    analysis = load_analysis(ddir / ANALYSIS_FILE)
+    analysis.churn_frames, analysis.lead_frames = churn_frames, lead_frames
+    analysis = score_with_network(analysis, models["lead"], models["churn"], models["note"])
+    for name, frame in (
+        ("churn_scores", analysis.churn_scores),
+        ("lead_scores", analysis.lead_scores),
+    ):
+        with atomic_path(ddir / f"{name}.parquet") as tmp:
+            frame.to_parquet(tmp, index=False)
+    save_analysis(analysis, ddir / ANALYSIS_FILE)
 
 
 def _render_network(job: _Job) -> dict[str, Any]:
@@ -507,6 +579,7 @@ def run_report(
     network: bool = True,
     kernel_name: str = KERNEL_NAME,
     progress: bool = True,
+    run_args: Mapping[str, Any] | None = None,
 ) -> RunSummary:
     """Run the report notebooks for the selected dealers; see the module docstring.
 
@@ -544,6 +617,8 @@ def run_report(
         Jupyter kernel (must start this environment's Python; :func:`check_kernel`).
     progress
         Show a progress bar on stderr.
+    run_args
+        Settings over every dealer's parameter files (``{"period": (start, end)}``, ...).
 
     Returns
     -------
@@ -557,17 +632,21 @@ def run_report(
     t_run = time.perf_counter()
     out = Path(out).resolve()
     nb_dir = Path(notebooks_dir) if notebooks_dir else NOTEBOOKS_DIR
-    net_params, dealer_params = load_run_params(
+    run_params = load_run_params(
         params_dir,
         dealers=dealers,
         all_dealers=all_dealers,
         source=source,
         contact_lists=contact_lists,
+        run_args=run_args,
     )
+    net_params, dealer_params = run_params.network, run_params.dealers
+    for note in run_params.notes:
+        sys.stderr.write(f"note: {note}\n")
     nb_paths = _notebook_paths(list(notebooks), nb_dir)
     net_nb = _notebook_paths([NETWORK_NOTEBOOK], nb_dir)[0] if network else None
-    expected = list(dealer_params[0].as_notebook_parameters()) if dealer_params else []
-    _check_notebook_parameters(nb_paths, expected + ["benchmark_path"])
+    expected = list(notebook_parameters(dealer_params[0])) if dealer_params else []
+    _check_notebook_parameters(nb_paths, expected + ["benchmark_path", "analysis_path"])
     if net_nb is not None:
         _check_notebook_parameters([net_nb], _NETWORK_PARAMS)
     check_kernel(kernel_name)
@@ -585,7 +664,12 @@ def run_report(
         jobs[p.dealer_id] = _Job(
             dealer_id=p.dealer_id,
             params=p.as_dict(),
-            nb_params={**p.as_notebook_parameters(), "benchmark_path": str(bench_path)},
+            settings=p,
+            nb_params={
+                **notebook_parameters(p),
+                "benchmark_path": str(bench_path),
+                "analysis_path": str(out / p.dealer_id / ANALYSIS_FILE),
+            },
             notebooks=[str(x) for x in nb_paths],
             out=str(out),
             timeout=float(timeout),
@@ -601,7 +685,8 @@ def run_report(
     results: dict[str, DealerResult] = {}
     net_result: DealerResult | None = None
     try:
-        # step 2: metrics (reuse those of dealers whose inputs are unchanged)
+        # step 2: the dealer stage (reuse dealers whose inputs are unchanged)
+        needs_network_churn = False
         todo = []
         for did, job in jobs.items():
             prev = previous.get(did)
@@ -609,8 +694,11 @@ def run_report(
                 prev
                 and prev.get("metrics")
                 and prev.get("fingerprint", {}).get("input") == job.fingerprint["input"]
+                and (out / did / ANALYSIS_FILE).is_file()
+                and (out / did / FRAMES_FILE).is_file()
             ):
                 job.metrics = prev["metrics"]
+                needs_network_churn |= bool(prev.get("needs_network_churn"))
             else:
                 todo.append(job)
         with _progress(len(todo), "metrics", progress and bool(todo)) as bar:
@@ -623,6 +711,8 @@ def run_report(
                     )
                 else:
                     job.metrics = res["metrics"]
+                    job.needs_network_churn = res["needs_network_churn"]
+                    needs_network_churn |= res["needs_network_churn"]
         # peers = the whole network known to this run folder, not only the selected dealers
         ok_metrics = [j.metrics for j in jobs.values() if j.metrics]
         for f in sorted(out.glob("*/metrics.json")):
@@ -636,6 +726,12 @@ def run_report(
         ).hexdigest()
         if read_json(bench_path) != json.loads(json.dumps(bench)):
             write_json(bench, bench_path)
+        # the network stage: models fitted once per run on every dealer of the run folder
+        models_hash = _network_stage(
+            out,
+            sorted({*jobs, *(f.parent.name for f in out.glob(f"*/{FRAMES_FILE}"))}),
+            need_churn=needs_network_churn,
+        )
 
         # step 3: reports (skip unchanged)
         render = []
@@ -643,6 +739,7 @@ def run_report(
             if did in results:
                 continue
             job.fingerprint["benchmark"] = bench_hash
+            job.fingerprint["network_models"] = models_hash
             prev = previous.get(did) or {}
             link = prev.get("report") or ""
             if (
@@ -672,10 +769,11 @@ def run_report(
                     results[job.dealer_id] = DealerResult(**res)
 
         if net_nb is not None:
-            lang = str(net_params.get("language", "en"))
+            lang = net_params.language
             net_job = _Job(
                 dealer_id="network",
                 params={},
+                settings=None,
                 nb_params={
                     "run_dir": str(out),
                     "benchmark_path": str(bench_path),
@@ -781,6 +879,7 @@ def run_from_args(args: argparse.Namespace) -> int:
         notebooks_dir=args.notebooks_dir,
         network=not args.no_network,
         progress=not args.no_progress,
+        run_args=getattr(args, "run_args", None),
     )
     counts: dict[str, int] = {}
     for r in summary.results:

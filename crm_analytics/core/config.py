@@ -1,23 +1,106 @@
-"""Parameter files (``params/*.yaml``): where they are found and how they are read.
+"""Settings: the one place that reads parameter files and resolves a dealer's settings.
 
-Rules, thresholds, targets and mappings live in YAML under the project's ``params/`` folder
-so that an analyst changes them without touching code. :func:`load_params` finds a file by
-name in, first, an explicit path; then ``$CRM_ANALYTICS_PARAMS``; then ``./params`` of the
-working directory; then the ``params/`` folder of the source tree the package runs from.
+Rules, thresholds, targets and mappings live in YAML under the project's ``params/`` folder so
+that an analyst changes them without touching code. Nothing else in the package reads YAML.
+
+Where a file is found (:func:`find_params`): an explicit path; then ``$CRM_ANALYTICS_PARAMS``;
+then ``./params`` of the working directory; then the ``params/`` folder of the source tree the
+package runs from.
+
+How a dealer's settings are resolved (:func:`resolve_settings`), each layer over the one before:
+
+1. **package defaults**: the shipped files (``targets.yaml``, ``scoring.yaml``,
+   ``actions.yaml``, ``lifecycle.yaml``, ``quality.yaml``, ``value_chain.yaml``) and the report
+   defaults below; each default exists once, in those files or here;
+2. ``params/network.yaml``: network-wide report keys and target overrides;
+3. ``params/dealers/<ID>.yaml``: the dealer's own keys and target overrides;
+4. run arguments (a command-line flag, a notebook parameter).
+
+The result is a frozen :class:`Settings`, resolved once per dealer and handed to every function,
+estimator and notebook of that dealer, so every table, chart and diagnosis judges against the
+same targets.
+
+Report keys (all optional in ``network.yaml``; a dealer file needs ``dealer_id``):
+
+``source``               network store folder (relative paths: relative to the folder holding
+                         ``params/``)
+``dealer_id``            the dealer (dealer files only; must match the file name)
+``period``               ``{start: YYYY-MM-DD, end: YYYY-MM-DD}``; absent or null: the 12 months
+                         up to the dealer's as-of date
+``comparison_period``    the previous coaching round, same form; absent or null: the 12 months
+                         before ``period``
+``targets``              KPI -> target overriding ``params/targets.yaml`` (rates in [0, 1]);
+                         dealer targets are merged over network targets
+``language``             ``zh`` or ``en``
+``mask_personal_data``   true (default) masks phones and names; a run asking for contact lists
+                         turns it off
+``notes``                free text shown on the report's first page
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import difflib
 import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
 
-from crm_analytics.core.errors import InputError
+from crm_analytics.core.errors import InputError, ParameterError
+
+__all__ = [
+    "DEALER_KEYS",
+    "NETWORK_KEYS",
+    "REPORT_DEFAULTS",
+    "SECTIONS",
+    "ParamProblem",
+    "Settings",
+    "check_params",
+    "find_params",
+    "load_params",
+    "params_dirs",
+    "read_yaml",
+    "resolve_settings",
+    "target_defaults",
+]
 
 #: the params/ folder of the source tree (an editable install or a checkout)
 SOURCE_PARAMS = Path(__file__).resolve().parents[2] / "params"
+
+#: Parameter sections every dealer carries (file name in ``params/`` -> its contents).
+SECTIONS: tuple[str, ...] = ("scoring", "actions", "lifecycle", "quality", "value_chain")
+
+_COMMON: dict[str, str] = {
+    "source": "path",
+    "period": "period",
+    "comparison_period": "period",
+    "targets": "targets",
+    "language": "language",
+    "mask_personal_data": "bool",
+    "notes": "str",
+}
+#: Keys allowed in ``network.yaml`` -> kind.
+NETWORK_KEYS: dict[str, str] = dict(_COMMON)
+#: Keys allowed in a dealer file -> kind.
+DEALER_KEYS: dict[str, str] = {"dealer_id": "str", **_COMMON}
+#: Report defaults (the first layer of the report keys).
+REPORT_DEFAULTS: dict[str, Any] = {
+    "period": None,
+    "comparison_period": None,
+    "language": "zh",
+    "mask_personal_data": True,
+    "notes": "",
+}
+_RATE_SUFFIXES = ("_rate", "_penetration", "_share", "_retention")
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and reading files
+# ---------------------------------------------------------------------------------------------
 
 
 def params_dirs() -> list[Path]:
@@ -46,23 +129,48 @@ def find_params(name: str) -> Path:
     )
 
 
+def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read one YAML file holding a mapping (an empty file is an empty mapping).
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not UTF-8, not valid YAML, or not a mapping; the message
+        names the file and the fix.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"parameter file {p} does not exist")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputError(f"parameter file {p} is not UTF-8 text ({err}); save it as UTF-8") from err
+    except yaml.YAMLError as err:
+        raise InputError(
+            f"parameter file {p} is not valid YAML: {err}. Fix the line named above."
+        ) from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(
+            f"parameter file {p} must hold a mapping of names to values, got {type(data).__name__}"
+        )
+    return data
+
+
 def load_params(
-    name: str | os.PathLike, *, overrides: dict[str, Any] | None = None
+    name: str | os.PathLike, *, overrides: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Read a parameter file by name (``"lifecycle"``) or path, with optional overrides.
 
     Raises
     ------
     InputError
-        When the file is missing, is not valid YAML, or is not a mapping.
+        When the file is missing, is not valid YAML, is not a mapping, or an override names a
+        key the file does not have.
     """
     path = find_params(str(name))
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as err:
-        raise InputError(f"parameter file {path} is not valid UTF-8 YAML: {err}") from err
-    if not isinstance(data, dict):
-        raise InputError(f"parameter file {path} must hold a mapping of names to values")
+    data = read_yaml(path)
     if overrides:
         unknown = set(overrides) - set(data)
         if unknown:
@@ -71,3 +179,403 @@ def load_params(
             )
         data = {**data, **overrides}
     return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking report keys
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParamProblem:
+    """One problem found in a parameter file."""
+
+    file: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.key}: {self.message}"
+
+
+def _date(value: Any) -> str | None:
+    if isinstance(value, _dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return _dt.date.fromisoformat(value.strip()).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def is_rate(kpi: str) -> bool:
+    """A KPI is a rate (a share in [0, 1]) when its name ends in ``_rate``, ``_penetration``,
+    ``_share`` or ``_retention``; others are minutes, days or yuan."""
+    return kpi.endswith(_RATE_SUFFIXES)
+
+
+def _suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_period(key: str, value: Any, add: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        add(f"must be a mapping {{start: YYYY-MM-DD, end: YYYY-MM-DD}} or null, got {value!r}")
+        return
+    extra = sorted(set(value) - {"start", "end"})
+    if extra:
+        add(f"unknown key(s) {extra}; a period has only 'start' and 'end'")
+    start, end = _date(value.get("start")), _date(value.get("end"))
+    if start is None:
+        add(f"'start' must be a date YYYY-MM-DD, got {value.get('start')!r}")
+    if end is None:
+        add(f"'end' must be a date YYYY-MM-DD, got {value.get('end')!r}")
+    if start and end and start > end:
+        add(f"'start' {start} is after 'end' {end}")
+
+
+def _check_targets(value: Any, known: Iterable[str], add: Any) -> None:
+    known = tuple(known)
+    if not isinstance(value, dict):
+        add(f"must be a mapping KPI -> number, got {type(value).__name__}")
+        return
+    for k, v in value.items():
+        if k not in known:
+            add(f"unknown target {k!r}{_suggest(k, known)}; known: {sorted(known)}")
+        elif not _is_number(v):
+            add(f"target {k!r} must be a number, got {type(v).__name__} {v!r}")
+        elif is_rate(k) and not 0.0 <= float(v) <= 1.0:
+            add(f"target {k!r} is a rate and must lie in [0, 1], got {v!r} (write 35% as 0.35)")
+        elif float(v) < 0:
+            add(f"target {k!r} must not be negative, got {v!r}")
+
+
+def _check_value(kind: str, key: str, value: Any, file: str) -> list[ParamProblem]:
+    bad: list[ParamProblem] = []
+
+    def add(msg: str) -> None:
+        bad.append(ParamProblem(file, key, msg))
+
+    if kind in ("str", "path"):
+        if not isinstance(value, str) or (kind == "path" and not value.strip()):
+            add(f"must be a string, got {type(value).__name__} {value!r}")
+    elif kind == "bool":
+        if not isinstance(value, bool):
+            add(f"must be true or false, got {type(value).__name__} {value!r}")
+    elif kind == "language":
+        if value not in ("zh", "en"):
+            add(f"must be 'zh' or 'en', got {value!r}")
+    elif kind == "period":
+        _check_period(key, value, add)
+    elif kind == "targets":
+        _check_targets(value, target_defaults(), add)
+    return bad
+
+
+def check_params(
+    data: Mapping[str, Any], *, file: str, allowed: Mapping[str, str]
+) -> list[ParamProblem]:
+    """Unknown keys and wrong types of one parameter mapping (every problem, not the first)."""
+    problems = []
+    for key, value in data.items():
+        if key not in allowed:
+            problems.append(
+                ParamProblem(
+                    file,
+                    str(key),
+                    f"unknown key{_suggest(key, allowed)}; allowed: {sorted(allowed)}",
+                )
+            )
+            continue
+        problems.extend(_check_value(allowed[key], key, value, file))
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Targets
+# ---------------------------------------------------------------------------------------------
+
+
+def target_defaults() -> dict[str, float]:
+    """Every KPI target of ``params/targets.yaml``: the KPI tree's (``kpis``) and the report's
+    headline ones (``headline``), ``{kpi: target}``."""
+    raw = load_params("targets")
+    out: dict[str, float] = {}
+    for section in ("kpis", "headline"):
+        for k, v in (raw.get(section) or {}).items():
+            value = v.get("target") if isinstance(v, dict) else v
+            if not _is_number(value):
+                raise InputError(
+                    f"params/targets.yaml: {section}.{k} needs a number (or {{target: number}}), "
+                    f"got {v!r}"
+                )
+            out[k] = float(value)
+    return out
+
+
+def _target_directions() -> dict[str, bool]:
+    """KPI -> higher_is_better where ``targets.yaml`` states it (the KPI's own default else)."""
+    raw = load_params("targets").get("kpis") or {}
+    return {
+        k: bool(v["higher_is_better"])
+        for k, v in raw.items()
+        if isinstance(v, dict) and "higher_is_better" in v
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------
+
+
+def _frozen(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return MappingProxyType({k: _frozen(v) for k, v in obj.items()})
+    if isinstance(obj, list):
+        return tuple(_frozen(v) for v in obj)
+    return obj
+
+
+def _thawed(obj: Any) -> Any:
+    if isinstance(obj, Mapping):
+        return {k: _thawed(v) for k, v in obj.items()}
+    if isinstance(obj, tuple):
+        return [_thawed(v) for v in obj]
+    return obj
+
+
+@dataclass(frozen=True)
+class Settings:
+    """One dealer's resolved settings: package defaults < network < dealer file < run arguments.
+
+    Build it with :func:`resolve_settings` (once per dealer and run); it is frozen, and its
+    mappings are read-only, so every function and estimator that receives it sees the same
+    values. ``targets`` holds every KPI's target after all layers; ``sections`` the parameter
+    files of :data:`SECTIONS` (``settings.section("scoring")``).
+    """
+
+    dealer_id: str | None = None
+    source: str | None = None
+    period: tuple[str, str] | None = None
+    comparison_period: tuple[str, str] | None = None
+    targets: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
+    higher_is_better: Mapping[str, bool] = field(default_factory=lambda: MappingProxyType({}))
+    tree_kpis: frozenset[str] = frozenset()
+    language: str = "zh"
+    mask_personal_data: bool = True
+    notes: str = ""
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    files: tuple[str, ...] = ()
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """A parameter section (``"scoring"``, ``"actions"``, ...), read-only."""
+        if name not in self.sections:
+            raise InputError(f"no parameter section {name!r}; sections: {sorted(self.sections)}")
+        return self.sections[name]
+
+    def section_dict(self, name: str) -> dict[str, Any]:
+        """A parameter section as a plain, mutable deep copy."""
+        return _thawed(self.section(name))
+
+    def funnel_targets(self) -> dict[str, Any]:
+        """The KPI tree's targets (``targets.yaml`` ``kpis``, with every override) in the form
+        :func:`crm_analytics.metrics.funnel.diagnose` takes: ``{kpi: {"target": float,
+        "higher_is_better": bool}}`` where the direction is stated, else the plain number (the
+        KPI's own direction applies)."""
+        return {
+            k: (
+                {"target": v, "higher_is_better": self.higher_is_better[k]}
+                if k in self.higher_is_better
+                else v
+            )
+            for k, v in self.targets.items()
+            if k in self.tree_kpis
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable form (what a run fingerprint hashes)."""
+        return {
+            "dealer_id": self.dealer_id,
+            "source": self.source,
+            "period": list(self.period) if self.period else None,
+            "comparison_period": list(self.comparison_period) if self.comparison_period else None,
+            "targets": dict(sorted(self.targets.items())),
+            "language": self.language,
+            "mask_personal_data": self.mask_personal_data,
+            "notes": self.notes,
+            "sections": {k: _thawed(v) for k, v in sorted(self.sections.items())},
+        }
+
+    def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
+        # read-only mappings do not pickle: process pools and saved analyses get plain copies
+        state = {f.name: _thawed(getattr(self, f.name)) for f in fields(self)}
+        state["tree_kpis"] = sorted(self.tree_kpis)
+        return (_settings_from_state, (state,))
+
+    def with_run_args(self, **run_args: Any) -> Settings:
+        """These settings with run arguments over them (checked like a file's keys)."""
+        return _apply(self, run_args, file="run arguments", allowed=DEALER_KEYS, drop_none=True)
+
+
+def _settings_from_state(state: dict[str, Any]) -> Settings:
+    state = dict(state)
+    for key in ("targets", "higher_is_better", "sections"):
+        state[key] = _frozen(state[key])
+    for key in ("period", "comparison_period"):
+        state[key] = tuple(state[key]) if state[key] else None
+    state["tree_kpis"] = frozenset(state["tree_kpis"])
+    state["files"] = tuple(state["files"])
+    return Settings(**state)
+
+
+def _period(value: Any) -> tuple[str, str] | None:
+    if isinstance(value, tuple | list) and len(value) == 2:
+        value = {"start": value[0], "end": value[1]}
+    if not isinstance(value, dict):
+        return None
+    start, end = _date(value.get("start")), _date(value.get("end"))
+    return (start, end) if start and end else None
+
+
+def _apply(
+    base: Settings,
+    layer: Mapping[str, Any],
+    *,
+    file: str,
+    allowed: Mapping[str, str],
+    drop_none: bool = False,
+) -> Settings:
+    """``base`` with the keys of one layer over it; raises ParameterError on any problem.
+    ``drop_none``: a ``None`` value means "not given" (run arguments), not "the default"."""
+    layer = {k: v for k, v in layer.items() if v is not None or not drop_none}
+    for key in ("period", "comparison_period"):
+        if isinstance(layer.get(key), tuple | list):
+            start, end = layer[key]
+            layer[key] = {"start": start, "end": end}
+    problems = check_params(layer, file=file, allowed=allowed)
+    if problems:
+        raise ParameterError(_problems_text(problems))
+    changes: dict[str, Any] = {}
+    for key in ("language", "mask_personal_data", "notes", "source", "dealer_id"):
+        if key in layer:
+            changes[key] = layer[key]
+    for key in ("period", "comparison_period"):
+        if key in layer:
+            changes[key] = _period(layer[key])
+    if layer.get("targets"):
+        changes["targets"] = MappingProxyType(
+            {**base.targets, **{k: float(v) for k, v in layer["targets"].items()}}
+        )
+    return replace(base, **changes)
+
+
+def _problems_text(problems: list[ParamProblem]) -> str:
+    lines = "\n  ".join(str(p) for p in problems)
+    return f"{len(problems)} problem(s) in the parameters. Fix them and run again:\n  {lines}"
+
+
+def package_defaults() -> Settings:
+    """The first layer: the shipped parameter files and :data:`REPORT_DEFAULTS`."""
+    return Settings(
+        targets=MappingProxyType(target_defaults()),
+        higher_is_better=MappingProxyType(_target_directions()),
+        tree_kpis=frozenset(load_params("targets").get("kpis") or {}),
+        language=REPORT_DEFAULTS["language"],
+        mask_personal_data=REPORT_DEFAULTS["mask_personal_data"],
+        notes=REPORT_DEFAULTS["notes"],
+        sections=_frozen({name: load_params(name) for name in SECTIONS}),
+    )
+
+
+def resolve_settings(
+    dealer_id: str | None = None,
+    *,
+    params_dir: str | os.PathLike[str] | None = None,
+    network: Mapping[str, Any] | None = None,
+    dealer: Mapping[str, Any] | None = None,
+    **run_args: Any,
+) -> Settings:
+    """Resolve one dealer's settings: package defaults, ``network.yaml``, the dealer's file,
+    then ``run_args`` (``period=("2026-01-01", "2026-06-30")``, ``language="en"``,
+    ``targets={...}``, ...).
+
+    Parameters
+    ----------
+    dealer_id
+        The dealer; ``None`` for network-wide settings.
+    params_dir
+        Folder holding ``network.yaml`` and ``dealers/<ID>.yaml``; default: the first of
+        :func:`params_dirs` that exists. Relative ``source`` paths in the files are resolved
+        against the folder holding ``params_dir``.
+    network, dealer
+        Already-read contents of ``network.yaml`` and the dealer's file (the batch runner reads
+        each file once for the whole network); read from ``params_dir`` when ``None``; an empty
+        mapping means "no such layer".
+
+    Raises
+    ------
+    ParameterError
+        Naming every unknown key, mistyped value and unknown target of every layer.
+    """
+    pdir = Path(params_dir) if params_dir is not None else _default_params_dir()
+    base = pdir.resolve().parent if pdir is not None else Path.cwd()
+    settings = package_defaults()
+    files: list[str] = []
+    layers: list[tuple[str, Mapping[str, Any], Mapping[str, str]]] = []
+    if pdir is not None:
+        net_file = pdir / "network.yaml"
+        if network is None and net_file.is_file():
+            network = read_yaml(net_file)
+        if network:
+            layers.append((str(net_file), network, NETWORK_KEYS))
+        dealer_file = pdir / "dealers" / f"{dealer_id}.yaml"
+        if dealer is None and dealer_id is not None and dealer_file.is_file():
+            dealer = read_yaml(dealer_file)
+        if dealer:
+            layers.append((str(dealer_file), dealer, DEALER_KEYS))
+    problems: list[ParamProblem] = []
+    for file, data, allowed in layers:
+        problems += check_params(data, file=file, allowed=allowed)
+        if allowed is DEALER_KEYS and data.get("dealer_id") not in (None, dealer_id):
+            problems.append(
+                ParamProblem(
+                    file, "dealer_id", f"{data['dealer_id']!r} does not match {dealer_id!r}"
+                )
+            )
+    if problems:
+        raise ParameterError(_problems_text(problems))
+    for file, data, allowed in layers:
+        layer = dict(data)
+        if isinstance(layer.get("source"), str):
+            layer["source"] = _resolve_path(layer["source"], base)
+        settings = _apply(settings, layer, file=file, allowed=allowed)
+        files.append(file)
+    if run_args:
+        if isinstance(run_args.get("source"), str | os.PathLike):
+            run_args["source"] = str(Path(run_args["source"]).resolve())
+        settings = _apply(
+            settings, run_args, file="run arguments", allowed=DEALER_KEYS, drop_none=True
+        )
+    return replace(settings, dealer_id=dealer_id, files=tuple(files))
+
+
+def _default_params_dir() -> Path | None:
+    for folder in params_dirs():
+        if folder.is_dir():
+            return folder
+    return None
+
+
+def _resolve_path(value: str, base: Path) -> str:
+    p = Path(value).expanduser()
+    return str((p if p.is_absolute() else base / p).resolve())

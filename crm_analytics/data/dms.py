@@ -24,9 +24,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
-import yaml
 
-from crm_analytics.core.config import find_params
+from crm_analytics.core.config import find_params, read_yaml
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns
@@ -274,10 +273,7 @@ def load_mapping(
         path = Path(mapping)
         if not path.is_file():
             raise InputError(f"DMS mapping file {str(path)!r} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (yaml.YAMLError, UnicodeDecodeError) as err:
-            raise InputError(f"DMS mapping {str(path)!r} is not valid UTF-8 YAML: {err}") from err
+        data = read_yaml(path)
         where = str(path)
     else:
         data, where = dict(mapping), "mapping"

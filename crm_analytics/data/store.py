@@ -36,6 +36,7 @@ from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
 from crm_analytics.data.validation import build_dealer
 
 __all__ = [
+    "add_dealer",
     "arrow_schema",
     "column_kinds",
     "column_nullable",
@@ -346,6 +347,48 @@ def write_dealers_index(root: str | os.PathLike[str], dealers: pd.DataFrame) -> 
     """
     path = Path(root) / DEALERS_FILE
     _write_parquet(_dealers_arrow(pd.DataFrame(dealers)), path)
+    return path
+
+
+def add_dealer(
+    root: str | os.PathLike[str],
+    dealer: DealerData,
+    *,
+    name: str | None = None,
+    city: str = "",
+    region: str = "",
+    opening_hour: int = 9,
+    closing_hour: int = 18,
+) -> Path:
+    """Write one dealer (its kept rows) into a store and add it to the store's index, creating
+    the store when needed; a dealer already in the store is replaced. Its quarantined rows go
+    to ``<root>/quarantine/dealer_id=<ID>/quarantine.csv`` (UTF-8 with BOM, for Excel) so that
+    the rows left out are kept and counted beside the store.
+
+    Returns
+    -------
+    Path
+        The quarantine file (written even when empty: it states that nothing was left out).
+    """
+    root = Path(root)
+    did = _check_dealer_id(dealer.dealer_id)
+    write_dealer_tables(root, {"dealer_id": did}, dealer.tables)
+    row = {
+        "dealer_id": did,
+        "name": name or dealer.name or did,
+        "city": city or dealer.city or "",
+        "region": region or dealer.region or "",
+        "as_of": dealer.as_of,
+        "opening_hour": int(opening_hour),
+        "closing_hour": int(closing_hour),
+    }
+    index = list_dealers(root) if (root / DEALERS_FILE).is_file() else pd.DataFrame()
+    if len(index):
+        index = index.loc[index["dealer_id"].astype(str) != did]
+    write_dealers_index(root, pd.concat([index, pd.DataFrame([row])], ignore_index=True))
+    path = root / "quarantine" / f"dealer_id={did}" / "quarantine.csv"
+    with atomic_path(path) as tmp:
+        dealer.quarantine.to_csv(tmp, index=False, encoding="utf-8-sig")
     return path
 
 

@@ -587,6 +587,10 @@ class ChurnModel(BaseEstimator):
         X, yy = self.training_frame(data, cuts)
         return self._fit_frame(X, yy)
 
+    def fit_frame(self, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
+        """Fit on a prebuilt training frame (:meth:`training_frame`, stacked over dealers)."""
+        return self._fit_frame(X, y)
+
     def _fit_frame(self, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
         if self.calibration not in ("isotonic", "sigmoid"):
             raise InputError(
@@ -706,15 +710,25 @@ class ChurnModel(BaseEstimator):
             top reason codes (only groups that raise the risk; impact in probability points).
         """
         _check(self)
+        return self.score_features(self.scoring_features(dealer, as_of), dealer.dealer_id)
+
+    def scoring_features(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:
+        """Features of the customers active at ``as_of`` (default: the day after the data date),
+        as :meth:`score_features` takes them; a batch run computes them where the dealer is
+        loaded and scores them where the model is (the network model for a small dealer)."""
         c = _cutoff(as_of) if as_of is not None else dealer.as_of.normalize() + pd.Timedelta(days=1)
-        X = churn_features(
+        return churn_features(
             dealer,
             c,
             active_months=self._p("active_months"),
             horizon_months=self._p("horizon_months"),
             btyd=self.btyd,
         )
-        out = pd.DataFrame({"dealer_id": dealer.dealer_id, "customer_id": X.index.to_numpy()})
+
+    def score_features(self, X: pd.DataFrame, dealer_id: str) -> pd.DataFrame:
+        """Per-customer scores of feature rows (:meth:`scoring_features`); see :meth:`score`."""
+        _check(self)
+        out = pd.DataFrame({"dealer_id": dealer_id, "customer_id": X.index.to_numpy()})
         if len(X) == 0:
             return out.assign(churn_probability=np.zeros(0), risk_band=np.array([], dtype=object))
         p = self.predict_proba(X)[:, 1]
@@ -725,7 +739,6 @@ class ChurnModel(BaseEstimator):
         )
         return pd.concat([out, reasons.reset_index(drop=True)], axis=1)
 
-    # -- documentation ---------------------------------------------------------------------------
     def model_card(self, backtest: ChurnBacktest | None = None) -> str:
         """Markdown model card: definition, data, method, and (given a backtest) its figures.
 

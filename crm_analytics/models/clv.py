@@ -298,6 +298,30 @@ def probabilistic_clv(
     )
 
 
+#: A log parameter whose standard error exceeds this is not identified by the data (a small
+#: dealer's fit running along a ridge of its likelihood); its draws would be meaningless.
+MAX_LOG_SD = 2.0
+
+
+def _log_parameter_covariance(theta: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Covariance of the log parameters (delta method), made usable for sampling.
+
+    A fit on the boundary of a small dealer's likelihood can give a covariance that is not
+    finite, not positive semidefinite, or with a log standard error in the thousands for a
+    parameter the data do not identify. Such parameters (standard error above
+    :data:`MAX_LOG_SD`, or not finite) are held at their estimate; negative eigenvalues of the
+    rest are set to zero. The interval then reflects the uncertainty the data do carry.
+    """
+    log_cov = cov / np.outer(theta, theta)
+    log_cov = (log_cov + log_cov.T) / 2
+    sd = np.sqrt(np.abs(np.diag(log_cov)))
+    fixed = ~np.isfinite(sd) | (sd > MAX_LOG_SD) | ~np.isfinite(log_cov).all(axis=1)
+    log_cov[fixed, :] = 0.0
+    log_cov[:, fixed] = 0.0
+    w, v = np.linalg.eigh(log_cov)
+    return (v * np.clip(w, 0.0, None)) @ v.T
+
+
 def project_customer_base(
     models: BaseModels,
     *,
@@ -335,7 +359,7 @@ def project_customer_base(
 
     rng = np.random.default_rng(seed)
     theta = models.count.params_.to_numpy(float)
-    cov = models.count.covariance_.to_numpy(float) / np.outer(theta, theta)
+    cov = _log_parameter_covariance(theta, models.count.covariance_.to_numpy(float))
     sims_v = np.empty((n_sims, months))
     sims_m = np.empty((n_sims, months))
     dt = MONTH_WEEKS

@@ -211,6 +211,10 @@ class LeadScoreModel(BaseEstimator):
         X, Y = self.training_frame(data, cuts)
         return self._fit_frame(X, Y)
 
+    def fit_frame(self, X: pd.DataFrame, Y: pd.DataFrame) -> LeadScoreModel:
+        """Fit on a prebuilt training frame (:meth:`training_frame`, stacked over dealers)."""
+        return self._fit_frame(X, Y)
+
     def _fit_frame(self, X: pd.DataFrame, Y: pd.DataFrame) -> LeadScoreModel:
         hs = self._horizons()
         self.cutoffs_ = sorted(pd.to_datetime(X["cutoff"]).unique()) if len(X) else []
@@ -313,11 +317,20 @@ class LeadScoreModel(BaseEstimator):
             (model), ``recorded_grade`` (consultant) and the top reason codes for P(30 days).
         """
         _check(self)
+        return self.score_features(self.scoring_features(dealer, as_of), dealer.dealer_id)
+
+    def scoring_features(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:
+        """Features of the leads open at ``as_of`` (default: the day after the data date), as
+        :meth:`score_features` takes them (a batch run scores them with the network model)."""
         c = _cutoff(as_of) if as_of is not None else dealer.as_of.normalize() + pd.Timedelta(days=1)
-        X = lead_features(dealer, c, defeat_idle_days=self._p("defeat_idle_days"))
+        return lead_features(dealer, c, defeat_idle_days=self._p("defeat_idle_days"))
+
+    def score_features(self, X: pd.DataFrame, dealer_id: str) -> pd.DataFrame:
+        """Per-lead scores of feature rows (:meth:`scoring_features`); see :meth:`score`."""
+        _check(self)
         out = pd.DataFrame(
             {
-                "dealer_id": dealer.dealer_id,
+                "dealer_id": dealer_id,
                 "lead_id": X.index.to_numpy(),
                 "consultant_id": X["consultant_id"].to_numpy(),
                 "recorded_grade": X["intent_grade"].to_numpy(),

@@ -19,9 +19,13 @@ from typing import Any
 
 import pandas as pd
 
+from crm_analytics.actions.call_lists import REASONS, call_lists
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.files import read_json, to_jsonable, write_json
+from crm_analytics.core.schema import CHANNELS
+from crm_analytics.metrics.funnel import kpi_tree
+from crm_analytics.metrics.penetration import renewal_penetration, sales_penetration
 
 __all__ = [
     "KPI_KEYS",
@@ -30,7 +34,6 @@ __all__ = [
     "gaps_in_yuan",
     "kpi_table",
     "load_benchmark",
-    "load_targets",
     "network_benchmark",
     "period_kpis",
     "read_json",
@@ -69,37 +72,6 @@ _LINES = {
     "trade_in_penetration": "trade_in",
 }
 _DAY = pd.Timedelta(days=1)
-
-
-def load_targets(overrides: Mapping[str, float] | None = None) -> dict[str, float]:
-    """Headline KPI targets: ``params/targets.yaml``, then a dealer's ``overrides``.
-
-    The funnel rates come from the file's ``kpis`` section (the same targets
-    :func:`crm_analytics.metrics.funnel.diagnose` judges against), the other headline KPIs from its
-    ``headline`` section. ``params/network.yaml`` and a dealer's YAML hold only overrides.
-
-    Returns
-    -------
-    dict
-        ``{kpi: target}`` for the KPIs of :data:`KPI_KEYS` that have one.
-    """
-    from crm_analytics.core.config import load_params
-    from crm_analytics.metrics.funnel import load_targets as funnel_targets
-
-    out = {k: v["target"] for k, v in funnel_targets().items() if k in FUNNEL_KPIS}
-    raw = load_params("targets").get("headline") or {}
-    for k, v in raw.items():
-        if k not in KPI_KEYS:
-            raise InputError(
-                f"params/targets.yaml: unknown headline KPI {k!r}; headline KPIs are "
-                f"{list(KPI_KEYS)}"
-            )
-        out[k] = float(v)
-    for k, v in (overrides or {}).items():
-        if k not in KPI_KEYS:
-            raise InputError(f"target for unknown KPI {k!r}; headline KPIs are {list(KPI_KEYS)}")
-        out[k] = float(v)
-    return out
 
 
 def _ratio(num: float, den: float) -> float:
@@ -182,9 +154,6 @@ def period_kpis(
     kpis, volumes, unit_margins : dict
         Zero denominators give NaN.
     """
-    from crm_analytics.metrics.funnel import kpi_tree
-    from crm_analytics.metrics.penetration import renewal_penetration, sales_penetration
-
     period = (pd.Timestamp(start), pd.Timestamp(end))
     tree = kpi_tree(dealer, period=period).set_index("kpi")["value"]
     n_leads = _num(tree.get("lead_count", 0.0))
@@ -270,12 +239,11 @@ def period_kpis(
     return kpis, volumes, unit
 
 
-def _list_sizes(dealer: DealerData) -> dict[str, int]:
+def _list_sizes(dealer: DealerData, calls: pd.DataFrame | None = None) -> dict[str, int]:
     """Rows of each standing call list at the as-of date (:func:`crm_analytics.actions.call_lists.call_lists`,
     the deck's daily list screening); every reason is listed, zeros included."""
-    from crm_analytics.actions.call_lists import REASONS, call_lists
-
-    calls = call_lists(dealer)
+    if calls is None:
+        calls = call_lists(dealer)
     counts = calls["reason"].value_counts() if len(calls) else pd.Series(dtype=int)
     return {r: int(counts.get(r, 0)) for r in REASONS}
 
@@ -285,8 +253,11 @@ def dealer_metrics(
     *,
     period: tuple[str, str] | None = None,
     comparison_period: tuple[str, str] | None = None,
+    calls: pd.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Everything the report's summary and the network notebook need, JSON-serialisable.
+
+    ``calls`` are the dealer's call lists when already computed (else they are built here).
 
     Returns
     -------
@@ -308,7 +279,7 @@ def dealer_metrics(
             "volumes": vols,
             "unit_margins": unit,
             "comparison": {"kpis": ckpis, "volumes": cvols},
-            "list_sizes": _list_sizes(dealer),
+            "list_sizes": _list_sizes(dealer, calls),
         }
     )
 
@@ -459,8 +430,6 @@ def consultant_table(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp)
     Columns ``consultant`` (staff name, or the id when the staff table lacks it), ``leads``,
     ``visited``, ``ordered``, ``visit_to_order_rate`` (NaN without visits); sorted by orders.
     """
-    from crm_analytics.metrics.funnel import kpi_tree
-
     tree = kpi_tree(dealer, period=(pd.Timestamp(start), pd.Timestamp(end)), by="consultant")
     keys = {
         "lead_count": "leads",
@@ -498,8 +467,6 @@ def monthly_leads(dealer: DealerData, start: pd.Timestamp, end: pd.Timestamp) ->
         pd.Timestamp(end).to_period("M").to_timestamp(),
         freq="MS",
     )
-    from crm_analytics.core.schema import CHANNELS
-
     grid = pd.MultiIndex.from_product([months, list(CHANNELS)], names=["month", "channel"])
     return counts.reindex(grid, fill_value=0).rename("count").reset_index()
 

@@ -6,41 +6,64 @@ means (:func:`crm_analytics.report.headline.resolve_periods`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
+from crm_analytics.core.config import resolve_settings
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.data.store import load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
-from crm_analytics.report.headline import data_start, resolve_periods
+from crm_analytics.report.analysis import DealerAnalysis, analyse_dealer, load_analysis
+from crm_analytics.report.headline import data_start
 from crm_analytics.report.text import t
 
-__all__ = ["open_dealer", "show_header"]
+__all__ = ["open_analysis", "show_header"]
 
 Period = tuple[pd.Timestamp, pd.Timestamp]
 
 
-def open_dealer(
+def open_analysis(
     source: str,
     dealer_id: str,
     period_start: str | None = None,
     period_end: str | None = None,
     comparison_start: str | None = None,
     comparison_end: str | None = None,
-    language: str = "en",
-) -> tuple[DealerData, str, Period, Period]:
-    """A notebook's parameters in, ``(dealer, chart language, period, comparison)`` out.
+    language: str | None = None,
+    *,
+    targets: Mapping[str, float] | None = None,
+    analysis_path: str | None = None,
+) -> tuple[DealerAnalysis, str]:
+    """A notebook's parameters in, ``(analysis, chart language)`` out.
 
-    The chart language is ``language`` unless no CJK font is installed (then English, with a
-    warning: :func:`crm_analytics.report.plots.apply_style`). A period without both ends is the
-    default one (the 12 months up to the data date; the comparison is the span before it).
+    In a batch run ``analysis_path`` is the dealer's analysis in the run folder, computed once
+    for every notebook of the dealer (no notebook reloads the data or refits a model).
+    Interactively (no ``analysis_path``) the dealer is read from ``source`` and analysed here,
+    with settings resolved from the parameter files and these parameters
+    (:func:`crm_analytics.core.config.resolve_settings`); lead scores then need a batch run
+    (the lead model is pooled over the network). The chart language is the settings' language
+    unless no CJK font is installed (then English, with a warning:
+    :func:`crm_analytics.report.plots.apply_style`).
     """
-    lang = plots.apply_style(language)
-    dealer = load_dealer(source, dealer_id)
-    period = (period_start, period_end) if period_start and period_end else None
-    comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
-    main, previous = resolve_periods(dealer.as_of, period, comparison)
-    return dealer, lang, main, previous
+    if analysis_path:
+        analysis = load_analysis(analysis_path)
+    else:
+        period = (period_start, period_end) if period_start and period_end else None
+        comparison = (
+            (comparison_start, comparison_end) if comparison_start and comparison_end else None
+        )
+        settings = resolve_settings(
+            dealer_id,
+            source=source,
+            period=period,
+            comparison_period=comparison,
+            language=language,
+            targets=dict(targets) if targets else None,
+        )
+        analysis = analyse_dealer(load_dealer(source, dealer_id), settings).without_frames()
+    return analysis, plots.apply_style(analysis.settings.language)
 
 
 def show_header(

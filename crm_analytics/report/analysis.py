@@ -1,0 +1,289 @@
+"""A dealer's analysis, computed once: what every view of the dealer shows.
+
+One :class:`DealerAnalysis` holds the dealer (read from the store once), its settings (resolved
+once), its headline metrics, the fitted churn model and its scores, the lead scores, the call
+lists and the data-quality scorecard. A batch run builds it in the dealer stage
+(:func:`analyse_dealer`), completes it in the network stage (the pooled lead model and, for a
+small dealer, the network churn model: :func:`score_with_network`), and saves it into the run
+folder (:func:`save_analysis`); every notebook of the dealer opens that file
+(:func:`load_analysis`), so the report, the churn notebook and the action lists show the same
+risk bands and KPIs. Interactively, :func:`crm_analytics.report.notebook.open_analysis` builds
+it on the spot when no run holds it.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from crm_analytics.actions.call_lists import call_lists
+from crm_analytics.core.config import Settings
+from crm_analytics.core.dealer import DealerData
+from crm_analytics.core.errors import InputError, InsufficientDataError
+from crm_analytics.core.files import atomic_path
+from crm_analytics.data.privacy import mask_frame
+from crm_analytics.metrics import quality
+from crm_analytics.models.churn import ChurnModel
+from crm_analytics.models.churn import backtest as churn_backtest
+from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
+from crm_analytics.report.headline import dealer_metrics, resolve_periods
+
+__all__ = [
+    "ANALYSIS_FILE",
+    "DealerAnalysis",
+    "ScoringFrames",
+    "analyse_dealer",
+    "churn_cutoffs",
+    "lead_cutoffs",
+    "load_analysis",
+    "save_analysis",
+    "score_with_network",
+]
+
+#: The analysis file of a dealer in a run folder: ``<run>/<dealer>/analysis.pkl``.
+ANALYSIS_FILE = "analysis.pkl"
+Period = tuple[pd.Timestamp, pd.Timestamp]
+
+
+def churn_cutoffs(as_of: pd.Timestamp) -> list[pd.Timestamp]:
+    """Training dates of the churn model: 12, 15 and 18 months before the data date (each
+    needs a year of follow-up)."""
+    return [pd.Timestamp(as_of) - pd.DateOffset(months=12 + 3 * k) for k in range(3)]
+
+
+def lead_cutoffs(as_of: pd.Timestamp) -> list[pd.Timestamp]:
+    """Snapshot dates of the lead model: every 28 days from 15 to 3 months before the data date
+    (each needs 90 days of follow-up)."""
+    as_of = pd.Timestamp(as_of)
+    return snapshot_cutoffs(
+        as_of - pd.DateOffset(months=15), as_of - pd.DateOffset(months=3), every_days=28
+    )
+
+
+@dataclass
+class ScoringFrames:
+    """A dealer's training rows and current rows of one model, for the network stage."""
+
+    train_X: pd.DataFrame
+    train_y: Any
+    now_X: pd.DataFrame
+
+
+@dataclass
+class DealerAnalysis:
+    """Everything the views of one dealer show, computed once (see the module notes).
+
+    Attributes
+    ----------
+    dealer, settings
+        The dealer's data (validated, quarantine included) and its resolved settings.
+    period, comparison
+        The analysis period and the previous coaching round (inclusive dates).
+    metrics
+        :func:`crm_analytics.report.headline.dealer_metrics` (JSON-safe).
+    calls
+        The standing call lists at the data date (:func:`crm_analytics.actions.call_lists.call_lists`).
+    churn_model, churn_scores, churn_source, churn_note
+        The churn model (the dealer's own, or the network's for a small dealer), the scores of
+        every active customer, ``"dealer"`` / ``"network"`` / ``""`` and why (when not own).
+    lead_model, lead_scores, lead_note
+        The pooled network lead model and this dealer's open leads scored with it.
+    reconciliation, scorecard
+        Visitor-log reconciliation and data-quality scorecard (unmasked: masking is the view's
+        job).
+    """
+
+    dealer: DealerData
+    settings: Settings
+    period: Period
+    comparison: Period
+    metrics: dict[str, Any]
+    calls: pd.DataFrame
+    reconciliation: Any
+    scorecard: Any
+    churn_model: ChurnModel | None = None
+    churn_backtest: Any = None
+    churn_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    churn_source: str = ""
+    churn_note: str = ""
+    lead_model: LeadScoreModel | None = None
+    lead_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    lead_note: str = ""
+    churn_frames: ScoringFrames | None = None
+    lead_frames: ScoringFrames | None = None
+
+    @property
+    def dealer_id(self) -> str:
+        """The dealer's id."""
+        return self.dealer.dealer_id
+
+    def call_lists(self, *, masked: bool = True) -> pd.DataFrame:
+        """The call lists, phones and names masked unless ``masked=False`` (contact lists)."""
+        if not masked:
+            return self.calls.copy()
+        out = mask_frame(
+            self.calls, phone_columns=["customer_phone"], name_columns=["customer_name"]
+        )
+        out.attrs.update(self.calls.attrs, contact=False)
+        return out
+
+    def band_counts(self) -> pd.Series:
+        """Active customers per churn-risk band (high, medium, low; zeros included)."""
+        bands = self.churn_scores.get("risk_band", pd.Series(dtype=object))
+        return bands.value_counts().reindex(["high", "medium", "low"], fill_value=0)
+
+    def without_frames(self) -> DealerAnalysis:
+        """This analysis without the training rows (kept only until the network stage)."""
+        self.churn_frames = None
+        self.lead_frames = None
+        return self
+
+
+def _fit_churn(dealer: DealerData, analysis: DealerAnalysis) -> None:
+    model = ChurnModel()
+    X, y = model.training_frame(dealer, churn_cutoffs(dealer.as_of))
+    now = model.scoring_features(dealer)
+    analysis.churn_frames = ScoringFrames(X, y, now)
+    try:
+        model.fit_frame(X, y)
+    except InsufficientDataError as err:
+        analysis.churn_note = str(err)
+        return
+    analysis.churn_model = model
+    analysis.churn_scores = model.score_features(now, dealer.dealer_id)
+    analysis.churn_source = "dealer"
+    try:  # trained before, evaluated 12 months before the data date, against baselines
+        analysis.churn_backtest = churn_backtest(
+            dealer, cutoffs=[dealer.as_of - pd.DateOffset(months=12)], n_train_cutoffs=3
+        )
+    except InsufficientDataError as err:
+        analysis.churn_note = str(err)
+
+
+def _lead_frames(dealer: DealerData) -> ScoringFrames:
+    model = LeadScoreModel()
+    X, Y = model.training_frame(dealer, lead_cutoffs(dealer.as_of))
+    return ScoringFrames(X, Y, model.scoring_features(dealer))
+
+
+def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
+    """The dealer stage: metrics, call lists, data quality and the dealer's own churn model.
+
+    The lead scores (and the churn scores of a dealer too small for its own model) come from
+    the network stage (:func:`score_with_network`); until then ``lead_scores`` is empty and the
+    training rows the network models need are kept on the analysis.
+    """
+    if settings.dealer_id not in (None, dealer.dealer_id):
+        raise InputError(
+            f"settings are for dealer {settings.dealer_id!r}, the data for {dealer.dealer_id!r}"
+        )
+    period, comparison = resolve_periods(dealer.as_of, settings.period, settings.comparison_period)
+    calls = call_lists(dealer, contact=True)  # masked by the views: see DealerAnalysis.call_lists
+    reconciliation = quality.reconcile_visits(dealer, mask=False)
+    analysis = DealerAnalysis(
+        dealer=dealer,
+        settings=settings,
+        period=period,
+        comparison=comparison,
+        metrics=dealer_metrics(
+            dealer,
+            period=settings.period,
+            comparison_period=settings.comparison_period,
+            calls=calls,
+        ),
+        calls=calls,
+        reconciliation=reconciliation,
+        scorecard=quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False),
+    )
+    _fit_churn(dealer, analysis)
+    analysis.lead_frames = _lead_frames(dealer)
+    return analysis
+
+
+def fit_network_models(
+    frames: dict[str, tuple[ScoringFrames | None, ScoringFrames | None]],
+    *,
+    need_churn: bool,
+) -> tuple[LeadScoreModel | None, ChurnModel | None, str]:
+    """The network stage's models, fitted once per run on every dealer's training rows:
+    the pooled lead model, and (``need_churn``: some dealer is too small for its own) the
+    network churn model. Returns ``(lead_model, churn_model, note)``."""
+    note = ""
+    lead_model: LeadScoreModel | None = None
+    lead = [f[1] for f in frames.values() if f[1] is not None and len(f[1].train_X)]
+    if lead:
+        try:
+            lead_model = LeadScoreModel().fit_frame(
+                pd.concat([f.train_X for f in lead], ignore_index=True),
+                pd.concat([f.train_y for f in lead], ignore_index=True),
+            )
+        except InsufficientDataError as err:
+            note = str(err)
+    churn_model: ChurnModel | None = None
+    churn = [f[0] for f in frames.values() if f[0] is not None and len(f[0].train_X)]
+    if need_churn and churn:
+        try:
+            churn_model = ChurnModel().fit_frame(
+                pd.concat([f.train_X for f in churn], ignore_index=True),
+                pd.concat([pd.Series(f.train_y) for f in churn], ignore_index=True),
+            )
+        except InsufficientDataError as err:
+            note = (note + " " + str(err)).strip()
+    return lead_model, churn_model, note
+
+
+def score_with_network(
+    analysis: DealerAnalysis,
+    lead_model: LeadScoreModel | None,
+    churn_model: ChurnModel | None,
+    note: str = "",
+) -> DealerAnalysis:
+    """The network stage's part of a dealer: its open leads scored with the pooled lead model,
+    and its active customers with the network churn model when it has none of its own."""
+    if lead_model is not None and analysis.lead_frames is not None:
+        analysis.lead_model = lead_model
+        analysis.lead_scores = lead_model.score_features(
+            analysis.lead_frames.now_X, analysis.dealer_id
+        )
+    else:
+        analysis.lead_note = note or "no network lead model in this run"
+    if analysis.churn_model is None and churn_model is not None and analysis.churn_frames:
+        analysis.churn_model = churn_model
+        analysis.churn_scores = churn_model.score_features(
+            analysis.churn_frames.now_X, analysis.dealer_id
+        )
+        analysis.churn_source = "network"
+    return analysis.without_frames()
+
+
+def save_analysis(analysis: DealerAnalysis, path: str | os.PathLike[str]) -> Path:
+    """Write the analysis atomically (pickle: it holds fitted models; a run reads it back with
+    the same package version, which the run's fingerprint includes)."""
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        pickle.dump(analysis, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return Path(path)
+
+
+def load_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
+    """Read an analysis written by :func:`save_analysis` (only from a run folder you trust)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(
+            f"no analysis at {p}: run `crm-analytics report` for this dealer first, or open the "
+            "dealer from the store (report.notebook.open_analysis without run_dir)"
+        )
+    try:
+        with p.open("rb") as fh:
+            obj = pickle.load(fh)  # noqa: S301 - the run folder's own artefact
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as err:
+        raise InputError(
+            f"{p} cannot be read ({type(err).__name__}: {err}); rerun the dealer with --force"
+        ) from err
+    if not isinstance(obj, DealerAnalysis):
+        raise InputError(f"{p} does not hold a dealer analysis; rerun the dealer with --force")
+    return obj
