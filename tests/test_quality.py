@@ -25,13 +25,15 @@ from crm_analytics.data.linkage import (
 from crm_analytics.data.validation import build_dealer
 from crm_analytics.metrics.quality import (
     DIMENSIONS,
+    REGISTRY,
     QualityParams,
-    _phone_neighbours,
     export_fix_list,
     fix_list,
     quality_scorecard,
     reconcile_visits,
 )
+from crm_analytics.metrics.quality.common import _phone_neighbours
+from crm_analytics.metrics.quality.registry import fix_of, rules_markdown
 from crm_analytics.sim.simulator import DefectRates, simulate_dealer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -552,3 +554,35 @@ def test_empty_inputs_give_nan_with_a_reason(clean_dealer):
     assert card.dimensions["score"].isna().all()
     assert (card.dimensions["note"] != "").all()
     assert len(fix_list(empty)) == 0
+
+
+# -- the rule registry ------------------------------------------------------------------------------
+def test_rules_doc_is_current():
+    doc = ROOT / "docs" / "quality_rules.md"
+    assert doc.read_text(encoding="utf-8") == rules_markdown(), (
+        "docs/quality_rules.md is out of date: run "
+        "crm_analytics.metrics.quality.registry.write_rules_markdown() from the project root"
+    )
+    for r in REGISTRY:
+        assert f"| `{r.id}` | {r.table} |" in rules_markdown()
+
+
+def test_registry_drives_scorecard_and_fix_list(defect_dealer, defect_card):
+    """Every scored rule has a row per table it checks, every flag an issue of its rule's fixes."""
+    scored = {(r.dimension, r.table, r.id) for r in REGISTRY if r.scored}
+    got = {
+        (d, "*" if (d, "*", rule) in scored else t, rule)
+        for d, t, rule in defect_card.rules[["dimension", "table", "rule"]].itertuples(index=False)
+    }
+    assert got == scored
+    for r in REGISTRY:
+        assert r.en and r.zh and r.fixes
+    fl = defect_card.flags
+    for table, issue in set(zip(fl["table"], fl["rule"], strict=True)):
+        assert fix_of(table, issue) is not None, (table, issue)
+    fixes = fix_list(defect_dealer, scorecard=defect_card)
+    for row in fixes.drop_duplicates(["table", "issue"]).itertuples():
+        f = fix_of(row.table, row.issue)
+        assert row.action == f.en
+        if f.owner != "consultant":
+            assert (fixes.loc[fixes["issue"] == row.issue, "owner"] == f.owner).all()
