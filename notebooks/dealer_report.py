@@ -219,10 +219,9 @@ out.show_heading(t("quality_cards", language))
 reconciliation = quality.reconcile_visits(dealer, mask=False)
 card = quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False)
 out.show_table(
-    card.dimensions[["dimension", "checked", "failed", "score"]].assign(
+    card.dimensions[["dimension", "score", "status", "worst_rules"]].assign(
         dimension=card.dimensions["dimension"].map(plots.label)
     ),
-    formatters={"checked": out.fmt_count, "failed": out.fmt_count},
     index=False,
 )
 out.show_table(reconciliation.summary().to_frame(t("quality", language)))

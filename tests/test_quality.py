@@ -6,6 +6,7 @@ arrival -> DMS visit map (``truth['visitor_log']``), or against hand-computed ca
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -317,26 +318,123 @@ def test_scorecard_layout_and_arithmetic(defect_card):
     assert set(r["dimension"]) == set(DIMENSIONS)
     assert (r["failed"] <= r["checked"]).all()
     ok = r["checked"] > 0
-    assert np.allclose(
-        r.loc[ok, "score"], 100 * (1 - r.loc[ok, "failed"] / r.loc[ok, "checked"]), atol=0.01
-    )
-    assert (r["description"].str.len() > 10).all()
+    rate = r.loc[ok, "failed"] / r.loc[ok, "checked"]
+    assert np.allclose(r.loc[ok, "pass_rate"], 100 * (1 - rate), atol=0.01)
+    # default tolerance 10%: a rule scores 0 once a tenth of its records fail
+    assert np.allclose(r.loc[ok, "score"], np.maximum(0, 100 * (1 - rate / 0.10)), atol=0.01)
+    assert (r["description"].str.len() > 10).all() and (r["description_zh"].str.len() > 4).all()
+    # a dimension scores the unweighted mean of its rules' scores, each rule's tables pooled
     dims = defect_card.dimensions.set_index("dimension")
     for dim in DIMENSIONS:
-        sub = r[r["dimension"] == dim]
-        assert dims.loc[dim, "score"] == pytest.approx(
+        sub = r[r["dimension"] == dim].groupby("key")[["checked", "failed"]].sum()
+        sub = sub[sub["checked"] > 0]
+        per_rule = np.maximum(0, 100 * (1 - sub["failed"] / sub["checked"] / 0.10))
+        assert dims.loc[dim, "score"] == pytest.approx(per_rule.mean(), abs=0.01)
+        assert dims.loc[dim, "rules"] == len(sub)
+        assert dims.loc[dim, "pass_rate"] == pytest.approx(
             100 * (1 - sub["failed"].sum() / sub["checked"].sum()), abs=0.01
         )
-    # the defect dealer scores visibly lower on the rules the defects hit
-    rr = r.set_index(["table", "rule"])["score"]
+    # the defect dealer scores visibly lower on the rules the defects hit, and names them
+    rr = r.set_index(["table", "rule"])["pass_rate"]
     assert rr[("visitor_log", "arrival_in_dms")] < 95
     assert rr[("touchpoints", "visit_has_arrival")] < 99.5
+    assert "visitor_log.arrival_in_dms" in dims.loc["continuity", "worst_rules"]
+    worst = defect_card.worst(dimension="continuity")
+    assert worst["score"].is_monotonic_increasing and (worst["failed"] > 0).all()
+    assert worst.iloc[0]["score"] <= worst["score"].min()
+    assert dims.loc["continuity", "status"] == "red"
+
+
+def test_scores_follow_params(defect_dealer, defect_card):
+    """Tolerances, weights and status thresholds come from the parameters."""
+    rec = defect_card.reconciliation
+    key = "visitor_log.arrival_in_dms"
+    params = QualityParams(
+        rule_tolerances={key: 1.0}, rule_weights={key: 3.0, "no_silent_month": 0.0}
+    )
+    card = quality_scorecard(defect_dealer, params=params, reconciliation=rec)
+    rs = card.rule_scores.set_index("key")
+    assert rs.loc[key, "score"] == pytest.approx(rs.loc[key, "pass_rate"], abs=0.01)
+    cont = rs[rs["dimension"] == "continuity"]
+    w = cont["weight"]
+    assert (
+        w[key] == 3 and w["no_silent_month"] == 0 and (w.drop([key, "no_silent_month"]) == 1).all()
+    )
+    expected = (cont["score"] * w).sum() / w.sum()
+    assert card.score("continuity") == pytest.approx(expected, abs=0.01)
+    # status: green at or above green_at, amber at or above amber_at, red below
+    st = card.rule_scores
+    assert (st.loc[st["score"] >= 95, "status"] == "green").all()
+    assert (st.loc[(st["score"] < 95) & (st["score"] >= 85), "status"] == "amber").all()
+    assert (st.loc[st["score"] < 85, "status"] == "red").all()
+    with pytest.raises(ParameterError, match="no_such_rule"):
+        quality_scorecard(
+            defect_dealer,
+            params=QualityParams(rule_weights={"no_such_rule": 1}),
+            reconciliation=rec,
+        )
+    for bad in (
+        {"score_tolerance": 0},
+        {"green_at": 80, "amber_at": 90},
+        {"rule_weights": {key: -1}},
+    ):
+        with pytest.raises(ParameterError):
+            QualityParams(**bad)
+
+
+def test_ten_percent_unregistered_walk_ins_score_at_most_90():
+    """A dealer whose front desk sees 10% of its walk-ins never registered scores <= 90.
+
+    The simulator's ``unregistered_walk_in`` rate adds that fraction of the logged arrivals as
+    unregistered ones, so 1/9 makes 10% of all arrivals unregistered. Every other defect is off;
+    ``followup_days=45`` follows the simulator's process (leads idle 45 days are closed).
+    """
+    defects = dataclasses.replace(DefectRates.none(), unregistered_walk_in=1 / 9)
+    d = simulate_dealer(0, customers=1500, seed=5, defects=defects)
+    card = quality_scorecard(d, params=QualityParams(followup_days=45))
+    r = card.rule_scores.set_index("key").loc["visitor_log.arrival_in_dms"]
+    assert 0.09 <= r["failed"] / r["checked"] <= 0.11, r
+    assert card.score("continuity") <= 90, card.dimensions
+    assert card.score("authenticity") >= 98 and card.score("validity") >= 98, card.dimensions
+    # the pooled rate the scorecard reported before hardly moved
+    assert card.dimensions.set_index("dimension").loc["continuity", "pass_rate"] > 99
+
+
+def test_scores_fall_monotonically_with_the_defect_rate():
+    """The dimension a defect class hits never scores higher as the class is injected more often
+    (0, 2, 5, 10, 20%), and the other dimensions stay near 100.
+
+    Not every dimension is monotone in every class: phantom DMS visits on days without a log
+    entry make a few such days look like missing log days (continuity) at low phantom rates,
+    while at high rates an empty day is expected and not flagged.
+    """
+    params = QualityParams(followup_days=45)
+    hits = {
+        "unregistered_walk_in": "continuity",
+        "phantom_visit": "authenticity",
+        "duplicate_customer": "authenticity",
+    }
+    for kind, dim in hits.items():
+        got = []
+        for rate in (0.0, 0.02, 0.05, 0.10, 0.20):
+            defects = dataclasses.replace(DefectRates.none(), **{kind: rate})
+            d = simulate_dealer(0, customers=700, seed=11, defects=defects)
+            got.append(quality_scorecard(d, params=params).dimensions.set_index("dimension"))
+        s = [g.loc[dim, "score"] for g in got]
+        assert all(b <= a + 1e-9 for a, b in zip(s, s[1:], strict=False)), (kind, dim, s)
+        assert s[0] - s[2] >= 3 and s[3] <= s[0] - 8, (kind, s)
+        for other in set(DIMENSIONS) - {dim}:
+            assert min(g.loc[other, "score"] for g in got) >= 98, (kind, other, got)
 
 
 def test_clean_dealer_scores_at_least_98(clean_dealer):
-    card = quality_scorecard(clean_dealer)
+    # the simulator closes leads after 45 idle days: a defect-free dealer's open leads are
+    # followed up within 45 days, not 30 (with 30 a third of them fail the follow-up rule)
+    card = quality_scorecard(clean_dealer, params=QualityParams(followup_days=45))
     for dim in DIMENSIONS:
         assert card.score(dim) >= 98, (dim, card.dimensions)
+        assert card.dimensions.set_index("dimension").loc[dim, "status"] == "green"
+    assert (card.worst()["failed"] <= 0.005 * card.worst()["checked"]).all(), card.worst()
     rec = card.reconciliation
     # nothing fabricated, nobody unregistered
     assert len(rec.phantom) <= 0.005 * (len(rec.pairs) + len(rec.phantom))
@@ -564,12 +662,12 @@ def test_rules_doc_is_current():
         "crm_analytics.metrics.quality.registry.write_rules_markdown() from the project root"
     )
     for r in REGISTRY:
-        assert f"| `{r.id}` | {r.table} |" in rules_markdown()
+        assert f"| `{r.key}` | {r.en} |" in rules_markdown()
 
 
 def test_registry_drives_scorecard_and_fix_list(defect_dealer, defect_card):
     """Every scored rule has a row per table it checks, every flag an issue of its rule's fixes."""
-    scored = {(r.dimension, r.table, r.id) for r in REGISTRY if r.scored}
+    scored = {(r.dimension, r.table, r.id) for r in REGISTRY}
     got = {
         (d, "*" if (d, "*", rule) in scored else t, rule)
         for d, t, rule in defect_card.rules[["dimension", "table", "rule"]].itertuples(index=False)

@@ -13,10 +13,12 @@ against the DMS (DIGEST sections 3-5). Three entry points:
 * :func:`quality_scorecard` scores each table on the three dimensions. Every rule is one record
   of the registry :data:`REGISTRY` (dimension, table, what it checks in English and Chinese,
   the function that finds its failures, the fix-list issues and who fixes them; the table of
-  rules is ``docs/quality_rules.md``, generated from it); its score is
-  ``100 * (1 - failed / checked)`` and the counts are kept beside it. A table's score on a dimension, and the dealer's, pool the counts
-  of the rules (``100 * (1 - sum failed / sum checked)``), so a rule weighs by the number of
-  records it checks. Validity builds on the boundary validation
+  rules is ``docs/quality_rules.md``, generated from it); each rule's pass rate
+  ``100 * (1 - failed / checked)`` becomes its score through a tolerance (``100 * max(0,
+  1 - failure rate / tolerance)``: 0 once 10% of its records fail, by default), and a
+  dimension's score is the weighted mean of its rules' scores, with a red / amber / green
+  status and the worst rules named (:mod:`~crm_analytics.metrics.quality.scoring`; weights,
+  tolerances and thresholds in ``params/quality.yaml``). Validity builds on the boundary validation
   (:mod:`crm_analytics.data.validation`): it counts the quarantined rows per table and rule instead
   of re-checking them.
 * :func:`fix_list` lists the records to send back for correction, per consultant, and

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from crm_analytics.core.config import load_params
@@ -44,6 +44,20 @@ class QualityParams:
         ``1 - service_desk_share``. The same bound makes a calendar month without records in an
         event table a silent month (rule ``no_silent_month``): a Poisson month at the table's
         daily rate would have been empty with at most this chance.
+    score_tolerance
+        A rule's score falls linearly from 100 (no record fails) to 0 when this share of its
+        records fails: ``score = 100 * max(0, 1 - failure_rate / tolerance)``. ``1.0`` makes
+        the score the pass rate.
+    rule_tolerances
+        Per-rule tolerances, by rule key (``docs/quality_rules.md``), overriding
+        ``score_tolerance``.
+    rule_weights
+        Per-rule weights in the dimension's score, by rule key (1 when not given; 0 leaves the
+        rule out of the score).
+    green_at, amber_at
+        A score at or above ``green_at`` is green, at or above ``amber_at`` amber, below red.
+    worst_rules
+        How many of the lowest-scoring rules the scorecard names per dimension.
     """
 
     followup_days: int = 30
@@ -55,6 +69,34 @@ class QualityParams:
     known_lead_days: int = 120
     service_desk_share: float = 0.5
     missing_day_max_chance: float = 0.01
+    score_tolerance: float = 0.10
+    rule_tolerances: Mapping[str, float] = field(default_factory=dict)
+    rule_weights: Mapping[str, float] = field(default_factory=dict)
+    green_at: float = 95.0
+    amber_at: float = 85.0
+    worst_rules: int = 3
+
+    def __post_init__(self) -> None:
+        tolerances = [("score_tolerance", self.score_tolerance)] + [
+            (f"rule_tolerances[{k!r}]", v) for k, v in self.rule_tolerances.items()
+        ]
+        for name, v in tolerances:
+            if not 0 < v <= 1:
+                raise ParameterError(f"quality parameter {name} must lie in (0, 1], got {v!r}")
+        for k, v in self.rule_weights.items():
+            if not v >= 0:
+                raise ParameterError(
+                    f"quality parameter rule_weights[{k!r}] must be >= 0, got {v!r}"
+                )
+        if not 0 <= self.amber_at <= self.green_at <= 100:
+            raise ParameterError(
+                "quality parameters need 0 <= amber_at <= green_at <= 100, got "
+                f"amber_at={self.amber_at!r}, green_at={self.green_at!r}"
+            )
+        if self.worst_rules < 0:
+            raise ParameterError(
+                f"quality parameter worst_rules must be >= 0, got {self.worst_rules!r}"
+            )
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any], *, source: str = "quality") -> QualityParams:
@@ -82,11 +124,19 @@ class QualityParams:
             raise ParameterError(
                 f"{source}: unknown quality parameter(s) {unknown}; known: {sorted(known)}"
             )
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in raw.items():
+            if k in _PER_RULE:
+                if v is None:
+                    v = {}
+                if not isinstance(v, Mapping):
+                    raise ParameterError(
+                        f"{source}: parameter {k!r} must map rule keys to numbers, got {v!r}"
+                    )
+                out[k] = {str(rk): _number(source, f"{k}[{rk!r}]", rv) for rk, rv in v.items()}
+                continue
             default = getattr(cls, k)
-            if isinstance(v, bool) or not isinstance(v, (int, float)):
-                raise ParameterError(f"{source}: parameter {k!r} must be a number, got {v!r}")
+            v = _number(source, k, v)
             out[k] = (
                 type(default)(v) if isinstance(default, int) and float(v).is_integer() else float(v)
             )
@@ -104,6 +154,15 @@ class QualityParams:
         except InputError as err:
             raise ParameterError(f"quality parameters: {err}") from err
         return cls.from_mapping(raw, source=str(path))
+
+
+_PER_RULE = ("rule_tolerances", "rule_weights")
+
+
+def _number(source: str, name: str, v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise ParameterError(f"{source}: parameter {name!r} must be a number, got {v!r}")
+    return v
 
 
 def resolve_params(params: QualityParams | None) -> QualityParams:

@@ -370,9 +370,9 @@ REGISTRY: tuple[Rule, ...] = (
         "validity",
         "visitor_log",
         "no visitor registered twice: the same person (phone or name), reason and consultant "
-        "again within `duplicate_entry_minutes` is a duplicate row (listed, not scored)",
+        "again within `duplicate_entry_minutes` is a duplicate row; checked = kept log rows",
         "同一访客不重复登记：同一人（电话或姓名）、同一来店原因和顾问在 `duplicate_entry_minutes` "
-        "分钟内再次登记即为重复行（只列入整改清单，不计分）",
+        "分钟内再次登记即为重复行；检查数 = 保留的登记行",
         va.no_duplicate_entry,
         (
             Fix(
@@ -382,15 +382,14 @@ REGISTRY: tuple[Rule, ...] = (
                 "同一访客重复登记：删除第二行",
             ),
         ),
-        scored=False,
     ),
 )
 
 
 def _check_registry(registry: tuple[Rule, ...]) -> None:
-    keys = [(r.dimension, r.table, r.id) for r in registry]
+    keys = [r.key for r in registry]
     if len(set(keys)) != len(keys):
-        raise ValueError("the rule registry holds a (dimension, table, rule) twice")
+        raise ValueError("the rule registry holds a rule key (table.rule) twice")
     issue_tables: dict[tuple[str, str], Fix] = {}
     for r in registry:
         for f in r.fixes:
@@ -400,10 +399,13 @@ def _check_registry(registry: tuple[Rule, ...]) -> None:
 
 _check_registry(REGISTRY)
 
-#: (dimension, table, rule) -> what the rule checks (English), for the scored rules
+#: (dimension, table, rule) -> what the rule checks (English)
 RULES: Mapping[tuple[str, str, str], str] = MappingProxyType(
-    {(r.dimension, r.table, r.id): r.en for r in REGISTRY if r.scored}
+    {(r.dimension, r.table, r.id): r.en for r in REGISTRY}
 )
+
+#: rule key (``table.rule``, or ``rule`` for a ``*`` rule) -> rule
+BY_KEY: Mapping[str, Rule] = MappingProxyType({r.key: r for r in REGISTRY})
 
 _FIXES: dict[tuple[str, str], Fix] = {(r.table, f.issue): f for r in REGISTRY for f in r.fixes}
 
@@ -441,23 +443,33 @@ def rules_markdown() -> str:
         "",
         "由规则注册表自动生成，请勿手工修改。",
         "",
+        "Scores: a rule's pass rate is `1 - failed / checked` over the records it checks (a `*` "
+        "rule pools its tables). Its score is `100 * max(0, 1 - failure rate / tolerance)`, the "
+        "tolerance being `score_tolerance` (10%: a rule failing on one record in ten scores 0) or "
+        "the rule's entry in `rule_tolerances`. A dimension's score is the weighted mean of its "
+        "rules' scores (`rule_weights`, 1 by default; rules with nothing to check are left out). "
+        "Green at or above `green_at` (95), amber at or above `amber_at` (85), red below. "
+        "Parameters: `params/quality.yaml`; weights and tolerances are keyed by the rule key below.",
+        "",
+        "评分：每条规则的通过率 = 1 - 不通过数 / 检查数（`*` 规则合并各表）；规则得分 = "
+        "`100 * max(0, 1 - 不通过率 / 容忍度)`，默认容忍度 10%（十条记录中有一条不通过即为 0 分）；"
+        "维度得分为其各规则得分的加权平均（默认权重均为 1，无可检查记录的规则不计）。"
+        "不低于 95 为绿色，不低于 85 为黄色，否则为红色。参数见 `params/quality.yaml`，按下表的规则键设置。",
+        "",
     ]
     names = {"authenticity": "真实性", "continuity": "连贯性", "validity": "有效性"}
     for dim in DIMENSIONS:
         lines += [
             f"## {dim} / {names[dim]}",
             "",
-            "| rule | table | checks | 检查内容 | fix-list issue: owner | scored |",
-            "|---|---|---|---|---|---|",
+            "| rule key | checks | 检查内容 | fix-list issue: owner |",
+            "|---|---|---|---|",
         ]
         for r in REGISTRY:
             if r.dimension != dim:
                 continue
             fixes = "; ".join(f"`{f.issue}`: {f.owner}" for f in r.fixes)
-            lines.append(
-                f"| `{r.id}` | {r.table} | {_md(r.en)} | {_md(r.zh)} | {fixes} | "
-                f"{'yes' if r.scored else 'no'} |"
-            )
+            lines.append(f"| `{r.key}` | {_md(r.en)} | {_md(r.zh)} | {fixes} |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -86,8 +86,6 @@ class Rule:
         ``check(ctx, rule) -> Outcome``: the records checked and the failing ones.
     fixes
         The fix-list issues failing records are listed under.
-    scored
-        Whether the rule counts in the scores (``False``: its failures are only listed).
     """
 
     id: str
@@ -97,7 +95,6 @@ class Rule:
     zh: str
     check: Callable[[RuleContext, Rule], Outcome]
     fixes: tuple[Fix, ...]
-    scored: bool = True
 
     def __post_init__(self) -> None:
         if self.dimension not in DIMENSIONS:
@@ -105,6 +102,11 @@ class Rule:
         for f in self.fixes:
             if f.owner not in OWNER_ROLES:
                 raise ValueError(f"rule {self.id}: unknown owner role {f.owner!r}")
+
+    @property
+    def key(self) -> str:
+        """``table.id`` (``id`` alone for a ``*`` rule): the rule's name in ``params/quality.yaml``."""
+        return self.id if self.table == "*" else f"{self.table}.{self.id}"
 
     def run(self, ctx: RuleContext) -> Outcome:
         """Apply the rule to a dealer."""

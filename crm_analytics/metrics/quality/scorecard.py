@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -13,29 +13,43 @@ from crm_analytics.core.errors import InputError
 from crm_analytics.metrics.quality.common import _mask_frame
 from crm_analytics.metrics.quality.params import QualityParams, resolve_params
 from crm_analytics.metrics.quality.reconcile import Reconciliation, reconcile_visits
-from crm_analytics.metrics.quality.registry import REGISTRY, describe
-from crm_analytics.metrics.quality.rule import DIMENSIONS, FLAG_COLUMNS, RuleContext
+from crm_analytics.metrics.quality.registry import REGISTRY
+from crm_analytics.metrics.quality.rule import DIMENSIONS, FLAG_COLUMNS, Rule, RuleContext
+from crm_analytics.metrics.quality.scoring import score_frames
 
 
 @dataclass
 class Scorecard:
     """Data-quality scorecard of one dealer (see :func:`quality_scorecard`).
 
+    Scores are explained in :mod:`crm_analytics.metrics.quality.scoring`: a rule's
+    ``pass_rate`` (0-100) becomes its ``score`` (0-100) through its ``tolerance``; tables and
+    dimensions score the ``weight``-ed mean of their rules' scores; ``status`` is ``green``,
+    ``amber`` or ``red`` (NA where nothing was checked, with the reason in ``note``).
+
     Attributes
     ----------
     rules
-        One row per (dimension, table, rule): ``checked``, ``failed``, ``score`` (0-100, NaN
-        when nothing was checked) and ``description``.
+        One row per (dimension, table, rule) checked: ``key`` (the rule key of
+        ``params/quality.yaml``), ``checked``, ``failed``, ``pass_rate``, ``tolerance``,
+        ``score``, ``weight``, ``status``, ``note``, ``description`` and ``description_zh``.
     tables
-        One row per (dimension, table): pooled ``checked``, ``failed`` and ``score``.
+        One row per (dimension, table): pooled ``checked``, ``failed`` and ``pass_rate``, the
+        weighted mean ``score`` of the table's rules, ``status``.
     dimensions
-        One row per dimension: pooled counts and ``score``.
+        One row per dimension: pooled ``checked``, ``failed`` and ``pass_rate`` (for reference),
+        ``score`` = weighted mean of the dimension's rule scores (:attr:`rule_scores`),
+        ``status``, ``rules`` (how many were scored) and ``worst_rules`` (the lowest-scoring
+        rules that failed a record: ``key score (pass rate)``).
     flags
         One row per failing record: ``table``, ``row_id``, ``rule``, ``dimension``,
         ``consultant_id`` (who fixes it), ``customer_id``, ``lead_id``, ``at``, ``name``,
         ``phone`` (masked unless asked otherwise) and ``detail``.
     reconciliation
         The visitor-log reconciliation the scorecard used.
+    rule_scores
+        One row per rule of the registry that checked something, its tables pooled (a ``*``
+        rule): the columns of :attr:`rules`; the dimension scores average these.
     """
 
     dealer_id: str
@@ -44,12 +58,34 @@ class Scorecard:
     dimensions: pd.DataFrame
     flags: pd.DataFrame
     reconciliation: Reconciliation
+    rule_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def score(self, dimension: str) -> float:
         """The dealer's score on one dimension (0-100)."""
         if dimension not in DIMENSIONS:
             raise InputError(f"unknown dimension {dimension!r}; dimensions are {list(DIMENSIONS)}")
         return float(self.dimensions.set_index("dimension").loc[dimension, "score"])
+
+    def worst(self, n: int | None = None, *, dimension: str | None = None) -> pd.DataFrame:
+        """The lowest-scoring rules that failed at least one record, worst first.
+
+        Parameters
+        ----------
+        n
+            How many (all when omitted).
+        dimension
+            Only this dimension's rules.
+        """
+        r = self.rule_scores
+        if dimension is not None:
+            if dimension not in DIMENSIONS:
+                raise InputError(
+                    f"unknown dimension {dimension!r}; dimensions are {list(DIMENSIONS)}"
+                )
+            r = r[r["dimension"] == dimension]
+        r = r[(r["failed"] > 0) & r["score"].notna()]
+        r = r.sort_values(["score", "pass_rate", "key"], kind="stable").reset_index(drop=True)
+        return r if n is None else r.head(n)
 
     def pivot(self) -> pd.DataFrame:
         """Table x dimension matrix of scores (for a heat map)."""
@@ -58,44 +94,37 @@ class Scorecard:
         )
 
     def __repr__(self) -> str:
-        dims = ", ".join(f"{r.dimension}={r.score:.1f}" for r in self.dimensions.itertuples())
+        dims = ", ".join(
+            f"{r.dimension}={r.score:.1f} ({r.status if isinstance(r.status, str) else 'n/a'})"
+            for r in self.dimensions.itertuples()
+        )
         return f"Scorecard({self.dealer_id!r}: {dims}; {len(self.flags):,} flagged records)"
 
     def _repr_html_(self) -> str:
-        return f"<p><code>{html.escape(repr(self))}</code></p>" + self.pivot().to_html(
-            float_format="{:.1f}".format
+        cols = ["dimension", "score", "status", "worst_rules"]
+        return (
+            f"<p><code>{html.escape(repr(self))}</code></p>"
+            + self.dimensions[cols].to_html(index=False, float_format="{:.1f}".format)
+            + self.pivot().to_html(float_format="{:.1f}".format)
         )
 
 
-def _pool(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    g = df.groupby(by, sort=False)[["checked", "failed"]].sum().reset_index()
-    g["score"] = _score(g["checked"], g["failed"])
-    g["note"] = _note(g["checked"])
-    return g
-
-
-def _note(checked: pd.Series) -> pd.Series:
-    """The reason a score is NaN (nothing to check), else empty."""
-    return pd.Series(
-        np.where(checked.to_numpy() > 0, "", "no records to check: score undefined"),
-        index=checked.index,
+def _rule_rows(dealer_id: str, rows: list[tuple[Rule, str, int, int]]) -> pd.DataFrame:
+    """The counts of every rule and table it checked, with the rule's key and descriptions."""
+    out = pd.DataFrame(
+        {
+            "dealer_id": dealer_id,
+            "dimension": [r.dimension for r, *_ in rows],
+            "table": [t for _, t, _, _ in rows],
+            "rule": [r.id for r, *_ in rows],
+            "key": [r.key for r, *_ in rows],
+            "checked": np.array([c for *_, c, _ in rows], dtype=np.int64),
+            "failed": np.array([f for *_, f in rows], dtype=np.int64),
+            "description": [r.en for r, *_ in rows],
+            "description_zh": [r.zh for r, *_ in rows],
+        }
     )
-
-
-def _score(checked: pd.Series, failed: pd.Series) -> pd.Series:
-    """``100 * (1 - failed / checked)``; NaN (not a warning) where nothing was checked."""
-    c = checked.astype(float)
-    return (100.0 * (1.0 - failed.astype(float) / c.where(c > 0))).round(2)
-
-
-def _rule_table(dealer_id: str, rows: list[tuple[str, str, str, int, int]]) -> pd.DataFrame:
-    """Scored rules as a frame: counts, score, note and description, sorted."""
-    rules = pd.DataFrame(rows, columns=["dimension", "table", "rule", "checked", "failed"])
-    rules.insert(0, "dealer_id", dealer_id)
-    rules["score"] = _score(rules["checked"], rules["failed"])
-    rules["note"] = _note(rules["checked"])
-    rules["description"] = [describe(r.dimension, r.table, r.rule) for r in rules.itertuples()]
-    return rules.sort_values(["dimension", "table", "rule"], kind="stable").reset_index(drop=True)
+    return out.sort_values(["dimension", "table", "rule"], kind="stable").reset_index(drop=True)
 
 
 def _flag_table(flags: list[pd.DataFrame], cust: pd.DataFrame) -> pd.DataFrame:
@@ -150,21 +179,14 @@ def quality_scorecard(
         else reconcile_visits(dealer, params=params, mask=False)
     )
     ctx = RuleContext(dealer, params, rec)
-    rows: list[tuple[str, str, str, int, int]] = []
+    rows: list[tuple[Rule, str, int, int]] = []
     flags: list[pd.DataFrame] = []
     for rule in REGISTRY:
         outcome = rule.run(ctx)
-        if rule.scored:
-            rows += [(rule.dimension, t, rule.id, c, f) for t, c, f in outcome.counts]
+        rows += [(rule, t, c, f) for t, c, f in outcome.counts]
         flags += outcome.flags
-    rules = _rule_table(dealer.dealer_id, rows)
-    tables = _pool(rules, ["dimension", "table"])
-    tables.insert(0, "dealer_id", dealer.dealer_id)
-    dims = (
-        _pool(rules, ["dimension"]).set_index("dimension").reindex(list(DIMENSIONS)).reset_index()
-    )
-    dims.insert(0, "dealer_id", dealer.dealer_id)
+    rules, rule_scores, tables, dims = score_frames(_rule_rows(dealer.dealer_id, rows), params)
     fl = _flag_table(flags, ctx.customers)
     if mask:
         fl = _mask_frame(fl)
-    return Scorecard(dealer.dealer_id, rules, tables, dims, fl, rec)
+    return Scorecard(dealer.dealer_id, rules, tables, dims, fl, rec, rule_scores)
