@@ -684,3 +684,71 @@ def test_registry_drives_scorecard_and_fix_list(defect_dealer, defect_card):
         assert row.action == f.en
         if f.owner != "consultant":
             assert (fixes.loc[fixes["issue"] == row.issue, "owner"] == f.owner).all()
+
+
+# -- phones masked by the DMS itself -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def pre_masked():
+    """A DMS export whose customer and front-desk phones are masked (``138****5678``) already."""
+    d = simulate_dealer(2, customers=800, seed=3)
+    tables = {k: v.copy() for k, v in d.tables.items()}
+    for t in ("customers", "visitor_log"):
+        tables[t]["phone"] = mask_phone(tables[t]["phone"])
+    return d, build_dealer(tables, dealer_id=d.dealer_id, as_of=d.as_of, truth=d.truth)
+
+
+def test_pre_masked_phones_are_accepted(pre_masked):
+    """Masked phones are read as masked, never linked by phone; the fix list says so."""
+    raw, d = pre_masked
+    assert len(d.quarantine) == 0
+    rec = reconcile_visits(d, mask=False)
+    card = quality_scorecard(d, mask=False, reconciliation=rec)
+    fixes = fix_list(d, scorecard=card, contacts=True)  # raised InputError before
+    assert len(fixes) == len(card.flags) > 0
+    assert set(phone_kind(normalize_phones(d.customers["phone"])).unique()) <= {"masked", "missing"}
+    assert normalize_phone("+86 138-****-5678") == "138****5678"
+    # a masked phone is not a wrong phone, nor evidence of a staff phone, duplicate or typo
+    flagged = set(card.flags["rule"])
+    for rule in (
+        "phone_format",
+        "log_phone_format",
+        "staff_phone",
+        "duplicate_person",
+        "phone_typo",
+    ):
+        assert rule not in flagged, rule
+    r = card.rules.set_index(["table", "rule"])
+    assert r.loc[("customers", "phone_format"), "checked"] == 0
+    # arrivals still match their DMS visits on name, time and consultant (measured on the truth)
+    tv = raw.truth["visitor_log"]
+    visits = set(d.touchpoints.loc[d.touchpoints["kind"] == "visit", "touch_id"])
+    sales = set(d.visitor_log.loc[d.visitor_log["reason"] == "sales", "entry_id"])
+    true_pairs = {
+        (e, t)
+        for e, t in zip(tv["entry_id"], tv["touch_id"], strict=True)
+        if t in visits and e in sales
+    }
+    p, rc = _pr(set(zip(rec.pairs["entry_id"], rec.pairs["touch_id"], strict=True)), true_pairs)
+    assert p >= 0.9 and rc >= 0.9, (p, rc)
+    # the rows whose phone was masked by the DMS carry the note, in English and Chinese
+    masked = fixes["phone"].astype("string").str.contains("*", regex=False, na=False)
+    assert masked.any()
+    assert fixes.loc[masked, "note"].str.contains("cannot be linked by phone").all()
+    assert fixes.loc[masked, "note_zh"].str.contains("无法按电话关联").all()
+    assert (fixes.loc[~masked & fixes["other_phone"].isna(), "note"] == "").all()
+    assert (rec.anomalies["issue"] == "masked_phone").sum() == d.visitor_log["phone"].notna().sum()
+
+
+def test_masked_phones_never_link_by_phone(pre_masked):
+    """A masked phone carries no phone evidence: the reconciliation of the masked export equals
+    that of the same export without any phone (before, look-alike masks counted as equal phones)."""
+    raw, d = pre_masked
+    tables = {k: v.copy() for k, v in raw.tables.items()}
+    for t in ("customers", "visitor_log"):
+        tables[t]["phone"] = None
+    no_phone = build_dealer(tables, dealer_id=raw.dealer_id, as_of=raw.as_of, truth=raw.truth)
+    cols = ["entry_id", "touch_id", "match_weight", "match_probability"]
+    got = reconcile_visits(d, mask=False)
+    ref = reconcile_visits(no_phone, mask=False)
+    pd.testing.assert_frame_equal(got.pairs[cols], ref.pairs[cols])
+    assert set(got.unregistered["entry_id"]) == set(ref.unregistered["entry_id"])

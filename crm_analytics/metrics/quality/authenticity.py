@@ -14,7 +14,7 @@ def customer_phone_format(ctx: RuleContext, rule: Rule) -> Outcome:
     bad = cust[cust["phone_kind"] == "invalid"]
     return (
         rule.outcome()
-        .count(int((cust["phone_kind"] != "missing").sum()), bad)
+        .count(int((~cust["phone_kind"].isin(["missing", "masked"])).sum()), bad)
         .flag("phone_format", bad, "customer_id", detail="phone_kind")
     )
 
@@ -104,7 +104,7 @@ def log_phone_format(ctx: RuleContext, rule: Rule) -> Outcome:
     bad = log[lk.isin(["invalid", "placeholder"])]
     return (
         rule.outcome()
-        .count(int((lk != "missing").sum()), bad)
+        .count(int((~lk.isin(["missing", "masked"])).sum()), bad)
         .flag("log_phone_format", bad, "entry_id", consultant_id="staff_id", detail=lk[bad.index])
     )
 

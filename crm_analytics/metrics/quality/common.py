@@ -84,10 +84,12 @@ def _customer_features(dealer: DealerData) -> pd.DataFrame:
     c["phone_norm"] = normalize_phones(c["phone"])
     c["phone_kind"] = phone_kind(c["phone_norm"])
     c = pd.concat([c, name_frame(c["name"])], axis=1)
-    staff_phones = (
-        set(normalize_phones(dealer.staff["phone"]).dropna()) if len(dealer.staff) else set()
+    staff = normalize_phones(dealer.staff["phone"]) if len(dealer.staff) else pd.Series(dtype=str)
+    staff_phones = set(staff[phone_kind(staff) != "masked"].dropna())
+    # a phone masked before export proves nothing: look-alike masks hide different numbers
+    c["staff_phone"] = c["phone_norm"].isin(staff_phones).fillna(False).astype(bool) & (
+        c["phone_kind"] != "masked"
     )
-    c["staff_phone"] = c["phone_norm"].isin(staff_phones).fillna(False).astype(bool)
     return c
 
 
@@ -99,6 +101,7 @@ def _log_features(dealer: DealerData, params: QualityParams) -> pd.DataFrame:
     # duplicate rows: same person key, reason and consultant within a few minutes of the previous one
     person = (
         v["phone_norm"]
+        .where(v["phone_kind"] != "masked")
         .fillna(v["full_py"])
         .fillna(v["surname_py"])
         .fillna(v["name"].astype("string").str.strip())

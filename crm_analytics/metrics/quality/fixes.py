@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.data.linkage import PHONE_MASK_CHAR
 from crm_analytics.metrics.quality.common import _mask_frame
 from crm_analytics.metrics.quality.params import QualityParams
 from crm_analytics.metrics.quality.registry import fix_of
@@ -27,7 +29,16 @@ FIX_COLUMNS = [
     "phone",
     "other_phone",
     "detail",
+    "note",
+    "note_zh",
 ]
+
+#: the note of a fix-list row whose phone the DMS masked before export (English, Chinese)
+MASKED_PHONE_NOTE = (
+    "phone masked in the DMS export: this record cannot be linked by phone (matched by name, "
+    "time and consultant only); the fix needs the unmasked number from the DMS",
+    "DMS 导出的电话已打码：该记录无法按电话关联（仅按姓名、时间和顾问匹配），整改需在 DMS 中查看完整号码",
+)
 
 
 def fix_list(
@@ -59,17 +70,22 @@ def fix_list(
     Returns
     -------
     DataFrame
-        :data:`FIX_COLUMNS`, sorted by owner, issue and time. Write it with
-        :func:`export_fix_list`.
+        :data:`FIX_COLUMNS`, sorted by owner, issue and time. ``note`` / ``note_zh`` say when
+        the record's phone was masked by the DMS before export (such phones are accepted; the
+        record could not be linked by phone). Write it with :func:`export_fix_list`.
     """
     sc = (
         scorecard if scorecard is not None else quality_scorecard(dealer, params=params, mask=False)
     )
-    fl = sc.flags
-    if len(fl) and fl["phone"].astype("string").str.contains("*", regex=False).any():
+    if sc.masked:
         raise InputError(
             "fix_list needs an unmasked scorecard: pass quality_scorecard(dealer, mask=False)"
         )
+    fl = sc.flags
+    # with an unmasked scorecard an asterisk can only come from the DMS export itself
+    pre_masked = pd.Series(False, index=fl.index)
+    for col in ("phone", "other_phone"):
+        pre_masked |= fl[col].astype("string").str.contains(PHONE_MASK_CHAR, regex=False, na=False)
     fixes = [
         fix_of(t, i) for t, i in zip(fl["table"].astype(str), fl["rule"].astype(str), strict=True)
     ]
@@ -93,6 +109,8 @@ def fix_list(
             "phone": fl["phone"].to_numpy(),
             "other_phone": fl["other_phone"].to_numpy(),
             "detail": fl["detail"].astype("string").to_numpy(),
+            "note": np.where(pre_masked, MASKED_PHONE_NOTE[0], ""),
+            "note_zh": np.where(pre_masked, MASKED_PHONE_NOTE[1], ""),
         }
     )
     out.insert(1, "consultant_name", out["owner"].map(names))

@@ -65,7 +65,7 @@ class Reconciliation:
         Every kept visitor-log row with its ``status`` (matched, unregistered, not_recorded,
         duplicate, not_sales).
     anomalies
-        One row per odd log row and issue (missing or invalid phone, missing or placeholder
+        One row per odd log row and issue (missing, invalid or pre-masked phone, missing or placeholder
         name, outside opening hours, duplicate row, sales arrival without consultant, unknown
         consultant, rows quarantined at load time).
     missing_days
@@ -180,8 +180,9 @@ def _known_people(
     usable = cust[cust["phone_kind"].isin(["mobile", "landline"]) & ~cust["staff_phone"]]
     found = []
     # 1) phone equal or one digit apart, surname compatible
+    readable = arrivals[arrivals["phone_kind"] != "masked"]
     nb = _phone_neighbours(
-        arrivals.set_index("entry_id")["phone_norm"], usable.set_index("customer_id")["phone_norm"]
+        readable.set_index("entry_id")["phone_norm"], usable.set_index("customer_id")["phone_norm"]
     )
     if len(nb):
         nb = nb.rename(columns={"a": "entry_id", "b": "customer_id"})
@@ -500,6 +501,7 @@ def _log_anomalies(dealer: DealerData, log: pd.DataFrame) -> pd.DataFrame:
     staff_ids = set(dealer.staff["staff_id"])
     checks = {
         "missing_phone": (log["phone_kind"] == "missing", "phone"),
+        "masked_phone": (log["phone_kind"] == "masked", "phone"),
         "invalid_phone": (log["phone_kind"] == "invalid", "phone"),
         "placeholder_phone": (log["phone_kind"] == "placeholder", "phone"),
         "missing_name": (log["name_form"] == "missing", "name"),

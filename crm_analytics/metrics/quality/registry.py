@@ -41,8 +41,9 @@ REGISTRY: tuple[Rule, ...] = (
         "authenticity",
         "customers",
         "customer phones are valid mainland mobile (1[3-9] + 9 digits) or landline (0 + area code "
-        "+ 7-8 digits) numbers; checked = customers with a phone",
-        "客户电话为有效的大陆手机号（1[3-9] 加 9 位）或固话（0 加区号加 7-8 位）；检查数 = 有电话的客户",
+        "+ 7-8 digits) numbers; checked = customers with a phone not masked by the DMS (a masked "
+        "phone, 138****5678, cannot be checked)",
+        "客户电话为有效的大陆手机号（1[3-9] 加 9 位）或固话（0 加区号加 7-8 位）；检查数 = 有电话且电话未被 DMS 打码的客户（打码电话如 138****5678 无法检查）",
         au.customer_phone_format,
         (
             Fix(
@@ -123,8 +124,9 @@ REGISTRY: tuple[Rule, ...] = (
         "phone_format",
         "authenticity",
         "visitor_log",
-        "front-desk phones are valid, non-placeholder numbers; checked = log rows with a phone",
-        "前台登记的电话有效且非占位号码；检查数 = 有电话的登记行",
+        "front-desk phones are valid, non-placeholder numbers; checked = log rows with a phone not "
+        "masked by the DMS",
+        "前台登记的电话有效且非占位号码；检查数 = 有电话且电话未被打码的登记行",
         au.log_phone_format,
         (
             Fix(

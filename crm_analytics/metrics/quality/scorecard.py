@@ -50,6 +50,9 @@ class Scorecard:
     rule_scores
         One row per rule of the registry that checked something, its tables pooled (a ``*``
         rule): the columns of :attr:`rules`; the dimension scores average these.
+    masked
+        Whether names and phones in ``flags`` are masked (an asterisk in an unmasked
+        scorecard's phone comes from a DMS that masked the phone before export).
     """
 
     dealer_id: str
@@ -59,6 +62,7 @@ class Scorecard:
     flags: pd.DataFrame
     reconciliation: Reconciliation
     rule_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    masked: bool = False
 
     def score(self, dimension: str) -> float:
         """The dealer's score on one dimension (0-100)."""
@@ -189,4 +193,4 @@ def quality_scorecard(
     fl = _flag_table(flags, ctx.customers)
     if mask:
         fl = _mask_frame(fl)
-    return Scorecard(dealer.dealer_id, rules, tables, dims, fl, rec, rule_scores)
+    return Scorecard(dealer.dealer_id, rules, tables, dims, fl, rec, rule_scores, masked=mask)
