@@ -55,10 +55,11 @@ reconciliation, card = analysis.reconciliation, analysis.scorecard
 nb.show_header(dealer, "data quality", language, (start, end), (cstart, cend))
 
 # %%
-# Scores 0-100 on the deck's three dimensions (authenticity, continuity, validity).
+# Scores 0-100 on the deck's three dimensions (authenticity, continuity, validity): the mean of
+# the dimension's rule scores (a rule scores 0 once 10% of its records fail; params/quality.yaml),
+# red / amber / green, and the worst rules. pass_rate pools every record checked, for reference.
 out.show_table(
-    card.dimensions[["dimension", "checked", "failed", "score", "note"]],
-    formatters={"checked": out.fmt_count, "failed": out.fmt_count},
+    card.dimensions[["dimension", "score", "status", "worst_rules", "rules", "pass_rate", "note"]],
     index=False,
 )
 plots.plot_bars(
@@ -69,9 +70,11 @@ out.show_table(card.pivot())
 
 # %%
 # Every rule that failed at least one record, worst score first.
-failed = card.rules.loc[card.rules["failed"] > 0].sort_values("score")
+description = "description_zh" if lang == "zh" else "description"
 out.show_table(
-    failed[["dimension", "table", "rule", "checked", "failed", "score", "description"]],
+    card.worst()[
+        ["dimension", "key", "checked", "failed", "pass_rate", "score", "status", description]
+    ],
     formatters={"checked": out.fmt_count, "failed": out.fmt_count},
     index=False,
 )

@@ -223,10 +223,9 @@ plt.show()
 out.show_heading(t("quality_cards", language))
 reconciliation, card = analysis.reconciliation, analysis.scorecard
 out.show_table(
-    card.dimensions[["dimension", "checked", "failed", "score"]].assign(
+    card.dimensions[["dimension", "score", "status", "worst_rules"]].assign(
         dimension=card.dimensions["dimension"].map(plots.label)
     ),
-    formatters={"checked": out.fmt_count, "failed": out.fmt_count},
     index=False,
 )
 out.show_table(reconciliation.summary().to_frame(t("quality", language)))

@@ -13,7 +13,11 @@ Phone rules (mainland China)
 * landline: ``0`` + area code (2 or 3 digits) + a 7 or 8 digit number (10 to 12 digits), for
   example ``021-12345678`` or ``0755 1234567``;
 * placeholders: a fixed list (``13800000000``, ``123456`` ...), or a number whose last eight
-  digits are all equal or that runs ``12345678``.
+  digits are all equal or that runs ``12345678``;
+* masked: a phone the DMS masked itself before export (``138****5678``): it holds
+  :data:`PHONE_MASK_CHAR`, keeps its digits and asterisks when normalised and is of kind
+  ``masked``. It is never compared: two masked phones that look alike may belong to different
+  people, so masked records are linked by name, time and consultant only.
 """
 
 from __future__ import annotations
@@ -38,6 +42,10 @@ PLACEHOLDER_PHONES: frozenset[str] = frozenset(
         "11111111111",
     }
 )
+#: The character a DMS writes in place of the hidden digits of a phone it masked itself.
+PHONE_MASK_CHAR = "*"
+_MASKED_NON_KEY = re.compile(r"[^\d*]")
+
 #: Names that stand for "no name" or a test record.
 PLACEHOLDER_NAMES: frozenset[str] = frozenset(
     {
@@ -114,14 +122,15 @@ _RUN = "012345678901"
 def normalize_phone(raw: object) -> str | None:
     """Digits-only phone with the country code removed, or ``None`` when nothing usable.
 
-    ``+86 138-1234-5678`` -> ``13812345678``; ``021 1234 5678`` -> ``02112345678``.
+    ``+86 138-1234-5678`` -> ``13812345678``; ``021 1234 5678`` -> ``02112345678``; a phone the
+    DMS masked keeps its asterisks: ``138-****-5678`` -> ``138****5678``.
     """
     if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
         return None
     s = str(raw).strip()
     if not s:
         return None
-    digits = _NON_DIGIT.sub("", s)
+    digits = (_MASKED_NON_KEY if PHONE_MASK_CHAR in s else _NON_DIGIT).sub("", s)
     if not digits:
         return None
     if digits.startswith("0086"):
@@ -134,15 +143,20 @@ def normalize_phone(raw: object) -> str | None:
 def normalize_phones(values: pd.Series) -> pd.Series:
     """Vectorised :func:`normalize_phone` (``str`` dtype, missing as ``NA``)."""
     s = values.astype("string").str.strip()
-    d = s.str.replace(r"\D", "", regex=True)
+    masked = s.str.contains(PHONE_MASK_CHAR, regex=False, na=False)
+    d = s.str.replace(r"\D", "", regex=True).where(
+        ~masked, s.str.replace(_MASKED_NON_KEY.pattern, "", regex=True)
+    )
     d = d.where(~d.str.startswith("0086", na=False), d.str[4:])
     d = d.where(~(d.str.startswith("86", na=False) & (d.str.len() == 13)), d.str[2:])
     return d.where(d.str.len() > 0)
 
 
 def phone_kind(normalized: pd.Series) -> pd.Series:
-    """Classify normalised phones: ``mobile``, ``landline``, ``placeholder``, ``invalid``, ``missing``."""
+    """Classify normalised phones: ``mobile``, ``landline``, ``placeholder``, ``masked``,
+    ``invalid``, ``missing``."""
     s = normalized.astype("string")
+    masked = s.str.contains(PHONE_MASK_CHAR, regex=False, na=False)
     mobile = s.str.fullmatch(_MOBILE.pattern, na=False)
     landline = s.str.fullmatch(_LANDLINE.pattern, na=False)
     tail = s.str[-8:]
@@ -152,8 +166,14 @@ def phone_kind(normalized: pd.Series) -> pd.Series:
     )
     placeholder = s.isin(PLACEHOLDER_PHONES).fillna(False) | same | run
     out = np.select(
-        [s.isna().to_numpy(), placeholder.to_numpy(), mobile.to_numpy(), landline.to_numpy()],
-        ["missing", "placeholder", "mobile", "landline"],
+        [
+            s.isna().to_numpy(),
+            masked.to_numpy(),
+            placeholder.to_numpy(),
+            mobile.to_numpy(),
+            landline.to_numpy(),
+        ],
+        ["missing", "masked", "placeholder", "mobile", "landline"],
         default="invalid",
     )
     return pd.Series(out, index=normalized.index, dtype="str")
@@ -330,7 +350,7 @@ def link_records(
     """Score candidate pairs between two record sets with a Fellegi-Sunter model (splink/DuckDB).
 
     Both frames carry :data:`LINK_COLUMNS`: ``unique_id``, ``day`` (ISO date, the blocking key),
-    ``staff_id``, ``phone`` (normalised), ``surname_py`` and ``full_py`` (see :func:`name_keys`)
+    ``staff_id``, ``phone`` (normalised; a masked phone counts as missing), ``surname_py`` and ``full_py`` (see :func:`name_keys`)
     and ``minute`` (minutes since the epoch). Pairs are blocked on the same day and the same
     consultant, phone or surname. The ``u`` probabilities are estimated from random pairs and the
     ``m`` probabilities by expectation maximisation on two blockings (same day and consultant;
@@ -360,11 +380,19 @@ def link_records(
         return pd.DataFrame(columns=out_cols)
     left = left[cols].copy()
     right = right[cols].copy()
+    for frame in (left, right):
+        # a phone masked before export is not compared (look-alike masks of different people)
+        phone = frame["phone"].astype("string")
+        frame["phone"] = phone.where(~phone.str.contains(PHONE_MASK_CHAR, regex=False, na=False))
     # blocked pairs on the same day: the prior is roughly one true pair per left record among them
     days_l = left["day"].value_counts()
     days_r = right["day"].value_counts()
     same_day = float((days_l * days_r.reindex(days_l.index, fill_value=0)).sum())
     n_pairs = float(len(left)) * float(len(right))
+    # EM on the phone blocking needs pairs with an equal phone: none when every phone is missing
+    # or masked (splink raises on an empty training blocking); then the phone m values stay
+    # at their defaults and phones never agree anyway
+    shared_phones = bool(set(left["phone"].dropna()) & set(right["phone"].dropna()))
     prior = float(np.clip(min(len(left), len(right)) / max(n_pairs, 1.0), 1e-9, 0.5))
     db = DuckDBAPI()
     sdf_l = db.register(left, table_name="link_left")
@@ -383,9 +411,10 @@ def link_records(
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on("day", "staff_id"), estimate_without_term_frequencies=True
             )
-            linker.training.estimate_parameters_using_expectation_maximisation(
-                block_on("phone"), estimate_without_term_frequencies=True
-            )
+            if shared_phones:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    block_on("phone"), estimate_without_term_frequencies=True
+                )
         pred = linker.inference.predict(threshold_match_probability=min_probability)
         out = pred.as_pandas_dataframe()
     finally:
@@ -487,6 +516,7 @@ __all__ = [
     "link_records",
     "PLACEHOLDER_NAMES",
     "PLACEHOLDER_PHONES",
+    "PHONE_MASK_CHAR",
     "mask_name",
     "mask_phone",
     "name_frame",
