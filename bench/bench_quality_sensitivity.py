@@ -25,7 +25,7 @@ import time
 import pandas as pd
 
 from crm_analytics.metrics.quality import QualityParams, quality_scorecard
-from crm_analytics.sim.simulator import DEFECT_CLASSES, DefectRates, simulate_dealer
+from crm_analytics.sim import DEFECT_CLASSES, DefectRates, simulate_dealer
 
 RATES = (0.0, 0.02, 0.05, 0.10, 0.20)
 PARAMS = QualityParams(followup_days=45)
