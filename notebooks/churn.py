@@ -42,7 +42,7 @@ dealer, lang, (start, end), (cstart, cend) = nb.open_dealer(
 # one model per notebook: trained at three cutoffs 12-18 months before the data date
 train_cutoffs = [dealer.as_of - pd.DateOffset(months=12 + 3 * k) for k in range(3)]
 model = churn.ChurnModel().fit(dealer, cutoffs=train_cutoffs)
-scores = model.score(dealer)
+scores = model.score_dealer(dealer)
 
 # %%
 nb.show_header(dealer, "churn", language, (start, end), (cstart, cend))
@@ -75,7 +75,8 @@ out.show_table(
 )
 
 # %%
-# Honest backtest: trained before, evaluated 12 months before the data date, against baselines.
+# Honest backtest: trained before, evaluated 12 months before the data date, against baselines
+# (no oracle row: the true churn probabilities of a real dealer are unknown).
 backtest = churn.backtest(
     dealer, cutoffs=[dealer.as_of - pd.DateOffset(months=12)], n_train_cutoffs=3
 )
@@ -100,7 +101,7 @@ lead_model = leads.LeadScoreModel().fit(
         every_days=28,
     ),
 )
-lead_scores = lead_model.score(dealer)
+lead_scores = lead_model.score_dealer(dealer)
 out.show_table(lead_scores["grade"].value_counts().sort_index().to_frame("open leads"))
 out.show_table(
     lead_scores.sort_values("p_30d", ascending=False)[

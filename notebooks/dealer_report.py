@@ -171,7 +171,7 @@ except InsufficientDataError as err:
     churn_model = None
     out.show_text(str(err), muted=True)
 if churn_model is not None:
-    risk = churn_model.score(dealer)
+    risk = churn_model.score_dealer(dealer)
     bands = risk["risk_band"].value_counts().reindex(["high", "medium", "low"], fill_value=0)
     out.show_table(
         bands.rename(t("list_reason", language)).rename(index=plots.label).to_frame(),
