@@ -28,7 +28,7 @@ benchmark_path = None
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 import pandas as pd
-from crm_analytics.data.io import list_dealers, load_dealer
+from crm_analytics.data.store import list_dealers, load_dealer
 
 from crm_analytics.models import churn, leads
 from crm_analytics.report import display as out
