@@ -75,7 +75,7 @@ def fit_only(paths: list[str], cutoffs: list[str], workers: int, max_rows: int) 
     t0 = time.perf_counter()
     X, y = model.training_frame(data, cutoffs)
     t1 = time.perf_counter()
-    model._fit_frame(X, y)
+    model.fit(X, y)
     t2 = time.perf_counter()
     me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20

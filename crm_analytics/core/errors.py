@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sklearn.exceptions import NotFittedError as _SklearnNotFittedError
+
 
 class CRMAnalyticsError(Exception):
     """Base class of every error raised by :mod:`crm_analytics`."""
@@ -43,8 +45,12 @@ class ParameterError(InputError):
     """Report parameters (YAML) that are unknown, mistyped or point to missing files."""
 
 
-class NotFittedError(CRMAnalyticsError, AttributeError):
-    """A model was used before ``fit``."""
+class NotFittedError(CRMAnalyticsError, _SklearnNotFittedError):
+    """A model was used before ``fit``.
+
+    Also a :class:`sklearn.exceptions.NotFittedError` (hence ``ValueError`` and
+    ``AttributeError``), so scikit-learn's tools and ``except`` clauses recognise it.
+    """
 
 
 class ConvergenceError(CRMAnalyticsError, RuntimeError):

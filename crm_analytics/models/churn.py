@@ -1,9 +1,9 @@
 """Supervised churn scoring of service customers, with honest rolling backtests.
 
-Definition (parameterized, ``params/scoring.yaml``): a customer with a service visit in the
-``active_months`` (24) before a cutoff *churns* if they make no service visit in the
-``horizon_months`` (12) after it. Features come from :func:`crm_analytics.models.features.churn_features`
-(records before the cutoff only).
+Definition (parameterized, ``params/scoring.yaml`` ``churn``): a customer with a service visit
+in the ``active_months`` (24) before a cutoff *churns* if they make no service visit in the
+``horizon_months`` (12) after it. Features come from
+:func:`crm_analytics.models.features.churn_features` (records before the cutoff only).
 
 Model: a scikit-learn :class:`~sklearn.pipeline.Pipeline` selecting the feature columns, then a
 :class:`~sklearn.ensemble.HistGradientBoostingClassifier` calibrated by isotonic regression on
@@ -13,49 +13,40 @@ The default features (:data:`DEFAULT_CHURN_FEATURES`) centre on a covariate Pare
 survival model fitted per dealer and cutoff on the visits before it (see
 :func:`crm_analytics.models.features.churn_features`, group ``survival``).
 
-Reason codes: for each customer and each feature group of
-:data:`crm_analytics.models.features.CHURN_FEATURE_GROUPS`, the *occlusion contribution*
-``p(x) - p(x with the group's features set to their reference values)``, the reference being the
-training median of each feature (the typical customer). A positive contribution means the
-group raises this customer's churn probability above what a typical value would give. The
-contributions are exact differences of the calibrated model's output, one group at a time; they
-do not sum to ``p(x) - p(reference)`` when groups interact.
+The training frame, fallback, settings, ``score`` (ROC AUC), reason codes and the backtest's
+fit loop are those of :class:`crm_analytics.models.scoring.ScoringModel`. Reason codes are the
+occlusion contributions of the groups of :data:`CHURN_REASON_GROUPS`.
 """
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.exceptions import NotFittedError as SklearnNotFittedError
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
-from sklearn.model_selection import GroupKFold
-from sklearn.pipeline import Pipeline
-from sklearn.utils.validation import check_is_fitted
 
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.errors import (
-    InputError,
-    InsufficientDataError,
-    NotFittedError,
-    SmallDealerWarning,
-)
+from crm_analytics.core.errors import InputError, InsufficientDataError, ParameterError
 from crm_analytics.models.features import (
     CHURN_FEATURE_GROUPS,
     CHURN_FEATURES,
-    _cutoff,
     _months,
     churn_features,
     churn_labels,
+)
+from crm_analytics.models.scoring import (
+    ScoringBacktest,
+    ScoringModel,
+    _as_dealers,
+    _check,
+    _cutoff_list,
+    calibration_table,
+    classification_metrics,
+    rolling_fits,
+    targets_table,
 )
 
 #: Features of the default model: the covariate survival model's outputs (which carry distance,
@@ -71,25 +62,10 @@ DEFAULT_CHURN_FEATURES: tuple[str, ...] = (
     *CHURN_FEATURE_GROUPS["survival"],
 )
 
-#: Defaults of ``params/scoring.yaml`` (used when the file is not shipped with the package).
-SCORING_DEFAULTS: dict[str, dict[str, Any]] = {
-    "churn": {
-        "active_months": 24,
-        "horizon_months": 12,
-        "risk_bands": {"low": 0.0, "medium": 0.35, "high": 0.6},
-        "min_rows": 300,
-        "min_per_class": 40,
-        "reason_codes": 3,
-    },
-    "leads": {
-        "horizons": [7, 15, 30, 90],
-        "defeat_idle_days": 45,
-        "grade_thresholds": {"H": 0.20, "A": 0.20, "B": 0.10},
-        "min_rows": 300,
-        "min_per_class": 30,
-        "reason_codes": 3,
-    },
-}
+#: A churn oracle: ``oracle(dealer, cutoff, horizon_months=...)`` gives the true churn
+#: probability of the dealer's customers (a Series indexed by customer_id), or None when the
+#: dealer has no ground truth. The simulator provides one for simulated dealers.
+ChurnOracle = Callable[..., "pd.Series | None"]
 
 #: Reason-code groups: the feature groups of :data:`CHURN_FEATURE_GROUPS`, with the recency,
 #: regularity, BTYD and survival-model groups merged (they all measure the current silence against the
@@ -123,291 +99,7 @@ CHURN_REASON_TEXT: dict[str, str] = {
 }
 
 
-def _default_params_path() -> Path:
-    return Path(__file__).resolve().parents[2] / "params" / "scoring.yaml"
-
-
-def load_scoring_params(path: str | Path | None = None) -> dict[str, dict[str, Any]]:
-    """Scoring parameters: churn definition, risk bands, lead horizons and H/A/B/C thresholds.
-
-    Parameters
-    ----------
-    path
-        A YAML file; default ``params/scoring.yaml`` of the project, or
-        :data:`SCORING_DEFAULTS` when that file is not present.
-
-    Returns
-    -------
-    dict
-        ``{"churn": {...}, "leads": {...}}`` with every key of :data:`SCORING_DEFAULTS`.
-
-    Raises
-    ------
-    InputError
-        The file is missing (when given explicitly), not YAML, or has unknown keys.
-    """
-    import copy
-
-    import yaml
-
-    out = copy.deepcopy(SCORING_DEFAULTS)
-    p = Path(path) if path is not None else _default_params_path()
-    if not p.exists():
-        if path is not None:
-            raise InputError(f"scoring parameters file {p} does not exist.")
-        return out
-    try:
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        raise InputError(f"scoring parameters file {p} is not valid YAML: {err}") from err
-    for section, values in raw.items():
-        if section not in out:
-            raise InputError(f"{p}: unknown section {section!r}; expected one of {sorted(out)}.")
-        unknown = set(values) - set(out[section])
-        if unknown:
-            raise InputError(f"{p}: unknown keys {sorted(unknown)} in section {section!r}.")
-        out[section].update(values)
-    return out
-
-
-def _scoring_param(model: Any, section: str, key: str) -> Any:
-    """A model's hyperparameter, or the ``params/scoring.yaml`` value where it is ``None``."""
-    val = getattr(model, key)
-    if val is None:
-        name = {"n_reasons": "reason_codes"}.get(key, key)
-        return load_scoring_params()[section][name]
-    return val
-
-
-# --------------------------------------------------------------------------------------------
-# metrics
-# --------------------------------------------------------------------------------------------
-def expected_calibration_error(y: Any, p: Any, *, n_bins: int = 10) -> float:
-    """Expected calibration error over ``n_bins`` equal-width probability bins.
-
-    ``sum_b n_b / n * |mean(p in b) - mean(y in b)|`` (Naeini et al. 2015).
-    """
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    if len(y) == 0:
-        return float("nan")
-    b = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    n = np.bincount(b, minlength=n_bins)
-    sp = np.bincount(b, weights=p, minlength=n_bins)
-    sy = np.bincount(b, weights=y, minlength=n_bins)
-    ok = n > 0
-    return float(np.sum(np.abs(sp[ok] - sy[ok])) / len(y))
-
-
-def calibration_table(y: Any, p: Any, *, n_bins: int = 10) -> pd.DataFrame:
-    """Observed rate against mean predicted probability in ``n_bins`` equal-width bins.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``bin`` (e.g. ``"0.3-0.4"``), ``n``, ``mean_predicted``, ``observed_rate`` (NaN in
-        empty bins: no customer to measure).
-    """
-    y = np.asarray(y, dtype=float)
-    p = np.asarray(p, dtype=float)
-    b = np.minimum((p * n_bins).astype(int), n_bins - 1)
-    n = np.bincount(b, minlength=n_bins)
-    sp = np.bincount(b, weights=p, minlength=n_bins)
-    sy = np.bincount(b, weights=y, minlength=n_bins)
-    den = np.where(n > 0, n, 1)
-    edges = np.linspace(0, 1, n_bins + 1)
-    return pd.DataFrame(
-        {
-            "bin": [f"{a:.1f}-{b_:.1f}" for a, b_ in zip(edges[:-1], edges[1:], strict=True)],
-            "n": n,
-            "mean_predicted": np.where(n > 0, sp / den, np.nan),
-            "observed_rate": np.where(n > 0, sy / den, np.nan),
-        }
-    )
-
-
-def top_decile_lift(y: Any, score: Any) -> float:
-    """Positive rate among the 10% highest scores over the overall positive rate.
-
-    Ties at the decile boundary are broken by a stable sort of the scores.
-    """
-    y = np.asarray(y, dtype=float)
-    s = np.asarray(score, dtype=float)
-    if len(y) == 0 or y.mean() == 0:
-        return float("nan")
-    k = max(1, int(np.ceil(0.1 * len(y))))
-    top = np.argsort(-s, kind="stable")[:k]
-    return float(y[top].mean() / y.mean())
-
-
-def classification_metrics(y: Any, score: Any, *, probability: bool = True) -> dict[str, float]:
-    """ROC AUC, PR AUC, Brier score, top-decile lift and expected calibration error.
-
-    Parameters
-    ----------
-    y
-        Binary outcomes.
-    score
-        Scores (higher = more likely positive); missing scores are NaN and rank lowest.
-    probability
-        Whether ``score`` is a probability; if not, Brier and ECE are NaN (undefined).
-
-    Returns
-    -------
-    dict
-        ``n``, ``positive_rate``, ``roc_auc``, ``pr_auc``, ``brier``, ``lift_top_decile``,
-        ``ece`` (NaN where undefined: one class only, or not a probability).
-    """
-    y = np.asarray(y, dtype=float)
-    s = np.asarray(score, dtype=float)
-    s = np.where(np.isnan(s), np.nanmin(s) - 1 if np.isfinite(s).any() else 0.0, s)
-    both = 0 < y.sum() < len(y)
-    return {
-        "n": int(len(y)),
-        "positive_rate": float(y.mean()) if len(y) else float("nan"),
-        "roc_auc": float(roc_auc_score(y, s)) if both else float("nan"),
-        "pr_auc": float(average_precision_score(y, s)) if both else float("nan"),
-        "brier": float(brier_score_loss(y, s)) if probability and len(y) else float("nan"),
-        "lift_top_decile": top_decile_lift(y, s),
-        "ece": expected_calibration_error(y, s) if probability else float("nan"),
-    }
-
-
-# --------------------------------------------------------------------------------------------
-# helpers shared with the lead model
-# --------------------------------------------------------------------------------------------
-def _as_dealers(data: DealerData | Iterable[DealerData]) -> Iterable[DealerData]:
-    if isinstance(data, DealerData):
-        return [data]
-    if isinstance(data, (str, bytes)) or not isinstance(data, Iterable):
-        raise InputError(
-            f"expected a DealerData or an iterable of DealerData (a network), got {type(data).__name__}."
-        )
-    return data
-
-
-def _cutoff_list(cutoff: Any, cutoffs: Any, name: str) -> list[pd.Timestamp]:
-    if cutoff is not None and cutoffs is not None:
-        raise InputError(f"{name}: pass cutoff= or cutoffs=, not both.")
-    vals = cutoffs if cutoffs is not None else cutoff
-    if vals is None:
-        raise InputError(
-            f"{name}: pass cutoff='YYYY-MM-DD' (or cutoffs=[...]) to define the training date(s)."
-        )
-    if isinstance(vals, (str, pd.Timestamp)) or not isinstance(vals, Sequence):
-        vals = [vals]
-    out = sorted({_cutoff(v) for v in vals})
-    if not out:
-        raise InputError(f"{name}: cutoffs is empty.")
-    return out
-
-
-def _group_folds(
-    groups: np.ndarray, y: np.ndarray, n_splits: int
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Folds that keep each group (customer or lead) on one side; every fold holds both classes."""
-    n_groups = len(np.unique(groups))
-    k = int(min(n_splits, n_groups))
-    folds = list(GroupKFold(n_splits=k).split(np.zeros(len(y)), y, groups))
-    for tr, te in folds:
-        if len(np.unique(y[tr])) < 2 or len(np.unique(y[te])) < 2:
-            raise InsufficientDataError(
-                "a calibration fold holds one class only; too few customers to fit."
-            )
-    return folds
-
-
-def _calibrated_pipeline(
-    estimator: Any,
-    features: Sequence[str],
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    calibration: str,
-) -> Pipeline:
-    select = ColumnTransformer(
-        [("features", "passthrough", list(features))],
-        remainder="drop",
-        verbose_feature_names_out=False,
-    )
-    select.set_output(transform="pandas")
-    cal = CalibratedClassifierCV(estimator, method=calibration, cv=folds)
-    return Pipeline([("select", select), ("model", cal)])
-
-
-def _default_estimator(random_state: int | None) -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=250,
-        max_leaf_nodes=15,
-        min_samples_leaf=50,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=random_state,
-    )
-
-
-def _occlusion(
-    predict: Any, X: pd.DataFrame, reference: pd.Series, groups: dict[str, tuple[str, ...]]
-) -> pd.DataFrame:
-    """Per-row contribution of each feature group: p(x) - p(x with the group at reference)."""
-    p = predict(X)
-    out = {}
-    for g, cols in groups.items():
-        Xg = X.copy()
-        for col in cols:
-            Xg[col] = reference[col]
-        out[g] = p - predict(Xg)
-    return pd.DataFrame(out, index=X.index)
-
-
-def _top_reasons(contrib: pd.DataFrame, n: int, text: dict[str, str]) -> pd.DataFrame:
-    vals = contrib.to_numpy()
-    order = np.argsort(-vals, axis=1, kind="stable")[:, :n]
-    names = np.asarray(contrib.columns)
-    out = {}
-    for k in range(min(n, vals.shape[1])):
-        v = vals[np.arange(len(vals)), order[:, k]]
-        code = np.where(v > 0, names[order[:, k]], None)
-        out[f"reason_{k + 1}"] = code
-        out[f"reason_{k + 1}_impact"] = np.where(v > 0, v, np.nan)
-        out[f"reason_{k + 1}_text"] = [text.get(c, c) if c is not None else None for c in code]
-    return pd.DataFrame(out, index=contrib.index)
-
-
-def _threads(n: int | None) -> Any:
-    """Scoped limit of OpenMP/BLAS threads (no global state is changed)."""
-    import contextlib
-
-    from threadpoolctl import threadpool_limits
-
-    return threadpool_limits(limits=n) if n is not None else contextlib.nullcontext()
-
-
-def _dealer_frame(
-    d: DealerData, cuts: Sequence[pd.Timestamp], am: float, hm: float, btyd: bool
-) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
-    """Features and labels of one dealer at each cutoff (runs in a worker in parallel mode)."""
-    Xs, ys = [], []
-    for c in cuts:
-        X = churn_features(d, c, active_months=am, horizon_months=hm, btyd=btyd)
-        y = churn_labels(d, c, horizon_months=hm, active_months=am)
-        Xs.append(X.reset_index().assign(cutoff=c))
-        ys.append(y.to_numpy())
-    return Xs, ys
-
-
-def _check(model: BaseEstimator) -> None:
-    try:
-        check_is_fitted(model, "pipeline_")
-    except SklearnNotFittedError as err:
-        raise NotFittedError(
-            f"{type(model).__name__} is not fitted yet; call fit(dealer, cutoff=...) first."
-        ) from err
-
-
-# --------------------------------------------------------------------------------------------
-# the model
-# --------------------------------------------------------------------------------------------
-class ChurnModel(BaseEstimator):
+class ChurnModel(ScoringModel):
     """Calibrated churn probability of every active service customer, with reason codes.
 
     Parameters
@@ -420,23 +112,20 @@ class ChurnModel(BaseEstimator):
     cv
         Calibration folds (grouped by customer).
     active_months, horizon_months
-        Churn definition; default from ``params/scoring.yaml``.
+        Churn definition; None: ``params/scoring.yaml`` (``churn``) when ``fit`` runs.
     risk_bands
-        Band name -> lower probability bound; default from ``params/scoring.yaml``.
+        Band name -> lower probability bound; None: ``params/scoring.yaml``.
     min_rows, min_per_class
-        Smallest training set for the dealer's own model (rows, churners and stayers).
-    fallback
-        A fitted :class:`ChurnModel` (typically fitted on the network) used, with a
-        :class:`SmallDealerWarning`, when the training data are below ``min_rows`` /
-        ``min_per_class``; without it such a fit raises :class:`InsufficientDataError`.
-        (:func:`sklearn.base.clone` clones nested estimators unfitted, so set ``fallback``
-        on the clone rather than cloning a model that holds one.)
+        Smallest training set for the dealer's own model (rows, churners and stayers); below
+        it ``fit(..., fallback=network_model)`` uses the network model. None:
+        ``params/scoring.yaml``.
     btyd
-        Include the BG/NBD P(alive) and expected-visits features.
+        Include the BG/NBD and survival-model features (P(alive), expected visits, covariate
+        survival model).
     max_train_rows
         Fit on a seeded random subsample of at most this many customer-cutoff rows (None: all).
     n_reasons
-        Reason codes per customer.
+        Reason codes per customer; None: ``params/scoring.yaml`` (``reason_codes``).
     random_state
         Seed of the estimator and the subsample.
     n_threads
@@ -459,6 +148,9 @@ class ChurnModel(BaseEstimator):
         Training median of every feature (reason-code reference).
     feature_names_in_ : numpy.ndarray
         The feature columns.
+    active_months_, horizon_months_, risk_bands_, min_rows_, min_per_class_, n_reasons_
+        The settings used (the hyperparameter, or the ``params/scoring.yaml`` value at fit
+        time); prediction reads these, never the file. ``risk_bands_`` is sorted by bound.
     cutoffs_ : list of pandas.Timestamp
         Training cutoffs.
     dealers_ : list of str
@@ -471,6 +163,26 @@ class ChurnModel(BaseEstimator):
         Why the fallback was used (empty otherwise).
     """
 
+    _SECTION = "churn"
+    _SETTINGS = (
+        "active_months",
+        "horizon_months",
+        "risk_bands",
+        "min_rows",
+        "min_per_class",
+        "n_reasons",
+    )
+    _DEFINITION = ("active_months", "horizon_months")
+    _ID = "customer_id"
+    _REQUIRED_FEATURES = CHURN_FEATURES
+    _REASON_GROUPS = CHURN_REASON_GROUPS
+    _REASON_TEXT = CHURN_REASON_TEXT
+    _CARD_TITLE = "Churn model card"
+    _FALLBACK_HINT = (
+        " Fit ChurnModel on the dealer network (fit([dealer, ...], cutoffs=[...])) and pass it "
+        "as fit(..., fallback=network_model), or add cutoffs."
+    )
+
     def __init__(
         self,
         *,
@@ -482,7 +194,6 @@ class ChurnModel(BaseEstimator):
         risk_bands: dict[str, float] | None = None,
         min_rows: int | None = None,
         min_per_class: int | None = None,
-        fallback: ChurnModel | None = None,
         btyd: bool = True,
         max_train_rows: int | None = 200_000,
         n_reasons: int | None = None,
@@ -499,7 +210,6 @@ class ChurnModel(BaseEstimator):
         self.risk_bands = risk_bands
         self.min_rows = min_rows
         self.min_per_class = min_per_class
-        self.fallback = fallback
         self.btyd = btyd
         self.max_train_rows = max_train_rows
         self.n_reasons = n_reasons
@@ -508,11 +218,26 @@ class ChurnModel(BaseEstimator):
         self.n_jobs = n_jobs
         self.features = features
 
-    # -- resolved parameters ---------------------------------------------------------------
-    def _p(self, key: str) -> Any:
-        return _scoring_param(self, "churn", key)
+    # -- settings and data -------------------------------------------------------------------
+    def _validate_settings(self, s: dict[str, Any]) -> dict[str, Any]:
+        s = super()._validate_settings(s)
+        for k in ("active_months", "horizon_months"):
+            if not isinstance(s[k], (int, float)) or s[k] <= 0:
+                raise ParameterError(f"ChurnModel: {k} must be a positive number, got {s[k]!r}.")
+        bands = s["risk_bands"]
+        if (
+            not isinstance(bands, dict)
+            or not bands
+            or not all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in bands.values())
+        ):
+            raise ParameterError(
+                "ChurnModel: risk_bands must map band names to lower probability bounds in "
+                f"[0, 1], got {bands!r}."
+            )
+        s["risk_bands"] = dict(sorted(bands.items(), key=lambda kv: kv[1]))
+        return s
 
-    def _features(self) -> list[str]:
+    def _feature_list(self) -> list[str]:
         if self.features is None:
             return list(DEFAULT_CHURN_FEATURES)
         unknown = [f for f in self.features if f not in CHURN_FEATURES]
@@ -522,177 +247,103 @@ class ChurnModel(BaseEstimator):
             )
         return [f for f in CHURN_FEATURES if f in set(self.features)]
 
-    # -- data --------------------------------------------------------------------------------
-    def training_frame(
-        self, data: DealerData | Iterable[DealerData], cutoffs: Sequence[Any]
+    @staticmethod
+    def _dealer_frame(
+        dealer: DealerData, cuts: Sequence[pd.Timestamp], settings: dict[str, Any]
     ) -> tuple[pd.DataFrame, pd.Series]:
-        """Stacked features and labels of every dealer at every cutoff.
+        """Features and churn labels of one dealer at each cutoff (runs in a worker in parallel)."""
+        am, hm = settings["active_months"], settings["horizon_months"]
+        btyd = settings.get("btyd", True)
+        Xs, ys = [], []
+        for c in cuts:
+            X = churn_features(dealer, c, active_months=am, horizon_months=hm, btyd=btyd)
+            y = churn_labels(dealer, c, horizon_months=hm, active_months=am)
+            Xs.append(X.reset_index().assign(cutoff=c))
+            ys.append(y.to_numpy())
+        return pd.concat(Xs, ignore_index=True), pd.Series(
+            np.concatenate(ys).astype(bool), name="churned"
+        )
 
-        Returns
-        -------
-        (X, y)
-            ``X`` has columns ``dealer_id``, ``customer_id``, ``cutoff`` and the features;
-            ``y`` is the boolean churn label aligned with ``X``.
-        """
-        am, hm = self._p("active_months"), self._p("horizon_months")
-        cuts = [pd.Timestamp(c) for c in cutoffs]
-        if self.n_jobs in (None, 1):
-            parts = [_dealer_frame(d, cuts, am, hm, self.btyd) for d in _as_dealers(data)]
-        else:
-            from joblib import Parallel, delayed
+    def resolved_settings(self) -> dict[str, Any]:
+        """The settings (see :meth:`ScoringModel.resolved_settings`) and ``btyd``."""
+        return {**super().resolved_settings(), "btyd": self.btyd}
 
-            par = Parallel(n_jobs=self.n_jobs, return_as="generator", pre_dispatch="n_jobs")
-            parts = list(
-                par(delayed(_dealer_frame)(d, cuts, am, hm, self.btyd) for d in _as_dealers(data))
-            )
-        Xs = [x for X_d, _ in parts for x in X_d]
-        ys = [y for _, y_d in parts for y in y_d]
-        if not Xs:
-            raise InputError("ChurnModel.fit: no dealer was given.")
-        X = pd.concat(Xs, ignore_index=True)
-        return X, pd.Series(np.concatenate(ys).astype(bool), name="churned")
+    @staticmethod
+    def _features(
+        dealer: DealerData, cutoff: pd.Timestamp, settings: dict[str, Any]
+    ) -> pd.DataFrame:
+        """Features of ``dealer``'s active customers as of ``cutoff``."""
+        return churn_features(
+            dealer,
+            cutoff,
+            active_months=settings["active_months"],
+            horizon_months=settings["horizon_months"],
+            btyd=settings.get("btyd", True),
+        )
 
-    # -- fit -----------------------------------------------------------------------------------
-    def fit(
-        self,
-        data: DealerData | Iterable[DealerData],
-        y: None = None,
-        *,
-        cutoff: Any = None,
-        cutoffs: Sequence[Any] | None = None,
-    ) -> ChurnModel:
-        """Fit on one dealer, or pool a network of dealers, at one or several cutoffs.
+    def _fitted_settings(self) -> dict[str, Any]:
+        return {**super()._fitted_settings(), "btyd": self.btyd}
 
-        Parameters
-        ----------
-        data
-            A :class:`~crm_analytics.core.dealer.DealerData` or an iterable of them (network mode;
-            a generator keeps only one dealer in memory at a time).
-        y
-            Ignored (labels are derived from the records after each cutoff).
-        cutoff, cutoffs
-            Training date(s); each needs ``horizon_months`` of data after it.
+    # -- fit ---------------------------------------------------------------------------------
+    def _default_estimator(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=250,
+            max_leaf_nodes=15,
+            min_samples_leaf=50,
+            l2_regularization=1.0,
+            early_stopping=False,
+            random_state=self.random_state,
+        )
 
-        Returns
-        -------
-        self
+    def _positive(self, y: Any, *, size_check: bool = False) -> np.ndarray:
+        return np.asarray(y, dtype=int)
 
-        Raises
-        ------
-        InsufficientDataError
-            Too little data and no ``fallback`` model (the message says how much is needed).
-        """
-        cuts = _cutoff_list(cutoff, cutoffs, "ChurnModel.fit")
-        self._features()  # fail fast on an unknown feature subset
-        X, yy = self.training_frame(data, cuts)
-        return self._fit_frame(X, yy)
+    def _describe_training(self, y: Any) -> None:
+        yv = np.asarray(y, dtype=float)
+        self.train_churn_rate_ = float(yv.mean()) if len(yv) else float("nan")
 
-    def fit_frame(self, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
-        """Fit on a prebuilt training frame (:meth:`training_frame`, stacked over dealers)."""
-        return self._fit_frame(X, y)
+    def _too_small_message(self, n: int, n_pos: int) -> str:
+        return (
+            f"dealer(s) {', '.join(self.dealers_) or '(none)'}: only {n} active customer-cutoff rows "
+            f"({n_pos} churners, {n - n_pos} stayers) at cutoffs "
+            f"{', '.join(str(pd.Timestamp(c).date()) for c in self.cutoffs_) or '(none)'}; a dealer's own "
+            f"churn model needs at least {self.min_rows_} rows and {self.min_per_class_} of each class."
+        )
 
-    def _fit_frame(self, X: pd.DataFrame, y: pd.Series) -> ChurnModel:
-        if self.calibration not in ("isotonic", "sigmoid"):
-            raise InputError(
-                f"ChurnModel: calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}."
-            )
+    def _fit_pipelines(self, X: pd.DataFrame, y: Any) -> None:
         yv = np.asarray(y, dtype=int)
-        n, n_pos = len(yv), int(yv.sum())
-        need_rows, need_cls = int(self._p("min_rows")), int(self._p("min_per_class"))
-        self.cutoffs_ = sorted(pd.to_datetime(X["cutoff"]).unique()) if len(X) else []
-        self.dealers_ = sorted(X["dealer_id"].unique().tolist()) if len(X) else []
-        self.n_train_rows_ = n
-        self.train_churn_rate_ = float(yv.mean()) if n else float("nan")
-        feats = self._features()
-        self.feature_names_in_ = np.asarray(feats, dtype=object)
-        self.used_fallback_ = False
-        self.fit_message_ = ""
-        if n < need_rows or n_pos < need_cls or n - n_pos < need_cls:
-            msg = (
-                f"dealer(s) {', '.join(self.dealers_) or '(none)'}: only {n} active customer-cutoff rows "
-                f"({n_pos} churners, {n - n_pos} stayers) at cutoffs "
-                f"{', '.join(str(pd.Timestamp(c).date()) for c in self.cutoffs_) or '(none)'}; a dealer's own "
-                f"churn model needs at least {need_rows} rows and {need_cls} of each class."
-            )
-            fb = self.fallback
-            if fb is None:
-                raise InsufficientDataError(
-                    msg
-                    + " Fit ChurnModel on the dealer network (fit([dealer, ...], cutoffs=[...])) and pass it "
-                    "as fallback=..., or add cutoffs."
-                )
-            _check(fb)
-            self.fit_message_ = (
-                msg + f" Using the pooled network model fitted on {len(fb.dealers_)} dealers."
-            )
-            warnings.warn(self.fit_message_, SmallDealerWarning, stacklevel=3)
-            self.pipeline_ = fb.pipeline_
-            self.reference_ = fb.reference_
-            self.feature_names_in_ = fb.feature_names_in_
-            self.used_fallback_ = True
-            return self
+        n = len(yv)
         rng = np.random.default_rng(self.random_state)
         idx = np.arange(n)
         if self.max_train_rows is not None and n > self.max_train_rows:
             idx = np.sort(rng.choice(n, int(self.max_train_rows), replace=False))
         Xf = X.iloc[idx].reset_index(drop=True)
-        yf = yv[idx]
-        groups = (Xf["dealer_id"].astype(str) + "|" + Xf["customer_id"].astype(str)).to_numpy()
-        folds = _group_folds(groups, yf, self.cv)
-        est = (
-            clone(self.estimator)
-            if self.estimator is not None
-            else _default_estimator(self.random_state)
-        )
-        pipe = _calibrated_pipeline(est, feats, folds, self.calibration)
-        with _threads(self.n_threads):
-            pipe.fit(Xf, yf)
-        self.pipeline_ = pipe
+        feats = list(self.feature_names_in_)
+        self.pipeline_ = self._calibrated_fit(Xf, yv[idx], feats)
         self.reference_ = Xf[feats].median(numeric_only=True).reindex(feats)
-        return self
 
-    # -- predict -------------------------------------------------------------------------------
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Churn probability of feature rows (columns of :func:`~crm_analytics.models.features.churn_features`).
-
-        Returns
-        -------
-        numpy.ndarray
-            Shape ``(n, 2)``: P(stay), P(churn).
-        """
-        _check(self)
-        missing = [c for c in CHURN_FEATURES if c not in X]
-        if missing:
-            raise InputError(f"ChurnModel.predict_proba: feature columns missing: {missing}.")
-        if len(X) == 0:
-            return np.zeros((0, 2))
-        with _threads(self.n_threads):
-            return self.pipeline_.predict_proba(X)
-
+    # -- predict -----------------------------------------------------------------------------
     def risk_band(self, p: Any) -> np.ndarray:
-        """Risk band of each probability (``params/scoring.yaml`` ``churn.risk_bands``)."""
-        bands = sorted(self._p("risk_bands").items(), key=lambda kv: kv[1])
-        names = np.array([b for b, _ in bands], dtype=object)
-        lows = np.array([lo for _, lo in bands], dtype=float)
+        """Risk band of each probability (the fitted ``risk_bands_``)."""
+        _check(self)
+        names = np.array(list(self.risk_bands_), dtype=object)
+        lows = np.array(list(self.risk_bands_.values()), dtype=float)
         idx = np.searchsorted(lows, np.asarray(p, dtype=float), side="right") - 1
         return names[np.clip(idx, 0, len(names) - 1)]
 
-    def reason_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Occlusion contribution of each feature group to each row's churn probability.
+    def _describe_rows(self, dealer_id: str, X: pd.DataFrame) -> pd.DataFrame:
+        """``dealer_id``, ``customer_id``, ``churn_probability``, ``risk_band``."""
+        out = pd.DataFrame({"dealer_id": dealer_id, "customer_id": X.index.to_numpy()})
+        if len(X) == 0:
+            return out.assign(churn_probability=np.zeros(0), risk_band=np.array([], dtype=object))
+        p = self.predict_proba(X)[:, 1]
+        out["churn_probability"] = p
+        out["risk_band"] = self.risk_band(p)
+        return out
 
-        See the module docstring for the method.
-        """
-        _check(self)
-        used = set(self.reference_.index)
-        groups = {g: tuple(c for c in cols if c in used) for g, cols in CHURN_REASON_GROUPS.items()}
-        groups = {g: cols for g, cols in groups.items() if cols}
-        return _occlusion(lambda Z: self.predict_proba(Z)[:, 1], X, self.reference_, groups)
-
-    def score(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:  # type: ignore[override]
+    def score_dealer(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:
         """Score every active customer of ``dealer`` as of a date.
-
-        Unlike scikit-learn's ``score(X, y)`` (a metric), this returns the per-customer scores,
-        as the issue's contract asks.
 
         Parameters
         ----------
@@ -709,59 +360,14 @@ class ChurnModel(BaseEstimator):
             ``risk_band``, and ``reason_k`` / ``reason_k_impact`` / ``reason_k_text`` for the
             top reason codes (only groups that raise the risk; impact in probability points).
         """
-        _check(self)
-        return self.score_features(self.scoring_features(dealer, as_of), dealer.dealer_id)
+        return super().score_dealer(dealer, as_of)
 
-    def scoring_features(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:
-        """Features of the customers active at ``as_of`` (default: the day after the data date),
-        as :meth:`score_features` takes them; a batch run computes them where the dealer is
-        loaded and scores them where the model is (the network model for a small dealer)."""
-        c = _cutoff(as_of) if as_of is not None else dealer.as_of.normalize() + pd.Timedelta(days=1)
-        return churn_features(
-            dealer,
-            c,
-            active_months=self._p("active_months"),
-            horizon_months=self._p("horizon_months"),
-            btyd=self.btyd,
-        )
-
-    def score_features(self, X: pd.DataFrame, dealer_id: str) -> pd.DataFrame:
-        """Per-customer scores of feature rows (:meth:`scoring_features`); see :meth:`score`."""
-        _check(self)
-        out = pd.DataFrame({"dealer_id": dealer_id, "customer_id": X.index.to_numpy()})
-        if len(X) == 0:
-            return out.assign(churn_probability=np.zeros(0), risk_band=np.array([], dtype=object))
-        p = self.predict_proba(X)[:, 1]
-        out["churn_probability"] = p
-        out["risk_band"] = self.risk_band(p)
-        reasons = _top_reasons(
-            self.reason_contributions(X), int(self._p("n_reasons")), CHURN_REASON_TEXT
-        )
-        return pd.concat([out, reasons.reset_index(drop=True)], axis=1)
-
-    def model_card(self, backtest: ChurnBacktest | None = None) -> str:
-        """Markdown model card: definition, data, method, and (given a backtest) its figures.
-
-        Parameters
-        ----------
-        backtest
-            A :func:`backtest` result to report (metrics side by side with the baselines,
-            calibration, and the issue's targets).
-
-        Returns
-        -------
-        str
-            Markdown.
-        """
-        _check(self)
-        am, hm = self._p("active_months"), self._p("horizon_months")
-        bands = ", ".join(
-            f"{k} >= {v:.2f}"
-            for k, v in sorted(self._p("risk_bands").items(), key=lambda kv: kv[1])
-        )
-        lines = [
-            "## Churn model card",
-            "",
+    # -- documentation -----------------------------------------------------------------------
+    def _card_lines(self) -> list[str]:
+        am, hm = self.active_months_, self.horizon_months_
+        bands = ", ".join(f"{k} >= {v:.2f}" for k, v in self.risk_bands_.items())
+        used = set(self.feature_names_in_)
+        return [
             f"- **Definition**: a customer with a service visit in the {am} months before the cutoff churns "
             f"if they make no service visit in the following {hm} months.",
             f"- **Training data**: {self.n_train_rows_:,} customer-cutoff rows from "
@@ -770,9 +376,9 @@ class ChurnModel(BaseEstimator):
             + (" **Pooled network model used** (dealer too small)." if self.used_fallback_ else ""),
             "- **Features** (records before the cutoff only): "
             + "; ".join(
-                f"{g}: {', '.join(c for c in cols if c in set(self.feature_names_in_))}"
+                f"{g}: {', '.join(c for c in cols if c in used)}"
                 for g, cols in CHURN_FEATURE_GROUPS.items()
-                if set(cols) & set(self.feature_names_in_)
+                if set(cols) & used
             )
             + ".",
             f"- **Model**: {type(self.estimator).__name__ if self.estimator is not None else 'HistGradientBoostingClassifier'}, "
@@ -784,66 +390,24 @@ class ChurnModel(BaseEstimator):
             "warranty end), fitted by maximum likelihood per dealer and cutoff on every owner's visits "
             "before the cutoff.",
             "- **Reason codes**: occlusion contribution of each reason group with a feature in the model ("
-            + ", ".join(
-                g
-                for g, cols in CHURN_REASON_GROUPS.items()
-                if set(cols) & set(self.feature_names_in_)
-            )
+            + ", ".join(g for g, cols in CHURN_REASON_GROUPS.items() if set(cols) & used)
             + "), "
             "p(x) - p(x with the group at its training median); the top positive groups are reported. "
             "Distance, satisfaction, complaints and bought-elsewhere act through the survival model's "
             "hazard, so with the default features they appear under 'recency', not as codes of their own.",
             "- **Leakage guard**: tested: features and scores at a cutoff are unchanged when every record after it is deleted.",
         ]
-        if backtest is not None:
-            lines += [
-                "",
-                "### Backtest (honest rolling: training label windows end before each evaluation cutoff)",
-                "",
-            ]
-            lines.append(_markdown(backtest.summary()))
-            lines += [
-                "",
-                "### Targets",
-                "",
-                "Issue targets (sample network: 5 dealers x 2,500 customers): ROC AUC at least 0.05 "
-                "above the recency rule and 0.02 above BTYD P(alive), at least 95% of the oracle's, "
-                "expected calibration error below 0.03. 'Recency rule' is read two ways: days since "
-                "the last visit (a ranking) and the dealers' 12-month lost flag; both are shown.",
-                "",
-                _markdown(backtest.targets()),
-            ]
-            lines += [
-                "",
-                "### Calibration (model, all evaluation cutoffs)",
-                "",
-                _markdown(backtest.calibration_all()),
-            ]
-        return "\n".join(lines)
-
-
-def _markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A DataFrame as a GitHub markdown table (no dependency on ``tabulate``)."""
-    cols = [str(c) for c in df.columns]
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, (float, np.floating)):
-            return "" if np.isnan(v) else format(float(v), floatfmt)
-        if isinstance(v, pd.Timestamp):
-            return str(v.date())
-        return str(v)
-
-    rows = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for rec in df.itertuples(index=False):
-        rows.append("| " + " | ".join(fmt(v) for v in rec) + " |")
-    return "\n".join(rows)
 
 
 # --------------------------------------------------------------------------------------------
 # backtest
 # --------------------------------------------------------------------------------------------
-@dataclass
-class ChurnBacktest:
+METHODS = ("model", "oracle", "recency_days", "recency_rule", "p_alive", "survival_model")
+_PROBABILISTIC = ("model", "oracle", "p_alive", "survival_model")
+
+
+@dataclass(kw_only=True)
+class ChurnBacktest(ScoringBacktest):
     """Result of :func:`backtest`.
 
     Attributes
@@ -854,7 +418,8 @@ class ChurnBacktest:
     calibration
         Model calibration table per evaluation cutoff.
     predictions
-        Per customer and evaluation cutoff: label and every method's score.
+        Per customer and evaluation cutoff: label and every method's score (``oracle`` NaN
+        without an oracle).
     train_cutoffs
         Evaluation cutoff -> training cutoffs used.
     model
@@ -863,9 +428,11 @@ class ChurnBacktest:
 
     metrics: pd.DataFrame
     calibration: pd.DataFrame
-    predictions: pd.DataFrame
-    train_cutoffs: dict[pd.Timestamp, list[pd.Timestamp]] = field(default_factory=dict)
     model: ChurnModel | None = None
+
+    _TITLE: ClassVar[str] = (
+        "honest rolling: training label windows end before each evaluation cutoff"
+    )
 
     def summary(self) -> pd.DataFrame:
         """Metrics pooled over every evaluation cutoff (from the per-customer predictions)."""
@@ -890,7 +457,7 @@ class ChurnBacktest:
         return calibration_table(self.predictions["churned"], self.predictions["model"])
 
     def targets(self) -> pd.DataFrame:
-        """The issue's acceptance targets against the pooled figures."""
+        """The issue's acceptance targets against the pooled figures (the oracle's only with one)."""
         s = self.summary().set_index("method")
         auc = s["roc_auc"]
         rows = [
@@ -910,14 +477,19 @@ class ChurnBacktest:
         if "oracle" in auc and np.isfinite(auc.get("oracle", np.nan)):
             rows.append(("ROC AUC / oracle ROC AUC >= 0.95", auc["model"] / auc["oracle"], 0.95))
         rows.append(("expected calibration error < 0.03", s.loc["model", "ece"], 0.03))
-        out = pd.DataFrame(rows, columns=["target", "value", "threshold"])
-        lt = out["target"].str.contains("<")
-        out["met"] = np.where(lt, out["value"] < out["threshold"], out["value"] >= out["threshold"])
-        return out
+        return targets_table(rows)
 
-
-METHODS = ("model", "oracle", "recency_days", "recency_rule", "p_alive", "survival_model")
-_PROBABILISTIC = ("model", "oracle", "p_alive", "survival_model")
+    def _card_tables(self) -> list[tuple[str, str | None, pd.DataFrame]]:
+        note = (
+            "Issue targets (sample network: 5 dealers x 2,500 customers): ROC AUC at least 0.05 "
+            "above the recency rule and 0.02 above BTYD P(alive), at least 95% of the oracle's, "
+            "expected calibration error below 0.03. 'Recency rule' is read two ways: days since "
+            "the last visit (a ranking) and the dealers' 12-month lost flag; both are shown."
+        )
+        return [
+            ("Targets", note, self.targets()),
+            ("Calibration (model, all evaluation cutoffs)", None, self.calibration_all()),
+        ]
 
 
 def _train_cutoffs_for(
@@ -928,11 +500,31 @@ def _train_cutoffs_for(
     return sorted(c for c in cuts if c >= earliest)
 
 
+def _oracle_column(
+    P: pd.DataFrame,
+    dealers: Sequence[DealerData],
+    oracle: ChurnOracle | None,
+    c: pd.Timestamp,
+    hm: float,
+) -> Any:
+    """The oracle's churn probability of each row of ``P`` (NaN without one)."""
+    orc = []
+    for d in dealers if oracle is not None else ():
+        o = oracle(d, c, horizon_months=hm)
+        if o is None:
+            continue
+        o = o[~o.index.duplicated()]
+        sub = P["dealer_id"] == d.dealer_id
+        orc.append(pd.Series(o.reindex(P.loc[sub, "customer_id"]).to_numpy(), index=P.index[sub]))
+    return pd.concat(orc).reindex(P.index) if orc else np.nan
+
+
 def backtest(
     data: DealerData | Sequence[DealerData],
     cutoffs: Sequence[Any],
     *,
     model: ChurnModel | None = None,
+    oracle: ChurnOracle | None = None,
     n_train_cutoffs: int = 6,
     train_step_months: float = 3,
     min_history_months: float = 12,
@@ -947,11 +539,10 @@ def backtest(
 
     Baselines, side by side: ``recency_days`` (days since the last visit), ``recency_rule``
     (the dealers' rule: no visit in 12 months = lost, a 0/1 score), ``p_alive`` (BG/NBD
-    ``1 - P(alive)`` fitted on the visits before ``c``), and ``oracle`` (the simulator's true
-    churn probability given each customer's latent parameters, when ``dealer.truth`` holds them).
-    ``survival_model`` is the feature ``p_churn_cov`` on its own (the covariate survival model
-    fitted on the dealer's visits before ``c``, no supervised step), to show what the booster
-    and its calibration add.
+    ``1 - P(alive)`` fitted on the visits before ``c``), and ``oracle`` (the true churn
+    probability, when an ``oracle`` is given and knows the dealer). ``survival_model`` is the
+    feature ``p_churn_cov`` on its own (the covariate survival model fitted on the dealer's
+    visits before ``c``, no supervised step), to show what the booster and its calibration add.
 
     Parameters
     ----------
@@ -960,7 +551,12 @@ def backtest(
     cutoffs
         Evaluation cutoffs; each needs ``horizon_months`` of data after it.
     model
-        Unfitted template (default ``ChurnModel()``).
+        Unfitted template (default ``ChurnModel()``); settings left None are read from
+        ``params/scoring.yaml`` once, before the first fit.
+    oracle
+        ``oracle(dealer, cutoff, horizon_months=...)`` -> true churn probability per
+        customer_id, or None for a dealer without ground truth (on simulated dealers: the
+        simulator's oracle). None: no oracle column.
     n_train_cutoffs, train_step_months, min_history_months
         Training cutoffs per evaluation cutoff, their spacing, and the history required before
         the first one.
@@ -969,37 +565,18 @@ def backtest(
     -------
     ChurnBacktest
     """
-    from crm_analytics.sim.simulator import true_churn_probability
-
     model = model if model is not None else ChurnModel()
     dealers = list(_as_dealers(data))
     if not dealers:
         raise InputError("backtest: no dealer was given.")
-    hm = model._p("horizon_months")
-    am = model._p("active_months")
+    settings = model.resolved_settings()
+    hm = settings["horizon_months"]
     evals = _cutoff_list(None, cutoffs, "backtest")
     starts = [d.service_visits["at"].min() for d in dealers if len(d.service_visits)]
     if not starts:
         raise InsufficientDataError("backtest: the dealers have no service_visits.")
     earliest = min(starts).normalize() + _months(min_history_months)
-    cache: dict[tuple[str, pd.Timestamp], tuple[pd.DataFrame, np.ndarray]] = {}
-
-    def frame(cuts: Sequence[pd.Timestamp]) -> tuple[pd.DataFrame, pd.Series]:
-        Xs, ys = [], []
-        for d in dealers:
-            for c in cuts:
-                key = (d.dealer_id, c)
-                if key not in cache:
-                    X = churn_features(d, c, active_months=am, horizon_months=hm, btyd=model.btyd)
-                    y = churn_labels(d, c, horizon_months=hm, active_months=am)
-                    cache[key] = (X.reset_index().assign(cutoff=c), y.to_numpy())
-                Xs.append(cache[key][0])
-                ys.append(cache[key][1])
-        return pd.concat(Xs, ignore_index=True), pd.Series(
-            np.concatenate(ys).astype(bool), name="churned"
-        )
-
-    metrics, calib, preds, used = [], [], [], {}
+    blocks, used = [], {}
     for c in evals:
         tcuts = _train_cutoffs_for(c, hm, n_train_cutoffs, train_step_months, earliest)
         if not tcuts:
@@ -1008,27 +585,18 @@ def backtest(
                 f"labels plus {min_history_months} months of history before it; use a later cutoff."
             )
         used[c] = tcuts
-        Xtr, ytr = frame(tcuts)
-        fitted = clone(model)._fit_frame(Xtr, ytr)
-        Xte, yte = frame([c])
+        blocks.append(([c], tcuts))
+    metrics, calib, preds = [], [], []
+    fits = rolling_fits(model, dealers, blocks, settings)
+    for c, (fitted, _, _, Xte, yte) in zip(evals, fits, strict=True):
         P = Xte[["dealer_id", "customer_id", "cutoff"]].copy()
         P["churned"] = yte.to_numpy()
-        P["model"] = fitted.predict_proba(Xte)[:, 1] if len(Xte) else np.zeros(0)
+        P["model"] = fitted.predict_proba(Xte)[:, 1]
         P["recency_days"] = Xte["recency_days"].to_numpy()
         P["recency_rule"] = (Xte["recency_days"] > 365.25).astype(float).to_numpy()
         P["p_alive"] = 1.0 - Xte["p_alive"].to_numpy()
         P["survival_model"] = Xte["p_churn_cov"].to_numpy()
-        orc = []
-        for d in dealers:
-            sub = P["dealer_id"] == d.dealer_id
-            tc = d.truth.get("customers") if d.truth else None
-            if tc is not None and "visit_rate" in tc:
-                o = true_churn_probability(tc, d.service_visits, c, horizon_months=hm)
-                o = o[~o.index.duplicated()]
-                orc.append(
-                    pd.Series(o.reindex(P.loc[sub, "customer_id"]).to_numpy(), index=P.index[sub])
-                )
-        P["oracle"] = pd.concat(orc).reindex(P.index) if orc else np.nan
+        P["oracle"] = _oracle_column(P, dealers, oracle, c, hm)
         preds.append(P)
         y = P["churned"].to_numpy()
         for m in METHODS:

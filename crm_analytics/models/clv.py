@@ -26,6 +26,9 @@ from crm_analytics.core.errors import (
     InsufficientDataError,
     SmallDealerWarning,
 )
+from crm_analytics.metrics.lifecycle import lifecycle_states
+from crm_analytics.metrics.rfm import summarize_visits
+from crm_analytics.models.btyd import BGNBD, GammaGamma
 
 VALUE_CHAIN_FIELDS = ("unit_value", "take_up", "per_year", "years")
 
@@ -174,8 +177,6 @@ def service_summary(dealer: DealerData, *, as_of: str | pd.Timestamp | None = No
     Columns ``frequency``, ``recency``, ``T`` (weeks) and ``monetary`` (mean gross margin of the
     repeat visits, yuan), indexed by customer_id; see :func:`crm_analytics.metrics.rfm.summarize_visits`.
     """
-    from crm_analytics.metrics.rfm import summarize_visits
-
     t = pd.Timestamp(as_of) if as_of is not None else dealer.as_of
     end = (
         t.normalize() + pd.Timedelta(days=1) - pd.Timedelta(seconds=1) if t == t.normalize() else t
@@ -203,39 +204,83 @@ FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)
 """L2 penalties tried, in order, when an unpenalised BG/NBD fit does not converge."""
 
 
-def fit_base_models(
-    dealer: DealerData, *, as_of: str | pd.Timestamp | None = None, l2_penalty: float = 0.0
-) -> BaseModels:
-    """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins.
+def fit_visit_model(
+    summary: pd.DataFrame,
+    *,
+    l2_penalty: float = 0.0,
+    max_customers: int | None = None,
+    random_state: int = 0,
+    dealer_id: str = "",
+) -> BGNBD:
+    """BG/NBD fitted on a service-visit summary, with the small-dealer handling.
 
-    On a small dealer the unpenalised BG/NBD likelihood can peak at the boundary (``a`` and
-    ``b`` growing without limit at a fixed dropout probability ``a/(a+b)``), so the fit does
-    not converge. With ``l2_penalty=0`` the fit is then repeated with the smallest of
-    ``FALLBACK_PENALTIES`` that converges, and a :class:`SmallDealerWarning` names it; the
-    penalty used is ``models.count.l2_penalty``.
+    The one place where the package fits BG/NBD on service visits (probabilistic CLV, the
+    churn features' P(alive), the call lists' BTYD scores). On a small dealer the unpenalised
+    likelihood can peak at the boundary (``a`` and ``b`` growing without limit at a fixed
+    dropout probability ``a/(a+b)``), so the fit does not converge. With ``l2_penalty=0`` the
+    fit is then repeated with the smallest of :data:`FALLBACK_PENALTIES` that converges, and a
+    :class:`~crm_analytics.core.errors.SmallDealerWarning` names it (the penalty used is the
+    returned model's ``l2_penalty``). An explicit penalty is the caller's choice: no retry.
+
+    Parameters
+    ----------
+    summary
+        ``frequency``, ``recency``, ``T`` per customer
+        (:func:`crm_analytics.metrics.rfm.summarize_visits`).
+    l2_penalty
+        Penalty of the first fit (0: unpenalised, with the retries above).
+    max_customers
+        Fit on a seeded random subsample of at most this many customers (the four parameters
+        describe the population; a subsample estimates them as well and keeps large dealers
+        fast). None: every customer.
+    random_state
+        Seed of the subsample.
+    dealer_id
+        Named in the warning.
+
+    Returns
+    -------
+    BGNBD
+        The fitted model.
+
+    Raises
+    ------
+    ConvergenceError
+        No penalty made the fit converge (or the explicit one did not).
     """
-    from crm_analytics.models.btyd import BGNBD, GammaGamma
-
-    summary = service_summary(dealer, as_of=as_of)
+    fit_on = summary
+    if max_customers is not None and len(summary) > max_customers:
+        fit_on = summary.sample(int(max_customers), random_state=random_state)
     try:
-        count = BGNBD(l2_penalty=l2_penalty).fit(summary)
+        return BGNBD(l2_penalty=l2_penalty).fit(fit_on)
     except ConvergenceError as first:
         if l2_penalty > 0:
             raise
         for pen in FALLBACK_PENALTIES:
             try:
-                count = BGNBD(l2_penalty=pen).fit(summary)
+                count = BGNBD(l2_penalty=pen).fit(fit_on)
             except ConvergenceError:
                 continue
             warnings.warn(
-                f"dealer {dealer.dealer_id!r}: BG/NBD did not converge on {len(summary)} "
+                f"dealer {dealer_id!r}: BG/NBD did not converge on {len(fit_on)} "
                 f"customers without a penalty ({first}); refitted with l2_penalty={pen:g}.",
                 SmallDealerWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
-            break
-        else:
-            raise
+            return count
+        raise
+
+
+def fit_base_models(
+    dealer: DealerData, *, as_of: str | pd.Timestamp | None = None, l2_penalty: float = 0.0
+) -> BaseModels:
+    """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins.
+
+    The visit model is :func:`fit_visit_model` (with its small-dealer penalty retries when
+    ``l2_penalty=0``).
+    """
+    summary = service_summary(dealer, as_of=as_of)
+    count = fit_visit_model(summary, l2_penalty=l2_penalty, dealer_id=dealer.dealer_id)
     rep = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
     if len(rep) < 20:
         raise InsufficientDataError(
@@ -454,8 +499,6 @@ def dormant_activation_list(
         customer_id, months_since_visit, p_alive, clv, priority (= p_alive x clv), rank;
         no names or phones (join the customers table for a staff call list).
     """
-    from crm_analytics.metrics.lifecycle import lifecycle_states
-
     models = models or fit_base_models(dealer)
     clv = probabilistic_clv(models, horizon_months=horizon_months).set_index("customer_id")
     if states is None:

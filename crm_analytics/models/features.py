@@ -17,9 +17,14 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import gammaln
 
+from crm_analytics.core import schema
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.errors import InputError, InsufficientDataError
+from crm_analytics.core.errors import CRMAnalyticsError, InputError, InsufficientDataError
+from crm_analytics.metrics.rfm import summarize_visits
+from crm_analytics.models.clv import fit_visit_model
 
 DAY = pd.Timedelta(days=1)
 YEAR_DAYS = 365.25
@@ -263,26 +268,23 @@ def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> 
 def _btyd_features(
     sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, horizon_days: float, max_fit: int = 2000
 ) -> pd.DataFrame:
-    """BG/NBD P(alive) and expected visits in the horizon, fitted on the visits before ``c``."""
-    from crm_analytics.metrics.rfm import summarize_visits
-    from crm_analytics.models.btyd import BGNBD
+    """BG/NBD P(alive) and expected visits in the horizon, fitted on the visits before ``c``.
 
+    The fit is :func:`crm_analytics.models.clv.fit_visit_model` on a seeded subsample of at
+    most ``max_fit`` customers, with a light fixed penalty (``l2_penalty=1e-4``: one fit per
+    dealer and cutoff, no retries); a fit that fails leaves the two features missing.
+    """
     out = pd.DataFrame(np.nan, index=pop, columns=["p_alive", "expected_visits_12m"])
     if sv.empty:
         return out
     summary = summarize_visits(sv, observation_end=c, time_unit="W", period="D", spend_cols=None)
     summary = summary[summary["T"] > 0]
-    if len(summary) > max_fit:
-        # the four BG/NBD parameters describe the population: a seeded subsample estimates
-        # them as well and keeps the fit fast on large dealers
-        summary_fit = summary.sample(max_fit, random_state=0)
-    else:
-        summary_fit = summary
     if len(summary) < 50 or (summary["frequency"] > 0).sum() < 20:
         return out
     try:
-        model = BGNBD(l2_penalty=1e-4).fit(summary_fit)
-    except Exception:  # noqa: BLE001 - a failed BTYD fit leaves the two features missing
+        model = fit_visit_model(summary, l2_penalty=1e-4, max_customers=max_fit)
+    except (CRMAnalyticsError, ArithmeticError, np.linalg.LinAlgError):
+        # too few or degenerate histories at this cutoff: the two features stay missing
         return out
     s = summary.reindex(pop)
     ok = s["T"].notna().to_numpy()
@@ -350,8 +352,6 @@ def _surv_nodes(r: float, alpha: np.ndarray, x: np.ndarray, tx: np.ndarray) -> n
 
 
 def _surv_nll(theta, x, tx, T, W, Z) -> float:
-    from scipy.special import gammaln
-
     r, alpha, mu1, mu2 = _surv_unpack(theta, Z)
     lam = _surv_nodes(r, alpha, x, tx)
     A, B, _ = _surv_terms(
@@ -452,8 +452,6 @@ def _survival_features(
     likelihood integrates the rate over its gamma posterior with 16-point Gauss-Hermite
     quadrature on a moment-matched lognormal.
     """
-    from scipy.optimize import minimize
-
     cols = ["p_alive_cov", "p_churn_cov", "dropout_hazard_cov"]
     out = pd.DataFrame(np.nan, index=pop, columns=cols)
     _, x, tx, T, W, Z = _survival_inputs(dealer, c, None)
@@ -479,51 +477,11 @@ def _survival_features(
     return out
 
 
-def churn_features(
-    dealer: DealerData,
-    cutoff: object,
-    *,
-    active_months: float = 24,
-    horizon_months: float = 12,
-    btyd: bool = True,
+def _visit_features(
+    X: pd.DataFrame, sv: pd.DataFrame, c: pd.Timestamp, pop: pd.Index, active_months: float
 ) -> pd.DataFrame:
-    """Features of every active customer as of ``cutoff``, from records before it only.
-
-    Parameters
-    ----------
-    dealer
-        The dealer.
-    cutoff
-        Scoring date; only records dated strictly before it are read.
-    active_months
-        Activity window defining the population (see :func:`active_customers`).
-    horizon_months
-        Horizon of the BTYD expected-visits feature.
-    btyd
-        Fit a BG/NBD model on the visit histories before the cutoff and add ``p_alive`` and
-        ``expected_visits_12m`` (missing when there are too few histories to fit).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Indexed by ``customer_id``; columns :data:`CHURN_FEATURES` plus ``dealer_id``. Missing
-        values are NaN (no survey, unknown distance, no financed vehicle, ...).
-
-    Notes
-    -----
-    Time features are in days. ``recency_over_gap`` is the days since the last visit over the
-    customer's own mean interval (``tenure / visits``, so one-visit customers have one);
-    ``silence_log_prob`` is ``-recency * visits / tenure``, the log-probability of the current
-    silence under a Poisson process at the customer's own observed rate.
-    """
-    c = _cutoff(cutoff)
-    pop = active_customers(dealer, c, active_months=active_months)
-    sv_all = dealer.service_visits
-    sv = sv_all[sv_all["at"] < c]
-    X = pd.DataFrame(index=pop)
-    X["dealer_id"] = dealer.dealer_id
-    if len(pop) == 0:
-        return X.reindex(columns=["dealer_id", *CHURN_FEATURES])
+    """Recency, frequency, regularity and spend columns of ``X`` (in place); returns the
+    active customers' visits before ``c``, sorted, with ``spend`` and ``day`` columns."""
     s = sv[_in(sv["customer_id"], pop)].sort_values(["customer_id", "at"], kind="stable")
     spend = s["labor_amount"] + s["parts_amount"] + s["addon_amount"]
     s = s.assign(
@@ -592,6 +550,13 @@ def churn_features(
         X[f"{k}_visits"] = (
             kinds[k].reindex(pop, fill_value=0).to_numpy(float) if k in kinds else 0.0
         )
+    return s
+
+
+def _vehicle_features(
+    X: pd.DataFrame, dealer: DealerData, s: pd.DataFrame, c: pd.Timestamp, pop: pd.Index
+) -> None:
+    """Vehicle age, warranty, finance, bought-elsewhere and mileage columns of ``X`` (in place)."""
     # vehicles known before the cutoff
     v = dealer.vehicles
     v = v[(v["purchase_date"] < c) & _in(v["customer_id"], pop)].sort_values(
@@ -619,6 +584,12 @@ def churn_features(
         .reindex(pop)
         .to_numpy()
     )
+
+
+def _relationship_features(
+    X: pd.DataFrame, dealer: DealerData, c: pd.Timestamp, pop: pd.Index
+) -> None:
+    """Insurance, satisfaction, complaint, distance and value-added columns of ``X`` (in place)."""
     # insurance policies started before the cutoff
     pol = dealer.insurance_policies
     pol = pol[(pol["start"] < c) & _in(pol["customer_id"], pop)].sort_values(
@@ -664,20 +635,79 @@ def churn_features(
         + od["trade_in"].astype(float)
     )
     X["value_added_items"] = items.groupby(od["customer_id"]).sum().reindex(pop).to_numpy(float)
-    if btyd:
-        b = _btyd_features(sv, c, pop, horizon_months * 30.4375)
-        X["p_alive"] = b["p_alive"].to_numpy()
-        X["expected_visits_12m"] = b["expected_visits_12m"].to_numpy()
-    else:
-        X["p_alive"] = np.nan
-        X["expected_visits_12m"] = np.nan
-    if btyd:
-        b = _survival_features(dealer, c, pop, horizon_months / 12.0)
-        for col in CHURN_FEATURE_GROUPS["survival"]:
-            X[col] = b[col].to_numpy()
-    else:
-        for col in CHURN_FEATURE_GROUPS["survival"]:
+
+
+def _model_features(
+    X: pd.DataFrame,
+    dealer: DealerData,
+    sv: pd.DataFrame,
+    c: pd.Timestamp,
+    pop: pd.Index,
+    horizon_months: float,
+    btyd: bool,
+) -> None:
+    """BG/NBD and covariate survival-model columns of ``X`` (in place; NaN when ``btyd`` is False)."""
+    if not btyd:
+        for col in CHURN_FEATURE_GROUPS["btyd"] + CHURN_FEATURE_GROUPS["survival"]:
             X[col] = np.nan
+        return
+    b = _btyd_features(sv, c, pop, horizon_months * 30.4375)
+    X["p_alive"] = b["p_alive"].to_numpy()
+    X["expected_visits_12m"] = b["expected_visits_12m"].to_numpy()
+    b = _survival_features(dealer, c, pop, horizon_months / 12.0)
+    for col in CHURN_FEATURE_GROUPS["survival"]:
+        X[col] = b[col].to_numpy()
+
+
+def churn_features(
+    dealer: DealerData,
+    cutoff: object,
+    *,
+    active_months: float = 24,
+    horizon_months: float = 12,
+    btyd: bool = True,
+) -> pd.DataFrame:
+    """Features of every active customer as of ``cutoff``, from records before it only.
+
+    Parameters
+    ----------
+    dealer
+        The dealer.
+    cutoff
+        Scoring date; only records dated strictly before it are read.
+    active_months
+        Activity window defining the population (see :func:`active_customers`).
+    horizon_months
+        Horizon of the BTYD expected-visits feature.
+    btyd
+        Fit a BG/NBD model on the visit histories before the cutoff and add ``p_alive`` and
+        ``expected_visits_12m`` (missing when there are too few histories to fit).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``customer_id``; columns :data:`CHURN_FEATURES` plus ``dealer_id``. Missing
+        values are NaN (no survey, unknown distance, no financed vehicle, ...).
+
+    Notes
+    -----
+    Time features are in days. ``recency_over_gap`` is the days since the last visit over the
+    customer's own mean interval (``tenure / visits``, so one-visit customers have one);
+    ``silence_log_prob`` is ``-recency * visits / tenure``, the log-probability of the current
+    silence under a Poisson process at the customer's own observed rate.
+    """
+    c = _cutoff(cutoff)
+    pop = active_customers(dealer, c, active_months=active_months)
+    sv_all = dealer.service_visits
+    sv = sv_all[sv_all["at"] < c]
+    X = pd.DataFrame(index=pop)
+    X["dealer_id"] = dealer.dealer_id
+    if len(pop) == 0:
+        return X.reindex(columns=["dealer_id", *CHURN_FEATURES])
+    s = _visit_features(X, sv, c, pop, active_months)
+    _vehicle_features(X, dealer, s, c, pop)
+    _relationship_features(X, dealer, c, pop)
+    _model_features(X, dealer, sv, c, pop, horizon_months, btyd)
     for k, val in _dealer_context(sv, c, active_months).items():
         X[k] = val
     return X[["dealer_id", *CHURN_FEATURES]]
@@ -795,8 +825,6 @@ def lead_features(
     ``consultant_win_rate`` is the consultant's order rate over the same decided leads,
     shrunk towards the dealer rate with 20 pseudo-leads.
     """
-    from crm_analytics.core import schema
-
     c = _cutoff(cutoff)
     ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days)
     ld = dealer.leads.set_index("lead_id")

@@ -18,38 +18,34 @@ Reason codes: occlusion contributions to P(order within 30 days), as in
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.errors import InputError, InsufficientDataError, SmallDealerWarning
-from crm_analytics.models.churn import (
-    _as_dealers,
-    _calibrated_pipeline,
-    _check,
-    _cutoff_list,
-    _group_folds,
-    _markdown,
-    _occlusion,
-    _scoring_param,
-    _threads,
-    _top_reasons,
-    calibration_table,
-    classification_metrics,
-)
+from crm_analytics.core.errors import InputError, InsufficientDataError, ParameterError
 from crm_analytics.models.features import (
     LEAD_FEATURE_GROUPS,
     LEAD_FEATURES,
     _cutoff,
     lead_features,
     lead_labels,
+)
+from crm_analytics.models.scoring import (
+    ScoringBacktest,
+    ScoringModel,
+    _as_dealers,
+    _check,
+    _cutoff_list,
+    _threads,
+    calibration_table,
+    classification_metrics,
+    rolling_fits,
+    targets_table,
 )
 
 GRADES: tuple[str, ...] = ("H", "A", "B", "C")
@@ -75,32 +71,12 @@ def snapshot_cutoffs(start: Any, end: Any, *, every_days: int = 7) -> list[pd.Ti
     return list(pd.date_range(s, e, freq=f"{int(every_days)}D"))
 
 
-def _lead_frame(
-    d: DealerData, cuts: Sequence[pd.Timestamp], horizons: Sequence[int], idle: float
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    Xs, Ys = [], []
-    for c in cuts:
-        X = lead_features(d, c, defeat_idle_days=idle)
-        Y = lead_labels(d, c, horizons=horizons, defeat_idle_days=idle)
-        Xs.append(X.reset_index().assign(cutoff=c))
-        Ys.append(Y.reset_index(drop=True))
-    return pd.concat(Xs, ignore_index=True), pd.concat(Ys, ignore_index=True)
+def _primary(horizons: Sequence[int]) -> int:
+    """The horizon nearest 30 days: it carries ``predict_proba``, ``score`` and reason codes."""
+    return min(horizons, key=lambda h: abs(h - 30))
 
 
-def _default_estimator(random_state: int | None) -> HistGradientBoostingClassifier:
-    return HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=200,
-        max_leaf_nodes=15,
-        min_samples_leaf=40,
-        l2_regularization=1.0,
-        categorical_features=["channel_code", "model_code"],
-        early_stopping=False,
-        random_state=random_state,
-    )
-
-
-class LeadScoreModel(BaseEstimator):
+class LeadScoreModel(ScoringModel):
     """P(order within 7 / 15 / 30 / 90 days) of every open lead, H/A/B/C grade, reason codes.
 
     Parameters
@@ -111,25 +87,52 @@ class LeadScoreModel(BaseEstimator):
     calibration, cv
         Calibration method and lead-grouped folds.
     horizons, defeat_idle_days, grade_thresholds
-        Default from ``params/scoring.yaml`` (``leads``).
-    min_rows, min_per_class, fallback
-        As in :class:`~crm_analytics.models.churn.ChurnModel`: a fitted network model used
-        (with a :class:`~crm_analytics.core.errors.SmallDealerWarning`) when a dealer's own
-        training snapshots are too few.
-    n_reasons, random_state, n_threads
-        Reason codes per lead, seed, booster threads.
+        None: ``params/scoring.yaml`` (``leads``) when ``fit`` runs.
+    min_rows, min_per_class
+        Smallest training set for a dealer's own model (snapshots, orders and non-orders within
+        the shortest horizon); below it ``fit(..., fallback=network_model)`` uses the network
+        model (with a :class:`~crm_analytics.core.errors.SmallDealerWarning`). None:
+        ``params/scoring.yaml``.
+    n_reasons, random_state, n_threads, n_jobs
+        Reason codes per lead (None: ``params/scoring.yaml``), seed, booster threads, processes
+        computing the dealers' features.
 
     Attributes
     ----------
     pipelines_ : dict
         Horizon (days) -> fitted calibrated pipeline.
+    pipeline_
+        The pipeline of the horizon nearest 30 days (``predict_proba``, reason codes).
     reference_ : pandas.Series
         Training medians (reason-code reference).
+    horizons_, defeat_idle_days_, grade_thresholds_, min_rows_, min_per_class_, n_reasons_
+        The settings used (fixed at fit time; prediction never reads the file).
     cutoffs_, dealers_, n_train_rows_, order_rate_
         Training snapshots, dealers, lead-snapshot rows and the order rate per horizon.
     used_fallback_, fit_message_
         Whether the fallback model is used and why.
     """
+
+    _SECTION = "leads"
+    _SETTINGS = (
+        "horizons",
+        "defeat_idle_days",
+        "grade_thresholds",
+        "min_rows",
+        "min_per_class",
+        "n_reasons",
+    )
+    _DEFINITION = ("horizons", "defeat_idle_days")
+    _FALLBACK_ATTRS = ("pipelines_", "pipeline_", "reference_", "feature_names_in_")
+    _ID = "lead_id"
+    _REQUIRED_FEATURES = LEAD_FEATURES
+    _REASON_GROUPS = LEAD_FEATURE_GROUPS
+    _REASON_TEXT = LEAD_REASON_TEXT
+    _CARD_TITLE = "Lead intent model card"
+    _FALLBACK_HINT = (
+        " Fit LeadScoreModel on the dealer network and pass it as fit(..., fallback=network_model), "
+        "or add snapshot dates."
+    )
 
     def __init__(
         self,
@@ -142,10 +145,10 @@ class LeadScoreModel(BaseEstimator):
         grade_thresholds: dict[str, float] | None = None,
         min_rows: int | None = None,
         min_per_class: int | None = None,
-        fallback: LeadScoreModel | None = None,
         n_reasons: int | None = None,
         random_state: int | None = 0,
         n_threads: int | None = 1,
+        n_jobs: int | None = 1,
     ) -> None:
         self.estimator = estimator
         self.calibration = calibration
@@ -155,123 +158,107 @@ class LeadScoreModel(BaseEstimator):
         self.grade_thresholds = grade_thresholds
         self.min_rows = min_rows
         self.min_per_class = min_per_class
-        self.fallback = fallback
         self.n_reasons = n_reasons
         self.random_state = random_state
         self.n_threads = n_threads
+        self.n_jobs = n_jobs
 
-    def _p(self, key: str) -> Any:
-        return _scoring_param(self, "leads", key)
-
-    def _horizons(self) -> list[int]:
-        hs = sorted(int(h) for h in self._p("horizons"))
+    # -- settings and data -------------------------------------------------------------------
+    def _validate_settings(self, s: dict[str, Any]) -> dict[str, Any]:
+        s = super()._validate_settings(s)
+        try:
+            hs = sorted(int(h) for h in s["horizons"])
+        except (TypeError, ValueError) as err:
+            raise ParameterError(
+                f"LeadScoreModel: horizons must be days, got {s['horizons']!r}."
+            ) from err
         if not hs or hs[0] <= 0:
-            raise InputError(f"LeadScoreModel: horizons must be positive days, got {hs}.")
-        return hs
+            raise ParameterError(f"LeadScoreModel: horizons must be positive days, got {hs}.")
+        s["horizons"] = hs
+        th = s["grade_thresholds"]
+        if not isinstance(th, dict) or not {"H", "A", "B"} <= set(th):
+            raise ParameterError(
+                f"LeadScoreModel: grade_thresholds must give H, A and B, got {th!r}."
+            )
+        if not isinstance(s["defeat_idle_days"], (int, float)) or s["defeat_idle_days"] <= 0:
+            raise ParameterError(
+                f"LeadScoreModel: defeat_idle_days must be positive, got {s['defeat_idle_days']!r}."
+            )
+        return s
 
-    def training_frame(
-        self, data: DealerData | Iterable[DealerData], cutoffs: Sequence[Any]
+    def _feature_list(self) -> list[str]:
+        return list(LEAD_FEATURES)
+
+    @staticmethod
+    def _dealer_frame(
+        dealer: DealerData, cuts: Sequence[pd.Timestamp], settings: dict[str, Any]
     ) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Stacked lead features and labels of every dealer at every snapshot date."""
-        cuts = [pd.Timestamp(c) for c in cutoffs]
-        parts = [
-            _lead_frame(d, cuts, self._horizons(), self._p("defeat_idle_days"))
-            for d in _as_dealers(data)
-        ]
-        if not parts:
-            raise InputError("LeadScoreModel.fit: no dealer was given.")
-        return pd.concat([p[0] for p in parts], ignore_index=True), pd.concat(
-            [p[1] for p in parts], ignore_index=True
+        """Lead features and order labels of one dealer at each snapshot date."""
+        hs, idle = settings["horizons"], settings["defeat_idle_days"]
+        Xs, Ys = [], []
+        for c in cuts:
+            X = lead_features(dealer, c, defeat_idle_days=idle)
+            Y = lead_labels(dealer, c, horizons=hs, defeat_idle_days=idle)
+            Xs.append(X.reset_index().assign(cutoff=c))
+            Ys.append(Y.reset_index(drop=True))
+        return pd.concat(Xs, ignore_index=True), pd.concat(Ys, ignore_index=True)
+
+    @staticmethod
+    def _features(
+        dealer: DealerData, cutoff: pd.Timestamp, settings: dict[str, Any]
+    ) -> pd.DataFrame:
+        """Features of the leads of ``dealer`` open at ``cutoff``."""
+        return lead_features(dealer, cutoff, defeat_idle_days=settings["defeat_idle_days"])
+
+    # -- fit ---------------------------------------------------------------------------------
+    def _default_estimator(self) -> HistGradientBoostingClassifier:
+        return HistGradientBoostingClassifier(
+            learning_rate=0.05,
+            max_iter=200,
+            max_leaf_nodes=15,
+            min_samples_leaf=40,
+            l2_regularization=1.0,
+            categorical_features=["channel_code", "model_code"],
+            early_stopping=False,
+            random_state=self.random_state,
         )
 
-    def fit(
-        self,
-        data: DealerData | Iterable[DealerData],
-        y: None = None,
-        *,
-        cutoff: Any = None,
-        cutoffs: Sequence[Any] | None = None,
-    ) -> LeadScoreModel:
-        """Fit on the leads open at each snapshot date (see :func:`snapshot_cutoffs`).
+    def _positive(self, y: Any, *, size_check: bool = False) -> np.ndarray:
+        """Order labels: the shortest horizon's for the size check, the primary one's to score.
 
-        Parameters
-        ----------
-        data
-            A dealer or an iterable of dealers (network mode, pooled).
-        y
-            Ignored.
-        cutoff, cutoffs
-            Snapshot date(s); each needs ``max(horizons)`` days of data after it.
-
-        Returns
-        -------
-        self
+        ``y`` is the label frame (``order_{h}d`` columns) or, to score, one label vector.
         """
-        cuts = _cutoff_list(cutoff, cutoffs, "LeadScoreModel.fit")
-        X, Y = self.training_frame(data, cuts)
-        return self._fit_frame(X, Y)
-
-    def fit_frame(self, X: pd.DataFrame, Y: pd.DataFrame) -> LeadScoreModel:
-        """Fit on a prebuilt training frame (:meth:`training_frame`, stacked over dealers)."""
-        return self._fit_frame(X, Y)
-
-    def _fit_frame(self, X: pd.DataFrame, Y: pd.DataFrame) -> LeadScoreModel:
-        hs = self._horizons()
-        self.cutoffs_ = sorted(pd.to_datetime(X["cutoff"]).unique()) if len(X) else []
-        self.dealers_ = sorted(X["dealer_id"].unique().tolist()) if len(X) else []
-        self.n_train_rows_ = len(X)
-        self.order_rate_ = {
-            h: float(Y[f"order_{h}d"].mean()) if len(Y) else float("nan") for h in hs
-        }
-        self.feature_names_in_ = np.asarray(LEAD_FEATURES, dtype=object)
-        self.used_fallback_ = False
-        self.fit_message_ = ""
-        need_rows, need_cls = int(self._p("min_rows")), int(self._p("min_per_class"))
-        y0 = Y[f"order_{hs[0]}d"].to_numpy() if len(Y) else np.zeros(0, bool)
-        n_pos = int(y0.sum())
-        if len(X) < need_rows or n_pos < need_cls or len(X) - n_pos < need_cls:
-            msg = (
-                f"dealer(s) {', '.join(self.dealers_) or '(none)'}: only {len(X)} open-lead snapshots "
-                f"({n_pos} ordered within {hs[0]} days) at {len(self.cutoffs_)} snapshot date(s); a dealer's own "
-                f"lead model needs at least {need_rows} snapshots and {need_cls} orders and non-orders."
-            )
-            fb = self.fallback
-            if fb is None:
-                raise InsufficientDataError(
-                    msg
-                    + " Fit LeadScoreModel on the dealer network and pass it as fallback=..., or add snapshot dates."
+        h = self.horizons_[0] if size_check else _primary(self.horizons_)
+        if isinstance(y, pd.DataFrame):
+            if f"order_{h}d" not in y:
+                raise InputError(
+                    f"LeadScoreModel: labels lack column order_{h}d; build them with training_frame()."
                 )
-            if not hasattr(fb, "pipelines_"):
-                raise InputError("LeadScoreModel: fallback= must be a fitted LeadScoreModel.")
-            self.fit_message_ = (
-                msg + f" Using the pooled network model fitted on {len(fb.dealers_)} dealers."
-            )
-            warnings.warn(self.fit_message_, SmallDealerWarning, stacklevel=3)
-            self.pipelines_ = fb.pipelines_
-            self.pipeline_ = fb.pipeline_
-            self.reference_ = fb.reference_
-            self.used_fallback_ = True
-            return self
-        groups = (X["dealer_id"].astype(str) + "|" + X["lead_id"].astype(str)).to_numpy()
-        est = (
-            clone(self.estimator)
-            if self.estimator is not None
-            else _default_estimator(self.random_state)
-        )
-        self.pipelines_ = {}
-        with _threads(self.n_threads):
-            for h in hs:
-                yh = Y[f"order_{h}d"].to_numpy().astype(int)
-                folds = _group_folds(groups, yh, self.cv)
-                pipe = _calibrated_pipeline(clone(est), LEAD_FEATURES, folds, self.calibration)
-                self.pipelines_[h] = pipe.fit(X, yh)
-        # the 30-day model (or the nearest horizon) carries the reason codes
-        self.pipeline_ = self.pipelines_[min(hs, key=lambda h: abs(h - 30))]
-        self.reference_ = (
-            X[list(LEAD_FEATURES)].median(numeric_only=True).reindex(list(LEAD_FEATURES))
-        )
-        return self
+            return y[f"order_{h}d"].to_numpy().astype(int) if len(y) else np.zeros(0, int)
+        return np.asarray(y, dtype=int)
 
+    def _describe_training(self, y: Any) -> None:
+        self.order_rate_ = {
+            h: float(y[f"order_{h}d"].mean()) if len(y) else float("nan") for h in self.horizons_
+        }
+
+    def _too_small_message(self, n: int, n_pos: int) -> str:
+        return (
+            f"dealer(s) {', '.join(self.dealers_) or '(none)'}: only {n} open-lead snapshots "
+            f"({n_pos} ordered within {self.horizons_[0]} days) at {len(self.cutoffs_)} snapshot date(s); a dealer's own "
+            f"lead model needs at least {self.min_rows_} snapshots and {self.min_per_class_} orders and non-orders."
+        )
+
+    def _fit_pipelines(self, X: pd.DataFrame, y: pd.DataFrame) -> None:
+        feats = list(LEAD_FEATURES)
+        self.pipelines_ = {
+            h: self._calibrated_fit(X, y[f"order_{h}d"].to_numpy().astype(int), feats)
+            for h in self.horizons_
+        }
+        self.pipeline_ = self.pipelines_[_primary(self.horizons_)]
+        self.reference_ = X[feats].median(numeric_only=True).reindex(feats)
+
+    # -- predict -----------------------------------------------------------------------------
     def predict_proba_horizons(self, X: pd.DataFrame) -> pd.DataFrame:
         """P(order within each horizon) of feature rows, monotone in the horizon.
 
@@ -281,9 +268,7 @@ class LeadScoreModel(BaseEstimator):
             Columns ``p_{h}d`` for each horizon, aligned with ``X``.
         """
         _check(self)
-        missing = [c for c in LEAD_FEATURES if c not in X]
-        if missing:
-            raise InputError(f"LeadScoreModel: feature columns missing: {missing}.")
+        self._check_features(X)
         hs = sorted(self.pipelines_)
         if len(X) == 0:
             return pd.DataFrame({f"p_{h}d": np.zeros(0) for h in hs})
@@ -292,9 +277,15 @@ class LeadScoreModel(BaseEstimator):
         P = np.maximum.accumulate(P, axis=1)
         return pd.DataFrame(P, columns=[f"p_{h}d" for h in hs], index=X.index)
 
+    def _predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """P(no order, order) within the horizon nearest 30 days (monotone with the others)."""
+        p = self.predict_proba_horizons(X)[f"p_{_primary(sorted(self.pipelines_))}d"].to_numpy()
+        return np.column_stack([1.0 - p, p])
+
     def grade(self, P: pd.DataFrame) -> np.ndarray:
-        """H / A / B / C from horizon probabilities (thresholds of ``params/scoring.yaml``)."""
-        th = self._p("grade_thresholds")
+        """H / A / B / C from horizon probabilities (the fitted ``grade_thresholds_``)."""
+        _check(self)
+        th = self.grade_thresholds_
         hs = sorted(int(c[2:-1]) for c in P.columns)
 
         def col(target: int) -> np.ndarray:
@@ -307,27 +298,7 @@ class LeadScoreModel(BaseEstimator):
             default="C",
         ).astype(object)
 
-    def score(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:  # type: ignore[override]
-        """Score every lead open at ``as_of`` (default: the day after ``dealer.as_of``).
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``dealer_id``, ``lead_id``, ``consultant_id``, ``p_{h}d`` per horizon, ``grade``
-            (model), ``recorded_grade`` (consultant) and the top reason codes for P(30 days).
-        """
-        _check(self)
-        return self.score_features(self.scoring_features(dealer, as_of), dealer.dealer_id)
-
-    def scoring_features(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:
-        """Features of the leads open at ``as_of`` (default: the day after the data date), as
-        :meth:`score_features` takes them (a batch run scores them with the network model)."""
-        c = _cutoff(as_of) if as_of is not None else dealer.as_of.normalize() + pd.Timedelta(days=1)
-        return lead_features(dealer, c, defeat_idle_days=self._p("defeat_idle_days"))
-
-    def score_features(self, X: pd.DataFrame, dealer_id: str) -> pd.DataFrame:
-        """Per-lead scores of feature rows (:meth:`scoring_features`); see :meth:`score`."""
-        _check(self)
+    def _describe_rows(self, dealer_id: str, X: pd.DataFrame) -> pd.DataFrame:
         out = pd.DataFrame(
             {
                 "dealer_id": dealer_id,
@@ -339,28 +310,26 @@ class LeadScoreModel(BaseEstimator):
         P = self.predict_proba_horizons(X).reset_index(drop=True)
         out = pd.concat([out, P], axis=1)
         out["grade"] = self.grade(P) if len(P) else np.array([], dtype=object)
-        if len(X):
-            contrib = _occlusion(
-                lambda Z: self._predict_reason(Z), X, self.reference_, LEAD_FEATURE_GROUPS
-            )
-            reasons = _top_reasons(contrib, int(self._p("n_reasons")), LEAD_REASON_TEXT)
-            out = pd.concat([out, reasons.reset_index(drop=True)], axis=1)
         return out
 
-    def _predict_reason(self, X: pd.DataFrame) -> np.ndarray:
-        with _threads(self.n_threads):
-            return self.pipeline_.predict_proba(X)[:, 1]
+    def score_dealer(self, dealer: DealerData, as_of: Any = None) -> pd.DataFrame:
+        """Score every lead open at ``as_of`` (default: the day after ``dealer.as_of``).
 
-    def model_card(self, backtest: LeadBacktest | None = None) -> str:
-        """Markdown model card (with the backtest's figures when given)."""
-        _check(self)
-        th = self._p("grade_thresholds")
-        lines = [
-            "## Lead intent model card",
-            "",
+        Returns
+        -------
+        pandas.DataFrame
+            ``dealer_id``, ``lead_id``, ``consultant_id``, ``recorded_grade`` (consultant),
+            ``p_{h}d`` per horizon, ``grade`` (model) and the top reason codes for P(30 days).
+        """
+        return super().score_dealer(dealer, as_of)
+
+    # -- documentation -----------------------------------------------------------------------
+    def _card_lines(self) -> list[str]:
+        th = self.grade_thresholds_
+        return [
             f"- **Target**: order within {', '.join(str(h) for h in sorted(self.pipelines_))} days of the scoring date, "
             "for every lead open at that date (created before it, no order yet, last contact less than "
-            f"{self._p('defeat_idle_days')} days old).",
+            f"{self.defeat_idle_days_} days old).",
             f"- **Training data**: {self.n_train_rows_:,} open-lead snapshots from {len(self.dealers_)} dealer(s) "
             f"at {len(self.cutoffs_)} dates; order rates "
             + ", ".join(f"{h} d: {r:.1%}" for h, r in self.order_rate_.items())
@@ -375,21 +344,6 @@ class LeadScoreModel(BaseEstimator):
             f"else B if P(30 d) >= {th['B']:.2f}, else C.",
             "- **Reason codes**: occlusion contribution of each feature group to P(30 d).",
         ]
-        if backtest is not None:
-            lines += [
-                "",
-                "### Backtest (training label windows end before every evaluation date)",
-                "",
-            ]
-            lines += [_markdown(backtest.summary()), "", "### Grades: realized order rates", ""]
-            lines += [
-                _markdown(backtest.grade_table()),
-                "",
-                "### Targets",
-                "",
-                _markdown(backtest.targets()),
-            ]
-        return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -398,17 +352,17 @@ class LeadScoreModel(BaseEstimator):
 LEAD_METHODS = ("model", "recorded_grade", "stage_only")
 
 
-@dataclass
-class LeadBacktest:
+@dataclass(kw_only=True)
+class LeadBacktest(ScoringBacktest):
     """Result of :func:`backtest_leads`: per-snapshot predictions and their summaries.
 
     ``model`` is the model fitted for the last block of evaluation dates.
     """
 
-    predictions: pd.DataFrame
     horizons: list[int]
-    train_cutoffs: dict[pd.Timestamp, list[pd.Timestamp]] = field(default_factory=dict)
     model: LeadScoreModel | None = None
+
+    _TITLE: ClassVar[str] = "training label windows end before every evaluation date"
 
     def summary(self) -> pd.DataFrame:
         """ROC AUC, PR AUC, Brier, lift, ECE per horizon and method (all snapshots pooled)."""
@@ -461,7 +415,7 @@ class LeadBacktest:
     def targets(self) -> pd.DataFrame:
         """The issue's acceptance targets."""
         s = self.summary()
-        h30 = min(self.horizons, key=lambda h: abs(h - 30))
+        h30 = _primary(self.horizons)
         auc = s[s["horizon_days"] == h30].set_index("method")["roc_auc"]
         gt = self.grade_table()
         gt = gt[gt["graded_by"] == "model"].set_index("grade")
@@ -481,9 +435,42 @@ class LeadBacktest:
             (f"ROC AUC ({h30} d) - stage only >= 0.05", auc["model"] - auc["stage_only"], 0.05),
             (f"H / C realized {h7}-day order rate >= 3", ratio, 3.0),
         ]
-        out = pd.DataFrame(rows, columns=["target", "value", "threshold"])
-        out["met"] = out["value"] >= out["threshold"]
-        return out
+        return targets_table(rows)
+
+    def _card_tables(self) -> list[tuple[str, str | None, pd.DataFrame]]:
+        return [
+            ("Grades: realized order rates", None, self.grade_table()),
+            ("Targets", None, self.targets()),
+        ]
+
+
+def _lead_blocks(
+    evals: list[pd.Timestamp],
+    t0: pd.Timestamp,
+    horizon: int,
+    train_every_days: int,
+    refit_every_days: int,
+) -> list[tuple[list[pd.Timestamp], list[pd.Timestamp]]]:
+    """(evaluation dates, training snapshots) per refit block."""
+    blocks = []
+    i = 0
+    while i < len(evals):
+        block_start = evals[i]
+        block = [c for c in evals[i:] if c < block_start + pd.Timedelta(days=refit_every_days)]
+        i += len(block)
+        last_train = block_start - pd.Timedelta(days=horizon)
+        tcuts = (
+            snapshot_cutoffs(t0, last_train, every_days=train_every_days)
+            if last_train >= t0
+            else []
+        )
+        if not tcuts:
+            raise InsufficientDataError(
+                f"backtest_leads: no training snapshot before {last_train.date()} for the evaluation "
+                f"dates from {block_start.date()}; use later evaluation dates or an earlier train_start."
+            )
+        blocks.append((block, tcuts))
+    return blocks
 
 
 def backtest_leads(
@@ -510,7 +497,8 @@ def backtest_leads(
     cutoffs
         Evaluation dates (e.g. :func:`snapshot_cutoffs` over the last year with labels).
     model
-        Unfitted template (default ``LeadScoreModel()``).
+        Unfitted template (default ``LeadScoreModel()``); settings left None are read from
+        ``params/scoring.yaml`` once, before the first fit.
     train_start
         First training snapshot (default: 180 days after the first lead).
     train_every_days, refit_every_days
@@ -524,49 +512,17 @@ def backtest_leads(
     dealers = list(_as_dealers(data))
     if not dealers:
         raise InputError("backtest_leads: no dealer was given.")
-    hs = model._horizons()
-    idle = model._p("defeat_idle_days")
+    settings = model.resolved_settings()
+    hs = settings["horizons"]
     evals = _cutoff_list(None, cutoffs, "backtest_leads")
     if train_start is None:
         first = min(d.leads["created_at"].min() for d in dealers if len(d.leads))
         train_start = first.normalize() + pd.Timedelta(days=180)
-    t0 = _cutoff(train_start)
-    cache: dict[tuple[str, pd.Timestamp], tuple[pd.DataFrame, pd.DataFrame]] = {}
-
-    def frame(cuts: Sequence[pd.Timestamp]) -> tuple[pd.DataFrame, pd.DataFrame]:
-        Xs, Ys = [], []
-        for d in dealers:
-            for c in cuts:
-                key = (d.dealer_id, c)
-                if key not in cache:
-                    cache[key] = _lead_frame(d, [c], hs, idle)
-                Xs.append(cache[key][0])
-                Ys.append(cache[key][1])
-        return pd.concat(Xs, ignore_index=True), pd.concat(Ys, ignore_index=True)
-
-    preds, used = [], {}
-    i = 0
-    while i < len(evals):
-        block_start = evals[i]
-        block = [c for c in evals[i:] if c < block_start + pd.Timedelta(days=refit_every_days)]
-        i += len(block)
-        last_train = block_start - pd.Timedelta(days=max(hs))
-        tcuts = (
-            snapshot_cutoffs(t0, last_train, every_days=train_every_days)
-            if last_train >= t0
-            else []
-        )
-        if not tcuts:
-            raise InsufficientDataError(
-                f"backtest_leads: no training snapshot before {last_train.date()} for the evaluation "
-                f"dates from {block_start.date()}; use later evaluation dates or an earlier train_start."
-            )
-        for c in block:
-            used[c] = tcuts
-        Xtr, Ytr = frame(tcuts)
-        fitted = clone(model)._fit_frame(Xtr, Ytr)
+    blocks = _lead_blocks(evals, _cutoff(train_start), max(hs), train_every_days, refit_every_days)
+    used = {c: tcuts for block, tcuts in blocks for c in block}
+    preds = []
+    for fitted, Xtr, Ytr, Xte, Yte in rolling_fits(model, dealers, blocks, settings):
         stage_rate = {h: Ytr[f"order_{h}d"].groupby(Xtr["stage_reached"]).mean() for h in hs}
-        Xte, Yte = frame(block)
         P = pd.concat(
             [
                 Xte[["dealer_id", "lead_id", "cutoff", "intent_grade"]].rename(

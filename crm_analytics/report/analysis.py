@@ -147,15 +147,15 @@ class DealerAnalysis:
 def _fit_churn(dealer: DealerData, analysis: DealerAnalysis) -> None:
     model = ChurnModel()
     X, y = model.training_frame(dealer, churn_cutoffs(dealer.as_of))
-    now = model.scoring_features(dealer)
+    now = model.scoring_frame(dealer)
     analysis.churn_frames = ScoringFrames(X, y, now)
     try:
-        model.fit_frame(X, y)
+        model.fit(X, y)
     except InsufficientDataError as err:
         analysis.churn_note = str(err)
         return
     analysis.churn_model = model
-    analysis.churn_scores = model.score_features(now, dealer.dealer_id)
+    analysis.churn_scores = model.score_rows(now, dealer.dealer_id)
     analysis.churn_source = "dealer"
     try:  # trained before, evaluated 12 months before the data date, against baselines
         analysis.churn_backtest = churn_backtest(
@@ -168,7 +168,7 @@ def _fit_churn(dealer: DealerData, analysis: DealerAnalysis) -> None:
 def _lead_frames(dealer: DealerData) -> ScoringFrames:
     model = LeadScoreModel()
     X, Y = model.training_frame(dealer, lead_cutoffs(dealer.as_of))
-    return ScoringFrames(X, Y, model.scoring_features(dealer))
+    return ScoringFrames(X, Y, model.scoring_frame(dealer))
 
 
 def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
@@ -218,7 +218,7 @@ def fit_network_models(
     lead = [f[1] for f in frames.values() if f[1] is not None and len(f[1].train_X)]
     if lead:
         try:
-            lead_model = LeadScoreModel().fit_frame(
+            lead_model = LeadScoreModel().fit(
                 pd.concat([f.train_X for f in lead], ignore_index=True),
                 pd.concat([f.train_y for f in lead], ignore_index=True),
             )
@@ -228,7 +228,7 @@ def fit_network_models(
     churn = [f[0] for f in frames.values() if f[0] is not None and len(f[0].train_X)]
     if need_churn and churn:
         try:
-            churn_model = ChurnModel().fit_frame(
+            churn_model = ChurnModel().fit(
                 pd.concat([f.train_X for f in churn], ignore_index=True),
                 pd.concat([pd.Series(f.train_y) for f in churn], ignore_index=True),
             )
@@ -247,14 +247,14 @@ def score_with_network(
     and its active customers with the network churn model when it has none of its own."""
     if lead_model is not None and analysis.lead_frames is not None:
         analysis.lead_model = lead_model
-        analysis.lead_scores = lead_model.score_features(
+        analysis.lead_scores = lead_model.score_rows(
             analysis.lead_frames.now_X, analysis.dealer_id
         )
     else:
         analysis.lead_note = note or "no network lead model in this run"
     if analysis.churn_model is None and churn_model is not None and analysis.churn_frames:
         analysis.churn_model = churn_model
-        analysis.churn_scores = churn_model.score_features(
+        analysis.churn_scores = churn_model.score_rows(
             analysis.churn_frames.now_X, analysis.dealer_id
         )
         analysis.churn_source = "network"

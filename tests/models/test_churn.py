@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
 from sklearn.metrics import roc_auc_score
+from sklearn.model_selection import GroupKFold, cross_val_score
 
-from crm_analytics.core.errors import InputError, InsufficientDataError, NotFittedError
+from crm_analytics.core.config import load_params
+from crm_analytics.core.errors import (
+    InputError,
+    InsufficientDataError,
+    NotFittedError,
+    SmallDealerWarning,
+)
 from crm_analytics.models.churn import (
     CHURN_REASON_GROUPS,
     DEFAULT_CHURN_FEATURES,
-    SCORING_DEFAULTS,
     ChurnModel,
-    SmallDealerWarning,
     backtest,
+)
+from crm_analytics.models.features import CHURN_FEATURES, churn_features, truncate_dealer
+from crm_analytics.models.scoring import (
     calibration_table,
     classification_metrics,
     expected_calibration_error,
-    load_scoring_params,
     top_decile_lift,
 )
-from crm_analytics.models.features import CHURN_FEATURES, churn_features, truncate_dealer
-from crm_analytics.sim import simulate_dealer
+from crm_analytics.sim.simulator import simulate_dealer
 
 FAST = HistGradientBoostingClassifier(
     max_iter=60, learning_rate=0.1, max_leaf_nodes=15, min_samples_leaf=30, random_state=0
@@ -39,9 +48,13 @@ def network():
 
 
 @pytest.fixture(scope="module")
-def bt(network):
+def bt(network, churn_oracle):
     return backtest(
-        network, cutoffs=["2025-06-30"], model=ChurnModel(estimator=FAST), n_train_cutoffs=3
+        network,
+        cutoffs=["2025-06-30"],
+        model=ChurnModel(estimator=FAST),
+        oracle=churn_oracle,
+        n_train_cutoffs=3,
     )
 
 
@@ -50,8 +63,10 @@ def fitted(bt):
     return bt.model
 
 
-def test_params_file_matches_package_defaults():
-    assert load_scoring_params() == SCORING_DEFAULTS
+@pytest.fixture(scope="module")
+def frame(network):
+    """Features and churn labels of the three dealers at one cutoff (shipped settings)."""
+    return ChurnModel().training_frame(network, ["2024-06-30"])
 
 
 def test_metrics_against_hand_computed_cases():
@@ -83,13 +98,115 @@ def test_sklearn_contract(fitted):
     assert set(fitted.reference_.index) == set(DEFAULT_CHURN_FEATURES) <= set(CHURN_FEATURES)
 
 
+def test_not_fitted_error_is_scikit_learns():
+    assert issubclass(NotFittedError, SklearnNotFittedError)
+    with pytest.raises(SklearnNotFittedError):
+        ChurnModel().reasons(pd.DataFrame(columns=list(CHURN_FEATURES)))
+
+
+def test_clone_keeps_every_hyperparameter():
+    m = ChurnModel(
+        estimator=FAST,
+        calibration="sigmoid",
+        cv=4,
+        active_months=18,
+        horizon_months=6,
+        risk_bands={"low": 0.0, "high": 0.5},
+        min_rows=100,
+        min_per_class=10,
+        btyd=False,
+        max_train_rows=5000,
+        n_reasons=2,
+        random_state=7,
+        n_threads=2,
+        n_jobs=2,
+        features=["recency_days", "visits_total"],
+    )
+    p, q = m.get_params(deep=False), clone(m).get_params(deep=False)
+    assert set(p) == set(q) == set(inspect.signature(ChurnModel).parameters)
+    assert all(v is not None for v in p.values())  # every setting was given, none defaulted
+    for k, v in p.items():
+        if k == "estimator":
+            assert q[k] is not v and q[k].get_params() == v.get_params()
+        else:
+            assert q[k] == v, k
+
+
+def test_a_cloned_model_with_fixed_settings_refits_identically(frame):
+    X, y = frame
+    m = ChurnModel(
+        estimator=FAST,
+        active_months=24,
+        horizon_months=12,
+        risk_bands={"low": 0.0, "medium": 0.3, "high": 0.55},
+        min_rows=300,
+        min_per_class=40,
+        n_reasons=2,
+    ).fit(X, y)
+    c = clone(m)
+    assert not hasattr(c, "pipeline_") and c.get_params()["risk_bands"] == m.risk_bands
+    c.fit(X, y)
+    np.testing.assert_array_equal(c.predict_proba(X), m.predict_proba(X))
+    pd.testing.assert_series_equal(c.reference_, m.reference_)
+    assert c.risk_bands_ == m.risk_bands_ == {"low": 0.0, "medium": 0.3, "high": 0.55}
+    assert c.n_reasons_ == 2 and list(c.reasons(X.head(5)).columns[::3]) == [
+        "reason_1",
+        "reason_2",
+    ]
+
+
+def test_score_is_roc_auc_and_model_selection_runs(frame):
+    X, y = frame
+    m = ChurnModel(estimator=FAST).fit(X, y)
+    s = m.score(X, y)
+    assert isinstance(s, float)
+    assert s == pytest.approx(roc_auc_score(y, m.predict_proba(X)[:, 1]))
+    groups = (X["dealer_id"] + "|" + X["customer_id"].astype(str)).to_numpy()
+    cv = cross_val_score(ChurnModel(estimator=FAST), X, y, groups=groups, cv=GroupKFold(3))
+    # out-of-fold ROC AUC of the three folds (one cutoff, 3 x 1,200 customers)
+    assert cv.shape == (3,) and np.all((cv > 0.65) & (cv < 0.95)), cv
+    with pytest.raises(InsufficientDataError, match="both classes"):
+        m.score(X.head(5), np.zeros(5, bool))
+
+
+def test_editing_params_after_fit_does_not_change_a_fitted_model(
+    frame, network, tmp_path, monkeypatch
+):
+    X, y = frame
+    m = ChurnModel(estimator=FAST).fit(X, y)  # every setting from the shipped scoring.yaml
+    before = m.score_dealer(network[0], as_of="2025-06-30")
+    params = load_params("scoring")
+    edited = {"low": 0.0, "medium": 0.05, "high": 0.1}
+    assert params["churn"]["risk_bands"] != edited
+    params["churn"]["risk_bands"] = edited
+    params["churn"]["reason_codes"] = 1
+    (tmp_path / "scoring.yaml").write_text(yaml.safe_dump(params), encoding="utf-8")
+    monkeypatch.setenv("CRM_ANALYTICS_PARAMS", str(tmp_path))
+    after = m.score_dealer(network[0], as_of="2025-06-30")
+    pd.testing.assert_frame_equal(before, after)
+    # a new fit reads the edited file (found through CRM_ANALYTICS_PARAMS) ...
+    m2 = ChurnModel(estimator=FAST).fit(X, y)
+    assert m2.risk_bands_ == edited and m2.n_reasons_ == 1
+    assert (m2.risk_band(before["churn_probability"]) == "high").sum() > (
+        before["risk_band"] == "high"
+    ).sum()
+
+    # ... and prediction does not read it at all
+    def no_params(*args, **kwargs):
+        raise AssertionError("prediction read a parameter file")
+
+    monkeypatch.setattr("crm_analytics.core.config.load_params", no_params)
+    monkeypatch.setattr("crm_analytics.models.scoring.load_params", no_params)
+    pd.testing.assert_frame_equal(m.score_dealer(network[0], as_of="2025-06-30"), before)
+
+
 def test_unknown_feature_subset_is_refused(network):
     with pytest.raises(InputError, match="CHURN_FEATURES"):
         ChurnModel(features=["recency_days", "shoe_size"]).fit(network[0], cutoff="2024-06-30")
 
 
 def test_score_contract_and_reason_codes(network, fitted):
-    s = fitted.score(network[0], as_of="2025-06-30")
+    s = fitted.score_dealer(network[0], as_of="2025-06-30")
     assert len(s) == len(churn_features(network[0], "2025-06-30", btyd=False))
     assert s["churn_probability"].between(0, 1).all()
     assert set(s["risk_band"]) <= {"low", "medium", "high"}
@@ -112,8 +229,8 @@ def test_score_contract_and_reason_codes(network, fitted):
 
 def test_scores_do_not_change_when_later_records_are_deleted(network, fitted):
     cut = pd.Timestamp("2025-03-31")
-    a = fitted.score(network[1], as_of=cut)
-    b = fitted.score(truncate_dealer(network[1], cut), as_of=cut)
+    a = fitted.score_dealer(network[1], as_of=cut)
+    b = fitted.score_dealer(truncate_dealer(network[1], cut), as_of=cut)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -123,12 +240,16 @@ def test_small_dealer_gets_a_message_and_the_network_model(fitted):
         ChurnModel(estimator=FAST).fit(small, cutoff="2024-06-30")
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        m = ChurnModel(estimator=FAST, fallback=fitted).fit(small, cutoff="2024-06-30")
+        m = ChurnModel(estimator=FAST).fit(small, cutoff="2024-06-30", fallback=fitted)
     assert m.used_fallback_ and any(issubclass(x.category, SmallDealerWarning) for x in w)
     assert "pooled network model" in m.fit_message_
-    s = m.score(small, as_of="2025-06-30")
+    s = m.score_dealer(small, as_of="2025-06-30")
     assert s["churn_probability"].between(0, 1).all()
     assert "Pooled network model used" in m.model_card()
+    with pytest.raises(InputError, match="definition"):
+        ChurnModel(estimator=FAST, horizon_months=6).fit(
+            small, cutoff="2024-06-30", fallback=fitted
+        )
 
 
 def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):

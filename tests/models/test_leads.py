@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
 
-from crm_analytics.core.errors import InsufficientDataError
-from crm_analytics.models.churn import SmallDealerWarning
+from crm_analytics.core.errors import InsufficientDataError, SmallDealerWarning
 from crm_analytics.models.features import truncate_dealer
 from crm_analytics.models.leads import LeadScoreModel, backtest_leads, snapshot_cutoffs
 from crm_analytics.sim import simulate_dealer
@@ -52,11 +52,11 @@ def fitted(bt):
 
 
 def test_scores_are_monotone_probabilities_with_grades(network, fitted):
-    s = fitted.score(network[0], as_of="2025-06-30")
+    s = fitted.score_dealer(network[0], as_of="2025-06-30")
     P = s[["p_7d", "p_15d", "p_30d", "p_90d"]].to_numpy()
     assert len(s) > 0 and ((P >= 0) & (P <= 1)).all()
     assert (np.diff(P, axis=1) >= 0).all()
-    th = fitted._p("grade_thresholds")
+    th = fitted.grade_thresholds_
     expect = np.select(
         [P[:, 0] >= th["H"], P[:, 1] >= th["A"], P[:, 2] >= th["B"]], ["H", "A", "B"], "C"
     )
@@ -81,6 +81,16 @@ def test_scores_are_monotone_probabilities_with_grades(network, fitted):
     )
 
 
+def test_score_is_the_roc_auc_of_the_30_day_horizon(network, fitted):
+    X, Y = fitted.training_frame(
+        network, snapshot_cutoffs("2025-01-06", "2025-06-30", every_days=14)
+    )
+    s = fitted.score(X, Y)
+    p30 = fitted.predict_proba_horizons(X)["p_30d"].to_numpy()
+    assert isinstance(s, float) and s == pytest.approx(roc_auc_score(Y["order_30d"], p30))
+    np.testing.assert_array_equal(fitted.predict_proba(X)[:, 1], p30)
+
+
 def test_grade_mapping_by_hand(fitted):
     P = pd.DataFrame(
         {
@@ -95,8 +105,8 @@ def test_grade_mapping_by_hand(fitted):
 
 def test_lead_scores_do_not_change_when_later_records_are_deleted(network, fitted):
     cut = pd.Timestamp("2025-03-31")
-    a = fitted.score(network[0], as_of=cut)
-    b = fitted.score(truncate_dealer(network[0], cut), as_of=cut)
+    a = fitted.score_dealer(network[0], as_of=cut)
+    b = fitted.score_dealer(truncate_dealer(network[0], cut), as_of=cut)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -106,9 +116,9 @@ def test_small_dealer_gets_a_message_and_the_network_model(fitted):
         _model().fit(small, cutoff="2024-06-30")
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        m = _model(fallback=fitted).fit(small, cutoff="2024-06-30")
+        m = _model().fit(small, cutoff="2024-06-30", fallback=fitted)
     assert m.used_fallback_ and any(issubclass(x.category, SmallDealerWarning) for x in w)
-    assert isinstance(m.score(small, as_of="2025-06-30"), pd.DataFrame)
+    assert isinstance(m.score_dealer(small, as_of="2025-06-30"), pd.DataFrame)
 
 
 def test_backtest_beats_recorded_grade_and_stage_only(bt, fitted):
