@@ -474,7 +474,7 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
         params_dir=params_dir,
         workers=2,
         progress=False,
-        notebooks=list(runner.DEFAULT_NOTEBOOKS),
+        notebooks=["dealer_report", "churn", "action_lists"],
     )
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
@@ -523,7 +523,7 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
         workers=1,
         progress=False,
         network=False,
-        notebooks=list(runner.DEFAULT_NOTEBOOKS),
+        notebooks=["dealer_report", "churn", "action_lists"],
     )
     assert [r.status for r in s2.results] == ["skipped"] * 3
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")} == stamps
@@ -577,6 +577,8 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
         str(out),
         "--no-progress",
         "--no-network",
+        "--notebooks",
+        "dealer_report",
         "--notebooks-dir",
         str(nbdir),
     ]

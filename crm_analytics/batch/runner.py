@@ -291,14 +291,35 @@ def _execute(
     nbclient raises, papermill shuts the kernel down, and this raises :class:`_Timeout` (papermill
     writes no error marker for a timeout, so the status comes from here).
     """
-    import nbformat
-    import papermill as pm
+    import papermill as pm  # heavy: loaded by the workers that execute notebooks only
 
     deadline = time.monotonic() + timeout
 
     def time_left(cell: Any) -> float:
         return max(0.05, deadline - time.monotonic())
 
+    for attempt in (1, 2):
+        try:
+            return _papermill(pm, notebook, params, tmp_out, timeout, time_left, kernel_name)
+        except RuntimeError as err:
+            # a kernel that dies while starting (a loaded machine) gets one more start
+            if attempt == 2 or "Kernel died before replying to kernel_info" not in str(err):
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _papermill(
+    pm: Any,
+    notebook: str,
+    params: dict[str, Any],
+    tmp_out: Path,
+    timeout: float,
+    time_left: Callable[[Any], float],
+    kernel_name: str,
+) -> Any:
+    import nbformat  # with papermill, in the workers only
+
+    deadline = time.monotonic() + timeout
     try:
         return pm.execute_notebook(
             notebook,

@@ -247,9 +247,7 @@ def score_with_network(
     and its active customers with the network churn model when it has none of its own."""
     if lead_model is not None and analysis.lead_frames is not None:
         analysis.lead_model = lead_model
-        analysis.lead_scores = lead_model.score_rows(
-            analysis.lead_frames.now_X, analysis.dealer_id
-        )
+        analysis.lead_scores = lead_model.score_rows(analysis.lead_frames.now_X, analysis.dealer_id)
     else:
         analysis.lead_note = note or "no network lead model in this run"
     if analysis.churn_model is None and churn_model is not None and analysis.churn_frames:
