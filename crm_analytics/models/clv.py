@@ -204,38 +204,54 @@ FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)
 
 
 def fit_base_models(
-    dealer: DealerData, *, as_of: str | pd.Timestamp | None = None, l2_penalty: float = 0.0
+    dealer: DealerData,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    l2_penalty: float = 0.0,
+    network_prior: Any = None,
 ) -> BaseModels:
     """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins.
 
-    On a small dealer the unpenalised BG/NBD likelihood can peak at the boundary (``a`` and
-    ``b`` growing without limit at a fixed dropout probability ``a/(a+b)``), so the fit does
-    not converge. With ``l2_penalty=0`` the fit is then repeated with the smallest of
+    With ``network_prior`` (a fitted :class:`crm_analytics.models.btyd.NetworkPrior` with
+    ``model="bgnbd"``, fitted on the network's service summaries), the BG/NBD fit is shrunk
+    towards the network's parameters (empirical Bayes); a small dealer's fit then stays
+    away from the boundary and no penalty retry is needed.
+
+    Without it, on a small dealer the unpenalised BG/NBD likelihood can peak at the boundary
+    (``a`` and ``b`` growing without limit at a fixed dropout probability ``a/(a+b)``), so the
+    fit does not converge. With ``l2_penalty=0`` the fit is then repeated with the smallest of
     ``FALLBACK_PENALTIES`` that converges, and a :class:`SmallDealerWarning` names it; the
     penalty used is ``models.count.l2_penalty``.
     """
     from crm_analytics.models.btyd import BGNBD, GammaGamma
 
     summary = service_summary(dealer, as_of=as_of)
-    try:
-        count = BGNBD(l2_penalty=l2_penalty).fit(summary)
-    except ConvergenceError as first:
-        if l2_penalty > 0:
-            raise
-        for pen in FALLBACK_PENALTIES:
-            try:
-                count = BGNBD(l2_penalty=pen).fit(summary)
-            except ConvergenceError:
-                continue
-            warnings.warn(
-                f"dealer {dealer.dealer_id!r}: BG/NBD did not converge on {len(summary)} "
-                f"customers without a penalty ({first}); refitted with l2_penalty={pen:g}.",
-                SmallDealerWarning,
-                stacklevel=2,
+    if network_prior is not None:
+        if getattr(network_prior, "model", None) != "bgnbd":
+            raise InputError(
+                "fit_base_models: network_prior must be a fitted NetworkPrior(model='bgnbd')."
             )
-            break
-        else:
-            raise
+        count = network_prior.fit_dealer(summary)
+    else:
+        try:
+            count = BGNBD(l2_penalty=l2_penalty).fit(summary)
+        except ConvergenceError as first:
+            if l2_penalty > 0:
+                raise
+            for pen in FALLBACK_PENALTIES:
+                try:
+                    count = BGNBD(l2_penalty=pen).fit(summary)
+                except ConvergenceError:
+                    continue
+                warnings.warn(
+                    f"dealer {dealer.dealer_id!r}: BG/NBD did not converge on {len(summary)} "
+                    f"customers without a penalty ({first}); refitted with l2_penalty={pen:g}.",
+                    SmallDealerWarning,
+                    stacklevel=2,
+                )
+                break
+            else:
+                raise
     rep = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
     if len(rep) < 20:
         raise InsufficientDataError(
