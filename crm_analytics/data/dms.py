@@ -279,6 +279,8 @@ def load_mapping(
             raise InputError(f"DMS mapping file {str(path)!r} does not exist")
         try:
             data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+        except OSError as err:
+            raise InputError(f"DMS mapping {str(path)!r} cannot be read: {err}") from err
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise InputError(f"DMS mapping {str(path)!r} is not valid UTF-8 YAML: {err}") from err
         where = str(path)
@@ -871,7 +873,13 @@ def read_dms_export(
     by_stem = _file_table(mapping)
     files: dict[str, Path] = {}
     ignored = []
-    for path in sorted(root.iterdir()):
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as err:
+        raise InputError(
+            f"DMS export folder {str(root)!r} cannot be listed: {err.strerror or err}"
+        ) from err
+    for path in entries:
         if path.name.startswith((".", "~$")) or not path.is_file():
             continue
         suffix = path.suffix.lower()
@@ -912,10 +920,16 @@ def read_dms_export(
     for table, path in files.items():
         # the index is each row's physical row in the file (CSV line, Excel row), blank
         # lines included; blank rows are not data rows and are skipped
-        if path.suffix.lower() == ".xlsx":
-            header, frame = _read_xlsx(path)
-        else:
-            header, frame = _read_csv(path, encoding)
+        try:
+            if path.suffix.lower() == ".xlsx":
+                header, frame = _read_xlsx(path)
+            else:
+                header, frame = _read_csv(path, encoding)
+        except OSError as err:  # permissions, a file removed meanwhile, a network drive gone
+            raise InputError(
+                f"file {str(path)!r} (table {table!r}) cannot be read: {err.strerror or err}. "
+                "Check that it exists and is readable, then run again."
+            ) from err
         frame = _map_columns(path, table, header, frame, mapping)
         frame, bad = _coerce_table(path, table, frame, mapping)
         tables[table] = frame
