@@ -27,7 +27,7 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.files import atomic_path
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics import complaints, quality, speed_to_lead
+from crm_analytics.metrics import complaints, quality, service_retention, speed_to_lead
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
@@ -106,6 +106,10 @@ class DealerAnalysis:
         ``Settings.section("lifecycle")["complaints"]``): ``counts`` (category by stage),
         ``handling`` (per category), ``retention`` (resolved against unresolved; empty with a
         note in ``complaints_note`` when either group is empty).
+    service_mix
+        After-sales by vehicle age (:mod:`crm_analytics.metrics.service_retention`):
+        ``retention`` (vehicles sold here, by age cohort, last 12 months) and ``pay_mix``
+        (customer-pay against maker-paid work in the analysis period, by age at the visit).
     """
 
     dealer: DealerData
@@ -130,6 +134,7 @@ class DealerAnalysis:
     speed_to_lead_note: str = ""
     complaints: dict[str, pd.DataFrame] = field(default_factory=dict)
     complaints_note: str = ""
+    service_mix: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def dealer_id(self) -> str:
@@ -218,6 +223,12 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     analysis.lead_frames = _lead_frames(dealer)
     _speed_to_lead(dealer, analysis)
     _complaints(dealer, settings, analysis)
+    analysis.service_mix = {
+        "retention": service_retention.retention_by_vehicle_age(
+            dealer.vehicles, dealer.service_visits, as_of=dealer.as_of, sold_here_only=True
+        ),
+        "pay_mix": service_retention.pay_mix(dealer.service_visits, dealer.vehicles, period=period),
+    }
     return analysis
 
 
