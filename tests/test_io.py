@@ -175,9 +175,14 @@ def test_store_one_dealer_and_empty_partitions(store: Path) -> None:
     # an empty table partition still holds the canonical schema
     path = store / "orders" / "dealer_id=D002" / "part-0.parquet"
     assert path.is_file()
-    # a missing partition file is an empty table, not an error
+    # a missing partition file is damage when the manifest records it; in an older store
+    # without a manifest it can only be read as an empty table (with a warning)
     path.unlink()
-    assert len(st.load_dealer(store, "D002").orders) == 0
+    with pytest.raises(InputError, match="missing"):
+        st.load_dealer(store, "D002")
+    (store / st.MANIFEST_FILE).unlink()
+    with pytest.warns(st.StoreWarning):
+        assert len(st.load_dealer(store, "D002").orders) == 0
 
 
 def test_store_is_deterministic(tmp_path: Path) -> None:
@@ -617,3 +622,142 @@ def test_simulator_store_loads(tmp_path: Path) -> None:
         assert list(got.columns) == [str(c) for c in frame.columns], name
         for col in frame.columns:
             assert _same_values(got[str(col)], frame[col]), (name, col)
+
+
+# ---------------------------------------------------------------------------------------------
+# Store manifest and damage
+# ---------------------------------------------------------------------------------------------
+
+
+def _part(root: Path, table: str, dealer: str) -> Path:
+    return root / table / f"dealer_id={dealer}" / st.PART_FILE
+
+
+def test_manifest_records_tables_rows_and_checksums(store: Path) -> None:
+    import hashlib
+    import json
+
+    manifest = json.loads((store / st.MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert set(manifest["dealers"]) == {"D001", "D002"}
+    entry = manifest["dealers"]["D001"]["tables"]
+    assert set(entry) == set(TABLE_NAMES)
+    assert entry["customers"]["rows"] == 4 and entry["surveys"]["rows"] == 0
+    path = _part(store, "customers", "D001")
+    assert entry["customers"]["bytes"] == path.stat().st_size
+    assert entry["customers"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert manifest["dealers"]["D001"]["truth"]["segments"]["rows"] == 1
+    assert manifest["index"]["rows"] == 2
+    assert st.verify_dealer(store, "D001") is True
+
+
+def _damage(path: Path, how: str) -> None:
+    if how == "deleted":
+        path.unlink()
+    elif how == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "altered":  # same size, one byte changed
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        path.write_bytes(bytes(data))
+    elif how == "garbage":  # the store's files as another tool might leave them
+        path.write_bytes(b"not parquet at all")
+
+
+@pytest.mark.parametrize(
+    "how,match",
+    [
+        ("deleted", "missing"),
+        ("truncated", "truncated or changed"),
+        ("altered", "checksum mismatch"),
+        ("garbage", "truncated or changed"),
+    ],
+)
+def test_damaged_store_is_reported_per_dealer(store: Path, how: str, match: str) -> None:
+    from crm_analytics.core.errors import CRMAnalyticsError, StoreDamageError
+
+    path = _part(store, "orders", "D001")
+    _damage(path, how)
+    with pytest.raises(StoreDamageError) as info:
+        st.load_dealer(store, "D001")
+    msg = str(info.value)
+    assert "'D001'" in msg and "'orders'" in msg and "orders/dealer_id=D001" in msg
+    assert match in msg and "Regenerate" in msg
+    assert isinstance(info.value, CRMAnalyticsError) and isinstance(info.value, InputError)
+    # the other dealer is unaffected
+    other = st.load_dealer(store, "D002")
+    assert len(other.customers) == 1
+    # a check loop over the store can catch the error per dealer and carry on
+    outcome = {}
+    for did in st.list_dealers(store)["dealer_id"]:
+        try:
+            st.load_dealer(store, did)
+            outcome[did] = "ok"
+        except CRMAnalyticsError as err:
+            outcome[did] = type(err).__name__
+    assert outcome == {"D001": "StoreDamageError", "D002": "ok"}
+
+
+def test_deleted_table_file_was_silently_empty_before(store: Path) -> None:
+    """The defect: a deleted table file loaded as an empty table; a truly empty table loads."""
+    assert len(st.load_dealer(store, "D001").surveys) == 0  # written empty: fine
+    _part(store, "leads", "D001").unlink()
+    with pytest.raises(InputError, match=r"table 'leads'.*missing"):
+        st.load_dealer(store, "D001")
+
+
+def test_corrupt_parquet_without_manifest_names_the_file(store: Path) -> None:
+    """A corrupt file surfaced as ``_duckdb.InvalidInputException: No magic bytes``."""
+    from crm_analytics.core.errors import StoreDamageError
+
+    (store / st.MANIFEST_FILE).unlink()
+    _damage(_part(store, "vehicles", "D001"), "garbage")
+    with pytest.warns(st.StoreWarning, match="no manifest.json"):
+        with pytest.raises(StoreDamageError, match=r"dealer 'D001' table 'vehicles'.*Parquet"):
+            st.load_dealer(store, "D001")
+
+
+def test_store_without_manifest_loads_with_a_warning(store: Path) -> None:
+    (store / st.MANIFEST_FILE).unlink()
+    with pytest.warns(st.StoreWarning, match="older version"):
+        dealer = st.load_dealer(store, "D001")
+    assert len(dealer.customers) == 4
+
+
+def test_unreadable_manifest_and_unlisted_dealer_are_damage(store: Path) -> None:
+    from crm_analytics.core.errors import StoreDamageError
+
+    (store / st.MANIFEST_FILE).write_text("{not json", encoding="utf-8")
+    with pytest.raises(StoreDamageError, match="manifest.json is unreadable"):
+        st.load_dealer(store, "D001")
+    # rewriting a dealer repairs the manifest; a dealer the index lists but the manifest does
+    # not (its tables were never written) is damage, not an empty dealer
+    st.write_dealer_tables(store, META, make_tables())
+    assert len(st.load_dealer(store, "D001").customers) == 4
+    with pytest.raises(StoreDamageError, match="'D002'.*never completely written"):
+        st.load_dealer(store, "D002")
+
+
+def test_corrupt_dealers_index_is_damage(store: Path) -> None:
+    from crm_analytics.core.errors import StoreDamageError
+
+    (store / st.DEALERS_FILE).write_bytes(b"PAR1garbage")
+    with pytest.raises(StoreDamageError, match=r"dealers index.*dealers\.parquet"):
+        st.list_dealers(store)
+
+
+def test_manifest_survives_parallel_writers(tmp_path: Path) -> None:
+    import json
+    from concurrent.futures import ProcessPoolExecutor
+
+    root = tmp_path / "store"
+    ids = [f"D{i:03d}" for i in range(6)]
+    with ProcessPoolExecutor(max_workers=3) as ex:
+        list(ex.map(_write_customers_only, [(str(root), d) for d in ids]))
+    manifest = json.loads((root / st.MANIFEST_FILE).read_text(encoding="utf-8"))
+    assert sorted(manifest["dealers"]) == ids
+
+
+def _write_customers_only(args: tuple[str, str]) -> None:
+    root, dealer = args
+    st.write_dealer_tables(root, {"dealer_id": dealer}, {"customers": make_tables()["customers"]})

@@ -68,3 +68,9 @@ class InsufficientDataError(CRMAnalyticsError, ValueError):
 class SmallDealerWarning(UserWarning):
     """A dealer had too little data for its own model; a fallback (the pooled network model,
     or a lightly penalised fit) is used and named in the message."""
+
+
+class StoreDamageError(InputError):
+    """A network store's file is missing, truncated, corrupt or differs from the store's
+    manifest; the message names the dealer, table and file, and says to regenerate or
+    re-import that dealer."""

@@ -4,8 +4,15 @@
     <root>/<table>/dealer_id=<ID>/part-0.parquet            one file per canonical table
     <root>/truth/<name>/dealer_id=<ID>/part-0.parquet       simulator ground truth (optional)
 
+    <root>/manifest.json                                    tables, row counts, sizes, sha256
+
 Written by :func:`write_dealer_tables` (one dealer, deterministic: same input, byte-identical
 files) and :func:`write_dealers_index`; read by :func:`list_dealers` and :func:`load_dealer`.
+Each write records its files in the manifest (under a file lock, so dealers can be written by
+parallel processes); :func:`load_dealer` checks the dealer's files against it (sizes, then
+sha256), so a deleted, truncated or altered file is reported as damage
+(:class:`~crm_analytics.core.errors.StoreDamageError`) instead of loading as an empty table.
+A store written before manifests existed still loads, with a :class:`StoreWarning`.
 Partition files do not hold ``dealer_id`` (it is in the path, as hive partitioning expects);
 every canonical table gets a file, even when empty, with the canonical Arrow schema. Every
 dealer goes through :func:`crm_analytics.data.validation.build_dealer`, so each row is kept
@@ -14,9 +21,14 @@ or quarantined.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
 import re
-from collections.abc import Mapping
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -30,18 +42,21 @@ import pyarrow.parquet as pq
 
 from crm_analytics.core import schema
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.errors import InputError, UnknownDealerError
-from crm_analytics.core.files import atomic_path
+from crm_analytics.core.errors import InputError, StoreDamageError, UnknownDealerError
+from crm_analytics.core.files import atomic_path, atomic_write_text
 from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
 from crm_analytics.data.validation import build_dealer
 
 __all__ = [
     "add_dealer",
+    "MANIFEST_FILE",
+    "StoreWarning",
     "arrow_schema",
     "column_kinds",
     "column_nullable",
     "list_dealers",
     "load_dealer",
+    "verify_dealer",
     "write_dealer_tables",
     "write_dealers_index",
 ]
@@ -56,6 +71,15 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd", "write_statistics": True}
 DEALERS_FILE = "dealers.parquet"
 PART_FILE = "part-0.parquet"
+#: The store manifest: per dealer, each file's table, rows, bytes and sha256.
+MANIFEST_FILE = "manifest.json"
+_MANIFEST_VERSION = 1
+_LOCK_FILE = ".manifest.lock"
+
+
+class StoreWarning(UserWarning):
+    """A store was read with a caveat (written before manifests existed: damage to its files
+    cannot be told from an empty table)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -272,12 +296,15 @@ def write_dealer_tables(
         )
     part = f"dealer_id={dealer_id}"
     written = []
+    entry: dict[str, dict[str, Any]] = {"tables": {}, "truth": {}}
     for table in TABLE_NAMES:
         frame = tables.get(table)
         if frame is None:
             frame = empty_frame(table)
         path = root / table / part / PART_FILE
-        _write_parquet(_canonical_arrow(table, frame, dealer_id), path)
+        arrow = _canonical_arrow(table, frame, dealer_id)
+        _write_parquet(arrow, path)
+        entry["tables"][table] = _file_entry(root, path, arrow.num_rows)
         written.append(path)
     truth = dict(truth or {})
     for name, frame in sorted(truth.items()):
@@ -286,7 +313,9 @@ def write_dealer_tables(
                 f"truth name {name!r} cannot name a folder; use letters, digits, '_', '-'"
             )
         path = root / "truth" / str(name) / part / PART_FILE
-        _write_parquet(_truth_frame(frame, name), path)
+        arrow = _truth_frame(frame, name)
+        _write_parquet(arrow, path)
+        entry["truth"][str(name)] = _file_entry(root, path, arrow.num_rows)
         written.append(path)
     truth_root = root / "truth"
     if truth_root.is_dir():
@@ -294,6 +323,8 @@ def write_dealer_tables(
             stale = folder / part / PART_FILE
             if folder.name not in truth and stale.exists():
                 stale.unlink()
+    with _manifest_update(root) as manifest:
+        manifest["dealers"][dealer_id] = entry
     return written
 
 
@@ -345,8 +376,12 @@ def write_dealers_index(root: str | os.PathLike[str], dealers: pd.DataFrame) -> 
     Path
         The index file (replaces any previous index).
     """
-    path = Path(root) / DEALERS_FILE
-    _write_parquet(_dealers_arrow(pd.DataFrame(dealers)), path)
+    root = Path(root)
+    path = root / DEALERS_FILE
+    arrow = _dealers_arrow(pd.DataFrame(dealers))
+    _write_parquet(arrow, path)
+    with _manifest_update(root) as manifest:
+        manifest["index"] = _file_entry(root, path, arrow.num_rows)
     return path
 
 
@@ -393,6 +428,141 @@ def add_dealer(
 
 
 # ---------------------------------------------------------------------------------------------
+# The manifest
+# ---------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file_entry(root: Path, path: Path, rows: int) -> dict[str, Any]:
+    return {
+        "file": path.relative_to(root).as_posix(),
+        "rows": int(rows),
+        "bytes": path.stat().st_size,
+        "sha256": _sha256(path),
+    }
+
+
+def _read_manifest(root: Path) -> dict[str, Any] | None:
+    """The store's manifest; ``None`` when the store has none (written before manifests).
+
+    Raises
+    ------
+    StoreDamageError
+        When the manifest exists but cannot be read.
+    """
+    path = root / MANIFEST_FILE
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise StoreDamageError(
+            f"store {str(root)!r}: its manifest {MANIFEST_FILE} is unreadable ({err}). "
+            "Regenerate the store (crm-analytics generate) or re-import its dealers."
+        ) from err
+    if not isinstance(data, dict) or not isinstance(data.get("dealers"), dict):
+        raise StoreDamageError(
+            f"store {str(root)!r}: its manifest {MANIFEST_FILE} has no 'dealers' section. "
+            "Regenerate the store (crm-analytics generate) or re-import its dealers."
+        )
+    return data
+
+
+@contextmanager
+def _manifest_update(root: Path) -> Iterator[dict[str, Any]]:
+    """Read-modify-write the manifest under an exclusive lock (parallel dealer writers)."""
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / _LOCK_FILE).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            try:
+                manifest = _read_manifest(root)
+            except StoreDamageError:
+                manifest = None  # rewritten below; dealers missing from it show as damage
+            if manifest is None:
+                manifest = {"dealers": {}}
+            manifest["version"] = _MANIFEST_VERSION
+            yield manifest
+            text = json.dumps(manifest, indent=1, sort_keys=True)
+            atomic_write_text(text, root / MANIFEST_FILE)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _file_problem(root: Path, entry: Mapping[str, Any]) -> str | None:
+    """What is wrong with one manifest-listed file (``None`` when it matches)."""
+    path = root / str(entry.get("file", ""))
+    if not path.is_file():
+        return "missing (deleted?)"
+    size = path.stat().st_size
+    if size != entry.get("bytes"):
+        return f"{size:,} bytes where the manifest records {entry.get('bytes'):,} (truncated or changed)"
+    if _sha256(path) != entry.get("sha256"):
+        return "checksum mismatch (the file was altered or corrupted)"
+    return None
+
+
+def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
+    """Check one dealer's files against the store manifest (sizes, then sha256 checksums).
+
+    Parameters
+    ----------
+    source
+        Store folder.
+    dealer_id
+        The dealer to check.
+
+    Returns
+    -------
+    bool
+        ``True`` when the files match the manifest; ``False`` when the store has no manifest
+        (written before manifests existed: nothing to check against).
+
+    Raises
+    ------
+    StoreDamageError
+        Naming the dealer and every missing, truncated or altered file (table and path), and
+        the fix.
+    """
+    root = Path(source)
+    manifest = _read_manifest(root)
+    if manifest is None:
+        return False
+    dealer_id = str(dealer_id)
+    fix = (
+        "Regenerate the store (crm-analytics generate) or re-import this dealer's DMS export; "
+        "the other dealers are not affected."
+    )
+    entry = manifest["dealers"].get(dealer_id)
+    if not isinstance(entry, dict):
+        raise StoreDamageError(
+            f"dealer {dealer_id!r} of store {str(root)!r} is listed in {DEALERS_FILE} but not in "
+            f"{MANIFEST_FILE}: its tables were never completely written. {fix}"
+        )
+    problems = []
+    for kind in ("tables", "truth"):
+        for name, file_entry in sorted((entry.get(kind) or {}).items()):
+            problem = _file_problem(root, file_entry)
+            if problem:
+                label = f"table {name!r}" if kind == "tables" else f"truth frame {name!r}"
+                problems.append(f"{label}: file {file_entry.get('file')!r} is {problem}")
+    if problems:
+        raise StoreDamageError(
+            f"dealer {dealer_id!r} of store {str(root)!r} is damaged:\n- "
+            + "\n- ".join(problems)
+            + f"\n{fix}"
+        )
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
 # Reading the store
 # ---------------------------------------------------------------------------------------------
 
@@ -412,11 +582,19 @@ def _store_root(source: str | os.PathLike[str]) -> Path:
     return root
 
 
-def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> pd.DataFrame:
-    if any(ch in str(path) for ch in "*?[]{}"):  # DuckDB would read these as a glob pattern
-        return pq.read_table(path).to_pandas()
-    # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
-    return con.read_parquet(str(path)).to_arrow_table().to_pandas()
+def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, what: str) -> pd.DataFrame:
+    """Read one Parquet file; a file that cannot be read is reported as store damage."""
+    try:
+        if any(ch in str(path) for ch in "*?[]{}"):  # DuckDB would read these as a glob
+            return pq.read_table(path).to_pandas()
+        # .to_arrow_table(): DuckDB 2.0's .arrow() returns a reader and leaves the connection busy
+        return con.read_parquet(str(path)).to_arrow_table().to_pandas()
+    except (duckdb.Error, pa.ArrowException, OSError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise StoreDamageError(
+            f"{what}: file {str(path)!r} is not a readable Parquet file ({first}). Regenerate "
+            "the store (crm-analytics generate) or re-import this dealer's DMS export."
+        ) from err
 
 
 def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
@@ -429,7 +607,7 @@ def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
     """
     root = _store_root(source)
     with duckdb.connect() as con:
-        frame = _read_parquet(con, root / DEALERS_FILE)
+        frame = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
     return frame.sort_values("dealer_id", kind="mergesort").reset_index(drop=True)
 
 
@@ -442,8 +620,10 @@ def load_dealer(
 ) -> DealerData:
     """Load and validate one dealer of a network store.
 
-    Only that dealer's partition files are read (direct paths, via DuckDB). A table without a
-    partition file for this dealer is empty.
+    Only that dealer's partition files are read (direct paths, via DuckDB), after checking them
+    against the store manifest (:func:`verify_dealer`). A table recorded with 0 rows is empty;
+    a recorded file that is missing is damage. In a store without a manifest (older), a table
+    without a partition file is empty.
 
     Parameters
     ----------
@@ -466,11 +646,20 @@ def load_dealer(
         When the folder is not a store.
     UnknownDealerError
         When the index does not list ``dealer_id``.
+    StoreDamageError
+        When the dealer's files are missing, truncated, altered (checked against the store's
+        manifest) or unreadable; the message names the dealer, table and file. Other dealers
+        of the store are not affected.
+
+    Warns
+    -----
+    StoreWarning
+        When the store has no manifest (written by an older version).
     """
     root = _store_root(source)
     dealer_id = str(dealer_id)
     with duckdb.connect() as con:
-        index = _read_parquet(con, root / DEALERS_FILE)
+        index = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
         row = index.loc[index["dealer_id"] == dealer_id]
         if row.empty:
             known = sorted(index["dealer_id"].astype(str))
@@ -480,12 +669,20 @@ def load_dealer(
             )
         meta = row.iloc[0]
         part = f"dealer_id={_check_dealer_id(dealer_id)}"
+        if not verify_dealer(root, dealer_id):
+            warnings.warn(
+                f"store {str(root)!r} has no {MANIFEST_FILE} (written by an older version): a "
+                "deleted or damaged table file cannot be told from an empty table. Regenerate "
+                "or re-import the store to add one.",
+                StoreWarning,
+                stacklevel=2,
+            )
         tables: dict[str, pd.DataFrame] = {}
         sources: dict[str, str] = {}
         for table in TABLE_NAMES:
             path = root / table / part / PART_FILE
             if path.is_file():
-                tables[table] = _read_parquet(con, path)
+                tables[table] = _read_parquet(con, path, f"dealer {dealer_id!r} table {table!r}")
                 sources[table] = str(path)
         truth_frames: dict[str, pd.DataFrame] = {}
         truth_root = root / "truth"
@@ -493,7 +690,9 @@ def load_dealer(
             for folder in sorted(truth_root.iterdir()):
                 path = folder / part / PART_FILE
                 if path.is_file():
-                    truth_frames[folder.name] = _read_parquet(con, path)
+                    truth_frames[folder.name] = _read_parquet(
+                        con, path, f"dealer {dealer_id!r} truth frame {folder.name!r}"
+                    )
     return build_dealer(
         tables,
         dealer_id=dealer_id,
