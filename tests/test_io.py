@@ -761,3 +761,160 @@ def test_manifest_survives_parallel_writers(tmp_path: Path) -> None:
 def _write_customers_only(args: tuple[str, str]) -> None:
     root, dealer = args
     st.write_dealer_tables(root, {"dealer_id": dealer}, {"customers": make_tables()["customers"]})
+
+
+# ---------------------------------------------------------------------------------------------
+# Damaged and hostile DMS exports
+# ---------------------------------------------------------------------------------------------
+
+
+def _rezip(path: Path, edit) -> None:
+    """Rewrite an .xlsx zip, passing each (name, bytes) member through ``edit`` (None drops)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        members = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members:
+            data = edit(name, data)
+            if data is not None:
+                z.writestr(name, data)
+
+
+@pytest.mark.parametrize(
+    "edit,match",
+    [
+        # the sheet XML cut short raised xml.etree.ElementTree.ParseError
+        (
+            lambda n, d: d[: len(d) // 2] if n.startswith("xl/worksheets/") else d,
+            "not a readable .xlsx",
+        ),
+        # no worksheet part raised IndexError
+        (
+            lambda n, d: None if n.startswith("xl/worksheets/") else d,
+            "not a readable .xlsx|no worksheet",
+        ),
+        # a workbook listing no sheet at all
+        (
+            lambda n, d: (
+                d.replace(d[d.index(b"<sheets>") : d.index(b"</sheets>") + 9], b"<sheets/>")
+                if n == "xl/workbook.xml"
+                else d
+            ),
+            "not a readable .xlsx|no worksheet",
+        ),
+    ],
+    ids=["sheet-cut-short", "no-worksheet-part", "no-sheet-listed"],
+)
+def test_dms_damaged_xlsx_is_an_input_error(tmp_path: Path, edit, match: str) -> None:
+    folder = xlsx_export(tmp_path / "export")
+    path = folder / f"{ZH_FILES['orders']}.xlsx"
+    _rezip(path, edit)
+    with pytest.raises(InputError, match=match) as info:
+        read(folder)
+    assert ZH_FILES["orders"] in str(info.value) and "re-export" in str(info.value).lower()
+
+
+def test_dms_source_row_counts_blank_lines_csv(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    lines = (folder / "leads.csv").read_text(encoding="utf-8").splitlines()
+    header, body = lines[0], lines[1:]
+    bad = body[1].split(",")
+    bad[4] = "last tuesday"  # created_at of L002
+    # line 1 header, 2 blank, 3 L001, 4 blank, 5 only commas (blank), 6 L002 (bad), ...
+    out = [header, "", body[0], "", ",,,,", ",".join(bad), "   ", *body[2:]]
+    (folder / "leads.csv").write_text("\r\n".join(out) + "\r\n", encoding="utf-8")
+    dealer = read(folder)
+    q = dealer.quarantine[dealer.quarantine["rule"] == "unparseable_date"]
+    assert q["row_id"].tolist() == ["L002"] and q["source_row"].tolist() == [6]
+    assert dealer.rows_in["leads"] == 4  # blank lines are not rows
+    assert sorted(dealer.leads["lead_id"]) == ["L001", "L003", "L004"]
+
+
+def test_dms_source_row_counts_quoted_newlines_and_leading_blank_lines(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    frame = make_tables()["customers"].astype({"created_at": object})
+    frame.loc[0, "name"] = '张伟\n(董事长)\n"老客户"'  # a cell over three lines
+    frame.loc[2, "created_at"] = "not a date"
+    text = "\n\n" + frame.to_csv(index=False, lineterminator="\n")
+    (folder / "customers.csv").write_text(text, encoding="utf-8")
+    dealer = read(folder)
+    q = dealer.quarantine[dealer.quarantine["table"] == "customers"]
+    # header on line 3; C001 on lines 4-6; C002 on 7; C003 on 8
+    assert q.loc[q["rule"] == "unparseable_date", "source_row"].tolist() == [8]
+    assert dealer.customers.set_index("customer_id").loc["C001", "name"] == frame.loc[0, "name"]
+
+
+def test_dms_source_row_counts_blank_rows_xlsx(tmp_path: Path) -> None:
+    folder = xlsx_export(tmp_path / "export")
+    path = folder / f"{ZH_FILES['leads']}.xlsx"
+    book = openpyxl.load_workbook(path)
+    sheet = book.active
+    sheet.insert_rows(2)  # a blank row 2: L001 on row 3, L002 on row 4, ...
+    sheet.insert_rows(4, amount=2)  # L002 on row 6
+    header = [c.value for c in sheet[1]]
+    sheet.cell(row=6, column=header.index(_zh_header("leads", "created_at")) + 1).value = "上周二"
+    book.save(path)
+    dealer = read(folder)
+    q = dealer.quarantine[dealer.quarantine["rule"] == "unparseable_date"]
+    assert q["row_id"].tolist() == ["L002"] and q["source_row"].tolist() == [6]
+    assert dealer.rows_in["leads"] == 4
+
+
+CHINESE_ROWS = {
+    "customer_id": ["C001", "C002", "C003"],
+    "name": ["張三豐", "陳美玲", "李志明"],
+    "city": ["臺北市中山區", "高雄市前鎮區", "新竹縣竹北市"],
+    "created_at": ["2016-03-05", "2016-04-01", "2016-05-10"],
+}
+JAPANESE_ROWS = {
+    "customer_id": ["C001", "C002", "C003"],
+    "name": ["山田太郎", "佐藤花子", "鈴木一郎"],
+    "city": ["東京都新宿区", "大阪府大阪市", "神奈川県横浜市"],
+    "created_at": ["2016-03-05", "2016-04-01", "2016-05-10"],
+}
+
+
+@pytest.mark.parametrize(
+    "rows,encoding,likely",
+    [
+        (CHINESE_ROWS, "big5", "Big5"),
+        (JAPANESE_ROWS, "shift_jis", "Shift-JIS"),
+        (CHINESE_ROWS, "cp950", "Big5"),
+    ],
+)
+def test_dms_mojibake_encodings_are_refused(
+    tmp_path: Path, rows: dict, encoding: str, likely: str
+) -> None:
+    """Big5 / Shift-JIS files with English headers loaded silently as mojibake."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    pd.DataFrame(rows).to_csv(folder / "customers.csv", index=False, encoding=encoding)
+    with pytest.raises(InputError, match=rf"customers\.csv.*implausible.*most likely {likely}"):
+        read(folder)
+    # declaring the encoding reads it correctly
+    dealer = read(folder, encoding=encoding)
+    assert dealer.customers["name"].tolist() == rows["name"]
+    assert dealer.customers["city"].tolist() == rows["city"]
+
+
+def test_dms_private_use_text_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    rows = dict(CHINESE_ROWS, name=["\ue000\ue001", "\ue002\ue003", "张伟"])
+    pd.DataFrame(rows).to_csv(folder / "customers.csv", index=False, encoding="utf-8")
+    with pytest.raises(InputError, match=r"decodes as utf-8-sig.*implausible"):
+        read(folder)
+
+
+def test_dms_genuine_gb18030_with_a_rare_name_character_loads(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    rows = {
+        "customer_id": [f"C{i:03d}" for i in range(20)],
+        "name": ["王喆", "张伟", "李娜", "刘洋", "陈静"] * 4,  # 喆 is outside GB2312
+        "city": ["成都市武侯区", "绵阳市涪城区", "北京市朝阳区", "上海市浦东新区"] * 5,
+        "created_at": ["2016-03-05"] * 20,
+    }
+    pd.DataFrame(rows).to_csv(folder / "customers.csv", index=False, encoding="gb18030")
+    assert read(folder).customers["name"].tolist() == rows["name"]

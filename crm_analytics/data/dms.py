@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import io as _io
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -326,24 +327,175 @@ def _file_table(mapping: Mapping[str, Any]) -> dict[str, str]:
 # Reading export files
 # ---------------------------------------------------------------------------------------------
 
-_ENCODING_FIX = "Re-export the file as UTF-8 (with or without BOM) or GB18030 CSV, or as .xlsx."
+_ENCODING_FIX = (
+    "Re-export the file as UTF-8 (with or without BOM) or GB18030 CSV, or as .xlsx; or pass "
+    "its encoding to read_dms_export(..., encoding=...)."
+)
+#: Encodings named as the likely one when a file is not plausible UTF-8 or GB18030 text.
+_OTHER_ENCODINGS = (("big5", "Big5"), ("shift_jis", "Shift-JIS"), ("euc_kr", "EUC-KR"))
+#: Share of non-ASCII characters that may be rare for GB18030-decoded Chinese text (names with
+#: a character outside GB2312 exist; Big5 read as GB18030 gives about 70%, Shift-JIS 100%).
+_RARE_SHARE = 0.2
+#: Share that may be private-use, control or replacement characters (in any encoding).
+_INVALID_SHARE = 0.02
+#: Characters looked at for plausibility: a file has one encoding, so its start tells.
+_PLAUSIBILITY_WINDOW = 1 << 20
 
 
-def _decode(path: Path, data: bytes) -> str:
+def _char_counts(text: str) -> dict[str, int]:
+    """Counts of the non-ASCII and control characters of ``text`` (vectorized: exports are
+    large and mostly Chinese)."""
+    cps = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    odd = (cps > 0x7F) | ((cps < 0x20) & (cps != 9) & (cps != 10) & (cps != 13))
+    cps = cps[odd]
+    bmp = cps < 0x10000
+    counts = np.bincount(cps[bmp], minlength=0x10000) if bmp.any() else np.zeros(0, np.int64)
+    out = {chr(int(c)): int(counts[c]) for c in np.flatnonzero(counts)}
+    high, n = np.unique(cps[~bmp], return_counts=True)
+    out.update({chr(int(c)): int(k) for c, k in zip(high, n, strict=True)})
+    return out
+
+
+def _implausible(text: str, *, chinese_gb: bool) -> tuple[int, int, int, str]:
+    """Non-ASCII characters; invalid ones (private-use, control, U+FFFD); rare ones; examples
+    (in the first ``_PLAUSIBILITY_WINDOW`` characters).
+
+    For text decoded as GB18030, rare means outside GB2312 (which holds the 6,763 hanzi of
+    everyday names and addresses) or kana, Greek, Cyrillic and box drawing: what Big5 or
+    Shift-JIS bytes turn into when read as GB18030.
+    """
+    counts = _char_counts(text[:_PLAUSIBILITY_WINDOW])
+    examples: list[str] = []
+    n_invalid = n_rare = 0
+    for ch, n in counts.items():
+        cat = unicodedata.category(ch)
+        if cat in ("Co", "Cc", "Cs", "Cn") or ch == "\ufffd":
+            n_invalid += n
+            examples.append(ch)
+            continue
+        if not chinese_gb:
+            continue
+        o = ord(ch)
+        rare = 0x3040 <= o <= 0x30FF or 0x0370 <= o <= 0x04FF or 0x2500 <= o <= 0x257F
+        if not rare and cat.startswith("L"):
+            try:
+                ch.encode("gb2312")
+            except UnicodeEncodeError:
+                rare = True
+        if rare:
+            n_rare += n
+            examples.append(ch)
+    return sum(counts.values()), n_invalid, n_rare, "".join(examples[:12])
+
+
+def _likely_encoding(data: bytes) -> str | None:
+    """The other encoding the bytes most plausibly are (decoded strictly, mostly CJK/kana)."""
+    best, best_share = None, 0.0
+    for codec, label in _OTHER_ENCODINGS:
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        non = [c for c in text if c > "\x7f"]
+        if not non:
+            continue
+        good = sum(
+            1 for c in non if unicodedata.category(c) == "Lo" and not 0xFF61 <= ord(c) <= 0xFF9F
+        )
+        if good / len(non) > best_share:
+            best, best_share = label, good / len(non)
+    return best if best_share >= 0.8 else None
+
+
+def _decode(path: Path, data: bytes, encoding: str | None = None) -> str:
+    """Decode an export's bytes: the declared ``encoding``, else UTF-8 then GB18030.
+
+    Text that decodes but is implausible for the encoding (private-use code points, or for
+    GB18030 characters that Chinese names and addresses do not use) is refused, naming the
+    likely encoding (Big5, Shift-JIS, ...): such a file would otherwise load as mojibake.
+    """
     if b"\x00" in data:
         raise InputError(
             f"file {str(path)!r} cannot be decoded: it contains NUL bytes (UTF-16 or binary?). "
             + _ENCODING_FIX
         )
-    for encoding in ("utf-8-sig", "gb18030"):
+    candidates = [encoding] if encoding else ["utf-8-sig", "gb18030"]
+    for codec in candidates:
         try:
-            return data.decode(encoding, errors="strict")
+            text = data.decode(codec, errors="strict")
         except UnicodeDecodeError:
             continue
-    raise InputError(f"file {str(path)!r} is neither UTF-8 nor GB18030 text. " + _ENCODING_FIX)
+        except LookupError as err:
+            raise InputError(
+                f"unknown encoding {codec!r} for {str(path)!r}; use a Python codec name such as "
+                "'utf-8', 'gb18030', 'big5' or 'shift_jis'."
+            ) from err
+        gb = codec.replace("-", "").replace("_", "").lower() in ("gb18030", "gbk", "gb2312")
+        total, n_invalid, n_rare, examples = _implausible(text, chinese_gb=gb)
+        n_bad = n_invalid + n_rare
+        if n_bad >= 2 and (n_invalid > _INVALID_SHARE * total or n_bad > _RARE_SHARE * total):
+            likely = _likely_encoding(data)
+            guess = f" It is most likely {likely}." if likely else ""
+            raise InputError(
+                f"file {str(path)!r} decodes as {codec} but {n_bad} of its {total} non-ASCII "
+                f"characters are implausible for Chinese text (private-use or rare characters "
+                f"such as {examples!r}): it would load as garbled text.{guess} " + _ENCODING_FIX
+            )
+        return text
+    likely = _likely_encoding(data)
+    guess = f" It is most likely {likely}." if likely else ""
+    tried = encoding if encoding else "UTF-8 nor GB18030"
+    raise InputError(
+        f"file {str(path)!r} is neither {tried} text.{guess} " + _ENCODING_FIX
+        if not encoding
+        else f"file {str(path)!r} is not valid {tried} text.{guess} " + _ENCODING_FIX
+    )
 
 
-def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
+#: bytes that a blank CSV row may hold: whitespace, commas and quotes
+_BLANK_BYTES = np.zeros(256, dtype=bool)
+_BLANK_BYTES[[9, 10, 11, 12, 13, 32, 34, 44]] = True
+_BLANK_CHARS = bytes([9, 10, 11, 12, 13, 32, 34, 44])
+
+
+def _csv_records(buf: bytes) -> tuple[bytes, bytes, np.ndarray]:
+    """Split UTF-8 CSV bytes into the header record, the body (the other non-blank records,
+    newline-separated) and the physical line each body record starts on (1-based).
+
+    Vectorized: a newline ends a record when the quotes before it are balanced, so quoted
+    newlines stay inside their record. Blank records (empty, spaces, only commas) are dropped.
+    """
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == 10)
+    quotes_before = np.searchsorted(np.flatnonzero(arr == 34), newlines)
+    ends = newlines[quotes_before % 2 == 0]
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(buf)]))
+    lines = np.searchsorted(newlines, starts) + 1  # newlines before the start, + 1
+    # a record is blank when it is empty or all its bytes are blank; only records that start
+    # and end with a blank byte can be, and only those are looked at byte by byte
+    content = stops > starts
+    last = np.maximum(stops - 1, 0)
+    maybe = content & _BLANK_BYTES[arr[np.minimum(starts, len(arr) - 1)]] & _BLANK_BYTES[arr[last]]
+    for i in np.flatnonzero(maybe).tolist():
+        content[i] = bool(buf[starts[i] : stops[i]].strip(_BLANK_CHARS))
+    keep = np.flatnonzero(content)
+    if not len(keep):
+        return b"", b"", np.zeros(0, dtype=np.int64)
+    head = buf[starts[keep[0]] : stops[keep[0]]]
+    body_recs = keep[1:]
+    if len(body_recs) == len(starts) - keep[0] - 1:  # no blank record after the header
+        body = buf[starts[keep[0]] + len(head) + 1 :] if len(body_recs) else b""
+    else:  # drop the blank records' bytes (each record with its newline)
+        lengths = np.minimum(stops + 1, len(buf)) - starts
+        kept = np.zeros(len(starts), dtype=bool)
+        kept[body_recs] = True
+        body = arr[np.repeat(kept, lengths)].tobytes()
+    return head, body, lines[body_recs]
+
+
+def _read_csv(path: Path, encoding: str | None = None) -> tuple[list[str], pd.DataFrame]:
+    """Header and cells (strings) of a CSV export; the index is each row's line in the file."""
     data = path.read_bytes()
     if not data.strip():
         raise InputError(
@@ -351,16 +503,24 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
             "the DMS; "
             "a table without rows should still have its header line."
         )
-    text = _decode(path, data)
+    text = _decode(path, data, encoding)
+    if b"\r" in data and text.count("\r") != text.count("\r\n"):  # old Mac line ends
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    head, body, lines = _csv_records(text.encode("utf-8"))
+    if not head:
+        raise InputError(f"file {str(path)!r} holds only blank lines: re-export it from the DMS")
     try:
-        header = next(csv.reader(_io.StringIO(text)))
+        header = next(csv.reader([head.decode("utf-8").rstrip("\r")], strict=True))
     except (StopIteration, csv.Error) as err:
         raise InputError(f"file {str(path)!r}: cannot read the header line ({err})") from err
-    names = [f"c{i}" for i in range(len(header))]
-    try:  # Arrow's multithreaded reader on the decoded text; every cell stays a string
+    width = len(header)
+    if not len(lines):
+        return header, pd.DataFrame({i: pd.Series(dtype=object) for i in range(width)})
+    names = [f"c{i}" for i in range(width)]
+    try:  # Arrow's multithreaded reader on the records; every cell stays a string
         table = pacsv.read_csv(
-            pa.py_buffer(text.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1),
+            pa.py_buffer(body),
+            read_options=pacsv.ReadOptions(column_names=names),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(names, pa.string()),
@@ -371,9 +531,16 @@ def _read_csv(path: Path) -> tuple[list[str], pd.DataFrame]:
     except pa.ArrowInvalid as err:
         raise InputError(
             f"file {str(path)!r} is not a well-formed CSV ({err}). Check quoting, separators and "
-            f"that every row has the {len(header)} fields of the header (comma-separated)."
+            f"that every row has the {width} fields of the header (comma-separated)."
         ) from err
-    frame = table.to_pandas().set_axis(list(range(len(header))), axis=1)
+    if table.num_rows != len(lines):
+        raise InputError(
+            f"file {str(path)!r} is not a well-formed CSV: unbalanced quotes make its "
+            f"{len(lines)} rows (lines {int(lines[0])}-{int(lines[-1])}) read as "
+            f'{table.num_rows}. Check the quoting (a quote inside a quoted cell is doubled: "").'
+        )
+    frame = table.to_pandas().set_axis(list(range(width)), axis=1)
+    frame.index = pd.Index(lines, dtype="int64")
     return header, frame
 
 
@@ -391,36 +558,55 @@ def _excel_cell(v: Any) -> Any:
     return str(v)
 
 
+def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
+    """(row number in the sheet, cells) of the first worksheet's non-blank rows.
+
+    openpyxl is a parser of untrusted bytes: whatever it raises on a damaged workbook (a cut
+    zip, sheet XML cut short, no worksheet part, a broken style table) means the file cannot
+    be read, and is reported as such.
+    """
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            if not book.worksheets:
+                raise InputError(
+                    f"file {str(path)!r} holds no worksheet: a broken export. Re-export it from "
+                    "the DMS as .xlsx or as UTF-8 / GB18030 CSV."
+                )
+            rows = []
+            for number, row in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
+                cells = [_excel_cell(v) for v in row]
+                if any(v is not None and v.strip() for v in cells):
+                    rows.append((number, cells))
+        finally:
+            book.close()
+    except InputError:
+        raise
+    except Exception as err:  # noqa: BLE001 - see the docstring: any parser failure is the file's
+        raise InputError(
+            f"file {str(path)!r} is not a readable .xlsx workbook ({type(err).__name__}: "
+            f"{str(err)[:200]}). It is damaged or cut short: re-export it from the DMS as .xlsx, "
+            "or as UTF-8 / GB18030 CSV."
+        ) from err
+    return rows
+
+
 def _read_xlsx(path: Path) -> tuple[list[str], pd.DataFrame]:
-    import zipfile
-
-    import openpyxl
-
+    """Header and cells (strings) of the first sheet; the index is each row's Excel row."""
     if path.stat().st_size == 0:
         raise InputError(
             f"file {str(path)!r} is empty (0 bytes): a broken export. Re-export it from the DMS."
         )
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as err:
-        raise InputError(
-            f"file {str(path)!r} is not a readable .xlsx workbook ({err}). Re-save it as .xlsx "
-            "or export it as UTF-8 / GB18030 CSV."
-        ) from err
-    try:
-        sheet = book.worksheets[0]
-        rows = [[_excel_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-    rows = [r for r in rows if any(v is not None and str(v).strip() for v in r)]
+    rows = _xlsx_rows(path)
     if not rows:
         raise InputError(
             f"file {str(path)!r}: the first sheet is empty (no header row). Re-export it."
         )
-    header = [h if h is not None else "" for h in rows[0]]
+    header = [h if h is not None else "" for h in rows[0][1]]
     width = len(header)
-    body = [(r + [None] * width)[:width] for r in rows[1:]]
+    body = [(r + [None] * width)[:width] for _, r in rows[1:]]
     frame = pd.DataFrame(body, columns=list(range(width)), dtype=object).fillna("").astype(str)
+    frame.index = pd.Index([n for n, _ in rows[1:]], dtype="int64")
     return header, frame
 
 
@@ -601,6 +787,7 @@ def read_dms_export(
     city: str = "",
     as_of: pd.Timestamp | str | None = None,
     strict: bool = False,
+    encoding: str | None = None,
 ) -> DealerData:
     """Read a folder of DMS export files (CSV or .xlsx, one per table) into a :class:`DealerData`.
 
@@ -624,20 +811,29 @@ def read_dms_export(
         ``after_as_of``).
     strict
         Raise :class:`~crm_analytics.core.errors.DataValidationError` if any row is quarantined.
+    encoding
+        Encoding of the CSV files (a Python codec name such as ``"big5"``). Default: UTF-8
+        (with or without BOM), else GB18030. Text that decodes but is implausible for the
+        encoding (private-use code points; for GB18030, characters Chinese names and addresses
+        do not use, which is what Big5 or Shift-JIS bytes become) is refused, naming the
+        likely encoding; it is never guessed silently.
 
     Returns
     -------
     DealerData
         Validated tables. Cells that do not parse (dates, amounts, numbers, booleans) quarantine
         their row with rules ``unparseable_date``, ``unparseable_amount``, ``unparseable_number``
-        or ``unparseable_boolean``; ``source_row`` is the row number in the file (header = 1).
+        or ``unparseable_boolean``; ``source_row`` is the row's physical place in the file
+        (CSV line where the row starts, or Excel row; the header is usually 1), counting blank
+        lines. Blank rows (nothing but spaces and commas) are not data rows and are skipped.
 
     Raises
     ------
     InputError
-        Missing folder or customers file, 0-byte or undecodable file, duplicated headers, a
-        required column missing (the message names the file, table, column and the headers that
-        map to it).
+        Missing folder or customers file, 0-byte, undecodable, implausibly decoded or damaged
+        file (CSV with broken quoting, .xlsx cut short or without a worksheet), duplicated
+        headers, a required column missing (the message names the file, table, column and the
+        headers that map to it).
 
     Warns
     -----
@@ -690,8 +886,12 @@ def read_dms_export(
     tables: dict[str, pd.DataFrame] = {}
     parts: list[pd.DataFrame] = []
     for table, path in files.items():
-        header, frame = _read_xlsx(path) if path.suffix.lower() == ".xlsx" else _read_csv(path)
-        frame.index = pd.RangeIndex(2, 2 + len(frame))  # row number in the file, header = 1
+        # the index is each row's physical row in the file (CSV line, Excel row), blank
+        # lines included; blank rows are not data rows and are skipped
+        if path.suffix.lower() == ".xlsx":
+            header, frame = _read_xlsx(path)
+        else:
+            header, frame = _read_csv(path, encoding)
         frame = _map_columns(path, table, header, frame, mapping)
         frame, bad = _coerce_table(path, table, frame, mapping)
         tables[table] = frame
