@@ -68,6 +68,7 @@ from crm_analytics.core import config
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
+from crm_analytics.data.export import write_table
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics.lifecycle import dormant_owners
 from crm_analytics.models.clv import BaseModels, probabilistic_clv
@@ -1289,20 +1290,6 @@ def touch_calendar(
     return tab
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _defuse(df: pd.DataFrame) -> pd.DataFrame:
-    """Prefix text cells that a spreadsheet would run as formulas (CSV/formula injection)."""
-    out = df.copy()
-    for c in out.columns:
-        if out[c].dtype == object or pd.api.types.is_string_dtype(out[c]):
-            out[c] = out[c].map(
-                lambda x: "'" + x if isinstance(x, str) and x.startswith(_FORMULA_START) else x
-            )
-    return out
-
-
 def export_call_list(calls: pd.DataFrame, path: str | Path, *, by_owner: bool = True) -> Path:
     """Write call lists to CSV (UTF-8 with BOM, opens in Excel) or Excel (``.xlsx``).
 
@@ -1318,27 +1305,25 @@ def export_call_list(calls: pd.DataFrame, path: str | Path, *, by_owner: bool = 
     Returns
     -------
     pathlib.Path
-        The written file. Text cells starting with ``= + - @`` are prefixed with ``'`` so that a
-        spreadsheet never evaluates them.
+        The written file, through :func:`crm_analytics.data.export.write_table`: text cells
+        starting with ``= + - @``, tab or CR are prefixed with ``'`` so that a spreadsheet never
+        evaluates them, and names and phones are masked unless ``calls`` was built with
+        ``contact=True``.
     """
-    p = Path(path)
-    safe = _defuse(calls)
-    for c in safe.columns:
-        if pd.api.types.is_datetime64_any_dtype(safe[c]):
-            safe[c] = safe[c].dt.strftime("%Y-%m-%d")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    suffix = p.suffix.lower()
-    if suffix == ".csv":
-        safe.to_csv(p, index=False, encoding="utf-8-sig")
-    elif suffix in (".xlsx", ".xlsm"):
-        with pd.ExcelWriter(p, engine="openpyxl") as xw:
-            safe.to_excel(xw, sheet_name="all", index=False)
-            if by_owner and "owner_id" in safe.columns:
-                for owner, part in safe.groupby(safe["owner_id"].fillna("unassigned"), sort=True):
-                    name = str(owner)[:31].translate(str.maketrans("[]:*?/\\", "_______"))
-                    part.to_excel(xw, sheet_name=name, index=False)
-    else:
-        raise InputError(
-            f"export_call_list: unsupported file type {p.suffix!r} for {p}; use .csv or .xlsx"
-        )
-    return p
+    out = calls.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = out[c].dt.strftime("%Y-%m-%d")
+    frames: pd.DataFrame | dict[str, pd.DataFrame] = out
+    if Path(path).suffix.lower() in (".xlsx", ".xlsm") and by_owner and "owner_id" in out.columns:
+        frames = {"all": out}
+        for owner, part in out.groupby(out["owner_id"].fillna("unassigned"), sort=True):
+            frames[str(owner)] = part
+    return write_table(
+        frames,
+        path,
+        format="xlsx" if Path(path).suffix.lower() == ".xlsm" else None,
+        contact=bool(calls.attrs.get("contact", False)),
+        phone_columns=["customer_phone"],
+        name_columns=["customer_name"],
+    )

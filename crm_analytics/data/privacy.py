@@ -14,6 +14,11 @@ Rules
   last four stay (``****5678``). With fewer than 7 digits nothing is shown (``****``): a short
   value is more likely a typo or a name typed into the phone field than a number, and showing
   part of it could reveal it.
+* Already masked: a phone masked upstream (by this module or by a DMS that masks phones
+  itself), i.e. at most three digits, one or more ``*`` and at most four digits
+  (``138****5678``, ``****5678``, ``***``), is written in this module's form with the same
+  visible digits, so masking twice changes nothing. Any other value containing ``*`` is
+  masked by its digits like any phone.
 * Name: the first character stays and the rest becomes a single ``*`` (``张三丰`` -> ``张*``,
   ``David Wang`` -> ``D*``), so the masked form does not even reveal the name's length. A
   one-character name becomes ``*``.
@@ -38,6 +43,7 @@ PHONE_MASK = "****"
 NAME_MASK = "*"
 
 _NON_DIGIT = re.compile(r"\D+")
+_MASKED_PHONE = re.compile(r"^\s*(\d{0,3})\s*\*+\s*(\d{0,4})\s*$")
 
 
 def _is_missing(value: object) -> bool:
@@ -71,6 +77,8 @@ def mask_phone(phone: object) -> object:
     '138****5678'
     >>> mask_phone("021-6234567")
     '****4567'
+    >>> mask_phone("138****5678")  # already masked: unchanged
+    '138****5678'
     """
     if _is_missing(phone):
         return phone
@@ -79,6 +87,10 @@ def mask_phone(phone: object) -> object:
         text = str(int(phone))
     if text == "":
         return ""
+    masked = _MASKED_PHONE.match(text)
+    if masked:
+        head, tail = masked.groups()
+        return f"{head}****{tail}" if head and len(tail) == 4 else f"****{tail}"
     digits = _NON_DIGIT.sub("", text)
     if len(digits) >= 13 and digits.startswith("0086"):
         digits = digits[4:]

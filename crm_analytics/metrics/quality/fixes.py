@@ -9,6 +9,7 @@ import pandas as pd
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.data.export import write_table
 from crm_analytics.data.linkage import PHONE_MASK_CHAR
 from crm_analytics.metrics.quality.common import _mask_frame
 from crm_analytics.metrics.quality.params import QualityParams
@@ -121,6 +122,7 @@ def fix_list(
     )
     if not contacts:
         out = _mask_frame(out)
+    out.attrs["contact"] = bool(contacts)
     return out
 
 
@@ -142,7 +144,8 @@ def export_fix_list(
     Returns
     -------
     list of Path
-        The files written.
+        The files written, through :func:`crm_analytics.data.export.write_table`: formula-like
+        text neutralised, names and phones masked unless ``fixes.attrs["contact"]`` is true.
     """
     path = Path(path)
     fmt = format or ("xlsx" if path.suffix.lower() in {".xlsx", ".xls"} else "csv")
@@ -152,22 +155,18 @@ def export_fix_list(
     if missing:
         raise InputError(f"fix list lacks column(s) {missing}; pass the output of fix_list(dealer)")
     summary = fixes.groupby(["owner", "issue"]).size().rename("records").reset_index()
+    kw = {
+        "contact": bool(fixes.attrs.get("contact", False)),
+        "phone_columns": ["phone", "other_phone"],
+        "name_columns": ["name"],  # consultant_name is the staff member the list goes to
+    }
+    parts = dict(iter(fixes.groupby("owner", sort=True)))
     if fmt == "xlsx":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with pd.ExcelWriter(path, engine="openpyxl") as xw:
-            summary.to_excel(xw, sheet_name="summary", index=False)
-            for owner, part in fixes.groupby("owner", sort=True):
-                sheet = "".join(ch for ch in str(owner) if ch not in "[]:*?/\\")[:31] or "unknown"
-                part.to_excel(xw, sheet_name=sheet, index=False)
-        return [path]
-    path.mkdir(parents=True, exist_ok=True)
+        sheets = {"summary": summary, **{str(o): part for o, part in parts.items()}}
+        return [write_table(sheets, path, format="xlsx", **kw)]
     written = []
-    for owner, part in fixes.groupby("owner", sort=True):
+    for owner, part in parts.items():
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(owner))
-        f = path / f"fix_{safe}.csv"
-        part.to_csv(f, index=False, encoding="utf-8-sig")
-        written.append(f)
-    f = path / "fix_summary.csv"
-    summary.to_csv(f, index=False, encoding="utf-8-sig")
-    written.append(f)
+        written.append(write_table(part, path / f"fix_{safe}.csv", format="csv", **kw))
+    written.append(write_table(summary, path / "fix_summary.csv", format="csv", **kw))
     return written

@@ -1,0 +1,166 @@
+"""The one way tables leave the package as files: CSV or Excel, safe to open.
+
+Every exporter (call lists, fix lists, ...) writes through :func:`write_table`, so every file
+gets the same two protections:
+
+* **Spreadsheet (CSV/formula) injection**: a text cell that starts with ``=``, ``+``, ``-``,
+  ``@``, a tab or a carriage return would run as a formula when the file is opened in Excel
+  or WPS (``=HYPERLINK("http://evil", "click")`` typed into a staff name by anyone who can edit
+  the DMS). Such cells are prefixed with ``'`` and shown as text. Numbers stay numbers.
+* **Personal data**: phones and names are masked (:mod:`crm_analytics.data.privacy`) unless
+  the caller asks for a contact list (``contact=True``), which only lists handed to the staff
+  who make the calls should be. Masking is idempotent, so a frame masked upstream stays as it
+  is.
+
+CSV files are UTF-8 with BOM (Excel shows Chinese correctly); files are written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from crm_analytics.core.errors import InputError
+from crm_analytics.core.files import atomic_path
+from crm_analytics.data.privacy import mask_frame
+
+__all__ = ["FORMULA_START", "neutralize_formulas", "sheet_name", "write_table"]
+
+#: First characters that make a spreadsheet evaluate a text cell.
+FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
+_SHEET_FORBIDDEN = str.maketrans("[]:*?/\\", "_______")
+
+
+def _defuse(value: object) -> object:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and headers cannot run as spreadsheet formulas.
+
+    Parameters
+    ----------
+    frame
+        Any table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells starting with one of :data:`FORMULA_START` get a leading ``'``; other cells
+        (numbers, dates, missing values) are unchanged.
+
+    Examples
+    --------
+    >>> neutralize_formulas(pd.DataFrame({"a": ['=HYPERLINK("x")', "ok"]}))["a"].tolist()
+    ['\\'=HYPERLINK("x")', 'ok']
+    """
+    out = frame.copy()
+    for col in out.columns:
+        s = out[col]
+        if s.dtype == object or pd.api.types.is_string_dtype(s):
+            out[col] = s.astype(object).map(_defuse)
+    out.columns = [_defuse(c) for c in out.columns]
+    return out
+
+
+def sheet_name(name: object, taken: Iterable[str] = ()) -> str:
+    """An Excel sheet name for ``name``: forbidden characters replaced, at most 31
+    characters, never empty, and unique among ``taken`` (case-insensitive, as Excel wants)."""
+    base = str(name).translate(_SHEET_FORBIDDEN).strip("'")[:31] or "sheet"
+    used = {t.lower() for t in taken}
+    candidate, k = base, 1
+    while candidate.lower() in used:
+        k += 1
+        suffix = f"~{k}"
+        candidate = base[: 31 - len(suffix)] + suffix
+    return candidate
+
+
+def _prepare(
+    frame: pd.DataFrame,
+    *,
+    contact: bool,
+    phone_columns: Iterable[str] | None,
+    name_columns: Iterable[str] | None,
+) -> pd.DataFrame:
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"write_table expects DataFrames, got {type(frame).__name__}")
+    if not contact:
+        phones = None if phone_columns is None else [c for c in phone_columns if c in frame]
+        names = None if name_columns is None else [c for c in name_columns if c in frame]
+        frame = mask_frame(frame, phone_columns=phones, name_columns=names)
+    return neutralize_formulas(frame)
+
+
+def write_table(
+    frames: pd.DataFrame | Mapping[str, pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    contact: bool = False,
+    phone_columns: Iterable[str] | None = None,
+    name_columns: Iterable[str] | None = None,
+    format: str | None = None,
+) -> Path:
+    """Write a table (CSV or Excel) or several tables (Excel sheets), masked and defused.
+
+    Parameters
+    ----------
+    frames
+        One table, or sheet name -> table (Excel only; sheet names are made valid and unique,
+        see :func:`sheet_name`).
+    path
+        Target file; its folder is created. The file is replaced atomically.
+    contact
+        Keep full phones and names: only for contact lists handed to the staff who make the
+        calls. By default they are masked.
+    phone_columns, name_columns
+        The columns holding phones and personal names (those absent from a table are skipped).
+        Default: columns named ``phone``/``*_phone`` and ``name``/``*_name``/``pinyin``, as in
+        :func:`crm_analytics.data.privacy.mask_frame`; pass them explicitly when a ``*_name``
+        column is not a customer's name.
+    format
+        ``"csv"`` or ``"xlsx"``; inferred from the suffix of ``path`` when omitted.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    InputError
+        An unsupported format, or several tables for a CSV file.
+    """
+    path = Path(path)
+    fmt = (format or path.suffix.lstrip(".")).lower()
+    if fmt not in ("csv", "xlsx"):
+        raise InputError(
+            f"cannot export {str(path)!r} as {fmt or 'a file without suffix'!r}: use .csv or .xlsx"
+        )
+    kw = {"contact": contact, "phone_columns": phone_columns, "name_columns": name_columns}
+    if fmt == "csv":
+        if not isinstance(frames, pd.DataFrame):
+            raise InputError(
+                f"{str(path)!r}: a CSV file holds one table; write several tables as .xlsx "
+                "sheets or as one CSV file each"
+            )
+        safe = _prepare(frames, **kw)
+        with atomic_path(path) as tmp:
+            safe.to_csv(tmp, index=False, encoding="utf-8-sig")
+        return path
+    sheets = {"all": frames} if isinstance(frames, pd.DataFrame) else dict(frames)
+    if not sheets:
+        raise InputError(f"{str(path)!r}: no table to write")
+    prepared: dict[str, pd.DataFrame] = {}
+    for name, frame in sheets.items():
+        prepared[sheet_name(name, prepared)] = _prepare(frame, **kw)
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
+            for name, frame in prepared.items():
+                frame.to_excel(xw, sheet_name=name, index=False)
+    return path
