@@ -404,3 +404,79 @@ def test_big5_file_is_refused_naming_big5(tmp_path) -> None:
     frame.to_csv(folder / "客户.csv", index=False, encoding="big5")
     with pytest.raises(InputError, match=r"客户\.csv.*implausible.*most likely Big5.*encoding="):
         dms.read_dms_export(folder, as_of="2016-02-01")
+
+
+# ---------------------------------------------------------------------------------------------
+# The HTML safety net: escape what it must, keep tables readable
+# ---------------------------------------------------------------------------------------------
+
+
+def _nb(*fragments: str, mime: str = "text/html"):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("x")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={mime: f}) for f in fragments]
+    nb.cells = [cell]
+    return nb, cell
+
+
+def test_javascript_in_a_data_string_keeps_the_table_readable() -> None:
+    """A data string containing ``javascript:`` made the safety net show the whole table as
+    escaped source."""
+    from crm_analytics.report import display
+
+    frame = pd.DataFrame(
+        {"name": ["javascript:alert(1)", "<script>x</script>", "张伟"], "n": [1, 2, 3]}
+    )
+    table = display.html_table(frame)
+    nb, cell = _nb(table)
+    assert display.neutralize_active_html(nb) == 0
+    assert cell.outputs[0]["data"]["text/html"] == table
+    assert "<table" in table and "<pre>" not in table
+
+
+@pytest.mark.parametrize(
+    "fragment,gone,kept",
+    [
+        ('<a href="javascript:alert(1)">x</a>', "javascript", "<a>x</a>"),
+        ('<a href=" java&#x09;script:alert(1)">x</a>', "script:", "<a>x</a>"),
+        ('<a href="https://example.com/a?b=1">ok</a>', None, 'href="https://example.com/a?b=1"'),
+        ('<img src=x onerror=alert("c")>', "onerror", '<img src="x">'),
+        ('<img src="data:image/svg+xml;base64,PHN2Zz4=">', "svg+xml", "<img>"),
+        ("<td><script>alert(1)</script></td>", "<script", "<td>&lt;script&gt;"),
+        ("<iframe src=https://x></iframe>", "<iframe", "&lt;iframe"),
+        ("<style>td{background:url(javascript:x)}</style><b>b</b>", "<style>", "<b>b</b>"),
+        ('<div style="width:expression(alert(1))">d</div>', "expression", "<div>d</div>"),
+        ('<form action="https://x"><input name=a></form>', "<form", "&lt;form"),
+        ("<svg><script>alert(1)</script></svg>", "<svg", "&lt;svg&gt;"),
+    ],
+)
+def test_safety_net_makes_only_the_active_part_inert(fragment: str, gone, kept: str) -> None:
+    from crm_analytics.report import display
+
+    table = display.html_table(pd.DataFrame({"name": ["javascript:void(0)", "李娜"]}))
+    nb, cell = _nb(table + fragment)
+    changed = display.neutralize_active_html(nb)
+    out = cell.outputs[0]["data"]["text/html"]
+    assert changed == (gone is not None)
+    assert out.startswith(table)  # the table before it is untouched
+    tail = out[len(table) :]
+    if gone is not None:
+        assert gone not in tail.replace("&lt;" + gone.lstrip("<"), ""), tail
+    assert kept in tail
+    assert "<pre>" not in out
+
+
+def test_safety_net_covers_markdown_and_svg_outputs() -> None:
+    from crm_analytics.report import display
+
+    nb, cell = _nb("**bold** <script>alert(1)</script>", mime="text/markdown")
+    assert display.neutralize_active_html(nb) == 1
+    assert "<script>" not in cell.outputs[0]["data"]["text/markdown"]
+    assert "**bold**" in cell.outputs[0]["data"]["text/markdown"]
+    nb, cell = _nb('<svg onload="alert(1)"><rect/></svg>', mime="image/svg+xml")
+    assert display.neutralize_active_html(nb) == 1
+    assert "image/svg+xml" not in cell.outputs[0]["data"]
+    nb, cell = _nb("<svg><rect width='1'/></svg>", mime="image/svg+xml")
+    assert display.neutralize_active_html(nb) == 0

@@ -3,8 +3,11 @@
 Data strings (dealer, customer, consultant and channel names) may contain markup such as
 ``<script>``. Markdown and raw HTML outputs would render it, so notebooks show data only through
 these helpers, which escape every string (``html.escape``; pandas ``to_html(escape=True)``).
-:func:`neutralize_active_html` is the runner's safety net on the executed notebook: an HTML
-output that still carries active content (script, event handlers, frames) is shown as text.
+:func:`neutralize_active_html` is the runner's safety net on the executed notebook: in an HTML
+(or Markdown) output that still carries active content, exactly the active parts are made
+inert (a ``<script>`` tag shown as text, an ``onerror=`` or ``href="javascript:..."`` attribute
+dropped); the rest of the output, tables included, stays readable. Text that merely mentions
+``javascript:`` (a customer name, escaped in a table cell) is data, not active content.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Mapping
+from html.parser import HTMLParser
 from typing import Any
 
 import pandas as pd
@@ -22,16 +26,151 @@ __all__ = [
     "html_table",
     "neutralize_active_html",
     "paragraph",
+    "sanitize_html",
     "show",
     "show_heading",
     "show_table",
     "show_text",
 ]
 
-_ACTIVE = re.compile(
-    r"<\s*(script|iframe|object|embed|form|meta|link|base)\b|<[^>]*\son[a-z]+\s*=|javascript:",
+#: A quick test: outputs that match nothing here are left as they are.
+_MAYBE_ACTIVE = re.compile(
+    r"<\s*[a-z!?/]|javascript|vbscript|expression\s*\(|@import", re.IGNORECASE
+)
+#: Elements that run code, load content or change the page; shown as text.
+_ACTIVE_TAGS = frozenset(
+    {
+        "script", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "meta",
+        "link", "base", "svg", "math", "template", "noscript", "portal", "input", "button",
+        "textarea", "select", "option", "dialog", "audio", "video", "source", "track",
+    }
+)  # fmt: skip
+#: Attributes that hold a URL: only http(s), mailto, relative links and raster data images.
+_URL_ATTRS = frozenset(
+    {"href", "src", "action", "formaction", "xlink:href", "background", "poster", "srcset",
+     "data", "codebase", "cite", "longdesc", "lowsrc", "dynsrc", "ping"}
+)  # fmt: skip
+_SAFE_URL = re.compile(
+    r"^(?:https?:|mailto:|#|/|\.|[^:/?#]*(?:[/?#]|$)|data:image/(?:png|jpeg|gif|webp);)",
     re.IGNORECASE,
 )
+_ACTIVE_CSS = re.compile(r"expression\s*\(|javascript:|vbscript:|@import|url\s*\(|behavior\s*:",
+                         re.IGNORECASE)  # fmt: skip
+_INVISIBLE = re.compile(r"[\x00-\x20\x7f-\xa0\u200b-\u200f\u2028\u2029\ufeff]+")
+
+
+class _Sanitizer(HTMLParser):
+    """Rebuild HTML keeping what is inert; ``changed`` tells whether anything was not."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.out: list[str] = []
+        self.changed = False
+        self._style: list[str] | None = None  # text of an open <style> element
+
+    def _text(self, text: str) -> None:
+        if self._style is not None:
+            self._style.append(text)
+        else:
+            self.out.append(text)
+
+    def _inert(self, raw: str) -> None:
+        self.changed = True
+        self._text(html.escape(raw))
+
+    def _attrs(self, attrs: list[tuple[str, str | None]]) -> str:
+        kept = []
+        for name, value in attrs:
+            plain = _INVISIBLE.sub("", html.unescape(value or ""))
+            if (
+                name.startswith("on")
+                or (name in _URL_ATTRS and value is not None and not _SAFE_URL.match(plain))
+                or (name == "style" and _ACTIVE_CSS.search(plain))
+                or name in ("srcdoc", "formaction", "http-equiv")
+            ):
+                self.changed = True
+                continue
+            kept.append(name if value is None else f'{name}="{html.escape(value, quote=True)}"')
+        return "".join(" " + a for a in kept)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _ACTIVE_TAGS:
+            self._inert(self.get_starttag_text() or f"<{tag}>")
+        elif tag == "style":
+            self._style = []
+        else:
+            self._text(f"<{tag}{self._attrs(attrs)}>")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _ACTIVE_TAGS or tag == "style":
+            self._inert(self.get_starttag_text() or f"<{tag}/>")
+        else:
+            self._text(f"<{tag}{self._attrs(attrs)}/>")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style" and self._style is not None:
+            css = "".join(self._style)
+            self._style = None
+            if _ACTIVE_CSS.search(css):
+                self._inert(f"<style>{css}</style>")
+            else:
+                self.out.append(f"<style>{css}</style>")
+        elif tag in _ACTIVE_TAGS:
+            self._inert(f"</{tag}>")
+        else:
+            self._text(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        if self._style is not None:
+            self._style.append(data)
+        else:  # text outside tags: a stray "<" or ">" shown as itself
+            self.out.append(data.replace("<", "&lt;").replace(">", "&gt;"))
+
+    def handle_entityref(self, name: str) -> None:
+        self._text(f"&{name};")
+
+    def handle_charref(self, name: str) -> None:
+        self._text(f"&#{name};")
+
+    def handle_comment(self, data: str) -> None:
+        self.changed = self.changed or bool(re.search(r"\[if|<", data, re.IGNORECASE))
+
+    def handle_decl(self, decl: str) -> None:
+        pass  # <!DOCTYPE ...>: meaningless in an output
+
+    def handle_pi(self, data: str) -> None:
+        self.changed = True
+
+    def unknown_decl(self, data: str) -> None:
+        self._inert(f"<![{data}]>")
+
+
+def sanitize_html(fragment: str) -> tuple[str, bool]:
+    """Make the active parts of an HTML fragment inert and keep the rest.
+
+    Active elements (script, iframe, object, svg, form, ...) are shown as escaped text, event
+    handler attributes (``on...``) and URLs other than http(s), mailto, relative links and
+    raster ``data:image`` are dropped, as are styles that run or load anything
+    (``expression(``, ``url(``, ``@import``). Tables, headings, text and safe styles are kept.
+
+    Returns
+    -------
+    html, changed
+        The inert fragment and whether anything was made inert.
+    """
+    if not _MAYBE_ACTIVE.search(fragment):
+        return fragment, False
+    parser = _Sanitizer()
+    parser.feed(fragment)
+    parser.close()
+    if parser._style is not None:  # an unclosed <style>
+        parser._inert("<style>" + "".join(parser._style))
+        parser._style = None
+    if parser.rawdata:  # an unfinished tag at the end
+        parser._inert(parser.rawdata)
+    if not parser.changed:
+        return fragment, False
+    return "".join(parser.out), True
 
 
 def heading(text: str, level: int = 2) -> str:
@@ -101,7 +240,7 @@ def show_table(frame: pd.DataFrame, **kw: Any) -> None:
 
 
 def neutralize_active_html(nb: Any) -> int:
-    """Turn HTML outputs that carry active content into escaped text, in place.
+    """Make the active parts of HTML and Markdown outputs inert, in place.
 
     Parameters
     ----------
@@ -111,20 +250,33 @@ def neutralize_active_html(nb: Any) -> int:
     Returns
     -------
     int
-        How many outputs were neutralised (0 when every notebook output was built by the
-        escaping helpers).
+        How many outputs were changed (0 when every notebook output was built by the
+        escaping helpers). Only the active parts change (see :func:`sanitize_html`); an SVG
+        image that carries script or event handlers is replaced by a note.
     """
     n = 0
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data")
-            if not data or "text/html" not in data:
+            if not data:
                 continue
-            raw = data["text/html"]
-            raw = "".join(raw) if isinstance(raw, list) else str(raw)
-            if _ACTIVE.search(raw):
-                data["text/html"] = f"<pre>{html.escape(raw)}</pre>"
-                n += 1
+            changed = False
+            for mime in ("text/html", "text/markdown"):
+                if mime in data:
+                    raw = data[mime]
+                    raw = "".join(raw) if isinstance(raw, list) else str(raw)
+                    clean, hit = sanitize_html(raw)
+                    if hit:
+                        data[mime] = clean
+                        changed = True
+            svg = data.get("image/svg+xml")
+            if svg is not None:
+                raw = "".join(svg) if isinstance(svg, list) else str(svg)
+                if re.search(r"<\s*script|\son[a-z]+\s*=|javascript:|<\s*foreignobject", raw, re.I):
+                    del data["image/svg+xml"]
+                    data.setdefault("text/plain", "(an SVG image with active content was removed)")
+                    changed = True
+            n += changed
     return n
 
 
