@@ -480,3 +480,84 @@ def test_safety_net_covers_markdown_and_svg_outputs() -> None:
     assert "image/svg+xml" not in cell.outputs[0]["data"]
     nb, cell = _nb("<svg><rect width='1'/></svg>", mime="image/svg+xml")
     assert display.neutralize_active_html(nb) == 0
+
+
+# ---------------------------------------------------------------------------------------------
+# One run per run folder: the lock
+# ---------------------------------------------------------------------------------------------
+
+_HOLD = """
+import sys, time
+from crm_analytics.batch.lock import RunLock
+lock = RunLock(sys.argv[1]).acquire()
+print("held", flush=True)
+time.sleep(60)
+"""
+
+
+def _holder(folder):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout.readline().strip() == "held"
+    return proc
+
+
+def test_run_lock_refuses_a_second_run_and_survives_kill(tmp_path) -> None:
+    import json
+    import signal
+
+    from crm_analytics.batch.lock import LOCK_FILE, RunLock, read_lock
+    from crm_analytics.core.errors import RunLockedError
+
+    proc = _holder(tmp_path)
+    try:
+        info = read_lock(tmp_path)
+        assert info["pid"] == proc.pid
+        with pytest.raises(RunLockedError, match=rf"pid {proc.pid} on host .*started"):
+            RunLock(tmp_path).acquire()
+        proc.send_signal(signal.SIGKILL)  # killed mid-run: the lock file stays behind ...
+        proc.wait(timeout=30)
+        assert (tmp_path / LOCK_FILE).exists()
+        with RunLock(tmp_path) as lock:  # ... but does not block the next run
+            assert lock.held
+            assert json.loads((tmp_path / LOCK_FILE).read_text())["pid"] != proc.pid
+            with pytest.raises(RunLockedError):  # nor a second lock in the same process
+                RunLock(tmp_path).acquire()
+        assert not (tmp_path / LOCK_FILE).exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def test_run_lock_judges_unheld_lock_files(tmp_path) -> None:
+    import json
+    import socket
+
+    from crm_analytics.batch.lock import LOCK_FILE, RunLock, _process_start
+    from crm_analytics.core.errors import RunLockedError
+
+    path = tmp_path / LOCK_FILE
+    host = socket.gethostname()
+
+    def write(**info):
+        path.write_text(json.dumps({"started": "2026-01-01T00:00:00+00:00", **info}))
+
+    write(pid=2**22 + 12345, host=host)  # a dead pid on this host: stale, taken over
+    RunLock(tmp_path).acquire().release()
+    write(pid=1, host=host, process_start=_process_start(1))  # alive: refused
+    with pytest.raises(RunLockedError, match="pid 1 .*alive"):
+        RunLock(tmp_path).acquire()
+    write(pid=1, host=host, process_start="0")  # pid reused by another process: stale
+    RunLock(tmp_path).acquire().release()
+    write(pid=4242, host="elsewhere")  # another host: cannot be judged, never broken
+    with pytest.raises(RunLockedError, match="host elsewhere.*another host.*remove"):
+        RunLock(tmp_path).acquire()
+    path.write_text("")  # an empty lock file (a run killed while creating it)
+    RunLock(tmp_path).acquire().release()

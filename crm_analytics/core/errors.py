@@ -74,3 +74,8 @@ class StoreDamageError(InputError):
     """A network store's file is missing, truncated, corrupt or differs from the store's
     manifest; the message names the dealer, table and file, and says to regenerate or
     re-import that dealer."""
+
+
+class RunLockedError(CRMAnalyticsError, RuntimeError):
+    """Another run holds the run folder's lock; the message names its pid, host and start
+    time, and when it is safe to remove the lock file."""
