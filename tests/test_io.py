@@ -918,3 +918,12 @@ def test_dms_genuine_gb18030_with_a_rare_name_character_loads(tmp_path: Path) ->
     }
     pd.DataFrame(rows).to_csv(folder / "customers.csv", index=False, encoding="gb18030")
     assert read(folder).customers["name"].tolist() == rows["name"]
+
+
+def test_dms_csv_cut_inside_a_quoted_cell_is_refused(tmp_path: Path) -> None:
+    """Found by the fuzzer: a file ending inside a quoted cell loaded its partial last row."""
+    folder = english_export(tmp_path / "export")
+    text = (folder / "customers.csv").read_text(encoding="utf-8")
+    (folder / "customers.csv").write_text(text + 'C009,"张', encoding="utf-8")
+    with pytest.raises(InputError, match=r"customers\.csv.*line 6.*never closed.*cut short"):
+        read(folder)

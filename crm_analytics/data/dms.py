@@ -458,6 +458,14 @@ _BLANK_BYTES[[9, 10, 11, 12, 13, 32, 34, 44]] = True
 _BLANK_CHARS = bytes([9, 10, 11, 12, 13, 32, 34, 44])
 
 
+class _UnbalancedQuotes(Exception):
+    """A quote opened on ``line`` is never closed (internal: becomes an InputError)."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
 def _csv_records(buf: bytes) -> tuple[bytes, bytes, np.ndarray]:
     """Split UTF-8 CSV bytes into the header record, the body (the other non-blank records,
     newline-separated) and the physical line each body record starts on (1-based).
@@ -467,7 +475,10 @@ def _csv_records(buf: bytes) -> tuple[bytes, bytes, np.ndarray]:
     """
     arr = np.frombuffer(buf, dtype=np.uint8)
     newlines = np.flatnonzero(arr == 10)
-    quotes_before = np.searchsorted(np.flatnonzero(arr == 34), newlines)
+    quotes = np.flatnonzero(arr == 34)
+    if len(quotes) % 2:
+        raise _UnbalancedQuotes(int(np.searchsorted(newlines, quotes[-1])) + 1)
+    quotes_before = np.searchsorted(quotes, newlines)
     ends = newlines[quotes_before % 2 == 0]
     starts = np.concatenate(([0], ends + 1))
     stops = np.concatenate((ends, [len(buf)]))
@@ -506,7 +517,14 @@ def _read_csv(path: Path, encoding: str | None = None) -> tuple[list[str], pd.Da
     text = _decode(path, data, encoding)
     if b"\r" in data and text.count("\r") != text.count("\r\n"):  # old Mac line ends
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    head, body, lines = _csv_records(text.encode("utf-8"))
+    try:
+        head, body, lines = _csv_records(text.encode("utf-8"))
+    except _UnbalancedQuotes as err:
+        raise InputError(
+            f"file {str(path)!r} is not a well-formed CSV: the quote opened on line {err.line} "
+            "(or the last quote before it) is never closed, so the file ends inside a quoted "
+            'cell - cut short? Re-export it; a quote inside a quoted cell is doubled ("").'
+        ) from err
     if not head:
         raise InputError(f"file {str(path)!r} holds only blank lines: re-export it from the DMS")
     try:
