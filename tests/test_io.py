@@ -927,3 +927,25 @@ def test_dms_csv_cut_inside_a_quoted_cell_is_refused(tmp_path: Path) -> None:
     (folder / "customers.csv").write_text(text + 'C009,"张', encoding="utf-8")
     with pytest.raises(InputError, match=r"customers\.csv.*line 6.*never closed.*cut short"):
         read(folder)
+
+
+def test_dealers_index_without_its_columns_is_damage(store: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from crm_analytics.core.errors import StoreDamageError
+
+    pq.write_table(pa.table({"dealer_id": ["D001"]}), store / st.DEALERS_FILE)
+    with pytest.raises(StoreDamageError, match=r"dealers\.parquet lacks column\(s\).*as_of"):
+        st.load_dealer(store, "D001")
+
+
+@pytest.mark.skipif(
+    not hasattr(__import__("os"), "geteuid") or __import__("os").geteuid() == 0,
+    reason="root reads files whatever their permissions",
+)
+def test_dms_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    (folder / "leads.csv").chmod(0)
+    with pytest.raises(InputError, match=r"leads\.csv.*cannot be read"):
+        read(folder)

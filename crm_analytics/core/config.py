@@ -148,6 +148,8 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(f"parameter file {p} does not exist")
     try:
         data = yaml.load(p.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
+    except OSError as err:
+        raise InputError(f"parameter file {p} cannot be read: {err}") from err
     except UnicodeDecodeError as err:
         raise InputError(f"parameter file {p} is not UTF-8 text ({err}); save it as UTF-8") from err
     except yaml.YAMLError as err:

@@ -865,7 +865,13 @@ def read_dms_export(
     by_stem = _file_table(mapping)
     files: dict[str, Path] = {}
     ignored = []
-    for path in sorted(root.iterdir()):
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as err:
+        raise InputError(
+            f"DMS export folder {str(root)!r} cannot be listed: {err.strerror or err}"
+        ) from err
+    for path in entries:
         if path.name.startswith((".", "~$")) or not path.is_file():
             continue
         suffix = path.suffix.lower()
@@ -906,10 +912,16 @@ def read_dms_export(
     for table, path in files.items():
         # the index is each row's physical row in the file (CSV line, Excel row), blank
         # lines included; blank rows are not data rows and are skipped
-        if path.suffix.lower() == ".xlsx":
-            header, frame = _read_xlsx(path)
-        else:
-            header, frame = _read_csv(path, encoding)
+        try:
+            if path.suffix.lower() == ".xlsx":
+                header, frame = _read_xlsx(path)
+            else:
+                header, frame = _read_csv(path, encoding)
+        except OSError as err:  # permissions, a file removed meanwhile, a network drive gone
+            raise InputError(
+                f"file {str(path)!r} (table {table!r}) cannot be read: {err.strerror or err}. "
+                "Check that it exists and is readable, then run again."
+            ) from err
         frame = _map_columns(path, table, header, frame, mapping)
         frame, bad = _coerce_table(path, table, frame, mapping)
         tables[table] = frame

@@ -75,6 +75,7 @@ PART_FILE = "part-0.parquet"
 MANIFEST_FILE = "manifest.json"
 _MANIFEST_VERSION = 1
 _LOCK_FILE = ".manifest.lock"
+_INDEX_COLUMNS = ("dealer_id", "name", "city", "region", "as_of", "opening_hour", "closing_hour")
 
 
 class StoreWarning(UserWarning):
@@ -501,11 +502,14 @@ def _file_problem(root: Path, entry: Mapping[str, Any]) -> str | None:
     path = root / str(entry.get("file", ""))
     if not path.is_file():
         return "missing (deleted?)"
-    size = path.stat().st_size
-    if size != entry.get("bytes"):
-        return f"{size:,} bytes where the manifest records {entry.get('bytes'):,} (truncated or changed)"
-    if _sha256(path) != entry.get("sha256"):
-        return "checksum mismatch (the file was altered or corrupted)"
+    try:
+        size = path.stat().st_size
+        if size != entry.get("bytes"):
+            return f"{size:,} bytes where the manifest records {entry.get('bytes')} (truncated or changed)"
+        if _sha256(path) != entry.get("sha256"):
+            return "checksum mismatch (the file was altered or corrupted)"
+    except OSError as err:
+        return f"unreadable ({err.strerror or err})"
     return None
 
 
@@ -660,6 +664,12 @@ def load_dealer(
     dealer_id = str(dealer_id)
     with duckdb.connect() as con:
         index = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
+        lacking = [c for c in _INDEX_COLUMNS if c not in index.columns]
+        if lacking:
+            raise StoreDamageError(
+                f"store {str(root)!r}: {DEALERS_FILE} lacks column(s) {lacking}. Rewrite it "
+                "with crm_analytics.data.store.write_dealers_index, or regenerate the store."
+            )
         row = index.loc[index["dealer_id"] == dealer_id]
         if row.empty:
             known = sorted(index["dealer_id"].astype(str))
