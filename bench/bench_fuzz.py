@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -63,7 +64,10 @@ def main() -> int:
             )
 
     t0 = time.perf_counter()
-    one()
+    try:
+        one()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     wall = time.perf_counter() - t0
     result = {
         "cases_tried": count[0],
