@@ -444,11 +444,10 @@ def _decode(path: Path, data: bytes, encoding: str | None = None) -> str:
         return text
     likely = _likely_encoding(data)
     guess = f" It is most likely {likely}." if likely else ""
-    tried = encoding if encoding else "UTF-8 nor GB18030"
+    what = f"valid {encoding}" if encoding else "UTF-8 nor GB18030"
     raise InputError(
-        f"file {str(path)!r} is neither {tried} text.{guess} " + _ENCODING_FIX
-        if not encoding
-        else f"file {str(path)!r} is not valid {tried} text.{guess} " + _ENCODING_FIX
+        f"file {str(path)!r} is {'not' if encoding else 'neither'} {what} text."
+        f"{guess} " + _ENCODING_FIX
     )
 
 

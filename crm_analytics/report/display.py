@@ -144,6 +144,16 @@ class _Sanitizer(HTMLParser):
     def unknown_decl(self, data: str) -> None:
         self._inert(f"<![{data}]>")
 
+    def finish(self) -> None:
+        """Close the parser; an unclosed ``<style>`` or an unfinished tag becomes text."""
+        self.close()
+        if self._style is not None:
+            css, self._style = "".join(self._style), None
+            self._inert("<style>" + css)
+        if self.rawdata:
+            self._inert(self.rawdata)
+            self.rawdata = ""
+
 
 def sanitize_html(fragment: str) -> tuple[str, bool]:
     """Make the active parts of an HTML fragment inert and keep the rest.
@@ -162,12 +172,7 @@ def sanitize_html(fragment: str) -> tuple[str, bool]:
         return fragment, False
     parser = _Sanitizer()
     parser.feed(fragment)
-    parser.close()
-    if parser._style is not None:  # an unclosed <style>
-        parser._inert("<style>" + "".join(parser._style))
-        parser._style = None
-    if parser.rawdata:  # an unfinished tag at the end
-        parser._inert(parser.rawdata)
+    parser.finish()
     if not parser.changed:
         return fragment, False
     return "".join(parser.out), True
