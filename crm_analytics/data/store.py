@@ -504,10 +504,12 @@ def _file_problem(root: Path, entry: Mapping[str, Any]) -> str | None:
         return "missing (deleted?)"
     try:
         size = path.stat().st_size
-        if size != entry.get("bytes"):
-            return f"{size:,} bytes where the manifest records {entry.get('bytes')} (truncated or changed)"
+        recorded = entry.get("bytes")
+        if size != recorded:
+            shown = f"{recorded:,}" if isinstance(recorded, int) else repr(recorded)
+            return f"{size:,} bytes where the manifest records {shown} (truncated or changed)"
         if _sha256(path) != entry.get("sha256"):
-            return "checksum mismatch (the file was altered or corrupted)"
+            return "checksum mismatch: same size, other content (altered or corrupted)"
     except OSError as err:
         return f"unreadable ({err.strerror or err})"
     return None
@@ -556,7 +558,7 @@ def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
             problem = _file_problem(root, file_entry)
             if problem:
                 label = f"table {name!r}" if kind == "tables" else f"truth frame {name!r}"
-                problems.append(f"{label}: file {file_entry.get('file')!r} is {problem}")
+                problems.append(f"{label}: file {file_entry.get('file')!r}: {problem}")
     if problems:
         raise StoreDamageError(
             f"dealer {dealer_id!r} of store {str(root)!r} is damaged:\n- "
