@@ -949,3 +949,13 @@ def test_dms_unreadable_file_is_an_input_error(tmp_path: Path) -> None:
     (folder / "leads.csv").chmod(0)
     with pytest.raises(InputError, match=r"leads\.csv.*cannot be read"):
         read(folder)
+
+
+def test_dms_declared_gb18030_reads_traditional_characters(tmp_path: Path) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    pd.DataFrame(CHINESE_ROWS).to_csv(folder / "customers.csv", index=False, encoding="gb18030")
+    with pytest.raises(InputError, match="pass encoding='gb18030'"):
+        read(folder)  # guessed: mostly characters outside GB2312, so refused
+    dealer = read(folder, encoding="gb18030")  # declared: read as written
+    assert dealer.customers["name"].tolist() == CHINESE_ROWS["name"]

@@ -430,7 +430,9 @@ def _decode(path: Path, data: bytes, encoding: str | None = None) -> str:
                 f"unknown encoding {codec!r} for {str(path)!r}; use a Python codec name such as "
                 "'utf-8', 'gb18030', 'big5' or 'shift_jis'."
             ) from err
-        gb = codec.replace("-", "").replace("_", "").lower() in ("gb18030", "gbk", "gb2312")
+        # the rare-character test applies to a guessed GB18030 only: declaring the encoding is
+        # how a GBK file of traditional characters (a Hong Kong customer list) is read
+        gb = codec == "gb18030" and not encoding
         total, n_invalid, n_rare, examples = _implausible(text, chinese_gb=gb)
         n_bad = n_invalid + n_rare
         if n_bad >= 2 and (n_invalid > _INVALID_SHARE * total or n_bad > _RARE_SHARE * total):
@@ -439,7 +441,13 @@ def _decode(path: Path, data: bytes, encoding: str | None = None) -> str:
             raise InputError(
                 f"file {str(path)!r} decodes as {codec} but {n_bad} of its {total} non-ASCII "
                 f"characters are implausible for Chinese text (private-use or rare characters "
-                f"such as {examples!r}): it would load as garbled text.{guess} " + _ENCODING_FIX
+                f"such as {examples!r}): it would load as garbled text.{guess} "
+                + _ENCODING_FIX
+                + (
+                    " If it really is GB18030 (traditional characters), pass encoding='gb18030'."
+                    if gb
+                    else ""
+                )
             )
         return text
     likely = _likely_encoding(data)
@@ -830,10 +838,11 @@ def read_dms_export(
         Raise :class:`~crm_analytics.core.errors.DataValidationError` if any row is quarantined.
     encoding
         Encoding of the CSV files (a Python codec name such as ``"big5"``). Default: UTF-8
-        (with or without BOM), else GB18030. Text that decodes but is implausible for the
-        encoding (private-use code points; for GB18030, characters Chinese names and addresses
-        do not use, which is what Big5 or Shift-JIS bytes become) is refused, naming the
-        likely encoding; it is never guessed silently.
+        (with or without BOM), else GB18030. Text that decodes but is implausible (private-use
+        or control characters; for a guessed GB18030 also more than 20% of characters outside
+        GB2312, which is what Big5 or Shift-JIS bytes become) is refused, naming the likely
+        encoding; it is never guessed silently. Big5 and Shift-JIS are read correctly when
+        declared here.
 
     Returns
     -------
