@@ -959,3 +959,10 @@ def test_dms_declared_gb18030_reads_traditional_characters(tmp_path: Path) -> No
         read(folder)  # guessed: mostly characters outside GB2312, so refused
     dealer = read(folder, encoding="gb18030")  # declared: read as written
     assert dealer.customers["name"].tolist() == CHINESE_ROWS["name"]
+
+
+def test_dms_declared_utf8_with_bom_keeps_its_first_header(tmp_path: Path) -> None:
+    folder = english_export(tmp_path / "export")
+    text = (folder / "customers.csv").read_text(encoding="utf-8")
+    (folder / "customers.csv").write_text(text, encoding="utf-8-sig")
+    assert len(read(folder, encoding="utf-8").customers) == 4

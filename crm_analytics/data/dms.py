@@ -449,7 +449,7 @@ def _decode(path: Path, data: bytes, encoding: str | None = None) -> str:
                     else ""
                 )
             )
-        return text
+        return text[1:] if text.startswith("\ufeff") else text  # a BOM is no data
     likely = _likely_encoding(data)
     guess = f" It is most likely {likely}." if likely else ""
     what = f"valid {encoding}" if encoding else "UTF-8 nor GB18030"
