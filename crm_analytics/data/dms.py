@@ -803,6 +803,47 @@ def _default_as_of(tables: Mapping[str, pd.DataFrame]) -> pd.Timestamp:
     return best.normalize() if not pd.isna(best) else best  # a date: events that day count
 
 
+def _export_files(root: Path, mapping: Mapping[str, Any]) -> dict[str, Path]:
+    """Table -> file of an export folder (warns about files that match no table)."""
+    by_stem = _file_table(mapping)
+    files: dict[str, Path] = {}
+    ignored = []
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as err:
+        raise InputError(
+            f"DMS export folder {str(root)!r} cannot be listed: {err.strerror or err}"
+        ) from err
+    for path in entries:
+        if path.name.startswith((".", "~$")) or not path.is_file():
+            continue
+        suffix = path.suffix.lower()
+        if suffix not in (".csv", ".xlsx", ".txt"):
+            if suffix in (".xls", ".xlsm", ".et"):
+                raise InputError(
+                    f"file {str(path)!r}: old or macro Excel format; save it as .xlsx or CSV."
+                )
+            ignored.append(path.name)
+            continue
+        table = by_stem.get(_norm_header(path.stem))
+        if table is None:
+            ignored.append(path.name)
+            continue
+        if table in files:
+            raise InputError(
+                f"files {files[table].name!r} and {path.name!r} in {str(root)!r} both hold table "
+                f"{table!r}; keep one."
+            )
+        files[table] = path
+    if ignored:
+        warnings.warn(
+            f"{str(root)!r}: ignored file(s) that match no table: {ignored}",
+            DMSExportWarning,
+            stacklevel=3,
+        )
+    return files
+
+
 def read_dms_export(
     folder: str | os.PathLike[str],
     *,
@@ -870,42 +911,7 @@ def read_dms_export(
     if not root.is_dir():
         raise InputError(f"DMS export folder {str(root)!r} does not exist")
     mapping = load_mapping(mapping)
-    by_stem = _file_table(mapping)
-    files: dict[str, Path] = {}
-    ignored = []
-    try:
-        entries = sorted(root.iterdir())
-    except OSError as err:
-        raise InputError(
-            f"DMS export folder {str(root)!r} cannot be listed: {err.strerror or err}"
-        ) from err
-    for path in entries:
-        if path.name.startswith((".", "~$")) or not path.is_file():
-            continue
-        suffix = path.suffix.lower()
-        if suffix not in (".csv", ".xlsx", ".txt"):
-            if suffix in (".xls", ".xlsm", ".et"):
-                raise InputError(
-                    f"file {str(path)!r}: old or macro Excel format; save it as .xlsx or CSV."
-                )
-            ignored.append(path.name)
-            continue
-        table = by_stem.get(_norm_header(path.stem))
-        if table is None:
-            ignored.append(path.name)
-            continue
-        if table in files:
-            raise InputError(
-                f"files {files[table].name!r} and {path.name!r} in {str(root)!r} both hold table "
-                f"{table!r}; keep one."
-            )
-        files[table] = path
-    if ignored:
-        warnings.warn(
-            f"{str(root)!r}: ignored file(s) that match no table: {ignored}",
-            DMSExportWarning,
-            stacklevel=2,
-        )
+    files = _export_files(root, mapping)
     if "customers" not in files:
         expected = [
             f"{n}.csv"
