@@ -6,6 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -179,3 +181,129 @@ def test_holdout_table_tracks_actual_visits():
     assert ax.get_xlabel() and len(ax.lines) >= 2
     ax_zh = plot_holdout(table, lang="zh")
     assert ax_zh.get_title() != ax.get_title()
+
+
+def test_weekly_periods_are_iso_weeks_monday_to_sunday():
+    """Sunday and the next Monday are two weeks; Monday to Sunday of one week is one visit."""
+    mon = pd.Timestamp("2024-01-08")  # a Monday (ISO week 2 of 2024)
+    assert mon.isocalendar().weekday == 1
+    v = pd.DataFrame(
+        {
+            "customer_id": ["A", "A", "A", "B", "B"],
+            "at": [
+                mon - pd.Timedelta(hours=1),  # Sunday 23:00, ISO week 1
+                mon,  # Monday 00:00, week 2
+                mon + pd.Timedelta(days=6, hours=23),  # Sunday of week 2: same week
+                mon + pd.Timedelta(days=2),  # Wednesday, week 2
+                mon + pd.Timedelta(days=3),  # Thursday, week 2 (7-day blocks from the epoch
+            ],  # would split Wednesday from Thursday)
+            "labor_amount": 1.0,
+            "parts_amount": 0.0,
+            "addon_amount": 0.0,
+        }
+    )
+    end = mon + pd.Timedelta(days=14, hours=12)  # Monday of week 4
+    s = rfm.summarize_visits(v, observation_end=end, time_unit="W", period="W")
+    assert s.loc["A", "frequency"] == 1 and s.loc["A", "recency"] == 1.0
+    assert s.loc["A", "T"] == 3.0
+    assert s.loc["B", "frequency"] == 0 and s.loc["B", "T"] == 2.0
+    assert s.loc["B", "monetary"] != s.loc["B", "monetary"]  # NaN: no repeat week
+
+
+def _lifetimes_utils():
+    """The reference library's utils (it sets a pandas option on import that pandas 3 warns
+    about; the warning is not ours)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes import utils
+    return utils
+
+
+def _random_visits(seed: int, n: int = 4000) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 500, n).astype(str),
+            "at": pd.Timestamp("2023-03-02 07:00")
+            + pd.to_timedelta(rng.uniform(0, 420, n), unit="D"),
+            "labor_amount": rng.gamma(2.0, 100.0, n),
+            "parts_amount": 0.0,
+            "addon_amount": 0.0,
+        }
+    )
+
+
+def test_weekly_summary_matches_iso_calendar_and_lifetimes():
+    """period="W" against ISO (year, week) labels computed independently, and against the
+    reference library's ``summary_data_from_transaction_data(freq="W")``."""
+    summary_data_from_transaction_data = _lifetimes_utils().summary_data_from_transaction_data
+
+    v = _random_visits(5)
+    end = pd.Timestamp("2024-04-26 15:30")  # a Friday afternoon
+    got = rfm.summarize_visits(v, observation_end=end, time_unit="W", period="W")
+    # independent: the Monday that starts each visit's ISO week, from isocalendar()
+    iso = v["at"].dt.isocalendar()
+    monday = pd.to_datetime(
+        iso["year"].astype(str) + "-W" + iso["week"].astype(str).str.zfill(2) + "-1",
+        format="%G-W%V-%u",
+    )
+    end_iso = end.isocalendar()
+    end_monday = pd.Timestamp.fromisocalendar(end_iso.year, end_iso.week, 1)
+    weeks = v.assign(monday=monday).groupby(["customer_id", "monday"])["labor_amount"].sum()
+    g = weeks.reset_index().groupby("customer_id")
+    ref = pd.DataFrame(
+        {
+            "frequency": g.size() - 1,
+            "recency": (g["monday"].max() - g["monday"].min()).dt.days / 7.0,
+            "T": (end_monday - g["monday"].min()).dt.days / 7.0,
+        }
+    )
+    pd.testing.assert_frame_equal(
+        got[["frequency", "recency", "T"]].sort_index(), ref.sort_index(), check_names=False
+    )
+    lt = summary_data_from_transaction_data(
+        v,
+        "customer_id",
+        "at",
+        observation_period_end=end,
+        freq="W",
+        monetary_value_col="labor_amount",
+    ).loc[got.index]
+    for ours, theirs in [("frequency", "frequency"), ("recency", "recency"), ("T", "T")]:
+        np.testing.assert_array_equal(got[ours].to_numpy(float), lt[theirs].to_numpy(float))
+    rep = got["frequency"] > 0  # lifetimes gives 0 where we give NaN (no repeat week)
+    np.testing.assert_allclose(got.loc[rep, "monetary"], lt.loc[rep, "monetary_value"], rtol=1e-12)
+
+
+def test_weekly_calibration_holdout_split_uses_iso_weeks():
+    """Calibration columns equal the summary of the calibration weeks; holdout counts are the
+    distinct ISO (year, week) labels after the calibration week, computed independently.
+    (``lifetimes.utils.calibration_and_holdout_data`` fails on pandas 3, so it is not used.)"""
+    cal_end, end = pd.Timestamp("2024-01-10"), pd.Timestamp("2024-04-20")
+    v = _random_visits(6)
+    v = v[v["at"] <= end]
+    got = rfm.calibration_holdout_split(
+        v, calibration_end=cal_end, observation_end=end, time_unit="W", period="W"
+    )
+    iso = v["at"].dt.isocalendar()
+    label = iso["year"] * 100 + iso["week"]
+    c_iso = cal_end.isocalendar()
+    cal_label = c_iso.year * 100 + c_iso.week
+    in_cal = label <= cal_label
+    # the whole calibration-end week is calibration (the split is made on whole periods)
+    week_end = (
+        pd.Timestamp.fromisocalendar(c_iso.year, c_iso.week, 7)
+        + pd.Timedelta("1D")
+        - pd.Timedelta("1ns")
+    )
+    cal = rfm.summarize_visits(v[in_cal], observation_end=week_end, time_unit="W", period="W")
+    for c in ["frequency", "recency", "T"]:
+        np.testing.assert_array_equal(got[f"{c}_cal"], cal.loc[got.index, c], err_msg=c)
+    ho = v[~in_cal].assign(label=label[~in_cal]).groupby("customer_id")["label"].nunique()
+    np.testing.assert_array_equal(got["frequency_holdout"], ho.reindex(got.index).fillna(0))
+    e_iso = end.isocalendar()
+    weeks = (
+        pd.Timestamp.fromisocalendar(e_iso.year, e_iso.week, 1)
+        - pd.Timestamp.fromisocalendar(c_iso.year, c_iso.week, 1)
+    ).days / 7
+    assert (got["duration_holdout"] == weeks).all()

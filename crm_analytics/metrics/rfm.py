@@ -8,8 +8,9 @@ The summaries feed the buy-till-you-die models of :mod:`crm_analytics.models.bty
 * ``monetary`` -- mean spend of the repeat visits (NaN for customers without repeat visits),
 
 all in a chosen time unit. Visits are first rounded down to whole periods of ``period``
-(default one day) counted from the Unix epoch, and several visits in the same period count as
-one (their spend is summed), as in Fader, Hardie & Lee (2005) and ``lifetimes``.
+(default one calendar day; ``"W"`` is the ISO week, Monday to Sunday), and several visits in
+the same period count as one (their spend is summed), as in Fader, Hardie & Lee (2005) and
+``lifetimes``' ``summary_data_from_transaction_data``.
 """
 
 from __future__ import annotations
@@ -26,12 +27,23 @@ __all__ = ["calibration_holdout_split", "holdout_table", "summarize_visits"]
 #: Length of the supported time units in days.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0, "Y": 365.25}
 _NS_PER_DAY = 86_400 * 10**9
+#: Shift of the period grid from the Unix epoch (a Thursday), in days: weeks start on Monday
+#: 1969-12-29 (ISO 8601, and pandas' ``W`` = ``W-SUN`` periods that ``lifetimes`` uses).
+_PERIOD_ORIGIN_DAYS: dict[str, int] = {"W": 3}
 
 
 def _unit_days(unit: str, name: str) -> float:
     if unit not in TIME_UNITS:
         raise InputError(f"{name} must be one of {sorted(TIME_UNITS)}, got {unit!r}.")
     return TIME_UNITS[unit]
+
+
+def _period_index(t_ns: np.ndarray | int, period: str) -> np.ndarray | int:
+    """Whole periods of ``period`` since the grid origin (days and ISO weeks are calendar ones;
+    ``"M"`` and ``"Y"`` are blocks of 365.25/12 and 365.25 days from the epoch)."""
+    period_ns = int(round(_unit_days(period, "period") * _NS_PER_DAY))
+    shift = _PERIOD_ORIGIN_DAYS.get(period, 0) * _NS_PER_DAY
+    return np.floor_divide(np.asarray(t_ns, dtype=np.int64) + shift, period_ns)
 
 
 def _visit_arrays(
@@ -147,7 +159,9 @@ def summarize_visits(
         Unit of ``recency`` and ``T``: ``"D"``, ``"W"``, ``"M"`` (365.25/12 days) or ``"Y"``.
     period
         Resolution at which visits are counted: visits in the same period (``"D"`` = same
-        calendar day, ``"W"`` = same 7-day block since the epoch) are one visit.
+        calendar day, ``"W"`` = same ISO week, Monday 00:00 to Sunday 24:00) are one visit.
+        ``recency`` and ``T`` count whole periods between the first visit's period, the last
+        visit's and the period holding ``observation_end`` (as ``lifetimes`` does).
     customer_col, time_col
         Column names of the customer id and the visit time.
     spend_cols
@@ -174,9 +188,8 @@ def summarize_visits(
             f"service_visits has {int(late.sum())} visit(s) after observation_end "
             f"{pd.Timestamp(observation_end)} (e.g. rows {rows})."
         )
-    period_ns = int(round(period_days * _NS_PER_DAY))
-    period_idx = np.floor_divide(t_ns, period_ns)
-    end_period = end_ns // period_ns
+    period_idx = _period_index(t_ns, period)
+    end_period = int(_period_index(end_ns, period))
     out = _summarize(codes, labels, period_idx, spend, end_period, period_days / unit_days)
     if spend_cols is None:
         out = out.drop(columns="monetary")
@@ -232,10 +245,9 @@ def calibration_holdout_split(
             f"service_visits has {int(late.sum())} visit(s) after observation_end "
             f"{pd.Timestamp(observation_end)} (e.g. rows {rows})."
         )
-    period_ns = int(round(period_days * _NS_PER_DAY))
-    period_idx = np.floor_divide(t_ns, period_ns)
-    cal_period = cal_ns // period_ns
-    end_period = end_ns // period_ns
+    period_idx = _period_index(t_ns, period)
+    cal_period = int(_period_index(cal_ns, period))
+    end_period = int(_period_index(end_ns, period))
     in_cal = period_idx <= cal_period
     if not in_cal.any():
         raise InsufficientDataError("calibration_holdout_split: no visit before calibration_end.")
