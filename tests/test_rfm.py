@@ -307,3 +307,68 @@ def test_weekly_calibration_holdout_split_uses_iso_weeks():
         - pd.Timestamp.fromisocalendar(c_iso.year, c_iso.week, 1)
     ).days / 7
     assert (got["duration_holdout"] == weeks).all()
+
+
+def test_expected_cumulative_transactions_matches_lifetimes():
+    """Same visits, same model parameters: actual and predicted curves equal lifetimes'
+    ``expected_cumulative_transactions`` with daily and (ISO) weekly periods."""
+    from crm_analytics.models.btyd import BGNBD
+
+    ect = _lifetimes_utils().expected_cumulative_transactions
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from lifetimes import BetaGeoFitter
+    rng = np.random.default_rng(0)
+    n = 6000
+    v = pd.DataFrame(
+        {
+            "customer_id": rng.integers(0, 900, n).astype(str),
+            "at": pd.Timestamp("2024-01-03") + pd.to_timedelta(rng.uniform(0, 200, n), unit="D"),
+        }
+    )
+    weekly = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
+    ours = BGNBD()
+    ours.params_ = pd.Series(weekly)
+    for period, periods, alpha in [("D", 150, 4.414 * 7), ("W", 25, 4.414)]:
+        got = rfm.expected_cumulative_transactions(
+            ours, v, periods=periods, period=period, time_unit="W"
+        )
+        ref_model = BetaGeoFitter()
+        ref_model.params_ = pd.Series({**weekly, "alpha": alpha})  # lifetimes: time in periods
+        ref = ect(ref_model, v, "at", "customer_id", periods, freq=period)
+        np.testing.assert_array_equal(got["actual"].to_numpy(), ref["actual"].to_numpy())
+        np.testing.assert_allclose(got["predicted"], ref["predicted"], rtol=1e-10)
+
+
+def test_expected_cumulative_transactions_tracks_simulated_visits():
+    """Visits drawn from BG/NBD with staggered acquisition: the predicted curve follows the
+    actual one within 4 standard errors of the simulated total."""
+    from crm_analytics.models.btyd import BGNBD
+
+    rng = np.random.default_rng(8)
+    n, horizon = 20_000, 364
+    r, alpha, a, b = 0.243, 4.414 * 7, 0.793, 2.426  # per day
+    lam = rng.gamma(r, 1 / alpha, n)
+    k = rng.geometric(rng.beta(a, b, n))
+    birth = rng.integers(0, 84, n).astype(float)  # acquired over the first 12 weeks
+    total = rng.poisson(lam * (horizon - birth))
+    made = np.minimum(k, total)
+    cust = np.repeat(np.arange(n), made)
+    # the first `made` of `total` uniform arrivals: sorted uniforms, keep the smallest
+    times = np.concatenate(
+        [np.sort(rng.uniform(0, 1, tt))[:mm] for tt, mm in zip(total, made, strict=True)]
+    )
+    times = np.repeat(birth, made) + times * np.repeat(horizon - birth, made)
+    at = np.concatenate([birth + 0.5, times])  # first visit at mid-day of the birth day
+    ids = np.concatenate([np.arange(n), cust])
+    v = pd.DataFrame({"customer_id": ids, "at": T0 + pd.to_timedelta(at, unit="D")})
+    v = v[v["at"] < T0 + pd.Timedelta(days=horizon)]
+    model = BGNBD()
+    model.params_ = pd.Series({"r": r, "alpha": alpha / 7, "a": a, "b": b})  # in weeks
+    got = rfm.expected_cumulative_transactions(model, v, periods=horizon, period="D")
+    per_customer = v.assign(day=v["at"].dt.floor("D")).groupby("customer_id")["day"].nunique() - 1
+    se = per_customer.std() * np.sqrt(n)
+    last = got.iloc[-1]
+    assert abs(last["actual"] - last["predicted"]) < 4 * se, (last, se)
+    mid = got.iloc[horizon // 2]
+    assert abs(mid["actual"] - mid["predicted"]) < 4 * se

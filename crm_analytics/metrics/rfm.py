@@ -22,7 +22,12 @@ import pandas as pd
 
 from crm_analytics.core.errors import InputError, InsufficientDataError
 
-__all__ = ["calibration_holdout_split", "holdout_table", "summarize_visits"]
+__all__ = [
+    "calibration_holdout_split",
+    "expected_cumulative_transactions",
+    "holdout_table",
+    "summarize_visits",
+]
 
 #: Length of the supported time units in days.
 TIME_UNITS: dict[str, float] = {"D": 1.0, "W": 7.0, "M": 365.25 / 12.0, "Y": 365.25}
@@ -332,3 +337,82 @@ def holdout_table(
     out.index.name = "frequency_cal"
     out.attrs["pooled_from"] = max_frequency
     return out
+
+
+def expected_cumulative_transactions(
+    model: Any,
+    visits: pd.DataFrame,
+    *,
+    periods: int,
+    period: str = "D",
+    time_unit: str = "W",
+    customer_col: str = "customer_id",
+    time_col: str = "at",
+) -> pd.DataFrame:
+    """Actual and expected cumulative repeat visits of the customer base: the tracking plot.
+
+    Time runs in periods of ``period`` from the period of the earliest visit (period 0).
+    Each customer is acquired in the period of their first visit; a repeat visit is a
+    further period with a visit (as in :func:`summarize_visits`). Row ``i`` (``i = 0 ..
+    periods-1``) is the state at the end of period ``i``:
+
+    * ``actual`` -- repeat visits in periods ``0 .. i``;
+    * ``predicted`` -- ``sum over customers acquired in periods b <= i of
+      model.expected_visits(i + 1 - b)`` (the expected repeat visits of a new customer,
+      with the time converted to ``time_unit``).
+
+    This is the definition of ``lifetimes.utils.expected_cumulative_transactions``
+    (Fader, Hardie & Lee 2005, figure 2). Customers keep being acquired over the calendar,
+    so the curve tests the model on the whole base, not only on the calibration customers.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`~crm_analytics.models.btyd.BGNBD` or ``ParetoNBD`` (anything with
+        ``expected_visits(t)``), fitted in ``time_unit``.
+    visits
+        Visit table (customer and time columns; visits are counted once per period).
+    periods
+        Number of periods to track (>= 1).
+    period, time_unit
+        Period of the calendar and time unit of the model, as in :func:`summarize_visits`.
+    customer_col, time_col
+        Column names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``period_start`` (first instant of period ``i``), ``actual`` and
+        ``predicted``.
+    """
+    if int(periods) < 1:
+        raise InputError(f"expected_cumulative_transactions: periods must be >= 1, got {periods}.")
+    unit_days = _unit_days(time_unit, "time_unit")
+    period_days = _unit_days(period, "period")
+    codes, _labels, t_ns, _spend = _visit_arrays(visits, customer_col, time_col, None)
+    p = np.asarray(_period_index(t_ns, period), dtype=np.int64)
+    p0 = int(p.min())
+    p = p - p0
+    first = np.full(codes.max() + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, codes, p)
+    # distinct (customer, period) pairs; the first period of each customer is not a repeat
+    pairs = np.unique(codes.astype(np.int64) * (int(p.max()) + 1) + p)
+    pc, pp = pairs // (int(p.max()) + 1), pairs % (int(p.max()) + 1)
+    repeat_period = pp[pp > first[pc]]
+    n = int(periods)
+    actual = np.cumsum(np.bincount(repeat_period[repeat_period < n], minlength=n)[:n])
+    births = np.bincount(first, minlength=n)[:n]
+    ages = np.arange(1, n + 1, dtype=float) * period_days / unit_days
+    e_new = np.asarray(model.expected_visits(ages), dtype=float)  # E[X(k periods)], k = 1..n
+    # predicted_i = sum_{b <= i} births[b] * e_new[i - b]
+    predicted = np.convolve(births.astype(float), e_new)[:n]
+    period_ns = int(round(period_days * _NS_PER_DAY))
+    shift = _PERIOD_ORIGIN_DAYS.get(period, 0) * _NS_PER_DAY
+    starts = (np.arange(n, dtype=np.int64) + p0) * period_ns - shift
+    return pd.DataFrame(
+        {
+            "period_start": pd.to_datetime(starts, unit="ns"),
+            "actual": actual.astype(float),
+            "predicted": predicted,
+        }
+    )

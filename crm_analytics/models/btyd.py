@@ -1138,6 +1138,14 @@ def _arrays(*args: ArrayLike) -> tuple[np.ndarray, ...]:
     return tuple(np.asarray(a, dtype=float) for a in args)
 
 
+def _whole(n: ArrayLike) -> np.ndarray:
+    """Numbers of visits: whole numbers >= 0, else an :class:`InputError`."""
+    arr = np.asarray(n, dtype=float)
+    if np.any(arr < 0) or np.any(arr != np.round(arr)):
+        raise InputError(f"numbers of visits must be whole numbers >= 0, got {n}.")
+    return arr
+
+
 class _CountModel(_BTYDBase):
     _columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     _scale_params: ClassVar[tuple[int, ...]] = (1,)
@@ -1167,6 +1175,46 @@ class _CountModel(_BTYDBase):
     def _total_loglik(self, theta, data, weights):
         ll = self._loglik_fn(*theta, data["frequency"], data["recency"], data["T"])
         return float(ll.sum() if weights is None else weights @ ll)
+
+    def probability_alive_matrix(
+        self, T: float, *, max_frequency: int, recency: ArrayLike | None = None
+    ) -> pd.DataFrame:
+        """P(alive) of customers of age ``T`` on a frequency x recency grid.
+
+        The table behind ``lifetimes``' ``plot_probability_alive_matrix``: rows are recencies
+        (time of the last visit, default ``0, 1, ..., floor(T)``), columns are frequencies
+        ``0 .. max_frequency``. Histories that cannot occur (no repeat visit but a recency
+        above 0) are NaN.
+
+        Parameters
+        ----------
+        T
+            Age of the customers (time since the first visit), > 0.
+        max_frequency
+            Largest number of repeat visits in the grid.
+        recency
+            Recencies of the rows (each in ``[0, T]``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Index ``recency``, columns ``frequency``.
+        """
+        if not T > 0 or int(max_frequency) < 0:
+            raise InputError("probability_alive_matrix needs T > 0 and max_frequency >= 0.")
+        tx = np.arange(int(np.floor(T)) + 1, dtype=float) if recency is None else recency
+        tx = np.asarray(tx, dtype=float)
+        if np.any((tx < 0) | (tx > T)):
+            raise InputError(f"probability_alive_matrix: recencies must lie in [0, T={T}].")
+        x = np.arange(int(max_frequency) + 1, dtype=float)
+        xx, rr = np.meshgrid(x, tx)
+        pa = self.predict_proba_alive(xx, rr, np.full_like(xx, float(T)))
+        pa = np.where((xx == 0) & (rr > 0), np.nan, pa)
+        return pd.DataFrame(
+            pa,
+            index=pd.Index(tx, name="recency"),
+            columns=pd.Index(x.astype(int), name="frequency"),
+        )
 
 
 class BGNBD(_CountModel):
@@ -1304,6 +1352,82 @@ class BGNBD(_CountModel):
         t = np.asarray(t, dtype=float)
         hyp = special.hyp2f1(r, b, a + b - 1.0, t / (alpha + t))
         return (a + b - 1.0) / (a - 1.0) * (1.0 - hyp * (alpha / (alpha + t)) ** r)
+
+    def predict_probability_of_n_visits(
+        self, t: float, n: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> np.ndarray:
+        r"""``P(X(T, T+t] = n | x, t_x, T)``: probability of ``n`` visits in the next ``t``.
+
+        The conditional PMF of the BG/NBD model (Fader, Hardie & Lee, "Deriving the
+        conditional PMF of the BG/NBD model", note 039, http://brucehardie.com/notes/039/):
+        Bayes' rule over the customer's visit rate and dropout probability given the
+        history, with the likelihood :math:`L` of equation (6) of [FHL05a] in the
+        denominator,
+
+        .. math::
+
+            P(n) = rac{1}{L}\Big[ rac{B(a, b+x+n)}{B(a,b)}
+                rac{\Gamma(r+x+n)lpha^r t^n}{\Gamma(r)\, n!\,(lpha+T+t)^{r+x+n}}
+              + \delta_{n>0} rac{B(a+1, b+x+n-1)}{B(a,b)}
+                rac{\Gamma(r+x)lpha^r}{\Gamma(r)(lpha+T)^{r+x}}
+                \Big(1 - F_{NB}(n-1; r+x, 	frac{lpha+T}{lpha+T+t})\Big)
+              + \delta_{n=0}\,\delta_{x>0} rac{B(a+1, b+x-1)}{B(a,b)}
+                rac{\Gamma(r+x)lpha^r}{\Gamma(r)(lpha+t_x)^{r+x}} \Big]
+
+        (alive with ``n`` visits and no dropout after them; dropout at the ``n``-th future
+        visit; already inactive), where :math:`F_{NB}` is the negative binomial CDF.
+        Evaluated in log space.
+
+        Parameters
+        ----------
+        t
+            Horizon (same unit as the fit), > 0.
+        n
+            Number(s) of visits (whole numbers >= 0); broadcast with the histories.
+        frequency, recency, T
+            Customer histories.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        r, alpha, a, b = self._p()
+        n, x, tx, T = np.broadcast_arrays(*_arrays(_whole(n), frequency, recency, T))
+        bab = special.betaln(a, b)
+        head = r * np.log(alpha) - special.gammaln(r)
+        alive_n = (
+            special.betaln(a, b + x + n)
+            - bab
+            + special.gammaln(r + x + n)
+            + head
+            - (r + x + n) * np.log(alpha + T + t)
+            + n * np.log(t)
+            - special.gammaln(n + 1.0)
+        )
+        tail = special.betainc(np.maximum(n, 1.0), r + x, t / (alpha + T + t))
+        with np.errstate(divide="ignore"):
+            drop_n = np.where(
+                n > 0,
+                special.betaln(a + 1.0, b + x + np.maximum(n, 1.0) - 1.0)
+                - bab
+                + special.gammaln(r + x)
+                + head
+                - (r + x) * np.log(alpha + T)
+                + np.log(tail),
+                -np.inf,
+            )
+            dead = np.where(
+                (n == 0) & (x > 0),
+                special.betaln(a + 1.0, b + np.maximum(x, 1.0) - 1.0)
+                - bab
+                + special.gammaln(r + x)
+                + head
+                - (r + x) * np.log(alpha + tx),
+                -np.inf,
+            )
+        log_l = bgnbd_log_likelihood(r, alpha, a, b, x, tx, T)
+        terms = np.stack([alive_n, drop_n, dead])
+        return np.exp(special.logsumexp(terms, axis=0) - log_l)
 
     def probability_of_n_visits(self, t: float, n: ArrayLike) -> np.ndarray:
         """Probability that a new customer makes ``n`` repeat visits in ``(0, t]``.
@@ -1528,14 +1652,83 @@ class ParetoNBD(_CountModel):
         factor = -lg if abs(s - 1.0) < 1e-12 else -np.expm1((s - 1.0) * lg) / (s - 1.0)
         return r * beta / alpha * factor
 
+    def predict_probability_of_n_visits(
+        self, t: float, n: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
+    ) -> np.ndarray:
+        r"""``P(X(T, T+t] = n | x, t_x, T)``: probability of ``n`` visits in the next ``t``.
+
+        The conditional PMF of the Pareto/NBD model (Fader, Hardie & Shang, "Deriving the
+        Conditional PMF of the Pareto/NBD Model", note 028, http://brucehardie.com/notes/028/,
+        equation (16)), evaluated as its mixture definition: a customer inactive at ``T``
+        (probability ``1 - P(alive)``) makes no visit; given alive at ``T``, the visit rate
+        and the dropout rate are independent posteriors
+        :math:`\lambda \sim \Gamma(r+x, lpha+T)`, :math:`\mu \sim \Gamma(s, eta+T)` and
+        the remaining lifetime is exponential, so
+
+        .. math::
+
+            P(n \mid 	ext{alive}) = \Big(rac{eta+T}{eta+T+t}\Big)^s NB(n; t)
+              + \int_0^t rac{s(eta+T)^s}{(eta+T+u)^{s+1}} NB(n; u)\, du,
+
+        with :math:`NB(n; u)` the negative binomial probability of ``n`` visits in a time
+        ``u`` at shape ``r + x`` and rate ``alpha + T``. The integral (smooth in ``u``) is
+        taken by Gauss-Legendre quadrature on three panels.
+
+        Parameters
+        ----------
+        t
+            Horizon (same unit as the fit), > 0.
+        n
+            Number(s) of visits (whole numbers >= 0); broadcast with the histories.
+        frequency, recency, T
+            Customer histories.
+
+        Returns
+        -------
+        numpy.ndarray
+        """
+        n, x, tx, T = np.broadcast_arrays(*_arrays(_whole(n), frequency, recency, T))
+        pa = self.predict_proba_alive(x, tx, T)
+        alive = self._pmf_if_alive(float(t), n, x, T)
+        return pa * alive + np.where(n == 0, 1.0 - pa, 0.0)
+
+    def _pmf_if_alive(self, t: float, n: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
+        """``P(n visits in the next t | alive at T, x)`` (see
+        :meth:`predict_probability_of_n_visits`), in chunks of customers to bound memory."""
+        r, alpha, s, beta = self._p()
+        nodes, weights = _gauss_legendre()
+        edges = np.array([0.0, t / 8.0, t / 2.0, t])
+        flat = [a.reshape(-1) for a in (n, x, T)]
+        out = np.empty(flat[0].shape)
+        for lo_i in range(0, len(out), 2048):
+            nn, xx, TT = (a[lo_i : lo_i + 2048, None] for a in flat)
+            k = r + xx
+
+            def log_nb(u: np.ndarray, nn=nn, k=k, TT=TT) -> np.ndarray:
+                return (
+                    special.gammaln(k + nn)
+                    - special.gammaln(k)
+                    - special.gammaln(nn + 1.0)
+                    + k * np.log((alpha + TT) / (alpha + TT + u))
+                    + special.xlogy(nn, u / (alpha + TT + u))
+                )
+
+            res = np.exp(log_nb(np.array([[t]])) + s * np.log((beta + TT) / (beta + TT + t)))
+            res = res[:, 0]
+            for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+                u = (lo + (hi - lo) * 0.5 * (nodes + 1.0))[None, :]
+                log_dens = np.log(s) + s * np.log(beta + TT) - (s + 1.0) * np.log(beta + TT + u)
+                res = res + np.exp(log_nb(u) + log_dens) @ (weights * 0.5 * (hi - lo))
+            out[lo_i : lo_i + 2048] = res
+        return out.reshape(n.shape)
+
     def probability_of_n_visits(self, t: float, n: ArrayLike) -> np.ndarray:
         r"""Probability that a new customer makes ``n`` repeat visits in ``(0, t]``.
 
-        Mixes the negative binomial count of a customer active for time ``u`` over the
-        Pareto (Lomax) lifetime: :math:`P(n) = NB(n; u=t)(\beta/(\beta+t))^s +
-        \int_0^t NB(n; u)\, s\beta^s(\beta+u)^{-s-1} du` (Schmittlein et al. 1987; the
-        closed form is [FHS05] equation (16) with ``x = t_x = T = 0``), integrated with
-        Gauss-Legendre quadrature (vectorised over ``n``).
+        The conditional PMF (:meth:`predict_probability_of_n_visits`) of a customer with
+        no history (``x = T = 0``, alive): the negative binomial count of a customer active
+        for time ``u`` mixed over the Pareto (Lomax) lifetime (Schmittlein et al. 1987;
+        [FHS05] equation (16) with ``x = t_x = T = 0``).
 
         Parameters
         ----------
@@ -1548,29 +1741,9 @@ class ParetoNBD(_CountModel):
         -------
         numpy.ndarray
         """
-        r, alpha, s, beta = self._p()
-        n = np.atleast_1d(np.asarray(n, dtype=np.int64)).astype(float)[:, None]
-
-        def log_nb(u: np.ndarray) -> np.ndarray:
-            return (
-                special.gammaln(r + n)
-                - special.gammaln(r)
-                - special.gammaln(n + 1.0)
-                + r * np.log(alpha / (alpha + u))
-                + special.xlogy(n, u / (alpha + u))
-            )
-
-        tail = np.exp(log_nb(np.array([t])) + s * np.log(beta / (beta + t)))[:, 0]
-        # death before t: Gauss-Legendre in u on [0, t] (smooth integrand), 3 panels
-        nodes, weights = _gauss_legendre()
-        edges = np.array([0.0, t / 8.0, t / 2.0, t])
-        total = np.zeros(len(n))
-        for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-            u = lo + (hi - lo) * 0.5 * (nodes + 1.0)
-            log_dens = np.log(s) + s * np.log(beta) - (s + 1.0) * np.log(beta + u)
-            vals = np.exp(log_nb(u[None, :]) + log_dens)
-            total += vals @ (weights * 0.5 * (hi - lo))
-        return tail + total
+        n = np.atleast_1d(_whole(n)).astype(float)
+        zero = np.zeros_like(n)
+        return self._pmf_if_alive(float(t), n, zero, zero)
 
 
 class GammaGamma(_BTYDBase):
@@ -1680,3 +1853,64 @@ class GammaGamma(_BTYDBase):
         x, m = _arrays(frequency, monetary)
         m = np.where(x > 0, m, 0.0)
         return p * (v + x * m) / (p * x + q - 1.0)
+
+    def customer_lifetime_value(
+        self,
+        count_model: _CountModel,
+        frequency: ArrayLike,
+        recency: ArrayLike,
+        T: ArrayLike,
+        monetary: ArrayLike,
+        *,
+        periods: int = 12,
+        period_length: float = 1.0,
+        discount_rate: float = 0.01,
+    ) -> np.ndarray:
+        r"""Discounted expected value of each customer's next ``periods`` periods.
+
+        .. math::
+
+            CLV = E(M \mid x, \bar m) \sum_{i=1}^{H}
+                \frac{E[X(i L) \mid \cdot] - E[X((i-1) L) \mid \cdot]}{(1+d)^i}
+
+        Convention (the one of ``lifetimes``' ``customer_lifetime_value``): discrete
+        discounting, ``discount_rate`` ``d`` per period of length ``L = period_length`` (in
+        the count model's time unit), the visits expected in period ``i`` all discounted as
+        if paid at its end. An annual rate ``D`` with monthly periods is
+        ``d = (1 + D) ** (1 / 12) - 1`` (not ``D / 12``). Expected visits are the count
+        model's conditional expectations, the value per visit is
+        :meth:`predict_expected_spend`.
+
+        Parameters
+        ----------
+        count_model
+            A fitted :class:`BGNBD` or :class:`ParetoNBD` (same time unit as ``recency``, ``T``).
+        frequency, recency, T, monetary
+            Customer histories and mean spend of the repeat visits.
+        periods
+            Number of periods ``H`` (>= 1).
+        period_length
+            Length of a period in the count model's time unit (e.g. 30 for 30-day months
+            with a model in days, 365.25 / 12 / 7 for months with a model in weeks).
+        discount_rate
+            Discount rate per period (>= 0).
+
+        Returns
+        -------
+        numpy.ndarray
+            CLV of each customer (in the unit of ``monetary``).
+        """
+        if int(periods) < 1 or not period_length > 0 or not discount_rate >= 0:
+            raise InputError(
+                "customer_lifetime_value needs periods >= 1, period_length > 0 and "
+                f"discount_rate >= 0; got {periods}, {period_length}, {discount_rate}."
+            )
+        x, tx, T, m = _arrays(frequency, recency, T, monetary)
+        spend = self.predict_expected_spend(x, m)
+        ends = period_length * np.arange(0, int(periods) + 1)
+        cum = np.stack(
+            [np.zeros(np.broadcast(x, tx, T).shape)]
+            + [count_model.predict_expected_visits(e, x, tx, T) for e in ends[1:]]
+        )
+        disc = (1.0 + discount_rate) ** -np.arange(1, int(periods) + 1)
+        return spend * np.tensordot(disc, np.diff(cum, axis=0), axes=1)

@@ -543,3 +543,147 @@ def test_pareto_search_heading_for_the_boundary_stops_with_the_reason():
     assert "BGNBD" in str(info.value) and "l2_penalty" in str(info.value)
     assert np.exp(info.value.result.x[2]) > 0.3
     assert ParetoNBD()._at_boundary(np.array([0.5, 10.0, 399.0, 1e4])) is None
+
+
+# ------------------------------------------------------------------------------------------
+# Beside the reference library: conditional PMF, P(alive) matrix, CLV
+# ------------------------------------------------------------------------------------------
+
+
+def _lifetimes():
+    """The reference library (lifetimes 0.11.3); it sets a pandas option on import that
+    pandas 3 warns about."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import lifetimes
+    return lifetimes
+
+
+def _at(model_cls, params):
+    m = model_cls()
+    m.params_ = pd.Series(params)
+    return m
+
+
+def _future_bgnbd(n, T, t, r, alpha, a, b, rng):
+    """Event-level BG/NBD: the history in (0, T] and the visits in (T, T + t]."""
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    k = rng.geometric(rng.beta(a, b, n))  # dropout after the k-th repeat visit
+    total = rng.poisson(lam * (T + t))
+    made = np.minimum(k, total)  # the first `made` arrivals happen
+    n_T = rng.binomial(total, T / (T + t))  # arrivals of the process in (0, T]
+    x = np.minimum(made, n_T)
+    tx = np.zeros(n)
+    pos = x > 0
+    tx[pos] = T * rng.beta(x[pos], n_T[pos] - x[pos] + 1)
+    return x, tx, made - x
+
+
+def _future_pareto(n, T, t, r, alpha, s, beta, rng):
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    tau = rng.exponential(1.0 / rng.gamma(s, 1.0 / beta, n))
+    active = np.minimum(tau, T)
+    x = rng.poisson(lam * active)
+    tx = np.zeros(n)
+    pos = x > 0
+    tx[pos] = active[pos] * rng.beta(x[pos], 1.0)
+    return x, tx, rng.poisson(lam * np.clip(tau - T, 0.0, t))
+
+
+@pytest.mark.parametrize(
+    ("model_cls", "future", "true"),
+    [(BGNBD, _future_bgnbd, BG_TRUE), (ParetoNBD, _future_pareto, PNBD_TRUE)],
+)
+def test_conditional_pmf_matches_monte_carlo(model_cls, future, true):
+    """Mean predicted P(X(T, T+t] = n | history) per frequency group equals the simulated
+    share with n future visits (4 binomial standard errors), and the PMF sums to 1 and
+    to the conditional expectation for every customer."""
+    rng = np.random.default_rng(21)
+    T, t, size = 39.0, 26.0, 60_000
+    x, tx, fut = future(size, T, t, *true.values(), rng=rng)
+    model = _at(model_cls, true)
+    for lo, hi in [(0, 1), (1, 2), (2, 4), (4, 1000)]:
+        g = (x >= lo) & (x < hi)
+        for n in range(4):
+            pred = model.predict_probability_of_n_visits(t, n, x[g], tx[g], T).mean()
+            share = np.mean(fut[g] == n)
+            se = np.sqrt(share * (1 - share) / g.sum()) + 2e-4
+            assert abs(pred - share) < 4 * se, (lo, n, pred, share, se)
+    rows = rng.choice(size, 300, replace=False)
+    n = np.arange(0, 300)[:, None]
+    pmf = model.predict_probability_of_n_visits(t, n, x[rows], tx[rows], T)
+    np.testing.assert_allclose(pmf.sum(axis=0), 1.0, atol=1e-9)
+    mean = model.predict_expected_visits(t, x[rows], tx[rows], T)
+    np.testing.assert_allclose((n * pmf).sum(axis=0), mean, rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("model_cls", [BGNBD, ParetoNBD])
+def test_conditional_pmf_without_history_is_the_unconditional_pmf(model_cls):
+    true = BG_TRUE if model_cls is BGNBD else PNBD_TRUE
+    model = _at(model_cls, true)
+    n = np.arange(0, 12)
+    np.testing.assert_allclose(
+        model.predict_probability_of_n_visits(26.0, n, 0, 0.0, 0.0),
+        model.probability_of_n_visits(26.0, n),
+        rtol=1e-10,
+        atol=1e-15,
+    )
+    with pytest.raises(InputError, match="whole numbers"):
+        model.predict_probability_of_n_visits(26.0, 1.5, 1, 2.0, 5.0)
+
+
+def test_pareto_conditional_pmf_matches_lifetimes():
+    """lifetimes' ParetoNBDFitter implements note 028's closed form (2F1 functions); ours
+    integrates the mixture. Same parameters, same histories."""
+    ref = _lifetimes().ParetoNBDFitter()
+    ref.params_ = pd.Series(PNBD_TRUE)
+    ours = _at(ParetoNBD, PNBD_TRUE)
+    for x, tx, T in [(0, 0.0, 30.0), (3, 20.0, 30.0), (10, 5.0, 38.0), (1, 37.9, 38.0)]:
+        for n in range(6):
+            want = ref.conditional_probability_of_n_purchases_up_to_time(n, 20.0, x, tx, T)
+            got = ours.predict_probability_of_n_visits(20.0, n, x, tx, T)
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("ours_cls", "ref_name"), [(BGNBD, "BetaGeoFitter"), (ParetoNBD, "ParetoNBDFitter")]
+)
+def test_probability_alive_matrix_matches_lifetimes(ours_cls, ref_name):
+    true = BG_TRUE if ours_cls is BGNBD else PNBD_TRUE
+    ref = getattr(_lifetimes(), ref_name)()
+    ref.params_ = pd.Series(true)
+    got = _at(ours_cls, true).probability_alive_matrix(30.0, max_frequency=12)
+    want = ref.conditional_probability_alive_matrix(12, 30)  # [recency, frequency], T = 30
+    assert got.shape == want.shape == (31, 13)
+    np.testing.assert_allclose(got.to_numpy()[:, 1:], want[:, 1:], rtol=1e-12)
+    assert got.iloc[0, 0] == pytest.approx(want[0, 0])
+    assert got.iloc[1:, 0].isna().all()  # no repeat visit but recency > 0: impossible
+
+
+def test_discounted_clv_matches_lifetimes_and_its_convention():
+    lt = _lifetimes()
+    rng = np.random.default_rng(4)
+    bg_days = {**BG_TRUE, "alpha": BG_TRUE["alpha"] * 7}  # the same model in days
+    data = sample_bgnbd(400, rng.uniform(100, 300, 400), **bg_days, rng=rng)
+    m = np.where(data["frequency"] > 0, rng.gamma(5.0, 10.0, 400), 0.0)
+    gg, count = _at(GammaGamma, GG_TRUE), _at(BGNBD, bg_days)
+    ref_gg, ref_bg = lt.GammaGammaFitter(), lt.BetaGeoFitter()
+    ref_gg.params_, ref_bg.params_ = pd.Series(GG_TRUE), pd.Series(bg_days)
+    ref_bg.predict = ref_bg.conditional_expected_number_of_purchases_up_to_time  # set by fit
+    x, tx, T = data["frequency"], data["recency"], data["T"]
+    got = gg.customer_lifetime_value(
+        count, x, tx, T, m, periods=12, period_length=30.0, discount_rate=0.01
+    )
+    want = ref_gg.customer_lifetime_value(
+        ref_bg, x, tx, T, pd.Series(m), time=12, discount_rate=0.01, freq="D"
+    )
+    np.testing.assert_allclose(got, want.to_numpy(), rtol=1e-10)
+    # undiscounted: expected spend x expected visits over the whole horizon
+    flat = gg.customer_lifetime_value(
+        count, x, tx, T, m, periods=12, period_length=30.0, discount_rate=0.0
+    )
+    expect = gg.predict_expected_spend(x, m) * count.predict_expected_visits(360.0, x, tx, T)
+    np.testing.assert_allclose(flat, expect, rtol=1e-12)
+    assert np.all(got < flat)
