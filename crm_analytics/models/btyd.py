@@ -1358,11 +1358,11 @@ class BGNBD(_CountModel):
     ) -> np.ndarray:
         r"""``P(X(T, T+t] = n | x, t_x, T)``: probability of ``n`` visits in the next ``t``.
 
-        The conditional PMF of the BG/NBD model (Fader, Hardie & Lee, "Deriving the
-        conditional PMF of the BG/NBD model", note 039, http://brucehardie.com/notes/039/):
-        Bayes' rule over the customer's visit rate and dropout probability given the
-        history, with the likelihood :math:`L` of equation (6) of [FHL05a] in the
-        denominator,
+        The conditional PMF of the BG/NBD model, derived here from [FHL05a] the way
+        equation (8) is derived for a new customer: the individual-level probability of
+        ``n`` visits in ``(T, T+t]`` weighted by the individual likelihood of the history and
+        integrated over the Gamma visit rate and the Beta dropout probability (Bayes' rule),
+        with the likelihood :math:`L` of equation (6) in the denominator,
 
         .. math::
 
