@@ -53,8 +53,15 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from crm_analytics.core.errors import ConvergenceError  # noqa: E402
 from crm_analytics.metrics import rfm  # noqa: E402
-from crm_analytics.models.btyd import BGNBD, ParetoNBD, sample_bgnbd, sample_pareto_nbd  # noqa: E402
+from crm_analytics.models.btyd import (  # noqa: E402
+    BGNBD,
+    NetworkPrior,
+    ParetoNBD,
+    sample_bgnbd,
+    sample_pareto_nbd,
+)
 
 HERE = Path(__file__).resolve().parent
 VENV = HERE / "out" / ".venv-lifetimes"  # bench/out/ is git-ignored
@@ -251,6 +258,192 @@ def bench_summaries(n_visits: int, repeat: int) -> dict:
     return {"visits": n_visits, "summarize_s": t, "calibration_holdout_s": t2}
 
 
+# --------------------------------------------------------------------------------------------
+# Pooled dormancy models: network prior vs per-dealer vs fully pooled, held-out error
+# --------------------------------------------------------------------------------------------
+FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)  # as crm_analytics.models.clv.fit_base_models
+
+
+def _per_dealer(cls, summary: pd.DataFrame):
+    """Per-dealer maximum likelihood, with the L2 retry of clv.fit_base_models; None when
+    every fit fails (the Pareto/NBD boundary stop)."""
+    for pen in (0.0, *FALLBACK_PENALTIES):
+        try:
+            return cls(l2_penalty=pen).fit(summary), pen
+        except ConvergenceError:
+            continue
+    return None, None
+
+
+def _bgnbd_future(n, T, horizon, params, rng):
+    """Event-level BG/NBD: calibration summary and the visits in the next ``horizon``."""
+    r, alpha, a, b = (params[k] for k in ("r", "alpha", "a", "b"))
+    lam = rng.gamma(r, 1.0 / alpha, n)
+    k = rng.geometric(rng.beta(a, b, n))
+    total = rng.poisson(lam * (T + horizon))
+    made = np.minimum(k, total)
+    n_T = rng.binomial(total, T / (T + horizon))
+    x = np.minimum(made, n_T)
+    tx = np.zeros(n)
+    pos = x > 0
+    tx[pos] = T[pos] * rng.beta(x[pos], n_T[pos] - x[pos] + 1)
+    return pd.DataFrame({"frequency": x, "recency": tx, "T": T}), made - x
+
+
+def _score(models: dict, summaries: dict, actual: dict, horizon: float, oracle=None) -> dict:
+    """Held-out errors of each method, averaged over dealers."""
+    out = {}
+    for name, per in models.items():
+        mse, tot, orc, fails = [], [], [], 0
+        for d, s in summaries.items():
+            m = per(d)
+            if m is None:
+                fails += 1
+                continue
+            x, tx, T = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+            with np.errstate(all="ignore"):
+                pred = m.predict_expected_visits(horizon, x, tx, T)
+            if not np.all(np.isfinite(pred)):  # e.g. a, b ~ 1e6 at the boundary: NaN
+                fails += 1
+                continue
+            mse.append(np.mean((pred - actual[d]) ** 2))
+            tot.append(abs(pred.sum() - actual[d].sum()) / max(actual[d].sum(), 1.0))
+            if oracle is not None:
+                orc.append(np.mean((pred - oracle[d]) ** 2))
+        out[name] = {
+            "heldout_mse": float(np.mean(mse)) if mse else np.nan,
+            "dealer_total_abs_rel_err": float(np.mean(tot)) if tot else np.nan,
+            "mse_vs_true_expectation": float(np.mean(orc)) if orc else np.nan,
+            "failed_dealers": fails,
+        }
+    return out
+
+
+def pooled_model_networks(n_networks: int, n_dealers: int, spread: float) -> pd.DataFrame:
+    """Networks of small dealers drawn from BG/NBD with dealer parameters log-normal around
+    CDNOW's (log-sd ``spread``): 50-200 customers each, ages 26-52 weeks, 26-week holdout."""
+    rows = []
+    horizon = 26.0
+    for seed in range(n_networks):
+        rng = np.random.default_rng(1000 + seed)
+        summaries, actual, oracle = {}, {}, {}
+        for d in range(n_dealers):
+            p = {k: v * np.exp(rng.normal(0.0, spread)) for k, v in BG_TRUE.items()}
+            n = int(rng.integers(50, 200))
+            T = rng.uniform(26.0, 52.0, n)
+            summaries[d], actual[d] = _bgnbd_future(n, T, horizon, p, rng)
+            truth = BGNBD()
+            truth.params_ = pd.Series(p)
+            s = summaries[d]
+            oracle[d] = truth.predict_expected_visits(horizon, s["frequency"], s["recency"], T)
+        pooled = BGNBD().fit(pd.concat(summaries.values(), ignore_index=True))
+        prior = NetworkPrior().fit(summaries)
+        per = {d: _per_dealer(BGNBD, s)[0] for d, s in summaries.items()}
+        scores = _score(
+            {
+                "per_dealer": per.get,
+                "pooled": lambda d, m=pooled: m,
+                "network_prior": prior.dealer_models_.get,
+            },
+            summaries,
+            actual,
+            horizon,
+            oracle,
+        )
+        for method, sc in scores.items():
+            rows.append(
+                {"network": seed, "method": method, **sc, "strength": prior.prior_strength_}
+            )
+    return pd.DataFrame(rows)
+
+
+def pooled_simulator_network(n_dealers: int, customers: int, model: str, seed: int) -> pd.DataFrame:
+    """Small dealers from the package's network simulator: calibration up to a year before
+    ``as_of``, held-out service visits in the last year (weekly time, daily periods)."""
+    from crm_analytics.sim.simulator import simulate_dealer
+
+    cls = BGNBD if model == "bgnbd" else ParetoNBD
+    summaries, actual = {}, {}
+    for i in range(n_dealers):
+        dealer = simulate_dealer(i, customers=customers, years=5, seed=seed)
+        end = dealer.as_of + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+        ch = rfm.calibration_holdout_split(
+            dealer.service_visits[dealer.service_visits["at"] <= end],
+            calibration_end=end - pd.Timedelta(days=365),
+            observation_end=end,
+            time_unit="W",
+            spend_cols=None,
+        )
+        summaries[i] = ch.rename(
+            columns={"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"}
+        )
+        actual[i] = ch["frequency_holdout"].to_numpy(float)
+        horizon = float(ch["duration_holdout"].iloc[0])
+    pooled = cls().fit(pd.concat([s[["frequency", "recency", "T"]] for s in summaries.values()]))
+    prior = NetworkPrior(model=model).fit(
+        {d: s[["frequency", "recency", "T"]] for d, s in summaries.items()}
+    )
+    per = {}
+    n_penalised = 0
+    for d, s in summaries.items():
+        per[d], pen = _per_dealer(cls, s)
+        n_penalised += bool(pen)
+    scores = _score(
+        {
+            "per_dealer": per.get,
+            "pooled": lambda d, m=pooled: m,
+            "network_prior": prior.dealer_models_.get,
+        },
+        summaries,
+        actual,
+        horizon,
+    )
+    out = pd.DataFrame(scores).T
+    out["customers_per_dealer"] = np.mean([len(s) for s in summaries.values()])
+    out.attrs.update(strength=prior.prior_strength_, l2_retries=n_penalised)
+    return out
+
+
+def bench_pooled(args: argparse.Namespace) -> None:
+    t0 = time.process_time()
+    table = pooled_model_networks(args.networks, 10, args.spread)
+    summary = table.groupby("method")[
+        ["heldout_mse", "dealer_total_abs_rel_err", "mse_vs_true_expectation", "failed_dealers"]
+    ].mean()
+    wide = table.pivot(index="network", columns="method", values="heldout_mse")
+    wide_o = table.pivot(index="network", columns="method", values="mse_vs_true_expectation")
+    print(
+        f"\nBG/NBD networks ({args.networks} networks x 10 dealers of 50-200 customers, "
+        f"dealer log-sd {args.spread}); means over networks:"
+    )
+    print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    for other in ("per_dealer", "pooled"):
+        diff = wide["network_prior"] - wide[other]
+        diff_o = wide_o["network_prior"] - wide_o[other]
+        print(
+            f"network_prior - {other}: held-out MSE {diff.mean():+.4f} "
+            f"(se {diff.std() / np.sqrt(len(diff)):.4f}, lower in {(diff < 0).sum()}/"
+            f"{len(diff)}); vs true expectation {diff_o.mean():+.4f} "
+            f"(se {diff_o.std() / np.sqrt(len(diff_o)):.4f}, lower in {(diff_o < 0).sum()}/"
+            f"{len(diff_o)})"
+        )
+    print(
+        f"chosen strengths: {table.groupby('network')['strength'].first().value_counts().to_dict()}"
+    )
+    for model in args.sim_models.split(","):
+        if not model:
+            continue
+        out = pooled_simulator_network(args.sim_dealers, args.sim_customers, model, args.sim_seed)
+        print(
+            f"\nsimulator network, {model}: {args.sim_dealers} dealers of "
+            f"{args.sim_customers} customers (seed {args.sim_seed}); prior strength "
+            f"{out.attrs['strength']}, per-dealer fits needing the L2 retry: "
+            f"{out.attrs['l2_retries']}"
+        )
+        print(out.to_string(float_format=lambda v: f"{v:.4f}"))
+    print(f"\nCPU {time.process_time() - t0:.1f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--customers", type=int, default=100_000)
@@ -260,7 +453,17 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None, help="write the results here")
     ap.add_argument("--lt-refit-maxiter", type=int, default=3000)
     ap.add_argument("--skip-summaries", action="store_true")
+    ap.add_argument("--pooled", action="store_true", help="only the network-prior comparison")
+    ap.add_argument("--networks", type=int, default=20)
+    ap.add_argument("--spread", type=float, default=0.35)
+    ap.add_argument("--sim-models", default="bgnbd,pareto")
+    ap.add_argument("--sim-dealers", type=int, default=8)
+    ap.add_argument("--sim-customers", type=int, default=400)
+    ap.add_argument("--sim-seed", type=int, default=2016)
     args = ap.parse_args()
+    if args.pooled:
+        bench_pooled(args)
+        return
     global LT_REFIT_MAXITER
     LT_REFIT_MAXITER = args.lt_refit_maxiter
     py = ensure_venv()

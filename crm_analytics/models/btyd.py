@@ -72,6 +72,7 @@ from crm_analytics.core.errors import (
 __all__ = [
     "BGNBD",
     "GammaGamma",
+    "NetworkPrior",
     "ParetoNBD",
     "bgnbd_log_likelihood",
     "gamma_gamma_log_likelihood",
@@ -906,11 +907,15 @@ class _BTYDBase(BaseEstimator):
         tol: float = 1e-10,
         max_iter: int = 2000,
         confidence: float = 0.95,
+        prior_mean: Any = None,
+        prior_strength: float = 0.0,
     ) -> None:
         self.l2_penalty = l2_penalty
         self.tol = tol
         self.max_iter = max_iter
         self.confidence = confidence
+        self.prior_mean = prior_mean
+        self.prior_strength = prior_strength
 
     # subclass hooks ------------------------------------------------------------------------
     def _prepare(
@@ -973,16 +978,21 @@ class _BTYDBase(BaseEstimator):
         pen = float(self.l2_penalty)
         k = len(self._param_names)
         unscale = self._unscale_vector(scale)
+        prior_m, prior_tau = self._prior_vectors()
+        # log-normal prior: its precision on log(theta) is divided by n_total like the LL
+        log_unscale = np.log(unscale)
+        tau_n = prior_tau / n_total
 
         def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
             theta = np.exp(u)
             ll, g = self._loglik_grad(theta, prepared)
             nat = theta * unscale
-            val = -ll / n_total + pen * np.sum(nat**2)
+            dev = u + log_unscale - prior_m
+            val = -ll / n_total + pen * np.sum(nat**2) + 0.5 * np.sum(tau_n * dev**2)
             grad_theta = -g / n_total + 2.0 * pen * nat * unscale
             if not np.isfinite(val):
                 return np.inf, np.zeros(k)
-            return val, grad_theta * theta
+            return val, grad_theta * theta + tau_n * dev
 
         def boundary(u: np.ndarray) -> str | None:
             return self._at_boundary(np.exp(u) * unscale)
@@ -997,7 +1007,12 @@ class _BTYDBase(BaseEstimator):
                 th = np.exp(us)
                 nat = th * unscale
                 ll = self._loglik_sets(th, prepared)
-                return -ll / n_total + pen * np.sum(nat**2, axis=1)
+                dev = us + log_unscale - prior_m
+                return (
+                    -ll / n_total
+                    + pen * np.sum(nat**2, axis=1)
+                    + 0.5 * np.sum(tau_n * dev**2, axis=1)
+                )
 
             result = _stencil_newton(
                 objective_sets, u0, max_iter=min(self.max_iter, 100), stop=boundary
@@ -1073,6 +1088,9 @@ class _BTYDBase(BaseEstimator):
             {"lower": theta - z * se, "upper": theta + z * se}, index=names
         )
         self.log_likelihood_ = float(self._total_loglik(theta, data, weights))
+        self.log_marginal_likelihood_ = self.log_likelihood_ + self._laplace_evidence(
+            theta, cov_log, prior_m, prior_tau
+        )
         self.n_customers_ = int(round(n_total))
         self.n_unique_rows_ = int(n_obs)
         self.optimize_result_ = result
@@ -1080,6 +1098,51 @@ class _BTYDBase(BaseEstimator):
 
     def _unscale_vector(self, scale: float) -> np.ndarray:
         return np.ones(len(self._param_names))
+
+    def _prior_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """Centre (log natural parameters) and precision of the log-normal prior."""
+        name = type(self).__name__
+        k = len(self._param_names)
+        tau = np.broadcast_to(np.asarray(self.prior_strength, dtype=float), (k,)).copy()
+        if np.any(~np.isfinite(tau) | (tau < 0)):
+            raise InputError(f"{name}: prior_strength must be >= 0, got {self.prior_strength}.")
+        if not np.any(tau > 0):
+            return np.zeros(k), np.zeros(k)
+        if self.prior_mean is None:
+            raise InputError(
+                f"{name}: prior_strength > 0 needs prior_mean (the network's parameters "
+                f"{list(self._param_names)}, e.g. a pooled fit's params_)."
+            )
+        try:
+            mean = pd.Series(self.prior_mean, dtype=float)[list(self._param_names)]
+        except KeyError as err:
+            raise InputError(
+                f"{name}: prior_mean must give {list(self._param_names)}, got "
+                f"{dict(pd.Series(self.prior_mean))}."
+            ) from err
+        if np.any(~np.isfinite(mean.to_numpy()) | (mean.to_numpy() <= 0)):
+            raise InputError(f"{name}: prior_mean values must be finite and > 0.")
+        return np.log(mean.to_numpy()), tau
+
+    @staticmethod
+    def _laplace_evidence(
+        theta: np.ndarray, cov_log: np.ndarray, prior_m: np.ndarray, prior_tau: np.ndarray
+    ) -> float:
+        """Laplace approximation of the log marginal likelihood under the log-normal prior.
+
+        ``log p(data) ~ LL(u*) + log N(u*; m, diag(1/tau)) + k/2 log(2 pi) - 1/2 log det H``
+        in ``u = log(theta)``, where ``H`` is the Hessian of the negative log posterior
+        (``cov_log = H^-1``). NaN without a proper prior (some ``tau == 0``). The caller adds
+        the log-likelihood.
+        """
+        if np.any(prior_tau <= 0):
+            return float("nan")
+        dev = np.log(theta) - prior_m
+        log_prior = float(np.sum(0.5 * np.log(prior_tau / (2 * np.pi)) - 0.5 * prior_tau * dev**2))
+        sign, logdet_cov = np.linalg.slogdet(cov_log)
+        if sign <= 0:
+            return float("nan")
+        return log_prior + 0.5 * len(theta) * np.log(2 * np.pi) + 0.5 * logdet_cov
 
     def _at_boundary(self, theta: np.ndarray) -> str | None:
         """Why the search for the optimum at natural parameters ``theta`` should stop because
@@ -1232,6 +1295,14 @@ class BGNBD(_CountModel):
         Maximum number of L-BFGS-B iterations.
     confidence
         Level of the Wald confidence intervals.
+    prior_mean
+        Centre of a log-normal prior on the parameters (mapping or Series with every
+        parameter, in the caller's time unit), e.g. the network's pooled fit; see
+        :class:`NetworkPrior`. Used when ``prior_strength > 0``.
+    prior_strength
+        Precision of the prior on ``log(theta)`` (scalar or one per parameter): the fit
+        maximises ``LL(theta) - prior_strength / 2 * sum((log theta - log prior_mean)**2)``
+        (maximum a posteriori). 0 (default) is plain maximum likelihood.
 
     Attributes
     ----------
@@ -1242,6 +1313,9 @@ class BGNBD(_CountModel):
     covariance_, standard_errors_, confidence_intervals_
         Inverse Hessian of the penalised negative log-likelihood in natural parameters, its
         square-root diagonal, and Wald intervals.
+    log_marginal_likelihood_ : float
+        With a prior: Laplace approximation of the log marginal likelihood of the data
+        (the evidence used to choose ``prior_strength``); NaN without one.
     n_customers_, n_unique_rows_ : int
         Customers used and distinct ``(frequency, recency, T)`` rows after compression.
     optimize_result_ : scipy.optimize.OptimizeResult
@@ -1477,7 +1551,7 @@ class ParetoNBD(_CountModel):
 
     Parameters
     ----------
-    l2_penalty, tol, max_iter, confidence
+    l2_penalty, tol, max_iter, confidence, prior_mean, prior_strength
         As in :class:`BGNBD`.
 
     Attributes
@@ -1755,7 +1829,7 @@ class GammaGamma(_BTYDBase):
 
     Parameters
     ----------
-    l2_penalty, tol, max_iter, confidence
+    l2_penalty, tol, max_iter, confidence, prior_mean, prior_strength
         As in :class:`BGNBD`.
 
     Attributes
@@ -1914,3 +1988,148 @@ class GammaGamma(_BTYDBase):
         )
         disc = (1.0 + discount_rate) ** -np.arange(1, int(periods) + 1)
         return spend * np.tensordot(disc, np.diff(cum, axis=0), axes=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Network prior: empirical Bayes shrinkage of small dealers' parameters
+# --------------------------------------------------------------------------------------------
+
+_COUNT_MODELS: dict[str, type[_CountModel]] = {"bgnbd": BGNBD, "pareto": ParetoNBD}
+DEFAULT_STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
+
+
+class NetworkPrior(BaseEstimator):
+    """Shrink each dealer's BG/NBD or Pareto/NBD parameters towards the network's.
+
+    Empirical Bayes: the network's pooled fit (every dealer's customers together) is the
+    centre of a log-normal prior on each dealer's parameters, and each dealer is fitted by
+    maximum a posteriori (``prior_mean``, ``prior_strength`` of :class:`BGNBD`). The prior's
+    precision on ``log(theta)`` is chosen on a grid by the network's marginal likelihood
+    (sum over dealers of the Laplace approximation ``log_marginal_likelihood_``): a network
+    whose dealers really differ gets a weak prior, one whose dealers look alike a strong one.
+    A large dealer's likelihood outweighs the prior and its fit stays close to its own
+    maximum likelihood; a small dealer's moves towards the network, and its optimum can no
+    longer run off to the edge of the parameter space (Pareto/NBD ``s, beta -> infinity``,
+    BG/NBD ``a, b -> infinity``).
+
+    Parameters
+    ----------
+    model
+        ``"bgnbd"`` or ``"pareto"``.
+    strengths
+        Candidate prior precisions on the log parameters (prior standard deviation
+        ``1 / sqrt(strength)``).
+
+    Attributes
+    ----------
+    params_ : pandas.Series
+        The prior's centre: the pooled fit's parameters.
+    pooled_ : BGNBD or ParetoNBD
+        The pooled fit.
+    prior_strength_ : float
+        The chosen precision.
+    evidence_ : pandas.DataFrame
+        Per candidate strength: ``log_evidence`` (summed over dealers) and ``failed`` (dealers
+        whose fit did not converge; a strength with failures is not chosen).
+    dealer_models_ : dict
+        Dealer id -> fitted estimator at the chosen strength.
+    dealer_params_ : pandas.DataFrame
+        One row of parameters per dealer.
+    """
+
+    def __init__(self, *, model: str = "bgnbd", strengths: Sequence[float] = DEFAULT_STRENGTHS):
+        self.model = model
+        self.strengths = strengths
+
+    def _model_cls(self) -> type[_CountModel]:
+        if self.model not in _COUNT_MODELS:
+            raise InputError(f"NetworkPrior: model must be one of {sorted(_COUNT_MODELS)}.")
+        return _COUNT_MODELS[self.model]
+
+    def fit(self, summaries: dict[str, pd.DataFrame], y: None = None) -> NetworkPrior:
+        """Fit the pooled model, choose the prior strength and fit every dealer.
+
+        Parameters
+        ----------
+        summaries
+            Dealer id -> customer summary (``frequency``, ``recency``, ``T``, all dealers in
+            the same time unit).
+        y
+            Ignored.
+
+        Returns
+        -------
+        self
+
+        Raises
+        ------
+        InsufficientDataError
+            Fewer than two dealers.
+        ConvergenceError
+            The pooled fit, or every candidate strength, fails.
+        """
+        cls = self._model_cls()
+        if not isinstance(summaries, dict) or len(summaries) < 2:
+            raise InsufficientDataError(
+                "NetworkPrior.fit needs a dict of at least two dealers' summaries."
+            )
+        strengths = sorted(float(s) for s in self.strengths)
+        if not strengths or strengths[0] <= 0:
+            raise InputError("NetworkPrior: strengths must be a non-empty list of values > 0.")
+        cols = list(cls._columns)
+        pooled_data = pd.concat([s[cols] for s in summaries.values()], ignore_index=True)
+        try:
+            self.pooled_ = cls().fit(pooled_data)
+        except ConvergenceError as err:
+            raise ConvergenceError(
+                f"NetworkPrior: the pooled {cls.__name__} fit on {len(pooled_data)} customers "
+                f"of {len(summaries)} dealers did not converge ({err}).",
+                err.result,
+            ) from err
+        self.params_ = self.pooled_.params_.copy()
+        rows, fits = [], {}
+        for tau in strengths:
+            total, failed, models = 0.0, [], {}
+            for dealer, summary in summaries.items():
+                try:
+                    m = cls(prior_mean=self.params_, prior_strength=tau).fit(summary)
+                except ConvergenceError:
+                    failed.append(dealer)
+                    continue
+                models[dealer] = m
+                total += m.log_marginal_likelihood_
+            rows.append({"strength": tau, "log_evidence": total, "failed": len(failed)})
+            fits[tau] = models
+        ev = pd.DataFrame(rows).set_index("strength")
+        ok = ev[ev["failed"] == 0]
+        if ok.empty:
+            raise ConvergenceError(
+                f"NetworkPrior: at every strength some dealer's fit failed ({ev.to_dict()})."
+            )
+        self.prior_strength_ = float(ok["log_evidence"].idxmax())
+        self.evidence_ = ev
+        self.dealer_models_ = fits[self.prior_strength_]
+        self.dealer_params_ = pd.DataFrame(
+            {d: m.params_ for d, m in self.dealer_models_.items()}
+        ).T.rename_axis("dealer")
+        return self
+
+    def fit_dealer(self, summary: pd.DataFrame) -> _CountModel:
+        """Fit one (new) dealer with the network's prior.
+
+        Parameters
+        ----------
+        summary
+            The dealer's customer summary (same time unit as the network's).
+
+        Returns
+        -------
+        BGNBD or ParetoNBD
+            Fitted at the network's prior.
+        """
+        try:
+            check_is_fitted(self, "params_")
+        except SklearnNotFittedError as err:
+            raise NotFittedError("NetworkPrior is not fitted yet; call fit(summaries).") from err
+        cls = self._model_cls()
+        return cls(prior_mean=self.params_, prior_strength=self.prior_strength_).fit(summary)
