@@ -28,7 +28,7 @@ from crm_analytics.core.errors import (
 )
 from crm_analytics.metrics.lifecycle import lifecycle_states
 from crm_analytics.metrics.rfm import summarize_visits
-from crm_analytics.models.btyd import BGNBD, GammaGamma
+from crm_analytics.models.btyd import BGNBD, GammaGamma, NetworkPrior
 
 VALUE_CHAIN_FIELDS = ("unit_value", "take_up", "per_year", "years")
 
@@ -272,15 +272,29 @@ def fit_visit_model(
 
 
 def fit_base_models(
-    dealer: DealerData, *, as_of: str | pd.Timestamp | None = None, l2_penalty: float = 0.0
+    dealer: DealerData,
+    *,
+    as_of: str | pd.Timestamp | None = None,
+    l2_penalty: float = 0.0,
+    network_prior: NetworkPrior | None = None,
 ) -> BaseModels:
     """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins.
 
-    The visit model is :func:`fit_visit_model` (with its small-dealer penalty retries when
-    ``l2_penalty=0``).
+    With ``network_prior`` (a fitted :class:`crm_analytics.models.btyd.NetworkPrior` with
+    ``model="bgnbd"``, fitted on the network's service summaries), the BG/NBD fit is shrunk
+    towards the network's parameters (empirical Bayes); a small dealer's fit then stays away
+    from the boundary and no penalty retry is needed. Without it the visit model is
+    :func:`fit_visit_model` (with its small-dealer penalty retries when ``l2_penalty=0``).
     """
     summary = service_summary(dealer, as_of=as_of)
-    count = fit_visit_model(summary, l2_penalty=l2_penalty, dealer_id=dealer.dealer_id)
+    if network_prior is not None:
+        if getattr(network_prior, "model", None) != "bgnbd":
+            raise InputError(
+                "fit_base_models: network_prior must be a fitted NetworkPrior(model='bgnbd')."
+            )
+        count = network_prior.fit_dealer(summary)
+    else:
+        count = fit_visit_model(summary, l2_penalty=l2_penalty, dealer_id=dealer.dealer_id)
     rep = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
     if len(rep) < 20:
         raise InsufficientDataError(

@@ -826,3 +826,25 @@ def test_prior_input_errors():
         BGNBD(prior_mean=BG_TRUE, prior_strength=-1.0).fit(data)
     with pytest.raises(InsufficientDataError):
         NetworkPrior().fit({"only": data})
+
+
+def test_clv_base_models_take_the_network_prior():
+    """clv.fit_base_models shrinks the dealer's BG/NBD towards the network without the L2
+    retry (no SmallDealerWarning), and rejects a Pareto/NBD prior."""
+    import warnings
+
+    from crm_analytics.core.errors import SmallDealerWarning
+    from crm_analytics.models.clv import fit_base_models, service_summary
+    from crm_analytics.sim.simulator import simulate_dealer
+
+    dealers = [simulate_dealer(i, customers=400, years=4, seed=31) for i in range(2)]
+    prior = NetworkPrior().fit({d.dealer_id: service_summary(d) for d in dealers})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", SmallDealerWarning)
+        models = fit_base_models(dealers[0], network_prior=prior)
+    assert models.count.prior_strength == prior.prior_strength_
+    pd.testing.assert_series_equal(
+        models.count.params_, prior.dealer_params_.iloc[0], check_names=False, rtol=1e-6
+    )
+    with pytest.raises(InputError, match="NetworkPrior"):
+        fit_base_models(dealers[0], network_prior=NetworkPrior(model="pareto"))
