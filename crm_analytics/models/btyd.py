@@ -1087,7 +1087,10 @@ class _BTYDBase(BaseEstimator):
         self.confidence_intervals_ = pd.DataFrame(
             {"lower": theta - z * se, "upper": theta + z * se}, index=names
         )
-        self.log_likelihood_ = float(self._total_loglik(theta, data, weights))
+        fast = self._prepared_loglik(theta_scaled, prepared, scale)
+        self.log_likelihood_ = (
+            float(self._total_loglik(theta, data, weights)) if fast is None else fast
+        )
         self.log_marginal_likelihood_ = self.log_likelihood_ + self._laplace_evidence(
             theta, cov_log, prior_m, prior_tau
         )
@@ -1098,6 +1101,13 @@ class _BTYDBase(BaseEstimator):
 
     def _unscale_vector(self, scale: float) -> np.ndarray:
         return np.ones(len(self._param_names))
+
+    def _prepared_loglik(
+        self, theta_scaled: np.ndarray, prepared: dict[str, np.ndarray], scale: float
+    ) -> float | None:
+        """Total log-likelihood from the prepared (compressed, rescaled) data, or None to
+        evaluate the public likelihood on the raw data."""
+        return None
 
     def _prior_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """Centre (log natural parameters) and precision of the log-normal prior."""
@@ -1214,7 +1224,12 @@ class _CountModel(_BTYDBase):
     _scale_params: ClassVar[tuple[int, ...]] = (1,)
 
     def _prepare(self, data, weights):
-        x, tx, T, w = _compress(data["frequency"], data["recency"], data["T"], weights=weights)
+        T_all = data["T"]
+        if np.unique(T_all).size == T_all.size:  # no two rows alike: nothing to compress
+            x, tx, T = data["frequency"], data["recency"], T_all
+            w = np.ones(T.size) if weights is None else np.asarray(weights, dtype=float)
+        else:
+            x, tx, T, w = _compress(data["frequency"], data["recency"], T_all, weights=weights)
         keep = w > 0
         x, tx, T, w = x[keep], tx[keep], T[keep], w[keep]
         scale = float(np.max(T))
@@ -1348,6 +1363,11 @@ class BGNBD(_CountModel):
 
     def _loglik_grad(self, theta, prepared):
         return _bgnbd_value_grad(theta, prepared)
+
+    def _prepared_loglik(self, theta_scaled, prepared, scale):
+        # time rescaled by c = scale adds x log(c) per customer to the log-likelihood
+        ll, _ = _bgnbd_value_grad(theta_scaled, prepared)
+        return float(ll - np.log(scale) * _dot(prepared["wx"], prepared["ux"]))
 
     def predict_proba_alive(
         self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
