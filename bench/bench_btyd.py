@@ -24,6 +24,19 @@ What it does
    formulas evaluated at *our* parameters, which isolates the formulas from the optimisers.
 4. Times :func:`crm_analytics.metrics.rfm.summarize_visits` on 1,000,000 visits.
 
+Two further modes (lifetimes imported in this environment, the package's test extra)::
+
+    PYTHONPATH=$PWD python bench/bench_btyd.py --independent --repeat 5
+    PYTHONPATH=$PWD python bench/bench_btyd.py --pooled --networks 20
+
+``--independent`` times the BG/NBD fit against lifetimes on 100,000 customers drawn by
+lifetimes' own generator (``beta_geometric_nbd_model``), not by ours. ``--pooled`` compares
+the network prior (:class:`crm_analytics.models.btyd.NetworkPrior`) with per-dealer maximum
+likelihood (with ``clv.fit_base_models``' L2 retry) and with one pooled fit on networks of
+small dealers: BG/NBD networks with known dealer parameters (held-out error and error
+against the true conditional expectation), and small dealers of the network simulator
+(held-out error over the last year).
+
 Log-likelihood conventions: ``lifetimes`` minimises a *mean* negative log-likelihood in time
 rescaled to ``max(T) = 1`` (BG/NBD, Gamma-Gamma) or the sum divided by the mean weight
 (Pareto/NBD). Both include every constant of the likelihood. Rescaling time by ``c`` changes
@@ -291,30 +304,44 @@ def _bgnbd_future(n, T, horizon, params, rng):
 
 
 def _score(models: dict, summaries: dict, actual: dict, horizon: float, oracle=None) -> dict:
-    """Held-out errors of each method, averaged over dealers."""
-    out = {}
-    for name, per in models.items():
-        mse, tot, orc, fails = [], [], [], 0
+    """Held-out errors of each method, averaged over the dealers where every method gives
+    finite predictions (a method's other dealers are counted as failed)."""
+    per: dict[str, dict] = {name: {} for name in models}
+    fails = dict.fromkeys(models, 0)
+    for name, get in models.items():
         for d, s in summaries.items():
-            m = per(d)
-            if m is None:
-                fails += 1
+            m = get(d)
+            pred = None
+            if m is not None:
+                x, tx, T = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+                with np.errstate(all="ignore"):
+                    pred = m.predict_expected_visits(horizon, x, tx, T)
+            if pred is None or not np.all(np.isfinite(pred)):  # e.g. a, b ~ 1e6: NaN
+                fails[name] += 1
                 continue
-            x, tx, T = (s[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-            with np.errstate(all="ignore"):
-                pred = m.predict_expected_visits(horizon, x, tx, T)
-            if not np.all(np.isfinite(pred)):  # e.g. a, b ~ 1e6 at the boundary: NaN
-                fails += 1
-                continue
-            mse.append(np.mean((pred - actual[d]) ** 2))
-            tot.append(abs(pred.sum() - actual[d].sum()) / max(actual[d].sum(), 1.0))
-            if oracle is not None:
-                orc.append(np.mean((pred - oracle[d]) ** 2))
+            per[name][d] = pred
+    common = [d for d in summaries if all(d in per[name] for name in models)]
+    out = {}
+    for name in models:
+        preds = [per[name][d] for d in common]
         out[name] = {
-            "heldout_mse": float(np.mean(mse)) if mse else np.nan,
-            "dealer_total_abs_rel_err": float(np.mean(tot)) if tot else np.nan,
-            "mse_vs_true_expectation": float(np.mean(orc)) if orc else np.nan,
-            "failed_dealers": fails,
+            "heldout_mse": float(
+                np.mean([np.mean((p - actual[d]) ** 2) for p, d in zip(preds, common, strict=True)])
+            ),
+            "dealer_total_abs_rel_err": float(
+                np.mean(
+                    [
+                        abs(p.sum() - actual[d].sum()) / max(actual[d].sum(), 1.0)
+                        for p, d in zip(preds, common, strict=True)
+                    ]
+                )
+            ),
+            "mse_vs_true_expectation": float(
+                np.mean([np.mean((p - oracle[d]) ** 2) for p, d in zip(preds, common, strict=True)])
+            )
+            if oracle is not None
+            else np.nan,
+            "failed_dealers": fails[name],
         }
     return out
 
