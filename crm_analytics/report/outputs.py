@@ -1,0 +1,189 @@
+"""A dealer's outputs to act on: the call-list and fix-list workbooks of a run.
+
+Written in the render stage of a batch run beside the dealer's report, under stable names a
+report page or the index can link (:data:`CALL_LISTS_FILE`, :data:`FIX_LIST_FILE`):
+
+* ``call_lists.xlsx``: a summary sheet (calls and expected margin per owner), then one sheet
+  per owner (sales consultant or service advisor) with that owner's calls in priority order.
+* ``fix_list.xlsx``: a summary sheet (records per owner and issue), then one sheet per owner
+  (consultant, reception, sales manager, CRM) with the records to correct and what to do.
+
+Headers and the words in cells (reasons, actions) are in the dealer's language. Phones and
+names are masked unless the run asked for contact lists (``Settings.mask_personal_data`` is
+false); every sheet is formula-safe (:func:`crm_analytics.actions.export.write_workbook`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from crm_analytics.actions.export import sheets_by_owner, write_workbook
+from crm_analytics.metrics.quality import fix_list
+from crm_analytics.metrics.quality.registry import fix_of
+from crm_analytics.report.analysis import DealerAnalysis
+from crm_analytics.report.plots import label
+from crm_analytics.report.text import t
+
+__all__ = [
+    "CALL_LISTS_FILE",
+    "FIX_LIST_FILE",
+    "call_list_sheets",
+    "fix_list_sheets",
+    "write_action_workbooks",
+]
+
+#: The call-list workbook of a dealer in a run folder: ``<run>/<dealer>/call_lists.xlsx``.
+CALL_LISTS_FILE = "call_lists.xlsx"
+#: The data-quality fix-list workbook: ``<run>/<dealer>/fix_list.xlsx``.
+FIX_LIST_FILE = "fix_list.xlsx"
+
+#: call-list column -> text key of its header (the order of the sheet's columns)
+_CALL_COLUMNS = {
+    "no": "wb_no",
+    "reason": "wb_reason",
+    "customer_id": "wb_customer",
+    "customer_name": "wb_customer_name",
+    "customer_phone": "wb_phone",
+    "due_date": "wb_due",
+    "detail": "wb_detail",
+    "expected_margin": "wb_expected",
+    "value": "wb_value",
+    "likelihood": "wb_likelihood",
+    "rank": "wb_rank",
+    "owner_id": "wb_owner",
+}
+_FIX_COLUMNS = {
+    "owner": "wb_owner",
+    "consultant_name": "wb_owner_name",
+    "issue": "wb_issue",
+    "action": "wb_action",
+    "table": "wb_table",
+    "record_id": "wb_record",
+    "customer_id": "wb_customer",
+    "lead_id": "wb_lead",
+    "at": "wb_at",
+    "name": "wb_customer_name",
+    "phone": "wb_phone",
+    "other_phone": "wb_other_phone",
+    "detail": "wb_detail",
+    "note": "wb_note",
+}
+
+
+def _staff_names(analysis: DealerAnalysis) -> dict[str, str]:
+    staff = analysis.dealer.staff
+    if not len(staff) or "name" not in staff.columns:
+        return {}
+    return dict(zip(staff["staff_id"].astype(str), staff["name"].astype(str), strict=True))
+
+
+def _owner_sheet(names: dict[str, str], language: str) -> Callable[[str], str]:
+    roles = {"crm": "CRM", "reception": "前台" if language == "zh" else "reception"}
+    roles["sales_manager"] = "销售经理" if language == "zh" else "sales manager"
+
+    def name(owner: str) -> str:
+        if owner in names:
+            return f"{owner} {names[owner]}"
+        return roles.get(owner, owner)
+
+    return name
+
+
+def call_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.DataFrame]:
+    """The call-list workbook's sheets: summary, then one per owner, headers in ``language``.
+
+    Masked unless the dealer's settings ask for contact lists (``mask_personal_data`` false).
+    """
+    calls = analysis.call_lists(masked=analysis.settings.mask_personal_data)
+    calls = calls.sort_values(["owner_id", "priority", "rank"], ascending=[True, False, True])
+    calls["no"] = calls.groupby("owner_id", dropna=False).cumcount() + 1
+    calls["reason"] = calls["reason"].map(lambda r: label(str(r), language))
+    calls["expected_margin"] = calls["expected_margin"].round(0)
+    calls["value"] = calls["value"].round(0)
+    calls["likelihood"] = calls["likelihood"].round(3)
+    names = _staff_names(analysis)
+    summary = (
+        calls.groupby("owner_id", dropna=False)
+        .agg(calls=("customer_id", "size"), expected=("expected_margin", "sum"))
+        .reset_index()
+    )
+    summary.insert(1, "owner_name", summary["owner_id"].astype(str).map(names))
+    summary = summary.rename(
+        columns={
+            "owner_id": t("wb_owner", language),
+            "owner_name": t("wb_owner_name", language),
+            "calls": t("wb_calls", language),
+            "expected": t("wb_expected", language),
+        }
+    )
+    table = calls[list(_CALL_COLUMNS)].rename(
+        columns={c: t(k, language) for c, k in _CALL_COLUMNS.items()}
+    )
+    return sheets_by_owner(
+        table,
+        t("wb_owner", language),
+        summary=summary,
+        summary_name=t("wb_summary", language),
+        sheet_of=_owner_sheet(names, language),
+        unassigned=t("wb_unassigned", language),
+    )
+
+
+def fix_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.DataFrame]:
+    """The fix-list workbook's sheets: summary (records per owner and issue), then one per
+    owner, headers and actions in ``language``; masked unless contact lists were asked for."""
+    fixes = fix_list(
+        analysis.dealer,
+        scorecard=analysis.scorecard,
+        contacts=not analysis.settings.mask_personal_data,
+    )
+    if language == "zh":
+        fixes["action"] = [
+            (f.zh if (f := fix_of(str(tb), str(i))) else a)
+            for tb, i, a in zip(fixes["table"], fixes["issue"], fixes["action"], strict=True)
+        ]
+        fixes["note"] = fixes["note_zh"]
+    fixes = fixes.drop(columns=["note_zh"])
+    summary = fixes.groupby(["owner", "issue"]).size().rename("records").reset_index()
+    summary = summary.rename(
+        columns={
+            "owner": t("wb_owner", language),
+            "issue": t("wb_issue", language),
+            "records": t("wb_records", language),
+        }
+    )
+    table = fixes[list(_FIX_COLUMNS)].rename(
+        columns={c: t(k, language) for c, k in _FIX_COLUMNS.items()}
+    )
+    return sheets_by_owner(
+        table,
+        t("wb_owner", language),
+        summary=summary,
+        summary_name=t("wb_summary", language),
+        sheet_of=_owner_sheet(_staff_names(analysis), language),
+        unassigned="crm",
+    )
+
+
+def write_action_workbooks(
+    analysis: DealerAnalysis, folder: str | os.PathLike[str]
+) -> dict[str, Path]:
+    """Write ``call_lists.xlsx`` and ``fix_list.xlsx`` of the dealer into ``folder``.
+
+    Returns
+    -------
+    dict
+        ``{"call_lists": path, "fix_list": path}``.
+    """
+    language = analysis.settings.language
+    folder = Path(folder)
+    return {
+        "call_lists": write_workbook(
+            call_list_sheets(analysis, language), folder / CALL_LISTS_FILE
+        ),
+        "fix_list": write_workbook(fix_list_sheets(analysis, language), folder / FIX_LIST_FILE),
+    }

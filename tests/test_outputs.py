@@ -1,0 +1,130 @@
+"""Outputs to act on: the call-list and fix-list workbooks of a dealer (masking, formulas)."""
+
+from __future__ import annotations
+
+import copy
+import re
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from crm_analytics.actions.export import neutralize_formulas, sheet_name, write_workbook
+from crm_analytics.core.config import resolve_settings
+from crm_analytics.core.errors import InputError
+from crm_analytics.metrics.quality import fix_list
+from crm_analytics.report.analysis import analyse_dealer
+from crm_analytics.report.outputs import (
+    CALL_LISTS_FILE,
+    FIX_LIST_FILE,
+    write_action_workbooks,
+)
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tx", "\rx"]
+
+
+@pytest.fixture(scope="module")
+def analysis(dirty_dealer):
+    return analyse_dealer(dirty_dealer, resolve_settings(dirty_dealer.dealer_id, language="en"))
+
+
+def _cells(path) -> list[str]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    out = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows(values_only=True):
+            out.extend(str(v) for v in row if v is not None)
+    return out
+
+
+def _digits(values) -> set[str]:
+    return {re.sub(r"\D", "", str(v)) for v in values if isinstance(v, str) and v.strip()}
+
+
+def _list_phones(a) -> set[str]:
+    calls = a.call_lists(masked=False)
+    fixes = fix_list(a.dealer, scorecard=a.scorecard, contacts=True)
+    phones = _digits(calls["customer_phone"].dropna())
+    phones |= _digits(pd.concat([fixes["phone"], fixes["other_phone"]]).dropna())
+    return {p for p in phones if len(p) >= 7}
+
+
+def _with(analysis, **run_args):
+    a = copy.copy(analysis)
+    a.settings = analysis.settings.with_run_args(**run_args)
+    return a
+
+
+def test_masked_workbooks_hold_no_full_phone(analysis, tmp_path):
+    paths = write_action_workbooks(analysis, tmp_path)
+    assert paths == {"call_lists": tmp_path / CALL_LISTS_FILE, "fix_list": tmp_path / FIX_LIST_FILE}
+    phones = _list_phones(analysis)
+    assert len(phones) > 50
+    text = "\n".join(_cells(paths["call_lists"]) + _cells(paths["fix_list"]))
+    digits_runs = set(re.findall(r"\d{7,}", text))
+    assert not digits_runs & phones
+    assert "****" in text
+
+
+def test_contact_workbooks_hold_every_phone_of_the_lists(analysis, tmp_path):
+    a = _with(analysis, mask_personal_data=False)
+    paths = write_action_workbooks(a, tmp_path)
+    calls = a.call_lists(masked=False)
+    fixes = fix_list(a.dealer, scorecard=a.scorecard, contacts=True)
+    got_calls = _digits(_cells(paths["call_lists"]))
+    got_fix = _digits(_cells(paths["fix_list"]))
+    assert _digits(calls["customer_phone"].dropna()) <= got_calls
+    assert _digits(pd.concat([fixes["phone"], fixes["other_phone"]]).dropna()) <= got_fix
+
+
+def test_one_sheet_per_owner_rows_complete_and_translated(analysis, tmp_path):
+    calls = analysis.call_lists()
+    fixes = fix_list(analysis.dealer, scorecard=analysis.scorecard)
+    for lang, header in (("en", "reason"), ("zh", "回访原因")):
+        paths = write_action_workbooks(_with(analysis, language=lang), tmp_path / lang)
+        wb = openpyxl.load_workbook(paths["call_lists"], read_only=True)
+        owners = calls["owner_id"].dropna().unique()
+        assert len(wb.sheetnames) == 1 + len(owners) + int(calls["owner_id"].isna().any())
+        rows = 0
+        for ws in wb.worksheets[1:]:
+            data = list(ws.iter_rows(values_only=True))
+            assert header in data[0]
+            rows += len(data) - 1
+        assert rows == len(calls)
+        wb = openpyxl.load_workbook(paths["fix_list"], read_only=True)
+        assert len(wb.sheetnames) == 1 + fixes["owner"].nunique()
+        assert sum(ws.max_row - 1 for ws in wb.worksheets[1:]) == len(fixes)
+
+
+def test_formula_cells_are_neutralised(analysis, tmp_path):
+    a = _with(analysis, mask_personal_data=False)
+    a.calls = analysis.calls.copy()
+    n = min(len(HOSTILE), len(a.calls))
+    a.calls.loc[a.calls.index[:n], "customer_name"] = HOSTILE[:n]
+    a.calls.loc[a.calls.index[:n], "detail"] = HOSTILE[:n]
+    path = write_action_workbooks(a, tmp_path)["call_lists"]
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                assert c.data_type != "f", (ws.title, c.coordinate, c.value)
+                if isinstance(c.value, str):
+                    assert not c.value.startswith(("=", "+", "-", "@", "\t", "\r")), c.value
+    assert f"'{HOSTILE[0]}" in _cells(path)
+
+
+def test_writer_rules(tmp_path):
+    df = pd.DataFrame({"=a": ["=1", 2, None], "b": pd.to_datetime(["2026-01-02"] * 3)})
+    safe = neutralize_formulas(df)
+    assert list(safe.columns) == ["'=a", "b"] and safe.iloc[0, 0] == "'=1" and safe.iloc[1, 0] == 2
+    assert sheet_name("a/b:c" * 10, []) == ("a_b_c" * 10)[:31]
+    assert sheet_name("X", ["x"]) == "X~2"
+    p = write_workbook({"s": df, "S": df}, tmp_path / "w.xlsx")
+    wb = openpyxl.load_workbook(p)
+    assert wb.sheetnames == ["s", "S~2"] and wb["s"]["B2"].value == "2026-01-02"
+    with pytest.raises(InputError, match=r"\.xlsx"):
+        write_workbook({"s": df}, tmp_path / "w.csv")
+    with pytest.raises(InputError, match="no table"):
+        write_workbook({}, tmp_path / "w.xlsx")
+    with pytest.raises(InputError, match="not a table"):
+        write_workbook({"s": [1]}, tmp_path / "w.xlsx")  # type: ignore[dict-item]
