@@ -33,7 +33,15 @@ benchmark = read_json(benchmark_path) if benchmark_path else None
 
 # %%
 out.show_heading(t("network", language), 1)
-out.show_text(f"{len(network)} dealer(s) with a report in {run_dir}")
+if len(network):
+    out.show_text(t("ov_dealers", language, n=len(network)))
+
+
+def _names(c: str) -> str:
+    """A column's display name in the run's language."""
+    keys = {"dealer_id": "idx_dealer", "name": "idx_name", "city": "city"}
+    return t(keys[c], language) if c in keys else plots.label(c, language)
+
 
 # %%
 # Ranking of all dealers: every headline KPI, best dealer first on the closing ratio
@@ -43,7 +51,7 @@ if len(network):
     ranked = network[cols].sort_values("visit_to_order_rate", ascending=False)
     out.show_heading(t("ranking", language))
     out.show_table(
-        ranked.rename(columns=lambda c: plots.label(c, language)),
+        ranked.rename(columns=_names),
         formatters={plots.label(k, language): out.fmt_kpi for k in rm.KPI_KEYS},
         index=False,
     )
@@ -60,19 +68,26 @@ if len(network):
         plt.show()
 
 # %%
-# Network medians and quartiles (the peer benchmark every dealer report compares against).
+# Network quartiles (the peer benchmark every dealer report compares against).
 if benchmark:
-    bench = pd.DataFrame({k: benchmark[k] for k in ("q1", "median", "q3")})
-    out.show_table(
-        bench.rename(index=lambda k: plots.label(k, language)),
-        formatters=dict.fromkeys(bench.columns, out.fmt_kpi),
+    bench = pd.DataFrame(
+        {
+            t("ov_q1", language): benchmark["q1"],
+            plots.label("median", language): benchmark["median"],
+            t("ov_q3", language): benchmark["q3"],
+        }
     )
+    bench = bench.reindex([k for k in rm.KPI_KEYS if k in bench.index])  # the report's order
+    bench.index = [plots.label(k, language) for k in bench.index]
+    out.show_heading(t("ov_benchmark", language))
+    out.show_table(bench, formatters=dict.fromkeys(bench.columns, out.fmt_kpi))
 
 # %%
-# Action lists per dealer (sizes at each dealer's data date).
+# Call lists per dealer (sizes at each dealer's data date).
 lists = [c for c in network.columns if c.startswith("list.")]
 if lists:
-    out.show_table(
-        network[["dealer_id", *lists]].rename(columns=lambda c: c.removeprefix("list.")),
-        index=False,
+    sizes = network[["dealer_id", "name", *lists]].rename(
+        columns=lambda c: _names(c.removeprefix("list."))
     )
+    out.show_heading(t("ov_lists", language))
+    out.show_table(sizes, index=False)

@@ -459,6 +459,57 @@ def test_index_html_escapes(tmp_path):
     assert "<script>alert" not in text and "&lt;script&gt;alert(&quot;dealer&quot;)" in text
 
 
+def _fake_run(tmp_path):
+    """A run folder of two reported dealers and one that failed to load."""
+    kpis = dict.fromkeys(metrics.KPI_KEYS, 0.5) | {"accessories_per_car": 4000.0}
+    for did, fin in (("D1", 0.56), ("D2", 0.40)):
+        m = {
+            "dealer": {"dealer_id": did, "name": HOSTILE_DEALER, "as_of": "2026-06-30"},
+            "period": ["2025-07-01", "2026-06-30"],
+            "kpis": kpis | {"finance_penetration": fin, "visit_rate": 0.53},
+            "volumes": {"base.finance_penetration": 100},
+            "unit_margins": {"finance_penetration": 2000.0},
+        }
+        doc = {"dealer_id": did, "status": "ok", "metrics": m, "report": f"{did}/report.html"}
+        doc["targets"] = {"finance_penetration": 0.55, "visit_rate": 0.55}
+        files.write_json(doc, tmp_path / did / "metrics.json")
+    rows = [
+        {"dealer_id": d, "status": "ok", "link": f"{d}/report.html", "outputs": {}}
+        for d in ("D1", "D2")
+    ]
+    rows.append({"dealer_id": "D3", "status": "failed", "error": "InputError: <bad> file"})
+    return rows
+
+
+def test_index_is_a_network_scorecard(tmp_path):
+    rows = _fake_run(tmp_path)
+    (tmp_path / "D1" / "call_lists.xlsx").write_bytes(b"")
+    for lang in ("en", "zh"):
+        export.write_index(tmp_path / "index.html", rows, run_dir=tmp_path, language=lang)
+        text = (tmp_path / "index.html").read_text()
+        assert "2025-07-01 – 2026-06-30" in text and "2026-06-30" in text
+        assert "<script>alert" not in text and "&lt;bad&gt;" in text
+        assert "crm-analytics check --dealers D3" in text  # the fix of a load failure
+        assert "D1/call_lists.xlsx" in text and "D2/report.html" in text
+        assert "th[data-k]" in text  # sortable
+    assert "经销商网络记分卡" in text and "金融渗透率" in text
+    # D1 finance 56% vs 55% green, D2 40% red (gap 0.15 x 100 x 2000 = 30,000 yuan), visit
+    # rate 53% vs 55% amber for both
+    assert text.count("background:#dafbe1") >= 1 and text.count("background:#fff1c2") >= 2
+    assert "data-v='30000.0'" in text
+
+
+def test_kpi_status_rules():
+    assert metrics.kpi_status("finance_penetration", 0.55, 0.55) == "green"
+    assert metrics.kpi_status("finance_penetration", 0.50, 0.55) == "amber"
+    assert metrics.kpi_status("finance_penetration", 0.49, 0.55) == "red"
+    assert metrics.kpi_status("quarantine_share", 0.005, 0.01) == "green"
+    assert metrics.kpi_status("quarantine_share", 0.0105, 0.01) == "amber"
+    assert metrics.kpi_status("quarantine_share", 0.02, 0.01) == "red"
+    assert metrics.kpi_status("visit_rate", None, 0.5) is None
+    assert metrics.kpi_status("visit_rate", 0.5, None) is None
+
+
 # ---------------------------------------------------------------------------------------------
 # runner end to end
 # ---------------------------------------------------------------------------------------------
@@ -501,6 +552,15 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     index = (out / "index.html").read_text()
     assert all(f"{d}/report.html" in index for d in ("D001", "D002", "D003"))
     assert "network_overview.html" in index
+    # the manifest: every dealer x notebook, and every output linked from the index
+    manifest = json.loads((out / "run.json").read_text())
+    assert len(manifest["notebooks"]) == 3 * len(runner.DEFAULT_NOTEBOOKS)
+    for did in ("D001", "D002", "D003"):
+        for f in ("call_lists.xlsx", "fix_list.xlsx", "lead_scores.parquet"):
+            assert (out / did / f).is_file()
+        for f in ("call_lists.xlsx", "fix_list.xlsx", "churn.html", "personas.html"):
+            assert f"{did}/{f}" in index
+    assert "Network scorecard" in index and "Period " in index
     # hostile names are escaped in the dealer's report and the index
     d2 = (out / "D002" / "report.html").read_text()
     q = '(&quot;|")'
@@ -586,6 +646,22 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     assert json.loads((out / "run.json").read_text())["results"][0]["status"] == "skipped"
     assert runner.main(["--dealers", "D003", "--force", *base]) == 0
     assert json.loads((out / "run.json").read_text())["results"][0]["status"] == "ok"
+    # the partial re-run kept every dealer of the run folder in the manifest and the index
+    manifest = json.loads((out / "run.json").read_text())
+    dealers = {d["dealer_id"]: d for d in manifest["dealers"]}
+    assert sorted(dealers) == ["D001", "D002", "D003"]
+    assert dealers["D001"]["status"] == "timeout" and dealers["D002"]["status"] == "failed"
+    assert "bad data for D002" in dealers["D002"]["error"]
+    rows = {(r["dealer_id"], r["notebook"]): r for r in manifest["notebooks"]}
+    assert rows[("D002", "dealer_report")]["status"] == "failed"
+    assert rows[("D003", "dealer_report")]["output"] == "D003/report.html"
+    assert all(len(r["input_hash"]) == 32 and r["duration_s"] >= 0 for r in rows.values())
+    index = (out / "index.html").read_text()
+    for did in ("D001", "D002", "D003"):
+        assert f"<td data-v='{did}'>{did}</td>" in index
+    assert "bad data for D002" in index and "D002/failed.html" in index
+    assert "D003/report.html" in index and "D003/call_lists.xlsx" in index
+    assert "crm-analytics report --dealers D002 --force" in index  # the fix
     assert runner.main(["--dealers", "D1", *base]) == 2
 
 

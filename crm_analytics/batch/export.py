@@ -10,8 +10,17 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from crm_analytics.core.files import atomic_write_text
+from crm_analytics.core.files import atomic_write_text, read_json
 from crm_analytics.report.display import neutralize_active_html
+from crm_analytics.report.headline import (
+    AMBER_WITHIN,
+    KPI_KEYS,
+    gaps_in_yuan,
+    kpi_status,
+    load_benchmark,
+)
+from crm_analytics.report.plots import format_yuan, label
+from crm_analytics.report.text import TEXT, t
 
 __all__ = ["HIDDEN_TAGS", "export_html", "write_index"]
 
@@ -50,74 +59,308 @@ def export_html(nb: Any, path: str | os.PathLike[str], *, title: str = "") -> Pa
     return atomic_write_text(body, path)
 
 
-_STATUS_COLOUR = {"ok": "#1a7f37", "skipped": "#57606a", "failed": "#cf222e", "timeout": "#bc4c00"}
+_STATUS_COLOUR = {"ok": "#1a7f37", "skipped": "#1a7f37", "failed": "#cf222e", "timeout": "#bc4c00"}
+_RAG_STYLE = {
+    "green": "background:#dafbe1;color:#116329",
+    "amber": "background:#fff1c2;color:#7d4e00",
+    "red": "background:#ffd8d3;color:#a40e26",
+}
+#: outputs linked after the notebooks, in this order (name -> text key of the link)
+_OUTPUT_LINKS = {"call_lists": "idx_call_lists", "fix_list": "idx_fix_list"}
+_SORT_JS = """
+document.querySelectorAll('th[data-k]').forEach(function (th) {
+  th.addEventListener('click', function () {
+    var table = th.closest('table'), body = table.tBodies[0], k = +th.dataset.k;
+    var dir = th.dataset.dir === 'asc' ? 'desc' : 'asc';
+    table.querySelectorAll('th').forEach(function (h) { delete h.dataset.dir; });
+    th.dataset.dir = dir;
+    var rows = Array.prototype.slice.call(body.rows);
+    rows.sort(function (a, b) {
+      var x = a.cells[k].dataset.v, y = b.cells[k].dataset.v;
+      var nx = parseFloat(x), ny = parseFloat(y), c;
+      if (x === '' || y === '') { c = (x === '') - (y === ''); return c; }
+      c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return dir === 'asc' ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+_CSS = (
+    "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em;"
+    "font-size:15px;color:#1f2328}table{border-collapse:collapse;font-size:13px}"
+    "div.wrap{overflow-x:auto}td.gap{min-width:10em}td.name{max-width:9em}"
+    "th,td{padding:4px 6px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}"
+    "th{background:#f6f8fa;cursor:pointer;font-weight:600;font-size:12px;max-width:7em}"
+    "th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}"
+    "td.num,td.st{text-align:right;white-space:nowrap}td.st{text-align:left}td.links a{margin-right:.6em;white-space:nowrap}"
+    "td.err{max-width:34em;font-size:13px}td.err code{font-size:12px;background:#f6f8fa}"
+    ".legend span{padding:1px 6px;margin-right:6px}p.meta{color:#57606a;font-size:13px}"
+)
+
+
+def _dealer_doc(run_dir: Path | None, dealer_id: str) -> dict[str, Any]:
+    if run_dir is None:
+        return {}
+    doc = read_json(run_dir / dealer_id / "metrics.json")
+    return doc if isinstance(doc, dict) else {}
+
+
+def _outputs(row: Mapping[str, Any], run_dir: Path | None) -> dict[str, str]:
+    """The dealer's outputs: the manifest's, else the files found in its folder."""
+    outputs = dict(row.get("outputs") or {})
+    if outputs or run_dir is None:
+        return outputs
+    did = str(row.get("dealer_id", ""))
+    for f in sorted((run_dir / did).glob("*.html")):
+        if f.name != "failed.html":
+            outputs[f.stem if f.stem != "report" else "dealer_report"] = f"{did}/{f.name}"
+    for f in sorted((run_dir / did).glob("*.xlsx")):
+        outputs[f.stem] = f"{did}/{f.name}"
+    return outputs
+
+
+def _link_cell(row: Mapping[str, Any], run_dir: Path | None, lang: str) -> str:
+    esc = html.escape
+    outputs = _outputs(row, run_dir)
+    links: list[tuple[str, str]] = []
+    if row.get("status") in ("ok", "skipped") and row.get("link"):
+        links.append((t("idx_report", lang), str(row["link"])))
+    for name, href in outputs.items():
+        if name.endswith("_scores") or name in _OUTPUT_LINKS or href == row.get("link"):
+            continue
+        links.append((t(f"nb_{name}", lang) if f"nb_{name}" in TEXT["en"] else name, href))
+    links += [(t(k, lang), outputs[n]) for n, k in _OUTPUT_LINKS.items() if n in outputs]
+    if row.get("status") in ("failed", "timeout") and row.get("link"):
+        links.append((t("idx_failed_page", lang), str(row["link"])))
+    return " ".join(f"<a href='{esc(h, quote=True)}'>{esc(lbl)}</a>" for lbl, h in links)
+
+
+def _fix_text(row: Mapping[str, Any], lang: str) -> str:
+    did = str(row.get("dealer_id", ""))
+    if row.get("status") == "timeout":
+        return t("fix_timeout", lang, d=did)
+    if not row.get("notebooks"):
+        return t("fix_load", lang, d=did)
+    return t("fix_notebook", lang, d=did)
+
+
+def _cell(text: str, sort_value: object = None, cls: str = "", style: str = "") -> str:
+    esc = html.escape
+    v = text if sort_value is None else sort_value
+    attrs = f" data-v='{esc(str(v), quote=True)}'"
+    attrs += f" class='{cls}'" if cls else ""
+    attrs += f" style='{style}'" if style else ""
+    return f"<td{attrs}>{text}</td>"
+
+
+def _kpi_cells(doc: Mapping[str, Any], lang: str) -> list[str]:
+    kpis = (doc.get("metrics") or {}).get("kpis") or {}
+    targets = doc.get("targets") or {}
+    cells = []
+    for k in KPI_KEYS:
+        v = kpis.get(k)
+        if v is None:
+            cells.append(_cell("–", "", "num"))
+            continue
+        status = kpi_status(k, v, targets.get(k))
+        text = format_yuan(v, lang) if k == "accessories_per_car" else f"{float(v):.1%}"
+        tgt = targets.get(k)
+        title = ""
+        if tgt is not None:
+            ref = format_yuan(tgt, lang) if k == "accessories_per_car" else f"{float(tgt):.0%}"
+            title = f"{label('target', lang)} {ref}"
+        cell = _cell(html.escape(text), float(v), "num", _RAG_STYLE.get(status or "", ""))
+        cells.append(cell.replace("<td", f"<td title='{html.escape(title, quote=True)}'", 1))
+    return cells
+
+
+def _gap_cell(doc: Mapping[str, Any], bench: Mapping[str, Any] | None, lang: str) -> str:
+    metrics = doc.get("metrics")
+    if not metrics:
+        return _cell("", "")
+    gaps = gaps_in_yuan(metrics, targets=doc.get("targets") or {}, benchmark=bench)
+    if not len(gaps):
+        return _cell(html.escape(t("idx_no_gap", lang)), 0, "num")
+    g = gaps.iloc[0]
+    against = t("idx_vs_target" if g["against"] == "target" else "idx_vs_peer", lang)
+    text = (
+        f"<b>{html.escape(format_yuan(g['gap_yuan'], lang))}</b><br>"
+        f"{html.escape(label(str(g['kpi']), lang))} {html.escape(against)}"
+    )
+    return _cell(text, round(float(g["gap_yuan"]), 2), "gap")
+
+
+def _dealer_row(
+    row: Mapping[str, Any], run_dir: Path | None, bench: Mapping[str, Any] | None, lang: str
+) -> str:
+    esc = html.escape
+    did = str(row.get("dealer_id", ""))
+    doc = _dealer_doc(run_dir, did)
+    status = str(row.get("status", ""))
+    st_text = t(f"st_{status}", lang) if f"st_{status}" in TEXT["en"] else status
+    name = str(
+        row.get("name", "") or ((doc.get("metrics") or {}).get("dealer") or {}).get("name", "")
+    )
+    cells = [
+        _cell(esc(did), did),
+        _cell(esc(name), name, cls="name"),
+        _cell(
+            esc(st_text),
+            status,
+            "st",
+            style=f"color:{_STATUS_COLOUR.get(status, '#000')};font-weight:600",
+        ),
+        *(
+            _kpi_cells(doc, lang)
+            if status in ("ok", "skipped")
+            else [_cell("", "")] * len(KPI_KEYS)
+        ),
+        _gap_cell(doc, bench, lang) if status in ("ok", "skipped") else _cell("", ""),
+        _cell(_link_cell(row, run_dir, lang), "", "links"),
+    ]
+    if status in ("failed", "timeout"):
+        msg = f"{esc(str(row.get('error') or ''))}<br><b>{_fix_html(_fix_text(row, lang))}</b>"
+        cells.append(_cell(msg, "", "err"))
+    else:
+        cells.append(_cell(""))
+    return "<tr>" + "".join(cells) + "</tr>"
+
+
+def _fix_html(text: str) -> str:
+    """Escape a fix text; its `command` spans become <code>."""
+    parts = html.escape(text).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _period_line(docs: Sequence[Mapping[str, Any]], lang: str) -> str:
+    periods = sorted({tuple(d["metrics"]["period"]) for d in docs if d.get("metrics")})
+    dates = sorted({d["metrics"]["dealer"].get("as_of", "") for d in docs if d.get("metrics")})
+    if not periods:
+        return ""
+
+    def span(values: list[str]) -> str:
+        if len(set(values)) == 1:
+            return values[0]
+        return t("idx_various", lang, first=min(values), last=max(values))
+
+    per = (
+        f"{periods[0][0]} – {periods[0][1]}"
+        if len(periods) == 1
+        else t("idx_various", lang, first=periods[0][0], last=periods[-1][1])
+    )
+    return t("idx_period", lang, period=per, as_of=span(dates))
 
 
 def write_index(
     path: str | os.PathLike[str],
     rows: Sequence[Mapping[str, Any]],
     *,
-    title: str = "Dealer reports",
+    language: str = "en",
+    run_dir: str | os.PathLike[str] | None = None,
+    title: str | None = None,
     extra_links: Sequence[tuple[str, str]] = (),
     meta: Mapping[str, Any] | None = None,
+    network: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write the run's ``index.html``: one row per dealer with status, duration, link, error.
+    """Write the run's ``index.html``: the network scorecard, one row per dealer.
+
+    Per dealer: id, name, status, every headline KPI coloured red / amber / green against the
+    dealer's targets (:func:`~crm_analytics.report.headline.kpi_status`), the biggest gap in
+    yuan (against target or peers, :func:`~crm_analytics.report.headline.gaps_in_yuan`), links
+    to the report, the other notebooks and the workbooks, and for a failed dealer the error
+    and the fix. Columns sort on a click. Every data string is HTML-escaped.
 
     Parameters
     ----------
     rows
-        Mappings with ``dealer_id``, ``name``, ``status``, ``duration_s``, ``link`` (relative
-        path or empty) and ``error``. Every value is HTML-escaped.
+        The manifest's dealers: mappings with ``dealer_id``, ``name``, ``status``, ``link``
+        (report, or the failure page), ``error``, ``notebooks`` (manifest rows) and
+        ``outputs`` (name -> path relative to the run folder).
+    language
+        ``zh`` or ``en`` (the network's language).
+    run_dir
+        The run folder: each dealer's ``metrics.json`` (KPIs, targets, period) and the peer
+        benchmark are read from it; without it only status and links are shown.
+    title
+        Page title (default: the network scorecard's, in ``language``).
     extra_links
-        (label, relative path) pairs shown above the table (e.g. the network overview).
+        (name, relative path) shown above the table; a name with a text ``nb_<name>`` is
+        translated (e.g. ``network_overview``).
     meta
-        Run facts shown under the title (key -> value).
+        ``executed`` and ``run_time`` of the run.
+    network
+        The network overview's manifest row when it failed (its error is shown).
     """
     esc = html.escape
+    lang = "zh" if language == "zh" else "en"
+    rdir = Path(run_dir) if run_dir is not None else None
+    bench = load_benchmark(rdir / "network" / "benchmark.json") if rdir is not None else None
+    title = title or t("idx_title", lang)
+    docs = [_dealer_doc(rdir, str(r.get("dealer_id", ""))) for r in rows]
     n_fail = sum(r.get("status") in ("failed", "timeout") for r in rows)
+    n_ok = sum(r.get("status") in ("ok", "skipped") for r in rows)
     parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>{esc(title)}</title>",
-        "<style>body{font-family:system-ui,sans-serif;margin:2em;font-size:16px}"
-        "table{border-collapse:collapse}th,td{padding:6px 12px;border-bottom:1px solid #ddd;"
-        "text-align:left;vertical-align:top}th{background:#f3f3f3}"
-        "td.err{font-family:monospace;white-space:pre-wrap;max-width:60em;font-size:13px}"
-        "</style></head><body>",
+        f"<!DOCTYPE html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head>"
+        "<meta charset='utf-8'><meta name='viewport' content='width=device-width'>",
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>",
         f"<h1>{esc(title)}</h1>",
-        f"<p>{len(rows)} dealer(s), {n_fail} failed. Written "
-        f"{esc(_dt.datetime.now().isoformat(timespec='seconds'))}.</p>",
     ]
-    if meta:
-        parts.append(
-            "<p>" + "<br>".join(f"{esc(str(k))}: {esc(str(v))}" for k, v in meta.items()) + "</p>"
-        )
+    period = _period_line(docs, lang)
+    if period:
+        parts.append(f"<p><b>{esc(period)}</b></p>")
+    parts.append(f"<p>{esc(t('idx_counts', lang, n=len(rows), ok=n_ok, failed=n_fail))}</p>")
     if extra_links:
         parts.append(
             "<p>"
             + " · ".join(
-                f"<a href='{esc(href, quote=True)}'>{esc(lbl)}</a>" for lbl, href in extra_links
+                f"<a href='{esc(href, quote=True)}'>"
+                f"{esc(t(f'nb_{n}', lang) if f'nb_{n}' in TEXT['en'] else n)}</a>"
+                for n, href in extra_links
             )
             + "</p>"
         )
+    if network:
+        msg = t("idx_network_failed", lang, error=str(network.get("error") or ""))
+        parts.append(f"<p style='color:#cf222e'>{esc(msg)}</p>")
+    legend = t("idx_rag", lang, tol=AMBER_WITHIN)
     parts.append(
-        "<table><thead><tr><th>dealer</th><th>name</th><th>status</th><th>duration</th>"
-        "<th>report</th><th>error</th></tr></thead><tbody>"
-    )
-    for r in rows:
-        status = str(r.get("status", ""))
-        colour = _STATUS_COLOUR.get(status, "#000")
-        link = r.get("link") or ""
-        dur = r.get("duration_s")
-        dur_s = f"{float(dur):.1f} s" if isinstance(dur, int | float) else ""
-        parts.append(
-            "<tr>"
-            f"<td>{esc(str(r.get('dealer_id', '')))}</td>"
-            f"<td>{esc(str(r.get('name', '') or ''))}</td>"
-            f"<td style='color:{colour};font-weight:bold'>{esc(status)}</td>"
-            f"<td>{esc(dur_s)}</td>"
-            + (f"<td><a href='{esc(str(link), quote=True)}'>open</a></td>" if link else "<td></td>")
-            + f"<td class='err'>{esc(str(r.get('error') or ''))}</td>"
-            "</tr>"
+        "<p class='legend'>"
+        + "".join(
+            f"<span style='{v}'>{esc(t(f'rag_{k}', lang))}</span>" for k, v in _RAG_STYLE.items()
         )
-    parts.append("</tbody></table></body></html>\n")
+        + f"{esc(legend)}</p>"
+    )
+    heads = [
+        t("idx_dealer", lang),
+        t("idx_name", lang),
+        t("idx_status", lang),
+        *(label(k, lang) for k in KPI_KEYS),
+        t("idx_gap", lang),
+        t("idx_links", lang),
+        "",
+    ]
+    parts.append(
+        "<div class='wrap'><table><thead><tr>"
+        + "".join(f"<th data-k='{i}'>{esc(h)}</th>" for i, h in enumerate(heads))
+        + "</tr></thead><tbody>"
+    )
+    parts.extend(_dealer_row(r, rdir, bench, lang) for r in rows)
+    parts.append("</tbody></table></div>")
+    if meta:
+        written = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+        parts.append(
+            "<p class='meta'>"
+            + esc(
+                t(
+                    "idx_written",
+                    lang,
+                    when=written,
+                    executed=meta.get("executed", ""),
+                    run_time=meta.get("run_time", ""),
+                )
+            )
+            + "</p>"
+        )
+    parts.append(f"<script>{_SORT_JS}</script></body></html>\n")
     return atomic_write_text("".join(parts), path)

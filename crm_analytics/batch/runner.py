@@ -52,6 +52,8 @@ from crm_analytics.report.analysis import (
     score_with_network,
 )
 from crm_analytics.report.headline import network_benchmark
+from crm_analytics.report.outputs import write_action_workbooks
+from crm_analytics.report.text import t
 
 __all__ = [
     "DEFAULT_NOTEBOOKS",
@@ -104,6 +106,10 @@ class DealerResult:
     link: str = ""
     error: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    #: one manifest row per notebook run: notebook, status, duration_s, error, output, input_hash
+    notebooks: list[dict[str, Any]] = field(default_factory=list)
+    #: outputs of the dealer: name -> path relative to the run folder
+    outputs: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -351,52 +357,70 @@ def _short_error(err: BaseException) -> str:
     return f"{name}: {err}"
 
 
-def _render_job(job: _Job) -> dict[str, Any]:
-    """Step 3: execute the dealer's notebooks, export HTML, write metrics.json last."""
+def _run_notebook(job: _Job, nb_path: str, ddir: Path) -> dict[str, Any]:
+    """Execute one notebook of the dealer and export its HTML; return its manifest row
+    (``status``, ``duration_s``, ``error``, ``output``: the HTML relative to the run folder)."""
     from crm_analytics.batch.export import export_html
 
+    stem = Path(nb_path).stem
+    tmp = ddir / f".{stem}.{os.getpid()}.tmp.ipynb"
+    t1 = time.perf_counter()
+    row: dict[str, Any] = {"notebook": stem, "status": "ok", "error": "", "output": ""}
+    try:
+        nb = _execute(nb_path, job.nb_params, tmp, timeout=job.timeout, kernel_name=job.kernel_name)
+        target = "report.html" if stem == "dealer_report" else f"{stem}.html"
+        # the page title holds only the (validated) id: no data string outside escaped output
+        export_html(nb, ddir / target, title=f"{job.dealer_id} – {stem.replace('_', ' ')}")
+        os.replace(tmp, ddir / f"{stem}.ipynb")
+        row["output"] = f"{job.dealer_id}/{target}"
+    except Exception as err:  # noqa: BLE001 - record, go on with other dealers
+        row["status"] = "timeout" if isinstance(err, _Timeout) else "failed"
+        row["error"] = str(err) if isinstance(err, _Timeout) else f"{stem}: {_short_error(err)}"
+        partial = getattr(err, "partial_nb", None)
+        with contextlib.suppress(Exception):
+            if partial is not None:
+                export_html(partial, ddir / "failed.html", title=f"{job.dealer_id} failed")
+                row["output"] = f"{job.dealer_id}/failed.html"
+        with contextlib.suppress(OSError):
+            (ddir / "report.html").unlink()
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+    row["duration_s"] = time.perf_counter() - t1
+    return row
+
+
+def _render_job(job: _Job) -> dict[str, Any]:
+    """Step 3: write the dealer's outputs, execute its notebooks, export HTML, write
+    metrics.json last (with the manifest rows of its notebooks and its outputs)."""
     t0 = time.perf_counter()
     ddir = Path(job.out) / job.dealer_id
     ddir.mkdir(parents=True, exist_ok=True)
     name = (job.metrics or {}).get("dealer", {}).get("name", "")
-    timings: dict[str, float] = {}
     status, error, link = "ok", "", ""
+    outputs: dict[str, str] = {}
+    rows: list[dict[str, Any]] = []
+    with contextlib.suppress(OSError):
+        (ddir / "failed.html").unlink()  # a page of an earlier failure is not this run's
     try:
-        _complete_analysis(job, ddir)
+        outputs = _complete_analysis(job, ddir)
     except Exception as err:  # noqa: BLE001 - record, go on with other dealers
         status, error = "failed", f"network scoring failed: {_short_error(err)}"
     for nb_path in job.notebooks if status == "ok" else []:
-        stem = Path(nb_path).stem
-        tmp = ddir / f".{stem}.{os.getpid()}.tmp.ipynb"
-        t1 = time.perf_counter()
-        try:
-            nb = _execute(
-                nb_path, job.nb_params, tmp, timeout=job.timeout, kernel_name=job.kernel_name
-            )
-            target = "report.html" if stem == "dealer_report" else f"{stem}.html"
-            # the page title holds only the (validated) id: no data string outside escaped output
-            title = f"{job.dealer_id} – {stem.replace('_', ' ')}"
-            export_html(nb, ddir / target, title=title)
-            os.replace(tmp, ddir / f"{stem}.ipynb")
-            if stem == "dealer_report" or not link:
-                link = f"{job.dealer_id}/{target}"
-        except Exception as err:  # noqa: BLE001 - record, go on with other dealers
-            status = "timeout" if isinstance(err, _Timeout) else "failed"
-            error = str(err) if isinstance(err, _Timeout) else f"{stem}: {_short_error(err)}"
-            partial = getattr(err, "partial_nb", None)
-            with contextlib.suppress(Exception):
-                if partial is not None:
-                    export_html(partial, ddir / "failed.html", title=f"{job.dealer_id} failed")
-                    link = f"{job.dealer_id}/failed.html"
-            with contextlib.suppress(OSError):
-                (ddir / "report.html").unlink()
-            timings[stem] = time.perf_counter() - t1
+        row = _run_notebook(job, nb_path, ddir)
+        rows.append(row)
+        if row["status"] != "ok":
+            status, error, link = row["status"], row["error"], row["output"]
             break
-        finally:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-        timings[stem] = time.perf_counter() - t1
+        if row["notebook"] == "dealer_report" or not link:
+            link = row["output"]
+    input_hash = _fingerprint_hash(job.fingerprint)
+    for row in rows:
+        row["input_hash"] = input_hash
+    outputs.update({r["notebook"]: r["output"] for r in rows if r["status"] == "ok"})
+    timings = {r["notebook"]: r["duration_s"] for r in rows}
     duration = time.perf_counter() - t0
+    targets = job.settings.targets if job.settings is not None else {}
     doc = {
         "dealer_id": job.dealer_id,
         "status": status,
@@ -407,6 +431,9 @@ def _render_job(job: _Job) -> dict[str, Any]:
         "report": link if status == "ok" else "",
         "duration_s": duration,
         "timings": timings,
+        "notebooks": rows,
+        "outputs": outputs,
+        "targets": dict(targets),
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
     }
     write_json(doc, ddir / "metrics.json")  # last: marks the dealer as done
@@ -418,24 +445,38 @@ def _render_job(job: _Job) -> dict[str, Any]:
         "link": link,
         "error": error,
         "timings": timings,
+        "notebooks": rows,
+        "outputs": outputs,
     }
 
 
-def _complete_analysis(job: _Job, ddir: Path) -> None:
+def _fingerprint_hash(fingerprint: Mapping[str, str]) -> str:
+    """One hash of a dealer's inputs (data, settings, code, peers, network models)."""
+    text = json.dumps(dict(fingerprint), sort_keys=True).encode()
+    return hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
     """Score the dealer with the run's network models and write the outputs a CRM desk works
-    from (scores as Parquet), then the analysis every notebook of the dealer opens."""
+    from (scores as Parquet, the call-list and fix-list workbooks), then the analysis every
+    notebook of the dealer opens. Returns the outputs (name -> path in the run folder)."""
     models = _load_pickle(Path(job.out) / "network" / NETWORK_MODELS_FILE)
     churn_frames, lead_frames = _load_pickle(ddir / FRAMES_FILE)
     analysis = load_analysis(ddir / ANALYSIS_FILE)
     analysis.churn_frames, analysis.lead_frames = churn_frames, lead_frames
     analysis = score_with_network(analysis, models["lead"], models["churn"], models["note"])
+    outputs = {}
     for name, frame in (
         ("churn_scores", analysis.churn_scores),
         ("lead_scores", analysis.lead_scores),
     ):
         with atomic_path(ddir / f"{name}.parquet") as tmp:
             frame.to_parquet(tmp, index=False)
+        outputs[name] = f"{job.dealer_id}/{name}.parquet"
+    for name, path in write_action_workbooks(analysis, ddir).items():
+        outputs[name] = f"{job.dealer_id}/{path.name}"
     save_analysis(analysis, ddir / ANALYSIS_FILE)
+    return outputs
 
 
 def _render_network(job: _Job) -> dict[str, Any]:
@@ -776,6 +817,8 @@ def run_report(
                     status="skipped",
                     duration_s=0.0,
                     link=link,
+                    notebooks=list(prev.get("notebooks") or []),
+                    outputs=dict(prev.get("outputs") or {}),
                 )
             else:
                 render.append(job)
@@ -817,33 +860,87 @@ def run_report(
 
     ordered = [results[d] for d in sorted(results)]
     summary = RunSummary(str(out), ordered, net_result, time.perf_counter() - t_run)
-    _write_run_files(out, summary, workers=n_workers, scheduler=scheduler)
+    _write_run_files(
+        out, summary, workers=n_workers, scheduler=scheduler, language=net_params.language
+    )
     return summary
 
 
+def _manifest_dealers(out: Path, results: Sequence[DealerResult]) -> list[dict[str, Any]]:
+    """Every dealer of the run folder: this run's results over the previous manifest's rows
+    (a partial re-run keeps the others), plus any dealer folder with a ``metrics.json``."""
+    previous = read_json(out / "run.json")
+    rows: dict[str, dict[str, Any]] = {}
+    if isinstance(previous, dict):
+        for r in previous.get("dealers") or []:
+            if isinstance(r, dict) and r.get("dealer_id"):
+                rows[str(r["dealer_id"])] = r
+    for f in sorted(out.glob("*/metrics.json")):
+        did = f.parent.name
+        if did in rows or did == "network":
+            continue
+        doc = read_json(f)
+        if isinstance(doc, dict) and doc.get("dealer_id") == did:
+            rows[did] = {
+                "dealer_id": did,
+                "name": ((doc.get("metrics") or {}).get("dealer") or {}).get("name", ""),
+                "status": doc.get("status", "failed"),
+                "duration_s": doc.get("duration_s"),
+                "link": doc.get("report", ""),
+                "error": doc.get("error", ""),
+                "notebooks": doc.get("notebooks") or [],
+                "outputs": doc.get("outputs") or {},
+            }
+    for r in results:
+        rows[r.dealer_id] = {**asdict(r), "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    return [rows[d] for d in sorted(rows)]
+
+
 def _write_run_files(
-    out: Path, summary: RunSummary, *, workers: int, scheduler: str | None
+    out: Path, summary: RunSummary, *, workers: int, scheduler: str | None, language: str
 ) -> None:
+    """Write ``run.json`` (the manifest: every dealer x notebook of the run folder) and the
+    index built from it."""
     from crm_analytics.batch.export import write_index
 
-    rows = [asdict(r) for r in summary.results]
+    dealers = _manifest_dealers(out, summary.results)
+    previous = read_json(out / "run.json")
+    network = asdict(summary.network) if summary.network else None
+    if network is None and isinstance(previous, dict):
+        network = previous.get("network")  # a run without the overview keeps the last one
     links = []
-    if summary.network is not None:
-        if summary.network.status == "ok":
-            links.append(("Network overview", "network_overview.html"))
-        else:
-            rows.append(asdict(summary.network))
+    if network and network.get("status") == "ok" and (out / "network_overview.html").is_file():
+        links.append(("network_overview", "network_overview.html"))
     meta = {
-        "executed on": scheduler or f"local process pool, {workers} worker(s)",
-        "run time": f"{summary.duration_s:.1f} s",
+        "executed": (
+            t("idx_dask", language, address=scheduler)
+            if scheduler
+            else t("idx_local_pool", language, n=workers)
+        ),
+        "run_time": f"{summary.duration_s:.1f} s",
     }
-    write_index(out / "index.html", rows, title="Dealer CRM reports", extra_links=links, meta=meta)
+    write_index(
+        out / "index.html",
+        dealers,
+        language=language,
+        run_dir=out,
+        extra_links=links,
+        meta=meta,
+        network=network if network and network.get("status") != "ok" else None,
+    )
     write_json(
         {
-            "results": rows,
-            "network": asdict(summary.network) if summary.network else None,
+            "results": [asdict(r) for r in summary.results],
+            "dealers": dealers,
+            "notebooks": [
+                {"dealer_id": d["dealer_id"], **row}
+                for d in dealers
+                for row in d.get("notebooks") or []
+            ],
+            "network": network,
             "duration_s": summary.duration_s,
             "exit_code": summary.exit_code,
+            "language": language,
         },
         out / "run.json",
     )

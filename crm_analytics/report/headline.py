@@ -32,6 +32,7 @@ __all__ = [
     "dealer_metrics",
     "data_start",
     "gaps_in_yuan",
+    "kpi_status",
     "kpi_table",
     "load_benchmark",
     "network_benchmark",
@@ -342,6 +343,34 @@ def kpi_table(
     out = pd.DataFrame(rows).set_index("kpi").astype(float)
     out["change"] = out["actual"] - out["previous"]
     return out
+
+
+#: A KPI short of its target by at most this share of the target is amber (beyond it, red).
+AMBER_WITHIN = 0.10
+
+
+def kpi_status(
+    kpi: str, actual: Any, target: Any, *, amber_within: float = AMBER_WITHIN
+) -> str | None:
+    """``green`` (at or better than target), ``amber`` (short of it by at most
+    ``amber_within`` x target) or ``red``; ``None`` without an actual value or a target.
+
+    The direction is the KPI's: lower is better for :data:`LOWER_IS_BETTER` (the share of rows
+    quarantined), higher for every other headline KPI.
+
+    Examples
+    --------
+    >>> kpi_status("finance_penetration", 0.52, 0.55), kpi_status("quarantine_share", 0.02, 0.01)
+    ('amber', 'red')
+    """
+    a, t = _num(actual), _num(target)
+    if not (math.isfinite(a) and math.isfinite(t)):
+        return None
+    lower = kpi in LOWER_IS_BETTER
+    short = (a - t) if lower else (t - a)
+    if short <= 0:
+        return "green"
+    return "amber" if short <= amber_within * abs(t) else "red"
 
 
 def gaps_in_yuan(
