@@ -68,6 +68,16 @@ _RAG_STYLE = {
 #: outputs linked after the notebooks, in this order (name -> text key of the link)
 _OUTPUT_LINKS = {"call_lists": "idx_call_lists", "fix_list": "idx_fix_list"}
 _SORT_JS = """
+function value(row, k) {
+  // the sort value of column k; a cell spanning columns (a failure message) sorts last
+  var c = 0;
+  for (var i = 0; i < row.cells.length; i++) {
+    var cell = row.cells[i];
+    if (k < c + cell.colSpan) { return cell.colSpan > 1 ? '' : (cell.dataset.v || ''); }
+    c += cell.colSpan;
+  }
+  return '';
+}
 document.querySelectorAll('th[data-k]').forEach(function (th) {
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0], k = +th.dataset.k;
@@ -76,7 +86,7 @@ document.querySelectorAll('th[data-k]').forEach(function (th) {
     th.dataset.dir = dir;
     var rows = Array.prototype.slice.call(body.rows);
     rows.sort(function (a, b) {
-      var x = a.cells[k].dataset.v, y = b.cells[k].dataset.v;
+      var x = value(a, k), y = value(b, k);
       var nx = parseFloat(x), ny = parseFloat(y), c;
       if (x === '' || y === '') { c = (x === '') - (y === ''); return c; }
       c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
@@ -94,7 +104,7 @@ _CSS = (
     "th{background:#f6f8fa;cursor:pointer;font-weight:600;font-size:12px;max-width:7em}"
     "th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}"
     "td.num,td.st{text-align:right;white-space:nowrap}td.st{text-align:left}td.links a{margin-right:.6em;white-space:nowrap}"
-    "td.err{max-width:34em;font-size:13px}td.err code{font-size:12px;background:#f6f8fa}"
+    "td.err{font-size:13px;background:#fff8f7;color:#1f2328}td.err code{font-size:12px;background:#f6f8fa}"
     ".legend span{padding:1px 6px;margin-right:6px}p.meta{color:#57606a;font-size:13px}"
 )
 
@@ -107,9 +117,10 @@ def _dealer_doc(run_dir: Path | None, dealer_id: str) -> dict[str, Any]:
 
 
 def _outputs(row: Mapping[str, Any], run_dir: Path | None) -> dict[str, str]:
-    """The dealer's outputs: the manifest's, else the files found in its folder."""
+    """The dealer's outputs: the manifest's, else (a folder written before manifests listed
+    outputs) the files found in its folder."""
     outputs = dict(row.get("outputs") or {})
-    if outputs or run_dir is None:
+    if "outputs" in row or run_dir is None:  # a manifest row says what this run wrote
         return outputs
     did = str(row.get("dealer_id", ""))
     for f in sorted((run_dir / did).glob("*.html")):
@@ -211,19 +222,13 @@ def _dealer_row(
             "st",
             style=f"color:{_STATUS_COLOUR.get(status, '#000')};font-weight:600",
         ),
-        *(
-            _kpi_cells(doc, lang)
-            if status in ("ok", "skipped")
-            else [_cell("", "")] * len(KPI_KEYS)
-        ),
-        _gap_cell(doc, bench, lang) if status in ("ok", "skipped") else _cell("", ""),
-        _cell(_link_cell(row, run_dir, lang), "", "links"),
     ]
     if status in ("failed", "timeout"):
         msg = f"{esc(str(row.get('error') or ''))}<br><b>{_fix_html(_fix_text(row, lang))}</b>"
-        cells.append(_cell(msg, "", "err"))
+        cells.append(f"<td class='err' colspan='{len(KPI_KEYS) + 1}'>{msg}</td>")
     else:
-        cells.append(_cell(""))
+        cells += [*_kpi_cells(doc, lang), _gap_cell(doc, bench, lang)]
+    cells.append(_cell(_link_cell(row, run_dir, lang), "", "links"))
     return "<tr>" + "".join(cells) + "</tr>"
 
 
@@ -338,7 +343,6 @@ def write_index(
         *(label(k, lang) for k in KPI_KEYS),
         t("idx_gap", lang),
         t("idx_links", lang),
-        "",
     ]
     parts.append(
         "<div class='wrap'><table><thead><tr>"

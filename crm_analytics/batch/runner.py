@@ -11,9 +11,11 @@ A run has three steps:
    benchmark (network medians) is computed, so each dealer's report compares it with its peers.
 3. **Reports** (one job per dealer): papermill executes the dealer's notebooks (by default only
    ``dealer_report``: one kernel start per dealer), exports HTML without code or parameter cells,
-   and writes ``<out>/<dealer>/metrics.json`` last. Then the ``network_overview`` notebook ranks
-   all dealers from those files, and ``<out>/index.html`` lists every dealer's status, duration,
-   link and error.
+   and writes ``<out>/<dealer>/metrics.json`` last; before the notebooks, the scores (Parquet)
+   and the call-list and fix-list workbooks are written. Then the ``network_overview`` notebook
+   ranks all dealers from those files; ``<out>/run.json`` (the manifest: every dealer x
+   notebook of the run folder, a partial re-run keeping the other dealers' rows) and
+   ``<out>/index.html`` (the network scorecard built from it) are written last.
 
 Jobs run on a local process pool (default) or a Dask distributed cluster (``scheduler``). A
 failing dealer never stops the others; each notebook has a timeout (its kernel is killed at the
@@ -889,8 +891,9 @@ def _manifest_dealers(out: Path, results: Sequence[DealerResult]) -> list[dict[s
                 "link": doc.get("report", ""),
                 "error": doc.get("error", ""),
                 "notebooks": doc.get("notebooks") or [],
-                "outputs": doc.get("outputs") or {},
             }
+            if isinstance(doc.get("outputs"), dict):
+                rows[did]["outputs"] = doc["outputs"]
     for r in results:
         rows[r.dealer_id] = {**asdict(r), "updated": time.strftime("%Y-%m-%dT%H:%M:%S")}
     return [rows[d] for d in sorted(rows)]
