@@ -474,16 +474,17 @@ def _fake_run(tmp_path):
         doc["targets"] = {"finance_penetration": 0.55, "visit_rate": 0.55}
         files.write_json(doc, tmp_path / did / "metrics.json")
     rows = [
-        {"dealer_id": d, "status": "ok", "link": f"{d}/report.html", "outputs": {}}
-        for d in ("D1", "D2")
+        {"dealer_id": "D1", "status": "ok", "link": "D1/report.html", "outputs": {}},
+        {"dealer_id": "D2", "status": "ok", "link": "D2/report.html"},  # before manifests
     ]
+    rows[0]["outputs"]["call_lists"] = "D1/call_lists.xlsx"
     rows.append({"dealer_id": "D3", "status": "failed", "error": "InputError: <bad> file"})
     return rows
 
 
 def test_index_is_a_network_scorecard(tmp_path):
     rows = _fake_run(tmp_path)
-    (tmp_path / "D1" / "call_lists.xlsx").write_bytes(b"")
+    (tmp_path / "D2" / "fix_list.xlsx").write_bytes(b"")  # found in the folder
     for lang in ("en", "zh"):
         export.write_index(tmp_path / "index.html", rows, run_dir=tmp_path, language=lang)
         text = (tmp_path / "index.html").read_text()
@@ -491,6 +492,7 @@ def test_index_is_a_network_scorecard(tmp_path):
         assert "<script>alert" not in text and "&lt;bad&gt;" in text
         assert "crm-analytics check --dealers D3" in text  # the fix of a load failure
         assert "D1/call_lists.xlsx" in text and "D2/report.html" in text
+        assert "D2/fix_list.xlsx" in text and "D1/fix_list.xlsx" not in text
         assert "th[data-k]" in text  # sortable
     assert "经销商网络记分卡" in text and "金融渗透率" in text
     # D1 finance 56% vs 55% green, D2 40% red (gap 0.15 x 100 x 2000 = 30,000 yuan), visit
@@ -641,6 +643,8 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
         "dealer_report",
         "--notebooks-dir",
         str(nbdir),
+        "--notebooks",
+        "dealer_report",
     ]
     assert runner.main(["--dealers", "D003", *base]) == 0
     assert json.loads((out / "run.json").read_text())["results"][0]["status"] == "skipped"
