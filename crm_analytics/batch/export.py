@@ -98,14 +98,14 @@ document.querySelectorAll('th[data-k]').forEach(function (th) {
 """
 _CSS = (
     "body{font-family:system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:1.5em;"
-    "font-size:15px;color:#1f2328}table{border-collapse:collapse;font-size:13px}"
-    "div.wrap{overflow-x:auto}td.gap{min-width:10em}td.name{max-width:9em}"
-    "th,td{padding:4px 6px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}"
-    "th{background:#f6f8fa;cursor:pointer;font-weight:600;font-size:12px;max-width:7em}"
+    "font-size:15px;color:#1f2328}table{border-collapse:collapse;font-size:12.5px}"
+    "div.wrap{overflow-x:auto}td.gap{min-width:9em}td.name{max-width:7em}"
+    "th,td{padding:4px 5px;border-bottom:1px solid #d0d7de;text-align:left;vertical-align:top}"
+    "th{background:#f6f8fa;cursor:pointer;font-weight:600;font-size:12px;max-width:6.5em}"
     "th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}"
-    "td.num,td.st{text-align:right;white-space:nowrap}td.st{text-align:left}td.links a{margin-right:.6em;white-space:nowrap}"
-    "td.err{font-size:13px;background:#fff8f7;color:#1f2328}td.err code{font-size:12px;background:#f6f8fa}"
-    ".legend span{padding:1px 6px;margin-right:6px}p.meta{color:#57606a;font-size:13px}"
+    "td.num,td.st{text-align:right;white-space:nowrap}td.st{text-align:left}td.links{min-width:9em}td.links a{display:block;white-space:nowrap}"
+    "td.err div{max-width:70em}td.err{font-size:12.5px;background:#fff8f7;color:#1f2328}td.err code{font-size:12px;background:#f6f8fa}"
+    "td.num small{opacity:.75}.legend span{padding:1px 6px;margin-right:6px}p.meta{color:#57606a;font-size:13px}"
 )
 
 
@@ -177,12 +177,15 @@ def _kpi_cells(doc: Mapping[str, Any], lang: str) -> list[str]:
         status = kpi_status(k, v, targets.get(k))
         text = format_yuan(v, lang) if k == "accessories_per_car" else f"{float(v):.1%}"
         tgt = targets.get(k)
-        title = ""
-        if tgt is not None:
-            ref = format_yuan(tgt, lang) if k == "accessories_per_car" else f"{float(tgt):.0%}"
-            title = f"{label('target', lang)} {ref}"
-        cell = _cell(html.escape(text), float(v), "num", _RAG_STYLE.get(status or "", ""))
-        cells.append(cell.replace("<td", f"<td title='{html.escape(title, quote=True)}'", 1))
+        shown = html.escape(text)
+        if tgt is not None:  # the target under the value: the colour is read against it
+            ref = (
+                format_yuan(tgt, lang)
+                if k == "accessories_per_car"
+                else f"{float(tgt):.1%}".replace(".0%", "%")
+            )
+            shown += f"<br><small>{html.escape(label('target', lang))} {html.escape(ref)}</small>"
+        cells.append(_cell(shown, float(v), "num", _RAG_STYLE.get(status or "", "")))
     return cells
 
 
@@ -222,13 +225,13 @@ def _dealer_row(
             "st",
             style=f"color:{_STATUS_COLOUR.get(status, '#000')};font-weight:600",
         ),
+        _cell(_link_cell(row, run_dir, lang), "", "links"),
     ]
     if status in ("failed", "timeout"):
         msg = f"{esc(str(row.get('error') or ''))}<br><b>{_fix_html(_fix_text(row, lang))}</b>"
-        cells.append(f"<td class='err' colspan='{len(KPI_KEYS) + 1}'>{msg}</td>")
+        cells.append(f"<td class='err' colspan='{len(KPI_KEYS) + 1}'><div>{msg}</div></td>")
     else:
-        cells += [*_kpi_cells(doc, lang), _gap_cell(doc, bench, lang)]
-    cells.append(_cell(_link_cell(row, run_dir, lang), "", "links"))
+        cells += [_gap_cell(doc, bench, lang), *_kpi_cells(doc, lang)]
     return "<tr>" + "".join(cells) + "</tr>"
 
 
@@ -340,9 +343,9 @@ def write_index(
         t("idx_dealer", lang),
         t("idx_name", lang),
         t("idx_status", lang),
-        *(label(k, lang) for k in KPI_KEYS),
-        t("idx_gap", lang),
         t("idx_links", lang),
+        t("idx_gap", lang),
+        *(label(k, lang) for k in KPI_KEYS),
     ]
     parts.append(
         "<div class='wrap'><table><thead><tr>"
