@@ -22,12 +22,12 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.actions.call_lists import call_lists
-from crm_analytics.core.config import Settings
+from crm_analytics.core.config import Settings, load_params
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.files import atomic_path
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics import quality
+from crm_analytics.metrics import funnel, quality
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
@@ -39,6 +39,7 @@ __all__ = [
     "ScoringFrames",
     "analyse_dealer",
     "churn_cutoffs",
+    "diagnosis_with_maturity",
     "lead_cutoffs",
     "load_analysis",
     "save_analysis",
@@ -116,6 +117,16 @@ class DealerAnalysis:
     lead_note: str = ""
     churn_frames: ScoringFrames | None = None
     lead_frames: ScoringFrames | None = None
+    tree: pd.DataFrame = field(default_factory=pd.DataFrame)
+    diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)
+    maturity: dict[str, Any] = field(default_factory=dict)
+
+    def flagged_stages(self) -> list[str]:
+        """The funnel stages the diagnosis flags, in rank order (largest orders at stake first)."""
+        d = self.diagnosis
+        if d.empty:
+            return []
+        return list(d.loc[d["flagged"], "stage"].drop_duplicates())
 
     @property
     def dealer_id(self) -> str:
@@ -202,7 +213,112 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     )
     _fit_churn(dealer, analysis)
     analysis.lead_frames = _lead_frames(dealer)
+    analysis.tree, analysis.diagnosis, analysis.maturity = diagnosis_with_maturity(
+        dealer, period, settings.funnel_targets(), reconciliation=reconciliation
+    )
     return analysis
+
+
+def _maturity_params() -> tuple[int, frozenset[str]]:
+    raw = load_params("targets").get("maturity") or {}
+    return int(raw.get("days", 90)), frozenset(raw.get("kpis") or ())
+
+
+def _immature_shares(dealer: DealerData, period: Period, days: int) -> dict[str, float]:
+    """Shares of the period's cohort without ``days`` of follow-up at the data date: leads
+    created, and orders placed (of those leads), within ``days`` of the data date."""
+    start, end = period
+    edge = pd.Timestamp(dealer.as_of) - pd.Timedelta(days=days)
+    leads = dealer.leads
+    created = leads["created_at"]
+    cohort = leads.loc[(created >= start) & (created < end + pd.Timedelta(days=1))]
+    orders = dealer.orders.loc[dealer.orders["lead_id"].isin(set(cohort["lead_id"]))]
+    return {
+        "leads": float((cohort["created_at"] > edge).mean()) if len(cohort) else 0.0,
+        "orders": float((orders["ordered_at"] > edge).mean()) if len(orders) else 0.0,
+    }
+
+
+def diagnosis_with_maturity(
+    dealer: DealerData,
+    period: Period,
+    targets: Any,
+    *,
+    reconciliation: Any = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """The KPI tree and funnel diagnosis of the period, maturing KPIs on matured cohorts.
+
+    A period that ends on the data date counts orders not yet due for delivery and leads still
+    open, so delivery rate, lead-to-order rate and order timing look worse than they are. Those
+    KPIs (``params/targets.yaml`` ``maturity.kpis``) are taken from the same-length cohort
+    ending ``maturity.days`` before the data date (or the period itself when it already has that
+    follow-up). Both frames gain ``window_start``/``window_end`` (the cohort each row is on);
+    the returned ``maturity`` dict holds the days, the matured window, the KPIs it applies to
+    and the immature shares of the period's own cohort (``leads``, ``orders``).
+    """
+    days, kpis = _maturity_params()
+    start, end = (pd.Timestamp(p) for p in period)
+    lag = max(pd.Timedelta(0), pd.Timedelta(days=days) - (pd.Timestamp(dealer.as_of) - end))
+    mstart, mend = start - lag, end - lag
+    tree = funnel.kpi_tree(dealer, period=(start, end), reconciliation=reconciliation)
+    diag = funnel.diagnose(
+        dealer, period=(start, end), targets=targets, reconciliation=reconciliation
+    )
+    for frame in (tree, diag):
+        frame["window_start"], frame["window_end"] = start, end
+    if lag > pd.Timedelta(0) and kpis:
+        mtree = funnel.kpi_tree(dealer, period=(mstart, mend), reconciliation=reconciliation)
+        mtree = mtree.set_index("kpi")
+        sel = tree["kpi"].isin(kpis & set(mtree.index))
+        cols = ["value", "numerator", "denominator", "std", "ci_low", "ci_high", "note"]
+        tree.loc[sel, cols] = mtree.loc[tree.loc[sel, "kpi"], cols].to_numpy()
+        tree.loc[sel, "window_start"], tree.loc[sel, "window_end"] = mstart, mend
+        mdiag = funnel.diagnose(
+            dealer, period=(mstart, mend), targets=targets, reconciliation=reconciliation
+        )
+        diag = _take_matured(diag, mdiag, kpis, (mstart, mend))
+    maturity = {
+        "days": days,
+        "kpis": sorted(kpis),
+        "window": (mstart, mend),
+        "shifted": bool(lag > pd.Timedelta(0)),
+        "immature_share": _immature_shares(dealer, (start, end), days),
+    }
+    return tree, diag, maturity
+
+
+def _take_matured(
+    diag: pd.DataFrame, mdiag: pd.DataFrame, kpis: frozenset[str], window: Period
+) -> pd.DataFrame:
+    """``diag`` with the stage and cause columns of maturing KPIs from ``mdiag`` (same rows)."""
+    key = ["stage", "cause", "channel"]
+    out = diag.set_index(key)
+    m = mdiag.set_index(key).reindex(out.index)
+    stage_cols = [c for c in out.columns if c.startswith("stage_")] + [
+        "flagged",
+        "flag_reason",
+        "orders_at_stake",
+    ]
+    cause_cols = [
+        "cause_value",
+        "cause_target",
+        "cause_peer_percentile",
+        "cause_peer_median",
+        "verdict",
+        "evidence",
+    ]
+    stage_sel = out.index.get_level_values("stage").isin(kpis)
+    out.loc[stage_sel, stage_cols] = m.loc[stage_sel, stage_cols].to_numpy()
+    out.loc[stage_sel, ["window_start", "window_end"]] = window
+    cause_sel = out["cause_kpi"].isin(kpis).to_numpy()
+    out.loc[cause_sel, cause_cols] = m.loc[cause_sel, cause_cols].to_numpy()
+    out = out.reset_index()
+    out["flagged"] = out["flagged"].astype(bool)
+    st = out.drop_duplicates("stage")[["stage", "flagged", "orders_at_stake"]]
+    key_val = st["orders_at_stake"].astype(float).fillna(0.0).where(st["flagged"], -1.0)
+    rank = key_val.rank(ascending=False, method="first").astype(int)
+    out["rank"] = out["stage"].map(dict(zip(st["stage"], rank, strict=True)))
+    return out.sort_values(["rank", "stage"], kind="stable").reset_index(drop=True)
 
 
 def fit_network_models(
