@@ -30,12 +30,12 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics.metrics import attribution, funnel, lifecycle, penetration, quality
 from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
-from crm_analytics.report.text import gap_lines, t
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import fmt_date, fmt_value, format_yuan, label, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -50,187 +50,463 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
-all_targets = settings.targets
-m = analysis.metrics
+L = language
+m, S, notes_of = analysis.metrics, analysis.sections, analysis.notes
 benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
-gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
-kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
+gaps = rm.gaps_in_yuan(m, targets=settings.targets, benchmark=benchmark)
+kpis = rm.kpi_table(m, targets=settings.targets, benchmark=benchmark)
+window = {"start": fmt_date(start), "end": fmt_date(end)}
+
+
+def heading(anchor: str) -> None:
+    """The section's heading with its anchor (the table of contents links to it)."""
+    key = dict(sec.SECTIONS)[anchor]
+    out.show_heading(t(key, L, as_of=fmt_date(dealer.as_of)), anchor=anchor)
+
+
+def missing(name: str) -> bool:
+    """Say why a section's numbers are missing (True when they are)."""
+    if name in S:
+        return False
+    out.show_text(t("not_available", L, why=notes_of.get(name, "–")), muted=True)
+    return True
+
 
 # %%
 nb.show_header(
-    dealer,
-    t("report", language),
-    language,
-    (start, end),
-    (cstart, cend),
-    with_city=True,
-    coverage_notes=True,
+    dealer, t("report", L), L, (start, end), (cstart, cend), with_city=True, coverage_notes=True
 )
 if notes:
     out.show_text(notes)
 if mask_personal_data:
-    out.show_text(t("masked", language), muted=True)
+    out.show_text(t("masked", L), muted=True)
+out.show(
+    out.contents(
+        [(a, t(k, L, as_of=fmt_date(dealer.as_of))) for a, k in sec.SECTIONS], t("contents", L)
+    )
+)
 
 # %%
-# Executive summary: the three biggest gaps in yuan (against targets and peer medians).
-out.show_heading(t("summary", language))
+# Summary: the biggest gaps in yuan (against targets and peers), each with its evidence, the
+# action (call list, customers, owner, due date) and the expected gain.
+heading("summary")
 if benchmark is None:
-    out.show_text(t("no_peers", language), muted=True)
-out.show(
-    "<br>".join(out.paragraph(s) for s in gap_lines(gaps, language))
-    or out.paragraph(t("no_gaps", language))
-)
-if len(gaps):
+    out.show_text(t("no_peers", L), muted=True)
+out.show_text(t("summary_note", L, **window), muted=True)
+items = sec.summary_items(analysis, gaps, L)
+for item in items:
+    out.show(out.paragraph(item["line"]))
+    if item["cause"]:
+        out.show_text(t("gap_cause", L, cause=item["cause"]))
+    out.show_text(t("gap_action", L, action=item["action"]))
+if not items:
+    out.show_text(t("no_gaps", L))
+else:
     plots.plot_gaps(gaps, lang=lang)
     plt.show()
 
 # %%
-# Headline KPIs: funnel rates from funnel.kpi_tree, penetrations from penetration, targets from
-# params/targets.yaml (with this dealer's overrides), the previous coaching round and peers.
-out.show_heading(t("kpis", language))
-out.show_table(
-    kpis.rename(index=lambda k: plots.label(k, language)),
-    formatters=dict.fromkeys(kpis.columns, out.fmt_kpi),
-)
-plots.plot_kpi_comparison(kpis.drop(index=["accessories_per_car", "quarantine_share"]), lang=lang)
-plt.show()
+heading("kpis")
+out.show_text(t("kpis_note", L, **window), muted=True)
+out.show_table(sec.kpi_table(kpis, L))
 
 # %%
-# The deck's showroom KPI tree (slides 39-41) with 95% intervals and the network targets.
-out.show_heading(t("kpi_tree", language))
-tree = funnel.kpi_tree(dealer, period=(start, end))
-funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}
-rates = tree.loc[tree["unit"] != "leads", ["kpi", "value", "ci_low", "ci_high", "unit"]]
-rates = rates.assign(target=rates["kpi"].map(funnel_targets), kpi=rates["kpi"].map(plots.label))
+heading("quality")
+out.show_text(t("quality_note", L), muted=True)
+card = analysis.scorecard
+dims = card.dimensions
 out.show_table(
-    out.fmt_by_unit(rates, ["value", "ci_low", "ci_high", "target"]).drop(columns="unit"),
+    sec.translate(
+        pd.DataFrame(
+            {
+                "dimension": [label(d, L) for d in dims["dimension"]],
+                "score": [f"{v:.0f}" for v in dims["score"]],
+                "status": [out.status_text(s, label(s, L)) for s in dims["status"]],
+                "pass_rate": [f"{v:.1f}%" for v in dims["pass_rate"]],
+                "failed": [f"{v:,}" for v in dims["failed"]],
+            }
+        ).set_index("dimension"),
+        L,
+    )
+)
+rules = card.rules.sort_values("score").head(5)
+desc = "description_zh" if L == "zh" else "description"
+out.show_table(
+    sec.translate(
+        pd.DataFrame(
+            {
+                "rule": [sec.rule_text(x) for x in rules[desc]],
+                "dimension": [label(d, L) for d in rules["dimension"]],
+                "score": [f"{v:.0f}" for v in rules["score"]],
+                "status": [out.status_text(s, label(s, L)) for s in rules["status"]],
+            }
+        ),
+        L,
+    ),
     index=False,
 )
+if not missing("fixes"):
+    staff = dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else {}
+    fixes = S["fixes"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "owner_role": [
+                        str(staff.get(o, label(o, L))) if len(staff) else label(o, L)
+                        for o in fixes.index
+                    ],
+                    "records": [f"{v:,}" for v in fixes.to_numpy()],
+                }
+            ),
+            L,
+        ),
+        index=False,
+    )
+rec = analysis.reconciliation.summary()
+out.show_heading(t("recon", L, **window), 3)
+out.show_table(
+    sec.translate(
+        pd.DataFrame(
+            {
+                "item": [label(k, L) for k in rec.index],
+                "value": [
+                    f"{float(v):.1%}" if k.endswith("_rate") else f"{float(v):,.0f}"
+                    for k, v in rec.items()
+                ],
+            }
+        ),
+        L,
+    ),
+    index=False,
+)
+summary = dealer.summary()
+if summary["quarantined"].sum() == 0:
+    out.show_text(t("quality_ok", L))
+else:
+    out.show_heading(t("quarantine", L), 3)
+    out.show_table(
+        sec.translate(
+            summary.assign(table=[label(x, L) for x in summary["table"]]).set_index("table"), L
+        )
+    )
+
+# %%
+heading("funnel")
+out.show_text(sec.maturity_note(analysis, L), muted=True)
+out.show_table(sec.tree_table(analysis, L))
 plots.plot_funnel(
     {k: m["volumes"][k] for k in ("leads", "visited", "test_drive", "ordered")}, lang=lang
 )
 plt.show()
 
 # %%
-# Diagnosis (slide 41): the flagged stages and the candidate causes the data supports.
-out.show_heading(t("diagnosis", language))
-diag = funnel.diagnose(dealer, period=(start, end), targets=settings.funnel_targets())
-flagged = diag.loc[diag["flagged"] & (diag["verdict"] == "supports")]
-if len(flagged):
+# Every flagged stage with the verdict on each of the deck's candidate causes (slide 41).
+heading("diagnosis")
+blocks = sec.diagnosis_blocks(analysis, L)
+for stage, sentence, causes in blocks:
+    out.show_heading(label(stage, L), 3)
+    out.show_text(sentence)
+    out.show_table(causes, index=False)
+if not blocks:
+    out.show_text(t("no_diagnosis", L))
+
+# %%
+heading("profit")
+out.show_text(t("profit_note", L, **window), muted=True)
+if not missing("profit"):
+    profit = S["profit"]
     out.show_table(
-        flagged[
-            ["stage", "stage_value", "stage_target", "orders_at_stake", "cause", "evidence"]
-        ].assign(stage=flagged["stage"].map(plots.label)),
-        formatters={
-            "stage_value": out.fmt_kpi,
-            "stage_target": out.fmt_kpi,
-            "orders_at_stake": "{:,.1f}".format,
-        },
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "business": [
+                        label("insurance_line" if b == "insurance" else b, L)
+                        for b in profit["business"]
+                    ],
+                    "line": [label(x, L) for x in profit["line"]],
+                    "contacts": [f"{v:,.0f}" for v in profit["contacts"]],
+                    "penetration": [out.fmt_percent(v) for v in profit["penetration"]],
+                    "target": [out.fmt_percent(v) for v in profit["target"]],
+                    "unit_margin": [out.fmt_count(v) for v in profit["unit_margin"]],
+                    "gross_profit_col": [out.fmt_count(v) for v in profit["gross_profit"]],
+                    "what_if_gain": [out.fmt_count(v) for v in profit["what_if_gain"]],
+                }
+            ),
+            L,
+        ),
         index=False,
     )
-else:
-    out.show_text(t("no_diagnosis", language))
+    plots.plot_bars(
+        profit.set_index("line")["gross_profit"].rename(index=lambda x: label(x, L)),
+        title="gross_profit",
+        kind="yuan",
+        lang=lang,
+    )
+    plt.show()
 
 # %%
-# Comparison with the previous coaching round: change of each funnel KPI with 95% intervals.
-out.show_heading(t("previous", language))
-change = funnel.compare_periods(dealer, before=(cstart, cend), after=(start, end))
-change = change.loc[change["kpi"].isin([*rm.FUNNEL_KPIS, "lead_count", "order_count"])]
-out.show_table(
-    out.fmt_by_unit(
-        change.assign(
-            kpi=change["kpi"].map(plots.label),
-            unit=change["unit"].where(change["unit"] == "share", "count"),
-        ),
-        ["value_before", "value_after", "change", "ci_low", "ci_high"],
-    )[["kpi", "value_before", "value_after", "change", "ci_low", "ci_high", "significant"]],
-    index=False,
-)
+heading("predictability")
+if not missing("forecast"):
+    f = S["forecast"].set_index("target").loc["orders"]
+    out.show_text(
+        t(
+            "forecast_line",
+            L,
+            month=pd.Timestamp(f["window_end"]).strftime("%Y-%m"),
+            mid=f"{f['forecast']:.0f}",
+            lo=f"{f['lo80']:.0f}",
+            hi=f"{f['hi80']:.0f}",
+            as_of=fmt_date(dealer.as_of),
+        )
+    )
+if not missing("clv"):
+    out.show_text(t("projection_note", L), muted=True)
+    proj = S["clv"]["projection"]
+    proj = proj.iloc[[i for i in (0, 5, 11, 23, 35) if i < len(proj)]]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "month": proj["month"].dt.strftime("%Y-%m"),
+                    "expected_visits": [f"{v:,.0f}" for v in proj["expected_visits"]],
+                    "visits_interval": [
+                        f"{a:,.0f} – {b:,.0f}"
+                        for a, b in zip(proj["visits_low"], proj["visits_high"], strict=True)
+                    ],
+                    "expected_margin_m": [out.fmt_count(v) for v in proj["expected_margin"]],
+                    "interval_m": [
+                        f"{a:,.0f} – {b:,.0f}"
+                        for a, b in zip(proj["margin_low"], proj["margin_high"], strict=True)
+                    ],
+                }
+            ).set_index("month"),
+            L,
+        )
+    )
 
 # %%
-# Value-added and after-sales (slides 14-21): contacts x penetration x unit margin per line.
-out.show_heading(t("profit", language))
-profit = penetration.profit_decomposition(dealer, period=(start, end))
-out.show_table(
-    profit[["business", "line", "contacts", "penetration", "unit_margin", "gross_profit"]],
-    formatters={
-        "contacts": out.fmt_count,
-        "penetration": out.fmt_percent,
-        "unit_margin": out.fmt_count,
-        "gross_profit": out.fmt_count,
-    },
-    index=False,
-)
-plots.plot_bars(
-    profit.set_index("line")["gross_profit"], title="gross_profit", kind="yuan", lang=lang
-)
-plt.show()
+heading("lifecycle")
+if not missing("states"):
+    states = S["states"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "state": [label(x, L) for x in states["state"]],
+                    "customers": [f"{v:,}" for v in states["customers"]],
+                    "share": [f"{v:.1%}" for v in states["share"]],
+                }
+            ).set_index("state"),
+            L,
+        )
+    )
+    plots.plot_bars(
+        states.set_index("state")["customers"].rename(index=lambda x: label(x, L)),
+        title="states_title",
+        lang=lang,
+    )
+    plt.show()
 
 # %%
-# The customer base by lifecycle state and the churn risk of active service customers
-# (the calibrated churn model of this run: the dealer's own, or the network's for a small dealer).
-out.show_heading(t("base", language))
-states = lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
-plots.plot_bars(states.set_index("state")["customers"], title="states_title", lang=lang)
-plt.show()
-out.show_heading(t("churn", language), 3)
+heading("clv")
+if not missing("clv"):
+    c = S["clv"]
+    chain = c["value_chain"]
+    parts = [f"{label(x, L)} {format_yuan(v, L)}" for x, v in zip(chain["line"], chain["value"])]
+    out.show_text(
+        t(
+            "clv_line",
+            L,
+            chain=", ".join(parts),
+            total=format_yuan(c["total"], L),
+            mean=format_yuan(c["mean"], L),
+            alive=f"{c['alive']:,.0f}",
+        )
+    )
+
+# %%
+heading("churn")
 if analysis.churn_model is None:
     out.show_text(analysis.churn_note, muted=True)
 else:
     bands = analysis.band_counts()
     out.show_table(
-        bands.rename(t("list_reason", language)).rename(index=plots.label).to_frame(),
-        formatters={t("list_reason", language): out.fmt_count},
+        sec.translate(
+            pd.DataFrame(
+                {"risk_band": [label(b, L) for b in bands.index], "customers": bands.to_numpy()}
+            ).set_index("risk_band"),
+            L,
+        ),
+        formatters={label("customers", L): out.fmt_count},
+    )
+    scores = analysis.churn_scores
+    if "reason_1" in scores:
+        top = scores.loc[scores["risk_band"] == "high", "reason_1"].value_counts().head(5)
+        out.show_heading(t("top_reasons", L), 3)
+        out.show_table(
+            sec.translate(
+                pd.DataFrame(
+                    {
+                        "reason": [label("churn." + str(x), L) for x in top.index],
+                        "customers": [f"{v:,}" for v in top.to_numpy()],
+                    }
+                ),
+                L,
+            ),
+            index=False,
+        )
+    bt = analysis.churn_backtest
+    if bt is not None:
+        row = bt.summary().set_index("method").loc["model"]
+        out.show_text(
+            t(
+                "churn_quality",
+                L,
+                cutoff=fmt_date(dealer.as_of - pd.DateOffset(months=12)),
+                lift=f"{row['lift_top_decile']:.1f}",
+                auc=f"{row['roc_auc']:.0%}",
+            )
+        )
+
+# %%
+heading("leads")
+out.show_text(t("leads_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
+ls = analysis.lead_scores
+if len(ls) and "grade" in ls:
+    staff = dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else pd.Series()
+    g = ls.assign(consultant=ls["consultant_id"].map(lambda i: str(staff.get(i, i))))
+    table = pd.crosstab(g["consultant"], g["grade"]).reindex(columns=["H", "A", "B", "C"])
+    table = table.fillna(0).astype(int)
+    table.index.name = None
+    table.columns = [f"{label('grade', L)} {c}" for c in table.columns]
+    out.show_table(table)
+else:
+    out.show_text(analysis.lead_note or t("no_lead_model", L), muted=True)
+
+# %%
+heading("media")
+out.show_text(t("media_note", L, **window), muted=True)
+for name, key in (("media_by_channel", "channel"), ("media_by_model", "model")):
+    if missing(name):
+        continue
+    media = S[name]
+    out.show_heading(label("by_" + key, L), 3)
+    if key == "model":
+        media = media.groupby("model", as_index=False)[["cost", "leads", "orders"]].sum()
+        media["cost_per_lead"] = media["cost"] / media["leads"].where(media["leads"] > 0)
+        media["cost_per_order"] = media["cost"] / media["orders"].where(media["orders"] > 0)
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    key: [label(x, L) for x in media[key]],
+                    "cost": [out.fmt_count(v) for v in media["cost"]],
+                    "leads": [f"{v:,.0f}" for v in media["leads"]],
+                    "orders": [f"{v:,.0f}" for v in media["orders"]],
+                    "cost_per_lead": [out.fmt_count(v) for v in media["cost_per_lead"]],
+                    "cost_per_order": [out.fmt_count(v) for v in media["cost_per_order"]],
+                }
+            ).set_index(key),
+            L,
+        )
+    )
+if not missing("consultants"):
+    out.show_heading(t("consultants", L), 3)
+    cons = S["consultants"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "consultant": cons["consultant"],
+                    "leads": [f"{v:,.0f}" for v in cons["leads"]],
+                    "visited": [f"{v:,.0f}" for v in cons["visited"]],
+                    "ordered": [f"{v:,.0f}" for v in cons["ordered"]],
+                    "visit_to_order_rate": [
+                        fmt_value("visit_to_order_rate", v, L) for v in cons["visit_to_order_rate"]
+                    ],
+                }
+            ).set_index("consultant"),
+            L,
+        )
     )
 
 # %%
-out.show_heading(t("media", language))
-media = attribution.media_efficiency(dealer, by=(), period=(start, end))  # leads of the period
-out.show_table(
-    media[["channel", "cost", "leads", "orders", "cost_per_lead", "cost_per_order", "roi"]].assign(
-        channel=media["channel"].map(plots.label)
-    ),
-    formatters={
-        "cost": out.fmt_count,
-        "cost_per_lead": out.fmt_count,
-        "cost_per_order": out.fmt_count,
-        "roi": out.fmt_percent,
-    },
-    index=False,
-)
+heading("lists")
+out.show_table(sec.action_lists(analysis, L))
 
 # %%
-out.show_heading(t("consultants", language))
-out.show_table(
-    rm.consultant_table(dealer, start, end),
-    formatters={
-        "visit_to_order_rate": out.fmt_percent,
-        "leads": out.fmt_count,
-        "visited": out.fmt_count,
-        "ordered": out.fmt_count,
-    },
-    index=False,
-)
+heading("satisfaction")
+if not missing("csi"):
+    csi = S["csi"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "stage": [label("csi." + str(x), L) for x in csi["stage"]],
+                    "csi": [f"{v:.1f}" for v in csi["csi"]],
+                    "interval": [
+                        f"{a:.1f} – {b:.1f}"
+                        for a, b in zip(csi["csi_low"], csi["csi_high"], strict=True)
+                    ],
+                    "responses": [f"{v:,}" for v in csi["n"]],
+                }
+            ).set_index("stage"),
+            L,
+        )
+    )
+if not missing("defeat"):
+    dp = S["defeat"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "defeat_reason": [label("defeat." + str(x), L) for x in dp["defeat_reason"]],
+                    "count": [f"{v:,}" for v in dp["count"]],
+                    "share": [f"{v:.1%}" for v in dp["share"]],
+                }
+            ).set_index("defeat_reason"),
+            L,
+        )
+    )
 
 # %%
-# Action lists at the data date (actions.call_lists; the lists themselves: action_lists notebook).
-out.show_heading(t("lists", language))
-lists = pd.Series(m["list_sizes"], dtype=float)
-plots.plot_bars(lists, title="lists_title", lang=lang)
-plt.show()
+heading("personas")
+out.show_text(t("no_personas", L), muted=True)
 
 # %%
-out.show_heading(t("quality_cards", language))
-reconciliation, card = analysis.reconciliation, analysis.scorecard
-out.show_table(
-    card.dimensions[["dimension", "score", "status", "worst_rules"]].assign(
-        dimension=card.dimensions["dimension"].map(plots.label)
-    ),
-    index=False,
-)
-out.show_table(reconciliation.summary().to_frame(t("quality", language)))
-summary = dealer.summary()
-if summary["quarantined"].sum() == 0:
-    out.show_text(t("quality_ok", language))
-else:
-    out.show_table(out.validation_table(dealer.report, mask=mask_personal_data), index=False)
+# Comparison with the previous coaching round: each funnel KPI's change with its 95% interval.
+heading("previous")
+if not missing("change"):
+    ch = S["change"]
+    ch = ch.loc[
+        ch["kpi"].isin([*rm.FUNNEL_KPIS, "lead_to_order_rate", "lead_count", "order_count"])
+    ]
+    out.show_text(t("previous_note", L, cstart=fmt_date(cstart), cend=fmt_date(cend), **window))
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "kpi": [label(k, L) for k in ch["kpi"]],
+                    "value_before": [
+                        sec.fmt_level(k, v, L)
+                        for k, v in zip(ch["kpi"], ch["value_before"], strict=True)
+                    ],
+                    "value_after": [
+                        sec.fmt_level(k, v, L)
+                        for k, v in zip(ch["kpi"], ch["value_after"], strict=True)
+                    ],
+                    "change": [
+                        sec.fmt_change(k, v, L)
+                        for k, v in zip(ch["kpi"], ch["change"], strict=True)
+                    ],
+                    "interval": [
+                        f"{sec.fmt_change(k, a, L)} – {sec.fmt_change(k, b, L)}"
+                        for k, a, b in zip(ch["kpi"], ch["ci_low"], ch["ci_high"], strict=True)
+                    ],
+                    "significant": [label("yes" if s else "no", L) for s in ch["significant"]],
+                }
+            ).set_index("kpi"),
+            L,
+        )
+    )

@@ -27,11 +27,14 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.files import atomic_path
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics import funnel, quality
+from crm_analytics.metrics import attribution, funnel, lifecycle, penetration, quality
+from crm_analytics.metrics import crm_department as crm_reports
+from crm_analytics.metrics.forecast import forecast_orders
+from crm_analytics.models import clv
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
-from crm_analytics.report.headline import dealer_metrics, resolve_periods
+from crm_analytics.report.headline import consultant_table, dealer_metrics, resolve_periods
 
 __all__ = [
     "ANALYSIS_FILE",
@@ -120,6 +123,8 @@ class DealerAnalysis:
     tree: pd.DataFrame = field(default_factory=pd.DataFrame)
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)
     maturity: dict[str, Any] = field(default_factory=dict)
+    sections: dict[str, Any] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
     def flagged_stages(self) -> list[str]:
         """The funnel stages the diagnosis flags, in rank order (largest orders at stake first)."""
@@ -216,7 +221,102 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     analysis.tree, analysis.diagnosis, analysis.maturity = diagnosis_with_maturity(
         dealer, period, settings.funnel_targets(), reconciliation=reconciliation
     )
+    analysis.sections, analysis.notes = report_sections(analysis)
     return analysis
+
+
+def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> None:
+    """``out[name] = fn()``; a dealer whose data cannot give it gets a note instead."""
+    try:
+        out[name] = fn()
+    except (InsufficientDataError, InputError, ValueError) as err:
+        notes[name] = str(err)
+
+
+def _clv_summary(dealer: DealerData) -> dict[str, Any]:
+    models = clv.fit_base_models(dealer)
+    pclv = clv.probabilistic_clv(models, horizon_months=36)
+    projection = clv.project_customer_base(models, months=36, n_sims=100)
+    return {
+        "value_chain": clv.value_chain_clv(),
+        "owners": len(pclv),
+        "total": float(pclv["clv"].sum()),
+        "mean": float(pclv["clv"].mean()) if len(pclv) else float("nan"),
+        "alive": float(pclv["p_alive"].sum()),
+        "projection": projection,
+    }
+
+
+def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:
+    """Profit per line with the what-if gain at the line's target penetration (when it has one)."""
+    profit = penetration.profit_decomposition(dealer, period=period)
+    lines = {
+        "finance": "finance_penetration",
+        "insurance": "insurance_penetration",
+        "extended_warranty": "extended_warranty_penetration",
+        "trade_in": "trade_in_penetration",
+        "insurance_renewal": "insurance_renewal_rate",
+    }
+    gains = []
+    for line in profit["line"]:
+        to = targets.get(lines.get(line, ""))
+        row = profit.loc[profit["line"] == line].iloc[0]
+        ok = to is not None and pd.notna(row["penetration"]) and float(to) > row["penetration"]
+        gains.append(
+            float((float(to) - row["penetration"]) * row["contacts"] * row["unit_margin"])
+            if ok
+            else float("nan")
+        )
+    return profit.assign(
+        target=[targets.get(lines.get(x, "")) for x in profit["line"]], what_if_gain=gains
+    )
+
+
+def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the report's sections show beyond the headline metrics, computed once per dealer:
+    profit per line with its what-if, lifecycle states, this month's order forecast, the
+    after-sales CLV and 36-month owner-base projection, satisfaction and defeat reasons, media
+    by channel and by car model, consultants, the previous round's change, fix-list sizes per
+    owner. Returns ``(sections, notes)``; ``notes[name]`` says why a section is missing."""
+    dealer, (start, end) = analysis.dealer, analysis.period
+    out: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    targets = dict(analysis.settings.targets)
+    _section(out, notes, "profit", lambda: _profit(dealer, (start, end), targets))
+    _section(
+        out, notes, "states", lambda: lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
+    )
+    _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
+    _section(out, notes, "clv", lambda: _clv_summary(dealer))
+    _section(out, notes, "csi", lambda: crm_reports.csi_by_stage(dealer))
+    _section(out, notes, "defeat", lambda: crm_reports.defeat_pareto(dealer, since=start))
+    for by in ((), ("model",)):
+        name = "media_by_" + (by[0] if by else "channel")
+        _section(
+            out,
+            notes,
+            name,
+            lambda by=by: attribution.media_efficiency(dealer, by=by, period=(start, end)),
+        )
+    _section(out, notes, "consultants", lambda: consultant_table(dealer, start, end))
+    _section(
+        out,
+        notes,
+        "change",
+        lambda: funnel.compare_periods(dealer, before=analysis.comparison, after=(start, end)),
+    )
+    _section(
+        out,
+        notes,
+        "fixes",
+        lambda: (
+            quality.fix_list(dealer, scorecard=analysis.scorecard)
+            .groupby("owner")
+            .size()
+            .rename("records")
+        ),
+    )
+    return out, notes
 
 
 def _maturity_params() -> tuple[int, frozenset[str]]:

@@ -22,7 +22,10 @@ import pandas as pd
 
 __all__ = [
     "fmt_by_unit",
+    "contents",
     "heading",
+    "status_badge",
+    "status_text",
     "html_table",
     "neutralize_active_html",
     "paragraph",
@@ -178,10 +181,31 @@ def sanitize_html(fragment: str) -> tuple[str, bool]:
     return "".join(parser.out), True
 
 
-def heading(text: str, level: int = 2) -> str:
-    """An escaped HTML heading."""
+def heading(text: str, level: int = 2, *, anchor: str = "") -> str:
+    """An escaped HTML heading (with ``id=anchor`` for the table of contents)."""
     level = min(max(int(level), 1), 6)
-    return f"<h{level}>{html.escape(str(text))}</h{level}>"
+    ident = f' id="{html.escape(anchor)}"' if anchor else ""
+    return f"<h{level}{ident}>{html.escape(str(text))}</h{level}>"
+
+
+def contents(items: list[tuple[str, str]], title: str) -> str:
+    """A table of contents: ``items`` are ``(anchor, heading text)``, linked to the headings
+    written with :func:`heading` ``anchor=...``."""
+    links = "".join(
+        f'<li><a href="#{html.escape(a)}">{html.escape(str(text))}</a></li>' for a, text in items
+    )
+    return f"<nav><h2>{html.escape(title)}</h2><ol>{links}</ol></nav>"
+
+
+#: colours of the red / amber / green status against target
+STATUS_COLOURS: dict[str, str] = {"red": "#cf222e", "amber": "#bf8700", "green": "#1a7f37"}
+
+
+def status_badge(status: str, text: str) -> str:
+    """An escaped coloured status word (red / amber / green; anything else plain)."""
+    colour = STATUS_COLOURS.get(status)
+    body = html.escape(str(text))
+    return f'<span style="color:{colour};font-weight:bold">● {body}</span>' if colour else body
 
 
 def paragraph(text: str, *, muted: bool = False) -> str:
@@ -211,6 +235,7 @@ def html_table(
         na_rep="–",
         classes="crm-table",
     )
+    body = _STATUS_CELL.sub(_colour_status, body)
     more = ""
     if len(frame) > max_rows:
         more = paragraph(f"… {len(frame) - max_rows:,} more rows", muted=True)
@@ -222,6 +247,23 @@ def html_table(
     return style + body + more
 
 
+#: a table cell written by :func:`status_text` (``● green`` / ``● 绿``): coloured in tables
+_STATUS_CELL = re.compile(r"<td>● (red|amber|green|红|黄|绿)</td>")
+_STATUS_OF = {"红": "red", "黄": "amber", "绿": "green"}
+
+
+def _colour_status(m: re.Match[str]) -> str:
+    word = m.group(1)
+    colour = STATUS_COLOURS[_STATUS_OF.get(word, word)]
+    return f'<td style="color:{colour};font-weight:bold">● {word}</td>'
+
+
+def status_text(status: str, word: str) -> str:
+    """The table text of a red / amber / green status (``● word``; coloured by
+    :func:`html_table`); an empty status gives ``–``."""
+    return f"● {word}" if status in STATUS_COLOURS else "–"
+
+
 def show(fragment: str) -> None:
     """Display an HTML fragment built by this module (IPython only)."""
     from IPython.display import HTML, display
@@ -229,9 +271,9 @@ def show(fragment: str) -> None:
     display(HTML(fragment))
 
 
-def show_heading(text: str, level: int = 2) -> None:
-    """Display an escaped heading."""
-    show(heading(text, level))
+def show_heading(text: str, level: int = 2, *, anchor: str = "") -> None:
+    """Display an escaped heading (``anchor``: its id for the table of contents)."""
+    show(heading(text, level, anchor=anchor))
 
 
 def show_text(text: str, *, muted: bool = False) -> None:

@@ -15,7 +15,6 @@ Every chart function draws on a given ``ax`` (or a new figure) and returns the `
 from __future__ import annotations
 
 import contextlib
-import math
 import warnings
 from collections.abc import Iterator, Mapping
 from functools import cache
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from crm_analytics.core.errors import InputError
-from crm_analytics.core.schema import CHANNEL_LABELS_ZH
+from crm_analytics.report.text import format_yuan, label
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -187,137 +186,7 @@ def style_context(lang: str = "en") -> Iterator[str]:
         yield eff
 
 
-_LABELS: dict[str, tuple[str, str]] = {
-    # funnel and KPIs
-    "leads": ("Leads", "线索"),
-    "visited": ("Visited the showroom", "到店"),
-    "test_drive": ("Test drive", "试驾"),
-    "ordered": ("Order", "成交"),
-    "won": ("Order", "成交"),
-    "delivered": ("Delivered", "交车"),
-    "visit_rate": ("Visit rate", "到店率"),
-    "test_drive_rate": ("Test-drive rate", "试驾率"),
-    "visit_to_order_rate": ("Closing ratio (orders / visits)", "到店成交率"),
-    "finance_penetration": ("Finance penetration", "金融渗透率"),
-    "insurance_penetration": ("New-car insurance penetration", "新车保险渗透率"),
-    "extended_warranty_penetration": ("Extended-warranty penetration", "延保渗透率"),
-    "trade_in_penetration": ("Trade-in penetration", "二手车置换渗透率"),
-    "accessories_per_car": ("Accessories per car (yuan)", "单车精品(元)"),
-    "service_retention": ("Service retention (12 months)", "售后保有率(12个月)"),
-    "insurance_renewal_rate": ("Insurance renewal rate", "续保率"),
-    "quarantine_share": ("Rows quarantined", "隔离行占比"),
-    # chart furniture
-    "actual": ("actual", "实际"),
-    "target": ("target", "目标"),
-    "peer": ("peer median", "同行中位数"),
-    "previous": ("previous round", "上一轮"),
-    "gap_vs_target": ("gap vs target", "与目标差距"),
-    "gap_vs_peer": ("gap vs peers", "与同行差距"),
-    "gaps_title": ("Biggest gaps, yuan per period", "最大差距(元/期)"),
-    "kpi_title": ("KPIs against target and peers", "关键指标:目标与同行对比"),
-    "funnel_title": ("Showroom funnel", "展厅漏斗"),
-    "count": ("count", "数量"),
-    "month": ("month", "月份"),
-    "share": ("share", "占比"),
-    "rows": ("rows", "行数"),
-    "table": ("table", "数据表"),
-    "quality_title": ("Rows quarantined per table", "各数据表隔离行占比"),
-    "ranking_title": ("Dealer ranking", "经销商排名"),
-    "median": ("network median", "网络中位数"),
-    "dealer": ("dealer", "经销商"),
-    "channel": ("channel", "渠道"),
-    "yuan": ("yuan", "元"),
-    # quality dimensions
-    "authenticity": ("Authenticity", "真实性"),
-    "continuity": ("Continuity", "连续性"),
-    "validity": ("Validity", "有效性"),
-    "quality_scores": ("Data-quality score per dimension (0-100)", "数据质量各维度得分(0-100)"),
-    # lifecycle states
-    "prospect": ("Prospect", "潜客"),
-    "defeated": ("Defeated (lost sale)", "战败"),
-    "own_store_new": ("New owner (bought here)", "本店新车主"),
-    "bought_elsewhere": ("Bought elsewhere", "他店购车"),
-    "regular": ("Regular", "活跃保有"),
-    "floating": ("Floating", "流失预警"),
-    "dormant": ("Dormant", "休眠"),
-    "lost": ("Lost", "流失"),
-    "states_title": ("Customers per lifecycle state", "各生命周期状态客户数"),
-    # call lists
-    "trade_in": ("Trade-in", "置换"),
-    "recall": ("Recall", "召回"),
-    "dormant_activation": ("Dormant activation", "休眠激活"),
-    "insurance_renewal": ("Insurance renewal", "续保"),
-    "maintenance_due": ("Maintenance due", "保养到期"),
-    "defeated_reactivation": ("Defeated reactivation", "战败再激活"),
-    "referral": ("Referral", "转介绍"),
-    "warranty_end": ("Warranty ending", "质保到期"),
-    "finance_end": ("Finance ending", "金融到期"),
-    "lists_title": ("Call-list size per reason", "各类回访清单数量"),
-    "personas_title": ("Customers per persona", "各客户画像人数"),
-    # lead channels (English; Chinese from CHANNEL_LABELS_ZH)
-    "online_inquiry": ("Online inquiry", "网络询价"),
-    "phone_inquiry": ("Phone inquiry", "电话询价"),
-    "walk_in": ("Walk-in", "展厅自然进店"),
-    "auto_show": ("Auto show", "车展/外展"),
-    "partner_list": ("Partner list", "异业合作名单"),
-    "dcc_outbound": ("DCC outbound", "DCC外呼邀约"),
-    # profit lines (penetration.profit_decomposition)
-    "vehicle": ("New vehicle", "新车"),
-    "finance": ("Finance", "金融"),
-    "insurance": ("New-car insurance", "新车保险"),
-    "accessories": ("Accessories", "精品"),
-    "extended_warranty": ("Extended warranty", "延保"),
-    "maintenance": ("Maintenance", "保养"),
-    "repair": ("Repair", "维修"),
-    "warranty": ("Warranty repair", "索赔"),
-    "accident": ("Accident repair", "事故车"),
-    "care": ("Car care", "美容养护"),
-    "value_added_items": ("Value-added items", "售后增值项目"),
-    "gross_profit": ("Gross profit per business line in the period", "各业务线毛利(分析期)"),
-    # media and churn
-    "cost_per_order": ("Cost per order", "单车订单成本"),
-    "media_title": ("Media cost per order by channel", "各渠道单个订单媒体成本"),
-    "churn_bands_title": (
-        "Active service customers per churn-risk band",
-        "活跃售后客户流失风险分布",
-    ),
-    "high": ("High risk", "高风险"),
-    "medium": ("Medium risk", "中风险"),
-    "low": ("Low risk", "低风险"),
-    "customers": ("customers", "客户数"),
-}
-
-
-def label(key: str, lang: str = "en") -> str:
-    """The display label of ``key`` in ``lang`` (channels use the deck's Chinese names).
-
-    Unknown keys are returned with underscores turned into spaces, so a new KPI still gets a
-    readable (English) label.
-    """
-    idx = 1 if lang == "zh" else 0
-    if key in _LABELS:
-        return _LABELS[key][idx]
-    if lang == "zh" and key in CHANNEL_LABELS_ZH:
-        return CHANNEL_LABELS_ZH[key]
-    return key.replace("_", " ")
-
-
-def format_yuan(value: float, lang: str = "en") -> str:
-    """Money for a slide: ``¥1.23M`` / ``¥45.6k`` in English, ``123.4万元`` in Chinese."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "–"
-    v = float(value)
-    if lang == "zh":
-        if abs(v) >= 1e8:
-            return f"{v / 1e8:,.2f}亿元"
-        if abs(v) >= 1e4:
-            return f"{v / 1e4:,.1f}万元"
-        return f"{v:,.0f}元"
-    if abs(v) >= 1e6:
-        return f"¥{v / 1e6:,.2f}M"
-    if abs(v) >= 1e3:
-        return f"¥{v / 1e3:,.1f}k"
-    return f"¥{v:,.0f}"
+# The labels and money format live in the report's one glossary (crm_analytics.report.text).
 
 
 def _new_ax(ax: Axes | None, size: tuple[float, float] | None = None) -> Axes:

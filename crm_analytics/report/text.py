@@ -1,12 +1,351 @@
-"""The report's fixed wording in English and Chinese, and the executive-summary sentences."""
+"""The report's one glossary (zh / en) and its fixed sentences.
+
+Every name a reader sees — KPI, section, table header, index name, verdict, cause, lifecycle
+state, call list, channel, profit line — comes from :data:`GLOSSARY` (English, Chinese: the
+deck's terms, see the glossary of the project's source deck); every fixed sentence from
+:data:`TEXT`. :func:`label` looks a name up, :func:`t` a sentence; :func:`missing_labels` lists
+the keys a view would show untranslated, which the language test uses.
+
+Number formats live here too, so both languages write numbers the same way: rates as
+percentages, rate changes in percentage points (``pp`` / ``个百分点``), money in yuan.
+"""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
+from typing import Any
+
 import pandas as pd
 
-from crm_analytics.report.plots import format_yuan, label
+from crm_analytics.core.schema import CHANNEL_LABELS_ZH
 
-__all__ = ["TEXT", "gap_lines", "t"]
+__all__ = [
+    "GLOSSARY",
+    "TEXT",
+    "fmt_date",
+    "fmt_pp",
+    "fmt_value",
+    "format_yuan",
+    "label",
+    "missing_labels",
+    "t",
+]
+
+#: KPI -> unit (``share``: a rate shown as %, ``yuan``, ``days``, ``minutes``, ``count``).
+KPI_UNITS: dict[str, str] = {
+    "accessories_per_car": "yuan",
+    "showroom_dwell_minutes": "minutes",
+    "order_cycle_days": "days",
+    "order_to_delivery_days": "days",
+}
+
+GLOSSARY: dict[str, tuple[str, str]] = {
+    # -- funnel volumes and KPIs (the deck's showroom KPI tree, slides 39-41) -----------------
+    "leads": ("Leads", "线索"),
+    "visited": ("Visited the showroom", "到店"),
+    "test_drive": ("Test drive", "试乘试驾"),
+    "ordered": ("Orders", "订单"),
+    "won": ("Orders", "订单"),
+    "delivered": ("Deliveries", "交车"),
+    "lead_count": ("Leads", "线索数"),
+    "visit_count": ("Visiting leads", "到店线索数"),
+    "test_drive_count": ("Test drives", "试驾数"),
+    "quote_count": ("Quoted leads", "报价数"),
+    "order_count": ("Orders", "订单数"),
+    "delivery_count": ("Deliveries", "交车数"),
+    "visit_rate": ("Visit rate", "到店率"),
+    "test_drive_rate": ("Test-drive rate", "试驾率"),
+    "quote_rate": ("Quote rate", "报价率"),
+    "order_rate": ("Order rate (orders / quotes)", "报价成交率"),
+    "visit_to_order_rate": ("Closing ratio (orders / visits)", "到店成交率"),
+    "lead_to_order_rate": ("Lead-to-order rate", "线索成交率"),
+    "delivery_rate": ("Order-to-delivery rate", "订单交车率"),
+    "walk_in_lead_count": ("Walk-in leads", "自然进店线索数"),
+    "referral_lead_count": ("Referral leads", "转介绍线索数"),
+    "auto_show_leads": ("Auto-show leads", "车展线索数"),
+    "online_leads": ("Online leads", "网络线索数"),
+    "front_desk_sales_arrivals": ("Sales arrivals at the front desk", "前台销售到店登记数"),
+    "walk_in_registration_rate": ("Walk-in registration rate", "散客留档率"),
+    "first_invitation_visit_rate": ("First-invitation visit rate", "首次邀约到店率"),
+    "repeat_invitation_visit_rate": ("Repeat-invitation visit rate", "再次邀约到店率"),
+    "invitation_acceptance_rate": ("Invitation acceptance rate", "邀约接受率"),
+    "showroom_dwell_minutes": ("Showroom dwell time (minutes)", "展厅停留时长(分钟)"),
+    "same_day_quote_order_rate": ("Same-day quote-to-order rate", "报价当日成交率"),
+    "quote_revisit_rate": ("Quote re-visit rate", "报价后再到店率"),
+    "order_cycle_days": ("Average order cycle (days)", "平均成交周期(天)"),
+    "order_to_delivery_days": ("Order-to-delivery time (days)", "订单至交车天数"),
+    "order_cancellation_rate": ("Order cancellation rate", "订单取消率"),
+    "open_leads": ("Leads still open", "未结案线索数"),
+    # -- headline value-added and after-sales KPIs --------------------------------------------
+    "finance_penetration": ("Finance penetration", "金融渗透率"),
+    "insurance_penetration": ("New-car insurance penetration", "新车保险渗透率"),
+    "extended_warranty_penetration": ("Extended-warranty penetration", "延保渗透率"),
+    "trade_in_penetration": ("Trade-in penetration", "二手车置换渗透率"),
+    "accessories_per_car": ("Accessories per car (yuan)", "单车精品(元)"),
+    "service_retention": ("Service retention (12 months)", "售后保有率(12个月)"),
+    "insurance_renewal_rate": ("Insurance renewal rate", "续保率"),
+    "quarantine_share": ("Rows quarantined", "隔离行占比"),
+    # -- table headers and chart furniture ----------------------------------------------------
+    "kpi": ("KPI", "指标"),
+    "actual": ("Actual", "实际"),
+    "target": ("Target", "目标"),
+    "peer": ("Peer median", "同行中位数"),
+    "previous": ("Previous round", "上一轮"),
+    "change": ("Change", "变化"),
+    "status": ("Status", "状态"),
+    "value": ("Value", "数值"),
+    "interval": ("95% interval", "95%区间"),
+    "interval_m": ("90% interval", "90%区间"),
+    "visits_interval": ("90% interval", "90%区间"),
+    "first_year_insurance": ("First-year insurance", "首年保险"),
+    "service": ("Service", "售后维保"),
+    "extension_products": ("Extension products", "延伸产品"),
+    "total": ("Total", "合计"),
+    "(no lead)": ("Not from a lead", "无对应线索"),
+    "reception": ("Front desk", "前台"),
+    "by_channel": ("By lead channel", "按线索渠道"),
+    "by_model": ("By car model", "按车型"),
+    "window": ("Cohort", "统计口径"),
+    "value_before": ("Previous round", "上一轮"),
+    "value_after": ("This period", "本期"),
+    "significant": ("Beyond chance?", "显著?"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "stage": ("Stage", "环节"),
+    "cause": ("Candidate cause", "可能原因"),
+    "verdict": ("Verdict", "结论"),
+    "evidence": ("Evidence", "依据"),
+    "orders_at_stake": ("Orders a year at stake", "每年可增订单"),
+    "business": ("Business", "业务"),
+    "line": ("Line", "项目"),
+    "contacts": ("Contacts", "接触量"),
+    "penetration": ("Penetration", "渗透率"),
+    "unit_margin": ("Unit margin (yuan)", "单位毛利(元)"),
+    "gross_profit_col": ("Gross profit (yuan)", "毛利(元)"),
+    "what_if_gain": ("Gain at target (yuan)", "达标增利(元)"),
+    "cost": ("Media cost (yuan)", "媒体费用(元)"),
+    "orders": ("Orders", "订单"),
+    "cost_per_lead": ("Cost per lead (yuan)", "单条线索成本(元)"),
+    "roi": ("Gross profit / cost", "毛利/费用"),
+    "consultant": ("Sales consultant", "销售顾问"),
+    "dimension": ("Dimension", "维度"),
+    "score": ("Score (0-100)", "得分(0-100)"),
+    "worst_rules": ("Weakest rules", "最差规则"),
+    "rule": ("Rule", "规则"),
+    "pass_rate": ("Pass rate", "通过率"),
+    "failed": ("Failing records", "不合格记录"),
+    "owner_role": ("Owner", "负责人"),
+    "records": ("Records to fix", "待整改记录"),
+    "reason": ("List", "清单"),
+    "customers": ("Customers", "客户数"),
+    "expected_margin": ("Expected margin (yuan)", "预期毛利(元)"),
+    "due_by": ("Due by", "完成期限"),
+    "gap": ("Gap", "差距"),
+    "against": ("Against", "对比"),
+    "gap_yuan": ("Gap (yuan per period)", "差距(元/期)"),
+    "action": ("Action", "行动"),
+    "expected_gain": ("Expected gain (yuan)", "预期收益(元)"),
+    "state": ("Lifecycle state", "生命周期状态"),
+    "share": ("Share", "占比"),
+    "risk_band": ("Churn-risk band", "流失风险等级"),
+    "grade": ("Intent grade", "意向等级"),
+    "month": ("Month", "月份"),
+    "count": ("Count", "数量"),
+    "rows": ("Rows", "行数"),
+    "table": ("Table", "数据表"),
+    "dealer": ("Dealer", "经销商"),
+    "channel": ("Channel", "渠道"),
+    "model": ("Car model", "车型"),
+    "yuan": ("yuan", "元"),
+    "item": ("Item", "项目"),
+    "forecast": ("Forecast", "预测"),
+    "low_bound": ("Low (80%)", "下限(80%)"),
+    "high_bound": ("High (80%)", "上限(80%)"),
+    "persona": ("Persona", "客户画像"),
+    "size": ("Customers", "客户数"),
+    "description": ("Profile", "特征"),
+    "csi": ("Satisfaction (CSI)", "满意度(CSI)"),
+    "responses": ("Responses", "回复数"),
+    "defeat_reason": ("Defeat reason", "战败原因"),
+    "red": ("red", "红"),
+    "amber": ("amber", "黄"),
+    "green": ("green", "绿"),
+    "gap_vs_target": ("gap vs target", "与目标差距"),
+    "gap_vs_peer": ("gap vs peers", "与同行差距"),
+    "gaps_title": ("Biggest gaps, yuan per period", "最大差距(元/期)"),
+    "kpi_title": ("KPIs against target and peers", "关键指标:目标与同行对比"),
+    "funnel_title": ("Showroom funnel", "展厅漏斗"),
+    "quality_title": ("Rows quarantined per table", "各数据表隔离行占比"),
+    "ranking_title": ("Dealer ranking", "经销商排名"),
+    "median": ("network median", "网络中位数"),
+    # -- verdicts of the diagnosis ------------------------------------------------------------
+    "supports": ("supports", "支持"),
+    "inconclusive": ("inconclusive", "不确定"),
+    "rules out": ("rules out", "排除"),
+    "no reference": ("no target or peers", "无目标或同行参照"),
+    "no data": ("not measurable from CRM records", "CRM数据无法衡量"),
+    # -- the deck's candidate causes (slide 41; metrics.funnel.CAUSES) -------------------------
+    "outside events (auto shows)": ("Outside events (auto shows)", "外展活动(车展)"),
+    "online media": ("Online media", "网络媒体"),
+    "walk-in registration rate": ("Walk-in registration rate", "散客留档率"),
+    "walk-in traffic": ("Walk-in traffic", "自然进店客流"),
+    "referrals from existing customers": ("Referrals from existing customers", "老客户转介绍"),
+    "in-store events": ("In-store events", "店内活动"),
+    "visit rate of each channel": ("Visit rate of each channel", "各渠道到店率"),
+    "first-invitation visit rate": ("First-invitation visit rate", "首次邀约到店率"),
+    "repeat-invitation visit rate": ("Repeat-invitation visit rate", "再次邀约到店率"),
+    "invitation scripts (proxy: invitation acceptance rate)": (
+        "Invitation scripts (measured by the invitation acceptance rate)",
+        "邀约话术(以邀约接受率衡量)",
+    ),
+    "proactive visits": ("Proactive visits", "主动到店"),
+    "showroom dwell time": ("Showroom dwell time", "展厅停留时长"),
+    "needs analysis": ("Needs analysis", "需求分析"),
+    "product scripts": ("Product scripts", "产品话术"),
+    "re-invitation (repeat-invitation visit rate)": (
+        "Re-invitation (repeat-invitation visit rate)",
+        "再次邀约(再次邀约到店率)",
+    ),
+    "average order cycle": ("Average order cycle", "平均成交周期"),
+    "same-day quote-to-order rate": ("Same-day quote-to-order rate", "报价当日成交率"),
+    "quote re-visit rate": ("Quote re-visit rate", "报价后再到店率"),
+    "team selling in the showroom": ("Team selling in the showroom", "展厅团队销售"),
+    "order control (cancellations)": ("Order control (cancellations)", "订单管控(取消)"),
+    "stock / delivery process (order-to-delivery days)": (
+        "Stock and delivery process (order-to-delivery days)",
+        "库存与交车流程(订单至交车天数)",
+    ),
+    "test-drive fleet availability": ("Test-drive fleet availability", "试驾车可用性"),
+    # -- data-quality dimensions and reconciliation -------------------------------------------
+    "authenticity": ("Authenticity", "真实性"),
+    "continuity": ("Continuity", "连贯性"),
+    "validity": ("Validity", "有效性"),
+    "quality_scores": ("Data-quality score per dimension (0-100)", "数据质量各维度得分(0-100)"),
+    "sales_arrivals": ("Sales arrivals in the visitor log", "客流登记销售到店"),
+    "matched": ("Matched to a DMS visit", "与DMS到店匹配"),
+    "unregistered": ("Not registered in the DMS", "未在DMS留档"),
+    "not_recorded": ("Registered without a visit record", "留档但无到店记录"),
+    "registration_rate": ("Registration rate", "留档率"),
+    "dms_visits": ("DMS visits", "DMS到店记录"),
+    "phantom": ("DMS visits with no arrival in the log", "DMS有记录但客流无登记"),
+    "unverifiable": ("Unverifiable (no log that day)", "无法核实(当日无客流登记)"),
+    "missing_log_days": ("Days without a visitor log", "缺失客流登记天数"),
+    "anomalous_rows": ("Visitor-log rows out of pattern", "异常客流登记行"),
+    "crm": ("CRM specialist", "CRM专员"),
+    "sales_consultant": ("Sales consultant", "销售顾问"),
+    "service_advisor": ("Service advisor", "服务顾问"),
+    "sales_manager": ("Sales manager", "销售经理"),
+    "service_manager": ("After-sales manager", "售后经理"),
+    "f_and_i_manager": ("Finance and insurance manager", "金融保险经理"),
+    "front_desk": ("Front desk", "前台"),
+    # -- lifecycle states ---------------------------------------------------------------------
+    "prospect": ("Prospect", "潜客"),
+    "defeated": ("Defeated (lost sale)", "战败"),
+    "own_store_new": ("New owner (bought here)", "本店新车主"),
+    "bought_elsewhere": ("Bought elsewhere", "他店购车"),
+    "regular": ("Regular", "常客"),
+    "floating": ("Floating", "游离客户"),
+    "dormant": ("Dormant", "休眠"),
+    "lost": ("Lost", "流失"),
+    "states_title": ("Customers per lifecycle state", "各生命周期状态客户数"),
+    # -- call lists (actions.call_lists.REASONS) ----------------------------------------------
+    "trade_in": ("Trade-in", "置换"),
+    "recall": ("Recall", "召回"),
+    "dormant_activation": ("Dormant activation", "休眠激活"),
+    "insurance_renewal": ("Insurance renewal", "续保"),
+    "maintenance_due": ("Maintenance due", "保养到期"),
+    "defeated_reactivation": ("Defeated reactivation", "战败再激活"),
+    "referral": ("Referral", "转介绍"),
+    "warranty_end": ("Warranty ending", "质保到期"),
+    "finance_end": ("Finance ending", "金融到期"),
+    "open_h_a_leads": ("Open H and A leads", "未结案H/A级线索"),
+    "lists_title": ("Call-list size per list", "各类回访清单数量"),
+    "personas_title": ("Customers per persona", "各客户画像人数"),
+    # -- lead channels ------------------------------------------------------------------------
+    "online_inquiry": ("Online inquiry", "网络询价"),
+    "phone_inquiry": ("Phone inquiry", "电话询价"),
+    "walk_in": ("Walk-in", "展厅自然进店"),
+    "auto_show": ("Auto show", "车展/外展"),
+    "partner_list": ("Partner list", "异业合作名单"),
+    "dcc_outbound": ("DCC outbound", "DCC外呼邀约"),
+    # -- profit lines (metrics.penetration.profit_decomposition) ------------------------------
+    "new_car": ("New car", "新车"),
+    "after_sales": ("After-sales", "售后"),
+    "insurance_line": ("Insurance", "保险"),
+    "vehicle": ("New vehicle", "新车"),
+    "finance": ("Finance", "金融"),
+    "insurance": ("New-car insurance", "新车保险"),
+    "accessories": ("Accessories", "精品"),
+    "extended_warranty": ("Extended warranty", "延保"),
+    "maintenance": ("Maintenance", "保养"),
+    "repair": ("Repair", "维修"),
+    "warranty": ("Warranty repair", "保修"),
+    "accident": ("Accident repair", "事故"),
+    "care": ("Car care", "养护美容"),
+    "value_added_items": ("Value-added items", "售后增值项目"),
+    "gross_profit": ("Gross profit per business line in the period", "各业务线毛利(分析期)"),
+    # -- media and churn ----------------------------------------------------------------------
+    "cost_per_order": ("Cost per order (yuan)", "单个订单成本(元)"),
+    "media_title": ("Media cost per order by channel", "各渠道单个订单媒体成本"),
+    "churn_bands_title": (
+        "Active service customers per churn-risk band",
+        "活跃售后客户流失风险分布",
+    ),
+    "churn.recency": ("Long silence against the customer's own rhythm", "超出自身保养节奏未回厂"),
+    "churn.frequency": ("Few service visits", "进厂次数少"),
+    "churn.spend": ("Low or unusual service spend", "售后消费低或异常"),
+    "churn.vehicle_age": ("Vehicle age and mileage", "车龄与里程"),
+    "churn.warranty": ("Warranty expired or expiring", "质保已过或将到期"),
+    "churn.finance_insurance": ("Finance or insurance ended", "金融或保险到期"),
+    "churn.bought_elsewhere": ("Car bought at another dealer", "他店购车"),
+    "churn.satisfaction": ("Low satisfaction scores", "满意度低"),
+    "churn.complaints": ("Unresolved complaint", "投诉未解决"),
+    "churn.distance": ("Lives far from the dealer", "居住地距离远"),
+    "churn.value_added": ("Took few value-added products", "增值产品购买少"),
+    "churn.dealer": ("Dealer-wide retention level", "本店整体保有水平"),
+    "csi.intent": ("Intended customers", "意向客户"),
+    "csi.sales": ("Sales", "销售"),
+    "csi.delivery": ("Delivery", "交车"),
+    "csi.service": ("After-sales service", "售后服务"),
+    "csi.defeated": ("Defeated customers", "战败客户"),
+    "defeat.price": ("Price", "价格"),
+    "defeat.bought_other_dealer": ("Bought at another dealer", "在其他经销商购买"),
+    "defeat.bought_competitor": ("Bought a competitor's brand", "购买竞品"),
+    "defeat.postponed": ("Postponed the purchase", "推迟购车"),
+    "defeat.lost_contact": ("Lost contact", "失去联系"),
+    "defeat.financing_rejected": ("Financing rejected", "贷款未获批"),
+    "defeat.product_fit": ("Product does not fit", "产品不符合需求"),
+    "expected_visits": ("Service visits", "售后进厂次数"),
+    "expected_margin_m": ("After-sales gross margin (yuan)", "售后毛利(元)"),
+    "high": ("High risk", "高风险"),
+    "medium": ("Medium risk", "中风险"),
+    "low": ("Low risk", "低风险"),
+}
+
+
+def label(key: str, lang: str = "en") -> str:
+    """The display name of ``key`` in ``lang`` (:data:`GLOSSARY`; channels also from the
+    schema's Chinese channel names). An unknown key comes back with its underscores turned
+    into spaces (:func:`missing_labels` finds such keys before a reader does)."""
+    key = str(key)
+    idx = 1 if lang == "zh" else 0
+    if key in GLOSSARY:
+        return GLOSSARY[key][idx]
+    if lang == "zh" and key in CHANNEL_LABELS_ZH:
+        return CHANNEL_LABELS_ZH[key]
+    return key.replace("_", " ")
+
+
+def missing_labels(keys: Iterable[Any]) -> list[str]:
+    """The keys among ``keys`` that :data:`GLOSSARY` does not name (in order, once each)."""
+    out: list[str] = []
+    for k in keys:
+        k = str(k)
+        if k not in GLOSSARY and k not in CHANNEL_LABELS_ZH and k not in out:
+            out.append(k)
+    return out
+
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
@@ -17,29 +356,90 @@ TEXT: dict[str, dict[str, str]] = {
         "or understated.",
         "which_period": "period",
         "which_comparison": "previous round",
-        "summary": "Executive summary: the three biggest gaps",
+        "contents": "Contents",
+        "summary": "Executive summary: the biggest gaps and what to do",
+        "summary_note": "Gaps are priced for the period {start} to {end}: shortfall x volume "
+        "x unit gross margin. The expected gain of a list is the sum of its customers' expected "
+        "margins (probability of success x value).",
         "no_gaps": "No KPI is below its target or the peer median.",
-        "no_peers": "Peer comparison not available: peer medians need at least 3 dealers reported into the same run folder (crm-analytics report --all).",
-        "kpis": "KPI tree: actual, target, peers, previous round",
+        "no_peers": "Peer comparison not available: peer medians need at least 3 dealers in "
+        "the same run.",
+        "gap_line": "{i}. {kpi}: {actual} against {ref} {reference} ({window}), worth {money} "
+        "in the period.",
+        "gap_cause": "Why: {cause}",
+        "gap_action": "Action: {action}",
+        "list_action": "work the {list} list: {n} customers, owner {owner}, due by {due}; "
+        "expected margin {gain}.",
+        "no_list": "no call list addresses this KPI; the {owner} sets it with the team at the "
+        "point of sale.",
+        "h_a_action": "invite the open H and A leads: {n} leads, owner sales consultants, "
+        "due by {due}.",
+        "kpis": "Headline KPIs: actual, target, peers, previous round",
+        "kpis_note": "Rates of the period {start} to {end} (leads created, deliveries, service "
+        "visits dated in it); changes in percentage points (pp). Status: green at or above "
+        "target, amber within 5 pp (10% for amounts), red below.",
         "funnel": "Showroom funnel",
-        "leads_month": "Leads per month and channel",
+        "kpi_tree": "Showroom KPI tree (95% intervals, target)",
+        "kpi_tree_note": "Cohort: leads created {start} to {end}. KPIs that need time to "
+        "mature (marked *) are on the cohort {mstart} to {mend}, which has {days} days of "
+        "follow-up; in the period's own cohort {lead_share} of the leads and {order_share} of "
+        "the orders are younger than {days} days.",
+        "diagnosis": "Diagnosis: flagged stages and the candidate causes",
+        "flagged_stage": "{stage}: {value} against target {target} ({window}); {why}.",
+        "no_diagnosis": "No funnel stage is flagged below its target or its peers.",
         "previous": "Comparison with the previous coaching round",
+        "profit": "Value-added and after-sales: contacts x penetration x unit margin",
+        "profit_note": "Period {start} to {end}. The last column is the gross profit the line "
+        "would add at its target penetration (what-if), all else equal.",
+        "predictability": "Predictability: this month's orders and the owner base",
+        "forecast_line": "Orders forecast for {month}: {mid} (80% interval {lo} to {hi}), "
+        "from the open pipeline and new leads at {as_of}.",
+        "projection_note": "Today's owners projected 36 months forward (BG/NBD): service visits "
+        "and after-sales gross margin (yuan) per month, with 90% intervals.",
+        "previous_note": "This period {start} to {end} against the previous round {cstart} to "
+        "{cend}; rate changes in percentage points, counts per month.",
+        "projection_line": "Owner base in {months} months: {end} active owners expected "
+        "(today {start}).",
+        "lifecycle": "Lifecycle and dormancy",
+        "clv": "Lifetime value",
+        "clv_line": "Value chain of one loyal customer over five years (deck method): {chain}. "
+        "Expected after-sales value of today's owners over 3 years (BG/NBD x Gamma-Gamma): "
+        "{total} in all, {mean} per owner; {alive} of them likely still active.",
+        "churn": "After-sales churn risk of active service customers",
+        "churn_quality": "How good is the risk ranking? Trained before {cutoff} and checked on "
+        "the following 12 months: the customers ranked riskiest churned {lift} times as often "
+        "as the average; the model orders pairs of customers correctly {auc} of the time "
+        "(50% would be guessing).",
+        "top_reasons": "Most frequent reasons behind the high-risk scores",
+        "leads_section": "Lead intent",
+        "no_lead_model": "Lead grades come from the network lead model of a batch run "
+        "(crm-analytics report); this report was opened without one.",
+        "no_personas": "Personas are fitted in the batch run's personas notebook; not part "
+        "of this report yet.",
+        "leads_note": "Open leads at {as_of} graded by the network model: H = order likely "
+        "within 7 days, A within 30, B within 90, C later.",
+        "media": "Attribution and media",
+        "media_note": "Leads created {start} to {end} and the orders they gave; media cost of "
+        "the same months.",
         "consultants": "Sales consultants",
-        "lists": "Action lists (sizes at the data date)",
+        "lists": "Action lists at {as_of}",
+        "satisfaction": "Satisfaction and defeat reasons",
+        "personas": "Customer personas",
         "quality": "Data quality",
-        "quality_ok": "Every row passed the boundary checks.",
+        "quality_cards": "Data quality: three dimensions, weakest rules, fix lists",
+        "quality_note": "Scores 0-100 over the whole extract; the fix list sends each failing "
+        "record to the person who holds it.",
+        "recon": "Visitor log against the DMS ({start} to {end})",
+        "quality_ok": "Every row passed the boundary checks on import.",
+        "quarantine": "Rows quarantined on import",
+        "masked": "Personal data is masked in this report.",
+        "base": "Customer base by lifecycle state",
+        "list_reason": "customers",
+        "not_available": "Not available: {why}",
+        "incomplete": "* on the matured cohort (see above)",
+        "unit_pp": "pp",
         "network": "Network overview",
         "ranking": "Ranking of all dealers",
-        "masked": "Personal data is masked in this report.",
-        "kpi_tree": "Showroom KPI tree (funnel rates with 95% intervals, target)",
-        "diagnosis": "Diagnosis: weakest stages and the causes the data supports",
-        "no_diagnosis": "No funnel stage is flagged below its target.",
-        "profit": "Value-added and after-sales: contacts x penetration x unit margin",
-        "base": "Customer base by lifecycle state",
-        "churn": "After-sales churn risk of active service customers",
-        "media": "Media efficiency per lead channel",
-        "quality_cards": "Data-quality scorecard and visitor-log reconciliation",
-        "list_reason": "customers",
         # --- outputs and the run index (outputs15): workbooks, network scorecard ---
         "wb_summary": "summary",
         "wb_owner": "owner",
@@ -124,37 +524,80 @@ TEXT: dict[str, dict[str, str]] = {
         "rag_amber": "close",
         "rag_red": "off target",
         # --- end outputs15 ---
+        "leads_month": "Leads per month and channel",
     },
     "zh": {
         "report": "CRM诊断报告",
         "period": "分析期 {start} 至 {end};上一轮 {cstart} 至 {cend};数据截至 {as_of}。",
         "before_data": "注意:{which}早于本数据开始同时记录线索和售后进厂的日期({first}),"
-        "之前的月份没有数据,相关KPI缺失或偏低。",
+        "之前的月份没有数据,相关指标缺失或偏低。",
         "which_period": "分析期",
         "which_comparison": "上一轮",
-        "summary": "管理摘要:三大差距",
+        "contents": "目录",
+        "summary": "管理摘要:最大差距与行动",
+        "summary_note": "差距按分析期 {start} 至 {end} 计算:差额 × 业务量 × 单位毛利。"
+        "清单的预期收益为清单内客户预期毛利之和(成功概率 × 价值)。",
         "no_gaps": "所有指标均达到目标和同行中位数。",
-        "no_peers": "暂无同行对比:同行中位数需要同一运行目录中至少3家经销商的报告(crm-analytics report --all)。",
-        "kpis": "KPI树:实际、目标、同行、上一轮",
+        "no_peers": "暂无同行对比:同行中位数需要同一批次中至少3家经销商。",
+        "gap_line": "{i}. {kpi}:实际 {actual},{ref} {reference}({window}),差距约 {money}。",
+        "gap_cause": "原因:{cause}",
+        "gap_action": "行动:{action}",
+        "list_action": "执行{list}清单:{n} 位客户,负责人 {owner},{due} 前完成;预期毛利 {gain}。",
+        "no_list": "没有对应的回访清单;由{owner}在销售环节与团队落实。",
+        "h_a_action": "邀约未结案的H/A级线索:{n} 条,负责人 销售顾问,{due} 前完成。",
+        "kpis": "关键指标:实际、目标、同行、上一轮",
+        "kpis_note": "分析期 {start} 至 {end} 的指标(期内新建线索、交车、售后进厂);"
+        "变化以百分点计。状态:达到目标为绿,差距5个百分点以内(金额10%以内)为黄,否则为红。",
         "funnel": "展厅漏斗",
-        "leads_month": "各渠道月度线索",
+        "kpi_tree": "展厅KPI树(95%区间、目标)",
+        "kpi_tree_note": "口径:{start} 至 {end} 新建的线索。需要时间成熟的指标(标 *)按 "
+        "{mstart} 至 {mend} 的线索计算,已有 {days} 天跟进期;本期线索中 {lead_share} 的线索和 "
+        "{order_share} 的订单不足 {days} 天。",
+        "diagnosis": "诊断:未达标环节及可能原因",
+        "flagged_stage": "{stage}:{value},目标 {target}({window});{why}。",
+        "no_diagnosis": "没有低于目标或同行的漏斗环节。",
         "previous": "与上一轮辅导对比",
+        "profit": "增值业务与售后:接触量 × 渗透率 × 单位毛利",
+        "profit_note": "分析期 {start} 至 {end}。最后一列为该项目渗透率达到目标时增加的毛利(假设分析)。",
+        "predictability": "可预测性:本月订单与保有客户",
+        "forecast_line": "{month} 订单预测:{mid} 台(80%区间 {lo} 至 {hi}),依据截至 {as_of} 的在途线索和新增线索。",
+        "projection_note": "现有车主未来36个月走势(BG/NBD):每月售后进厂次数和售后毛利(元),含90%区间。",
+        "previous_note": "本期 {start} 至 {end} 对比上一轮 {cstart} 至 {cend};比率变化以百分点计,数量按月计。",
+        "projection_line": "{months} 个月后预计活跃保有客户 {end} 位(目前 {start} 位)。",
+        "lifecycle": "生命周期与休眠客户",
+        "clv": "客户终身价值",
+        "clv_line": "一位忠诚客户五年价值链(课程方法):{chain}。现有车主未来3年售后预期价值"
+        "(BG/NBD × Gamma-Gamma):合计 {total},人均 {mean};其中约 {alive} 位仍活跃。",
+        "churn": "活跃售后客户的流失风险",
+        "churn_quality": "风险排序是否可靠?以 {cutoff} 之前的数据训练,检验之后12个月:"
+        "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc}"
+        "(50%相当于随机)。",
+        "top_reasons": "高风险客户最常见的原因",
+        "leads_section": "线索意向",
+        "no_lead_model": "线索分级来自批量运行(crm-analytics report)的网络线索模型;本报告未附带该模型。",
+        "no_personas": "客户画像在批量运行的客户画像笔记本中计算;尚未纳入本报告。",
+        "leads_note": "截至 {as_of} 未结案线索的网络模型分级:H = 7天内可能成交,A = 30天内,"
+        "B = 90天内,C = 更久。",
+        "media": "渠道归因与媒体效率",
+        "media_note": "{start} 至 {end} 新建的线索及其订单;同期媒体费用。",
         "consultants": "销售顾问",
-        "lists": "行动清单(截至数据日期的数量)",
+        "lists": "行动清单(截至 {as_of})",
+        "satisfaction": "满意度与战败原因",
+        "personas": "客户画像",
         "quality": "数据质量",
-        "quality_ok": "所有数据行均通过边界校验。",
+        "quality_cards": "数据质量:三个维度、最差规则、整改清单",
+        "quality_note": "得分0-100,基于全部数据;整改清单把每条不合格记录发给记录的负责人。",
+        "recon": "客流登记与DMS核对({start} 至 {end})",
+        "quality_ok": "导入时所有数据行均通过边界校验。",
+        "quarantine": "导入时隔离的数据行",
+        "masked": "本报告已对个人信息脱敏。",
+        "base": "客户生命周期状态",
+        "list_reason": "客户数",
+        "not_available": "暂无:{why}",
+        "incomplete": "* 按已成熟线索计算(见上)",
+        "unit_pp": "个百分点",
         "network": "网络总览",
         "ranking": "全部经销商排名",
-        "masked": "本报告已对个人信息脱敏。",
-        "kpi_tree": "展厅KPI树(漏斗转化率、95%区间、目标)",
-        "diagnosis": "诊断:最弱环节及数据支持的原因",
-        "no_diagnosis": "没有低于目标的漏斗环节。",
-        "profit": "增值业务与售后:接触量×渗透率×单位毛利",
-        "base": "客户生命周期状态",
-        "churn": "活跃售后客户的流失风险",
-        "media": "各线索渠道的媒体效率",
-        "quality_cards": "数据质量评分与来店登记核对",
-        "list_reason": "客户数",
         # --- outputs and the run index (outputs15): workbooks, network scorecard ---
         "wb_summary": "汇总",
         "wb_owner": "负责人",
@@ -235,6 +678,7 @@ TEXT: dict[str, dict[str, str]] = {
         "rag_amber": "接近",
         "rag_red": "未达标",
         # --- end outputs15 ---
+        "leads_month": "各渠道月度线索",
     },
 }
 
@@ -245,25 +689,67 @@ def t(key: str, language: str = "en", **kw: object) -> str:
     return text.format(**kw) if kw else text
 
 
-def _fmt(kpi: str, v: float, language: str) -> str:
-    return format_yuan(v, language) if kpi == "accessories_per_car" else f"{v:.1%}"
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def gap_lines(gaps: pd.DataFrame, language: str = "en", *, n: int = 3) -> list[str]:
-    """The ``n`` biggest gaps as sentences (one per KPI: its largest gap)."""
-    top = gaps.drop_duplicates("kpi").head(n)
-    lines = []
-    for i, r in enumerate(top.itertuples(index=False), start=1):
-        ref = label("target" if r.against == "target" else "peer", language)
-        money = format_yuan(r.gap_yuan, language)
-        if language == "zh":
-            lines.append(
-                f"{i}. {label(r.kpi, 'zh')}:实际 {_fmt(r.kpi, r.actual, language)},"
-                f"{ref} {_fmt(r.kpi, r.reference, language)},差距约 {money}"
-            )
-        else:
-            lines.append(
-                f"{i}. {label(r.kpi, 'en')}: {_fmt(r.kpi, r.actual, language)} against "
-                f"{ref} {_fmt(r.kpi, r.reference, language)}, worth about {money} in the period"
-            )
-    return lines
+def format_yuan(value: float, lang: str = "en") -> str:
+    """Money for a slide: ``¥1.23M`` / ``¥45.6k`` in English, ``123.4万元`` in Chinese."""
+    if _missing(value):
+        return "–"
+    v = float(value)
+    if lang == "zh":
+        if abs(v) >= 1e8:
+            return f"{v / 1e8:,.2f}亿元"
+        if abs(v) >= 1e4:
+            return f"{v / 1e4:,.1f}万元"
+        return f"{v:,.0f}元"
+    if abs(v) >= 1e6:
+        return f"¥{v / 1e6:,.2f}M"
+    if abs(v) >= 1e3:
+        return f"¥{v / 1e3:,.1f}k"
+    return f"¥{v:,.0f}"
+
+
+def fmt_value(kpi: str, v: Any, lang: str = "en") -> str:
+    """A KPI's value in its unit: a rate as ``23.5%``, yuan, days or minutes, a count."""
+    if _missing(v):
+        return "–"
+    unit = KPI_UNITS.get(kpi)
+    v = float(v)
+    if unit == "yuan":
+        return format_yuan(v, lang)
+    if unit in ("days", "minutes"):
+        word = {"days": ("days", "天"), "minutes": ("min", "分钟")}[unit][1 if lang == "zh" else 0]
+        return f"{v:,.1f} {word}" if lang == "en" else f"{v:,.1f}{word}"
+    if kpi.endswith("_count") or kpi in ("open_leads", "auto_show_leads", "online_leads"):
+        return f"{v:,.0f}"
+    if kpi.endswith(("_rate", "_penetration", "_share", "_retention")) or abs(v) <= 1.0:
+        return f"{v:.1%}"
+    return f"{v:,.0f}"
+
+
+def fmt_pp(kpi: str, v: Any, lang: str = "en") -> str:
+    """A change of a KPI: rates in percentage points (``+2.8 pp`` / ``+2.8个百分点``), other
+    KPIs in their unit with a sign."""
+    if _missing(v):
+        return "–"
+    v = float(v)
+    if KPI_UNITS.get(kpi) or kpi.endswith("_count"):
+        text = fmt_value(kpi, abs(v), lang)
+        return ("+" if v >= 0 else "−") + text
+    pts = 100 * v
+    unit = t("unit_pp", lang)
+    sep = "" if lang == "zh" else " "
+    return f"{pts:+.1f}{sep}{unit}".replace("-", "−")
+
+
+def fmt_date(value: Any) -> str:
+    """A date as ``2026-06-30`` (never a timestamp with its time of day); missing -> ``–``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    try:
+        ts = pd.Timestamp(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return "–" if ts is pd.NaT else ts.date().isoformat()

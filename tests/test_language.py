@@ -1,0 +1,157 @@
+"""The consultant's report in one language: rendered by the batch runner in zh and in en.
+
+A 3-dealer simulated store is reported twice (the network's language set to ``zh``, then to
+``en``) with the real ``dealer_report`` notebook; each report's HTML body must carry no
+snake_case token, no untranslated table header (zh), no raw repr (timestamps with a time of
+day, long floats), every section of the deck with its anchor, and a diagnosis that names every
+stage the dealer's analysis flags.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from crm_analytics.batch import runner
+from crm_analytics.report.analysis import load_analysis
+from crm_analytics.report.sections import SECTIONS
+from crm_analytics.report.text import GLOSSARY, TEXT, label, missing_labels, t
+
+DEALERS = ("D001", "D002", "D003")
+SNAKE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+CJK = re.compile(r"[\u4e00-\u9fff]")
+#: header texts that are the same in both languages: ids, grades, car models, acronyms
+SHARED_HEADERS = re.compile(r"^(|[A-Z]{1,3}\d*|[A-Z]{1,3}[0-9A-Z]*L?|\d[\d\-– ]*|CSI|DMS|CRM)$")
+RAW_REPR = (
+    re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}"),  # a timestamp with a time of day
+    re.compile(r"(?<![\d.])\d+\.\d{4,}(?!\d)"),  # an unrounded float
+    re.compile(r"\b(?:NaN|NaT|None|nan)\b"),
+)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    from crm_analytics.sim import simulate_network
+
+    root = tmp_path_factory.mktemp("store")
+    simulate_network(n_dealers=3, customers_per_dealer=400, years=3, seed=11, out=root, workers=2)
+    return root
+
+
+def _run(tmp_path_factory, store: Path, lang: str) -> Path:
+    params = tmp_path_factory.mktemp(f"params_{lang}")
+    (params / "dealers").mkdir()
+    (params / "network.yaml").write_text(f"source: {store}\nlanguage: {lang}\n")
+    out = tmp_path_factory.mktemp(f"run_{lang}")
+    s = runner.run_report(
+        out=out,
+        all_dealers=True,
+        params_dir=params,
+        workers=2,
+        progress=False,
+        network=False,
+        notebooks=["dealer_report"],
+    )
+    assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, store):
+    return {lang: _run(tmp_path_factory, store, lang) for lang in ("zh", "en")}
+
+
+def _body(path: Path) -> str:
+    text = path.read_text(encoding="utf-8")
+    body = text[text.find("<body") :]
+    return re.sub(r"<(style|script)\b.*?</\1>", "", body, flags=re.S)
+
+
+def _visible(body: str) -> str:
+    no_img = re.sub(r"<img\b[^>]*>", "", body)
+    return html.unescape(re.sub(r"<[^>]+>", " ", no_img))
+
+
+def _headers(body: str) -> list[str]:
+    cells = re.findall(r"<th\b[^>]*>(.*?)</th>", body, flags=re.S)
+    return [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in cells]
+
+
+def test_glossary_is_complete_in_both_languages():
+    for key, (en, zh) in GLOSSARY.items():
+        assert en and zh, key
+        assert not SNAKE.search(en), (key, en)
+    assert set(TEXT["en"]) == set(TEXT["zh"])
+    assert label("delivery_rate", "zh") == "订单交车率" and label("walk_in", "zh") == "展厅自然进店"
+    assert missing_labels(["visit_rate", "no_such_kpi"]) == ["no_such_kpi"]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_speaks_one_language(runs, lang):
+    for did in DEALERS:
+        body = _body(runs[lang] / did / "report.html")
+        text = _visible(body)
+        snake = sorted(set(SNAKE.findall(text)))
+        assert not snake, f"{did} {lang}: internal names in the report: {snake[:20]}"
+        for pattern in RAW_REPR:
+            found = pattern.findall(text)
+            assert not found, f"{did} {lang}: raw values {found[:5]}"
+        if lang == "zh":
+            untranslated = [
+                h for h in _headers(body) if not CJK.search(h) and not SHARED_HEADERS.match(h)
+            ]
+            assert not untranslated, f"{did}: untranslated headers {untranslated[:20]}"
+            english = re.findall(r"\b(?:the|and|of|with|against|period)\b", text)
+            assert len(english) <= 3, f"{did}: English prose in the zh report: {english[:10]}"
+        else:
+            assert not CJK.search(" ".join(_headers(body))), f"{did}: Chinese headers in en"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_section_present_and_linked(runs, lang):
+    for did in DEALERS:
+        body = _body(runs[lang] / did / "report.html")
+        for anchor, key in SECTIONS:
+            assert f'id="{anchor}"' in body, f"{did} {lang}: section {anchor} missing"
+            assert f'href="#{anchor}"' in body, f"{did} {lang}: {anchor} not in the contents"
+            assert html.escape(t(key, lang, as_of="x")).split("x")[0][:6] in body
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_diagnosis_names_every_flagged_stage(runs, lang):
+    for did in DEALERS:
+        a = load_analysis(runs[lang] / did / "analysis.pkl")
+        body = _body(runs[lang] / did / "report.html")
+        start = body.index('id="diagnosis"')
+        section = _visible(body[start : body.index('id="profit"')])
+        flagged = a.flagged_stages()
+        for stage in flagged:
+            assert label(stage, lang) in section, f"{did} {lang}: flagged {stage} not shown"
+        d = a.diagnosis
+        for stage in flagged:  # every cause of a flagged stage is listed with its verdict
+            for verdict in d.loc[d["stage"] == stage, "verdict"]:
+                assert label(verdict, lang) in section
+        shown_none = t("no_diagnosis", lang) in section
+        assert shown_none == (not flagged), f"{did} {lang}: diagnosis text contradicts flags"
+
+
+def test_maturing_kpis_are_on_a_cohort_with_full_follow_up(runs):
+    from crm_analytics.metrics.funnel import kpi_tree
+
+    a = load_analysis(runs["en"] / "D001" / "analysis.pkl")
+    m = a.maturity
+    mstart, mend = m["window"]
+    assert mend <= a.dealer.as_of - pd.Timedelta(days=m["days"])
+    assert (
+        0.0 <= m["immature_share"]["leads"] <= 1.0 and 0.0 <= m["immature_share"]["orders"] <= 1.0
+    )
+    ref = kpi_tree(a.dealer, period=(mstart, mend)).set_index("kpi")["value"]
+    tree = a.tree.set_index("kpi")
+    for k in m["kpis"]:
+        assert tree.at[k, "window_end"] == mend
+        assert tree.at[k, "value"] == pytest.approx(ref[k], nan_ok=True)
+    assert (tree.loc["visit_rate", "window_end"]) == a.period[1]
