@@ -33,6 +33,8 @@ import pandas as pd
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import fmt_date, label, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -47,81 +49,110 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
+L = language
 
 # the run's churn model (trained once, at three dates 12-18 months before the data date; the
 # network's model for a dealer too small for its own) and its scores: the same as in the report
 model, scores = analysis.churn_model, analysis.churn_scores
 
 # %%
-nb.show_header(dealer, "churn", language, (start, end), (cstart, cend))
+nb.show_header(dealer, t("churn", L), L, (start, end), (cstart, cend))
 
 # %%
 # Active service customers per churn-risk band (calibrated probability of no visit in 12 months).
 if model is None:
     out.show_text(analysis.churn_note, muted=True)
 else:
-    plots.plot_bars(analysis.band_counts(), title="churn_bands_title", lang=lang)
+    plots.plot_bars(
+        analysis.band_counts().rename(index=lambda b: label(b, L)),
+        title="churn_bands_title",
+        lang=lang,
+    )
     plt.show()
     out.show_text(
-        f"{len(scores):,} active customers; "
-        f"expected churners {scores['churn_probability'].sum():,.0f}"
+        t(
+            "churn_count",
+            L,
+            n=f"{len(scores):,}",
+            expected=f"{scores['churn_probability'].sum():,.0f}",
+            as_of=fmt_date(dealer.as_of),
+        )
     )
 
 # %%
 # The highest-risk customers with their three main reasons (ids only: no personal data here).
-top = scores.sort_values("churn_probability", ascending=False).head(25) if len(scores) else None
-if top is not None:
+if len(scores):
+    top = scores.sort_values("churn_probability", ascending=False).head(25)
+    out.show_heading(t("top_customers", L), 3)
     out.show_table(
-        top[
-            [
-                "customer_id",
-                "churn_probability",
-                "risk_band",
-                "reason_1_text",
-                "reason_2_text",
-                "reason_3_text",
-            ]
-        ],
-        formatters={"churn_probability": out.fmt_percent},
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "customer_id": top["customer_id"].to_numpy(),
+                    "churn_probability": [out.fmt_percent(v) for v in top["churn_probability"]],
+                    "risk_band": [label(b, L) for b in top["risk_band"]],
+                    **{
+                        f"reason_{k}": [
+                            label(f"churn.{c}", L) if isinstance(c, str) else "–"
+                            for c in top[f"reason_{k}"]
+                        ]
+                        for k in (1, 2, 3)
+                    },
+                }
+            ),
+            L,
+        ),
         index=False,
     )
 
 # %%
-# Honest backtest: trained before, evaluated 12 months before the data date, against baselines.
+# Honest backtest: trained before, evaluated 12 months before the data date, against simple
+# rules a service manager could use without a model.
 backtest = analysis.churn_backtest
 if backtest is not None:
-    out.show_table(
-        backtest.summary(),
-        formatters={
-            c: "{:.3f}".format
-            for c in ["positive_rate", "roc_auc", "pr_auc", "brier", "lift_top_decile", "ece"]
-        },
-        index=False,
+    out.show_heading(t("churn_check", L), 3)
+    out.show_text(
+        t("churn_check_note", L, cutoff=fmt_date(dealer.as_of - pd.DateOffset(months=12))),
+        muted=True,
     )
-if model is not None:
-    out.show_text(model.model_card(backtest))
+    bt = backtest.summary()
+    bt = bt.loc[bt["method"] != "oracle"]  # the simulator's truth: not a method a dealer has
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "method": [label(f"method.{m}", L) for m in bt["method"]],
+                    "roc_auc": [f"{v:.0%}" for v in bt["roc_auc"]],
+                    "lift_top_decile": [f"{v:.1f}" for v in bt["lift_top_decile"]],
+                    "positive_rate": [f"{v:.1%}" for v in bt["positive_rate"]],
+                }
+            ).set_index("method"),
+            L,
+        )
+    )
 
 # %%
-# Open leads scored: P(order within 7/15/30/90 days) and the H/A/B/C grade. One dealer has too
-# few lead snapshots for its own model, so the run fits one model pooled over the network.
+# Open leads scored by the run's network model: P(order within 7/30/90 days) and the grade.
 lead_scores = analysis.lead_scores
+out.show_heading(t("leads_section", L), 2)
 if not len(lead_scores):
-    out.show_text(analysis.lead_note, muted=True)
+    out.show_text(analysis.lead_note or t("no_lead_model", L), muted=True)
 else:
-    out.show_table(lead_scores["grade"].value_counts().sort_index().to_frame("open leads"))
+    out.show_text(t("leads_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
+    top = lead_scores.sort_values("p_30d", ascending=False).head(25)
     out.show_table(
-        lead_scores.sort_values("p_30d", ascending=False)[
-            [
-                "lead_id",
-                "consultant_id",
-                "recorded_grade",
-                "grade",
-                "p_7d",
-                "p_30d",
-                "p_90d",
-                "reason_1_text",
-            ]
-        ].head(25),
-        formatters=dict.fromkeys(["p_7d", "p_30d", "p_90d"], out.fmt_percent),
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "lead_id": top["lead_id"].to_numpy(),
+                    "recorded_grade": top["recorded_grade"].fillna("–").to_numpy(),
+                    "grade": top["grade"].to_numpy(),
+                    **{
+                        f"p_{h}d": [out.fmt_percent(v) for v in top[f"p_{h}d"]] for h in (7, 30, 90)
+                    },
+                }
+            ),
+            L,
+        ),
         index=False,
     )

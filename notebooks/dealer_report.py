@@ -472,7 +472,12 @@ if not missing("defeat"):
 
 # %%
 heading("personas")
-out.show_text(t("no_personas", L), muted=True)
+if not missing("personas"):
+    P = S["personas"]
+    out.show_text(
+        t("personas_note", L, n=f"{len(P['X']):,}", as_of=fmt_date(dealer.as_of)), muted=True
+    )
+    out.show_table(sec.persona_table(P["profile"], L))
 
 # %%
 # Comparison with the previous coaching round: each funnel KPI's change with its 95% interval.

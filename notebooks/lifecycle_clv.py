@@ -30,13 +30,13 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics.metrics import crm_department as crm_reports
-from crm_analytics.metrics import lifecycle, rfm
+from crm_analytics.metrics import lifecycle
 from crm_analytics.models import clv
-from crm_analytics.models.btyd import BGNBD
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import fmt_date, format_yuan, label, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -51,77 +51,91 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
-
-states = lifecycle.lifecycle_states(dealer)
-base_models = clv.fit_base_models(dealer)  # BG/NBD + Gamma-Gamma, fitted once
+L = language
+S = analysis.sections  # the dealer's analysis: states, BTYD models and CLV, computed once
 
 # %%
-nb.show_header(dealer, "lifecycle, dormancy and CLV", language, (start, end), (cstart, cend))
+nb.show_header(dealer, t("lifecycle", L), L, (start, end), (cstart, cend))
 
 # %%
 # Customers per lifecycle state at the data date, and the moves since the previous round.
-counts = lifecycle.state_counts(states)
-out.show_table(
-    counts, formatters={"customers": out.fmt_count, "share": out.fmt_percent}, index=False
-)
-plots.plot_bars(counts.set_index("state")["customers"], title="states_title", lang=lang)
-plt.show()
-out.show_table(lifecycle.transition_matrix(dealer, start, end))
-
-# %%
-# Dormant customers (the deck's dormant-customer report) and the activation list.
-out.show_table(
-    crm_reports.dormant_customers(dealer),
-    formatters={"service_margin_12m": out.fmt_count, "share": out.fmt_percent},
-    index=False,
-)
-activation = clv.dormant_activation_list(
-    dealer, models=base_models, states=states, horizon_months=24
-)
-out.show_text(f"{len(activation):,} dormant customers worth activating; the top 20:")
-out.show_table(
-    activation.head(20),
-    formatters={"p_alive": out.fmt_percent, "clv": out.fmt_count, "priority": out.fmt_count},
-    index=False,
-)
-
-# %%
-# The deck's value-chain CLV of one customer, and the owners' own observed value chain.
-out.show_table(clv.value_chain_clv(), formatters={"value": out.fmt_count}, index=False)
-chain = clv.customer_value_chain(dealer)
-out.show_table(
-    chain["value"].describe().to_frame("yuan per owner"),
-    formatters={"yuan per owner": out.fmt_count},
-)
-
-# %%
-# Probabilistic after-sales CLV (BG/NBD visits x Gamma-Gamma margin, 3 years, discounted).
-pclv = clv.probabilistic_clv(base_models, horizon_months=36)
-out.show_table(
-    pclv[["p_alive", "expected_visits", "clv"]].describe().T,
-    formatters=dict.fromkeys(["mean", "std", "min", "25%", "50%", "75%", "max"], "{:,.2f}".format),
-)
-projection = clv.project_customer_base(base_models, months=12, n_sims=100)
-out.show_table(
-    projection.assign(month=projection["month"].dt.strftime("%Y-%m")),
-    formatters={c: out.fmt_count for c in projection.columns if c != "month"},
-    index=False,
-)
-
-# %%
-# Model check: BG/NBD fitted before the last 12 months predicts their visits (holdout).
-calibration = rfm.calibration_holdout_split(
-    dealer.service_visits,
-    calibration_end=dealer.as_of - pd.DateOffset(months=12),
-    observation_end=dealer.as_of.normalize() + pd.Timedelta(days=1),  # the whole as-of day
-    spend_cols=None,
-)
-holdout_model = BGNBD().fit(
-    calibration.rename(
-        columns={"frequency_cal": "frequency", "recency_cal": "recency", "T_cal": "T"}
+if "states" in S:
+    counts = S["states"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "state": [label(x, L) for x in counts["state"]],
+                    "customers": [f"{v:,}" for v in counts["customers"]],
+                    "share": [f"{v:.1%}" for v in counts["share"]],
+                }
+            ).set_index("state"),
+            L,
+        )
     )
+    plots.plot_bars(
+        counts.set_index("state")["customers"].rename(index=lambda x: label(x, L)),
+        title="states_title",
+        lang=lang,
+    )
+    plt.show()
+moves = lifecycle.transition_matrix(dealer, start, end)
+out.show_heading(t("transitions", L, start=fmt_date(start), end=fmt_date(end)), 3)
+out.show_table(
+    sec.translate(
+        moves.rename(columns=lambda c: label(str(c), L)).rename(index=lambda i: str(i)), L
+    ).map(lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else v)
 )
-holdout = rfm.holdout_table(holdout_model, calibration)
-out.show_table(holdout, formatters={"actual": "{:.2f}".format, "predicted": "{:.2f}".format})
-plots.plot_holdout(holdout, lang=lang)
-plt.show()
+
+# %%
+# Dormant customers worth activating, ranked by P(alive) x CLV (ids only).
+if "clv" in S:
+    activation = clv.dormant_activation_list(
+        dealer, models=S["clv"]["models"], states=None, horizon_months=24
+    )
+    out.show_heading(t("activation", L, n=f"{len(activation):,}"), 3)
+    top = activation.head(20)
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "customer_id": top["customer_id"].to_numpy(),
+                    "p_alive": [out.fmt_percent(v) for v in top["p_alive"]],
+                    "clv_24": [out.fmt_count(v) for v in top["clv"]],
+                }
+            ),
+            L,
+        ),
+        index=False,
+    )
+
+# %%
+# The deck's value-chain CLV of one loyal customer, and the owners' probabilistic CLV.
+if "clv" in S:
+    c = S["clv"]
+    chain = c["value_chain"]
+    out.show_table(
+        sec.translate(
+            pd.DataFrame(
+                {
+                    "line": [label(x, L) for x in chain["line"]],
+                    "value": [format_yuan(v, L) for v in chain["value"]],
+                }
+            ).set_index("line"),
+            L,
+        )
+    )
+    p = c["clv"]
+    q = p["clv"].quantile([0.25, 0.5, 0.75, 0.9])
+    out.show_text(
+        t(
+            "clv_spread",
+            L,
+            n=f"{len(p):,}",
+            q1=format_yuan(q[0.25], L),
+            q2=format_yuan(q[0.5], L),
+            q3=format_yuan(q[0.75], L),
+            q9=format_yuan(q[0.9], L),
+            alive=f"{p['p_alive'].mean():.0%}",
+        )
+    )

@@ -34,6 +34,7 @@ from crm_analytics.models import clv
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
+from crm_analytics.models.personas import PersonaModel, describe_personas, persona_features
 from crm_analytics.report.headline import consultant_table, dealer_metrics, resolve_periods
 
 __all__ = [
@@ -238,6 +239,8 @@ def _clv_summary(dealer: DealerData) -> dict[str, Any]:
     pclv = clv.probabilistic_clv(models, horizon_months=36)
     projection = clv.project_customer_base(models, months=36, n_sims=100)
     return {
+        "models": models,
+        "clv": pclv,
         "value_chain": clv.value_chain_clv(),
         "owners": len(pclv),
         "total": float(pclv["clv"].sum()),
@@ -245,6 +248,18 @@ def _clv_summary(dealer: DealerData) -> dict[str, Any]:
         "alive": float(pclv["p_alive"].sum()),
         "projection": projection,
     }
+
+
+#: The number of personas of the report and the personas notebook.
+N_PERSONAS = 4
+
+
+def _personas(dealer: DealerData) -> dict[str, Any]:
+    """The latent-class personas of every known customer: the fitted model, its features and
+    each persona's profile (:func:`crm_analytics.models.personas.describe_personas`)."""
+    X = persona_features(dealer, population="customers")
+    model = PersonaModel(N_PERSONAS, random_state=0, n_init=3).fit(X)
+    return {"model": model, "X": X, "profile": describe_personas(model, X)}
 
 
 def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:
@@ -288,6 +303,7 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     )
     _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
     _section(out, notes, "clv", lambda: _clv_summary(dealer))
+    _section(out, notes, "personas", lambda: _personas(dealer))
     _section(out, notes, "csi", lambda: crm_reports.csi_by_stage(dealer))
     _section(out, notes, "defeat", lambda: crm_reports.defeat_pareto(dealer, since=start))
     for by in ((), ("model",)):

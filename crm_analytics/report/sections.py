@@ -38,6 +38,7 @@ __all__ = [
     "fmt_level",
     "kpi_status",
     "kpi_table",
+    "persona_table",
     "rule_text",
     "rag",
     "summary_items",
@@ -160,6 +161,36 @@ def fmt_level(kpi: str, v: Any, lang: str) -> str:
             return "–"
         return f"{float(v):,.1f}" + (" / month" if lang == "en" else "/月")
     return fmt_value(kpi, v, lang)
+
+
+_TOP = re.compile(r"([A-Za-z0-9_]+) \((\d+)%\)")
+_PERSONA_VOCAB = {
+    "top_use": "use.",
+    "top_industry": "industry.",
+    "top_hobbies": "hobby.",
+    "top_media_seen": "media.",
+    "top_model": "",
+}
+
+
+def persona_table(profile: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Each persona's size, age, share of men and most frequent answers, in ``lang``
+    (:func:`crm_analytics.models.personas.describe_personas`)."""
+    sep = "、" if lang == "zh" else ", "
+    rows = []
+    for r in profile.itertuples(index=False):
+        row = {
+            "persona": t("persona_name", lang, i=int(r.persona) + 1),
+            "size": f"{int(r.size):,}",
+            "share": f"{r.share:.0%}",
+            "mean_age": f"{r.mean_age:.0f}",
+            "male_share": f"{r.male_share:.0%}",
+        }
+        for col, prefix in _PERSONA_VOCAB.items():
+            found = _TOP.findall(str(getattr(r, col)))
+            row[col] = sep.join(f"{label(prefix + v, lang)} {p}%" for v, p in found) or "–"
+        rows.append(row)
+    return translate(pd.DataFrame(rows).set_index("persona"), lang)
 
 
 def rule_text(text: str) -> str:

@@ -318,6 +318,65 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "defeat.product_fit": ("Product does not fit", "产品不符合需求"),
     "expected_visits": ("Service visits", "售后进厂次数"),
     "expected_margin_m": ("After-sales gross margin (yuan)", "售后毛利(元)"),
+    # -- persona vocabulary (core.schema USES, INDUSTRIES, HOBBIES, MEDIA) and profile ---------
+    "use.family": ("family", "家用"),
+    "use.commute": ("commuting", "通勤"),
+    "use.business": ("business", "商务"),
+    "use.leisure": ("leisure", "休闲"),
+    "industry.finance": ("finance", "金融业"),
+    "industry.it": ("IT", "IT业"),
+    "industry.manufacturing": ("manufacturing", "制造业"),
+    "industry.trade": ("trade", "贸易"),
+    "industry.public_sector": ("public sector", "公共部门"),
+    "industry.healthcare": ("healthcare", "医疗"),
+    "industry.education": ("education", "教育"),
+    "industry.real_estate": ("real estate", "房地产"),
+    "industry.self_employed": ("self-employed", "自营业主"),
+    "hobby.golf": ("golf", "高尔夫"),
+    "hobby.travel": ("travel", "旅行"),
+    "hobby.photography": ("photography", "摄影"),
+    "hobby.fitness": ("fitness", "健身"),
+    "hobby.reading": ("reading", "阅读"),
+    "hobby.fishing": ("fishing", "钓鱼"),
+    "hobby.wine": ("wine", "红酒"),
+    "hobby.outdoor": ("outdoor sports", "户外运动"),
+    "media.autohome": ("Autohome", "汽车之家"),
+    "media.dongchedi": ("Dongchedi", "懂车帝"),
+    "media.wechat": ("WeChat", "微信"),
+    "media.douyin": ("Douyin", "抖音"),
+    "media.outdoor_ads": ("outdoor ads", "户外广告"),
+    "media.tv": ("TV", "电视"),
+    "media.friends": ("friends", "亲友推荐"),
+    "media.show": ("auto show", "车展"),
+    "mean_age": ("Mean age", "平均年龄"),
+    "male_share": ("Men", "男性占比"),
+    "top_use": ("Use of the car", "用车场景"),
+    "top_industry": ("Industry", "行业"),
+    "top_model": ("Car model", "车型"),
+    "top_hobbies": ("Hobbies", "爱好"),
+    "top_media_seen": ("Media seen", "信息来源"),
+    # -- churn and lead scores ------------------------------------------------------------
+    "customer_id": ("Customer id", "客户编号"),
+    "churn_probability": ("Churn probability (12 months)", "流失概率(12个月)"),
+    "reason_1": ("Main reason", "主要原因"),
+    "reason_2": ("Second reason", "次要原因"),
+    "reason_3": ("Third reason", "第三原因"),
+    "method": ("Method", "方法"),
+    "p_alive": ("P(still active)", "存活概率"),
+    "clv_24": ("Lifetime value, 24 months (yuan)", "24个月终身价值(元)"),
+    "roc_auc": ("Ranking accuracy (AUC)", "排序准确率(AUC)"),
+    "lift_top_decile": ("Lift in the riskiest 10%", "最高风险10%的提升倍数"),
+    "positive_rate": ("Churned in the 12 months", "12个月内流失比例"),
+    "method.model": ("Churn model (this report)", "流失模型(本报告)"),
+    "method.recency_days": ("Days since the last visit", "距上次进厂天数"),
+    "method.recency_rule": ("Rule: overdue against own rhythm", "规则:超出自身保养节奏"),
+    "method.p_alive": ("BG/NBD P(alive)", "BG/NBD 存活概率"),
+    "method.survival_model": ("Survival model", "生存模型"),
+    "lead_id": ("Lead id", "线索编号"),
+    "recorded_grade": ("Grade recorded by the consultant", "顾问记录的等级"),
+    "p_7d": ("P(order in 7 days)", "7天内成交概率"),
+    "p_30d": ("P(order in 30 days)", "30天内成交概率"),
+    "p_90d": ("P(order in 90 days)", "90天内成交概率"),
     "high": ("High risk", "高风险"),
     "medium": ("Medium risk", "中风险"),
     "low": ("Low risk", "低风险"),
@@ -411,11 +470,29 @@ TEXT: dict[str, dict[str, str]] = {
         "as the average; the model orders pairs of customers correctly {auc} of the time "
         "(50% would be guessing).",
         "top_reasons": "Most frequent reasons behind the high-risk scores",
+        "transitions": "Customers moving between lifecycle states, {start} to {end} (rows: "
+        "state at the start, columns: state at the end)",
+        "activation": "{n} dormant customers worth activating; the 20 with the highest P(alive) "
+        "x lifetime value:",
+        "clv_spread": "Expected after-sales value over 3 years of the {n} owners: a quarter "
+        "below {q1}, half below {q2}, three quarters below {q3}, the top tenth above {q9}; on "
+        "average {alive} still active.",
+        "churn_count": "{n} active customers at {as_of} (service customers); {expected} of "
+        "them are expected to stop coming for service in the next 12 months.",
+        "top_customers": "The 25 customers at highest risk and their main reasons",
+        "churn_check": "How good is the risk ranking?",
+        "churn_check_note": "Each method ranked the customers as they were on {cutoff}; the "
+        "table shows how well that ranking picked out who stopped coming in the following 12 "
+        "months. Ranking accuracy is the chance that a churner is ranked above a customer who "
+        "stayed (50% is guessing); lift is how many times more churners the riskiest tenth "
+        "holds than the average.",
         "leads_section": "Lead intent",
         "no_lead_model": "Lead grades come from the network lead model of a batch run "
         "(crm-analytics report); this report was opened without one.",
-        "no_personas": "Personas are fitted in the batch run's personas notebook; not part "
-        "of this report yet.",
+        "personas_note": "{n} known customers grouped by a latent-class model on use of the "
+        "car, media seen, hobbies, industry, gender, age and model (data as of {as_of}). One "
+        "dealer's personas are a sketch: read the shares, not the details.",
+        "persona_name": "Persona {i}",
         "leads_note": "Open leads at {as_of} graded by the network model: H = order likely "
         "within 7 days, A within 30, B within 90, C later.",
         "media": "Attribution and media",
@@ -573,9 +650,20 @@ TEXT: dict[str, dict[str, str]] = {
         "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc}"
         "(50%相当于随机)。",
         "top_reasons": "高风险客户最常见的原因",
+        "transitions": "{start} 至 {end} 生命周期状态之间的客户流动(行:期初状态,列:期末状态)",
+        "activation": "值得激活的休眠客户 {n} 位;存活概率 × 终身价值最高的20位:",
+        "clv_spread": "{n} 位车主未来3年售后预期价值:四分之一低于 {q1},一半低于 {q2},四分之三低于 {q3},"
+        "最高的十分之一高于 {q9};平均约 {alive} 仍活跃。",
+        "churn_count": "截至 {as_of} 有 {n} 位活跃售后客户;预计未来12个月流失 {expected} 位。",
+        "top_customers": "风险最高的25位客户及主要原因",
+        "churn_check": "风险排序是否可靠?",
+        "churn_check_note": "各方法按客户在 {cutoff} 的状态排序;下表显示该排序对之后12个月内流失客户的识别效果。"
+        "排序准确率为流失客户排在未流失客户之前的概率(50%相当于随机);提升倍数为风险最高10%客户中流失者是平均水平的几倍。",
         "leads_section": "线索意向",
         "no_lead_model": "线索分级来自批量运行(crm-analytics report)的网络线索模型;本报告未附带该模型。",
-        "no_personas": "客户画像在批量运行的客户画像笔记本中计算;尚未纳入本报告。",
+        "personas_note": "{n} 位已知客户按用车场景、信息来源、爱好、行业、性别、年龄和车型用潜在类别模型分群"
+        "(数据截至 {as_of})。单店画像仅供参考:看占比,不看细节。",
+        "persona_name": "画像 {i}",
         "leads_note": "截至 {as_of} 未结案线索的网络模型分级:H = 7天内可能成交,A = 30天内,"
         "B = 90天内,C = 更久。",
         "media": "渠道归因与媒体效率",
