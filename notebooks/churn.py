@@ -34,7 +34,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import fmt_date, label, t
+from crm_analytics.report.text import fmt_date, label, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -61,7 +61,7 @@ nb.show_header(dealer, t("churn", L), L, (start, end), (cstart, cend))
 # %%
 # Active service customers per churn-risk band (calibrated probability of no visit in 12 months).
 if model is None:
-    out.show_text(analysis.churn_note, muted=True)
+    out.show_text(t("not_available", L, why=why(analysis.churn_note, L)), muted=True)
 else:
     plots.plot_bars(
         analysis.band_counts().rename(index=lambda b: label(b, L)),
@@ -136,7 +136,12 @@ if backtest is not None:
 lead_scores = analysis.lead_scores
 out.show_heading(t("leads_section", L), 2)
 if not len(lead_scores):
-    out.show_text(analysis.lead_note or t("no_lead_model", L), muted=True)
+    out.show_text(
+        t("no_lead_grades", L, why=why(analysis.lead_note, L))
+        if analysis.lead_note
+        else t("no_lead_model", L),
+        muted=True,
+    )
 else:
     out.show_text(t("leads_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
     top = lead_scores.sort_values("p_30d", ascending=False).head(25)

@@ -35,7 +35,7 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import fmt_date, fmt_value, format_yuan, label, t
+from crm_analytics.report.text import fmt_date, fmt_value, format_yuan, label, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -68,7 +68,7 @@ def missing(name: str) -> bool:
     """Say why a section's numbers are missing (True when they are)."""
     if name in S:
         return False
-    out.show_text(t("not_available", L, why=notes_of.get(name, "–")), muted=True)
+    out.show_text(t("not_available", L, why=why(notes_of.get(name, ""), L)), muted=True)
     return True
 
 
@@ -328,7 +328,7 @@ if not missing("clv"):
 # %%
 heading("churn")
 if analysis.churn_model is None:
-    out.show_text(analysis.churn_note, muted=True)
+    out.show_text(t("not_available", L, why=why(analysis.churn_note, L)), muted=True)
 else:
     bands = analysis.band_counts()
     out.show_table(
@@ -382,7 +382,12 @@ if len(ls) and "grade" in ls:
     table.columns = [f"{label('grade', L)} {c}" for c in table.columns]
     out.show_table(table)
 else:
-    out.show_text(analysis.lead_note or t("no_lead_model", L), muted=True)
+    out.show_text(
+        t("no_lead_grades", L, why=why(analysis.lead_note, L))
+        if analysis.lead_note
+        else t("no_lead_model", L),
+        muted=True,
+    )
 
 # %%
 heading("media")

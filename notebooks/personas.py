@@ -35,7 +35,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import fmt_date, label, t
+from crm_analytics.report.text import fmt_date, label, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -56,7 +56,7 @@ personas = analysis.sections.get("personas")
 # %%
 out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – {t('personas', L)}", 1)
 if personas is None:
-    out.show_text(analysis.notes.get("personas", "–"), muted=True)
+    out.show_text(t("not_available", L, why=why(analysis.notes.get("personas", ""), L)), muted=True)
 else:
     X, model, profile = personas["X"], personas["model"], personas["profile"]
     out.show_text(t("personas_note", L, n=f"{len(X):,}", as_of=fmt_date(dealer.as_of)))

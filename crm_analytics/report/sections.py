@@ -318,7 +318,23 @@ def _list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
     }
 
 
+def _churn_evidence(a: DealerAnalysis, lang: str) -> str:
+    """The churn model's most frequent reason among the high-risk customers, with its count."""
+    sc = a.churn_scores
+    if sc.empty or "reason_1" not in sc:
+        return ""
+    high = sc.loc[sc["risk_band"] == "high", "reason_1"].dropna()
+    if high.empty:
+        return ""
+    top, n = high.value_counts().index[0], int(high.value_counts().iloc[0])
+    if lang == "zh":
+        return f"{len(high):,} 位高风险客户中 {n:,} 位的主要原因是「{label('churn.' + top, lang)}」"
+    return f"{label('churn.' + top, lang)} is the main reason for {n:,} of {len(high):,} high-risk customers"
+
+
 def _stage_evidence(a: DealerAnalysis, kpi: str, lang: str) -> str:
+    if kpi == "service_retention":
+        return _churn_evidence(a, lang)
     stage = KPI_STAGE.get(kpi)
     d = a.diagnosis
     if stage is None or d.empty:

@@ -22,6 +22,7 @@ from crm_analytics.core.schema import CHANNEL_LABELS_ZH
 
 __all__ = [
     "GLOSSARY",
+    "why",
     "TEXT",
     "fmt_date",
     "fmt_pp",
@@ -513,6 +514,8 @@ TEXT: dict[str, dict[str, str]] = {
         "base": "Customer base by lifecycle state",
         "list_reason": "customers",
         "not_available": "Not available: {why}",
+        "insufficient": "too few records for this dealer",
+        "no_lead_grades": "No lead grades in this run: {why}",
         "incomplete": "* on the matured cohort (see above)",
         "unit_pp": "pp",
         "network": "Network overview",
@@ -682,6 +685,8 @@ TEXT: dict[str, dict[str, str]] = {
         "base": "客户生命周期状态",
         "list_reason": "客户数",
         "not_available": "暂无:{why}",
+        "insufficient": "本店数据量不足",
+        "no_lead_grades": "本次运行没有线索分级:{why}",
         "incomplete": "* 按已成熟线索计算(见上)",
         "unit_pp": "个百分点",
         "network": "网络总览",
@@ -775,6 +780,14 @@ def t(key: str, language: str = "en", **kw: object) -> str:
     """A fixed text of the report in ``language`` (English when missing), formatted with ``kw``."""
     text = TEXT.get(language, TEXT["en"]).get(key) or TEXT["en"][key]
     return text.format(**kw) if kw else text
+
+
+def why(note: str, language: str = "en") -> str:
+    """Why a number is missing, in ``language``: a model's own (English) message in an
+    English report, the glossary's words in a Chinese one."""
+    if language == "en" and note:
+        return note
+    return t("insufficient", language)
 
 
 def _missing(v: Any) -> bool:
