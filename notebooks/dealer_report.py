@@ -135,7 +135,7 @@ out.show_table(
     sec.translate(
         pd.DataFrame(
             {
-                "rule": [sec.rule_text(x) for x in rules[desc]],
+                "rule": [sec.rule_text(x, settings.section("quality")) for x in rules[desc]],
                 "dimension": [label(d, L) for d in rules["dimension"]],
                 "score": [f"{v:.0f}" for v in rules["score"]],
                 "status": [out.status_text(s, label(s, L)) for s in rules["status"]],
@@ -348,7 +348,7 @@ else:
             sec.translate(
                 pd.DataFrame(
                     {
-                        "reason": [label("churn." + str(x), L) for x in top.index],
+                        "churn_reason": [label("churn." + str(x), L) for x in top.index],
                         "customers": [f"{v:,}" for v in top.to_numpy()],
                     }
                 ),
@@ -444,6 +444,7 @@ out.show_table(sec.action_lists(analysis, L))
 heading("satisfaction")
 if not missing("csi"):
     csi = S["csi"]
+    out.show_text(t("csi_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
     out.show_table(
         sec.translate(
             pd.DataFrame(
@@ -462,6 +463,8 @@ if not missing("csi"):
     )
 if not missing("defeat"):
     dp = S["defeat"]
+    lost = {"start": window["start"], "end": fmt_date(dealer.as_of)}
+    out.show_text(t("defeat_note", L, **lost), muted=True)
     out.show_table(
         sec.translate(
             pd.DataFrame(

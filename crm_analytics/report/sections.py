@@ -193,10 +193,16 @@ def persona_table(profile: pd.DataFrame, lang: str) -> pd.DataFrame:
     return translate(pd.DataFrame(rows).set_index("persona"), lang)
 
 
-def rule_text(text: str) -> str:
+def rule_text(text: str, settings: Mapping[str, Any] | None = None) -> str:
     """A quality rule's description for readers: a backticked setting name (``followup_days``)
-    becomes words (``followup days``)."""
-    return re.sub(r"`([A-Za-z_]+)`", lambda m: m.group(1).replace("_", " "), str(text))
+    becomes its value from ``settings`` (the quality section), else words (``followup days``)."""
+    settings = settings or {}
+
+    def value(m: re.Match[str]) -> str:
+        v = settings.get(m.group(1))
+        return f"{v:g}" if isinstance(v, (int, float)) else m.group(1).replace("_", " ")
+
+    return re.sub(r"`([A-Za-z_]+)`", value, str(text))
 
 
 def tree_table(a: DealerAnalysis, lang: str) -> pd.DataFrame:
@@ -305,8 +311,18 @@ def _list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
     A leads)."""
     if reason == "open_h_a_leads":
         scores = a.lead_scores
-        n = int(scores["grade"].isin(["H", "A"]).sum()) if "grade" in scores else 0
-        return {"n": n, "gain": math.nan, "owner": "sales_consultant", "due": None}
+        if "grade" in scores:
+            n, graded = int(scores["grade"].isin(["H", "A"]).sum()), True
+        else:  # no network lead model in this run: every open lead of the period's cohort
+            tree = a.tree.set_index("kpi")["value"] if len(a.tree) else {}
+            n, graded = int(tree.get("open_leads", 0) or 0), False
+        return {
+            "n": n,
+            "gain": math.nan,
+            "owner": "sales_consultant",
+            "due": None,
+            "graded": graded,
+        }
     c = a.calls.loc[a.calls["reason"] == reason]
     if c.empty:
         return {"n": 0, "gain": 0.0, "owner": "", "due": None}
@@ -382,7 +398,8 @@ def summary_items(
                 else fmt_date(pd.Timestamp(a.dealer.as_of) + pd.Timedelta(days=14))
             )
             if reason == "open_h_a_leads":
-                action, gain = t("h_a_action", lang, n=f"{f['n']:,}", due=due), r.gap_yuan
+                key = "h_a_action" if f["graded"] else "open_leads_action"
+                action, gain = t(key, lang, n=f"{f['n']:,}", due=due), r.gap_yuan
             else:
                 action = t(
                     "list_action",

@@ -182,7 +182,10 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "median": ("network median", "网络中位数"),
     # -- verdicts of the diagnosis ------------------------------------------------------------
     "supports": ("supports", "支持"),
-    "inconclusive": ("inconclusive", "不确定"),
+    "inconclusive": (
+        "inconclusive: below target within sampling error",
+        "不确定:未达标但在抽样误差内",
+    ),
     "rules out": ("rules out", "排除"),
     "no reference": ("no target or peers", "无目标或同行参照"),
     "no data": ("not measurable from CRM records", "CRM数据无法衡量"),
@@ -363,6 +366,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "reason_2": ("Second reason", "次要原因"),
     "reason_3": ("Third reason", "第三原因"),
     "method": ("Method", "方法"),
+    "churn_reason": ("Reason", "原因"),
     "p_alive": ("P(still active)", "存活概率"),
     "clv_24": ("Lifetime value, 24 months (yuan)", "24个月终身价值(元)"),
     "roc_auc": ("Ranking accuracy (AUC)", "排序准确率(AUC)"),
@@ -434,6 +438,8 @@ TEXT: dict[str, dict[str, str]] = {
         "point of sale.",
         "h_a_action": "invite the open H and A leads: {n} leads, owner sales consultants, "
         "due by {due}.",
+        "open_leads_action": "invite the period's open leads: {n} leads (not graded in this "
+        "run), owner sales consultants, due by {due}.",
         "kpis": "Headline KPIs: actual, target, peers, previous round",
         "kpis_note": "Rates of the period {start} to {end} (leads created, deliveries, service "
         "visits dated in it); changes in percentage points (pp). Status: green at or above "
@@ -471,6 +477,10 @@ TEXT: dict[str, dict[str, str]] = {
         "as the average; the model orders pairs of customers correctly {auc} of the time "
         "(50% would be guessing).",
         "top_reasons": "Most frequent reasons behind the high-risk scores",
+        "csi_note": "Satisfaction (CSI, 0-100) of every survey up to {as_of}, per stage of the "
+        "customer's journey, with its 95% interval.",
+        "defeat_note": "Why leads were lost from {start} to {end} (defeated leads with a "
+        "recorded reason).",
         "transitions": "Customers moving between lifecycle states, {start} to {end} (rows: "
         "state at the start, columns: state at the end)",
         "activation": "{n} dormant customers worth activating; the 20 with the highest P(alive) "
@@ -625,6 +635,7 @@ TEXT: dict[str, dict[str, str]] = {
         "list_action": "执行{list}清单:{n} 位客户,负责人 {owner},{due} 前完成;预期毛利 {gain}。",
         "no_list": "没有对应的回访清单;由{owner}在销售环节与团队落实。",
         "h_a_action": "邀约未结案的H/A级线索:{n} 条,负责人 销售顾问,{due} 前完成。",
+        "open_leads_action": "邀约本期未结案线索:{n} 条(本次未分级),负责人 销售顾问,{due} 前完成。",
         "kpis": "关键指标:实际、目标、同行、上一轮",
         "kpis_note": "分析期 {start} 至 {end} 的指标(期内新建线索、交车、售后进厂);"
         "变化以百分点计。状态:达到目标为绿,差距5个百分点以内(金额10%以内)为黄,否则为红。",
@@ -653,6 +664,8 @@ TEXT: dict[str, dict[str, str]] = {
         "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc}"
         "(50%相当于随机)。",
         "top_reasons": "高风险客户最常见的原因",
+        "csi_note": "截至 {as_of} 全部调查的满意度(CSI,0-100),按客户旅程环节,含95%区间。",
+        "defeat_note": "{start} 至 {end} 战败线索的原因(记录了原因的战败线索)。",
         "transitions": "{start} 至 {end} 生命周期状态之间的客户流动(行:期初状态,列:期末状态)",
         "activation": "值得激活的休眠客户 {n} 位;存活概率 × 终身价值最高的20位:",
         "clv_spread": "{n} 位车主未来3年售后预期价值:四分之一低于 {q1},一半低于 {q2},四分之三低于 {q3},"
