@@ -496,11 +496,18 @@ if not missing("change"):
         ch["kpi"].isin([*rm.FUNNEL_KPIS, "lead_to_order_rate", "lead_count", "order_count"])
     ]
     out.show_text(t("previous_note", L, cstart=fmt_date(cstart), cend=fmt_date(cend), **window))
+    m_ = analysis.maturity
+    maturing = set(m_.get("kpis", ())) if m_.get("shifted") else set()
+    if maturing & set(ch["kpi"]):
+        share = m_["immature_share"]
+        out.show_text(
+            t("immature_note", L, days=m_["days"], share=f"{share['leads']:.0%}"), muted=True
+        )
     out.show_table(
         sec.translate(
             pd.DataFrame(
                 {
-                    "kpi": [label(k, L) for k in ch["kpi"]],
+                    "kpi": [label(k, L) + (" *" if k in maturing else "") for k in ch["kpi"]],
                     "value_before": [
                         sec.fmt_level(k, v, L)
                         for k, v in zip(ch["kpi"], ch["value_before"], strict=True)

@@ -249,15 +249,25 @@ def maturity_note(a: DealerAnalysis, lang: str) -> str:
     )
 
 
+def _inline(text: str, lang: str) -> str:
+    """A glossary name inside an English sentence: ``Target`` -> ``target`` (acronyms and
+    Chinese unchanged)."""
+    if lang != "en" or len(text) < 2 or not text[1].islower():
+        return text
+    return text[0].lower() + text[1:]
+
+
 def _cause_evidence(r: Any, lang: str) -> str:
     if r.verdict == "no data" or not isinstance(r.cause_kpi, str):
         return label("no data", lang)
     k = r.cause_kpi
     parts = [fmt_value(k, r.cause_value, lang)]
     if pd.notna(r.cause_target):
-        parts.append(f"{label('target', lang)} {fmt_value(k, r.cause_target, lang)}")
+        parts.append(f"{_inline(label('target', lang), lang)} {fmt_value(k, r.cause_target, lang)}")
     if pd.notna(r.cause_peer_median):
-        parts.append(f"{label('peer', lang)} {fmt_value(k, r.cause_peer_median, lang)}")
+        parts.append(
+            f"{_inline(label('peer', lang), lang)} {fmt_value(k, r.cause_peer_median, lang)}"
+        )
     return ", ".join(parts) if lang == "en" else ",".join(parts)
 
 
@@ -355,11 +365,24 @@ def _stage_evidence(a: DealerAnalysis, kpi: str, lang: str) -> str:
     d = a.diagnosis
     if stage is None or d.empty:
         return ""
-    sup = d.loc[(d["stage"] == stage) & (d["verdict"] == "supports")]
-    if sup.empty:
+    rows = d.loc[d["stage"] == stage]
+    if rows.empty or not bool(rows["flagged"].iloc[0]):
         return ""
-    r = sup.iloc[0]
-    return f"{label(r['cause'], lang)}: {_cause_evidence(r, lang)}"
+    sup = rows.loc[rows["verdict"] == "supports"]
+    if sup.empty:
+        first = rows.iloc[0]
+        value = fmt_value(stage, first["stage_value"], lang)
+        if lang == "zh":
+            return f"{label(stage, lang)} {value} 未达标;CRM数据中没有得到支持的原因,需现场检查(见诊断)"
+        return (
+            f"{label(stage, lang)} is {value}, below target; no cause measured in the CRM data "
+            "supports it, so check on site (see the diagnosis)"
+        )
+    parts = []
+    for r in sup.head(3).itertuples(index=False):
+        ch = f" ({label(r.channel, lang)})" if isinstance(r.channel, str) else ""
+        parts.append(f"{label(r.cause, lang)}{ch}: {_cause_evidence(r, lang)}")
+    return ("; " if lang == "en" else ";").join(parts)
 
 
 def summary_items(
@@ -389,7 +412,7 @@ def summary_items(
             money=format_yuan(r.gap_yuan, lang),
         )
         if reason is None:
-            action, gain = t("no_list", lang, owner=label(owner, lang)), r.gap_yuan
+            action, gain = t("no_list", lang, owner=_inline(label(owner, lang), lang)), r.gap_yuan
         else:
             f = _list_facts(a, reason)
             due = (
@@ -404,9 +427,9 @@ def summary_items(
                 action = t(
                     "list_action",
                     lang,
-                    list=label(reason, lang),
+                    list=_inline(label(reason, lang), lang),
                     n=f"{f['n']:,}",
-                    owner=label(f["owner"] or owner, lang),
+                    owner=_inline(label(f["owner"] or owner, lang), lang),
                     due=due,
                     gain=format_yuan(f["gain"], lang),
                 )

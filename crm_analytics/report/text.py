@@ -477,6 +477,9 @@ TEXT: dict[str, dict[str, str]] = {
         "as the average; the model orders pairs of customers correctly {auc} of the time "
         "(50% would be guessing).",
         "top_reasons": "Most frequent reasons behind the high-risk scores",
+        "immature_note": "* Still maturing: {share} of this period's leads are younger than "
+        "{days} days and may still order, so this period's value is understated; read the KPI "
+        "tree's matured value.",
         "csi_note": "Satisfaction (CSI, 0-100) of every survey up to {as_of}, per stage of the "
         "customer's journey, with its 95% interval.",
         "defeat_note": "Why leads were lost from {start} to {end} (defeated leads with a "
@@ -664,6 +667,7 @@ TEXT: dict[str, dict[str, str]] = {
         "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc}"
         "(50%相当于随机)。",
         "top_reasons": "高风险客户最常见的原因",
+        "immature_note": "* 尚未成熟:本期 {share} 的线索不足 {days} 天,仍可能成交,本期数值偏低;请以KPI树中的成熟口径为准。",
         "csi_note": "截至 {as_of} 全部调查的满意度(CSI,0-100),按客户旅程环节,含95%区间。",
         "defeat_note": "{start} 至 {end} 战败线索的原因(记录了原因的战败线索)。",
         "transitions": "{start} 至 {end} 生命周期状态之间的客户流动(行:期初状态,列:期末状态)",
