@@ -83,7 +83,7 @@ moves = lifecycle.transition_matrix(dealer, start, end)
 out.show_heading(t("transitions", L, start=fmt_date(start), end=fmt_date(end)), 3)
 out.show_table(
     sec.translate(
-        moves.rename(columns=lambda c: label(str(c), L)).rename(index=lambda i: str(i)), L
+        moves.rename(columns=lambda c: label(str(c), L)).rename(index=lambda i: label(str(i), L)), L
     ).map(lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else v)
 )
 

@@ -244,6 +244,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "f_and_i_manager": ("Finance and insurance manager", "金融保险经理"),
     "front_desk": ("Front desk", "前台"),
     # -- lifecycle states ---------------------------------------------------------------------
+    "new": ("New (not yet a customer)", "新增客户"),
     "prospect": ("Prospect", "潜客"),
     "defeated": ("Defeated (lost sale)", "战败"),
     "own_store_new": ("New owner (bought here)", "本店新车主"),
