@@ -252,13 +252,18 @@ def _clv_summary(dealer: DealerData) -> dict[str, Any]:
 
 #: The number of personas of the report and the personas notebook.
 N_PERSONAS = 4
+#: Most customers the persona model is fitted on (a seeded sample; every customer is profiled).
+PERSONA_FIT_SAMPLE = 4000
 
 
 def _personas(dealer: DealerData) -> dict[str, Any]:
     """The latent-class personas of every known customer: the fitted model, its features and
     each persona's profile (:func:`crm_analytics.models.personas.describe_personas`)."""
     X = persona_features(dealer, population="customers")
-    model = PersonaModel(N_PERSONAS, random_state=0, n_init=3).fit(X)
+    # personas describe the population: fitted on a seeded sample of at most
+    # PERSONA_FIT_SAMPLE customers (a large dealer's full fit takes minutes), profiled on all
+    fit_on = X.sample(PERSONA_FIT_SAMPLE, random_state=0) if len(X) > PERSONA_FIT_SAMPLE else X
+    model = PersonaModel(N_PERSONAS, random_state=0, n_init=2).fit(fit_on)
     return {"model": model, "X": X, "profile": describe_personas(model, X)}
 
 
