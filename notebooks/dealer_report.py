@@ -51,25 +51,11 @@ analysis, lang = nb.open_analysis(
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
 L = language
-m, S, notes_of = analysis.metrics, analysis.sections, analysis.notes
+m, S = analysis.metrics, analysis.sections
 benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
 gaps = rm.gaps_in_yuan(m, targets=settings.targets, benchmark=benchmark)
 kpis = rm.kpi_table(m, targets=settings.targets, benchmark=benchmark)
 window = {"start": fmt_date(start), "end": fmt_date(end)}
-
-
-def heading(anchor: str) -> None:
-    """The section's heading with its anchor (the table of contents links to it)."""
-    key = dict(sec.SECTIONS)[anchor]
-    out.show_heading(t(key, L, as_of=fmt_date(dealer.as_of)), anchor=anchor)
-
-
-def missing(name: str) -> bool:
-    """Say why a section's numbers are missing (True when they are)."""
-    if name in S:
-        return False
-    out.show_text(t("not_available", L, why=why(notes_of.get(name, ""), L)), muted=True)
-    return True
 
 
 # %%
@@ -89,7 +75,7 @@ out.show(
 # %%
 # Summary: the biggest gaps in yuan (against targets and peers), each with its evidence, the
 # action (call list, customers, owner, due date) and the expected gain.
-heading("summary")
+sec.show_section("summary", L, dealer.as_of)
 if benchmark is None:
     out.show_text(t("no_peers", L), muted=True)
 out.show_text(t("summary_note", L, **window), muted=True)
@@ -106,12 +92,12 @@ else:
     plt.show()
 
 # %%
-heading("kpis")
+sec.show_section("kpis", L, dealer.as_of)
 out.show_text(t("kpis_note", L, **window), muted=True)
 out.show_table(sec.kpi_table(kpis, L))
 
 # %%
-heading("quality")
+sec.show_section("quality", L, dealer.as_of)
 out.show_text(t("quality_note", L), muted=True)
 card = analysis.scorecard
 dims = card.dimensions
@@ -145,7 +131,7 @@ out.show_table(
     ),
     index=False,
 )
-if not missing("fixes"):
+if not sec.show_missing(analysis, "fixes", L):
     staff = dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else {}
     fixes = S["fixes"]
     out.show_table(
@@ -192,7 +178,7 @@ else:
     )
 
 # %%
-heading("funnel")
+sec.show_section("funnel", L, dealer.as_of)
 out.show_text(sec.maturity_note(analysis, L), muted=True)
 out.show_table(sec.tree_table(analysis, L))
 plots.plot_funnel(
@@ -202,7 +188,7 @@ plt.show()
 
 # %%
 # Every flagged stage with the verdict on each of the deck's candidate causes (slide 41).
-heading("diagnosis")
+sec.show_section("diagnosis", L, dealer.as_of)
 blocks = sec.diagnosis_blocks(analysis, L)
 for stage, sentence, causes in blocks:
     out.show_heading(label(stage, L), 3)
@@ -212,9 +198,9 @@ if not blocks:
     out.show_text(t("no_diagnosis", L))
 
 # %%
-heading("profit")
+sec.show_section("profit", L, dealer.as_of)
 out.show_text(t("profit_note", L, **window), muted=True)
-if not missing("profit"):
+if not sec.show_missing(analysis, "profit", L):
     profit = S["profit"]
     out.show_table(
         sec.translate(
@@ -246,8 +232,8 @@ if not missing("profit"):
     plt.show()
 
 # %%
-heading("predictability")
-if not missing("forecast"):
+sec.show_section("predictability", L, dealer.as_of)
+if not sec.show_missing(analysis, "forecast", L):
     f = S["forecast"].set_index("target").loc["orders"]
     out.show_text(
         t(
@@ -260,7 +246,7 @@ if not missing("forecast"):
             as_of=fmt_date(dealer.as_of),
         )
     )
-if not missing("clv"):
+if not sec.show_missing(analysis, "clv", L):
     out.show_text(t("projection_note", L), muted=True)
     proj = S["clv"]["projection"]
     proj = proj.iloc[[i for i in (0, 5, 11, 23, 35) if i < len(proj)]]
@@ -286,8 +272,8 @@ if not missing("clv"):
     )
 
 # %%
-heading("lifecycle")
-if not missing("states"):
+sec.show_section("lifecycle", L, dealer.as_of)
+if not sec.show_missing(analysis, "states", L):
     states = S["states"]
     out.show_table(
         sec.translate(
@@ -309,8 +295,8 @@ if not missing("states"):
     plt.show()
 
 # %%
-heading("clv")
-if not missing("clv"):
+sec.show_section("clv", L, dealer.as_of)
+if not sec.show_missing(analysis, "clv", L):
     c = S["clv"]
     chain = c["value_chain"]
     parts = [f"{label(x, L)} {format_yuan(v, L)}" for x, v in zip(chain["line"], chain["value"])]
@@ -326,7 +312,7 @@ if not missing("clv"):
     )
 
 # %%
-heading("churn")
+sec.show_section("churn", L, dealer.as_of)
 if analysis.churn_model is None:
     out.show_text(t("not_available", L, why=why(analysis.churn_note, L)), muted=True)
 else:
@@ -370,7 +356,7 @@ else:
         )
 
 # %%
-heading("leads")
+sec.show_section("leads", L, dealer.as_of)
 out.show_text(t("leads_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
 ls = analysis.lead_scores
 if len(ls) and "grade" in ls:
@@ -390,10 +376,10 @@ else:
     )
 
 # %%
-heading("media")
+sec.show_section("media", L, dealer.as_of)
 out.show_text(t("media_note", L, **window), muted=True)
 for name, key in (("media_by_channel", "channel"), ("media_by_model", "model")):
-    if missing(name):
+    if sec.show_missing(analysis, name, L):
         continue
     media = S[name]
     out.show_heading(label("by_" + key, L), 3)
@@ -416,7 +402,7 @@ for name, key in (("media_by_channel", "channel"), ("media_by_model", "model")):
             L,
         )
     )
-if not missing("consultants"):
+if not sec.show_missing(analysis, "consultants", L):
     out.show_heading(t("consultants", L), 3)
     cons = S["consultants"]
     out.show_table(
@@ -437,12 +423,12 @@ if not missing("consultants"):
     )
 
 # %%
-heading("lists")
+sec.show_section("lists", L, dealer.as_of)
 out.show_table(sec.action_lists(analysis, L))
 
 # %%
-heading("satisfaction")
-if not missing("csi"):
+sec.show_section("satisfaction", L, dealer.as_of)
+if not sec.show_missing(analysis, "csi", L):
     csi = S["csi"]
     out.show_text(t("csi_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
     out.show_table(
@@ -461,7 +447,7 @@ if not missing("csi"):
             L,
         )
     )
-if not missing("defeat"):
+if not sec.show_missing(analysis, "defeat", L):
     dp = S["defeat"]
     lost = {"start": window["start"], "end": fmt_date(dealer.as_of)}
     out.show_text(t("defeat_note", L, **lost), muted=True)
@@ -479,8 +465,8 @@ if not missing("defeat"):
     )
 
 # %%
-heading("personas")
-if not missing("personas"):
+sec.show_section("personas", L, dealer.as_of)
+if not sec.show_missing(analysis, "personas", L):
     P = S["personas"]
     out.show_text(
         t("personas_note", L, n=f"{len(P['X']):,}", as_of=fmt_date(dealer.as_of)), muted=True
@@ -489,8 +475,8 @@ if not missing("personas"):
 
 # %%
 # Comparison with the previous coaching round: each funnel KPI's change with its 95% interval.
-heading("previous")
-if not missing("change"):
+sec.show_section("previous", L, dealer.as_of)
+if not sec.show_missing(analysis, "change", L):
     ch = S["change"]
     ch = ch.loc[
         ch["kpi"].isin([*rm.FUNNEL_KPIS, "lead_to_order_rate", "lead_count", "order_count"])

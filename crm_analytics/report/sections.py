@@ -18,7 +18,7 @@ import pandas as pd
 
 from crm_analytics.actions.call_lists import REASONS
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.display import status_text
+from crm_analytics.report.display import show_heading, show_text, status_text
 from crm_analytics.report.headline import LOWER_IS_BETTER
 from crm_analytics.report.text import (
     KPI_UNITS,
@@ -28,11 +28,14 @@ from crm_analytics.report.text import (
     format_yuan,
     label,
     t,
+    why,
 )
 
 __all__ = [
     "SECTIONS",
     "action_lists",
+    "show_missing",
+    "show_section",
     "diagnosis_blocks",
     "fmt_change",
     "fmt_level",
@@ -84,6 +87,19 @@ KPI_ACTIONS: dict[str, tuple[str | None, str]] = {
 KPI_STAGE: dict[str, str] = {"visit_rate": "visit_rate", "visit_to_order_rate": "order_rate"}
 _AMBER_PP = 0.05
 _AMBER_REL = 0.10
+
+
+def show_section(anchor: str, lang: str, as_of: Any) -> None:
+    """Display a section's heading with its anchor (the table of contents links to it)."""
+    show_heading(t(dict(SECTIONS)[anchor], lang, as_of=fmt_date(as_of)), anchor=anchor)
+
+
+def show_missing(a: DealerAnalysis, name: str, lang: str) -> bool:
+    """Say why a section's numbers are missing (returns True when they are)."""
+    if name in a.sections:
+        return False
+    show_text(t("not_available", lang, why=why(a.notes.get(name, ""), lang)), muted=True)
+    return True
 
 
 def translate(frame: pd.DataFrame, lang: str, *, values: tuple[str, ...] = ()) -> pd.DataFrame:
