@@ -1,16 +1,3 @@
-# ---
-# jupyter:
-#   jupytext:
-#     formats: ipynb,py:percent
-#     text_representation:
-#       extension: .py
-#       format_name: percent
-#   kernelspec:
-#     display_name: Python 3 (ipykernel)
-#     language: python
-#     name: python3
-# ---
-
 # %% tags=["parameters"]
 # Parameters: the run folder written by `crm-analytics report` (one metrics.json per dealer).
 run_dir = "../reports/sample"

@@ -1,20 +1,28 @@
-"""Every notebook executes on the sample network (nbval, lax: outputs are not compared).
+"""The notebooks: every one executes on the sample network (nbval, lax: outputs are not
+compared), and running and saving them as JupyterLab does leaves git clean.
 
-Runs ``pytest --nbval-lax notebooks/`` in a subprocess so the notebooks' own pytest session
-(one kernel per notebook, started in the notebooks folder) stays separate from this one. The
-notebooks read ``../data/sample`` (their default parameters); it is generated here when missing
-(the same seeded sample as ``crm-analytics generate``).
+Only the py:percent ``notebooks/*.py`` are tracked (``jupytext.toml``); the ``.ipynb`` nbval
+needs are generated into a temp folder. nbval runs in a subprocess so the notebooks' own pytest
+session (one kernel per notebook) stays separate from this one. nbval starts each kernel in its
+notebook's folder, so the temp folder mirrors the repository (``notebooks/`` beside a link to
+``data/``) and the notebooks read ``../data/sample`` (their default parameters), generated here
+when missing (the same seeded sample as ``crm-analytics generate``).
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import nbformat
 import pytest
 
+from crm_analytics.batch.runner import read_notebook
+
 ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
 SAMPLE = ROOT / "data" / "sample"
 
 
@@ -28,10 +36,35 @@ def sample_store():
     return SAMPLE
 
 
-def test_every_notebook_runs_on_the_sample_network(sample_store):
+def _git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_only_py_notebooks_are_tracked():
+    """The .py notebooks are the tracked format; no .ipynb is tracked, and a generated one is
+    ignored by git."""
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = _git("ls-files", "notebooks").split()
+    assert not [t for t in tracked if t.endswith(".ipynb")]
+    assert len([t for t in tracked if t.endswith(".py")]) >= 10
+    assert _git("check-ignore", "notebooks/dealer_report.ipynb").strip()
+    for t in tracked:
+        text = (ROOT / t).read_text(encoding="utf-8")
+        assert text.startswith("# %%"), f"{t}: a header or text before the first cell"
+
+
+def test_every_notebook_runs_on_the_sample_network(sample_store, tmp_path):
     pytest.importorskip("nbval")
-    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
-    assert len(notebooks) == 10
+    sources = sorted(NOTEBOOKS.glob("*.py"))
+    assert len(sources) >= 10
+    work = tmp_path / "notebooks"
+    work.mkdir()
+    (tmp_path / "data").symlink_to(ROOT / "data", target_is_directory=True)
+    for p in sources:
+        nbformat.write(read_notebook(p), work / f"{p.stem}.ipynb")
     proc = subprocess.run(
         [
             sys.executable,
@@ -42,13 +75,14 @@ def test_every_notebook_runs_on_the_sample_network(sample_store):
             "-p",
             "no:cacheprovider",
             "--rootdir",
-            str(ROOT / "notebooks"),
-            *map(str, notebooks),
+            str(work),
+            "--nbval-current-env",
+            *sorted(str(p) for p in work.glob("*.ipynb")),
         ],
-        cwd=ROOT,
+        cwd=work,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,
     )
     tail = "\n".join(proc.stdout.splitlines()[-40:])
     assert proc.returncode == 0, f"nbval failed:\n{tail}\n{proc.stderr[-3000:]}"

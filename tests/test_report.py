@@ -197,19 +197,19 @@ def test_repository_params_are_valid():
 
 
 def test_every_notebook_declares_the_report_parameters():
-    """Paired .py/.ipynb notebooks: every dealer notebook takes exactly the runner's parameters."""
+    """The .py notebooks: every dealer notebook takes exactly the runner's parameters."""
     from crm_analytics.core.config import Settings
 
     expected = [*params.notebook_parameters(Settings("D", "s")), "benchmark_path"]
-    nbs = sorted(runner.NOTEBOOKS_DIR.glob("*.ipynb"))
-    assert len(nbs) == 10
-    dealer_nbs = [p for p in nbs if p.stem != runner.NETWORK_NOTEBOOK]
+    nbs = sorted(runner.NOTEBOOKS_DIR.glob("*.py"))
+    assert len(nbs) >= 10
+    dealer_nbs = [p for p in nbs if p.stem in runner.DEFAULT_NOTEBOOKS]
     runner._check_notebook_parameters(dealer_nbs, expected)
     runner._check_notebook_parameters(
-        [runner.NOTEBOOKS_DIR / "network_overview.ipynb"], runner._NETWORK_PARAMS
+        [runner.NOTEBOOKS_DIR / "network_overview.py"], runner._NETWORK_PARAMS
     )
     for p in nbs:
-        nb = nbformat.read(p, as_version=4)
+        nb = runner.read_notebook(p)
         assert nb.cells[0].metadata.get("tags") == ["parameters"], p.name
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), p.name
         assert "def " not in "".join(c.source for c in nb.cells), f"{p.name} defines a function"
@@ -595,7 +595,7 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     """A dealer whose notebook raises and one that hangs are reported; the third completes."""
     nbdir = tmp_path / "nbs"
     nbdir.mkdir()
-    src = nbformat.read(runner.NOTEBOOKS_DIR / "dealer_report.ipynb", as_version=4)
+    src = runner.read_notebook(runner.NOTEBOOKS_DIR / "dealer_report.py")
     nb = nbformat.v4.new_notebook()
     nb.metadata = src.metadata
     nb.cells = [

@@ -65,6 +65,7 @@ __all__ = [
     "add_arguments",
     "check_kernel",
     "main",
+    "read_notebook",
     "run_from_args",
     "run_report",
 ]
@@ -294,10 +295,14 @@ def _execute(
 ) -> Any:
     """Execute one notebook with papermill within ``timeout`` seconds in total.
 
-    nbclient asks ``timeout_func`` for each cell's limit; it returns the time left before the
-    notebook's deadline, so the whole notebook (not each cell) is bounded. When the limit is hit
-    nbclient raises, papermill shuts the kernel down, and this raises :class:`_Timeout` (papermill
-    writes no error marker for a timeout, so the status comes from here).
+    A ``.py`` notebook (the tracked py:percent source) is converted with jupytext into a temp
+    ``.ipynb`` beside ``tmp_out`` first (papermill reads ``.ipynb``; handing it the notebook
+    object instead would copy the whole notebook into the output's ``papermill.input_path``);
+    the output records the ``.py`` as its input. nbclient asks ``timeout_func`` for each
+    cell's limit; it returns the time left before the notebook's deadline, so the whole
+    notebook (not each cell) is bounded. When the limit is hit nbclient raises, papermill shuts
+    the kernel down, and this raises :class:`_Timeout` (papermill writes no error marker for a
+    timeout, so the status comes from here).
     """
     import papermill as pm  # heavy: loaded by the workers that execute notebooks only
 
@@ -328,9 +333,11 @@ def _papermill(
     import nbformat  # with papermill, in the workers only
 
     deadline = time.monotonic() + timeout
+    source = tmp_out.with_name(tmp_out.name.replace(".ipynb", ".src.ipynb"))
+    nbformat.write(read_notebook(notebook, kernel_name=kernel_name), source)
     try:
-        return pm.execute_notebook(
-            notebook,
+        nb = pm.execute_notebook(
+            str(source),
             str(tmp_out),
             parameters=params,
             kernel_name=kernel_name,
@@ -349,6 +356,12 @@ def _papermill(
         # papermill saved the notebook with the traceback: keep it for the failure report
         err.partial_nb = nbformat.read(tmp_out, as_version=4) if tmp_out.exists() else None  # type: ignore[attr-defined]
         raise
+    finally:
+        with contextlib.suppress(OSError):
+            source.unlink()
+    nb.metadata.papermill["input_path"] = str(notebook)
+    nbformat.write(nb, tmp_out)
+    return nb
 
 
 def _short_error(err: BaseException) -> str:
@@ -577,15 +590,49 @@ class _DaskPool:
 
 
 def _notebook_paths(names: Sequence[str], notebooks_dir: Path) -> list[Path]:
+    """The notebook of each name: ``NAME.py`` (the tracked py:percent notebook), else
+    ``NAME.ipynb``; a name with either suffix is taken as it is."""
     paths, missing = [], []
     for n in names:
-        p = notebooks_dir / (n if n.endswith(".ipynb") else f"{n}.ipynb")
-        (paths if p.is_file() else missing).append(p)
+        if n.endswith((".py", ".ipynb")):
+            cands = [notebooks_dir / n]
+        else:
+            cands = [notebooks_dir / f"{n}.py", notebooks_dir / f"{n}.ipynb"]
+        found = next((c for c in cands if c.is_file()), None)
+        if found is None:
+            missing.append(cands[0])
+        else:
+            paths.append(found)
     if missing:
         raise ParameterError(
             f"notebook(s) not found: {[str(m) for m in missing]} (in {str(notebooks_dir)!r})"
         )
     return paths
+
+
+def read_notebook(path: str | os.PathLike[str], *, kernel_name: str = KERNEL_NAME) -> Any:
+    """A notebook file as an ``nbformat`` notebook: a ``.py`` through jupytext (py:percent,
+    the repository's tracked format), an ``.ipynb`` as it is. A notebook without a kernelspec
+    (the ``.py`` files carry no header) gets ``kernel_name``'s, so papermill knows its language.
+    """
+    import jupytext
+    import nbformat
+
+    p = Path(path)
+    try:
+        if p.suffix == ".py":
+            nb = jupytext.read(p, fmt="py:percent")
+        else:
+            nb = nbformat.read(p, as_version=4)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read the notebook {str(p)!r}: {err}") from err
+    if not nb.metadata.get("kernelspec"):
+        nb.metadata["kernelspec"] = {
+            "name": kernel_name,
+            "language": "python",
+            "display_name": f"Python 3 ({kernel_name})",
+        }
+    return nb
 
 
 def _check_notebook_parameters(paths: Sequence[Path], expected: Sequence[str]) -> None:
@@ -595,8 +642,8 @@ def _check_notebook_parameters(paths: Sequence[Path], expected: Sequence[str]) -
     problems = []
     for p in paths:
         try:
-            declared = set(pm.inspect_notebook(str(p)))
-        except (ValueError, OSError) as err:
+            declared = set(pm.inspect_notebook(read_notebook(p)))
+        except (ValueError, OSError, InputError) as err:
             problems.append(f"{p.name}: cannot read its parameters cell ({err})")
             continue
         if not declared:
