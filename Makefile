@@ -1,5 +1,6 @@
 # The two set-up commands of the README: `make report` (the sample network's reports) and
 # `make test` (the test suite). Each creates the virtualenv and installs what it needs.
+# `make lab` starts JupyterLab on the project for interactive work.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 SAMPLE := data/sample
 OUT    := reports/sample
 
-.PHONY: report test sample install fonts lint clean
+.PHONY: report test lab sample install fonts lint clean
 
 report: install fonts $(SAMPLE)/dealers.parquet
 	$(BIN)/crm-analytics report --source $(SAMPLE) --all --out $(OUT)
@@ -20,7 +21,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e ".[test,dask]"
+	$(BIN)/python -m pip install -q -e ".[test,dask,lab]"
 	touch $(STAMP)
 
 # A CJK font for Chinese chart labels (Debian's fonts-wqy-microhei, 5 MB). Where it cannot be
@@ -31,6 +32,18 @@ fonts:
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei fontconfig >/dev/null) \
 	  || echo "note: could not install a CJK font; Chinese labels fall back to English"; \
 	else echo "note: no root/apt-get; Chinese labels fall back to English"; fi
+
+# JupyterLab on the project (the lab extra is installed with the others above): jupytext pairs
+# the notebooks (jupytext.toml), .py notebooks open as notebooks on double-click
+# (jupyter/overrides.json, JupyterLab's documented per-environment settings file), loopback
+# only, no browser; it prints the URL with its token. --allow-root: containers run as root.
+LAB_PORT ?= 8888
+lab: install fonts $(SAMPLE)/dealers.parquet
+	install -D -m 644 jupyter/overrides.json $(VENV)/share/jupyter/lab/settings/overrides.json
+	@echo "JupyterLab: open the http://127.0.0.1:$(LAB_PORT)/lab?token=... URL printed below"
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.port=$(LAB_PORT) \
+	  --ServerApp.open_browser=False --ServerApp.allow_root=True \
+	  --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/dealer_report.py
 
 sample: $(SAMPLE)/dealers.parquet
 
