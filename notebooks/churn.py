@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% tags=["parameters"]
 # Parameters (papermill injects a dealer's values after this cell; see params/*.yaml).
 source = "../data/sample"

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% tags=["parameters"]
 # Parameters (papermill injects a dealer's values after this cell; see params/*.yaml).
 source = "../data/sample"
@@ -39,7 +47,7 @@ dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
 L = language
 m, S = analysis.metrics, analysis.sections
-benchmark = rm.load_benchmark(benchmark_path)  # None below 3 dealers: no peer medians
+benchmark = nb.peer_benchmark(analysis, benchmark_path)  # the run's (or the store's) peer medians
 gaps = rm.gaps_in_yuan(m, targets=settings.targets, benchmark=benchmark)
 kpis = rm.kpi_table(m, targets=settings.targets, benchmark=benchmark)
 window = {"start": fmt_date(start), "end": fmt_date(end)}

@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% tags=["parameters"]
 # Parameters: the run folder written by `crm-analytics report` (one metrics.json per dealer).
 run_dir = "../reports/sample"

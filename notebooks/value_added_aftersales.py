@@ -1,3 +1,11 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% tags=["parameters"]
 # Parameters (papermill injects a dealer's values after this cell; see params/*.yaml).
 source = "../data/sample"
@@ -16,7 +24,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.core.files import read_json
 from crm_analytics.metrics import penetration
 from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
@@ -39,7 +46,7 @@ dealer, settings = analysis.dealer, analysis.settings
 
 all_targets = settings.targets
 m = analysis.metrics
-benchmark = read_json(benchmark_path) if benchmark_path else None
+benchmark = nb.peer_benchmark(analysis, benchmark_path)  # the run's (or the store's) peer medians
 kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
 profit = penetration.profit_decomposition(dealer, period=(start, end))
 

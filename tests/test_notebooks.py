@@ -51,9 +51,12 @@ def test_only_py_notebooks_are_tracked():
     assert not [t for t in tracked if t.endswith(".ipynb")]
     assert len([t for t in tracked if t.endswith(".py")]) >= 10
     assert _git("check-ignore", "notebooks/dealer_report.ipynb").strip()
+    header = "# ---\n# jupyter:\n#   kernelspec:\n"
     for t in tracked:
         text = (ROOT / t).read_text(encoding="utf-8")
-        assert text.startswith("# %%"), f"{t}: a header or text before the first cell"
+        head, _, cells = text.partition("\n# ---\n\n")
+        assert head.startswith(header) and "jupytext" not in head, f"{t}: header {head!r}"
+        assert cells.startswith("# %%"), f"{t}: text before the first cell"
 
 
 def test_every_notebook_runs_on_the_sample_network(sample_store, tmp_path):
@@ -87,3 +90,95 @@ def test_every_notebook_runs_on_the_sample_network(sample_store, tmp_path):
     tail = "\n".join(proc.stdout.splitlines()[-40:])
     assert proc.returncode == 0, f"nbval failed:\n{tail}\n{proc.stderr[-3000:]}"
     assert " passed" in tail and "failed" not in tail
+
+
+def _html_outputs(nb) -> list[str]:
+    """The HTML a notebook shows (tables and text), in order."""
+    return [
+        "".join(o["data"]["text/html"])
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if "text/html" in o.get("data", {})
+    ]
+
+
+def test_interactive_notebook_shows_the_batch_report_numbers(tmp_path, monkeypatch):
+    """dealer_report opened without a run's analysis (as in the lab) finds the run and shows
+    its headline KPIs and peer medians: every table and line equals the batch report's."""
+    import papermill as pm
+
+    from crm_analytics.batch import runner
+    from crm_analytics.report import notebook as nb
+    from crm_analytics.report.analysis import load_analysis
+    from crm_analytics.report.headline import load_benchmark
+    from crm_analytics.report.text import t
+    from crm_analytics.sim import simulate_network
+
+    store = tmp_path / "store"
+    simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=store, workers=1)
+    run = tmp_path / "reports" / "2026-06"
+    summary = runner.run_report(
+        ["D001", "D002", "D003"],
+        out=run,
+        params_dir=ROOT / "params",
+        source=store,
+        workers=1,
+        notebooks=["dealer_report"],
+        network=False,
+        progress=False,
+    )
+    assert summary.exit_code == 0, summary.results
+    batch_nb = nbformat.read(run / "D001" / "dealer_report.ipynb", as_version=4)
+    injected = dict(batch_nb.metadata.papermill.parameters)
+    params = {k: v for k, v in injected.items() if k not in ("analysis_path", "benchmark_path")}
+    monkeypatch.setenv("CRM_ANALYTICS_RUNS", str(tmp_path / "reports"))
+
+    # the API: the same metrics and peer medians as the run
+    analysis, _ = nb.open_analysis(str(store), "D001", language=params["language"])
+    assert analysis.run_dir == str(run.resolve())
+    assert analysis.metrics == load_analysis(run / "D001" / "analysis.pkl").metrics
+    bench = nb.peer_benchmark(analysis)
+    assert bench == load_benchmark(run / "network" / "benchmark.json")
+    assert bench["n_dealers"] == 3
+
+    # the notebook, executed as the lab runs it (its folder, no run parameters)
+    src = tmp_path / "dealer_report.ipynb"
+    nbformat.write(runner.read_notebook(NOTEBOOKS / "dealer_report.py"), src)
+    inter = pm.execute_notebook(
+        str(src),
+        str(tmp_path / "interactive.ipynb"),
+        parameters=params,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(NOTEBOOKS),
+    )
+    shown = _html_outputs(inter)
+    provenance = [h for h in shown if str(run.resolve()) in h]
+    assert len(provenance) == 1 and str(analysis.dealer.as_of.date()) in provenance[0]
+    assert [h for h in shown if h not in provenance] == _html_outputs(batch_nb)
+    no_peers = t("no_peers", params["language"])
+    assert not [h for h in shown if no_peers in h], "the report says peers are unavailable"
+
+
+def test_interactive_notebook_without_a_run_says_so(tmp_path, monkeypatch):
+    """No matching run: analysed on the spot, the reason stated, peers from the store."""
+    from crm_analytics.report import notebook as nb
+    from crm_analytics.sim import simulate_network
+
+    store = tmp_path / "store"
+    simulate_network(n_dealers=3, customers_per_dealer=200, years=2, seed=3, out=store, workers=1)
+    monkeypatch.setenv("CRM_ANALYTICS_RUNS", str(tmp_path / "no_runs"))
+    analysis, _ = nb.open_analysis(str(store), "D002", language="en")
+    assert analysis.run_dir == ""
+    bench = nb.peer_benchmark(analysis)
+    assert (
+        bench is not None
+        and bench["n_dealers"] == 3
+        and bench["dealers"]
+        == [
+            "D001",
+            "D002",
+            "D003",
+        ]
+    )

@@ -98,6 +98,8 @@ class DealerAnalysis:
         every active customer, ``"dealer"`` / ``"network"`` / ``""`` and why (when not own).
     lead_model, lead_scores, lead_note
         The pooled network lead model and this dealer's open leads scored with it.
+    run_dir
+        The run folder this analysis was read from (``""``: analysed outside a run).
     reconciliation, scorecard
         Visitor-log reconciliation and data-quality scorecard (unmasked: masking is the view's
         job).
@@ -119,6 +121,7 @@ class DealerAnalysis:
     lead_model: LeadScoreModel | None = None
     lead_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
     lead_note: str = ""
+    run_dir: str = ""
     churn_frames: ScoringFrames | None = None
     lead_frames: ScoringFrames | None = None
     tree: pd.DataFrame = field(default_factory=pd.DataFrame)

@@ -6,22 +6,40 @@ means (:func:`crm_analytics.report.headline.resolve_periods`).
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from crm_analytics.core.config import resolve_settings
+from crm_analytics.core.config import Settings, params_dirs, resolve_settings
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.data.store import load_dealer
+from crm_analytics.core.files import read_json
+from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
-from crm_analytics.report.analysis import DealerAnalysis, analyse_dealer, load_analysis
-from crm_analytics.report.headline import data_start
+from crm_analytics.report.analysis import (
+    ANALYSIS_FILE,
+    DealerAnalysis,
+    analyse_dealer,
+    load_analysis,
+)
+from crm_analytics.report.headline import (
+    MIN_PEER_DEALERS,
+    data_start,
+    dealer_metrics,
+    load_benchmark,
+    network_benchmark,
+)
 from crm_analytics.report.text import t
 
-__all__ = ["open_analysis", "show_header"]
+__all__ = ["find_run_analysis", "open_analysis", "peer_benchmark", "show_header"]
 
 Period = tuple[pd.Timestamp, pd.Timestamp]
+#: Settings that only change how a view looks, not its numbers.
+_PRESENTATION = ("language", "notes", "mask_personal_data")
 
 
 def open_analysis(
@@ -35,35 +53,145 @@ def open_analysis(
     *,
     targets: Mapping[str, float] | None = None,
     analysis_path: str | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[DealerAnalysis, str]:
     """A notebook's parameters in, ``(analysis, chart language)`` out.
 
     In a batch run ``analysis_path`` is the dealer's analysis in the run folder, computed once
     for every notebook of the dealer (no notebook reloads the data or refits a model).
-    Interactively (no ``analysis_path``) the dealer is read from ``source`` and analysed here,
-    with settings resolved from the parameter files and these parameters
-    (:func:`crm_analytics.core.config.resolve_settings`); lead scores then need a batch run
-    (the lead model is pooled over the network). The chart language is the settings' language
-    unless no CJK font is installed (then English, with a warning:
+    Interactively (no ``analysis_path``) the settings are resolved from the parameter files and
+    these parameters (:func:`crm_analytics.core.config.resolve_settings`), then the latest run
+    of the dealer is used when it matches (:func:`find_run_analysis`: the same store, data not
+    changed since, the same settings but for language, notes and masking): the notebook shows
+    the numbers of that run's report. Otherwise the dealer is read from ``source`` and analysed
+    here (lead scores then need a run: the lead model is pooled over the network). Either way a
+    line says which run and data date the numbers come from. The chart language is the
+    settings' language unless no CJK font is installed (then English, with a warning:
     :func:`crm_analytics.report.plots.apply_style`).
     """
     if analysis_path:
         analysis = load_analysis(analysis_path)
+        analysis.run_dir = str(Path(analysis_path).resolve().parent.parent)
+        return analysis, plots.apply_style(analysis.settings.language)
+    period = (period_start, period_end) if period_start and period_end else None
+    comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
+    settings = resolve_settings(
+        dealer_id,
+        source=source,
+        period=period,
+        comparison_period=comparison,
+        language=language,
+        targets=dict(targets) if targets else None,
+    )
+    found, why = find_run_analysis(settings, runs_dir=runs_dir)
+    if found is not None:
+        keep = {k: getattr(settings, k) for k in _PRESENTATION}
+        found.settings = dataclasses.replace(found.settings, **keep)
+        analysis = found
+        note = t("from_run", settings.language, run=analysis.run_dir)
     else:
-        period = (period_start, period_end) if period_start and period_end else None
-        comparison = (
-            (comparison_start, comparison_end) if comparison_start and comparison_end else None
-        )
-        settings = resolve_settings(
-            dealer_id,
-            source=source,
-            period=period,
-            comparison_period=comparison,
-            language=language,
-            targets=dict(targets) if targets else None,
-        )
         analysis = analyse_dealer(load_dealer(source, dealer_id), settings).without_frames()
+        note = t("on_the_spot", settings.language, why=why)
+    as_of = analysis.dealer.as_of.date()
+    out.show_text(f"{note} {t('data_date', settings.language, as_of=as_of)}", muted=True)
     return analysis, plots.apply_style(analysis.settings.language)
+
+
+def _default_runs_dir() -> Path:
+    """``$CRM_ANALYTICS_RUNS`` when set, else ``reports/`` beside the parameter folder in use
+    (the project folder)."""
+    env = os.environ.get("CRM_ANALYTICS_RUNS")
+    if env:
+        return Path(env)
+    for folder in params_dirs():
+        if folder.is_dir():
+            return folder.resolve().parent / "reports"
+    return Path.cwd() / "reports"
+
+
+def _numbers_key(settings: Settings) -> dict[str, Any]:
+    d = settings.as_dict()
+    for k in _PRESENTATION:
+        d.pop(k, None)
+    d["source"] = str(Path(d["source"]).resolve()) if d.get("source") else None
+    return d
+
+
+def _store_mtime(source: str, dealer_id: str) -> float:
+    root = Path(source)
+    files = [*root.glob(f"*/dealer_id={dealer_id}/*.parquet"), root / "dealers.parquet"]
+    return max((f.stat().st_mtime for f in files if f.is_file()), default=0.0)
+
+
+def find_run_analysis(
+    settings: Settings, *, runs_dir: str | os.PathLike[str] | None = None
+) -> tuple[DealerAnalysis | None, str]:
+    """The newest run's analysis of ``settings.dealer_id`` that matches, or ``(None, why)``.
+
+    Runs are the folders of ``runs_dir`` (default: ``$CRM_ANALYTICS_RUNS``, else ``reports/``
+    of the project, beside ``params/``) holding ``<dealer>/analysis.pkl`` and a ``metrics.json`` with status ``ok``,
+    newest report first. A run matches when it read the same store, the store's files of the
+    dealer are older than its analysis, and its settings equal ``settings`` but for language,
+    notes and masking. The returned analysis has ``run_dir`` set.
+    """
+    root = Path(runs_dir) if runs_dir else _default_runs_dir()
+    did = settings.dealer_id
+    cands = []
+    for path in [root / did / ANALYSIS_FILE, *root.glob(f"*/{did}/{ANALYSIS_FILE}")]:
+        doc = read_json(path.parent / "metrics.json")
+        if path.is_file() and isinstance(doc, dict) and doc.get("status") == "ok":
+            cands.append((path.parent.joinpath("metrics.json").stat().st_mtime, path))
+    if not cands:
+        return None, t("no_run", settings.language, runs=root)
+    changed = _store_mtime(str(settings.source), did)
+    why = ""
+    for _, path in sorted(cands, reverse=True):
+        run = path.parent.parent
+        if path.stat().st_mtime < changed:
+            why = why or t("run_stale", settings.language, run=run)
+            continue
+        analysis = load_analysis(path)
+        if _numbers_key(analysis.settings) != _numbers_key(settings):
+            why = why or t("run_other_settings", settings.language, run=run)
+            continue
+        analysis.run_dir = str(run.resolve())
+        return analysis, ""
+    return None, why
+
+
+def peer_benchmark(
+    analysis: DealerAnalysis, benchmark_path: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The peer medians the dealer's views compare with.
+
+    In a batch run (``benchmark_path``) and for an analysis read from a run, the run's
+    ``network/benchmark.json`` (the medians its report shows). An analysis made on the spot
+    computes them from every dealer of its store, each with its own settings (as a run of the
+    whole store would), and says so. ``None`` below
+    :data:`~crm_analytics.report.headline.MIN_PEER_DEALERS` dealers.
+    """
+    if benchmark_path:
+        return load_benchmark(benchmark_path)
+    if analysis.run_dir:
+        return load_benchmark(Path(analysis.run_dir) / "network" / "benchmark.json")
+    source = str(analysis.settings.source)
+    metrics = [analysis.metrics]
+    for did in list_dealers(source)["dealer_id"]:
+        if did == analysis.dealer_id:
+            continue
+        s = resolve_settings(did, source=source)
+        metrics.append(
+            dealer_metrics(
+                load_dealer(source, did), period=s.period, comparison_period=s.comparison_period
+            )
+        )
+    bench = network_benchmark(metrics)
+    if bench["n_dealers"] < MIN_PEER_DEALERS:
+        return None
+    out.show_text(
+        t("peers_from_store", analysis.settings.language, n=bench["n_dealers"]), muted=True
+    )
+    return bench
 
 
 def show_header(

@@ -619,6 +619,15 @@ TEXT: dict[str, dict[str, str]] = {
         "rag_red": "off target",
         # --- end outputs15 ---
         "leads_month": "Leads per month and channel",
+        "from_run": "Numbers of the run {run} (the same as its report).",
+        "on_the_spot": "Analysed here from the store: {why}",
+        "data_date": "Data as of {as_of}.",
+        "no_run": "no run of this dealer in {runs} (crm-analytics report, or make report); lead "
+        "scores need one.",
+        "run_stale": "the store changed after the run {run}; lead scores need a new run.",
+        "run_other_settings": "the run {run} used other settings (period, targets or "
+        "parameters); lead scores need a run with these.",
+        "peers_from_store": "Peer medians computed here from the store's {n} dealers (no run).",
     },
     "zh": {
         "report": "CRM诊断报告",
@@ -790,6 +799,13 @@ TEXT: dict[str, dict[str, str]] = {
         "rag_red": "未达标",
         # --- end outputs15 ---
         "leads_month": "各渠道月度线索",
+        "from_run": "数据来自运行 {run}(与其报告一致)。",
+        "on_the_spot": "此处根据数据仓库现场分析:{why}",
+        "data_date": "数据截至 {as_of}。",
+        "no_run": "{runs} 中没有该经销商的运行(crm-analytics report 或 make report);线索评分需要运行。",
+        "run_stale": "运行 {run} 之后数据仓库已更新;线索评分需要重新运行。",
+        "run_other_settings": "运行 {run} 使用了其他设置(分析期、目标或参数);线索评分需要按当前设置运行。",
+        "peers_from_store": "同行中位数由数据仓库中的 {n} 家经销商现场计算(无运行)。",
     },
 }
 
