@@ -123,44 +123,52 @@ def test_py_notebook_opens_as_a_notebook_and_is_the_default_viewer(lab):
     assert "jupyterlab-jupytext" in factories
 
 
-def test_saving_an_executed_notebook_leaves_git_clean(lab):
-    """Outputs and kernel metadata, as the lab sends them on save, stay out of the .py."""
+def test_saving_executed_notebooks_leaves_git_clean(lab):
+    """Every notebook saved through the server as the lab saves it after a run (outputs,
+    execution counts, kernel and language metadata, cell timing) leaves the .py unchanged and
+    git clean: outputs go only to the git-ignored .ipynb."""
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("not a git checkout")
     base, token, _ = lab
-    path = "notebooks/dealer_report.py"
-    ipynb = ROOT / "notebooks" / "dealer_report.ipynb"
-    had_ipynb = ipynb.exists()
-    before = (ROOT / path).read_bytes()
-    model = _get(base, token, f"/api/contents/{path}?type=notebook&content=1")
-    nb = model["content"]
-    nb["metadata"]["language_info"] = {"name": "python", "version": sys.version.split()[0]}
-    for i, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
-        c["execution_count"] = i + 1
-        c["outputs"] = [{"output_type": "stream", "name": "stdout", "text": f"out {i}\n"}]
-        c["metadata"]["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
-        c["metadata"]["scrolled"] = True
-    try:
-        _request(
-            base,
-            token,
-            f"/api/contents/{path}",
-            "PUT",
-            {"type": "notebook", "format": "json", "content": nb},
-        )
-        assert (ROOT / path).read_bytes() == before
-        status = subprocess.run(
-            ["git", "status", "--porcelain", "--", "notebooks"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        assert status == ""
-    finally:
-        (ROOT / path).write_bytes(before)
-        if not had_ipynb:
-            ipynb.unlink(missing_ok=True)
+    for source in sorted((ROOT / "notebooks").glob("*.py")):
+        path = f"notebooks/{source.name}"
+        ipynb = source.with_suffix(".ipynb")
+        had_ipynb = ipynb.exists()
+        before = source.read_bytes()
+        nb = _get(base, token, f"/api/contents/{path}?type=notebook&content=1")["content"]
+        nb["metadata"]["language_info"] = {"name": "python", "version": sys.version.split()[0]}
+        nb["metadata"]["kernelspec"] = {
+            "name": "python3",
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+        for i, c in enumerate(c for c in nb["cells"] if c["cell_type"] == "code"):
+            c["execution_count"] = i + 1
+            c["outputs"] = [{"output_type": "stream", "name": "stdout", "text": f"out {i}\n"}]
+            c["metadata"]["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+            c["metadata"]["scrolled"] = True
+        try:
+            _request(
+                base,
+                token,
+                f"/api/contents/{path}",
+                "PUT",
+                {"type": "notebook", "format": "json", "content": nb},
+            )
+            assert ipynb.is_file(), "the paired .ipynb holds the outputs"
+            assert source.read_bytes() == before, f"{path} changed on save"
+            status = subprocess.run(
+                ["git", "status", "--porcelain", "--", "notebooks"],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            assert status == "", status
+        finally:
+            source.write_bytes(before)
+            if not had_ipynb:
+                ipynb.unlink(missing_ok=True)
 
 
 async def _run_cells(port: int, token: str, kernel_id: str, cells: list[str]) -> list[dict]:
