@@ -72,6 +72,7 @@ def make_tables() -> dict[str, pd.DataFrame]:
             "status": ["won", "won", "defeated", "open"],
             "closed_at": ts(["2016-03-18", "2016-04-28", "2016-08-01", None]),
             "defeat_reason": [None, None, "price", None],
+            "first_response_at": ts(["2016-03-05 00:20", "2016-04-01", "2016-07-01 03:00", None]),
         }
     )
     orders = pd.DataFrame(

@@ -85,6 +85,7 @@ def _dealer():
             "status": ["open", "defeated"],
             "closed_at": pd.to_datetime([None, "2025-03-01"]),
             "defeat_reason": [None, "price"],
+            "first_response_at": pd.to_datetime(["2026-06-01", "2025-01-01"]),
         }
     )
     return build_dealer(

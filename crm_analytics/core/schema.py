@@ -39,6 +39,15 @@ CHANNEL_LABELS_ZH: dict[str, str] = {
     "dcc_outbound": "DCC外呼邀约",
     "dormant_activation": "休眠客户激活",
 }
+#: Channels whose leads come to the dealer and wait for its first response (speed-to-lead);
+#: the others are created at a contact the dealer makes (walk-in at the desk, outbound calls).
+INBOUND_CHANNELS: tuple[str, ...] = (
+    "online_inquiry",
+    "phone_inquiry",
+    "auto_show",
+    "partner_list",
+    "referral",
+)
 MODELS: tuple[str, ...] = ("Q50L", "QX50", "QX60", "Q70L", "QX80")
 INTENT_GRADES: tuple[str, ...] = ("H", "A", "B", "C")
 LEAD_STATUSES: tuple[str, ...] = ("open", "won", "defeated")
@@ -216,6 +225,9 @@ class Leads(_Base):
     status: Series[str] = pa.Field(isin=LEAD_STATUSES)
     closed_at: Series[pd.Timestamp] = _time(nullable=True)
     defeat_reason: Series[str] = pa.Field(nullable=True, isin=DEFEAT_REASONS)
+    # the dealer's first response (call or message) to the lead; the creation time for leads
+    # created at a dealer contact, empty while an inbound lead awaits its first response
+    first_response_at: Series[pd.Timestamp] = _time(nullable=True)
 
 
 class Touchpoints(_Base):

@@ -17,7 +17,8 @@ Rules, in the order they are applied
 4. ``foreign_key``: a row that points to a customer, lead or vehicle the data does not have
    (including one quarantined in an earlier step, so nothing dangles).
 5. ``chronology``: stage times out of order (order before its lead, delivery before order,
-   a lead's stage events before the lead was created, policy end before start).
+   a lead's stage events or first response before the lead was created, policy end before
+   start).
 6. ``after_as_of``: an event dated after the extraction date.
 """
 
@@ -59,7 +60,7 @@ EVENT_TIMES: dict[str, tuple[str, ...]] = {
     "staff": ("hired_at", "left_at"),
     "customers": ("created_at",),
     "vehicles": ("purchase_date",),
-    "leads": ("created_at", "closed_at"),
+    "leads": ("created_at", "closed_at", "first_response_at"),
     "touchpoints": ("at",),
     "orders": ("ordered_at", "delivered_at"),
     "service_visits": ("at",),
@@ -273,6 +274,13 @@ def _relation_rules(
         (lf["closed_at"] < lf["created_at"]).fillna(False),
         "closed_at",
         "chronology:closed_before_created",
+    )
+    lf = tables["leads"]
+    drop(
+        "leads",
+        (lf["first_response_at"] < lf["created_at"]).fillna(False),
+        "first_response_at",
+        "chronology:response_before_created",
     )
     orders = tables["orders"]
     if len(orders):

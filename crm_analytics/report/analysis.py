@@ -27,7 +27,14 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.files import atomic_path
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics import attribution, funnel, lifecycle, penetration, quality
+from crm_analytics.metrics import (
+    attribution,
+    funnel,
+    lifecycle,
+    penetration,
+    quality,
+    speed_to_lead,
+)
 from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.metrics.forecast import forecast_orders
 from crm_analytics.models import clv
@@ -103,6 +110,11 @@ class DealerAnalysis:
     reconciliation, scorecard
         Visitor-log reconciliation and data-quality scorecard (unmasked: masking is the view's
         job).
+    speed_to_lead
+        First response to inbound leads (:mod:`crm_analytics.metrics.speed_to_lead`):
+        ``distribution`` (per channel), ``bands`` (conversion by response band) and ``effect``
+        (fast against slow, stratified by channel; empty with a note in ``speed_to_lead_note``
+        when the dealer has too few leads).
     """
 
     dealer: DealerData
@@ -124,6 +136,8 @@ class DealerAnalysis:
     run_dir: str = ""
     churn_frames: ScoringFrames | None = None
     lead_frames: ScoringFrames | None = None
+    speed_to_lead: dict[str, pd.DataFrame] = field(default_factory=dict)
+    speed_to_lead_note: str = ""
     tree: pd.DataFrame = field(default_factory=pd.DataFrame)
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)
     maturity: dict[str, Any] = field(default_factory=dict)
@@ -222,6 +236,7 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     )
     _fit_churn(dealer, analysis)
     analysis.lead_frames = _lead_frames(dealer)
+    _speed_to_lead(dealer, analysis)
     analysis.tree, analysis.diagnosis, analysis.maturity = diagnosis_with_maturity(
         dealer, period, settings.funnel_targets(), reconciliation=reconciliation
     )
@@ -443,6 +458,19 @@ def _take_matured(
     rank = key_val.rank(ascending=False, method="first").astype(int)
     out["rank"] = out["stage"].map(dict(zip(st["stage"], rank, strict=True)))
     return out.sort_values(["rank", "stage"], kind="stable").reset_index(drop=True)
+
+
+def _speed_to_lead(dealer: DealerData, analysis: DealerAnalysis) -> None:
+    leads, as_of = dealer.leads, dealer.as_of
+    analysis.speed_to_lead = {
+        "distribution": speed_to_lead.response_time_distribution(leads, as_of=as_of),
+        "bands": speed_to_lead.conversion_by_response_band(leads, as_of=as_of),
+        "effect": pd.DataFrame(),
+    }
+    try:
+        analysis.speed_to_lead["effect"] = speed_to_lead.response_effect(leads, as_of=as_of)
+    except InsufficientDataError as err:
+        analysis.speed_to_lead_note = str(err)
 
 
 def fit_network_models(

@@ -71,6 +71,17 @@ MODEL_EFFECT: dict[str, float] = {
     "Q70L": -0.15,
     "QX80": -0.35,
 }
+#: Speed-to-lead. The dealer's first response to an inbound lead comes a log-normal time after
+#: creation (median and log-sd below, in minutes), drawn on the grid's log-spaced cells from
+#: one minute to a day (uniform on the log scale inside a cell).
+RESPONSE_MEDIAN_MINUTES = 40.0
+RESPONSE_LOG_SD = 1.5
+RESPONSE_GRID_MINUTES = np.geomspace(1.0, 1440.0, 97)
+#: The response time's true effect: a lead's order probability is its intent's probability
+#: times ``exp(RESPONSE_EFFECT_PER_DOUBLING * clip(log2(minutes / 60), -3, 3))``, normalised so
+#: that the multiplier averages 1 over the response-time distribution (faster than 7.5 minutes
+#: and slower than 8 hours change nothing more).
+RESPONSE_EFFECT_PER_DOUBLING = -0.15
 #: monthly lead seasonality (Jan..Dec): Spring Festival dip, spring and autumn peaks, year-end push
 SEASONALITY = np.array([0.95, 0.70, 1.10, 1.10, 1.00, 0.95, 0.90, 0.95, 1.10, 1.15, 1.00, 1.10])
 

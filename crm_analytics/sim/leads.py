@@ -9,9 +9,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtr
 
 from crm_analytics.core import schema
-from crm_analytics.sim.config import DAY, MODEL_EFFECT, SEASONALITY, TRUE_CHANNEL_EFFECTS
+from crm_analytics.sim.config import (
+    DAY,
+    MODEL_EFFECT,
+    RESPONSE_EFFECT_PER_DOUBLING,
+    RESPONSE_GRID_MINUTES,
+    RESPONSE_LOG_SD,
+    RESPONSE_MEDIAN_MINUTES,
+    SEASONALITY,
+    TRUE_CHANNEL_EFFECTS,
+)
 from crm_analytics.sim.context import DealerContext
 from crm_analytics.sim.draws import choice, days, make_ids, not_before, persona_draw, sigmoid
 
@@ -77,7 +87,54 @@ def draw_leads(ctx: DealerContext, n_leads: int, persona: np.ndarray) -> Leads:
         }
     )
     _timeline(ctx, frame)
+    _first_response(ctx, frame)
     return Leads(frame, journey, truth)
+
+
+def response_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The speed-to-lead model on its grid: the cell edges (minutes), each cell's probability
+    under the response-time distribution, and each cell's true multiplier of the order
+    probability (averaging 1 under that distribution)."""
+    edges = RESPONSE_GRID_MINUTES
+    cdf = ndtr((np.log(edges) - np.log(RESPONSE_MEDIAN_MINUTES)) / RESPONSE_LOG_SD)
+    prior = np.diff(cdf) / (cdf[-1] - cdf[0])
+    mid = np.sqrt(edges[:-1] * edges[1:])
+    effect = np.exp(RESPONSE_EFFECT_PER_DOUBLING * np.clip(np.log2(mid / 60.0), -3.0, 3.0))
+    return edges, prior, effect / (prior @ effect)
+
+
+def _first_response(ctx: DealerContext, L: pd.DataFrame) -> None:
+    """Add each lead's first-response delay in minutes (``response_minutes``; 0 for a lead
+    created at a dealer contact), its sensitivity to the delay (``response_sensitivity``) and
+    its true order multiplier (``response_effect``) to ``L``.
+
+    The world: an inbound lead's delay ``T`` is drawn from the response-time distribution,
+    independently of its intent, and the lead orders with probability ``p * m(T)``, where
+    ``p`` is its intent's order probability and ``m(T) = 1 + s * (effect(T) - 1)`` averages 1
+    over ``T``; the sensitivity ``s`` is 1 except for a near-certain buyer, whom a slow
+    response cannot put off so much (``s`` keeps ``p * m <= 1``). The outcomes were already
+    drawn with probability ``p``, the world's margin over ``T``; so ``T`` is drawn here from
+    its posterior given the outcome, ``prior * m`` for a buyer and ``prior * (1 - p * m)``
+    otherwise, which gives exactly the world's joint distribution. The draws come from a side
+    stream: every other table is unchanged.
+    """
+    rng = ctx.stream(3)
+    edges, prior, effect = response_grid()
+    inbound = np.isin(L["channel"].to_numpy(), schema.INBOUND_CHANNELS)
+    p = (L["p_visit"] * L["p_quote"] * L["p_order"]).to_numpy()[inbound]
+    sens = np.minimum(1.0, (1.0 - p) / (p * (effect.max() - 1.0)))
+    m = 1.0 + sens[:, None] * (effect[None, :] - 1.0)
+    order = L["order"].to_numpy()[inbound]
+    w = np.where(order[:, None], prior * m, prior * (1.0 - p[:, None] * m)).cumsum(1)
+    cell = (w < (rng.random(len(p)) * w[:, -1])[:, None]).sum(1)
+    log_e = np.log(edges)
+    minutes = np.exp(log_e[cell] + rng.random(len(p)) * (log_e[cell + 1] - log_e[cell]))
+    L["response_minutes"] = 0.0
+    L.loc[inbound, "response_minutes"] = minutes
+    L["response_sensitivity"] = 0.0
+    L.loc[inbound, "response_sensitivity"] = sens
+    L["response_effect"] = 1.0
+    L.loc[inbound, "response_effect"] = m[np.arange(len(p)), cell]
 
 
 def _arrivals(ctx: DealerContext, n_leads: int) -> np.ndarray:

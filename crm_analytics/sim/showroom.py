@@ -172,9 +172,17 @@ def lead_table(
             "status": status,
             "closed_at": closed_at,
             "defeat_reason": reason,
+            "first_response_at": _first_response_at(ctx, L),
         }
     )
     return leads, ev
+
+
+def _first_response_at(ctx: DealerContext, L: pd.DataFrame) -> np.ndarray:
+    """When the dealer first responded to each lead (empty if after ``as_of``)."""
+    created = L["created_at"].to_numpy("datetime64[s]")
+    at = created + days(L["response_minutes"].to_numpy() / 1440.0)
+    return np.where(at <= ctx.as_of, at, np.datetime64("NaT"))
 
 
 def touchpoints_table(

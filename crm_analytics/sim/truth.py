@@ -18,7 +18,7 @@ import pandas as pd
 from crm_analytics.sim.aftersales import ServiceLife
 from crm_analytics.sim.config import TRUE_CHANNEL_EFFECTS, YEAR_DAYS
 from crm_analytics.sim.context import DealerContext
-from crm_analytics.sim.leads import Leads
+from crm_analytics.sim.leads import Leads, response_grid
 from crm_analytics.sim.orders import Owners
 
 _LEAD_TRUTH = [
@@ -38,6 +38,9 @@ _LEAD_TRUTH = [
     "t_order",
     "t_deliver",
     "same_day",
+    "response_minutes",
+    "response_sensitivity",
+    "response_effect",
 ]
 
 
@@ -185,3 +188,43 @@ def true_churn_probability(
         index=pd.Index(tc["customer_id"].to_numpy(), name="customer_id"),
         name="true_churn_probability",
     )
+
+
+def true_response_effect(truth_leads: pd.DataFrame, bands_minutes: list[float]) -> pd.DataFrame:
+    """The oracle of speed-to-lead: each response band's true conversion for these leads.
+
+    For the leads given (inbound leads of ``DealerData.truth['leads']``, with ``p_visit``,
+    ``p_quote``, ``p_order`` and ``response_sensitivity``), the conversion they would have if
+    every one were first answered within the band: the mean over leads of
+    ``p * E[m(T) | T in band]``, ``T`` following the simulator's response-time distribution
+    (see :func:`crm_analytics.sim.leads.response_grid`; a cell cut by a band edge is split on
+    the log scale, as the draw is).
+
+    Parameters
+    ----------
+    truth_leads
+        The leads to average over.
+    bands_minutes
+        Increasing band edges in minutes, e.g. ``[0, 15, 60, inf]``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``lo, hi, true_conversion, true_rate_ratio`` (relative to the first band).
+    """
+    edges, prior, effect = response_grid()
+    log_e = np.log(edges)
+    rows = []
+    p = (truth_leads["p_visit"] * truth_leads["p_quote"] * truth_leads["p_order"]).to_numpy()
+    sens = truth_leads["response_sensitivity"].to_numpy()
+    for lo, hi in zip(bands_minutes[:-1], bands_minutes[1:], strict=True):
+        a = np.log(max(lo, edges[0]))
+        b = np.log(min(hi, edges[-1]))
+        overlap = np.clip(np.minimum(log_e[1:], b) - np.maximum(log_e[:-1], a), 0, None)
+        mass = prior * overlap / np.diff(log_e)
+        mean_effect = float(mass @ effect / mass.sum())
+        conv = float(np.mean(p * (1.0 + sens * (mean_effect - 1.0))))
+        rows.append({"lo": lo, "hi": hi, "true_conversion": conv})
+    out = pd.DataFrame(rows)
+    out["true_rate_ratio"] = out["true_conversion"] / out["true_conversion"].iloc[0]
+    return out
