@@ -82,6 +82,16 @@ SURVEY_KINDS: tuple[str, ...] = (
     "intent_survey",
     "defeated_survey",
 )
+#: What a complaint is about, and the stage of the customer's life it arose in.
+COMPLAINT_CATEGORIES: tuple[str, ...] = (
+    "repair_quality",
+    "waiting_time",
+    "price",
+    "staff_attitude",
+    "parts_availability",
+    "broken_promise",
+)
+COMPLAINT_STAGES: tuple[str, ...] = ("sales", "delivery", "service", "insurance")
 VISIT_REASONS: tuple[str, ...] = ("sales", "service", "delivery", "other")
 STAFF_ROLES: tuple[str, ...] = (
     "sales_consultant",
@@ -337,6 +347,21 @@ class ChannelCosts(_Base):
         unique = ["dealer_id", "channel", "month"]
 
 
+class Complaints(_Base):
+    """A customer complaint and its handling (opened, first response, resolved, reopened)."""
+
+    complaint_id: Series[str] = pa.Field(unique=True)
+    customer_id: Series[str]
+    vin: Series[str] = pa.Field(nullable=True)
+    category: Series[str] = pa.Field(isin=COMPLAINT_CATEGORIES)
+    stage: Series[str] = pa.Field(isin=COMPLAINT_STAGES)
+    opened_at: Series[pd.Timestamp] = _time()
+    first_response_at: Series[pd.Timestamp] = _time(nullable=True)
+    resolved_at: Series[pd.Timestamp] = _time(nullable=True)  # empty while unresolved
+    reopened: Series[bool]  # reopened at least once after a first resolution
+    staff_id: Series[str] = pa.Field(nullable=True)
+
+
 #: table name -> (model, primary key or None)
 TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
     "staff": (Staff, "staff_id"),
@@ -350,6 +375,7 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
     "surveys": (Surveys, "survey_id"),
     "visitor_log": (VisitorLog, "entry_id"),
     "channel_costs": (ChannelCosts, None),
+    "complaints": (Complaints, "complaint_id"),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 

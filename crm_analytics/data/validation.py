@@ -17,8 +17,8 @@ Rules, in the order they are applied
 4. ``foreign_key``: a row that points to a customer, lead or vehicle the data does not have
    (including one quarantined in an earlier step, so nothing dangles).
 5. ``chronology``: stage times out of order (order before its lead, delivery before order,
-   a lead's stage events or first response before the lead was created, policy end before
-   start).
+   a lead's stage events or first response before the lead was created, a complaint's
+   response or resolution before it was opened, policy end before start).
 6. ``after_as_of``: an event dated after the extraction date.
 """
 
@@ -53,6 +53,8 @@ FOREIGN_KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("insurance_policies", "customer_id", "customers", "customer_id", False),
     ("surveys", "customer_id", "customers", "customer_id", False),
     ("surveys", "lead_id", "leads", "lead_id", True),
+    ("complaints", "customer_id", "customers", "customer_id", False),
+    ("complaints", "vin", "vehicles", "vin", True),
 )
 
 #: columns holding events that cannot lie after the as-of date (contract ends may)
@@ -68,6 +70,7 @@ EVENT_TIMES: dict[str, tuple[str, ...]] = {
     "surveys": ("at",),
     "visitor_log": ("at",),
     "channel_costs": ("month",),
+    "complaints": ("opened_at", "first_response_at", "resolved_at"),
 }
 
 #: lead stage events that cannot precede the lead's creation
@@ -303,6 +306,15 @@ def _relation_rules(
         stage = tp["kind"].isin(LEAD_STAGE_KINDS) & tp["lead_id"].notna()
         before = stage & (tp["at"] < _lookup(tp["lead_id"], created)).fillna(False)
         drop("touchpoints", before, "at", "chronology:stage_before_lead")
+    comp = tables["complaints"]
+    for col in ("first_response_at", "resolved_at"):
+        drop(
+            "complaints",
+            (comp[col] < comp["opened_at"]).fillna(False),
+            col,
+            f"chronology:{col.removesuffix('_at')}_before_opened",
+        )
+        comp = tables["complaints"]
     pol = tables["insurance_policies"]
     if len(pol):
         drop(

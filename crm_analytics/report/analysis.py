@@ -29,6 +29,7 @@ from crm_analytics.core.files import atomic_path
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics import (
     attribution,
+    complaints,
     funnel,
     lifecycle,
     penetration,
@@ -115,6 +116,11 @@ class DealerAnalysis:
         ``distribution`` (per channel), ``bands`` (conversion by response band) and ``effect``
         (fast against slow, stratified by channel; empty with a note in ``speed_to_lead_note``
         when the dealer has too few leads).
+    complaints
+        Complaint handling (:mod:`crm_analytics.metrics.complaints`, service levels from
+        ``Settings.section("lifecycle")["complaints"]``): ``counts`` (category by stage),
+        ``handling`` (per category), ``retention`` (resolved against unresolved; empty with a
+        note in ``complaints_note`` when either group is empty).
     """
 
     dealer: DealerData
@@ -138,6 +144,8 @@ class DealerAnalysis:
     lead_frames: ScoringFrames | None = None
     speed_to_lead: dict[str, pd.DataFrame] = field(default_factory=dict)
     speed_to_lead_note: str = ""
+    complaints: dict[str, pd.DataFrame] = field(default_factory=dict)
+    complaints_note: str = ""
     tree: pd.DataFrame = field(default_factory=pd.DataFrame)
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)
     maturity: dict[str, Any] = field(default_factory=dict)
@@ -237,6 +245,7 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     _fit_churn(dealer, analysis)
     analysis.lead_frames = _lead_frames(dealer)
     _speed_to_lead(dealer, analysis)
+    _complaints(dealer, settings, analysis)
     analysis.tree, analysis.diagnosis, analysis.maturity = diagnosis_with_maturity(
         dealer, period, settings.funnel_targets(), reconciliation=reconciliation
     )
@@ -471,6 +480,30 @@ def _speed_to_lead(dealer: DealerData, analysis: DealerAnalysis) -> None:
         analysis.speed_to_lead["effect"] = speed_to_lead.response_effect(leads, as_of=as_of)
     except InsufficientDataError as err:
         analysis.speed_to_lead_note = str(err)
+
+
+def _complaints(dealer: DealerData, settings: Settings, analysis: DealerAnalysis) -> None:
+    sla = settings.section("lifecycle")["complaints"]
+    table, as_of = dealer.complaints, dealer.as_of
+    analysis.complaints = {
+        "counts": complaints.complaint_counts(table),
+        "handling": complaints.complaint_handling(
+            table,
+            as_of=as_of,
+            first_response_hours=sla["first_response_hours"],
+            resolution_days=sla["resolution_days"],
+        ),
+        "retention": pd.DataFrame(),
+    }
+    try:
+        analysis.complaints["retention"] = complaints.complaint_retention(
+            table,
+            dealer.service_visits,
+            as_of=as_of,
+            retention_horizon_days=sla["retention_horizon_days"],
+        )
+    except InsufficientDataError as err:
+        analysis.complaints_note = str(err)
 
 
 def fit_network_models(

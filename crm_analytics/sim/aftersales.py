@@ -16,7 +16,15 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.core import schema
-from crm_analytics.sim.config import DAY, YEAR_DAYS
+from crm_analytics.sim.config import (
+    COMPLAINT_CATEGORY_MIX,
+    COMPLAINT_REOPEN_RATE,
+    COMPLAINT_RESOLUTION_MEAN_DAYS,
+    COMPLAINT_RESPONSE_MEDIAN_HOURS,
+    COMPLAINT_STAGE_MIX,
+    DAY,
+    YEAR_DAYS,
+)
 from crm_analytics.sim.context import DealerContext
 from crm_analytics.sim.customers import Customers
 from crm_analytics.sim.draws import choice, days, make_ids, shop_hours, sigmoid
@@ -225,7 +233,9 @@ def complaints(
     ctx: DealerContext, owners: Owners, life: ServiceLife, C: pd.DataFrame
 ) -> pd.DataFrame:
     """Complaint touchpoints (no lead): in the first service year of a complaining owner who
-    has not dropped out by then, resolved or not, taken by a service advisor."""
+    has not dropped out by then, resolved or not, taken by a service advisor. The column
+    ``owner`` (the owner's position) is for :func:`complaints_table` and is not a touchpoint
+    column."""
     rng = ctx.rng
     comp_rows = np.flatnonzero(life.complaint & ~np.isnat(life.svc_start))
     comp_at = ctx.in_hours(
@@ -243,8 +253,67 @@ def complaints(
             "outcome": np.where(life.resolved[comp_rows], "resolved", "unresolved"),
             "dwell_minutes": np.nan,
             "staff_id": choice(rng, ctx.staff_ids("service_advisor"), len(comp_rows)),
+            "owner": comp_rows,
         }
     )
+
+
+def complaints_table(
+    ctx: DealerContext, owners: Owners, comp: pd.DataFrame, customers: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The complaints table of the complaint touchpoints ``comp`` (see :func:`complaints`) and
+    its truth (``complaint_id``, ``response_hours``, ``resolution_days``, ``resolved``,
+    ``reopened``: the drawn values, also those not known by ``as_of``).
+
+    Each complaint gets a category and stage, a first response (log-normal, median
+    ``COMPLAINT_RESPONSE_MEDIAN_HOURS``) and, when the owner's complaint was resolved (the
+    truth behind the dropout hazard), a resolution (gamma, mean
+    ``COMPLAINT_RESOLUTION_MEAN_DAYS``) after it; a share of the resolved are reopened and
+    resolved again later. Times after ``as_of`` are not known yet (empty); only complaints
+    opened inside the window, of customers in the customers table, are kept. Drawn from a side stream: every other
+    table is unchanged.
+    """
+    rng = ctx.stream(4)
+    n = len(comp)
+    opened = comp["at"].to_numpy("datetime64[s]")
+    resolved = comp["outcome"].to_numpy() == "resolved"
+    first = opened + days(
+        np.exp(rng.normal(np.log(COMPLAINT_RESPONSE_MEDIAN_HOURS), 0.9, n)) / 24.0
+    )
+    reopened = resolved & (rng.random(n) < COMPLAINT_REOPEN_RATE)
+    # a reopened complaint takes a second round of the same length
+    spell = rng.gamma(2.0, COMPLAINT_RESOLUTION_MEAN_DAYS / 2.0, n) * np.where(reopened, 2, 1)
+    done = np.maximum(first, opened + days(spell))
+    out = pd.DataFrame(
+        {
+            "dealer_id": ctx.did,
+            "customer_id": comp["customer_id"].to_numpy(),
+            "vin": owners.vin[comp["owner"].to_numpy()],
+            "category": choice(rng, schema.COMPLAINT_CATEGORIES, n, COMPLAINT_CATEGORY_MIX),
+            "stage": choice(rng, schema.COMPLAINT_STAGES, n, COMPLAINT_STAGE_MIX),
+            "opened_at": opened,
+            "first_response_at": np.where(first <= ctx.as_of, first, np.datetime64("NaT")),
+            "resolved_at": np.where(resolved & (done <= ctx.as_of), done, np.datetime64("NaT")),
+            "reopened": reopened & (opened + days(spell / 2) <= ctx.as_of),
+            "staff_id": comp["staff_id"].to_numpy(),
+        }
+    )
+    inside = (opened >= ctx.start) & (opened <= ctx.as_of)
+    truth = pd.DataFrame(
+        {
+            "response_hours": (first - opened) / np.timedelta64(1, "h"),
+            "resolution_days": np.where(resolved, (done - opened) / DAY, np.nan),
+            "resolved": resolved,
+            "reopened": reopened,
+        }
+    )
+    keep = inside & out["customer_id"].isin(customers["customer_id"]).to_numpy()
+    out = out[keep].sort_values(["opened_at", "customer_id"], kind="stable")
+    truth = truth.loc[out.index].reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.insert(1, "complaint_id", make_ids(f"{ctx.did}-K", len(out), width=6))
+    truth.insert(0, "complaint_id", out["complaint_id"])
+    return out, truth
 
 
 def service_table(ctx: DealerContext, SV: pd.DataFrame) -> pd.DataFrame:

@@ -82,6 +82,16 @@ RESPONSE_GRID_MINUTES = np.geomspace(1.0, 1440.0, 97)
 #: that the multiplier averages 1 over the response-time distribution (faster than 7.5 minutes
 #: and slower than 8 hours change nothing more).
 RESPONSE_EFFECT_PER_DOUBLING = -0.15
+#: Complaint handling: category and stage mix (in the order of ``schema.COMPLAINT_CATEGORIES``
+#: and ``schema.COMPLAINT_STAGES``), median hours to the first response, mean days from opening
+#: to resolution, and the share of resolved complaints that are reopened once. Whether a
+#: complaint is resolved is the owner's latent ``resolved`` (see ``aftersales``), which raises
+#: the dropout hazard when false.
+COMPLAINT_CATEGORY_MIX = [0.30, 0.22, 0.16, 0.14, 0.10, 0.08]
+COMPLAINT_STAGE_MIX = [0.08, 0.12, 0.72, 0.08]
+COMPLAINT_RESPONSE_MEDIAN_HOURS = 10.0
+COMPLAINT_RESOLUTION_MEAN_DAYS = 6.0
+COMPLAINT_REOPEN_RATE = 0.15
 #: monthly lead seasonality (Jan..Dec): Spring Festival dip, spring and autumn peaks, year-end push
 SEASONALITY = np.array([0.95, 0.70, 1.10, 1.10, 1.00, 0.95, 0.90, 0.95, 1.10, 1.15, 1.00, 1.10])
 

@@ -25,6 +25,7 @@ from crm_analytics.data.store import write_dealer_tables, write_dealers_index
 from crm_analytics.data.validation import build_dealer
 from crm_analytics.sim.aftersales import (
     complaints,
+    complaints_table,
     draw_service_life,
     draw_service_visits,
     service_table,
@@ -70,7 +71,8 @@ def simulate_dealer_tables(
     P, ins_taken = draw_policies(ctx, owners, life, C, SV)
     orders_all = draw_orders(ctx, L, owners, ins_taken)
     S = draw_surveys(ctx, L, persona, owners.buyers, life.sat, SV)
-    extra_tp = [complaints(ctx, owners, life, C), solicitations(ctx, P)]
+    comp = complaints(ctx, owners, life, C)
+    extra_tp = [comp.drop(columns="owner"), solicitations(ctx, P)]
     lead_tab, events = lead_table(ctx, L, events)
     tp = touchpoints_table(ctx, L, events, extra_tp)
     A = visitor_arrivals(ctx, tp, C, SV)
@@ -90,10 +92,12 @@ def simulate_dealer_tables(
         "visitor_log": vlog,
         "channel_costs": channel_costs(ctx, lead_tab),
     }
+    tables["complaints"], comp_truth = complaints_table(ctx, owners, comp, tables["customers"])
     for name, frame in tables.items():
         tables[name] = frame[schema.columns(name)].reset_index(drop=True)
     truth = truth_frames(ctx, C, owners, life, leads, A)
     unregistered_walk_in_defects(truth)
+    truth["complaints"] = comp_truth
     meta = {
         "dealer_id": ctx.did,
         "name": ctx.p.name,

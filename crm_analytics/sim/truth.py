@@ -5,7 +5,9 @@ Truth frames: ``customers`` (kind, persona, true distance; for owners the latent
 hazards, service start, warranty end, dropout time, satisfaction, complaint), ``leads`` (true
 stage probabilities and outcomes, true order and delivery times), ``channel_effects`` (true
 effect and removal effect of each channel), ``defects`` (one row per injected defect),
-``dealer`` (the dealer's profile) and ``visitor_log`` (the true customer behind each entry).
+``dealer`` (the dealer's profile), ``visitor_log`` (the true customer behind each entry) and
+``complaints`` (each complaint's drawn response and resolution times, resolved and reopened,
+added by :func:`crm_analytics.sim.aftersales.complaints_table`).
 """
 
 from __future__ import annotations
@@ -104,6 +106,77 @@ def truth_frames(
     }
 
 
+def _survival(a, b, lam, m1, m2, W):
+    """Alive and no visit from ``a`` to ``b`` (years), given alive at ``a``: hazard ``m1``
+    before ``W`` (the warranty end on the same axis), ``m2`` after, visits at rate ``lam``."""
+    w = np.clip(W, a, b)
+    return np.exp(-(m1 + lam) * (w - a) - (m2 + lam) * (b - w))
+
+
+def _dropout_integral(a, b, lam, m1, m2, W):
+    """Dropout in ``(a, b]`` before any visit, given alive at ``a``:
+    ``int_a^b h(u) S(u) e^{-lam (u - a)} du`` with the hazard's breakpoint at ``W``."""
+
+    def piece(lo, hi, mu, s0):
+        k = mu + lam
+        return s0 * mu / k * (1 - np.exp(-k * np.maximum(hi - lo, 0)))
+
+    w = np.clip(W, a, b)
+    # if W < a the whole interval is post-warranty: the first piece is zero
+    return piece(a, w, m1, 1.0) + piece(w, b, m2, np.exp(-(m1 + lam) * (w - a)))
+
+
+def _no_visit_probability(a, b, lam, m1, m2, W):
+    """P(no service visit in ``(a, b]`` | alive at ``a``)."""
+    return _survival(a, b, lam, m1, m2, W) + _dropout_integral(a, b, lam, m1, m2, W)
+
+
+def true_retention(
+    truth_customers: pd.DataFrame,
+    customer_ids: pd.Series,
+    starts: pd.Series,
+    *,
+    horizon_days: float = 365.0,
+) -> pd.Series:
+    """The oracle of retention after an event: P(a service visit within ``horizon_days``
+    after ``starts``), for owners alive at their start (as a complainer is at the complaint).
+
+    Exact for owners whose visits are the simulator's Poisson process: owners who bought here.
+    An owner who bought elsewhere enters through a first visit that the simulator places at
+    the service start, taking it from the owner's Poisson count, so later visits are fewer
+    than the rate says; such owners get NaN.
+
+    Parameters
+    ----------
+    truth_customers
+        ``DealerData.truth['customers']``.
+    customer_ids, starts
+        The owners and their start times (aligned).
+    horizon_days
+        The window.
+
+    Returns
+    -------
+    pandas.Series
+        Aligned with ``customer_ids``.
+    """
+    tc = truth_customers.dropna(subset=["visit_rate"]).drop_duplicates("customer_id")
+    tc = tc.set_index("customer_id").loc[np.asarray(customer_ids)]
+    t0 = pd.to_datetime(pd.Series(np.asarray(starts))).to_numpy("datetime64[ns]")
+    W = (tc["warranty_end"].to_numpy("datetime64[ns]") - t0) / np.timedelta64(1, "D") / YEAR_DAYS
+    zero = np.zeros(len(t0))
+    p = _no_visit_probability(
+        zero,
+        zero + horizon_days / YEAR_DAYS,
+        tc["visit_rate"].to_numpy(),
+        tc["hazard_pre"].to_numpy(),
+        tc["hazard_post"].to_numpy(),
+        W,
+    )
+    p = np.where(tc["kind"].to_numpy() == "elsewhere", np.nan, p)
+    return pd.Series(1.0 - p, index=pd.Index(np.asarray(customer_ids)), name="true_retention")
+
+
 def true_churn_probability(
     truth_customers: pd.DataFrame,
     service_visits: pd.DataFrame,
@@ -158,30 +231,11 @@ def true_churn_probability(
     W = years(t_x, w_end)  # warranty end relative to last visit (may be negative)
     H = horizon_months / 12.0
 
-    def piece(a, b, mu, s0):
-        """int_a^b mu * exp(-(mu+lam)(u-a)) du * s0, for b >= a (vectorised)."""
-        k = mu + lam
-        return s0 * mu / k * (1 - np.exp(-k * np.maximum(b - a, 0)))
-
-    def integral(a, b):
-        """int_a^b h(u) S(u) e^{-lam(u-a)} du over [a, b] with a breakpoint at W; S(a)=1."""
-        w = np.clip(W, a, b)
-        first = piece(a, w, m1, 1.0)
-        s_at_w = np.exp(-(m1 + lam) * (w - a))
-        second = piece(w, b, m2, s_at_w)
-        # if W < a the whole interval is post-warranty: first is zero, second starts at a
-        return first + second
-
-    def survival(a, b):
-        """S(b)/S(a) * e^{-lam(b-a)} with the breakpoint at W."""
-        w = np.clip(W, a, b)
-        return np.exp(-(m1 + lam) * (w - a) - (m2 + lam) * (b - w))
-
     zero = np.zeros_like(T)
-    A = survival(zero, T)
-    B = integral(zero, T)
+    A = _survival(zero, T, lam, m1, m2, W)
+    B = _dropout_integral(zero, T, lam, m1, m2, W)
     pa = A / (A + B)
-    no_visit_alive = survival(T, T + H) + integral(T, T + H)
+    no_visit_alive = _no_visit_probability(T, T + H, lam, m1, m2, W)
     churn = (1 - pa) + pa * no_visit_alive
     return pd.Series(
         churn,
