@@ -34,6 +34,7 @@ from crm_analytics.metrics import (
     lifecycle,
     penetration,
     quality,
+    service_retention,
     speed_to_lead,
 )
 from crm_analytics.metrics import crm_department as crm_reports
@@ -121,6 +122,10 @@ class DealerAnalysis:
         ``Settings.section("lifecycle")["complaints"]``): ``counts`` (category by stage),
         ``handling`` (per category), ``retention`` (resolved against unresolved; empty with a
         note in ``complaints_note`` when either group is empty).
+    service_mix
+        After-sales by vehicle age (:mod:`crm_analytics.metrics.service_retention`):
+        ``retention`` (vehicles sold here, by age cohort, last 12 months) and ``pay_mix``
+        (customer-pay against maker-paid work in the analysis period, by age at the visit).
     """
 
     dealer: DealerData
@@ -146,6 +151,7 @@ class DealerAnalysis:
     speed_to_lead_note: str = ""
     complaints: dict[str, pd.DataFrame] = field(default_factory=dict)
     complaints_note: str = ""
+    service_mix: dict[str, pd.DataFrame] = field(default_factory=dict)
     tree: pd.DataFrame = field(default_factory=pd.DataFrame)
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)
     maturity: dict[str, Any] = field(default_factory=dict)
@@ -246,6 +252,12 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     analysis.lead_frames = _lead_frames(dealer)
     _speed_to_lead(dealer, analysis)
     _complaints(dealer, settings, analysis)
+    analysis.service_mix = {
+        "retention": service_retention.retention_by_vehicle_age(
+            dealer.vehicles, dealer.service_visits, as_of=dealer.as_of, sold_here_only=True
+        ),
+        "pay_mix": service_retention.pay_mix(dealer.service_visits, dealer.vehicles, period=period),
+    }
     analysis.tree, analysis.diagnosis, analysis.maturity = diagnosis_with_maturity(
         dealer, period, settings.funnel_targets(), reconciliation=reconciliation
     )

@@ -282,3 +282,37 @@ def true_response_effect(truth_leads: pd.DataFrame, bands_minutes: list[float]) 
     out = pd.DataFrame(rows)
     out["true_rate_ratio"] = out["true_conversion"] / out["true_conversion"].iloc[0]
     return out
+
+
+def true_active_retention(
+    truth_customers: pd.DataFrame,
+    vins: pd.Series,
+    as_of: str | pd.Timestamp,
+    *,
+    window_days: float = 365.0,
+) -> pd.Series:
+    """The oracle of service retention: P(a visit in ``(as_of - window_days, as_of]``) of each
+    vehicle whose service life started before the window, from its service start: alive at
+    the window's start (piecewise-exponential dropout), then a visit before dropping out.
+
+    Exact for vehicles sold here (see :func:`true_retention`); NaN for the others and for
+    vehicles whose service started inside the window.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by vin.
+    """
+    tc = truth_customers.dropna(subset=["visit_rate"]).set_index("vin").loc[np.asarray(vins)]
+    start = tc["service_start"].to_numpy("datetime64[ns]")
+    a = np.datetime64(pd.Timestamp(as_of) - pd.Timedelta(days=window_days), "ns")
+    day = np.timedelta64(1, "D")
+    t_a = (a - start) / day / YEAR_DAYS
+    W = (tc["warranty_end"].to_numpy("datetime64[ns]") - start) / day / YEAR_DAYS
+    lam = tc["visit_rate"].to_numpy()
+    m1, m2 = tc["hazard_pre"].to_numpy(), tc["hazard_post"].to_numpy()
+    zero = np.zeros(len(tc))
+    alive = _survival(zero, t_a, 0.0, m1, m2, W)
+    visit = 1.0 - _no_visit_probability(t_a, t_a + window_days / YEAR_DAYS, lam, m1, m2, W)
+    p = np.where((tc["kind"].to_numpy() == "elsewhere") | (t_a < 0), np.nan, alive * visit)
+    return pd.Series(p, index=pd.Index(np.asarray(vins), name="vin"), name="true_retention")
