@@ -58,8 +58,8 @@ def _version() -> str:
 
 def _generate(args: argparse.Namespace) -> int:
     # the simulator is used only by this command (and tests and benchmarks)
-    from crm_analytics.sim import simulate_network
-    from crm_analytics.sim.dms_export import write_sample_export
+    from crm_analytics.sim import simulate_network  # generate only: sim/ stays off other paths
+    from crm_analytics.sim.dms_export import write_sample_export  # generate only
 
     t0 = time.perf_counter()
     index = simulate_network(

@@ -88,3 +88,37 @@ def test_only_core_config_reads_yaml(parsed):
         and any(m == "yaml" or m.startswith("yaml.") for m, _ in _imports(tree))
     ]
     assert not bad, bad
+
+
+#: the longest a function may be (docstring included), outside tests
+MAX_FUNCTION_LINES = 150
+
+
+def test_no_function_is_longer_than_the_limit(parsed):
+    long = [
+        f"{path.relative_to(PKG)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+        for path, (tree, _) in parsed.items()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
+    ]
+    assert not long, "split these into named steps:\n" + "\n".join(long)
+
+
+def test_imports_inside_functions_say_why(parsed):
+    """Imports sit at module top; a lazy one (a heavy or optional dependency) carries a
+    comment on its line or the line above (one comment covers the imports right after it)."""
+    bad = []
+    for path, (tree, lines) in parsed.items():
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                if not isinstance(node, ast.Import | ast.ImportFrom):
+                    continue
+                n = node.lineno - 1
+                while n > 0 and lines[n - 1].strip().startswith(("import ", "from ")):
+                    n -= 1  # the first import of a group carries the comment
+                if "#" not in lines[n] and not (n > 0 and lines[n - 1].strip().startswith("#")):
+                    bad.append(f"{path.relative_to(PKG)}:{node.lineno} {lines[node.lineno - 1]}")
+    assert not bad, "move to the module top, or say why it is lazy:\n" + "\n".join(bad)

@@ -25,7 +25,7 @@ import pytest
 
 from crm_analytics.batch import export, params, runner
 from crm_analytics.core import files
-from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.core.errors import InputError, ParameterError, RunLockedError
 from crm_analytics.report import display
 from crm_analytics.report import headline as metrics
 
@@ -743,6 +743,22 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:  # pragma: no cover
                 p.kill()
+
+
+def test_a_locked_run_folder_is_refused_before_any_work(tmp_path, params_dir, lock_holder):
+    out = tmp_path / "run"
+    out.mkdir()
+    holder = lock_holder(out)
+    with pytest.raises(RunLockedError, match=rf"pid {holder.pid}"):
+        runner.run_report(
+            out=out, all_dealers=True, params_dir=params_dir, progress=False, network=False
+        )
+    assert sorted(p.name for p in out.iterdir()) == [".run.lock"]  # nothing written
+    cmd = [sys.executable, "-m", "crm_analytics.batch.runner", "--all"]
+    cmd += ["--params", str(params_dir), "--out", str(out), "--no-progress"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, params_dir):

@@ -486,36 +486,15 @@ def test_safety_net_covers_markdown_and_svg_outputs() -> None:
 # One run per run folder: the lock
 # ---------------------------------------------------------------------------------------------
 
-_HOLD = """
-import sys, time
-from crm_analytics.batch.lock import RunLock
-lock = RunLock(sys.argv[1]).acquire()
-print("held", flush=True)
-time.sleep(60)
-"""
 
-
-def _holder(folder):
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _HOLD, str(folder)], stdout=subprocess.PIPE, text=True, env=env
-    )
-    assert proc.stdout.readline().strip() == "held"
-    return proc
-
-
-def test_run_lock_refuses_a_second_run_and_survives_kill(tmp_path) -> None:
+def test_run_lock_refuses_a_second_run_and_survives_kill(tmp_path, lock_holder) -> None:
     import json
     import signal
 
     from crm_analytics.batch.lock import LOCK_FILE, RunLock, read_lock
     from crm_analytics.core.errors import RunLockedError
 
-    proc = _holder(tmp_path)
+    proc = lock_holder(tmp_path)
     try:
         info = read_lock(tmp_path)
         assert info["pid"] == proc.pid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import html
 import os
@@ -31,7 +32,7 @@ HIDDEN_TAGS: frozenset[str] = frozenset({"parameters", "injected-parameters", "r
 
 @cache
 def _exporter() -> Any:
-    from nbconvert import HTMLExporter
+    from nbconvert import HTMLExporter  # nbconvert: heavy, HTML export only
 
     return HTMLExporter(
         exclude_input=True,
@@ -48,7 +49,6 @@ def export_html(nb: Any, path: str | os.PathLike[str], *, title: str = "") -> Pa
     :data:`HIDDEN_TAGS` are dropped. HTML outputs with active content are shown as text
     (:func:`~crm_analytics.report.display.neutralize_active_html`). Figures are embedded.
     """
-    import copy
 
     nb = copy.deepcopy(nb)
     nb.cells = [c for c in nb.cells if not HIDDEN_TAGS & set(c.get("metadata", {}).get("tags", []))]

@@ -30,19 +30,23 @@ import argparse
 import contextlib
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import pickle
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crm_analytics.batch.export import export_html, write_index
+from crm_analytics.batch.lock import RunLock
 from crm_analytics.batch.params import load_run_params, notebook_parameters
 from crm_analytics.core.config import Settings
-from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.core.errors import CRMAnalyticsError, InputError, ParameterError
 from crm_analytics.core.files import atomic_path, read_json, write_json
 from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report.analysis import (
@@ -91,6 +95,8 @@ _NETWORK_PARAMS = ("run_dir", "benchmark_path", "language")
 #: Training rows a dealer contributes to the network models (kept for partial re-runs).
 FRAMES_FILE = "frames.pkl"
 NETWORK_MODELS_FILE = "models.pkl"
+#: The peer benchmark of the run folder's dealers, in ``<run folder>/network/``.
+BENCHMARK_FILE = "benchmark.json"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -188,7 +194,7 @@ def check_kernel(kernel_name: str = KERNEL_NAME) -> str:
     ``sys.executable``. A kernelspec of that name in the user's folder, pointing at another
     Python, would take precedence: that is reported with the fix.
     """
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel  # jupyter: run start only
 
     try:
         spec = KernelSpecManager().get_kernel_spec(kernel_name)
@@ -375,7 +381,6 @@ def _short_error(err: BaseException) -> str:
 def _run_notebook(job: _Job, nb_path: str, ddir: Path) -> dict[str, Any]:
     """Execute one notebook of the dealer and export its HTML; return its manifest row
     (``status``, ``duration_s``, ``error``, ``output``: the HTML relative to the run folder)."""
-    from crm_analytics.batch.export import export_html
 
     stem = Path(nb_path).stem
     tmp = ddir / f".{stem}.{os.getpid()}.tmp.ipynb"
@@ -496,7 +501,6 @@ def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
 
 def _render_network(job: _Job) -> dict[str, Any]:
     """Execute the network notebook over the run folder."""
-    from crm_analytics.batch.export import export_html
 
     t0 = time.perf_counter()
     out = Path(job.out)
@@ -531,15 +535,12 @@ def _render_network(job: _Job) -> dict[str, Any]:
 
 class _LocalPool:
     def __init__(self, workers: int) -> None:
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
 
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
 
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Sequence[Any]
     ) -> Iterator[tuple[Any, Any]]:
-        from concurrent.futures import as_completed
 
         futs = {self.pool.submit(fn, it): it for it in items}
         for f in as_completed(futs):
@@ -556,7 +557,7 @@ class _LocalPool:
 class _DaskPool:
     def __init__(self, address: str) -> None:
         try:
-            from distributed import Client
+            from distributed import Client  # dask: optional, --scheduler only
         except ImportError as err:  # pragma: no cover
             raise InputError(
                 "a Dask scheduler was given but dask.distributed is not installed: "
@@ -568,7 +569,7 @@ class _DaskPool:
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Sequence[Any]
     ) -> Iterator[tuple[Any, Any]]:
-        from distributed import as_completed
+        from distributed import as_completed  # dask: optional, --scheduler only
 
         if not items:
             return
@@ -615,8 +616,8 @@ def read_notebook(path: str | os.PathLike[str], *, kernel_name: str = KERNEL_NAM
     the repository's tracked format), an ``.ipynb`` as it is. A notebook without a kernelspec
     (the ``.py`` files carry no header) gets ``kernel_name``'s, so papermill knows its language.
     """
-    import jupytext
-    import nbformat
+    import jupytext  # notebook tooling: loaded where notebooks are read
+    import nbformat  # notebook tooling: loaded where notebooks are read
 
     p = Path(path)
     try:
@@ -637,7 +638,7 @@ def read_notebook(path: str | os.PathLike[str], *, kernel_name: str = KERNEL_NAM
 
 def _check_notebook_parameters(paths: Sequence[Path], expected: Sequence[str]) -> None:
     """Every notebook's ``parameters`` cell must declare exactly the injected names."""
-    import papermill as pm
+    import papermill as pm  # heavy: loaded where notebooks are executed
 
     problems = []
     for p in paths:
@@ -665,12 +666,40 @@ def _clean_temp_files(out: Path) -> None:
             p.unlink()
 
 
-def _progress(total: int, desc: str, enabled: bool) -> Any:
-    from tqdm.auto import tqdm
+class _Progress:
+    """A progress bar over dealer jobs that names the dealers still in flight."""
 
-    return tqdm(
-        total=total, desc=desc, unit="dealer", disable=not enabled, file=sys.stderr, leave=True
-    )
+    def __init__(self, jobs: Sequence[_Job], desc: str, enabled: bool) -> None:
+        from tqdm.auto import tqdm  # the bar only: not needed by the workers
+
+        self._left = [j.dealer_id for j in jobs]
+        self._bar = tqdm(
+            total=len(jobs),
+            desc=desc,
+            unit="dealer",
+            disable=not (enabled and jobs),
+            file=sys.stderr,
+            leave=True,
+        )
+        self._show()
+
+    def _show(self) -> None:
+        head = ", ".join(self._left[:4])
+        more = f" +{len(self._left) - 4}" if len(self._left) > 4 else ""
+        self._bar.set_postfix_str(f"in flight: {head}{more}" if self._left else "", refresh=True)
+
+    def done(self, job: _Job) -> None:
+        """One dealer finished (whatever its result)."""
+        with contextlib.suppress(ValueError):
+            self._left.remove(job.dealer_id)
+        self._bar.update(1)
+        self._show()
+
+    def __enter__(self) -> _Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
 
 
 def run_report(
@@ -751,11 +780,11 @@ def run_report(
         contact_lists=contact_lists,
         run_args=run_args,
     )
-    net_params, dealer_params = run_params.network, run_params.dealers
     for note in run_params.notes:
         sys.stderr.write(f"note: {note}\n")
     nb_paths = _notebook_paths(list(notebooks), nb_dir)
     net_nb = _notebook_paths([NETWORK_NOTEBOOK], nb_dir)[0] if network else None
+    dealer_params = run_params.dealers
     expected = list(notebook_parameters(dealer_params[0])) if dealer_params else []
     _check_notebook_parameters(nb_paths, expected + ["benchmark_path", "analysis_path"])
     if net_nb is not None:
@@ -765,9 +794,56 @@ def run_report(
         raise ParameterError(f"timeout must be positive, got {timeout}")
 
     out.mkdir(parents=True, exist_ok=True)
-    _clean_temp_files(out)
+    with RunLock(out):  # one run at a time per run folder; a killed run's lock is stale
+        _clean_temp_files(out)
+        jobs, previous = _build_jobs(dealer_params, nb_paths, out, timeout, kernel_name)
+        n_workers = workers or min(os.cpu_count() or 1, max(len(jobs), 1))
+        pool: _LocalPool | _DaskPool = _DaskPool(scheduler) if scheduler else _LocalPool(n_workers)
+        results: dict[str, DealerResult] = {}
+        net_result: DealerResult | None = None
+        try:
+            needs_network_churn = _dealer_stage(pool, jobs, previous, out, results, progress)
+            bench_hash = _benchmark_stage(out, jobs)
+            # the network stage: models fitted once per run on every dealer of the run folder
+            models_hash = _network_stage(
+                out,
+                sorted({*jobs, *(f.parent.name for f in out.glob(f"*/{FRAMES_FILE}"))}),
+                need_churn=needs_network_churn,
+            )
+            for job in jobs.values():
+                job.fingerprint["benchmark"] = bench_hash
+                job.fingerprint["network_models"] = models_hash
+            _render_stage(pool, jobs, previous, out, results, force=force, progress=progress)
+            if net_nb is not None:
+                net_result = _overview_stage(
+                    pool, net_nb, out, run_params.network.language, timeout, kernel_name
+                )
+        finally:
+            pool.close()
+
+        ordered = [results[d] for d in sorted(results)]
+        summary = RunSummary(str(out), ordered, net_result, time.perf_counter() - t_run)
+        _write_run_files(
+            out,
+            summary,
+            workers=n_workers,
+            scheduler=scheduler,
+            language=run_params.network.language,
+        )
+    return summary
+
+
+def _build_jobs(
+    dealer_params: Sequence[Settings],
+    nb_paths: Sequence[Path],
+    out: Path,
+    timeout: float,
+    kernel_name: str,
+) -> tuple[dict[str, _Job], dict[str, dict[str, Any]]]:
+    """One job per dealer (its settings, notebook parameters and input fingerprint), and the
+    ``metrics.json`` each dealer's previous run left in the run folder."""
     code = _code_hash(nb_paths)
-    bench_path = out / "network" / "benchmark.json"
+    bench_path = out / "network" / BENCHMARK_FILE
     jobs: dict[str, _Job] = {}
     previous: dict[str, dict[str, Any]] = {}
     for p in dealer_params:
@@ -790,129 +866,145 @@ def run_report(
         doc = read_json(out / p.dealer_id / "metrics.json")
         if isinstance(doc, dict):
             previous[p.dealer_id] = doc
+    return jobs, previous
 
-    n_workers = workers or min(os.cpu_count() or 1, max(len(jobs), 1))
-    executor: _LocalPool | _DaskPool = _DaskPool(scheduler) if scheduler else _LocalPool(n_workers)
-    results: dict[str, DealerResult] = {}
-    net_result: DealerResult | None = None
-    try:
-        # step 2: the dealer stage (reuse dealers whose inputs are unchanged)
-        needs_network_churn = False
-        todo = []
-        for did, job in jobs.items():
-            prev = previous.get(did)
-            if (
-                prev
-                and prev.get("metrics")
-                and prev.get("fingerprint", {}).get("input") == job.fingerprint["input"]
-                and (out / did / ANALYSIS_FILE).is_file()
-                and (out / did / FRAMES_FILE).is_file()
-            ):
-                job.metrics = prev["metrics"]
-                needs_network_churn |= bool(prev.get("needs_network_churn"))
-            else:
-                todo.append(job)
-        with _progress(len(todo), "metrics", progress and bool(todo)) as bar:
-            for job, res in executor.map_unordered(_prepare_job, todo):
-                bar.update(1)
-                if isinstance(res, BaseException) or res.get("error"):
-                    err = res if isinstance(res, BaseException) else res["error"]
-                    results[job.dealer_id] = DealerResult(
-                        job.dealer_id, status="failed", error=str(err)
-                    )
-                else:
-                    job.metrics = res["metrics"]
-                    job.needs_network_churn = res["needs_network_churn"]
-                    needs_network_churn |= res["needs_network_churn"]
-        # peers = the whole network known to this run folder, not only the selected dealers
-        ok_metrics = [j.metrics for j in jobs.values() if j.metrics]
-        for f in sorted(out.glob("*/metrics.json")):
-            if f.parent.name not in jobs:
-                doc = read_json(f)
-                if isinstance(doc, dict) and doc.get("metrics"):
-                    ok_metrics.append(doc["metrics"])
-        bench = network_benchmark(ok_metrics)
-        bench_hash = hashlib.blake2b(
-            json.dumps(bench, sort_keys=True).encode(), digest_size=16
-        ).hexdigest()
-        if read_json(bench_path) != json.loads(json.dumps(bench)):
-            write_json(bench, bench_path)
-        # the network stage: models fitted once per run on every dealer of the run folder
-        models_hash = _network_stage(
-            out,
-            sorted({*jobs, *(f.parent.name for f in out.glob(f"*/{FRAMES_FILE}"))}),
-            need_churn=needs_network_churn,
-        )
 
-        # step 3: reports (skip unchanged)
-        render = []
-        for did, job in jobs.items():
-            if did in results:
-                continue
-            job.fingerprint["benchmark"] = bench_hash
-            job.fingerprint["network_models"] = models_hash
-            prev = previous.get(did) or {}
-            link = prev.get("report") or ""
-            if (
-                not force
-                and prev.get("status") == "ok"
-                and prev.get("fingerprint") == job.fingerprint
-                and link
-                and (out / link).is_file()
-            ):
-                results[did] = DealerResult(
-                    did,
-                    name=(job.metrics or {}).get("dealer", {}).get("name", ""),
-                    status="skipped",
-                    duration_s=0.0,
-                    link=link,
-                    notebooks=list(prev.get("notebooks") or []),
-                    outputs=dict(prev.get("outputs") or {}),
+def _dealer_stage(
+    pool: _LocalPool | _DaskPool,
+    jobs: Mapping[str, _Job],
+    previous: Mapping[str, dict[str, Any]],
+    out: Path,
+    results: dict[str, DealerResult],
+    progress: bool,
+) -> bool:
+    """Load and analyse each dealer whose inputs changed (the others keep their analysis);
+    a dealer that fails gets its result here. Returns whether any dealer needs the network
+    churn model."""
+    needs_network_churn = False
+    todo = []
+    for did, job in jobs.items():
+        prev = previous.get(did)
+        if (
+            prev
+            and prev.get("metrics")
+            and prev.get("fingerprint", {}).get("input") == job.fingerprint["input"]
+            and (out / did / ANALYSIS_FILE).is_file()
+            and (out / did / FRAMES_FILE).is_file()
+        ):
+            job.metrics = prev["metrics"]
+            needs_network_churn |= bool(prev.get("needs_network_churn"))
+        else:
+            todo.append(job)
+    with _Progress(todo, "metrics", progress) as bar:
+        for job, res in pool.map_unordered(_prepare_job, todo):
+            bar.done(job)
+            if isinstance(res, BaseException) or res.get("error"):
+                err = res if isinstance(res, BaseException) else res["error"]
+                results[job.dealer_id] = DealerResult(
+                    job.dealer_id, status="failed", error=str(err)
                 )
             else:
-                render.append(job)
-        with _progress(len(render), "reports", progress and bool(render)) as bar:
-            for job, res in executor.map_unordered(_render_job, render):
-                bar.update(1)
-                if isinstance(res, BaseException):
-                    results[job.dealer_id] = DealerResult(
-                        job.dealer_id, status="failed", error=f"worker died: {_short_error(res)}"
-                    )
-                else:
-                    results[job.dealer_id] = DealerResult(**res)
+                job.metrics = res["metrics"]
+                job.needs_network_churn = res["needs_network_churn"]
+                needs_network_churn |= res["needs_network_churn"]
+    return needs_network_churn
 
-        if net_nb is not None:
-            lang = net_params.language
-            net_job = _Job(
-                dealer_id="network",
-                params={},
-                settings=None,
-                nb_params={
-                    "run_dir": str(out),
-                    "benchmark_path": str(bench_path),
-                    "language": lang,
-                },
-                notebooks=[str(net_nb)],
-                out=str(out),
-                timeout=float(timeout),
-                kernel_name=kernel_name,
-                fingerprint={},
+
+def _benchmark_stage(out: Path, jobs: Mapping[str, _Job]) -> str:
+    """The peer benchmark of the whole network known to the run folder (not only the selected
+    dealers), written when it changed; returns its hash."""
+    ok_metrics = [j.metrics for j in jobs.values() if j.metrics]
+    for f in sorted(out.glob("*/metrics.json")):
+        if f.parent.name not in jobs:
+            doc = read_json(f)
+            if isinstance(doc, dict) and doc.get("metrics"):
+                ok_metrics.append(doc["metrics"])
+    bench = network_benchmark(ok_metrics)
+    bench_path = out / "network" / BENCHMARK_FILE
+    if read_json(bench_path) != json.loads(json.dumps(bench)):
+        write_json(bench, bench_path)
+    return hashlib.blake2b(json.dumps(bench, sort_keys=True).encode(), digest_size=16).hexdigest()
+
+
+def _render_stage(
+    pool: _LocalPool | _DaskPool,
+    jobs: Mapping[str, _Job],
+    previous: Mapping[str, dict[str, Any]],
+    out: Path,
+    results: dict[str, DealerResult],
+    *,
+    force: bool,
+    progress: bool,
+) -> None:
+    """Execute each analysed dealer's notebooks, skipping a dealer whose report is there and
+    whose fingerprint (inputs, benchmark, network models) is unchanged."""
+    render = []
+    for did, job in jobs.items():
+        if did in results:
+            continue
+        prev = previous.get(did) or {}
+        link = prev.get("report") or ""
+        if (
+            not force
+            and prev.get("status") == "ok"
+            and prev.get("fingerprint") == job.fingerprint
+            and link
+            and (out / link).is_file()
+        ):
+            results[did] = DealerResult(
+                did,
+                name=(job.metrics or {}).get("dealer", {}).get("name", ""),
+                status="skipped",
+                duration_s=0.0,
+                link=link,
+                notebooks=list(prev.get("notebooks") or []),
+                outputs=dict(prev.get("outputs") or {}),
             )
-            for _, res in executor.map_unordered(_render_network, [net_job]):
-                net_result = (
-                    DealerResult("network", status="failed", error=_short_error(res))
-                    if isinstance(res, BaseException)
-                    else DealerResult(**res)
+        else:
+            render.append(job)
+    with _Progress(render, "reports", progress) as bar:
+        for job, res in pool.map_unordered(_render_job, render):
+            bar.done(job)
+            if isinstance(res, BaseException):
+                results[job.dealer_id] = DealerResult(
+                    job.dealer_id, status="failed", error=f"worker died: {_short_error(res)}"
                 )
-    finally:
-        executor.close()
+            else:
+                results[job.dealer_id] = DealerResult(**res)
 
-    ordered = [results[d] for d in sorted(results)]
-    summary = RunSummary(str(out), ordered, net_result, time.perf_counter() - t_run)
-    _write_run_files(
-        out, summary, workers=n_workers, scheduler=scheduler, language=net_params.language
+
+def _overview_stage(
+    pool: _LocalPool | _DaskPool,
+    net_nb: Path,
+    out: Path,
+    language: str,
+    timeout: float,
+    kernel_name: str,
+) -> DealerResult:
+    """Execute the network overview notebook on the run folder."""
+    net_job = _Job(
+        dealer_id="network",
+        params={},
+        settings=None,
+        nb_params={
+            "run_dir": str(out),
+            "benchmark_path": str(out / "network" / BENCHMARK_FILE),
+            "language": language,
+        },
+        notebooks=[str(net_nb)],
+        out=str(out),
+        timeout=float(timeout),
+        kernel_name=kernel_name,
+        fingerprint={},
     )
-    return summary
+    result = DealerResult("network", status="failed", error="the overview did not run")
+    for _, res in pool.map_unordered(_render_network, [net_job]):
+        result = (
+            DealerResult("network", status="failed", error=_short_error(res))
+            if isinstance(res, BaseException)
+            else DealerResult(**res)
+        )
+    return result
 
 
 def _manifest_dealers(out: Path, results: Sequence[DealerResult]) -> list[dict[str, Any]]:
@@ -951,7 +1043,6 @@ def _write_run_files(
 ) -> None:
     """Write ``run.json`` (the manifest: every dealer x notebook of the run folder) and the
     index built from it."""
-    from crm_analytics.batch.export import write_index
 
     dealers = _manifest_dealers(out, summary.results)
     previous = read_json(out / "run.json")
@@ -1072,7 +1163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run_from_args(args)
-    except InputError as err:
+    except CRMAnalyticsError as err:
         sys.stderr.write(f"crm-analytics report: error: {err}\n")
         return 2
 

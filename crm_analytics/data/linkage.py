@@ -23,10 +23,14 @@ Phone rules (mainland China)
 from __future__ import annotations
 
 import functools
+import logging
 import re
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 #: Numbers that data-entry staff type when the customer gives none (test / placeholder).
 PLACEHOLDER_PHONES: frozenset[str] = frozenset(
@@ -199,7 +203,7 @@ def mask_name(values: pd.Series) -> pd.Series:
 # -- names ---------------------------------------------------------------------------------------
 @functools.cache
 def _pinyin_char(ch: str) -> str:
-    from pypinyin import Style, lazy_pinyin
+    from pypinyin import Style, lazy_pinyin  # pypinyin: its dictionary loads on first use
 
     return (
         lazy_pinyin(ch, style=Style.NORMAL, errors="ignore", v_to_u=False)[0]
@@ -290,9 +294,9 @@ LINK_COLUMNS = ("unique_id", "day", "staff_id", "phone", "surname_py", "full_py"
 
 
 def _settings(prior: float):
-    import splink.comparison_level_library as cll
-    import splink.comparison_library as cl
-    from splink import SettingsCreator, block_on
+    import splink.comparison_level_library as cll  # splink: heavy, probabilistic linkage only
+    import splink.comparison_library as cl  # splink: heavy, probabilistic linkage only
+    from splink import SettingsCreator, block_on  # splink: heavy, probabilistic linkage only
 
     phone = cl.CustomComparison(
         output_column_name="phone",
@@ -370,9 +374,8 @@ def link_records(
         ``match_probability``, and the comparison levels ``gamma_phone``, ``gamma_name``,
         ``gamma_minute``, ``gamma_staff_id``.
     """
-    import logging
 
-    from splink import DuckDBAPI, Linker, block_on
+    from splink import DuckDBAPI, Linker, block_on  # splink: heavy, probabilistic linkage only
 
     cols = list(LINK_COLUMNS)
     out_cols = ["unique_id_l", "unique_id_r", "match_weight", "match_probability"]
@@ -459,9 +462,6 @@ def assign_one_to_one(
     DataFrame
         The subset of ``pairs`` kept, sorted by descending score.
     """
-    from scipy.optimize import linear_sum_assignment
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     if not len(pairs):
         return pairs.copy()

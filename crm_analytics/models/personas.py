@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 from sklearn.base import BaseEstimator
+from sklearn.metrics import adjusted_rand_score
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import (
@@ -679,7 +680,6 @@ def persona_stability(
     dict
         ``ari`` and ``n_evaluated``.
     """
-    from sklearn.metrics import adjusted_rand_score
 
     ma = PersonaModel(n_personas, **model_params).fit(features_a)
     mb = PersonaModel(n_personas, **model_params).fit(features_b)

@@ -266,7 +266,7 @@ def status_text(status: str, word: str) -> str:
 
 def show(fragment: str) -> None:
     """Display an HTML fragment built by this module (IPython only)."""
-    from IPython.display import HTML, display
+    from IPython.display import HTML, display  # only inside a kernel
 
     display(HTML(fragment))
 

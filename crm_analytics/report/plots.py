@@ -85,6 +85,7 @@ def cjk_font() -> str | None:
     such a file is registered with ``fontManager.addfont`` (this affects only matplotlib's font
     lookup, never the chart style). The result is cached per process.
     """
+    # matplotlib: charts only (workers writing workbooks never load it)
     from matplotlib import font_manager as fm
 
     known = {f.name for f in fm.fontManager.ttflist}
@@ -135,8 +136,8 @@ def style_rc(lang: str = "en") -> dict[str, Any]:
     Large fonts and thick lines so a chart reads on a projector from the back of a room; the
     colour-blind-safe palette; a CJK font first in the sans-serif list when ``lang == "zh"``.
     """
-    import seaborn as sns
-    from cycler import cycler
+    import seaborn as sns  # plotting stack: loaded by chart functions only
+    from cycler import cycler  # plotting stack: loaded by chart functions only
 
     rc: dict[str, Any] = {}
     rc.update(sns.axes_style("whitegrid"))
@@ -169,7 +170,7 @@ def apply_style(lang: str = "en") -> str:
 
     Returns the language labels will use (``"en"`` when ``"zh"`` has no font, with a warning).
     """
-    import matplotlib as mpl
+    import matplotlib as mpl  # plotting stack: loaded by chart functions only
 
     eff = resolve_language(lang)
     mpl.rcParams.update(style_rc(eff))
@@ -179,7 +180,7 @@ def apply_style(lang: str = "en") -> str:
 @contextlib.contextmanager
 def style_context(lang: str = "en") -> Iterator[str]:
     """Draw in the report style without changing global settings; yields the label language."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # plotting stack: loaded by chart functions only
 
     eff = resolve_language(lang)
     with plt.rc_context(style_rc(eff)):
@@ -192,7 +193,7 @@ def style_context(lang: str = "en") -> Iterator[str]:
 def _new_ax(ax: Axes | None, size: tuple[float, float] | None = None) -> Axes:
     if ax is not None:
         return ax
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # plotting stack: loaded by chart functions only
 
     _, ax = plt.subplots(figsize=size)
     return ax
@@ -212,7 +213,7 @@ def plot_funnel(counts: Mapping[str, float], *, lang: str = "en", ax: Axes | Non
     counts
         Ordered mapping stage key -> count, e.g. ``{"leads": 900, "visited": 410, ...}``.
     """
-    import seaborn as sns
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     ax = _new_ax(ax)
     keys = list(counts)
@@ -241,8 +242,8 @@ def plot_kpi_comparison(table: pd.DataFrame, *, lang: str = "en", ax: Axes | Non
         Index = KPI key; columns ``actual`` and any of ``target``, ``peer``, ``previous``
         (rates in [0, 1]).
     """
-    import matplotlib.ticker as mticker
-    import seaborn as sns
+    import matplotlib.ticker as mticker  # plotting stack: loaded by chart functions only
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     _need(table, {"actual"}, "plot_kpi_comparison")
     cols = [c for c in ("actual", "target", "peer", "previous") if c in table.columns]
@@ -286,8 +287,8 @@ def plot_gaps(
         Columns ``kpi``, ``against`` (``"target"`` or ``"peer"``) and ``gap_yuan``, as returned
         by :func:`crm_analytics.report.headline.gaps_in_yuan`.
     """
-    import matplotlib.ticker as mticker
-    import seaborn as sns
+    import matplotlib.ticker as mticker  # plotting stack: loaded by chart functions only
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     _need(gaps, {"kpi", "against", "gap_yuan"}, "plot_gaps")
     g = gaps.sort_values("gap_yuan", ascending=False).head(top)
@@ -324,7 +325,7 @@ def plot_monthly(
 ) -> Axes:
     """A monthly trend: one line per ``hue`` value, or stacked bars (``stacked=True``, easier
     to read with many series). Channel keys get their display labels."""
-    import seaborn as sns
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     _need(frame, {x, y} | ({hue} if hue else set()), "plot_monthly")
     data = frame
@@ -368,7 +369,7 @@ def plot_bars(
         ``"count"``, ``"percent"`` (shares 0-1), ``"yuan"`` or ``"score"`` (0-100): how values
         are written.
     """
-    import seaborn as sns
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     v = pd.to_numeric(values, errors="coerce").dropna().sort_values(ascending=False)
     fmt = {
@@ -404,8 +405,8 @@ def plot_ranking(
     percent: bool = True,
 ) -> Axes:
     """Dealers ranked on one metric (best at the top) with the network median as a line."""
-    import matplotlib.ticker as mticker
-    import seaborn as sns
+    import matplotlib.ticker as mticker  # plotting stack: loaded by chart functions only
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     _need(frame, {metric, name}, "plot_ranking")
     data = frame[[name, metric]].dropna().sort_values(metric, ascending=False)
@@ -432,8 +433,8 @@ def plot_ranking(
 
 def plot_quality(summary: pd.DataFrame, *, lang: str = "en", ax: Axes | None = None) -> Axes:
     """Share of rows quarantined per table (from :meth:`DealerData.summary`)."""
-    import matplotlib.ticker as mticker
-    import seaborn as sns
+    import matplotlib.ticker as mticker  # plotting stack: loaded by chart functions only
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     _need(summary, {"table", "rows_in", "quarantined"}, "plot_quality")
     s = summary.copy()
@@ -488,8 +489,8 @@ def plot_holdout(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en
     -------
     matplotlib.axes.Axes
     """
-    import matplotlib.pyplot as plt
-    import seaborn as sns
+    import matplotlib.pyplot as plt  # plotting stack: loaded by chart functions only
+    import seaborn as sns  # plotting stack: loaded by chart functions only
 
     if lang not in _HOLDOUT_LABELS:
         raise InputError(f"plot_holdout: lang must be one of {sorted(_HOLDOUT_LABELS)}.")
