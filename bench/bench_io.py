@@ -38,6 +38,7 @@ from crm_analytics.core.schema import (
     VISIT_REASONS,
 )
 from crm_analytics.data import dms, store
+from crm_analytics.sim.dms_export import to_dms_frame
 
 AS_OF = pd.Timestamp("2021-12-31")
 START = pd.Timestamp("2017-01-01")
@@ -247,27 +248,10 @@ def write_chinese_export(folder: Path, tables: dict[str, pd.DataFrame]) -> None:
     mapping = dms.load_mapping()
     folder.mkdir(parents=True, exist_ok=True)
     for table, frame in tables.items():
-        spec = mapping["tables"][table]
-        kinds = store.column_kinds(table)
-        out = {}
-        for col in frame.columns:
-            s = frame[col]
-            kind = kinds[col]
-            if kind == "datetime":
-                s = pd.Series(s).dt.strftime("%Y/%m/%d %H:%M").fillna("")
-            elif kind == "float":
-                s = pd.Series(s).map("{:,.2f}元".format, na_action="ignore").fillna("")
-            elif kind == "bool":
-                s = pd.Series(s).map({True: "是", False: "否"})
-            elif col in (spec.get("values") or {}) and col not in (spec.get("lists") or []):
-                rev: dict[str, str] = {}
-                for zh, canon in spec["values"][col].items():
-                    rev.setdefault(canon, zh)
-                s = pd.Series(s).replace(rev)
-            header = ((spec.get("columns") or {}).get(col) or [col])[0]
-            out[header] = s
-        name = (spec.get("files") or [table])[0]
-        pd.DataFrame(out).to_csv(folder / f"{name}.csv", index=False, encoding="gb18030")
+        name = (mapping["tables"][table].get("files") or [table])[0]
+        to_dms_frame(table, frame, mapping).to_csv(
+            folder / f"{name}.csv", index=False, encoding="gb18030"
+        )
 
 
 def build_store(root: Path, dealers: int, customers: int) -> float:

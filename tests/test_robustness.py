@@ -21,10 +21,11 @@ from crm_analytics.core.errors import (
     InsufficientDataError,
 )
 from crm_analytics.core.schema import TABLE_NAMES
-from crm_analytics.data import dms, store, validation
+from crm_analytics.data import dms, validation
 from crm_analytics.metrics import attribution, lifecycle, quality
 from crm_analytics.models import clv
 from crm_analytics.sim import simulate_dealer
+from crm_analytics.sim.dms_export import to_dms_frame
 
 EVIL = "<script>alert(1)</script>😀"
 
@@ -223,42 +224,6 @@ def test_small_dealer_bgnbd_falls_back_to_a_named_penalty(scenarios) -> None:
 MAPPING = dms.load_mapping()
 
 
-def _zh(table: str, frame: pd.DataFrame) -> pd.DataFrame:
-    spec = MAPPING["tables"][table]
-    kinds = store.column_kinds(table)
-    lists = set(spec.get("lists") or [])
-    out = {}
-    for col in frame.columns:
-        s = frame[col]
-        header = (spec.get("columns") or {}).get(col, [col])[0]
-        rev: dict[str, str] = {}
-        for zh, canon in ((spec.get("values") or {}).get(col) or {}).items():
-            rev.setdefault(canon, zh)
-        if kinds.get(col) == "datetime":
-            fmts = [
-                lambda v: v.strftime("%Y-%m-%d %H:%M"),
-                lambda v: f"{v.year}/{v.month}/{v.day}",
-                lambda v: f"{v.year}年{v.month}月{v.day}日",
-                lambda v: str((v.normalize() - pd.Timestamp("1899-12-30")).days),
-            ]
-            vals = ["" if pd.isna(v) else fmts[i % 4](v) for i, v in enumerate(s)]
-            if kinds.get(col) == "datetime" and col != "at":  # lose the time of day only
-                vals = [x if i % 4 else x[:10] for i, x in enumerate(vals)]
-        elif kinds.get(col) == "float":
-            fmts = [lambda v: f"{v:,.2f}", lambda v: f"{v:g}元", lambda v: f"￥{v:,.2f}", str]
-            vals = ["" if pd.isna(v) else fmts[i % 4](v) for i, v in enumerate(s)]
-        elif kinds.get(col) == "bool":
-            vals = ["" if pd.isna(v) else ("是" if v else "否") for v in s]
-        elif kinds.get(col) == "int":
-            vals = ["" if pd.isna(v) else str(int(v)) for v in s]
-        elif col in lists:
-            vals = ["" if pd.isna(v) else "、".join(rev.get(x, x) for x in v.split(";")) for v in s]
-        else:
-            vals = ["" if pd.isna(v) else rev.get(v, v) for v in s]
-        out[header] = vals
-    return pd.DataFrame(out)
-
-
 @pytest.fixture(scope="module")
 def bad_export(tmp_path_factory):
     d = simulate_dealer(0, customers=50)
@@ -270,7 +235,7 @@ def bad_export(tmp_path_factory):
         files[table] = (MAPPING["tables"][table].get("files") or [table])[0]
         if table == "surveys":  # an empty table: header only
             frame = frame.iloc[:0]
-        zh = _zh(table, frame)
+        zh = to_dms_frame(table, frame, MAPPING, mixed_formats=True)
         if table == "customers":
             # two rows of another dealer that reuses our ids come first, then ours, then a
             # duplicated row of ours

@@ -32,7 +32,6 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
-import pickle
 import sys
 import time
 import traceback
@@ -47,7 +46,7 @@ from crm_analytics.batch.lock import RunLock
 from crm_analytics.batch.params import load_run_params, notebook_parameters
 from crm_analytics.core.config import Settings
 from crm_analytics.core.errors import CRMAnalyticsError, InputError, ParameterError
-from crm_analytics.core.files import atomic_path, read_json, write_json
+from crm_analytics.core.files import atomic_path, read_json, read_pickle, write_json, write_pickle
 from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
@@ -246,7 +245,7 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
         dealer = load_dealer(job.settings.source, job.dealer_id, truth=False)
         analysis = analyse_dealer(dealer, job.settings)
         ddir = Path(job.out) / job.dealer_id
-        _save_pickle((analysis.churn_frames, analysis.lead_frames), ddir / FRAMES_FILE)
+        write_pickle((analysis.churn_frames, analysis.lead_frames), ddir / FRAMES_FILE)
         save_analysis(analysis.without_frames(), ddir / ANALYSIS_FILE)
         return {
             "dealer_id": job.dealer_id,
@@ -265,16 +264,6 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
         }
 
 
-def _save_pickle(obj: Any, path: Path) -> None:
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _load_pickle(path: Path) -> Any:
-    with path.open("rb") as fh:
-        return pickle.load(fh)  # noqa: S301 - the run folder's own artefact
-
-
 def _network_stage(out: Path, dealer_ids: Sequence[str], *, need_churn: bool) -> str:
     """Fit the network models once per run on every dealer's training rows (the pooled lead
     model; the network churn model when a dealer is too small for its own); save them and
@@ -283,10 +272,10 @@ def _network_stage(out: Path, dealer_ids: Sequence[str], *, need_churn: bool) ->
     for did in dealer_ids:
         f = out / did / FRAMES_FILE
         if f.is_file():
-            frames[did] = _load_pickle(f)
+            frames[did] = read_pickle(f)
     lead_model, churn_model, note = fit_network_models(frames, need_churn=need_churn)
     path = out / "network" / NETWORK_MODELS_FILE
-    _save_pickle({"lead": lead_model, "churn": churn_model, "note": note}, path)
+    write_pickle({"lead": lead_model, "churn": churn_model, "note": note}, path)
     h = hashlib.blake2b(digest_size=16)
     _hash_files([path], h)
     return h.hexdigest()
@@ -480,8 +469,8 @@ def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
     """Score the dealer with the run's network models and write the outputs a CRM desk works
     from (scores as Parquet, the call-list and fix-list workbooks), then the analysis every
     notebook of the dealer opens. Returns the outputs (name -> path in the run folder)."""
-    models = _load_pickle(Path(job.out) / "network" / NETWORK_MODELS_FILE)
-    churn_frames, lead_frames = _load_pickle(ddir / FRAMES_FILE)
+    models = read_pickle(Path(job.out) / "network" / NETWORK_MODELS_FILE)
+    churn_frames, lead_frames = read_pickle(ddir / FRAMES_FILE)
     analysis = load_analysis(ddir / ANALYSIS_FILE)
     analysis.churn_frames, analysis.lead_frames = churn_frames, lead_frames
     analysis = score_with_network(analysis, models["lead"], models["churn"], models["note"])

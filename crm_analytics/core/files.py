@@ -11,6 +11,7 @@ import contextlib
 import json
 import math
 import os
+import pickle
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["atomic_path", "atomic_write_text", "read_json", "to_jsonable", "write_json"]
+from crm_analytics.core.errors import InputError
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_text",
+    "read_json",
+    "read_pickle",
+    "to_jsonable",
+    "write_json",
+    "write_pickle",
+]
 
 
 @contextlib.contextmanager
@@ -80,3 +91,31 @@ def read_json(path: str | os.PathLike[str]) -> Any:
             return json.load(fh)
     except (OSError, ValueError):
         return None
+
+
+def write_pickle(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Pickle ``obj`` to ``path`` atomically (a run folder's fitted models and analyses)."""
+    with atomic_path(path) as tmp, tmp.open("wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return Path(path)
+
+
+def read_pickle(path: str | os.PathLike[str], *, what: str = "artefact") -> Any:
+    """Read a pickle written by :func:`write_pickle` (only from a run folder you trust).
+
+    Raises
+    ------
+    InputError
+        The file is missing or cannot be unpickled (damaged, or from another package
+        version); the message names the file and says to rerun the dealer.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"no {what} at {p}: rerun `crm-analytics report` for this dealer")
+    try:
+        with p.open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - the run folder's own artefact
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as err:
+        raise InputError(
+            f"{p} cannot be read ({type(err).__name__}: {err}); rerun the dealer with --force"
+        ) from err

@@ -14,7 +14,6 @@ it on the spot when no run holds it.
 from __future__ import annotations
 
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from crm_analytics.actions.call_lists import call_lists
 from crm_analytics.core.config import Settings, load_params
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
-from crm_analytics.core.files import atomic_path
+from crm_analytics.core.files import read_pickle, write_pickle
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics import (
     attribution,
@@ -575,9 +574,7 @@ def score_with_network(
 def save_analysis(analysis: DealerAnalysis, path: str | os.PathLike[str]) -> Path:
     """Write the analysis atomically (pickle: it holds fitted models; a run reads it back with
     the same package version, which the run's fingerprint includes)."""
-    with atomic_path(path) as tmp, tmp.open("wb") as fh:
-        pickle.dump(analysis, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return Path(path)
+    return write_pickle(analysis, path)
 
 
 def load_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
@@ -588,13 +585,7 @@ def load_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
             f"no analysis at {p}: run `crm-analytics report` for this dealer first, or open the "
             "dealer from the store (report.notebook.open_analysis without run_dir)"
         )
-    try:
-        with p.open("rb") as fh:
-            obj = pickle.load(fh)  # noqa: S301 - the run folder's own artefact
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError) as err:
-        raise InputError(
-            f"{p} cannot be read ({type(err).__name__}: {err}); rerun the dealer with --force"
-        ) from err
+    obj = read_pickle(p, what="analysis")
     if not isinstance(obj, DealerAnalysis):
         raise InputError(f"{p} does not hold a dealer analysis; rerun the dealer with --force")
     return obj

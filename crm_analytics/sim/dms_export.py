@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from crm_analytics.core.dealer import DealerData
@@ -34,8 +35,37 @@ def _reverse_values(spec: dict[str, Any], col: str) -> dict[str, str]:
     return rev
 
 
-def to_dms_frame(table: str, frame: pd.DataFrame, mapping: dict[str, Any]) -> pd.DataFrame:
-    """One canonical table as the DMS export's text columns (Chinese headers and values)."""
+#: Date formats a DMS export mixes (``mixed_formats=True``), cycled row by row.
+_MIXED_DATES = (
+    lambda v: v.strftime("%Y-%m-%d %H:%M"),
+    lambda v: f"{v.year}/{v.month}/{v.day}",
+    lambda v: f"{v.year}年{v.month}月{v.day}日",
+    lambda v: str((v.normalize() - pd.Timestamp("1899-12-30")).days),  # an Excel serial day
+)
+#: Amount formats a DMS export mixes, cycled row by row.
+_MIXED_AMOUNTS = (
+    lambda v: f"{v:,.2f}",
+    lambda v: f"{v:g}元",
+    lambda v: f"￥{v:,.2f}",
+    str,
+)
+
+
+def _cycle(s: pd.Series, formats: tuple[Any, ...]) -> pd.Series:
+    vals = [None if pd.isna(v) else formats[i % len(formats)](v) for i, v in enumerate(s)]
+    return pd.Series(vals, index=s.index, dtype=object)
+
+
+def to_dms_frame(
+    table: str, frame: pd.DataFrame, mapping: dict[str, Any], *, mixed_formats: bool = False
+) -> pd.DataFrame:
+    """One canonical table as the DMS export's text columns (Chinese headers and values).
+
+    With ``mixed_formats`` the rows cycle through the date and amount formats real exports
+    mix (``2026-03-05 14:30``, ``2026/3/5``, ``2026年3月5日``, an Excel serial day;
+    ``1,234.00``, ``1234元``, ``￥1,234.00``, ``1234.0``); only a visit's ``at`` keeps its
+    time of day.
+    """
     spec = mapping["tables"][table]
     kinds = column_kinds(table)
     lists = set(spec.get("lists") or [])
@@ -44,8 +74,14 @@ def to_dms_frame(table: str, frame: pd.DataFrame, mapping: dict[str, Any]) -> pd
         if col == "dealer_id":
             continue
         s, kind, rev = frame[col], kinds.get(col), _reverse_values(spec, col)
-        if kind == "datetime":
+        if kind == "datetime" and mixed_formats:
+            s = _cycle(pd.to_datetime(s), _MIXED_DATES)
+            if col != "at":  # the first format loses its time of day
+                s = s.where(np.arange(len(s)) % len(_MIXED_DATES) != 0, s.str[:10])
+        elif kind == "datetime":
             s = pd.to_datetime(s).dt.strftime("%Y/%m/%d %H:%M")
+        elif kind == "float" and mixed_formats:
+            s = _cycle(s, _MIXED_AMOUNTS)
         elif kind == "float":
             s = s.map("{:,.2f}元".format, na_action="ignore")
         elif kind == "bool":
