@@ -9,9 +9,9 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from crm_analytics.actions.export import neutralize_formulas, sheet_name, write_workbook
 from crm_analytics.core.config import resolve_settings
 from crm_analytics.core.errors import InputError
+from crm_analytics.data.export import neutralize_formulas, sheet_name, write_table
 from crm_analytics.metrics.quality import fix_list
 from crm_analytics.report.analysis import analyse_dealer
 from crm_analytics.report.outputs import (
@@ -119,12 +119,12 @@ def test_writer_rules(tmp_path):
     assert list(safe.columns) == ["'=a", "b"] and safe.iloc[0, 0] == "'=1" and safe.iloc[1, 0] == 2
     assert sheet_name("a/b:c" * 10, []) == ("a_b_c" * 10)[:31]
     assert sheet_name("X", ["x"]) == "X~2"
-    p = write_workbook({"s": df, "S": df}, tmp_path / "w.xlsx")
+    p = write_table({"s": df, "S": df}, tmp_path / "w.xlsx")
     wb = openpyxl.load_workbook(p)
     assert wb.sheetnames == ["s", "S~2"] and wb["s"]["B2"].value == "2026-01-02"
     with pytest.raises(InputError, match=r"\.xlsx"):
-        write_workbook({"s": df}, tmp_path / "w.csv")
+        write_table({"s": df}, tmp_path / "w.csv")
     with pytest.raises(InputError, match="no table"):
-        write_workbook({}, tmp_path / "w.xlsx")
+        write_table({}, tmp_path / "w.xlsx")
     with pytest.raises(InputError, match="not a table"):
-        write_workbook({"s": [1]}, tmp_path / "w.xlsx")  # type: ignore[dict-item]
+        write_table({"s": [1]}, tmp_path / "w.xlsx")  # type: ignore[dict-item]

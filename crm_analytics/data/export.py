@@ -12,13 +12,15 @@ gets the same two protections:
   who make the calls should be. Masking is idempotent, so a frame masked upstream stays as it
   is.
 
-CSV files are UTF-8 with BOM (Excel shows Chinese correctly); files are written atomically.
+CSV files are UTF-8 with BOM (Excel shows Chinese correctly); Excel cells hold dates as
+``YYYY-MM-DD`` text; files are written atomically. :func:`sheets_by_owner` splits a list into
+one sheet per owner after a summary sheet (the call-list and fix-list workbooks).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -27,11 +29,18 @@ from crm_analytics.core.errors import InputError
 from crm_analytics.core.files import atomic_path
 from crm_analytics.data.privacy import mask_frame
 
-__all__ = ["FORMULA_START", "neutralize_formulas", "sheet_name", "write_table"]
+__all__ = [
+    "FORMULA_START",
+    "neutralize_formulas",
+    "sheet_name",
+    "sheets_by_owner",
+    "write_table",
+]
 
 #: First characters that make a spreadsheet evaluate a text cell.
 FORMULA_START: tuple[str, ...] = ("=", "+", "-", "@", "\t", "\r")
 _SHEET_FORBIDDEN = str.maketrans("[]:*?/\\", "_______")
+_SHEET_MAX = 31
 
 
 def _defuse(value: object) -> object:
@@ -71,13 +80,13 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
 def sheet_name(name: object, taken: Iterable[str] = ()) -> str:
     """An Excel sheet name for ``name``: forbidden characters replaced, at most 31
     characters, never empty, and unique among ``taken`` (case-insensitive, as Excel wants)."""
-    base = str(name).translate(_SHEET_FORBIDDEN).strip("'")[:31] or "sheet"
+    base = str(name).translate(_SHEET_FORBIDDEN).strip().strip("'")[:_SHEET_MAX] or "sheet"
     used = {t.lower() for t in taken}
     candidate, k = base, 1
     while candidate.lower() in used:
         k += 1
         suffix = f"~{k}"
-        candidate = base[: 31 - len(suffix)] + suffix
+        candidate = base[: _SHEET_MAX - len(suffix)] + suffix
     return candidate
 
 
@@ -89,12 +98,23 @@ def _prepare(
     name_columns: Iterable[str] | None,
 ) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"write_table expects DataFrames, got {type(frame).__name__}")
+        raise InputError(f"write_table: {type(frame).__name__} is not a table (a DataFrame)")
     if not contact:
         phones = None if phone_columns is None else [c for c in phone_columns if c in frame]
         names = None if name_columns is None else [c for c in name_columns if c in frame]
         frame = mask_frame(frame, phone_columns=phones, name_columns=names)
     return neutralize_formulas(frame)
+
+
+def _dates_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Dates as ``YYYY-MM-DD`` text for Excel (no time of day, no timezone it cannot store)."""
+    cols = [c for c in frame.columns if pd.api.types.is_datetime64_any_dtype(frame[c])]
+    if not cols:
+        return frame
+    out = frame.copy()
+    for col in cols:
+        out[col] = out[col].dt.strftime("%Y-%m-%d")
+    return out
 
 
 def write_table(
@@ -158,9 +178,47 @@ def write_table(
         raise InputError(f"{str(path)!r}: no table to write")
     prepared: dict[str, pd.DataFrame] = {}
     for name, frame in sheets.items():
-        prepared[sheet_name(name, prepared)] = _prepare(frame, **kw)
+        if not isinstance(frame, pd.DataFrame):
+            raise InputError(
+                f"{str(path)!r}: sheet {name!r} is a {type(frame).__name__}, not a table"
+            )
+        prepared[sheet_name(name, prepared)] = _prepare(_dates_as_text(frame), **kw)
     with atomic_path(path) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
             for name, frame in prepared.items():
                 frame.to_excel(xw, sheet_name=name, index=False)
     return path
+
+
+def sheets_by_owner(
+    frame: pd.DataFrame,
+    owner: str,
+    *,
+    summary: pd.DataFrame,
+    summary_name: str,
+    sheet_of: Callable[[str], str] = str,
+    unassigned: str = "unassigned",
+) -> dict[str, pd.DataFrame]:
+    """The summary table, then one table per owner (rows without an owner under
+    ``unassigned``), owners in sorted order: the sheets of a workbook for :func:`write_table`.
+
+    Parameters
+    ----------
+    frame
+        The list, one row per item, with an ``owner`` column.
+    owner
+        Column holding the owner's id.
+    summary, summary_name
+        The first sheet and its name.
+    sheet_of
+        Owner id -> sheet name (e.g. the id and the staff member's name).
+    unassigned
+        The owner of rows without one.
+    """
+    if owner not in frame.columns:
+        raise InputError(f"the list has no owner column {owner!r}; columns: {list(frame.columns)}")
+    out = {summary_name: summary}
+    who = frame[owner].astype("string").fillna(unassigned)
+    for key in sorted(who.unique()):
+        out[sheet_name(sheet_of(str(key)), out)] = frame.loc[who == key].reset_index(drop=True)
+    return out

@@ -10,7 +10,7 @@ report page or the index can link (:data:`CALL_LISTS_FILE`, :data:`FIX_LIST_FILE
 
 Headers and the words in cells (reasons, actions) are in the dealer's language. Phones and
 names are masked unless the run asked for contact lists (``Settings.mask_personal_data`` is
-false); every sheet is formula-safe (:func:`crm_analytics.actions.export.write_workbook`).
+false); every sheet is formula-safe (:func:`crm_analytics.data.export.write_table`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from crm_analytics.actions.export import sheets_by_owner, write_workbook
+from crm_analytics.data.export import sheets_by_owner, write_table
 from crm_analytics.metrics.quality import fix_list
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report.analysis import DealerAnalysis
@@ -181,9 +181,12 @@ def write_action_workbooks(
     """
     language = analysis.settings.language
     folder = Path(folder)
+    # the sheets come masked (or not, for contact lists) from the analysis, with headers in
+    # the dealer's language: no column is masked again here
+    kw = {"phone_columns": (), "name_columns": ()}
     return {
-        "call_lists": write_workbook(
-            call_list_sheets(analysis, language), folder / CALL_LISTS_FILE
+        "call_lists": write_table(
+            call_list_sheets(analysis, language), folder / CALL_LISTS_FILE, **kw
         ),
-        "fix_list": write_workbook(fix_list_sheets(analysis, language), folder / FIX_LIST_FILE),
+        "fix_list": write_table(fix_list_sheets(analysis, language), folder / FIX_LIST_FILE, **kw),
     }
