@@ -127,7 +127,7 @@ if backtest is not None:
     )
 
 # %%
-# Open leads scored by the run's network model: P(order within 7/30/90 days) and the grade.
+# Open leads scored by the run's network model: P(order within 7/15/30/90 days) and the grade.
 lead_scores = analysis.lead_scores
 out.show_heading(t("leads_section", L), 2)
 if not len(lead_scores):

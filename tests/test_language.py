@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from crm_analytics.batch import runner
+from crm_analytics.models.leads import GRADE_WINDOWS
 from crm_analytics.report.analysis import load_analysis
 from crm_analytics.report.sections import SECTIONS
 from crm_analytics.report.text import GLOSSARY, TEXT, label, missing_labels, t
@@ -92,6 +93,13 @@ def test_glossary_is_complete_in_both_languages():
     assert set(TEXT["en"]) == set(TEXT["zh"])
     assert label("delivery_rate", "zh") == "订单交车率" and label("walk_in", "zh") == "展厅自然进店"
     assert missing_labels(["visit_rate", "no_such_kpi"]) == ["no_such_kpi"]
+
+
+def test_grade_windows_in_the_text_are_the_models():
+    """The report explains H/A/B with the purchase windows the lead model grades on."""
+    days = [str(d) for d in GRADE_WINDOWS.values()]
+    assert re.findall(r"\d+", t("leads_note", "en", as_of="x")) == days
+    assert re.findall(r"\d+", t("leads_note", "zh", as_of="x")) == days
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -49,6 +49,8 @@ from crm_analytics.models.scoring import (
 )
 
 GRADES: tuple[str, ...] = ("H", "A", "B", "C")
+#: The purchase window (days) of each grade: H orders within 7 days, A 15, B 30; C later.
+GRADE_WINDOWS: dict[str, int] = {"H": 7, "A": 15, "B": 30}
 
 LEAD_REASON_TEXT: dict[str, str] = {
     "channel": "lead channel / journey",
@@ -293,8 +295,8 @@ class LeadScoreModel(ScoringModel):
             return P[f"p_{h}d"].to_numpy()
 
         return np.select(
-            [col(7) >= th["H"], col(15) >= th["A"], col(30) >= th["B"]],
-            ["H", "A", "B"],
+            [col(days) >= th[g] for g, days in GRADE_WINDOWS.items()],
+            list(GRADE_WINDOWS),
             default="C",
         ).astype(object)
 

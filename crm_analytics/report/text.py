@@ -509,7 +509,7 @@ TEXT: dict[str, dict[str, str]] = {
         "dealer's personas are a sketch: read the shares, not the details.",
         "persona_name": "Persona {i}",
         "leads_note": "Open leads at {as_of} graded by the network model: H = order likely "
-        "within 7 days, A within 30, B within 90, C later.",
+        "within 7 days, A within 15, B within 30, C later.",
         "media": "Attribution and media",
         "media_note": "Leads created {start} to {end} and the orders they gave; media cost of "
         "the same months.",
@@ -694,8 +694,8 @@ TEXT: dict[str, dict[str, str]] = {
         "personas_note": "{n} 位已知客户按用车场景、信息来源、爱好、行业、性别、年龄和车型用潜在类别模型分群"
         "(数据截至 {as_of})。单店画像仅供参考:看占比,不看细节。",
         "persona_name": "画像 {i}",
-        "leads_note": "截至 {as_of} 未结案线索的网络模型分级:H = 7天内可能成交,A = 30天内,"
-        "B = 90天内,C = 更久。",
+        "leads_note": "截至 {as_of} 未结案线索的网络模型分级:H = 7天内可能成交,A = 15天内,"
+        "B = 30天内,C = 更久。",
         "media": "渠道归因与媒体效率",
         "media_note": "{start} 至 {end} 新建的线索及其订单;同期媒体费用。",
         "consultants": "销售顾问",
