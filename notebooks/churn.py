@@ -59,7 +59,7 @@ if model is None:
     out.show_text(t("not_available", L, why=why(analysis.churn_note, L)), muted=True)
 else:
     plots.plot_bars(
-        analysis.band_counts().rename(index=lambda b: label(b, L)),
+        analysis.band_counts(),  # plot_bars labels in the chart language
         title="churn_bands_title",
         lang=lang,
     )

@@ -219,7 +219,7 @@ if not sec.show_missing(analysis, "profit", L):
         index=False,
     )
     plots.plot_bars(
-        profit.set_index("line")["gross_profit"].rename(index=lambda x: label(x, L)),
+        profit.set_index("line")["gross_profit"],  # plot_bars labels in the chart language
         title="gross_profit",
         kind="yuan",
         lang=lang,
@@ -283,7 +283,7 @@ if not sec.show_missing(analysis, "states", L):
         )
     )
     plots.plot_bars(
-        states.set_index("state")["customers"].rename(index=lambda x: label(x, L)),
+        states.set_index("state")["customers"],  # plot_bars labels in the chart language
         title="states_title",
         lang=lang,
     )

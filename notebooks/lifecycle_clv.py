@@ -69,7 +69,7 @@ if "states" in S:
         )
     )
     plots.plot_bars(
-        counts.set_index("state")["customers"].rename(index=lambda x: label(x, L)),
+        counts.set_index("state")["customers"],  # plot_bars labels in the chart language
         title="states_title",
         lang=lang,
     )

@@ -107,6 +107,8 @@ def test_report_speaks_one_language(runs, lang):
     for did in DEALERS:
         body = _body(runs[lang] / did / "report.html")
         text = _visible(body)
+        # a warning printed into the report (a chart label without a glyph, a library notice)
+        assert "Warning" not in text, f"{did} {lang}: a warning in the report"
         snake = sorted(set(SNAKE.findall(text)))
         assert not snake, f"{did} {lang}: internal names in the report: {snake[:20]}"
         for pattern in RAW_REPR:

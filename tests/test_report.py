@@ -380,6 +380,20 @@ def test_zh_without_cjk_font_falls_back_to_english_with_warning(monkeypatch):
         assert plots.resolve_language("en") == "en"
 
 
+def test_a_zh_report_without_cjk_font_says_so_in_chinese(monkeypatch):
+    from crm_analytics.report import notebook, plots
+
+    shown = []
+    monkeypatch.setattr(plots, "cjk_font", lambda: None)
+    monkeypatch.setattr(notebook.out, "show_text", lambda text, **kw: shown.append(text))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the library's English warning does not reach the page
+        assert notebook._chart_language("zh") == "en"
+    assert shown and "中文字体" in shown[0]
+    shown.clear()
+    assert notebook._chart_language("en") == "en" and not shown
+
+
 def test_charts_draw_chinese_labels_with_a_cjk_font():
     import matplotlib
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,18 @@ Period = tuple[pd.Timestamp, pd.Timestamp]
 _PRESENTATION = ("language", "notes", "mask_personal_data")
 
 
+def _chart_language(language: str) -> str:
+    """Apply the report style; the label language charts use. Without a CJK font a Chinese
+    report's charts fall back to English: the reader gets a note in the report's language
+    instead of the library's warning."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", plots.FontFallbackWarning)
+        lang = plots.apply_style(language)
+    if any(issubclass(w.category, plots.FontFallbackWarning) for w in caught):
+        out.show_text(t("font_fallback", language), muted=True)
+    return lang
+
+
 def open_analysis(
     source: str,
     dealer_id: str,
@@ -72,7 +85,7 @@ def open_analysis(
     if analysis_path:
         analysis = load_analysis(analysis_path)
         analysis.run_dir = str(Path(analysis_path).resolve().parent.parent)
-        return analysis, plots.apply_style(analysis.settings.language)
+        return analysis, _chart_language(analysis.settings.language)
     period = (period_start, period_end) if period_start and period_end else None
     comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
     settings = resolve_settings(
@@ -94,7 +107,7 @@ def open_analysis(
         note = t("on_the_spot", settings.language, why=why)
     as_of = analysis.dealer.as_of.date()
     out.show_text(f"{note} {t('data_date', settings.language, as_of=as_of)}", muted=True)
-    return analysis, plots.apply_style(analysis.settings.language)
+    return analysis, _chart_language(analysis.settings.language)
 
 
 def _default_runs_dir() -> Path:

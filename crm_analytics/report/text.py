@@ -525,6 +525,8 @@ TEXT: dict[str, dict[str, str]] = {
         "quality_ok": "Every row passed the boundary checks on import.",
         "quarantine": "Rows quarantined on import",
         "masked": "Personal data is masked in this report.",
+        "font_fallback": "Chart labels are in English: no Chinese font is installed on the "
+        "machine that made this report.",
         "base": "Customer base by lifecycle state",
         "list_reason": "customers",
         "not_available": "Not available: {why}",
@@ -709,6 +711,7 @@ TEXT: dict[str, dict[str, str]] = {
         "quality_ok": "导入时所有数据行均通过边界校验。",
         "quarantine": "导入时隔离的数据行",
         "masked": "本报告已对个人信息脱敏。",
+        "font_fallback": "图表标签为英文:生成本报告的电脑未安装中文字体。",
         "base": "客户生命周期状态",
         "list_reason": "客户数",
         "not_available": "暂无:{why}",
