@@ -683,6 +683,47 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     assert runner.main(["--dealers", "D1", *base]) == 2
 
 
+def test_a_damaged_store_fails_its_dealer_only_in_the_index(tmp_path, store):
+    """A truncated table file of one dealer: that dealer fails with the store's damage message
+    (dealer, table, file, fix) in the manifest and the index; the others are reported."""
+    import shutil
+
+    from crm_analytics.data.store import PART_FILE
+
+    root = tmp_path / "store"
+    shutil.copytree(store, root)
+    part = root / "service_visits" / "dealer_id=D002" / PART_FILE
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    params = tmp_path / "params"
+    (params / "dealers").mkdir(parents=True)
+    (params / "network.yaml").write_text(f"source: {root}\nlanguage: en\n")
+    nbdir = tmp_path / "nbs"
+    nbdir.mkdir()
+    src = runner.read_notebook(runner.NOTEBOOKS_DIR / "dealer_report.py")
+    nb = nbformat.v4.new_notebook()
+    nb.metadata = src.metadata
+    nb.cells = [src.cells[0], nbformat.v4.new_code_cell("print('ok', dealer_id)")]
+    nbformat.write(nb, nbdir / "dealer_report.ipynb")
+    out = tmp_path / "run"
+    s = runner.run_report(
+        out=out,
+        all_dealers=True,
+        params_dir=params,
+        workers=2,
+        notebooks=["dealer_report"],
+        notebooks_dir=nbdir,
+        network=False,
+        progress=False,
+    )
+    status = {r.dealer_id: r for r in s.results}
+    assert status["D001"].status == "ok" and status["D003"].status == "ok"
+    assert status["D002"].status == "failed"
+    assert "StoreDamageError" in status["D002"].error
+    assert "service_visits" in status["D002"].error and "truncated" in status["D002"].error
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "StoreDamageError" in index and "crm-analytics check --dealers D002" in index
+
+
 def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
     pytest.importorskip("distributed")
     sched_file = tmp_path / "scheduler.json"
