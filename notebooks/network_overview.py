@@ -20,7 +20,7 @@ from crm_analytics.core.files import read_json
 from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import plots
-from crm_analytics.report.text import t
+from crm_analytics.report.text import network_column, t
 
 lang = plots.apply_style(language)
 network = rm.read_run_metrics(run_dir)
@@ -31,13 +31,6 @@ out.show_heading(t("network", language), 1)
 if len(network):
     out.show_text(t("ov_dealers", language, n=len(network)))
 
-
-def _names(c: str) -> str:
-    """A column's display name in the run's language."""
-    keys = {"dealer_id": "idx_dealer", "name": "idx_name", "city": "city"}
-    return t(keys[c], language) if c in keys else plots.label(c, language)
-
-
 # %%
 # Ranking of all dealers: every headline KPI, best dealer first on the closing ratio
 # (orders / visiting leads, funnel.kpi_tree's definition).
@@ -46,7 +39,7 @@ if len(network):
     ranked = network[cols].sort_values("visit_to_order_rate", ascending=False)
     out.show_heading(t("ranking", language))
     out.show_table(
-        ranked.rename(columns=_names),
+        ranked.rename(columns=lambda c: network_column(c, language)),
         formatters={plots.label(k, language): out.fmt_kpi for k in rm.KPI_KEYS},
         index=False,
     )
@@ -82,7 +75,7 @@ if benchmark:
 lists = [c for c in network.columns if c.startswith("list.")]
 if lists:
     sizes = network[["dealer_id", "name", *lists]].rename(
-        columns=lambda c: _names(c.removeprefix("list."))
+        columns=lambda c: network_column(c.removeprefix("list."), language)
     )
     out.show_heading(t("ov_lists", language))
     out.show_table(sizes, index=False)

@@ -20,7 +20,7 @@ from crm_analytics.batch import runner
 from crm_analytics.models.leads import GRADE_WINDOWS
 from crm_analytics.report.analysis import load_analysis
 from crm_analytics.report.sections import SECTIONS
-from crm_analytics.report.text import GLOSSARY, TEXT, label, missing_labels, t
+from crm_analytics.report.text import GLOSSARY, TEXT, label, missing_labels, t, why
 
 DEALERS = ("D001", "D002", "D003")
 SNAKE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
@@ -93,6 +93,20 @@ def test_glossary_is_complete_in_both_languages():
     assert set(TEXT["en"]) == set(TEXT["zh"])
     assert label("delivery_rate", "zh") == "订单交车率" and label("walk_in", "zh") == "展厅自然进店"
     assert missing_labels(["visit_rate", "no_such_kpi"]) == ["no_such_kpi"]
+
+
+def test_a_missing_number_is_explained_in_the_readers_words():
+    lead = (
+        "dealer(s) D001: only 454 open-lead snapshots (7 ordered within 7 days); a dealer's own "
+        "lead model needs at least 300 snapshots. Pass it as fit(..., fallback=network_model)."
+    )
+    cut = "backtest: no training cutoff for evaluation cutoff 2025-06-30: it needs 12 months"
+    for lang in ("en", "zh"):
+        assert why(lead, lang) == t("insufficient", lang)
+        assert why(cut, lang) == t("short_history", lang)
+        assert why("ValueError: x", lang) == t("not_computable", lang)
+        for note in (lead, cut):
+            assert not SNAKE.search(why(note, lang)) and "fit(" not in why(note, lang)
 
 
 def test_grade_windows_in_the_text_are_the_models():

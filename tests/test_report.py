@@ -554,7 +554,9 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
         assert len(a.lead_scores) > 0 or a.lead_note
         assert not hasattr(a, "lead_frames") or a.lead_frames is None
         churn_html = (out / did / "churn.html").read_text()
-        assert f"{len(a.churn_scores):,} active customers" in churn_html
+        n_active = f"{len(a.churn_scores):,}"
+        phrase = f"{n_active} 位活跃售后客户" if did == "D001" else f"{n_active} active customers"
+        assert phrase in churn_html  # D001 reports in zh
         report_html = (out / did / "report.html").read_text()
         for n in a.band_counts():
             assert f">{n:,}<" in report_html

@@ -22,6 +22,7 @@ from crm_analytics.core.schema import CHANNEL_LABELS_ZH
 
 __all__ = [
     "GLOSSARY",
+    "network_column",
     "why",
     "TEXT",
     "fmt_date",
@@ -531,6 +532,8 @@ TEXT: dict[str, dict[str, str]] = {
         "list_reason": "customers",
         "not_available": "Not available: {why}",
         "insufficient": "too few records for this dealer",
+        "short_history": "the data does not yet cover enough months for it",
+        "not_computable": "it cannot be computed from this dealer's data",
         "no_lead_grades": "No lead grades in this run: {why}",
         "incomplete": "* on the matured cohort (see above)",
         "unit_pp": "pp",
@@ -716,6 +719,8 @@ TEXT: dict[str, dict[str, str]] = {
         "list_reason": "客户数",
         "not_available": "暂无:{why}",
         "insufficient": "本店数据量不足",
+        "short_history": "数据覆盖的月份尚不足",
+        "not_computable": "无法根据本店数据计算",
         "no_lead_grades": "本次运行没有线索分级:{why}",
         "incomplete": "* 按已成熟线索计算(见上)",
         "unit_pp": "个百分点",
@@ -820,11 +825,25 @@ def t(key: str, language: str = "en", **kw: object) -> str:
 
 
 def why(note: str, language: str = "en") -> str:
-    """Why a number is missing, in ``language``: a model's own (English) message in an
-    English report, the glossary's words in a Chinese one."""
-    if language == "en" and note:
-        return note
-    return t("insufficient", language)
+    """Why a number is missing, in words for the report's reader (either language).
+
+    ``note`` is the model's or section's own message, written for an analyst (counts,
+    thresholds, how to pass a network model): it stays in the analysis and the model card.
+    The reader gets the glossary's sentence for its kind: too few records, too short a
+    history, or (anything else) not computable from this dealer's data.
+    """
+    text = (note or "").lower()
+    if "months of" in text or "history" in text or "no training cutoff" in text:
+        return t("short_history", language)
+    if not text or "only" in text or "at least" in text or "too few" in text:
+        return t("insufficient", language)
+    return t("not_computable", language)
+
+
+def network_column(column: str, language: str = "en") -> str:
+    """A column of a network table (dealer id, name, city, a KPI) in ``language``."""
+    keys = {"dealer_id": "idx_dealer", "name": "idx_name", "city": "city"}
+    return t(keys[column], language) if column in keys else label(column, language)
 
 
 def _missing(v: Any) -> bool:
