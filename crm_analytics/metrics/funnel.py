@@ -1005,7 +1005,8 @@ def _finish_tree(
     nn = np.where(ok, n, 2.0)
     tq = stats.t.ppf(0.975, nn - 1)
     half = np.where(ok, tq * np.where(ok, sd, 0.0) / np.sqrt(nn), np.nan)
-    out["ci_low"] = np.where(ok, out["value"] - half, out["ci_low"])
+    # the mean KPIs are durations: a t interval reaching below zero is cut at zero
+    out["ci_low"] = np.where(ok, np.maximum(out["value"] - half, 0.0), out["ci_low"])
     out["ci_high"] = np.where(ok, out["value"] + half, out["ci_high"])
     out["dealer_id"] = dealer.dealer_id
     out["period_start"] = lo

@@ -454,7 +454,9 @@ TEXT: dict[str, dict[str, str]] = {
         "the orders are younger than {days} days.",
         "diagnosis": "Diagnosis: flagged stages and the candidate causes",
         "flagged_stage": "{stage}: {value} against target {target} ({window}); {why}.",
-        "no_diagnosis": "No funnel stage is flagged below its target or its peers.",
+        "no_diagnosis": "No funnel stage is flagged: none is below its target or its peers by "
+        "more than sampling error. A red or amber mark in the KPI tree whose 95% interval still "
+        "reaches the target can be chance at this dealer's volume; watch it next period.",
         "previous": "Comparison with the previous coaching round",
         "profit": "Value-added and after-sales: contacts x penetration x unit margin",
         "profit_note": "Period {start} to {end}. The last column is the gross profit the line "
@@ -520,7 +522,9 @@ TEXT: dict[str, dict[str, str]] = {
         "personas": "Customer personas",
         "quality": "Data quality",
         "quality_cards": "Data quality: three dimensions, weakest rules, fix lists",
-        "quality_note": "Scores 0-100 over the whole extract; the fix list sends each failing "
+        "quality_note": "Over the whole extract. A dimension's score (0-100) is the mean of its "
+        "rules' scores, so one rule that fails most of its records pulls it down even when "
+        "nearly every record passes (the pass rate column); the fix list sends each failing "
         "record to the person who holds it.",
         "recon": "Visitor log against the DMS ({start} to {end})",
         "quality_ok": "Every row passed the boundary checks on import.",
@@ -664,7 +668,8 @@ TEXT: dict[str, dict[str, str]] = {
         "{order_share} 的订单不足 {days} 天。",
         "diagnosis": "诊断:未达标环节及可能原因",
         "flagged_stage": "{stage}:{value},目标 {target}({window});{why}。",
-        "no_diagnosis": "没有低于目标或同行的漏斗环节。",
+        "no_diagnosis": "没有需要诊断的漏斗环节:没有环节低于目标或同行超出抽样误差。KPI树中标红或标黄、"
+        "但95%区间仍覆盖目标的指标,在本店业务量下可能是偶然波动,请下期继续关注。",
         "previous": "与上一轮辅导对比",
         "profit": "增值业务与售后:接触量 × 渗透率 × 单位毛利",
         "profit_note": "分析期 {start} 至 {end}。最后一列为该项目渗透率达到目标时增加的毛利(假设分析)。",
@@ -709,7 +714,8 @@ TEXT: dict[str, dict[str, str]] = {
         "personas": "客户画像",
         "quality": "数据质量",
         "quality_cards": "数据质量:三个维度、最差规则、整改清单",
-        "quality_note": "得分0-100,基于全部数据;整改清单把每条不合格记录发给记录的负责人。",
+        "quality_note": "基于全部数据。维度得分(0-100)为其各条规则得分的平均,因此即使几乎所有记录都合格"
+        "(见通过率),一条多数记录不合格的规则也会拉低得分;整改清单把每条不合格记录发给记录的负责人。",
         "recon": "客流登记与DMS核对({start} 至 {end})",
         "quality_ok": "导入时所有数据行均通过边界校验。",
         "quarantine": "导入时隔离的数据行",
