@@ -38,6 +38,7 @@ from crm_analytics.models.features import (
     churn_labels,
 )
 from crm_analytics.models.scoring import (
+    FrameCache,
     ScoringBacktest,
     ScoringModel,
     _as_dealers,
@@ -528,6 +529,7 @@ def backtest(
     n_train_cutoffs: int = 6,
     train_step_months: float = 3,
     min_history_months: float = 12,
+    frames: FrameCache | None = None,
 ) -> ChurnBacktest:
     """Rolling-origin backtest of the churn model against baselines, at several cutoffs.
 
@@ -560,6 +562,10 @@ def backtest(
     n_train_cutoffs, train_step_months, min_history_months
         Training cutoffs per evaluation cutoff, their spacing, and the history required before
         the first one.
+    frames
+        Features and labels already computed (:meth:`ChurnModel.training_frame` with
+        ``frames=``, same settings), e.g. the dealer's own model's training dates: a date
+        found there is not computed again. Filled with the backtest's dates.
 
     Returns
     -------
@@ -587,7 +593,7 @@ def backtest(
         used[c] = tcuts
         blocks.append(([c], tcuts))
     metrics, calib, preds = [], [], []
-    fits = rolling_fits(model, dealers, blocks, settings)
+    fits = rolling_fits(model, dealers, blocks, settings, frames)
     for c, (fitted, _, _, Xte, yte) in zip(evals, fits, strict=True):
         P = Xte[["dealer_id", "customer_id", "cutoff"]].copy()
         P["churned"] = yte.to_numpy()

@@ -286,6 +286,26 @@ def _stack(parts: list[tuple[pd.DataFrame, Any]], name: str) -> tuple[pd.DataFra
     return X, pd.concat([p[1] for p in parts], ignore_index=True)
 
 
+#: Features and labels of one dealer at one date, keyed by (dealer id, date, settings): see
+#: :meth:`ScoringModel.training_frame` and :func:`rolling_fits`.
+FrameCache = dict[tuple[str, pd.Timestamp, str], tuple[pd.DataFrame, Any]]
+
+
+def _cached_frame(
+    frame: Callable[..., tuple[pd.DataFrame, Any]], cache: FrameCache, settings: dict[str, Any]
+) -> Callable[[DealerData, pd.Timestamp], tuple[pd.DataFrame, Any]]:
+    """``get(dealer, date)``: ``frame(dealer, [date], settings)``, computed once per key."""
+    fixed = repr(sorted(settings.items()))
+
+    def get(d: DealerData, c: pd.Timestamp) -> tuple[pd.DataFrame, Any]:
+        key = (d.dealer_id, pd.Timestamp(c), fixed)
+        if key not in cache:
+            cache[key] = frame(d, [pd.Timestamp(c)], settings)
+        return cache[key]
+
+    return get
+
+
 # --------------------------------------------------------------------------------------------
 # the base model
 # --------------------------------------------------------------------------------------------
@@ -381,6 +401,7 @@ class ScoringModel(BaseEstimator):
         cutoffs: Sequence[Any],
         *,
         settings: dict[str, Any] | None = None,
+        frames: FrameCache | None = None,
     ) -> tuple[pd.DataFrame, Any]:
         """Stacked features and labels of every dealer at every cutoff.
 
@@ -393,6 +414,10 @@ class ScoringModel(BaseEstimator):
             Dates at which features (before) and labels (after) are taken.
         settings
             Resolved settings (default :meth:`resolved_settings`).
+        frames
+            A cache of each (dealer, cutoff) frame (:data:`FrameCache`, filled here), shared
+            with a :func:`rolling_fits` backtest of the same dealer so that a date that is both
+            a training and an evaluation date is computed once. Computes dealer by dealer.
 
         Returns
         -------
@@ -403,7 +428,10 @@ class ScoringModel(BaseEstimator):
         settings = settings if settings is not None else self.resolved_settings()
         cuts = [pd.Timestamp(c) for c in cutoffs]
         frame = type(self)._dealer_frame
-        if self.n_jobs in (None, 1):
+        if frames is not None:
+            get = _cached_frame(frame, frames, settings)
+            parts = [get(d, c) for d in _as_dealers(data) for c in cuts]
+        elif self.n_jobs in (None, 1):
             parts = [frame(d, cuts, settings) for d in _as_dealers(data)]
         else:
             par = Parallel(n_jobs=self.n_jobs, return_as="generator", pre_dispatch="n_jobs")
@@ -768,27 +796,21 @@ def rolling_fits(
     dealers: Sequence[DealerData],
     blocks: Iterable[tuple[list[pd.Timestamp], list[pd.Timestamp]]],
     settings: dict[str, Any],
+    frames: FrameCache | None = None,
 ) -> Iterator[tuple[ScoringModel, pd.DataFrame, Any, pd.DataFrame, Any]]:
     """The fit loop of a rolling backtest.
 
     For each block ``(evaluation dates, training dates)``, a clone of ``model`` (with every
     setting fixed to ``settings``) is fitted on the training dates' frame; yields the fitted
     clone, the training frame and labels, and the evaluation frame and labels. Frames are
-    computed once per (dealer, date) and reused across blocks.
+    computed once per (dealer, date) and reused across blocks (and taken from ``frames``, a
+    cache filled by :meth:`ScoringModel.training_frame`, when given).
     """
     template = clone(model).set_params(**settings)
-    frame = type(model)._dealer_frame
-    cache: dict[tuple[str, pd.Timestamp], tuple[pd.DataFrame, Any]] = {}
+    get = _cached_frame(type(model)._dealer_frame, frames if frames is not None else {}, settings)
 
     def stacked(cuts: Sequence[pd.Timestamp]) -> tuple[pd.DataFrame, Any]:
-        parts = []
-        for d in dealers:
-            for c in cuts:
-                key = (d.dealer_id, c)
-                if key not in cache:
-                    cache[key] = frame(d, [c], settings)
-                parts.append(cache[key])
-        return _stack(parts, "backtest")
+        return _stack([get(d, c) for d in dealers for c in cuts], "backtest")
 
     for evals, tcuts in blocks:
         Xtr, ytr = stacked(tcuts)

@@ -43,6 +43,7 @@ from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
 from crm_analytics.models.personas import PersonaModel, describe_personas, persona_features
+from crm_analytics.models.scoring import FrameCache
 from crm_analytics.report.headline import consultant_table, dealer_metrics, resolve_periods
 
 __all__ = [
@@ -193,7 +194,8 @@ class DealerAnalysis:
 
 def _fit_churn(dealer: DealerData, analysis: DealerAnalysis) -> None:
     model = ChurnModel()
-    X, y = model.training_frame(dealer, churn_cutoffs(dealer.as_of))
+    frames: FrameCache = {}  # the backtest's evaluation date is a training date: computed once
+    X, y = model.training_frame(dealer, churn_cutoffs(dealer.as_of), frames=frames)
     now = model.scoring_frame(dealer)
     analysis.churn_frames = ScoringFrames(X, y, now)
     try:
@@ -206,7 +208,10 @@ def _fit_churn(dealer: DealerData, analysis: DealerAnalysis) -> None:
     analysis.churn_source = "dealer"
     try:  # trained before, evaluated 12 months before the data date, against baselines
         analysis.churn_backtest = churn_backtest(
-            dealer, cutoffs=[dealer.as_of - pd.DateOffset(months=12)], n_train_cutoffs=3
+            dealer,
+            cutoffs=[dealer.as_of - pd.DateOffset(months=12)],
+            n_train_cutoffs=3,
+            frames=frames,
         )
     except InsufficientDataError as err:
         analysis.churn_note = str(err)

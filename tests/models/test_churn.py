@@ -268,3 +268,29 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     assert s.loc["model", "ece"] < 0.05
     card = fitted.model_card(bt)
     assert "| model |" in card and "Targets" in card
+
+
+def test_backtest_reuses_frames_already_computed(network, monkeypatch):
+    """A dealer's report fits its own model and backtests it; the dates they share are computed
+    once (``frames=``), with the same features, labels and backtest figures as without."""
+    d, model = network[0], ChurnModel(estimator=FAST)
+    cuts = ["2024-06-30", "2024-03-30"]  # the backtest's training dates (June 30 - 3 months)
+    frames: dict = {}
+    X, y = model.training_frame(d, cuts, frames=frames)
+    X0, y0 = model.training_frame(d, cuts)
+    pd.testing.assert_frame_equal(X, X0)
+    pd.testing.assert_series_equal(y, y0)
+    computed = []
+    frame = ChurnModel._dealer_frame
+
+    def counting(dealer, dates, settings):
+        computed.append(list(dates))
+        return frame(dealer, dates, settings)
+
+    monkeypatch.setattr(ChurnModel, "_dealer_frame", staticmethod(counting))
+    kw = {"cutoffs": ["2025-06-30"], "model": model, "n_train_cutoffs": 2}
+    cached = backtest(d, frames=frames, **kw)
+    assert computed == [[pd.Timestamp("2025-06-30")]]  # the training dates came from frames
+    plain = backtest(d, **kw)
+    pd.testing.assert_frame_equal(cached.predictions, plain.predictions)
+    pd.testing.assert_frame_equal(cached.metrics, plain.metrics)
