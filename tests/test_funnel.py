@@ -21,6 +21,7 @@ from crm_analytics.metrics.funnel import (
     newcombe_interval,
     peer_table,
     period_bounds,
+    shared_journeys,
     welch_interval,
     wilson_interval,
 )
@@ -495,3 +496,31 @@ def test_group_counts_add_up_to_the_period(network):
         g = kpi_tree(d, period="2024", by=by)
         for k in ("lead_count", "visit_count", "order_count", "delivery_count"):
             assert g.loc[g["kpi"] == k, "value"].sum() == _val(tot, k), (by, k)
+
+
+def test_shared_journeys_are_computed_once_and_change_nothing(monkeypatch):
+    import crm_analytics.metrics.funnel as funnel
+
+    d = simulate_dealer(3, customers=600, seed=7)
+    period = (d.as_of - pd.Timedelta(days=89), d.as_of)
+    plain_tree, plain_j = kpi_tree(d, period=period), lead_journeys(d)
+    computed = []
+    inner = funnel._lead_journeys
+
+    def counting(dealer, *, cutoff, imply):
+        computed.append((cutoff, imply))
+        return inner(dealer, cutoff=cutoff, imply=imply)
+
+    monkeypatch.setattr(funnel, "_lead_journeys", counting)
+    with shared_journeys():
+        j1 = lead_journeys(d)
+        j1["status"] = "changed"  # a caller's edit does not reach the next caller
+        tree = kpi_tree(d, period=period)
+        by = kpi_tree(d, period=period, by="channel")
+        j2 = lead_journeys(d)
+        lead_journeys(d, cutoff=d.as_of - pd.Timedelta(days=30))  # other dates: not shared
+    assert computed == [(None, True), (d.as_of - pd.Timedelta(days=30), True)]
+    pd.testing.assert_frame_equal(j2, plain_j)
+    pd.testing.assert_frame_equal(tree, plain_tree)
+    pd.testing.assert_frame_equal(by, kpi_tree(d, period=period, by="channel"))
+    assert len(computed) == 3  # outside the block (the plain tree just above): computed again

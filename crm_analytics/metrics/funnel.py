@@ -55,7 +55,9 @@ monthly rates with a normal approximation to Poisson counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,6 +200,25 @@ def period_bounds(
 
 
 # -- per-lead journeys ---------------------------------------------------------------------------
+#: The journeys computed inside :func:`shared_journeys` blocks: (id(dealer), imply) -> (dealer, J).
+_SHARED: ContextVar[dict[tuple[int, bool], tuple[DealerData, pd.DataFrame]] | None] = ContextVar(
+    "crm_analytics_shared_journeys", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_journeys() -> Iterator[None]:
+    """Within the block, :func:`lead_journeys` at the data date (``cutoff=None``) is computed
+    once per dealer and ``imply``, and copies are handed out (one dealer's analysis asks for
+    the same journeys in every KPI tree and diagnosis). The dealers' tables must not change
+    inside the block."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
 def lead_journeys(dealer: DealerData, *, cutoff: Any = None, imply: bool = True) -> pd.DataFrame:
     """One row per lead with the time each funnel stage was first reached.
 
@@ -222,6 +243,16 @@ def lead_journeys(dealer: DealerData, *, cutoff: Any = None, imply: bool = True)
         ``first_inv_at``, ``revisit_after_quote`` (a visit on a later day than the first
         quote), ``cancelled``.
     """
+    shared = _SHARED.get() if cutoff is None else None
+    if shared is None:
+        return _lead_journeys(dealer, cutoff=cutoff, imply=imply)
+    key = (id(dealer), bool(imply))
+    if key not in shared:  # the dealer is kept with its journeys: its id is not reused
+        shared[key] = (dealer, _lead_journeys(dealer, cutoff=None, imply=imply))
+    return shared[key][1].copy()
+
+
+def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFrame:
     cut = pd.Timestamp(dealer.as_of if cutoff is None else cutoff)
     if cutoff is None:
         cut = cut.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)

@@ -230,6 +230,11 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     the network stage (:func:`score_with_network`); until then ``lead_scores`` is empty and the
     training rows the network models need are kept on the analysis.
     """
+    with funnel.shared_journeys():  # every KPI tree and diagnosis walks the same lead journeys
+        return _analyse_dealer(dealer, settings)
+
+
+def _analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     if settings.dealer_id not in (None, dealer.dealer_id):
         raise InputError(
             f"settings are for dealer {settings.dealer_id!r}, the data for {dealer.dealer_id!r}"
