@@ -176,3 +176,22 @@ def test_survival_fit_with_the_analytic_gradient_matches_the_numerical_one(deale
     slow = F._survival_features(dealer, CUT, pop, 1.0)
     assert fast.notna().all().all()
     np.testing.assert_allclose(fast.to_numpy(), slow.to_numpy(), atol=1e-4)
+
+
+def test_survival_inputs_of_the_active_customers_are_rows_of_the_fit_inputs(dealer):
+    """The survival features take the active customers' inputs from the fit's (every owner)."""
+    from crm_analytics.models.features import _survival_inputs
+
+    pop = active_customers(dealer, CUT)
+    owners, *every = _survival_inputs(dealer, CUT, None)
+    rows = owners.get_indexer(pop)
+    assert (rows >= 0).all()
+    ids, *own = _survival_inputs(dealer, CUT, pop)
+    assert ids.equals(pop)
+    for a, b in zip(every, own, strict=True):
+        np.testing.assert_array_equal(a[rows], b)
+
+
+def test_lead_labels_with_known_open_leads_are_the_same(dealer):
+    X = lead_features(dealer, CUT)
+    pd.testing.assert_frame_equal(lead_labels(dealer, CUT, leads=X.index), lead_labels(dealer, CUT))

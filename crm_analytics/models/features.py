@@ -521,9 +521,12 @@ def _survival_features(
     """
     cols = ["p_alive_cov", "p_churn_cov", "dropout_hazard_cov"]
     out = pd.DataFrame(np.nan, index=pop, columns=cols)
-    _, x, tx, T, W, Z = _survival_inputs(dealer, c, None)
+    owners, x, tx, T, W, Z = _survival_inputs(dealer, c, None)
     if len(x) < 50 or (x > 0).sum() < 20:
         return out
+    # the active customers are owners with a visit before c, and each owner's inputs are
+    # their own records': the rows of pop are taken from the fit's inputs
+    rows = owners.get_indexer(pop)
     theta0 = np.r_[np.log(2.0), 0.0, 0.0, np.log(0.15), np.zeros(Z.shape[1]), np.log(2.0)]
     bounds = [(-3.0, 5.0), (-5.0, 5.0), (-2.0, 2.0), (-8.0, 2.0)]
     bounds += [(-5.0, 5.0)] * Z.shape[1] + [(-3.0, 3.0)]
@@ -538,7 +541,10 @@ def _survival_features(
         )
         if not np.all(np.isfinite(res.x)):
             return out
-        _, x, tx, T, W, Z = _survival_inputs(dealer, c, pop)
+        if (rows < 0).any():  # not expected: pop is the active customers
+            _, x, tx, T, W, Z = _survival_inputs(dealer, c, pop)
+        else:
+            x, tx, T, W, Z = x[rows], tx[rows], T[rows], W[rows], Z[rows]
         r, alpha, mu1, mu2 = _surv_unpack(res.x, Z)
         lam = _surv_nodes(r, alpha, x, tx)
         A, B, N = _surv_terms(
@@ -832,8 +838,12 @@ def lead_labels(
     *,
     horizons: Sequence[int] = (7, 15, 30, 90),
     defeat_idle_days: float = 45,
+    leads: pd.Index | None = None,
 ) -> pd.DataFrame:
     """Whether each lead open at ``cutoff`` orders within each horizon (days) after it.
+
+    ``leads``: the open leads when already known (``open_leads(dealer, cutoff,
+    defeat_idle_days=...)``, e.g. the index of :func:`lead_features` at the same cutoff).
 
     Returns
     -------
@@ -853,7 +863,7 @@ def lead_labels(
             f"dealer {dealer.dealer_id}: lead labels at cutoff {c.date()} need orders up to "
             f"{(c + pd.Timedelta(days=h_max)).date()}, but the data end at {dealer.as_of.date()}."
         )
-    ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days)
+    ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days) if leads is None else leads
     od = dealer.orders
     od = od[od["ordered_at"] >= c].groupby("lead_id")["ordered_at"].min()
     dt = _days(od.reindex(ids) - c)

@@ -200,7 +200,7 @@ class LeadScoreModel(ScoringModel):
         Xs, Ys = [], []
         for c in cuts:
             X = lead_features(dealer, c, defeat_idle_days=idle)
-            Y = lead_labels(dealer, c, horizons=hs, defeat_idle_days=idle)
+            Y = lead_labels(dealer, c, horizons=hs, defeat_idle_days=idle, leads=X.index)
             Xs.append(X.reset_index().assign(cutoff=c))
             Ys.append(Y.reset_index(drop=True))
         return pd.concat(Xs, ignore_index=True), pd.concat(Ys, ignore_index=True)
