@@ -558,6 +558,9 @@ def describe_personas(model: PersonaModel, X: pd.DataFrame, *, top: int = 2) -> 
     # persona_features(population="customers") adds customers never interviewed
     who = "buyers" if "interviewed" not in X or X["interviewed"].all() else "customers"
     rows = []
+    # multi-choice sets split once (not once per persona); the whole population's counts too
+    sets = {c: X[c].map(_split) for c in model.multilabel if c != "gender"}
+    every = {c: v.explode().dropna() for c, v in sets.items()}
     for k in range(model.n_personas):
         m = labels == k
         sub = X[m]
@@ -574,10 +577,11 @@ def describe_personas(model: PersonaModel, X: pd.DataFrame, *, top: int = 2) -> 
             if c == "gender":
                 continue
             if c in model.multilabel:
-                allv = X[c].map(_split).explode().dropna()
-                subv = sub[c].map(_split).explode().dropna() if m.any() else pd.Series(dtype=object)
+                allv = every[c]
+                subs = sets[c][m]
+                subv = subs.explode().dropna() if m.any() else pd.Series(dtype=object)
                 n_all = max(X[c].map(bool).sum(), 1)
-                n_sub = max(sub[c].map(lambda v: bool(_split(v))).sum(), 1)
+                n_sub = max(subs.map(bool).sum(), 1)
             else:
                 allv, subv = X[c].dropna(), sub[c].dropna()
                 n_all, n_sub = max(len(allv), 1), max(len(subv), 1)
