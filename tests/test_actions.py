@@ -527,3 +527,15 @@ def test_dormant_list_ranked_by_value_at_risk(dealer, base_models):
     assert [x for x in deck["customer_id"] if x in set(ours)] == ours
     with pytest.raises(InputError, match="clv must be >= 0"):
         call_lists(dealer, scores=sc.assign(clv=-1.0), reasons=["dormant_activation"])
+
+
+def test_add_years_matches_pandas_date_offset():
+    from crm_analytics.actions.call_lists import _add_years
+
+    rng = np.random.default_rng(1)
+    t = pd.Timestamp("2010-01-01") + pd.to_timedelta(rng.integers(0, 16 * 365 * 86400, 2000), "s")
+    t = t.append(pd.DatetimeIndex(["2012-02-29 13:45:10", "2016-02-29", "2019-12-31 23:59:59"]))
+    years = rng.integers(1, 12, len(t))
+    want = [pd.Timestamp(p) + pd.DateOffset(years=int(k)) for p, k in zip(t, years, strict=True)]
+    got = _add_years(t.to_numpy("datetime64[ns]"), years)
+    np.testing.assert_array_equal(got, np.array(want, dtype="datetime64[ns]"))

@@ -786,6 +786,21 @@ def _defeated(ctx: dict) -> pd.DataFrame:
     )
 
 
+def _add_years(t: np.ndarray, years: np.ndarray) -> np.ndarray:
+    """``t + pd.DateOffset(years=years)`` element-wise (Feb 29 to Feb 28 in a common year; the
+    time of day kept), without a Python loop over the rows."""
+    t = np.asarray(t, dtype="datetime64[ns]")
+    day = t.astype("datetime64[D]")
+    month = day.astype("datetime64[M]")
+    y = month.astype("datetime64[Y]")
+    to = (y + np.asarray(years, dtype=int)).astype("datetime64[M]") + (
+        month - y.astype("datetime64[M]")
+    )
+    last = ((to + 1).astype("datetime64[D]") - to.astype("datetime64[D]")).astype(int)
+    dom = np.minimum((day - month.astype("datetime64[D]")).astype(int), last - 1)
+    return to.astype("datetime64[D]") + dom + (t - day.astype("datetime64[ns]"))
+
+
 def _trade_in(ctx: dict) -> pd.DataFrame:
     v, as_of, prm = ctx["vehicles"], ctx["as_of"], ctx["params"]["reasons"]["trade_in"]
     horizon = as_of + float(ctx["params"]["horizon_days"]) * _DAY
@@ -795,17 +810,10 @@ def _trade_in(ctx: dict) -> pd.DataFrame:
     newest = v.sort_values("purchase_date").groupby("customer_id").tail(1)
     years_now = (as_of - newest["purchase_date"]) / _DAY / 365.25
     whole = np.floor(years_now.to_numpy(float))
-    anniv = (
-        pd.Series(
-            [
-                pd.Timestamp(p) + pd.DateOffset(years=int(y) + 1)
-                for p, y in zip(newest["purchase_date"], whole, strict=True)
-            ],
-            index=newest.index,
-            dtype="datetime64[ns]",
-        )
-        if len(newest)
-        else pd.Series(dtype="datetime64[ns]")
+    anniv = pd.Series(
+        _add_years(newest["purchase_date"].to_numpy("datetime64[ns]"), whole.astype(int) + 1),
+        index=newest.index,
+        dtype="datetime64[ns]",
     )
     age_at = whole + 1
     sel = (
