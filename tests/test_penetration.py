@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -99,3 +100,62 @@ def test_empty_period_gives_nan_with_reason():
     assert np.isnan(r["penetration"].iloc[0])
     w = what_if(dec, "finance", to=0.5)
     assert np.isnan(w["delta_gross_profit_per_year"].iloc[0])
+
+
+def _true_rates(customers: int, index: int = 0) -> dict[str, float]:
+    """The simulated dealer's take-up probability of each value-added line (the same for every
+    consultant and car model in the simulator)."""
+    from crm_analytics.sim import SimConfig
+    from crm_analytics.sim.context import DealerContext
+
+    cfg = SimConfig(n_dealers=index + 1, customers_per_dealer=customers)
+    p = DealerContext.create(cfg, index).p
+    return {
+        "finance": p.finance_rate,
+        "insurance": p.insurance_rate,
+        "accessories": p.accessories_rate,
+        "extended_warranty": p.extended_warranty_rate,
+        "trade_in": p.trade_in_rate,
+    }
+
+
+@pytest.mark.parametrize("by", ["consultant", "model"])
+def test_penetration_by_group_against_the_simulator(dealer, by):
+    from crm_analytics.metrics.penetration import penetration_by
+
+    period = ("2021-07-01", "2026-06-30")
+    out = penetration_by(dealer, by, period=period)
+    true = _true_rates(1500)
+    whole = sales_penetration(dealer, period=period).set_index("line")
+    groups = out[out["group"] != "all"]
+    for line, g in groups.groupby("line"):
+        # the groups add up to the dealer's own penetration table
+        assert g["deliveries"].sum() == whole.at[line, "contacts"]
+        assert g["takers"].sum() == whole.at[line, "takers"]
+    # the simulator gives every consultant and model the dealer's rate: the 95% intervals
+    # cover it, and the homogeneity test finds no difference beyond chance
+    big = groups[groups["deliveries"] >= 10]
+    rates = big["line"].map(true)
+    covered = ((big["ci_low"] <= rates) & (rates <= big["ci_high"])).mean()
+    assert len(big) >= 20 and covered >= 0.85, (len(big), covered)
+    assert out.groupby("line")["p_value"].first().min() > 0.001
+    if by == "model":
+        assert set(groups["group"]) <= {"Q50L", "QX50", "QX60", "Q70L", "QX80"}
+    else:
+        ids = set(dealer.leads["consultant_id"].dropna()) | {"unassigned"}
+        assert set(groups["group"]) <= ids
+
+
+def test_penetration_by_detects_a_consultant_difference(dealer):
+    """Finance taken on every order of one consultant's leads: the test flags it."""
+    from crm_analytics.metrics.penetration import penetration_by
+
+    cons = dealer.leads.set_index("lead_id")["consultant_id"]
+    top = dealer.orders["lead_id"].map(cons).value_counts().index[0]
+    o = dealer.orders.copy()
+    o.loc[o["lead_id"].map(cons) == top, "finance"] = True
+    d = dataclasses.replace(dealer, tables={**dealer.tables, "orders": o})
+    out = penetration_by(d, "consultant", period=("2021-07-01", "2026-06-30"))
+    fin = out[out["line"] == "finance"].set_index("group")
+    assert fin.at[top, "penetration"] == 1.0
+    assert fin["p_value"].iloc[0] < 0.001

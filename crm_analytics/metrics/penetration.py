@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
@@ -321,8 +322,70 @@ def what_if(
     )
 
 
+def penetration_by(dealer: DealerData, by: str, *, period: Any = None) -> pd.DataFrame:
+    """Value-added penetration of the deliveries in the period, per sales consultant or car
+    model (the deck's item 6), with Wilson 95 % intervals and a test of whether the groups
+    differ beyond chance.
+
+    Parameters
+    ----------
+    dealer
+        The dealer.
+    by
+        ``consultant`` (the consultant of the order's lead; ``unassigned`` without one) or
+        ``model`` (the car model ordered).
+    period
+        Deliveries dated in it (as :func:`sales_penetration`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group and line (:data:`SALES_LINES`), the group ``all`` last:
+        ``group, line, deliveries, takers, penetration, ci_low, ci_high, p_value`` (the
+        chi-square test of homogeneity of the line's penetration across the groups; the same
+        on every row of a line, NaN with fewer than two groups with deliveries).
+    """
+    if by not in ("consultant", "model"):
+        raise InputError(f"penetration by {by!r}: use 'consultant' or 'model'")
+    o = dealer.orders
+    start = o["delivered_at"].min() if len(o) else None
+    lo, hi, _ = _bounds(dealer, period, start)
+    d = o[o["delivered_at"].between(lo, hi)]
+    if by == "model":
+        group = d["model"].astype(str)
+    else:
+        cons = dealer.leads.drop_duplicates("lead_id").set_index("lead_id")["consultant_id"]
+        group = d["lead_id"].map(cons).fillna("unassigned").astype(str)
+    rows = []
+    for line, take, _margin in SALES_LINES:
+        took = (d[take] > 0) if take == "accessories_amount" else d[take].astype(bool)
+        t = pd.DataFrame({"group": group.to_numpy(), "took": took.to_numpy()})
+        g = t.groupby("group", sort=True)["took"].agg(["size", "sum"])
+        p_value = np.nan
+        if len(g) >= 2 and 0 < g["sum"].sum() < g["size"].sum():
+            table = np.column_stack([g["sum"], g["size"] - g["sum"]])
+            p_value = float(stats.chi2_contingency(table, correction=False)[1])
+        g.loc["all"] = [g["size"].sum(), g["sum"].sum()]
+        for key, r in g.iterrows():
+            rows.append(
+                {
+                    "group": key,
+                    "line": line,
+                    "deliveries": int(r["size"]),
+                    "takers": int(r["sum"]),
+                    "p_value": p_value,
+                }
+            )
+    out = pd.DataFrame(rows)
+    out["penetration"] = out["takers"] / out["deliveries"].where(out["deliveries"] > 0)
+    out["ci_low"], out["ci_high"] = wilson_interval(out["takers"], out["deliveries"])
+    cols = ["group", "line", "deliveries", "takers", "penetration", "ci_low", "ci_high"]
+    return out[[*cols, "p_value"]]
+
+
 __all__ = [
     "SALES_LINES",
+    "penetration_by",
     "profit_decomposition",
     "renewal_penetration",
     "sales_penetration",
