@@ -85,6 +85,13 @@ if not items:
 else:
     plots.plot_gaps(gaps, lang=lang)
     plt.show()
+pace = sec.pacing_view(analysis, L)  # month-to-date pacing against the month's targets
+if pace:
+    out.show_heading(pace["heading"], 3)
+    out.show_text(pace["note"], muted=True)
+    out.show_table(pace["table"])
+    for alert in pace["alerts"]:
+        out.show_text(alert)
 
 # %%
 sec.show_section("kpis", L, dealer.as_of)
@@ -225,6 +232,25 @@ if not sec.show_missing(analysis, "profit", L):
         lang=lang,
     )
     plt.show()
+
+for by in ("consultant", "model"):  # value-added penetration per consultant and car model
+    view = sec.penetration_view(analysis, by, L)
+    if view:
+        out.show_heading(view["heading"], 3)
+        out.show_text(view["note"], muted=True)
+        out.show_table(view["table"])
+
+# %%
+# After-sales by vehicle age: retention of the vehicles sold here and the customer-pay mix.
+sec.show_section("aftersales", L, dealer.as_of)
+view = sec.aftersales_view(analysis, L)
+if view:
+    out.show_text(view["retention_note"], muted=True)
+    out.show_table(view["retention"])
+    out.show_text(view["pay_mix_note"], muted=True)
+    out.show_table(view["pay_mix"])
+else:
+    out.show_text(t("not_available", L, why=why("", L)), muted=True)
 
 # %%
 sec.show_section("predictability", L, dealer.as_of)
@@ -371,6 +397,19 @@ else:
     )
 
 # %%
+# Speed to lead: first response to inbound leads, conversion by response time, the effect.
+sec.show_section("speed", L, dealer.as_of)
+view = sec.speed_to_lead_view(analysis, L)
+if view:
+    out.show_text(view["note"], muted=True)
+    out.show_table(view["distribution"])
+    out.show_text(view["bands_note"], muted=True)
+    out.show_table(view["bands"])
+    out.show_text(view["effect"])
+else:
+    out.show_text(t("not_available", L, why=why("", L)), muted=True)
+
+# %%
 sec.show_section("media", L, dealer.as_of)
 out.show_text(t("media_note", L, **window), muted=True)
 for name, key in (("media_by_channel", "channel"), ("media_by_model", "model")):
@@ -458,6 +497,21 @@ if not sec.show_missing(analysis, "defeat", L):
             L,
         )
     )
+
+# %%
+# Complaint handling: counts, service levels, reopen rate, retention after a complaint.
+sec.show_section("complaints", L, dealer.as_of)
+view = sec.complaints_view(analysis, L)
+if view:
+    out.show_text(view["counts_note"], muted=True)
+    out.show_table(view["counts"])
+    out.show_text(view["handling_note"], muted=True)
+    out.show_table(view["handling"])
+    out.show_text(view["retention_note"], muted=True)
+    if view["retention"] is not None:
+        out.show_table(view["retention"])
+else:
+    out.show_text(t("not_available", L, why=why("", L)), muted=True)
 
 # %%
 sec.show_section("personas", L, dealer.as_of)

@@ -184,3 +184,49 @@ def test_maturing_kpis_are_on_a_cohort_with_full_follow_up(runs):
         assert tree.at[k, "window_end"] == mend
         assert tree.at[k, "value"] == pytest.approx(ref[k], nan_ok=True)
     assert (tree.loc["visit_rate", "window_end"]) == a.period[1]
+
+
+def _section(body: str, anchor: str) -> str:
+    """The visible text of one section (to the next section's anchor), whitespace collapsed."""
+    anchors = [a for a, _ in SECTIONS]
+    start = body.index(f'id="{anchor}"')
+    i = anchors.index(anchor)
+    end = body.index(f'id="{anchors[i + 1]}"') if i + 1 < len(anchors) else len(body)
+    return re.sub(r"\s+", " ", _visible(body[start:end]))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_deck_capabilities_show_the_data_counts(runs, lang):
+    """Speed to lead, complaints, after-sales by vehicle age and the month-to-date pacing are
+    in each report, their totals equal to counts made here from the dealer's tables."""
+    from crm_analytics.core.schema import INBOUND_CHANNELS
+
+    for did in DEALERS:
+        a = load_analysis(runs[lang] / did / "analysis.pkl")
+        d, body = a.dealer, _body(runs[lang] / did / "report.html")
+        inbound = int(d.leads["channel"].isin(INBOUND_CHANNELS).sum())
+        speed = _section(body, "speed")
+        assert f"{label('all_inbound', lang)} {inbound:,} " in speed, (did, speed[:400])
+        assert label("no_response", lang) in speed and label("rate_ratio", lang) in speed
+        complaints = _section(body, "complaints")
+        assert f"{label('total', lang)} {len(d.complaints):,} " in complaints
+        assert label("complaint_stage.service", lang) in complaints
+        start, end = a.period
+        at = d.service_visits["at"]
+        n_ro = int(((at >= start) & (at < end + pd.Timedelta(days=1))).sum())
+        after = _section(body, "aftersales")
+        assert f"{label('all_ages', lang)} {n_ro:,} " in after, (did, after[:400])
+        assert label("vehicles_sold_here", lang) in after
+        o = d.orders
+        delivered = int(o["delivered_at"].between(start, end + pd.Timedelta(days=1)).sum())
+        profit = _section(body, "profit")
+        for by in ("consultant", "model"):  # penetration per group, the dealer's total last
+            assert label("by_" + by, lang) in profit
+        assert profit.count(f"{label('total', lang)} {delivered:,} ") == 2, (did, delivered)
+        as_of = pd.Timestamp(d.as_of)
+        month = as_of.to_period("M").start_time
+        created = d.leads["created_at"]
+        n_month = int(((created >= month) & (created < as_of + pd.Timedelta(days=1))).sum())
+        summary = _section(body, "summary")
+        assert t("pacing", lang, month=as_of.strftime("%Y-%m")) in summary
+        assert f"{label('pace.leads', lang)} {n_month:,} " in summary, (did, summary[-600:])

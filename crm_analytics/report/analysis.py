@@ -31,6 +31,7 @@ from crm_analytics.metrics import (
     complaints,
     funnel,
     lifecycle,
+    pacing,
     penetration,
     quality,
     service_retention,
@@ -122,6 +123,10 @@ class DealerAnalysis:
         ``Settings.section("lifecycle")["complaints"]``): ``counts`` (category by stage),
         ``handling`` (per category), ``retention`` (resolved against unresolved; empty with a
         note in ``complaints_note`` when either group is empty).
+    pacing
+        Month-to-date pacing of leads, orders and deliveries in the data date's month
+        (:func:`crm_analytics.metrics.pacing.month_to_date_pacing`, ``params/targets.yaml``
+        ``pacing``).
     service_mix
         After-sales by vehicle age (:mod:`crm_analytics.metrics.service_retention`):
         ``retention`` (vehicles sold here, by age cohort, last 12 months) and ``pay_mix``
@@ -152,6 +157,7 @@ class DealerAnalysis:
     complaints: dict[str, pd.DataFrame] = field(default_factory=dict)
     complaints_note: str = ""
     service_mix: dict[str, pd.DataFrame] = field(default_factory=dict)
+    pacing: pd.DataFrame = field(default_factory=pd.DataFrame)
     tree: pd.DataFrame = field(default_factory=pd.DataFrame)
     diagnosis: pd.DataFrame = field(default_factory=pd.DataFrame)
     maturity: dict[str, Any] = field(default_factory=dict)
@@ -267,6 +273,7 @@ def _analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
         ),
         "pay_mix": service_retention.pay_mix(dealer.service_visits, dealer.vehicles, period=period),
     }
+    analysis.pacing = _pacing(dealer)
     analysis.tree, analysis.diagnosis, analysis.maturity = diagnosis_with_maturity(
         dealer, period, settings.funnel_targets(), reconciliation=reconciliation
     )
@@ -368,6 +375,13 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
             lambda by=by: attribution.media_efficiency(dealer, by=by, period=(start, end)),
         )
     _section(out, notes, "consultants", lambda: consultant_table(dealer, start, end))
+    for by in ("consultant", "model"):  # value-added penetration per group (issue 17 item 6)
+        _section(
+            out,
+            notes,
+            "penetration_by_" + by,
+            lambda by=by: penetration.penetration_by(dealer, by, period=(start, end)),
+        )
     _section(
         out,
         notes,
@@ -501,6 +515,18 @@ def _speed_to_lead(dealer: DealerData, analysis: DealerAnalysis) -> None:
         analysis.speed_to_lead["effect"] = speed_to_lead.response_effect(leads, as_of=as_of)
     except InsufficientDataError as err:
         analysis.speed_to_lead_note = str(err)
+
+
+def _pacing(dealer: DealerData) -> pd.DataFrame:
+    raw = load_params("targets").get("pacing") or {}
+    return pacing.month_to_date_pacing(
+        dealer.leads,
+        dealer.orders,
+        as_of=dealer.as_of,
+        targets=raw.get("months") or None,
+        growth=float(raw.get("growth", 0.0)),
+        weekdays=raw.get("open_weekdays", pacing.OPEN_WEEKDAYS),
+    )
 
 
 def _complaints(dealer: DealerData, settings: Settings, analysis: DealerAnalysis) -> None:

@@ -34,6 +34,11 @@ from crm_analytics.report.text import (
 __all__ = [
     "SECTIONS",
     "action_lists",
+    "aftersales_view",
+    "complaints_view",
+    "pacing_view",
+    "penetration_view",
+    "speed_to_lead_view",
     "show_missing",
     "show_section",
     "diagnosis_blocks",
@@ -57,14 +62,17 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("funnel", "kpi_tree"),
     ("diagnosis", "diagnosis"),
     ("profit", "profit"),
+    ("aftersales", "aftersales_section"),
     ("predictability", "predictability"),
     ("lifecycle", "lifecycle"),
     ("clv", "clv"),
     ("churn", "churn"),
     ("leads", "leads_section"),
+    ("speed", "speed_section"),
     ("media", "media"),
     ("lists", "lists"),
     ("satisfaction", "satisfaction"),
+    ("complaints", "complaints_section"),
     ("personas", "personas"),
     ("previous", "previous"),
 )
@@ -479,3 +487,371 @@ def action_lists(a: DealerAnalysis, lang: str) -> pd.DataFrame:
             }
         )
     return translate(pd.DataFrame(rows).set_index("reason"), lang)
+
+
+# ---------------------------------------------------------------------------------------------
+# Speed to lead, complaints, after-sales by vehicle age, month-to-date pacing (issue 17)
+# ---------------------------------------------------------------------------------------------
+
+
+def _span(times: Any, end: Any = None) -> tuple[Any, Any]:
+    """First and last date of ``times`` (``end``: the last date instead)."""
+    s = pd.to_datetime(pd.Series(times)).dropna()
+    if s.empty:
+        return None, end
+    return s.min(), (s.max() if end is None else end)
+
+
+def _minutes(v: Any) -> str:
+    return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):,.1f}"
+
+
+def _pct(v: Any) -> str:
+    return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):.1%}"
+
+
+def _pct_interval(lo: Any, hi: Any) -> str:
+    a, b = _pct(lo), _pct(hi)
+    return "–" if a == "–" else f"{a} – {b}"
+
+
+def _band_name(band: str, lang: str) -> str:
+    """``0-5 min`` / ``240+ min`` / ``1-2 y`` in ``lang``; ``none`` is no response."""
+    if band == "none":
+        return label("no_response", lang)
+    if band.endswith(" min"):
+        return band[:-4] + ("分钟" if lang == "zh" else " min")
+    if band.endswith(" y"):
+        return band[:-2] + ("年" if lang == "zh" else " years")
+    return label(band, lang)
+
+
+def speed_to_lead_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
+    """The speed-to-lead section: ``distribution`` (first-response minutes per inbound
+    channel), ``bands`` (lead-to-order rate by response band, 95 % intervals), ``effect``
+    (the fast-against-slow sentence, or why it is missing) and the notes with their windows.
+    Empty when the analysis has no speed-to-lead numbers."""
+    stl = getattr(a, "speed_to_lead", None) or {}
+    if "distribution" not in stl:
+        return {}
+    as_of = pd.Timestamp(a.dealer.as_of)
+    leads = a.dealer.leads
+    first, _ = _span(leads["created_at"])
+    days = 90  # metrics.speed_to_lead: a lead's outcome is known after min_age_days
+    mature_end = as_of - pd.Timedelta(days=days)
+    d = stl["distribution"]
+    key = d.columns[0]
+    dist = pd.DataFrame(
+        {
+            "channel": [
+                label("all_inbound" if c == "all" else c, lang) for c in d[key].astype(str)
+            ],
+            "leads": [f"{v:,}" for v in d["leads"]],
+            "responded": [f"{v:,}" for v in d["responded"]],
+            "median_minutes": [_minutes(v) for v in d["median_minutes"]],
+            "p90_minutes": [_minutes(v) for v in d["p90_minutes"]],
+            **{
+                c: [_pct(v) for v in d[c]]
+                for c in ("within_5_min", "within_15_min", "within_60_min")
+                if c in d
+            },
+        }
+    ).set_index("channel")
+    b = stl["bands"]
+    bands = pd.DataFrame(
+        {
+            "response_band": [_band_name(x, lang) for x in b["band"]],
+            "leads": [f"{v:,}" for v in b["leads"]],
+            "orders": [f"{v:,}" for v in b["orders"]],
+            "conversion": [_pct(v) for v in b["conversion"]],
+            "interval": [
+                _pct_interval(lo, hi) for lo, hi in zip(b["ci_low"], b["ci_high"], strict=True)
+            ],
+            "rate_ratio": [
+                "–" if not math.isfinite(float(v)) else f"{float(v):.2f}×" for v in b["rate_ratio"]
+            ],
+        }
+    ).set_index("response_band")
+    e = stl.get("effect")
+    if e is None or len(e) == 0:
+        effect = t("not_available", lang, why=why(getattr(a, "speed_to_lead_note", ""), lang))
+    else:
+        r = e.iloc[0]
+        effect = t(
+            "speed_effect",
+            lang,
+            minutes=f"{r['threshold_minutes']:g}",
+            rr=f"{r['rate_ratio']:.2f}",
+            lo=f"{r['ci_low']:.2f}",
+            hi=f"{r['ci_high']:.2f}",
+            fast=f"{int(r['fast_leads']):,}",
+            slow=f"{int(r['slow_leads']):,}",
+            start=fmt_date(first),
+            end=fmt_date(mature_end),
+            verdict=t(
+                "effect_clear" if r["ci_low"] > 1 or r["ci_high"] < 1 else "effect_unclear", lang
+            ),
+        )
+    return {
+        "note": t("speed_note", lang, start=fmt_date(first), end=fmt_date(as_of)),
+        "distribution": translate(dist, lang),
+        "bands_note": t(
+            "speed_bands_note", lang, start=fmt_date(first), end=fmt_date(mature_end), days=days
+        ),
+        "bands": translate(bands, lang),
+        "effect": effect,
+    }
+
+
+def complaints_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
+    """The complaints section: ``counts`` (category by stage), ``handling`` (response and
+    resolution against the service levels, reopen rate, per category), ``retention``
+    (resolved against unresolved) and the notes with their windows and service levels."""
+    cp = getattr(a, "complaints", None) or {}
+    if "counts" not in cp:
+        return {}
+    sla = a.settings.section("lifecycle")["complaints"]
+    as_of = pd.Timestamp(a.dealer.as_of)
+    table = a.dealer.complaints
+    first, _ = _span(table["opened_at"]) if len(table) else (None, None)
+    c = cp["counts"]
+    counts = pd.DataFrame(
+        [[f"{int(v):,}" for v in row] for row in c.to_numpy()],
+        index=[label("total" if i == "total" else "complaint." + i, lang) for i in c.index],
+        columns=[label("total" if s == "total" else "complaint_stage." + s, lang) for s in c],
+    )
+    h = cp["handling"]
+    key = h.columns[0]
+    resp_col = t("sla_response_col", lang, hours=f"{sla['first_response_hours']:g}")
+    res_col = t("sla_resolution_col", lang, days=f"{sla['resolution_days']:g}")
+    handling = pd.DataFrame(
+        {
+            "complaint_category": [
+                label("total" if x == "all" else "complaint." + x, lang) for x in h[key]
+            ],
+            "complaints_col": [f"{v:,}" for v in h["complaints"]],
+            "median_response_hours": [_minutes(v) for v in h["median_response_hours"]],
+            resp_col: [_pct(v) for v in h["response_sla_rate"]],
+            "median_resolution_days": [_minutes(v) for v in h["median_resolution_days"]],
+            res_col: [_pct(v) for v in h["resolution_sla_rate"]],
+            "open_complaints": [f"{v:,}" for v in h["open"]],
+            "reopen_rate": [_pct(v) for v in h["reopen_rate"]],
+            "interval": [
+                _pct_interval(lo, hi)
+                for lo, hi in zip(h["reopen_ci_low"], h["reopen_ci_high"], strict=True)
+            ],
+        }
+    ).set_index("complaint_category")
+    out: dict[str, Any] = {
+        "counts_note": t("complaints_note", lang, start=fmt_date(first), end=fmt_date(as_of)),
+        "counts": counts,
+        "handling_note": t(
+            "complaints_sla_note",
+            lang,
+            hours=f"{sla['first_response_hours']:g}",
+            days=f"{sla['resolution_days']:g}",
+            start=fmt_date(first),
+            end=fmt_date(as_of),
+            as_of=fmt_date(as_of),
+        ),
+        "handling": translate(handling, lang),
+        "retention": None,
+    }
+    r = cp.get("retention")
+    horizon = float(sla["retention_horizon_days"])
+    if r is None or len(r) == 0:
+        out["retention_note"] = t(
+            "not_available", lang, why=why(getattr(a, "complaints_note", ""), lang)
+        )
+        return out
+    sv_start, _ = _span(a.dealer.service_visits["at"])
+    start = max(x for x in (first, sv_start) if x is not None)
+    names = {"resolved": "resolved_group", "unresolved": "unresolved_group"}
+    names["difference"] = "retention_gap"
+    out["retention_note"] = t(
+        "complaint_retention_note",
+        lang,
+        start=fmt_date(start),
+        end=fmt_date(as_of - pd.Timedelta(days=horizon)),
+        days=f"{horizon:g}",
+    )
+    out["retention"] = translate(
+        pd.DataFrame(
+            {
+                "group": [label(names[g], lang) for g in r["group"]],
+                "complainers": [f"{v:,}" for v in r["complainers"]],
+                "retained": [f"{v:,}" for v in r["retained"]],
+                "retention": [
+                    fmt_pp("retention", v, lang) if g == "difference" else _pct(v)
+                    for g, v in zip(r["group"], r["retention"], strict=True)
+                ],
+                "interval": [
+                    f"{fmt_pp('retention', lo, lang)} – {fmt_pp('retention', hi, lang)}"
+                    if g == "difference"
+                    else _pct_interval(lo, hi)
+                    for g, lo, hi in zip(r["group"], r["ci_low"], r["ci_high"], strict=True)
+                ],
+            }
+        ).set_index("group"),
+        lang,
+    )
+    return out
+
+
+def aftersales_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
+    """The after-sales-by-vehicle-age section: ``retention`` (vehicles sold here, serviced in
+    the last 12 months, by age cohort) and ``pay_mix`` (customer-pay against warranty and
+    recall work in the period, by age at the visit), with their notes."""
+    sm = getattr(a, "service_mix", None) or {}
+    if "retention" not in sm:
+        return {}
+    as_of = pd.Timestamp(a.dealer.as_of)
+    start, end = a.period
+    r = sm["retention"]
+    retention = pd.DataFrame(
+        {
+            "age_band": [_band_name(x, lang) for x in r["age_band"]],
+            "vehicles_sold_here": [f"{v:,}" for v in r["vehicles"]],
+            "serviced_12m": [f"{v:,}" for v in r["retained"]],
+            "retention": [_pct(v) for v in r["retention"]],
+            "interval": [
+                _pct_interval(lo, hi) for lo, hi in zip(r["ci_low"], r["ci_high"], strict=True)
+            ],
+        }
+    ).set_index("age_band")
+    p = sm["pay_mix"]
+    mix = pd.DataFrame(
+        {
+            "age_at_visit": [
+                label("all_ages", lang) if x == "all" else _band_name(x, lang)
+                for x in p["age_band"].astype(str)
+            ],
+            "repair_orders": [f"{v:,}" for v in p["repair_orders"]],
+            "customer_pay_share": [_pct(v) for v in p["customer_pay_share"]],
+            "customer_pay_revenue": [f"{v:,.0f}" for v in p["customer_pay_revenue"]],
+            "maker_paid_revenue": [f"{v:,.0f}" for v in p["maker_paid_revenue"]],
+            "customer_pay_revenue_share": [_pct(v) for v in p["customer_pay_revenue_share"]],
+        }
+    ).set_index("age_at_visit")
+    return {
+        "retention_note": t(
+            "retention_age_note",
+            lang,
+            as_of=fmt_date(as_of),
+            start=fmt_date(as_of - pd.Timedelta(days=365)),
+        ),
+        "retention": translate(retention, lang),
+        "pay_mix_note": t("pay_mix_note", lang, start=fmt_date(start), end=fmt_date(end)),
+        "pay_mix": translate(mix, lang),
+    }
+
+
+def pacing_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
+    """Month-to-date pacing: the heading, the note (month, open days), the table (so far,
+    month target, pro-rated target, ahead or behind, projected month end with its 80 %
+    interval, status) and one alert sentence per measure whose status is red."""
+    p = getattr(a, "pacing", None)
+    if p is None or len(p) == 0:
+        return {}
+    as_of = fmt_date(a.dealer.as_of)
+    first = p.iloc[0]
+    month = str(first["month"])
+
+    def n(v: Any, digits: int = 0) -> str:
+        return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):,.{digits}f}"
+
+    table = pd.DataFrame(
+        {
+            "measure": [label("pace." + m, lang) for m in p["measure"]],
+            "so_far": [n(v) for v in p["actual"]],
+            "month_target": [n(v) for v in p["target"]],
+            "target_basis": [label("basis." + b, lang) for b in p["basis"]],
+            "target_to_date": [n(v, 1) for v in p["expected"]],
+            "ahead_behind": [
+                "–" if not math.isfinite(float(v)) else f"{float(v):+,.1f}".replace("-", "−")
+                for v in p["gap"]
+            ],
+            "projected": [n(v) for v in p["projected"]],
+            "projected_interval": [
+                "–" if n(lo) == "–" else f"{n(lo)} – {n(hi)}"
+                for lo, hi in zip(p["projected_low"], p["projected_high"], strict=True)
+            ],
+            "status": [status_text(s, label(s, lang)) if s else "–" for s in p["status"]],
+        }
+    ).set_index("measure")
+    final = int(first["open_days_elapsed"]) >= int(first["open_days"])
+    alerts = [
+        t(
+            "pacing_alert_final" if final else "pacing_alert",
+            lang,
+            measure=_inline(label("pace." + r.measure, lang), lang),
+            actual=n(r.actual),
+            expected=n(r.expected, 1),
+            as_of=as_of,
+            gap=n(-r.gap, 0 if final else 1),
+            projected=n(r.projected),
+            lo=n(r.projected_low),
+            hi=n(r.projected_high),
+            target=n(r.target),
+        )
+        for r in p.itertuples(index=False)
+        if r.status in ("red", "amber")
+    ]
+    if not alerts:
+        alerts = [t("pacing_none" if (p["basis"] == "none").all() else "pacing_ok", lang)]
+    return {
+        "heading": t("pacing", lang, month=month),
+        "note": t(
+            "pacing_note",
+            lang,
+            month=month,
+            as_of=as_of,
+            worked=int(first["open_days_elapsed"]),
+            days=int(first["open_days"]),
+        ),
+        "table": translate(table, lang),
+        "alerts": alerts,
+    }
+
+
+def penetration_view(a: DealerAnalysis, by: str, lang: str) -> dict[str, Any]:
+    """Value-added penetration per sales consultant (``by="consultant"``) or car model
+    (``"model"``) in the period: the note (window, the lines that differ beyond chance) and the
+    table (deliveries and each line's penetration per group, the dealer's total last)."""
+    name = "penetration_by_" + by
+    if name not in a.sections:
+        return {}
+    pen = a.sections[name]
+    start, end = a.period
+    staff = a.dealer.staff
+    names = staff.set_index("staff_id")["name"] if by == "consultant" and len(staff) else {}
+
+    def group_name(g: str) -> str:
+        if g in ("all", "unassigned"):
+            return label("total" if g == "all" else g, lang)
+        return str(names.get(g, g)) if by == "consultant" else g
+
+    wide = pen.pivot(index="group", columns="line", values="penetration")
+    lines = [x for x in pen["line"].drop_duplicates()]
+    n = pen.drop_duplicates("group").set_index("group")["deliveries"]
+    order = [g for g in pen["group"].drop_duplicates() if g != "all"] + ["all"]
+    table = pd.DataFrame(
+        {"deliveries": [f"{int(n[g]):,}" for g in order]}
+        | {line: [_pct(wide.at[g, line]) for g in order] for line in lines},
+        index=[group_name(g) for g in order],
+    )
+    p = pen.drop_duplicates("line").set_index("line")["p_value"]
+    differ = [label(x, lang) for x in lines if pd.notna(p[x]) and p[x] < 0.05]
+    sep = "、" if lang == "zh" else ", "
+    return {
+        "heading": label("by_" + by, lang),
+        "note": t(
+            "penetration_by_note",
+            lang,
+            start=fmt_date(start),
+            end=fmt_date(end),
+            group=_inline(label("by_" + by, lang), lang),
+            lines=sep.join(differ) or label("none", lang),
+        ),
+        "table": translate(table, lang),
+    }

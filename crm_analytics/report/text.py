@@ -387,6 +387,70 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "high": ("High risk", "高风险"),
     "medium": ("Medium risk", "中风险"),
     "low": ("Low risk", "低风险"),
+    # -- speed-to-lead, complaints, service by vehicle age, month-to-date pacing ---------------
+    "responded": ("Answered", "已响应"),
+    "median_minutes": ("Median first response (min)", "首次响应中位数(分钟)"),
+    "p90_minutes": ("90% answered within (min)", "90分位响应时间(分钟)"),
+    "within_5_min": ("Answered within 5 min", "5分钟内响应"),
+    "within_15_min": ("Answered within 15 min", "15分钟内响应"),
+    "within_60_min": ("Answered within 60 min", "60分钟内响应"),
+    "response_band": ("First response", "首次响应时间"),
+    "conversion": ("Lead-to-order rate", "线索成交率"),
+    "rate_ratio": ("Against the fastest band", "相对最快档(倍)"),
+    "no_response": ("No response", "未响应"),
+    "all_inbound": ("All inbound channels", "全部集客渠道"),
+    "complaint_category": ("Complaint about", "投诉类别"),
+    "complaints_col": ("Complaints", "投诉数"),
+    "complaint.repair_quality": ("Repair quality", "维修质量"),
+    "complaint.waiting_time": ("Waiting time", "等待时间"),
+    "complaint.price": ("Price", "价格"),
+    "complaint.staff_attitude": ("Staff attitude", "服务态度"),
+    "complaint.parts_availability": ("Parts availability", "配件供应"),
+    "complaint.broken_promise": ("Broken promise", "未兑现承诺"),
+    "complaint_stage.sales": ("Sales", "销售"),
+    "complaint_stage.delivery": ("Delivery", "交车"),
+    "complaint_stage.service": ("After-sales service", "售后服务"),
+    "complaint_stage.insurance": ("Insurance", "保险"),
+    "median_response_hours": ("Median first response (hours)", "首次响应中位数(小时)"),
+    "median_resolution_days": ("Median resolution (days)", "解决时长中位数(天)"),
+    "open_complaints": ("Still open", "未解决"),
+    "reopen_rate": ("Reopened after resolution", "解决后重开率"),
+    "complainers": ("Customers who complained", "投诉客户数"),
+    "retained": ("Serviced again", "再次进厂"),
+    "retention": ("Retention", "保有率"),
+    "resolved_group": ("Complaint resolved", "投诉已解决"),
+    "unresolved_group": ("Complaint unresolved", "投诉未解决"),
+    "retention_gap": ("Unresolved minus resolved", "未解决减已解决"),
+    "age_band": ("Vehicle age", "车龄"),
+    "vehicles_sold_here": ("Vehicles sold here", "本店售出车辆"),
+    "serviced_12m": ("Serviced in the last 12 months", "近12个月进厂"),
+    "age_at_visit": ("Vehicle age at the visit", "进厂时车龄"),
+    "repair_orders": ("Repair orders", "维修工单数"),
+    "customer_pay_share": ("Customer-pay share of orders", "客户付费工单占比"),
+    "customer_pay_revenue": ("Customer-pay revenue (yuan)", "客户付费产值(元)"),
+    "maker_paid_revenue": ("Warranty and recall revenue (yuan)", "索赔与召回产值(元)"),
+    "customer_pay_revenue_share": ("Customer-pay share of revenue", "客户付费产值占比"),
+    "unknown age": ("Age unknown", "车龄未知"),
+    "all_ages": ("All ages", "全部车龄"),
+    "measure": ("Measure", "指标"),
+    "so_far": ("So far this month", "本月至今"),
+    "month_target": ("Month target", "月度目标"),
+    "target_to_date": ("Target to date (pro rata)", "按进度应完成"),
+    "ahead_behind": ("Ahead (+) or behind (−)", "超前(+)或落后(−)"),
+    "projected": ("Projected month end", "预计月底"),
+    "projected_interval": ("80% interval", "80%区间"),
+    "target_basis": ("Target from", "目标来源"),
+    "basis.given": ("Set target", "设定目标"),
+    "basis.last_year": ("Same month last year", "去年同月"),
+    "basis.recent": ("Average of the last 3 months", "近3个月平均"),
+    "basis.none": ("No target", "无目标"),
+    "pace.leads": ("New leads", "新增线索"),
+    "pace.orders": ("Orders (not cancelled)", "订单(未取消)"),
+    "pace.deliveries": ("Deliveries", "交车"),
+    "deliveries": ("Deliveries", "交车数"),
+    "by_consultant": ("By sales consultant", "按销售顾问"),
+    "unassigned": ("Unassigned", "未分配"),
+    "none": ("none", "无"),
 }
 
 
@@ -627,6 +691,51 @@ TEXT: dict[str, dict[str, str]] = {
         "rag_amber": "close",
         "rag_red": "off target",
         # --- end outputs15 ---
+        "speed_section": "Speed to lead: first response to inbound leads",
+        "speed_note": "Inbound leads (online and phone inquiries, auto shows, partner lists, "
+        "referrals) created {start} to {end}: minutes from the lead's creation to the dealer's "
+        "first response. Shares are of all the channel's leads, unanswered ones included.",
+        "speed_bands_note": "Leads created {start} to {end} (at least {days} days old, so their "
+        "outcome is known): lead-to-order rate by first-response time, with 95% intervals.",
+        "speed_effect": "Answered within {minutes} min, inbound leads ordered {rr} times as "
+        "often as those answered later (95% interval {lo} to {hi}; each channel compared with "
+        "itself; {fast} fast and {slow} slow leads created {start} to {end}). {verdict}",
+        "effect_clear": "Faster response converts better beyond chance.",
+        "effect_unclear": "The difference is within chance.",
+        "complaints_section": "Complaint handling",
+        "complaints_note": "Complaints opened {start} to {end}, by what they are about (rows) "
+        "and the stage they arose in (columns).",
+        "complaints_sla_note": "Service levels: first response within {hours} hours, resolution "
+        "within {days} days of opening. Complaints opened {start} to {end}; a complaint is "
+        "judged once its level has run out (answered late or not at all by {as_of}). The "
+        "reopen rate is among resolved complaints (95% interval).",
+        "sla_response_col": "Answered within {hours} h",
+        "sla_resolution_col": "Resolved within {days} days",
+        "complaint_retention_note": "Each customer's first complaint opened {start} to {end}: "
+        "share with a service visit within {days} days after it, resolved against unresolved "
+        "complaints (95% intervals; the gap in percentage points).",
+        "aftersales_section": "After-sales by vehicle age: retention and customer-pay mix",
+        "retention_age_note": "Vehicles sold here, by age at {as_of}: share with a service "
+        "visit from {start} to {as_of} (12 months), with 95% intervals. Vehicles under one "
+        "year old are left out.",
+        "pay_mix_note": "Repair orders {start} to {end}, by vehicle age at the visit: work the "
+        "customer pays for against warranty and recall work (paid by the maker); revenue is "
+        "labour plus parts in yuan.",
+        "pacing": "Month-to-date pacing, {month}",
+        "pacing_note": "{month} up to {as_of}: {worked} of {days} open days (Monday to "
+        "Saturday; holidays not excluded). Month targets are pro-rated by open days; the month "
+        "end is projected at this month's daily pace, with an 80% interval.",
+        "pacing_alert": "Alert: {measure} {actual} against {expected} due by {as_of} ({gap} "
+        "behind); at this pace {projected} by the month end (80% interval {lo} to {hi}) "
+        "against the target {target}.",
+        "pacing_alert_final": "Alert: {measure} ended the month at {actual} against the target "
+        "{target} ({gap} short).",
+        "pacing_ok": "Every measure with a target is on pace.",
+        "penetration_by_note": "Deliveries {start} to {end}, {group}: share of the deliveries "
+        "taking each value-added line. Lines that differ between the groups beyond chance "
+        "(chi-square test at 5%): {lines}.",
+        "pacing_none": "No month target: the data do not cover the same month last year or "
+        "the last three months.",
         "leads_month": "Leads per month and channel",
         "from_run": "Numbers of the run {run} (the same as its report).",
         "on_the_spot": "Analysed here from the store: {why}",
@@ -812,6 +921,40 @@ TEXT: dict[str, dict[str, str]] = {
         "rag_amber": "接近",
         "rag_red": "未达标",
         # --- end outputs15 ---
+        "speed_section": "线索响应速度:集客线索的首次响应",
+        "speed_note": "{start} 至 {end} 新建的集客线索(网络询价、电话询价、车展、异业合作、转介绍):"
+        "从线索建立到经销商首次响应的分钟数。占比以该渠道全部线索为分母(含未响应线索)。",
+        "speed_bands_note": "{start} 至 {end} 新建的线索(已满 {days} 天,结果已知):"
+        "按首次响应时间分组的线索成交率,含95%区间。",
+        "speed_effect": "{minutes} 分钟内响应的集客线索,成交率是较晚响应线索的 {rr} 倍"
+        "(95%区间 {lo} 至 {hi};按渠道分别比较;{start} 至 {end} 新建的快速响应线索 {fast} 条、"
+        "较慢响应线索 {slow} 条)。{verdict}",
+        "effect_clear": "响应越快成交越好,超出随机误差。",
+        "effect_unclear": "差异在随机误差范围内。",
+        "complaints_section": "投诉处理",
+        "complaints_note": "{start} 至 {end} 受理的投诉,按投诉类别(行)和发生环节(列)统计。",
+        "complaints_sla_note": "服务标准:{hours} 小时内首次响应,受理后 {days} 天内解决。"
+        "统计 {start} 至 {end} 受理的投诉;标准时限届满(逾期响应或截至 {as_of} 仍未响应)的投诉才计入达标率。"
+        "重开率以已解决投诉为分母(含95%区间)。",
+        "sla_response_col": "{hours}小时内响应",
+        "sla_resolution_col": "{days}天内解决",
+        "complaint_retention_note": "{start} 至 {end} 受理的客户首次投诉:投诉后 {days} 天内再次进厂的客户占比,"
+        "已解决与未解决对比(95%区间;差距以百分点计)。",
+        "aftersales_section": "按车龄看售后:保有率与客户付费占比",
+        "retention_age_note": "本店售出车辆按 {as_of} 的车龄分组:{start} 至 {as_of}(12个月)内有进厂记录的占比,"
+        "含95%区间。不足1年的车辆不计入。",
+        "pay_mix_note": "{start} 至 {end} 的维修工单,按进厂时车龄分组:客户付费与索赔、召回(厂家付费)对比;"
+        "产值为工时费加配件费(元)。",
+        "pacing": "本月进度:{month}",
+        "pacing_note": "{month} 截至 {as_of}:营业日已过 {worked} 天,共 {days} 天(周一至周六,未扣除节假日)。"
+        "月度目标按营业日折算进度;月底预计值按本月日均进度推算,含80%区间。",
+        "pacing_alert": "预警:{measure} 已完成 {actual},截至 {as_of} 按进度应完成 {expected}(落后 {gap});"
+        "按当前进度月底预计 {projected}(80%区间 {lo} 至 {hi}),目标 {target}。",
+        "pacing_alert_final": "预警:{measure} 本月完成 {actual},目标 {target}(差 {gap})。",
+        "pacing_ok": "所有有目标的指标均按进度完成。",
+        "penetration_by_note": "{start} 至 {end} 交车,{group}:各增值项目占交车数的比例。"
+        "组间差异超出随机误差的项目(卡方检验,5%):{lines}。",
+        "pacing_none": "无月度目标:数据未覆盖去年同月或近三个月。",
         "leads_month": "各渠道月度线索",
         "from_run": "数据来自运行 {run}(与其报告一致)。",
         "on_the_spot": "此处根据数据仓库现场分析:{why}",
