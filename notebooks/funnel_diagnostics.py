@@ -29,6 +29,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
+from crm_analytics.report import sections as sec
 from crm_analytics.report.text import t
 
 analysis, lang = nb.open_analysis(
@@ -129,3 +130,24 @@ out.show_table(
 out.show_table(forecast.forecast_orders(dealer, n_sims=1000), index=False)
 backtest = forecast.backtest_forecast(dealer, months=6, n_sims=500)
 out.show_table(forecast.backtest_summary(backtest), index=False)
+
+# %%
+# This month so far against the month's targets (pro-rated by open days), with alerts.
+pace = sec.pacing_view(analysis, lang)
+if pace:
+    out.show_heading(pace["heading"], 3)
+    out.show_text(pace["note"], muted=True)
+    out.show_table(pace["table"])
+    for alert in pace["alerts"]:
+        out.show_text(alert)
+
+# %%
+# Speed to lead: first response to inbound leads and conversion by response time.
+speed = sec.speed_to_lead_view(analysis, lang)
+if speed:
+    out.show_heading(t("speed_section", lang), 3)
+    out.show_text(speed["note"], muted=True)
+    out.show_table(speed["distribution"])
+    out.show_text(speed["bands_note"], muted=True)
+    out.show_table(speed["bands"])
+    out.show_text(speed["effect"])

@@ -29,6 +29,8 @@ from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -126,3 +128,35 @@ out.show_table(
     },
     index=False,
 )
+
+# %%
+# After-sales by vehicle age: retention of the vehicles sold here and the customer-pay mix.
+view = sec.aftersales_view(analysis, lang)
+if view:
+    out.show_heading(t("aftersales_section", lang), 3)
+    out.show_text(view["retention_note"], muted=True)
+    out.show_table(view["retention"])
+    out.show_text(view["pay_mix_note"], muted=True)
+    out.show_table(view["pay_mix"])
+
+# %%
+# Complaint handling: counts, service levels, reopen rate, retention after a complaint.
+view = sec.complaints_view(analysis, lang)
+if view:
+    out.show_heading(t("complaints_section", lang), 3)
+    out.show_text(view["counts_note"], muted=True)
+    out.show_table(view["counts"])
+    out.show_text(view["handling_note"], muted=True)
+    out.show_table(view["handling"])
+    out.show_text(view["retention_note"], muted=True)
+    if view["retention"] is not None:
+        out.show_table(view["retention"])
+
+# %%
+# Value-added penetration per sales consultant and per car model, and whether they differ.
+for by in ("consultant", "model"):
+    view = sec.penetration_view(analysis, by, lang)
+    if view:
+        out.show_heading(view["heading"], 3)
+        out.show_text(view["note"], muted=True)
+        out.show_table(view["table"])
