@@ -296,23 +296,7 @@ if not sec.show_missing(analysis, "clv", L):
 sec.show_section("lifecycle", L, dealer.as_of)
 if not sec.show_missing(analysis, "states", L):
     states = S["states"]
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "state": [label(x, L) for x in states["state"]],
-                    "customers": [f"{v:,}" for v in states["customers"]],
-                    "share": [f"{v:.1%}" for v in states["share"]],
-                }
-            ).set_index("state"),
-            L,
-        )
-    )
-    plots.plot_bars(
-        states.set_index("state")["customers"],  # plot_bars labels in the chart language
-        title="states_title",
-        lang=lang,
-    )
+    sec.show_states(states, L, lang)
     plt.show()
 
 # %%

@@ -56,23 +56,7 @@ nb.show_header(dealer, t("lifecycle", L), L, (start, end), (cstart, cend))
 # Customers per lifecycle state at the data date, and the moves since the previous round.
 if "states" in S:
     counts = S["states"]
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "state": [label(x, L) for x in counts["state"]],
-                    "customers": [f"{v:,}" for v in counts["customers"]],
-                    "share": [f"{v:.1%}" for v in counts["share"]],
-                }
-            ).set_index("state"),
-            L,
-        )
-    )
-    plots.plot_bars(
-        counts.set_index("state")["customers"],  # plot_bars labels in the chart language
-        title="states_title",
-        lang=lang,
-    )
+    sec.show_states(counts, L, lang)
     plt.show()
 moves = lifecycle.transition_matrix(dealer, start, end)
 out.show_heading(t("transitions", L, start=fmt_date(start), end=fmt_date(end)), 3)

@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.actions.call_lists import REASONS
+from crm_analytics.report import plots
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.display import show_heading, show_text, status_text
+from crm_analytics.report.display import show_heading, show_table, show_text, status_text
 from crm_analytics.report.headline import LOWER_IS_BETTER
 from crm_analytics.report.text import (
     KPI_UNITS,
@@ -40,6 +41,7 @@ __all__ = [
     "penetration_view",
     "speed_to_lead_view",
     "show_missing",
+    "show_states",
     "show_section",
     "diagnosis_blocks",
     "fmt_change",
@@ -108,6 +110,24 @@ def show_missing(a: DealerAnalysis, name: str, lang: str) -> bool:
         return False
     show_text(t("not_available", lang, why=why(a.notes.get(name, ""), lang)), muted=True)
     return True
+
+
+def show_states(states: pd.DataFrame, lang: str, chart_lang: str) -> None:
+    """Customers per lifecycle state: the table (count, share) and the bar chart (labels in
+    ``chart_lang``, English when no CJK font is installed)."""
+    show_table(
+        translate(
+            pd.DataFrame(
+                {
+                    "state": [label(x, lang) for x in states["state"]],
+                    "customers": [f"{v:,}" for v in states["customers"]],
+                    "share": [f"{v:.1%}" for v in states["share"]],
+                }
+            ).set_index("state"),
+            lang,
+        )
+    )
+    plots.plot_bars(states.set_index("state")["customers"], title="states_title", lang=chart_lang)
 
 
 def translate(frame: pd.DataFrame, lang: str, *, values: tuple[str, ...] = ()) -> pd.DataFrame:
