@@ -205,7 +205,16 @@ def reference_rows(path: Path) -> list[int]:
             break
         except UnicodeDecodeError:
             continue
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        return _csv_rows(text, strict=True)
+    except csv.Error:
+        # a quote in the middle of a quoted cell (byte damage): strict CSV has no row count
+        # for it; the lenient reading (the quote taken as text) is the one the reader follows
+        return _csv_rows(text, strict=False)
+
+
+def _csv_rows(text: str, *, strict: bool) -> list[int]:
+    reader = csv.reader(io.StringIO(text, newline=""), strict=strict)
     rows, line = [], 0
     for record in reader:
         if not _is_blank(record):
