@@ -532,6 +532,7 @@ def test_kpi_status_rules():
 
 
 def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
+    NOTEBOOKS = ["dealer_report", "churn", "action_lists"]  # noqa: N806 - the run's notebooks
     from crm_analytics.report.analysis import load_analysis
 
     out = tmp_path / "run"
@@ -541,7 +542,7 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
         params_dir=params_dir,
         workers=2,
         progress=False,
-        notebooks=["dealer_report", "churn", "action_lists"],
+        notebooks=NOTEBOOKS,
     )
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
@@ -572,11 +573,11 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     assert "network_overview.html" in index
     # the manifest: every dealer x notebook, and every output linked from the index
     manifest = json.loads((out / "run.json").read_text())
-    assert len(manifest["notebooks"]) == 3 * len(runner.DEFAULT_NOTEBOOKS)
+    assert len(manifest["notebooks"]) == 3 * len(NOTEBOOKS)
     for did in ("D001", "D002", "D003"):
         for f in ("call_lists.xlsx", "fix_list.xlsx", "lead_scores.parquet"):
             assert (out / did / f).is_file()
-        for f in ("call_lists.xlsx", "fix_list.xlsx", "churn.html", "personas.html"):
+        for f in ("call_lists.xlsx", "fix_list.xlsx", "churn.html", "action_lists.html"):
             assert f"{did}/{f}" in index
     assert "Network scorecard" in index and "Period " in index
     # hostile names are escaped in the dealer's report and the index
@@ -601,7 +602,7 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
         workers=1,
         progress=False,
         network=False,
-        notebooks=["dealer_report", "churn", "action_lists"],
+        notebooks=NOTEBOOKS,
     )
     assert [r.status for r in s2.results] == ["skipped"] * 3
     assert {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")} == stamps
