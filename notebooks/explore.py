@@ -75,7 +75,9 @@ print(analysis.churn_note or f"churn model: the {analysis.churn_source}'s")
 analysis.band_counts()
 
 # %%
-analysis.churn_scores.sort_values("churn_probability", ascending=False).head(10)
+# (empty when the dealer is too small for its own model and no run's network model is at hand)
+scores = analysis.churn_scores
+scores.sort_values("churn_probability", ascending=False).head(10) if len(scores) else scores
 
 # %% [markdown]
 # ## 4. Call lists
