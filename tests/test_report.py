@@ -868,3 +868,18 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
     assert all(status[d] == "ok" for d in {"D001", "D002", "D003"} - done_before)
     assert not list(out.rglob(".*tmp*"))
     _assert_complete_and_escaped(out)
+
+
+def test_progress_bar_names_the_dealers_running():
+    class Job:
+        def __init__(self, did: str) -> None:
+            self.dealer_id = did
+
+    jobs = [Job(f"D00{i}") for i in range(1, 6)]
+    with runner._Progress(jobs, "reports", enabled=True, slots=2) as bar:
+        assert bar._bar.postfix == "running: D001, D002; 3 waiting"
+        bar.done(jobs[1])  # a pool hands the freed slot to the next dealer in line
+        assert bar._bar.postfix == "running: D001, D003; 2 waiting"
+        for j in (jobs[0], jobs[2], jobs[3]):
+            bar.done(j)
+        assert bar._bar.postfix == "running: D005"

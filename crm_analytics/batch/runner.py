@@ -524,13 +524,12 @@ def _render_network(job: _Job) -> dict[str, Any]:
 
 class _LocalPool:
     def __init__(self, workers: int) -> None:
-
         self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"))
+        self.slots = workers  # jobs run at once, in the order they were submitted
 
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Sequence[Any]
     ) -> Iterator[tuple[Any, Any]]:
-
         futs = {self.pool.submit(fn, it): it for it in items}
         for f in as_completed(futs):
             try:
@@ -554,6 +553,8 @@ class _DaskPool:
             ) from err
         # the default client for this run (distributed.as_completed looks it up); closed after
         self.client = Client(address)
+        workers = self.client.scheduler_info().get("workers", {})
+        self.slots = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
 
     def map_unordered(
         self, fn: Callable[[Any], Any], items: Sequence[Any]
@@ -656,11 +657,13 @@ def _clean_temp_files(out: Path) -> None:
 
 
 class _Progress:
-    """A progress bar over dealer jobs that names the dealers still in flight."""
+    """A progress bar over dealer jobs that names the dealers running (the first ``slots`` not
+    yet done, in submission order, as the pool takes them) and counts those waiting."""
 
-    def __init__(self, jobs: Sequence[_Job], desc: str, enabled: bool) -> None:
+    def __init__(self, jobs: Sequence[_Job], desc: str, enabled: bool, slots: int) -> None:
         from tqdm.auto import tqdm  # the bar only: not needed by the workers
 
+        self._slots = max(1, int(slots))
         self._left = [j.dealer_id for j in jobs]
         self._bar = tqdm(
             total=len(jobs),
@@ -673,9 +676,11 @@ class _Progress:
         self._show()
 
     def _show(self) -> None:
-        head = ", ".join(self._left[:4])
-        more = f" +{len(self._left) - 4}" if len(self._left) > 4 else ""
-        self._bar.set_postfix_str(f"in flight: {head}{more}" if self._left else "", refresh=True)
+        running, waiting = self._left[: self._slots], len(self._left) - self._slots
+        text = f"running: {', '.join(running)}" if running else ""
+        if waiting > 0:
+            text += f"; {waiting} waiting"
+        self._bar.set_postfix_str(text, refresh=True)
 
     def done(self, job: _Job) -> None:
         """One dealer finished (whatever its result)."""
@@ -884,7 +889,7 @@ def _dealer_stage(
             needs_network_churn |= bool(prev.get("needs_network_churn"))
         else:
             todo.append(job)
-    with _Progress(todo, "metrics", progress) as bar:
+    with _Progress(todo, "metrics", progress, pool.slots) as bar:
         for job, res in pool.map_unordered(_prepare_job, todo):
             bar.done(job)
             if isinstance(res, BaseException) or res.get("error"):
@@ -951,7 +956,7 @@ def _render_stage(
             )
         else:
             render.append(job)
-    with _Progress(render, "reports", progress) as bar:
+    with _Progress(render, "reports", progress, pool.slots) as bar:
         for job, res in pool.map_unordered(_render_job, render):
             bar.done(job)
             if isinstance(res, BaseException):
