@@ -524,6 +524,25 @@ def test_kpi_status_rules():
     assert metrics.kpi_status("quarantine_share", 0.02, 0.01) == "red"
     assert metrics.kpi_status("visit_rate", None, 0.5) is None
     assert metrics.kpi_status("visit_rate", 0.5, None) is None
+    # durations and cancellations: lower is better
+    assert metrics.kpi_status("order_cycle_days", 20, 21) == "green"
+    assert metrics.kpi_status("order_cycle_days", 23, 21) == "amber"
+    assert metrics.kpi_status("order_cancellation_rate", 0.08, 0.05) == "red"
+
+
+def test_report_and_index_colour_a_kpi_alike():
+    """One rule: a test-drive rate of 55% against 60% (8% short) was red in the report's tables
+    (5 pp band) and amber in the index (10% band); both now read it from headline.kpi_status."""
+    from crm_analytics.report import sections
+
+    cases = [("test_drive_rate", 0.55, 0.60), ("visit_rate", 0.40, 0.55)]
+    cases += [("finance_penetration", 0.50, 0.55), ("order_to_delivery_days", 40, 30)]
+    for kpi, actual, target in cases:
+        want = metrics.kpi_status(kpi, actual, target)
+        for lang in ("en", "zh"):
+            shown = sections.kpi_status(kpi, actual, target, lang)
+            assert shown.endswith(sections.label(want, lang)), (kpi, lang, shown, want)
+    assert metrics.kpi_status("test_drive_rate", 0.55, 0.60) == "amber"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,8 +62,11 @@ KPI_KEYS: tuple[str, ...] = (
 )
 #: Headline KPIs taken from :func:`crm_analytics.metrics.funnel.kpi_tree` (same names there).
 FUNNEL_KPIS: tuple[str, ...] = ("visit_rate", "test_drive_rate", "visit_to_order_rate")
-#: KPIs where lower is better.
-LOWER_IS_BETTER: frozenset[str] = frozenset({"quarantine_share"})
+#: KPIs where lower is better (the headline's quarantine share; the KPI tree's durations and
+#: cancellations).
+LOWER_IS_BETTER: frozenset[str] = frozenset(
+    {"quarantine_share", "order_cycle_days", "order_to_delivery_days", "order_cancellation_rate"}
+)
 
 #: headline KPI -> line of :func:`crm_analytics.metrics.penetration.sales_penetration`
 _LINES = {
@@ -355,8 +358,10 @@ def kpi_status(
     """``green`` (at or better than target), ``amber`` (short of it by at most
     ``amber_within`` x target) or ``red``; ``None`` without an actual value or a target.
 
-    The direction is the KPI's: lower is better for :data:`LOWER_IS_BETTER` (the share of rows
-    quarantined), higher for every other headline KPI.
+    The one red/amber/green rule of the package: the report's tables, the KPI tree and the
+    network index all colour a KPI with it. The direction is the KPI's: lower is better for
+    :data:`LOWER_IS_BETTER` (the share of rows quarantined, durations, cancellations), higher
+    for every other KPI.
 
     Examples
     --------

@@ -17,12 +17,10 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.actions.call_lists import REASONS
-from crm_analytics.report import plots
+from crm_analytics.report import headline, plots
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.display import show_heading, show_table, show_text, status_text
-from crm_analytics.report.headline import LOWER_IS_BETTER
 from crm_analytics.report.text import (
-    KPI_UNITS,
     fmt_date,
     fmt_pp,
     fmt_value,
@@ -50,7 +48,6 @@ __all__ = [
     "kpi_table",
     "persona_table",
     "rule_text",
-    "rag",
     "summary_items",
     "translate",
     "tree_table",
@@ -95,8 +92,6 @@ KPI_ACTIONS: dict[str, tuple[str | None, str]] = {
 }
 #: Headline KPI -> the funnel stage whose diagnosis explains it.
 KPI_STAGE: dict[str, str] = {"visit_rate": "visit_rate", "visit_to_order_rate": "order_rate"}
-_AMBER_PP = 0.05
-_AMBER_REL = 0.10
 
 
 def show_section(anchor: str, lang: str, as_of: Any) -> None:
@@ -142,26 +137,10 @@ def translate(frame: pd.DataFrame, lang: str, *, values: tuple[str, ...] = ()) -
     return out
 
 
-def rag(kpi: str, actual: Any, target: Any) -> str:
-    """``green`` at or better than target, ``amber`` within 5 pp (10 % for amounts), else
-    ``red``; ``""`` without a target or a value."""
-    if actual is None or target is None:
-        return ""
-    a, tg = float(actual), float(target)
-    if not (math.isfinite(a) and math.isfinite(tg)):
-        return ""
-    lower = kpi in LOWER_IS_BETTER or kpi in ("order_cycle_days", "order_to_delivery_days")
-    lower = lower or kpi == "order_cancellation_rate"
-    short = (a - tg) if lower else (tg - a)
-    if short <= 0:
-        return "green"
-    tol = _AMBER_REL * abs(tg) if KPI_UNITS.get(kpi) else _AMBER_PP
-    return "amber" if short <= tol else "red"
-
-
 def kpi_status(kpi: str, actual: Any, target: Any, lang: str) -> str:
-    """The table text of :func:`rag` (``● green`` / ``● 绿``)."""
-    s = rag(kpi, actual, target)
+    """The table text (``● green`` / ``● 绿``) of the package's one red/amber/green rule,
+    :func:`crm_analytics.report.headline.kpi_status` (the index colours with it too)."""
+    s = headline.kpi_status(kpi, actual, target)
     return status_text(s, label(s, lang)) if s else "–"
 
 
