@@ -23,14 +23,12 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
-import pandas as pd
 
-from crm_analytics.actions import call_lists as actions
-from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
-from crm_analytics.report.text import t
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import fmt_date, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -45,84 +43,41 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
+L = language
+as_of = fmt_date(dealer.as_of)
 
 # contact details only when the run asks for contact lists (mask_personal_data false)
 calls = analysis.call_lists(masked=mask_personal_data)
 
 # %%
-nb.show_header(dealer, "action lists", language, (start, end), (cstart, cend))
-
+nb.show_header(dealer, t("nb_action_lists", L), L, (start, end), (cstart, cend))
 if mask_personal_data:
-    out.show_text(t("masked", language), muted=True)
+    out.show_text(t("masked", L), muted=True)
 
 # %%
-# Call lists at the data date: rows, value at stake and expected margin per reason.
-per_reason = calls.groupby("reason").agg(
-    customers=("customer_id", "nunique"),
-    rows=("rank", "size"),
-    value=("value", "sum"),
-    expected_margin=("expected_margin", "sum"),
-)
-out.show_table(
-    per_reason.rename(index=plots.label),
-    formatters={"value": out.fmt_count, "expected_margin": out.fmt_count},
-)
-plots.plot_bars(per_reason["rows"], title="lists_title", lang=lang)
+# The call lists at the data date (the report's table): customers, expected margin, owner,
+# due date; how each list is ranked; the number of calls per list.
+sec.show_section("lists", L, dealer.as_of)
+out.show_table(sec.action_lists(analysis, L))
+out.show_text(t("lists_rank_note", L), muted=True)
+plots.plot_bars(calls["reason"].value_counts(), title="lists_title", lang=lang)
 plt.show()
 
 # %%
-# How each list is ranked: by the margin a call is expected to bring (the rule per list).
-out.show_table(
-    pd.DataFrame(
-        {
-            "list": list(calls.attrs["priority_rules"]),
-            "rule": calls.attrs["priority_rules"].values(),
-        }
-    ).assign(list=lambda f: f["list"].map(plots.label)),
-    index=False,
-)
+# Load per owner (calls against the mean of the owner's role) and the weekly touch calendar.
+out.show_text(t("owner_load_note", L, as_of=as_of), muted=True)
+out.show_table(sec.owner_load_view(calls, L))
+out.show_text(t("calendar_note", L, as_of=as_of), muted=True)
+out.show_table(sec.touch_calendar_view(calls, L))
 
 # %%
-# Load per owner (rows against the mean of the owner's role) and the touch calendar.
-out.show_table(
-    actions.owner_load(calls),
-    formatters={
-        "value": out.fmt_count,
-        "mean_role_load": "{:.1f}".format,
-        "load_ratio": "{:.2f}".format,
-    },
-    index=False,
-)
-out.show_table(actions.touch_calendar(calls).head(12))
+# The top of the lists (names and phones masked unless contact lists were asked for).
+out.show_text(t("top_calls_note", L, n=40, as_of=as_of), muted=True)
+out.show_table(sec.top_of_lists(calls, L, n=40))
 
 # %%
-# The top of the list (names and phones masked unless contact lists were asked for).
-out.show_table(
-    calls[
-        [
-            "rank",
-            "customer_id",
-            "customer_name",
-            "customer_phone",
-            "reason",
-            "detail",
-            "due_date",
-            "expected_margin",
-            "priority",
-            "list_rank",
-            "owner_id",
-        ]
-    ].head(40),
-    formatters={"expected_margin": out.fmt_count, "priority": out.fmt_count},
-    index=False,
-)
-
-# %%
-# Supporting CRM reports: defeat reasons (Pareto), CSI per stage, department efficiency.
-out.show_table(
-    crm_reports.defeat_pareto(dealer),
-    formatters={"share": out.fmt_percent, "cum_share": out.fmt_percent},
-    index=False,
-)
-out.show_table(crm_reports.csi_by_stage(dealer), index=False)
-out.show_table(crm_reports.department_efficiency(dealer), index=False)
+# Department efficiency over the last 12 months (customers, conversions, margin per staff).
+out.show_heading(t("departments", L), 2)
+out.show_text(t("departments_note", L, as_of=as_of), muted=True)
+if not sec.show_missing(analysis, "departments", L):
+    out.show_table(sec.department_view(analysis.sections["departments"], L))

@@ -443,6 +443,7 @@ if not sec.show_missing(analysis, "consultants", L):
 # %%
 sec.show_section("lists", L, dealer.as_of)
 out.show_table(sec.action_lists(analysis, L))
+out.show_text(t("lists_rank_note", L), muted=True)
 
 # %%
 sec.show_section("satisfaction", L, dealer.as_of)

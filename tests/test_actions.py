@@ -425,6 +425,11 @@ def test_calendar_counts_match_list(calls):
     assert cal.index.min() >= calls.attrs["as_of"] - 7 * DAY
     for r in cal.columns.drop(["total", "value"]):
         assert cal[r].sum() == (calls["reason"] == r).sum()
+    # ISO weeks: every period starts on a Monday and holds the due dates of its Monday to Sunday
+    assert (cal.index.dayofweek == 0).all()
+    due = calls["due_date"].where(calls["due_date"] >= calls.attrs["as_of"], calls.attrs["as_of"])
+    monday = due.dt.normalize() - pd.to_timedelta(due.dt.dayofweek, unit="D")
+    assert monday.value_counts().sort_index().to_numpy().tolist() == cal["total"].tolist()
 
 
 def test_export_csv_and_excel_with_hostile_strings(dealer, tmp_path: Path):

@@ -1263,7 +1263,7 @@ def owner_load(calls: pd.DataFrame) -> pd.DataFrame:
 
 
 def touch_calendar(
-    calls: pd.DataFrame, *, freq: str = "W-MON", as_of: object = None
+    calls: pd.DataFrame, *, freq: str = "W-SUN", as_of: object = None
 ) -> pd.DataFrame:
     """Touch-point calendar: calls per period and reason (past due dates count at ``as_of``).
 
@@ -1272,7 +1272,8 @@ def touch_calendar(
     calls
         Output of :func:`call_lists`.
     freq
-        Pandas period frequency of the calendar (default weeks starting Monday).
+        Pandas period frequency of the calendar: default ISO weeks, Monday to Sunday (pandas'
+        ``W-SUN``, weeks ending on Sunday; ``W-MON`` would run Tuesday to Monday).
     as_of
         Overdue rows (due before it) are scheduled at ``as_of``; default the ``as_of`` that
         :func:`call_lists` stored in ``calls.attrs``, else the earliest due date.

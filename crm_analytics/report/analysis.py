@@ -366,6 +366,7 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     _section(out, notes, "personas", lambda: _personas(dealer))
     _section(out, notes, "csi", lambda: crm_reports.csi_by_stage(dealer))
     _section(out, notes, "defeat", lambda: crm_reports.defeat_pareto(dealer, since=start))
+    _section(out, notes, "departments", lambda: crm_reports.department_efficiency(dealer))
     for by in ((), ("model",)):
         name = "media_by_" + (by[0] if by else "channel")
         _section(

@@ -141,7 +141,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "records": ("Records to fix", "待整改记录"),
     "reason": ("List", "清单"),
     "customers": ("Customers", "客户数"),
-    "expected_margin": ("Expected margin (yuan)", "预期毛利(元)"),
+    "expected_margin": ("Expected margin", "预期毛利"),
     "due_by": ("Due by", "完成期限"),
     "gap": ("Gap", "差距"),
     "against": ("Against", "对比"),
@@ -267,6 +267,27 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "finance_end": ("Finance ending", "金融到期"),
     "open_h_a_leads": ("Open H and A leads", "未结案H/A级线索"),
     "lists_title": ("Call-list size per list", "各类回访清单数量"),
+    "owner_id": ("Staff id", "员工编号"),
+    "calls": ("Calls", "回访数"),
+    "value_at_stake": ("Value at stake", "涉及价值"),
+    "load_ratio": ("Load against the role's mean", "负荷(相对同岗位均值)"),
+    "expected_value": ("Expected value", "预期价值"),
+    "rank": ("Priority", "优先序"),
+    "list_rank": ("Place in its list", "清单内序号"),
+    "customer_name": ("Name", "姓名"),
+    "customer_phone": ("Phone", "电话"),
+    "due_date": ("Due", "到期日"),
+    "department": ("Department", "部门"),
+    "converted": ("Converted", "转化数"),
+    "conversion_rate": ("Conversion rate", "转化率"),
+    "margin": ("Gross margin", "毛利"),
+    "margin_per_customer": ("Margin per customer", "单客毛利"),
+    "staff": ("Staff", "在岗人数"),
+    "margin_per_staff": ("Margin per staff member", "人均毛利"),
+    "dept.sales": ("Sales", "销售部"),
+    "dept.after_sales": ("After-sales", "售后部"),
+    "dept.insurance": ("Insurance renewal", "续保"),
+    "dept.crm_dcc": ("CRM desk and DCC", "客户关系部与DCC"),
     "personas_title": ("Customers per persona", "各客户画像人数"),
     # -- lead channels ------------------------------------------------------------------------
     "online_inquiry": ("Online inquiry", "网络询价"),
@@ -582,6 +603,20 @@ TEXT: dict[str, dict[str, str]] = {
         "the same months.",
         "consultants": "Sales consultants",
         "lists": "Action lists at {as_of}",
+        "lists_rank_note": "Each list is ranked by the gross margin a call is expected to bring: "
+        "the share of such calls that succeed, times the customer's chance of still being active "
+        "(from the churn and dormancy models, else from the days since the last visit), times the "
+        "value at stake in yuan; the lists' weights then order the calls across lists.",
+        "owner_load_note": "Calls per staff member at {as_of}, and each one's load against the "
+        "mean of the same role (1.00× is an even share).",
+        "calendar_note": "Calls due per week from {as_of}; overdue calls are in the first week.",
+        "week_of": "Week of {date}",
+        "top_calls_note": "The first {n} calls across all lists at {as_of}, highest priority "
+        "first.",
+        "departments": "Department efficiency",
+        "departments_note": "The 12 months to {as_of}: sales (leads to deliveries), after-sales "
+        "(owners served to returning owners), insurance (policies ending to renewed here), CRM "
+        "desk and DCC (customers contacted to visits within 30 days).",
         "satisfaction": "Satisfaction and defeat reasons",
         "personas": "Customer personas",
         "quality": "Data quality",
@@ -819,6 +854,16 @@ TEXT: dict[str, dict[str, str]] = {
         "media_note": "{start} 至 {end} 新建的线索及其订单;同期媒体费用。",
         "consultants": "销售顾问",
         "lists": "行动清单(截至 {as_of})",
+        "lists_rank_note": "每张清单按一次回访的预期毛利排序:此类回访的成功率 × 客户仍活跃的概率"
+        "(来自流失与休眠模型,无模型时按距上次到店天数)× 涉及的价值(元);各清单的权重再决定"
+        "跨清单的先后。",
+        "owner_load_note": "截至 {as_of} 每位员工的回访数,以及相对同岗位均值的负荷(1.00× 为平均)。",
+        "calendar_note": "自 {as_of} 起每周到期的回访数;已逾期的回访计入第一周。",
+        "week_of": "{date} 当周",
+        "top_calls_note": "截至 {as_of} 所有清单中优先级最高的前 {n} 个回访。",
+        "departments": "部门效率",
+        "departments_note": "截至 {as_of} 的12个月:销售部(线索到交车)、售后部(进厂客户到回厂客户)、"
+        "续保(到期保单到本店续保)、客户关系部与DCC(联系的客户到30天内到店)。",
         "satisfaction": "满意度与战败原因",
         "personas": "客户画像",
         "quality": "数据质量",
