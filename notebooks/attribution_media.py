@@ -29,6 +29,8 @@ from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import fmt_date, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -43,64 +45,56 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
-
-media = attribution.media_efficiency(dealer, by=(), period=(start, end))  # leads of the period
-journeys = attribution.journeys(dealer)
-
-# %%
-nb.show_header(dealer, "attribution and media", language, (start, end), (cstart, cend))
+L = language
+as_of = fmt_date(dealer.as_of)
+LOOKBACK_DAYS, MIN_JOURNEYS = 90, 30  # journey window; smallest age group shown
 
 # %%
-# Cost per lead, visit, order and delivery and ROI per channel (slide: media efficiency).
-money = [
-    "cost",
-    "gross_profit",
-    "cost_per_lead",
-    "cost_per_visit",
-    "cost_per_order",
-    "cost_per_delivery",
-]
-out.show_table(
-    media.assign(channel=media["channel"].map(plots.label)),
-    formatters={**dict.fromkeys(money, out.fmt_count), "roi": out.fmt_percent},
-    index=False,
-)
-plots.plot_bars(
-    media.set_index("channel")["cost_per_order"], title="media_title", kind="yuan", lang=lang
-)
-plt.show()
+nb.show_header(dealer, t("nb_attribution_media", L), L, (start, end), (cstart, cend))
 
 # %%
-# Credit for orders and gross profit by attribution model (first/last touch, Markov, Shapley ...).
+# Cost per lead, visit, order and delivery and the return per channel (the deck's media
+# efficiency), for the leads of the period (the report's numbers).
+sec.show_section("media", L, dealer.as_of)
+out.show_text(t("media_period_note", L, start=fmt_date(start), end=fmt_date(end)), muted=True)
+if not sec.show_missing(analysis, "media_by_channel", L):
+    media = analysis.sections["media_by_channel"]
+    out.show_table(sec.media_channel_view(media, L))
+    plots.plot_bars(
+        media.set_index("channel")["cost_per_order"], title="media_title", kind="yuan", lang=lang
+    )
+    plt.show()
+
+# %%
+# Orders credited to each channel by attribution model (first and last touch, linear,
+# position-based, time decay, Markov chains, Shapley values).
+journeys = attribution.journeys(dealer, lookback_days=LOOKBACK_DAYS)
+out.show_heading(t("attribution_title", L), 2)
+out.show_text(t("attribution_note", L, days=LOOKBACK_DAYS, as_of=as_of), muted=True)
 credit = attribution.attribute(journeys)
-out.show_table(
-    credit.pivot_table(index="channel", columns="model", values="conversions").rename(
-        index=plots.label
-    ),
-    formatters=None,
-)
+if len(credit):
+    out.show_table(sec.attribution_view(credit, L))
+else:
+    out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
 
 # %%
-# Channel effects within age bands of interviewed customers.
-out.show_table(
-    attribution.persona_channel_effects(dealer, by="age_band"),
-    formatters={
-        "conversion_rate_with": out.fmt_percent,
-        "conversion_rate_without": out.fmt_percent,
-        "lift": "{:.2f}".format,
-        "share_markov_1": out.fmt_percent,
-    },
-    index=False,
+# Channel effects within age groups of interviewed customers.
+out.show_heading(t("persona_channels_title", L), 2)
+out.show_text(t("persona_channels_note", L, n=MIN_JOURNEYS), muted=True)
+effects = attribution.persona_channel_effects(
+    dealer, by="age_band", lookback_days=LOOKBACK_DAYS, min_journeys=MIN_JOURNEYS
 )
+if len(effects):
+    out.show_table(sec.persona_channel_view(effects, L))
+else:
+    out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
 
 # %%
 # How often the DMS's recorded channel matches what the customer recalls in surveys.
-out.show_table(
-    crm_reports.channel_recall_accuracy(dealer),
-    formatters={
-        "accuracy": out.fmt_percent,
-        "accuracy_low": out.fmt_percent,
-        "accuracy_high": out.fmt_percent,
-    },
-    index=False,
-)
+out.show_heading(t("recall_title", L), 2)
+out.show_text(t("recall_note", L, as_of=as_of), muted=True)
+recall = crm_reports.channel_recall_accuracy(dealer)
+if len(recall):
+    out.show_table(sec.recall_view(recall, L))
+else:
+    out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)

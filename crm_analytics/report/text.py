@@ -129,7 +129,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "cost": ("Media cost (yuan)", "媒体费用(元)"),
     "orders": ("Orders", "订单"),
     "cost_per_lead": ("Cost per lead (yuan)", "单条线索成本(元)"),
-    "roi": ("Gross profit / cost", "毛利/费用"),
+    "roi": ("Return on media cost ((profit - cost) / cost)", "媒体投入回报((毛利-费用)/费用)"),
     "consultant": ("Sales consultant", "销售顾问"),
     "dimension": ("Dimension", "维度"),
     "score": ("Score (0-100)", "得分(0-100)"),
@@ -288,6 +288,34 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "dept.after_sales": ("After-sales", "售后部"),
     "dept.insurance": ("Insurance renewal", "续保"),
     "dept.crm_dcc": ("CRM desk and DCC", "客户关系部与DCC"),
+    "visits": ("Showroom visits", "到店"),
+    "cost_per_visit": ("Cost per visit (yuan)", "单次到店成本(元)"),
+    "cost_per_delivery": ("Cost per delivery (yuan)", "单台交车成本(元)"),
+    "orders_gross_profit": ("Gross profit of the orders (yuan)", "订单毛利(元)"),
+    "attr.first_touch": ("First touch", "首次接触"),
+    "attr.last_touch": ("Last touch", "末次接触"),
+    "attr.linear": ("Linear", "线性平分"),
+    "attr.position_based": ("Position-based (40/20/40)", "位置加权(40/20/40)"),
+    "attr.time_decay": ("Time decay", "时间衰减"),
+    "attr.markov_1": ("Markov, first order", "一阶马尔可夫"),
+    "attr.markov_2": ("Markov, second order", "二阶马尔可夫"),
+    "attr.markov_3": ("Markov, third order", "三阶马尔可夫"),
+    "attr.shapley_simplified": ("Shapley (simplified)", "沙普利值(简化)"),
+    "attr.shapley": ("Shapley", "沙普利值"),
+    "customer_age_band": ("Customer age", "客户年龄段"),
+    "journeys": ("Journeys", "客户旅程数"),
+    "journeys_with": ("Journeys with the channel", "含该渠道的旅程"),
+    "conversion_rate_with": ("Order rate with the channel", "含该渠道的成交率"),
+    "conversion_rate_without": ("Order rate without it", "不含该渠道的成交率"),
+    "lift": ("Lift", "提升倍数"),
+    "share_markov_1": ("Share of orders (Markov)", "订单贡献占比(马尔可夫)"),
+    "survey_kind": ("Survey", "调查"),
+    "answers": ("Answers", "回答数"),
+    "matches": ("Matching the DMS", "与DMS一致"),
+    "accuracy": ("Accuracy", "一致率"),
+    "survey.defeated_survey": ("Defeated-lead survey", "战败回访"),
+    "survey.delivery_interview": ("Delivery interview", "交车访谈"),
+    "survey.intent_survey": ("Intent survey", "意向调查"),
     "personas_title": ("Customers per persona", "各客户画像人数"),
     # -- lead channels ------------------------------------------------------------------------
     "online_inquiry": ("Online inquiry", "网络询价"),
@@ -614,6 +642,21 @@ TEXT: dict[str, dict[str, str]] = {
         "top_calls_note": "The first {n} calls across all lists at {as_of}, highest priority "
         "first.",
         "departments": "Department efficiency",
+        "media_period_note": "Leads created {start} to {end}, the orders and deliveries they gave and the "
+        "media cost of the same months.",
+        "attribution_title": "Orders credited to each channel, by attribution model",
+        "attribution_note": "Customer journeys (every touch in the {days} days before a lead's first "
+        "order or its close) of the whole extract to {as_of}; each column shares the same orders "
+        "among the channels by its own rule. The Shapley column credits each channel with its "
+        "effect on the order rate of the journeys it joins, so a channel whose journeys order less "
+        "often than those without it gets a negative share.",
+        "persona_channels_title": "Channel effect by customer age",
+        "persona_channels_note": "Customers interviewed (delivery interview, defeated-lead or intent "
+        "survey); lift is the order rate with the channel over the rate without it, within one "
+        "age group. Groups with fewer than {n} journeys are left out.",
+        "recall_title": "Does the DMS channel match what customers recall?",
+        "recall_note": "Survey answers to the question how the customer first heard of us, against "
+        "the lead's channel in the DMS, to {as_of}; with a 95% interval.",
         "departments_note": "The 12 months to {as_of}: sales (leads to deliveries), after-sales "
         "(owners served to returning owners), insurance (policies ending to renewed here), CRM "
         "desk and DCC (customers contacted to visits within 30 days).",
@@ -862,6 +905,16 @@ TEXT: dict[str, dict[str, str]] = {
         "week_of": "{date} 当周",
         "top_calls_note": "截至 {as_of} 所有清单中优先级最高的前 {n} 个回访。",
         "departments": "部门效率",
+        "media_period_note": "{start} 至 {end} 新建的线索、由其产生的订单和交车,以及同期媒体费用。",
+        "attribution_title": "各归因模型下各渠道获得的订单",
+        "attribution_note": "截至 {as_of} 全部数据中的客户旅程(线索首次成交或结案前 {days} 天内的"
+        "所有接触);每列按各自的规则把同一批订单分配给各渠道。沙普利值按渠道对所在旅程成交率的影响分配,"
+        "含该渠道的旅程成交率低于不含它的旅程时,该渠道得到负值。",
+        "persona_channels_title": "按客户年龄段的渠道效果",
+        "persona_channels_note": "接受过访谈的客户(交车访谈、战败回访或意向调查);提升倍数为含该渠道"
+        "的成交率除以不含该渠道的成交率,在同一年龄段内比较。旅程少于 {n} 条的分组不列出。",
+        "recall_title": "DMS记录的渠道与客户回忆是否一致?",
+        "recall_note": "截至 {as_of} 调查中客户回答的获知渠道与DMS中线索渠道的对比,附95%区间。",
         "departments_note": "截至 {as_of} 的12个月:销售部(线索到交车)、售后部(进厂客户到回厂客户)、"
         "续保(到期保单到本店续保)、客户关系部与DCC(联系的客户到30天内到店)。",
         "satisfaction": "满意度与战败原因",
