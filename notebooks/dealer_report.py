@@ -204,27 +204,7 @@ sec.show_section("profit", L, dealer.as_of)
 out.show_text(t("profit_note", L, **window), muted=True)
 if not sec.show_missing(analysis, "profit", L):
     profit = S["profit"]
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "business": [
-                        label("insurance_line" if b == "insurance" else b, L)
-                        for b in profit["business"]
-                    ],
-                    "line": [label(x, L) for x in profit["line"]],
-                    "contacts": [f"{v:,.0f}" for v in profit["contacts"]],
-                    "penetration": [out.fmt_percent(v) for v in profit["penetration"]],
-                    "target": [out.fmt_percent(v) for v in profit["target"]],
-                    "unit_margin": [out.fmt_count(v) for v in profit["unit_margin"]],
-                    "gross_profit_col": [out.fmt_count(v) for v in profit["gross_profit"]],
-                    "what_if_gain": [out.fmt_count(v) for v in profit["what_if_gain"]],
-                }
-            ),
-            L,
-        ),
-        index=False,
-    )
+    out.show_table(sec.profit_table(profit, L))
     plots.plot_bars(
         profit.set_index("line")["gross_profit"],  # plot_bars labels in the chart language
         title="gross_profit",

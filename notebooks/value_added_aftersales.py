@@ -24,13 +24,12 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.metrics import penetration
 from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import t
+from crm_analytics.report.text import fmt_date, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -45,105 +44,72 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
-
-all_targets = settings.targets
-m = analysis.metrics
+L = language
+window = {"start": fmt_date(start), "end": fmt_date(end)}
+m, S = analysis.metrics, analysis.sections
 benchmark = nb.peer_benchmark(analysis, benchmark_path)  # the run's (or the store's) peer medians
-kpis = rm.kpi_table(m, targets=all_targets, benchmark=benchmark)
-profit = penetration.profit_decomposition(dealer, period=(start, end))
+kpis = rm.kpi_table(m, targets=settings.targets, benchmark=benchmark)
 
 # %%
-nb.show_header(dealer, "value-added and after-sales", language, (start, end), (cstart, cend))
+nb.show_header(dealer, t("nb_value_added_aftersales", L), L, (start, end), (cstart, cend))
 
 # %%
 # Headline value-added and after-sales KPIs against target, peers and the previous round.
 va = kpis.loc[[k for k in rm.KPI_KEYS if k not in rm.FUNNEL_KPIS and k != "quarantine_share"]]
-out.show_table(va.rename(index=plots.label), formatters=dict.fromkeys(va.columns, out.fmt_kpi))
+out.show_heading(t("kpis", L), 2)
+out.show_text(t("kpis_note", L, **window), muted=True)
+out.show_table(sec.kpi_table(va, L))
 plots.plot_kpi_comparison(va.drop(index="accessories_per_car"), lang=lang)
 plt.show()
 
 # %%
-# The deck's profit formula per line: contacts x penetration x unit margin (slides 14-21).
-cols = [
-    "business",
-    "line",
-    "contacts",
-    "takers",
-    "penetration",
-    "ci_low",
-    "ci_high",
-    "unit_margin",
-    "gross_profit",
-    "share",
-]
-out.show_table(
-    profit[cols],
-    formatters={
-        "contacts": out.fmt_count,
-        "takers": out.fmt_count,
-        "penetration": out.fmt_percent,
-        "ci_low": out.fmt_percent,
-        "ci_high": out.fmt_percent,
-        "unit_margin": out.fmt_count,
-        "gross_profit": out.fmt_count,
-        "share": out.fmt_percent,
-    },
-    index=False,
-)
-plots.plot_bars(
-    profit.set_index("line")["gross_profit"], title="gross_profit", kind="yuan", lang=lang
-)
-plt.show()
-
-# %%
-# What reaching the finance and extended-warranty targets would add per year.
-out.show_table(
-    penetration.what_if(profit, "finance", to=all_targets["finance_penetration"]), index=False
-)
-out.show_table(
-    penetration.what_if(
-        profit, "extended_warranty", to=all_targets["extended_warranty_penetration"]
-    ),
-    index=False,
-)
+# The deck's profit formula per line: contacts x penetration x unit margin (slides 14-21), with
+# the gain if each line reached its target (the report's table, with the takers and intervals).
+sec.show_section("profit", L, dealer.as_of)
+out.show_text(t("profit_note", L, **window), muted=True)
+if not sec.show_missing(analysis, "profit", L):
+    out.show_table(sec.profit_table(S["profit"], L))
+    plots.plot_bars(
+        S["profit"].set_index("line")["gross_profit"], title="gross_profit", kind="yuan", lang=lang
+    )
+    plt.show()
 
 # %%
 # Gaps in yuan of these KPIs (against targets and peers).
-gaps = rm.gaps_in_yuan(m, targets=all_targets, benchmark=benchmark)
+gaps = rm.gaps_in_yuan(m, targets=settings.targets, benchmark=benchmark)
 gaps = gaps.loc[~gaps["kpi"].isin(rm.FUNNEL_KPIS)]
-out.show_table(
-    gaps, formatters={"gap_yuan": out.fmt_count, "unit_margin": out.fmt_count}, index=False
-)
+out.show_text(t("gaps_note", L, **window), muted=True)
+if len(gaps):
+    out.show_table(sec.gaps_view(gaps, L))
+else:
+    out.show_text(t("no_gaps", L), muted=True)
 
 # %%
-# After-sales items per repair order.
-out.show_table(
-    penetration.service_penetration(dealer, period=(start, end))[
-        ["line", "contacts", "takers", "penetration", "unit_margin", "gross_profit"]
-    ],
-    formatters={
-        "penetration": out.fmt_percent,
-        "unit_margin": out.fmt_count,
-        "gross_profit": out.fmt_count,
-    },
-    index=False,
-)
+# Value-added penetration per sales consultant and per car model, and whether they differ.
+for by in ("consultant", "model"):
+    view = sec.penetration_view(analysis, by, L)
+    if view:
+        out.show_heading(view["heading"], 3)
+        out.show_text(view["note"], muted=True)
+        out.show_table(view["table"])
 
 # %%
 # After-sales by vehicle age: retention of the vehicles sold here and the customer-pay mix.
-view = sec.aftersales_view(analysis, lang)
+sec.show_section("aftersales", L, dealer.as_of)
+view = sec.aftersales_view(analysis, L)
 if view:
-    out.show_heading(t("aftersales_section", lang), 3)
     out.show_text(view["retention_note"], muted=True)
     out.show_table(view["retention"])
     out.show_text(view["pay_mix_note"], muted=True)
     out.show_table(view["pay_mix"])
+else:
+    out.show_text(t("not_available", L, why=why("", L)), muted=True)
 
 # %%
 # Complaint handling: counts, service levels, reopen rate, retention after a complaint.
-view = sec.complaints_view(analysis, lang)
+sec.show_section("complaints", L, dealer.as_of)
+view = sec.complaints_view(analysis, L)
 if view:
-    out.show_heading(t("complaints_section", lang), 3)
     out.show_text(view["counts_note"], muted=True)
     out.show_table(view["counts"])
     out.show_text(view["handling_note"], muted=True)
@@ -151,12 +117,5 @@ if view:
     out.show_text(view["retention_note"], muted=True)
     if view["retention"] is not None:
         out.show_table(view["retention"])
-
-# %%
-# Value-added penetration per sales consultant and per car model, and whether they differ.
-for by in ("consultant", "model"):
-    view = sec.penetration_view(analysis, by, lang)
-    if view:
-        out.show_heading(view["heading"], 3)
-        out.show_text(view["note"], muted=True)
-        out.show_table(view["table"])
+else:
+    out.show_text(t("not_available", L, why=why("", L)), muted=True)

@@ -33,6 +33,8 @@ from crm_analytics.report.text import (
 __all__ = [
     "SECTIONS",
     "action_lists",
+    "gaps_view",
+    "profit_table",
     "attribution_view",
     "media_channel_view",
     "persona_channel_view",
@@ -568,6 +570,62 @@ def department_view(eff: pd.DataFrame, lang: str) -> pd.DataFrame:
                 "margin_per_staff": [format_yuan(v, lang) for v in eff["margin_per_staff"]],
             }
         ).set_index("department"),
+        lang,
+    )
+
+
+def profit_table(profit: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The deck's profit formula per line (contacts x penetration x unit margin, slides 14-21):
+    penetration with its 95 % interval, target, gross profit and the gain at target
+    (:func:`crm_analytics.metrics.penetration.profit_decomposition` with targets)."""
+    return translate(
+        pd.DataFrame(
+            {
+                "business": [
+                    label("insurance_line" if b == "insurance" else b, lang)
+                    for b in profit["business"]
+                ],
+                "line": [label(x, lang) for x in profit["line"]],
+                "contacts": [_num(v, ",.0f") for v in profit["contacts"]],
+                "takers": [_num(v, ",.0f") for v in profit["takers"]],
+                "penetration": [_num(v, ".1%") for v in profit["penetration"]],
+                "interval": [
+                    _pct_interval(lo, hi)
+                    for lo, hi in zip(profit["ci_low"], profit["ci_high"], strict=True)
+                ],
+                "target": [_num(v, ".1%") for v in profit["target"]],
+                "unit_margin": [_num(v, ",.0f") for v in profit["unit_margin"]],
+                "gross_profit_col": [_num(v, ",.0f") for v in profit["gross_profit"]],
+                "what_if_gain": [_num(v, ",.0f") for v in profit["what_if_gain"]],
+            }
+        ).set_index("business"),
+        lang,
+    )
+
+
+def gaps_view(gaps: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Shortfalls against target and peer median priced in yuan for the period, largest first
+    (:func:`crm_analytics.report.headline.gaps_in_yuan`)."""
+    return translate(
+        pd.DataFrame(
+            {
+                "kpi": [label(k, lang) for k in gaps["kpi"]],
+                "against": [label(x, lang) for x in gaps["against"]],
+                "actual": [
+                    fmt_value(k, v, lang) for k, v in zip(gaps["kpi"], gaps["actual"], strict=True)
+                ],
+                "reference": [
+                    fmt_value(k, v, lang)
+                    for k, v in zip(gaps["kpi"], gaps["reference"], strict=True)
+                ],
+                "shortfall": [
+                    fmt_pp(k, v, lang) for k, v in zip(gaps["kpi"], gaps["shortfall"], strict=True)
+                ],
+                "base": [_num(v, ",.0f") for v in gaps["base"]],
+                "unit_margin": [_num(v, ",.0f") for v in gaps["unit_margin"]],
+                "gap_yuan": [format_yuan(v, lang) for v in gaps["gap_yuan"]],
+            }
+        ).set_index("kpi"),
         lang,
     )
 

@@ -289,6 +289,10 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "dept.insurance": ("Insurance renewal", "续保"),
     "dept.crm_dcc": ("CRM desk and DCC", "客户关系部与DCC"),
     "visits": ("Showroom visits", "到店"),
+    "takers": ("Takers", "办理数"),
+    "reference": ("Reference", "对比值"),
+    "shortfall": ("Shortfall", "差距"),
+    "base": ("Base (contacts in the period)", "基数(期内接触量)"),
     "cost_per_visit": ("Cost per visit (yuan)", "单次到店成本(元)"),
     "cost_per_delivery": ("Cost per delivery (yuan)", "单台交车成本(元)"),
     "orders_gross_profit": ("Gross profit of the orders (yuan)", "订单毛利(元)"),
@@ -642,6 +646,9 @@ TEXT: dict[str, dict[str, str]] = {
         "top_calls_note": "The first {n} calls across all lists at {as_of}, highest priority "
         "first.",
         "departments": "Department efficiency",
+        "no_gaps": "None of these KPIs is short of its target or of the peer median.",
+        "gaps_note": "Shortfalls of the period {start} to {end} against target and against the peer "
+        "median, priced as shortfall x base x unit margin; rates in percentage points.",
         "media_period_note": "Leads created {start} to {end}, the orders and deliveries they gave and the "
         "media cost of the same months.",
         "attribution_title": "Orders credited to each channel, by attribution model",
@@ -905,6 +912,9 @@ TEXT: dict[str, dict[str, str]] = {
         "week_of": "{date} 当周",
         "top_calls_note": "截至 {as_of} 所有清单中优先级最高的前 {n} 个回访。",
         "departments": "部门效率",
+        "no_gaps": "以上指标均未低于目标或同行中位数。",
+        "gaps_note": "分析期 {start} 至 {end} 相对目标与同行中位数的差距,按 差距 × 基数 × 单位毛利 "
+        "折算为金额;比率的差距以百分点计。",
         "media_period_note": "{start} 至 {end} 新建的线索、由其产生的订单和交车,以及同期媒体费用。",
         "attribution_title": "各归因模型下各渠道获得的订单",
         "attribution_note": "截至 {as_of} 全部数据中的客户旅程(线索首次成交或结案前 {days} 天内的"
