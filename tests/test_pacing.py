@@ -97,3 +97,21 @@ def test_projection_interval_covers_simulated_month_ends():
         row = row.set_index("measure").loc["leads"]
         hits += row["projected_low"] <= per_day.sum() <= row["projected_high"]
     assert 0.74 <= hits / n <= 0.88, hits / n
+
+
+def test_the_note_names_the_open_weekdays_the_pacing_used():
+    """A showroom open Tuesday to Sunday is paced on those days and the report says so (the note
+    said "Monday to Saturday" whatever the settings)."""
+    from crm_analytics.report.sections import open_weekdays
+
+    leads, orders = _tables(["2026-06-02"] * 3, [("2026-06-03", None, "pending")])
+    days = (1, 2, 3, 4, 5, 6)
+    out = pacing.month_to_date_pacing(
+        leads, orders, as_of="2026-06-10", targets={"orders": 10.0}, weekdays=days
+    )
+    # June 2026 has 30 days and 5 Mondays (1, 8, 15, 22, 29): 25 open; 1-10 June has 2: 8 open
+    assert (out["open_days_elapsed"].iloc[0], out["open_days"].iloc[0]) == (8, 25)
+    assert out.attrs["weekdays"] == days
+    assert open_weekdays(out.attrs["weekdays"], "en") == "Tuesday to Sunday"
+    assert open_weekdays(out.attrs["weekdays"], "zh") == "周二至周日"
+    assert open_weekdays((0, 2), "en") == "Monday, Wednesday"

@@ -177,4 +177,6 @@ def month_to_date_pacing(
                 "status": status,
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["weekdays"] = tuple(int(d) for d in weekdays)
+    return out

@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.actions.call_lists import REASONS, owner_load, touch_calendar
+from crm_analytics.metrics.pacing import OPEN_WEEKDAYS
 from crm_analytics.report import headline, plots
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.display import show_heading, show_table, show_text, status_text
@@ -974,6 +975,21 @@ def aftersales_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     }
 
 
+_WEEKDAYS = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
+}
+
+
+def open_weekdays(days: Any, lang: str) -> str:
+    """The showroom's open weekdays in words (Monday = 0): a run of three or more as
+    ``Monday to Saturday`` / ``周一至周六``, else listed (``Monday, Wednesday``)."""
+    names, ds = _WEEKDAYS["zh" if lang == "zh" else "en"], sorted({int(d) % 7 for d in days})
+    if len(ds) >= 3 and ds == list(range(ds[0], ds[-1] + 1)):
+        return f"{names[ds[0]]}{'至' if lang == 'zh' else ' to '}{names[ds[-1]]}"
+    return ("、" if lang == "zh" else ", ").join(names[d] for d in ds)
+
+
 def pacing_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     """Month-to-date pacing: the heading, the note (month, open days), the table (so far,
     month target, pro-rated target, ahead or behind, projected month end with its 80 %
@@ -1036,6 +1052,7 @@ def pacing_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             as_of=as_of,
             worked=int(first["open_days_elapsed"]),
             days=int(first["open_days"]),
+            open=open_weekdays(p.attrs.get("weekdays", OPEN_WEEKDAYS), lang),
         ),
         "table": translate(table, lang),
         "alerts": alerts,

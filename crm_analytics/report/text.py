@@ -646,7 +646,6 @@ TEXT: dict[str, dict[str, str]] = {
         "top_calls_note": "The first {n} calls across all lists at {as_of}, highest priority "
         "first.",
         "departments": "Department efficiency",
-        "no_gaps": "None of these KPIs is short of its target or of the peer median.",
         "gaps_note": "Shortfalls of the period {start} to {end} against target and against the peer "
         "median, priced as shortfall x base x unit margin; rates in percentage points.",
         "media_period_note": "Leads created {start} to {end}, the orders and deliveries they gave and the "
@@ -807,8 +806,8 @@ TEXT: dict[str, dict[str, str]] = {
         "customer pays for against warranty and recall work (paid by the maker); revenue is "
         "labour plus parts in yuan.",
         "pacing": "Month-to-date pacing, {month}",
-        "pacing_note": "{month} up to {as_of}: {worked} of {days} open days (Monday to "
-        "Saturday; holidays not excluded). Month targets are pro-rated by open days; the month "
+        "pacing_note": "{month} up to {as_of}: {worked} of {days} open days ({open}; "
+        "holidays not excluded). Month targets are pro-rated by open days; the month "
         "end is projected at this month's daily pace, with an 80% interval.",
         "pacing_alert": "Alert: {measure} {actual} against {expected} due by {as_of} ({gap} "
         "behind); at this pace {projected} by the month end (80% interval {lo} to {hi}) "
@@ -912,7 +911,6 @@ TEXT: dict[str, dict[str, str]] = {
         "week_of": "{date} 当周",
         "top_calls_note": "截至 {as_of} 所有清单中优先级最高的前 {n} 个回访。",
         "departments": "部门效率",
-        "no_gaps": "以上指标均未低于目标或同行中位数。",
         "gaps_note": "分析期 {start} 至 {end} 相对目标与同行中位数的差距,按 差距 × 基数 × 单位毛利 "
         "折算为金额;比率的差距以百分点计。",
         "media_period_note": "{start} 至 {end} 新建的线索、由其产生的订单和交车,以及同期媒体费用。",
@@ -1054,7 +1052,7 @@ TEXT: dict[str, dict[str, str]] = {
         "pay_mix_note": "{start} 至 {end} 的维修工单,按进厂时车龄分组:客户付费与索赔、召回(厂家付费)对比;"
         "产值为工时费加配件费(元)。",
         "pacing": "本月进度:{month}",
-        "pacing_note": "{month} 截至 {as_of}:营业日已过 {worked} 天,共 {days} 天(周一至周六,未扣除节假日)。"
+        "pacing_note": "{month} 截至 {as_of}:营业日已过 {worked} 天,共 {days} 天({open},未扣除节假日)。"
         "月度目标按营业日折算进度;月底预计值按本月日均进度推算,含80%区间。",
         "pacing_alert": "预警:{measure} 已完成 {actual},截至 {as_of} 按进度应完成 {expected}(落后 {gap});"
         "按当前进度月底预计 {projected}(80%区间 {lo} 至 {hi}),目标 {target}。",

@@ -236,7 +236,7 @@ REGISTRY: tuple[Rule, ...] = (
         "followup_within_days",
         "continuity",
         "leads",
-        "every open lead has a follow-up (any non-inquiry touch) within `followup_days` of the "
+        "every open lead has a follow-up (any non-inquiry touch) within `followup_days` days of the "
         "as-of date",
         "每条未关闭线索在数据截止日前 `followup_days` 天内有跟进（除咨询外的任何接触）",
         co.followup_within_days,
@@ -254,7 +254,7 @@ REGISTRY: tuple[Rule, ...] = (
         "continuity",
         "touchpoints",
         "every test drive, quote and order has a DMS visit of its lead within "
-        "`stage_visit_window_hours` before it",
+        "`stage_visit_window_hours` hours before it",
         "每次试驾、报价和订单之前 `stage_visit_window_hours` 小时内，该线索在 DMS 中有到店记录",
         co.visit_before_stage,
         (_MISSING_STAGE,),
@@ -355,7 +355,7 @@ REGISTRY: tuple[Rule, ...] = (
         "inside_opening_hours",
         "validity",
         "visitor_log",
-        "arrivals lie inside opening hours (with `opening_grace_minutes` of grace)",
+        "arrivals lie inside opening hours (with `opening_grace_minutes` minutes of grace)",
         "来店时间在营业时间内（允许 `opening_grace_minutes` 分钟的宽限）",
         va.inside_opening_hours,
         (
@@ -372,7 +372,7 @@ REGISTRY: tuple[Rule, ...] = (
         "validity",
         "visitor_log",
         "no visitor registered twice: the same person (phone or name), reason and consultant "
-        "again within `duplicate_entry_minutes` is a duplicate row; checked = kept log rows",
+        "again within `duplicate_entry_minutes` minutes is a duplicate row; checked = kept log rows",
         "同一访客不重复登记：同一人（电话或姓名）、同一来店原因和顾问在 `duplicate_entry_minutes` "
         "分钟内再次登记即为重复行；检查数 = 保留的登记行",
         va.no_duplicate_entry,
