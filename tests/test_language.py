@@ -230,3 +230,10 @@ def test_deck_capabilities_show_the_data_counts(runs, lang):
         summary = _section(body, "summary")
         assert t("pacing", lang, month=as_of.strftime("%Y-%m")) in summary
         assert f"{label('pace.leads', lang)} {n_month:,} " in summary, (did, summary[-600:])
+
+
+def test_a_count_of_one_takes_the_singular_in_english():
+    assert "1 lead," in t("h_a_action", "en", n=1, due="2026-07-01")
+    assert "11 leads" in t("h_a_action", "en", n=11, due="2026-07-01")
+    assert "1,001 leads" in t("h_a_action", "en", n="1,001", due="2026-07-01")
+    assert "1 条" in t("h_a_action", "zh", n=1, due="2026-07-01")

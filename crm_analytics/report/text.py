@@ -13,6 +13,7 @@ percentages, rate changes in percentage points (``pp`` / ``个百分点``), mone
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -1076,7 +1077,16 @@ TEXT: dict[str, dict[str, str]] = {
 def t(key: str, language: str = "en", **kw: object) -> str:
     """A fixed text of the report in ``language`` (English when missing), formatted with ``kw``."""
     text = TEXT.get(language, TEXT["en"]).get(key) or TEXT["en"][key]
-    return text.format(**kw) if kw else text
+    if not kw:
+        return text
+    text = text.format(**kw)
+    return _SINGULAR.sub(r"\1 \2", text) if language != "zh" else text
+
+
+#: "1 leads" -> "1 lead": a count of one before a plural noun of the English texts.
+_SINGULAR = re.compile(
+    r"(?<![\d.,])(1) (lead|customer|call|dealer|day|row|journey|answer|order|visit|month)s\b"
+)
 
 
 def why(note: str, language: str = "en") -> str:
