@@ -28,7 +28,8 @@ from crm_analytics.metrics import quality
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
-from crm_analytics.report.text import t
+from crm_analytics.report import sections as sec
+from crm_analytics.report.text import label, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -43,60 +44,71 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
-
-reconciliation, card = analysis.reconciliation, analysis.scorecard
+L = language
 
 # %%
-nb.show_header(dealer, "data quality", language, (start, end), (cstart, cend))
+nb.show_header(dealer, t("nb_data_quality", L), L, (start, end), (cstart, cend))
+if mask_personal_data:
+    out.show_text(t("masked", L), muted=True)
 
 # %%
 # Scores 0-100 on the deck's three dimensions (authenticity, continuity, validity): the mean of
-# the dimension's rule scores (a rule scores 0 once 10% of its records fail; params/quality.yaml),
-# red / amber / green, and the worst rules. pass_rate pools every record checked, for reference.
-out.show_table(
-    card.dimensions[["dimension", "score", "status", "worst_rules", "rules", "pass_rate", "note"]],
-    index=False,
-)
+# the dimension's rule scores, red / amber / green, and the weakest rules; then per table.
+view = sec.quality_view(analysis, L)
+out.show_heading(t("dq_dimensions", L), 2)
+out.show_text(view["note"], muted=True)
+out.show_table(view["dimensions"])
 plots.plot_bars(
-    card.dimensions.set_index("dimension")["score"], title="quality_scores", kind="score", lang=lang
+    analysis.scorecard.dimensions.set_index("dimension")["score"],
+    title="quality_scores",
+    kind="score",
+    lang=lang,
 )
 plt.show()
-out.show_table(card.pivot())
+out.show_text(t("dq_by_table", L), muted=True)
+out.show_table(view["by_table"])
 
 # %%
-# Every rule that failed at least one record, worst score first.
-description = "description_zh" if lang == "zh" else "description"
-out.show_table(
-    card.worst()[
-        ["dimension", "key", "checked", "failed", "pass_rate", "score", "status", description]
-    ],
-    formatters={"checked": out.fmt_count, "failed": out.fmt_count},
-    index=False,
-)
+# Every rule that failed at least one record, weakest first, with what it checks.
+out.show_heading(t("dq_rules", L), 3)
+if view["rules"] is None:
+    out.show_text(t("dq_rules_none", L))
+else:
+    out.show_table(view["rules"], index=False)
 
 # %%
 # Front-desk visitor log against the DMS's recorded visits: unregistered walk-ins, phantom visits.
-out.show_table(reconciliation.summary().to_frame("value"))
-out.show_table(
-    reconciliation.per_consultant,
-    formatters={"registration_rate": out.fmt_percent, "phantom_rate": out.fmt_percent},
-    index=False,
-)
+recon = sec.reconciliation_view(analysis, L)
+out.show_heading(recon["heading"], 3)
+out.show_text(recon["note"], muted=True)
+out.show_table(recon["summary"], index=False)
+out.show_heading(t("dq_recon_consultants", L), 4)
+out.show_table(recon["consultants"], index=False)
 
 # %%
-# Rows read, kept and quarantined per table at the load boundary.
-summary = dealer.summary()
-out.show_table(summary, index=False)
-plots.plot_quality(summary, lang=lang)
-plt.show()
-report = out.validation_table(dealer.report, mask=mask_personal_data)
-if len(report):
-    out.show_table(report, index=False)
+# Rows read, kept and rejected per table at the load boundary.
+load = sec.load_view(analysis, L)
+out.show_heading(t("dq_load", L), 3)
+out.show_table(load["tables"])
+if not load["rejected"]:
+    out.show_text(t("quality_ok", L))
 else:
-    out.show_text(t("quality_ok", language))
+    plots.plot_quality(
+        dealer.summary().assign(table=lambda s: [label("table." + x, lang) for x in s["table"]]),
+        lang=lang,
+    )
+    plt.show()
+    out.show_text(t("dq_load_note", L), muted=True)
+    out.show_table(load["by_rule"], index=False)
 
 # %%
-# The fix list: records to send back to their owner (phones and names masked unless contact lists).
-fixes = quality.fix_list(dealer, scorecard=card, contacts=not mask_personal_data)
-out.show_table(fixes.groupby(["owner", "issue"]).size().unstack(fill_value=0))
-out.show_table(fixes.head(30), index=False)
+# The fix list: records to send back to their owner (no names or phones here; the workbook
+# of the run carries the contacts).
+fixes = quality.fix_list(dealer, scorecard=analysis.scorecard, contacts=False)
+fx = sec.fix_list_view(analysis, fixes, L)
+out.show_heading(t("dq_fixes", L), 3)
+out.show_text(fx["note"], muted=True)
+if fx["by_owner"] is not None:
+    out.show(fx["link"])
+    out.show_table(fx["by_owner"], index=False)
+    out.show_table(fx["recent"], index=False)

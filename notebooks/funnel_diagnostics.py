@@ -30,7 +30,7 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import t
+from crm_analytics.report.text import label, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -45,97 +45,92 @@ analysis, lang = nb.open_analysis(
 )
 dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
-
-tree = funnel.kpi_tree(dealer, period=(start, end))
-funnel_targets = {k: v["target"] for k, v in funnel.load_targets(settings.funnel_targets()).items()}
+L = language
 
 # %%
-nb.show_header(dealer, "funnel and diagnostics", language, (start, end), (cstart, cend))
+nb.show_header(dealer, t("nb_funnel_diagnostics", L), L, (start, end), (cstart, cend))
 
 # %%
-# The deck's KPI tree (slides 39-41): every KPI with its parent, 95% interval and target.
-out.show_table(
-    out.fmt_by_unit(
-        tree.assign(target=tree["kpi"].map(funnel_targets)),
-        ["value", "ci_low", "ci_high", "target"],
-    )[["kpi", "parent", "value", "ci_low", "ci_high", "target", "unit", "note"]],
-    index=False,
-)
-volumes = tree.set_index("kpi")["value"]
+# The deck's KPI tree (slides 39-41): every KPI with the KPI it feeds, 95% interval and target
+# (the report's numbers: maturing KPIs on the cohort with a full follow-up).
+sec.show_section("funnel", L, dealer.as_of)
+out.show_text(sec.maturity_note(analysis, L), muted=True)
+out.show_table(sec.funnel_tree_view(analysis, L))
+volumes = analysis.metrics["volumes"]
 plots.plot_funnel(
-    {
-        "leads": volumes["lead_count"],
-        "visited": volumes["visit_count"],
-        "test_drive": volumes["test_drive_count"],
-        "ordered": volumes["order_count"],
-    },
-    lang=lang,
+    {k: volumes[k] for k in ("leads", "visited", "test_drive", "ordered")}, lang=lang
 )
 plt.show()
 
 # %%
-# Funnel rates per lead channel and per consultant.
-rates = list(rm.FUNNEL_KPIS)
-by_channel = funnel.kpi_tree(dealer, period=(start, end), by="channel")
-out.show_table(
-    by_channel.loc[by_channel["kpi"].isin(["lead_count", *rates])]
-    .pivot_table(index="channel", columns="kpi", values="value")
-    .reindex(columns=["lead_count", *rates])
-    .rename(index=plots.label),
-    formatters={"lead_count": out.fmt_count, **dict.fromkeys(rates, out.fmt_percent)},
+# Funnel rates per lead channel and per consultant; leads per month and channel.
+out.show_heading(t("fn_channels", L), 3)
+channels = sec.channel_rates_view(
+    analysis, funnel.kpi_tree(dealer, period=(start, end), by="channel"), L
 )
-out.show_table(
-    rm.consultant_table(dealer, start, end),
-    formatters={"visit_to_order_rate": out.fmt_percent},
-    index=False,
-)
+out.show_text(channels["note"], muted=True)
+out.show_table(channels["table"])
+consultants = sec.consultant_funnel_view(analysis, L)
+if consultants:
+    out.show_heading(t("consultants", L), 3)
+    out.show_text(consultants["note"], muted=True)
+    out.show_table(consultants["table"], index=False)
 plots.plot_monthly(
     rm.monthly_leads(dealer, start, end),
     hue="channel",
-    title=t("leads_month", language),
+    title=t("leads_month", lang),  # the chart language (English without a CJK font)
     lang=lang,
     stacked=True,
 )
 plt.show()
 
 # %%
-# Diagnosis (slide 41): flagged stages, candidate causes and what the data says about each.
-diag = funnel.diagnose(dealer, period=(start, end), targets=settings.funnel_targets())
-out.show_table(
-    diag.loc[
-        diag["flagged"],
-        ["stage", "stage_value", "stage_target", "orders_at_stake", "cause", "verdict", "evidence"],
-    ],
-    formatters={
-        "stage_value": out.fmt_kpi,
-        "stage_target": out.fmt_kpi,
-        "orders_at_stake": "{:,.1f}".format,
-    },
-    index=False,
-)
+# Diagnosis (slide 41): every stage against target and peers, then each flagged stage with
+# the deck's candidate causes and what the data says about each.
+sec.show_section("diagnosis", L, dealer.as_of)
+out.show_heading(t("fn_stages", L), 3)
+out.show_text(t("fn_stages_note", L), muted=True)
+out.show_table(sec.stage_check_view(analysis, L))
+blocks = sec.diagnosis_blocks(analysis, L)
+for stage, sentence, causes in blocks:
+    out.show_heading(label(stage, L), 3)
+    out.show_text(sentence)
+    out.show_table(causes, index=False)
+if not blocks:
+    out.show_text(t("no_diagnosis", L))
 
 # %%
-# Before / after the previous coaching round, with 95% intervals.
-change = funnel.compare_periods(dealer, before=(cstart, cend), after=(start, end))
-out.show_table(
-    out.fmt_by_unit(
-        change.assign(unit=change["unit"].where(change["unit"] == "share", "count")),
-        ["value_before", "value_after", "change", "ci_low", "ci_high"],
-    )[["kpi", "value_before", "value_after", "change", "ci_low", "ci_high", "significant"]],
-    index=False,
-)
+# Before / after the previous coaching round, every KPI with its 95% interval.
+change = sec.change_view(analysis, L)
+out.show_heading(t("fn_change", L), 2)
+if change:
+    out.show_text(change["note"], muted=True)
+    if change["immature_note"]:
+        out.show_text(change["immature_note"], muted=True)
+    out.show_table(change["table"])
+else:
+    sec.show_missing(analysis, "change", L)
 
 # %%
-# Next month's orders from the open pipeline, and how such forecasts did in the last 6 months.
-out.show_table(forecast.forecast_orders(dealer, n_sims=1000), index=False)
+# Next month's orders and deliveries from the open pipeline, and how such forecasts did in
+# the last 6 months.
 backtest = forecast.backtest_forecast(dealer, months=6, n_sims=500)
-out.show_table(forecast.backtest_summary(backtest), index=False)
+fc = sec.forecast_view(analysis, backtest, forecast.backtest_summary(backtest), L)
+out.show_heading(t("fn_forecast", L), 2)
+if fc:
+    out.show_text(fc["note"], muted=True)
+    out.show_table(fc["table"])
+    if fc["backtest"] is not None:
+        out.show_text(fc["backtest_note"], muted=True)
+        out.show_table(fc["backtest"])
+else:
+    sec.show_missing(analysis, "forecast", L)
 
 # %%
 # This month so far against the month's targets (pro-rated by open days), with alerts.
-pace = sec.pacing_view(analysis, lang)
+pace = sec.pacing_view(analysis, L)
 if pace:
-    out.show_heading(pace["heading"], 3)
+    out.show_heading(pace["heading"], 2)
     out.show_text(pace["note"], muted=True)
     out.show_table(pace["table"])
     for alert in pace["alerts"]:
@@ -143,9 +138,9 @@ if pace:
 
 # %%
 # Speed to lead: first response to inbound leads and conversion by response time.
-speed = sec.speed_to_lead_view(analysis, lang)
+speed = sec.speed_to_lead_view(analysis, L)
 if speed:
-    out.show_heading(t("speed_section", lang), 3)
+    out.show_heading(t("speed_section", L), 2)
     out.show_text(speed["note"], muted=True)
     out.show_table(speed["distribution"])
     out.show_text(speed["bands_note"], muted=True)

@@ -43,7 +43,9 @@ def store(tmp_path_factory):
     return root
 
 
-def _run(tmp_path_factory, store: Path, lang: str) -> Path:
+def _run(
+    tmp_path_factory, store: Path, lang: str, notebooks: tuple[str, ...] = ("dealer_report",)
+) -> Path:
     params = tmp_path_factory.mktemp(f"params_{lang}")
     (params / "dealers").mkdir()
     (params / "network.yaml").write_text(f"source: {store}\nlanguage: {lang}\n")
@@ -55,7 +57,7 @@ def _run(tmp_path_factory, store: Path, lang: str) -> Path:
         workers=2,
         progress=False,
         network=False,
-        notebooks=["dealer_report"],
+        notebooks=list(notebooks),
     )
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     return out
@@ -116,28 +118,32 @@ def test_grade_windows_in_the_text_are_the_models():
     assert re.findall(r"\d+", t("leads_note", "zh", as_of="x")) == days
 
 
+def _assert_one_language(body: str, lang: str, where: str) -> None:
+    """A page in ``lang`` only: no warning, internal name, raw value, untranslated header."""
+    text = _visible(body)
+    # a warning printed into the report (a chart label without a glyph, a library notice)
+    assert "Warning" not in text, f"{where} {lang}: a warning in the report"
+    snake = sorted(set(SNAKE.findall(text)))
+    assert not snake, f"{where} {lang}: internal names in the report: {snake[:20]}"
+    for pattern in RAW_REPR:
+        found = pattern.findall(text)
+        assert not found, f"{where} {lang}: raw values {found[:5]}"
+    if lang == "zh":
+        untranslated = [
+            h for h in _headers(body) if not CJK.search(h) and not SHARED_HEADERS.match(h)
+        ]
+        assert not untranslated, f"{where}: untranslated headers {untranslated[:20]}"
+        english = re.findall(r"\b(?:the|and|of|with|against|period)\b", text)
+        assert len(english) <= 3, f"{where}: English prose in the zh report: {english[:10]}"
+    else:
+        heads = _headers(body, columns_only=True)
+        assert not CJK.search(" ".join(heads)), f"{where}: Chinese headers in en: {heads}"
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_report_speaks_one_language(runs, lang):
     for did in DEALERS:
-        body = _body(runs[lang] / did / "report.html")
-        text = _visible(body)
-        # a warning printed into the report (a chart label without a glyph, a library notice)
-        assert "Warning" not in text, f"{did} {lang}: a warning in the report"
-        snake = sorted(set(SNAKE.findall(text)))
-        assert not snake, f"{did} {lang}: internal names in the report: {snake[:20]}"
-        for pattern in RAW_REPR:
-            found = pattern.findall(text)
-            assert not found, f"{did} {lang}: raw values {found[:5]}"
-        if lang == "zh":
-            untranslated = [
-                h for h in _headers(body) if not CJK.search(h) and not SHARED_HEADERS.match(h)
-            ]
-            assert not untranslated, f"{did}: untranslated headers {untranslated[:20]}"
-            english = re.findall(r"\b(?:the|and|of|with|against|period)\b", text)
-            assert len(english) <= 3, f"{did}: English prose in the zh report: {english[:10]}"
-        else:
-            heads = _headers(body, columns_only=True)
-            assert not CJK.search(" ".join(heads)), f"{did}: Chinese headers in en: {heads}"
+        _assert_one_language(_body(runs[lang] / did / "report.html"), lang, did)
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -237,3 +243,42 @@ def test_a_count_of_one_takes_the_singular_in_english():
     assert "11 leads" in t("h_a_action", "en", n=11, due="2026-07-01")
     assert "1,001 leads" in t("h_a_action", "en", n="1,001", due="2026-07-01")
     assert "1 条" in t("h_a_action", "zh", n=1, due="2026-07-01")
+
+
+#: the notebooks besides the report a consultant opens from the index (issue 15)
+SECONDARY = ("data_quality", "funnel_diagnostics")
+
+
+@pytest.fixture(scope="module")
+def secondary_runs(tmp_path_factory):
+    from crm_analytics.sim import simulate_network
+
+    root = tmp_path_factory.mktemp("small_store")
+    simulate_network(n_dealers=1, customers_per_dealer=300, years=3, seed=5, out=root, workers=1)
+    return {lang: _run(tmp_path_factory, root, lang, SECONDARY) for lang in ("zh", "en")}
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_data_quality_and_funnel_pages_speak_one_language(secondary_runs, lang):
+    """The data-quality and funnel pages read like the report: one language, glossary names,
+    numbers in units; their counts equal counts made here from the dealer's own tables."""
+    run = secondary_runs[lang]
+    (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
+    for name in SECONDARY:
+        _assert_one_language(_body(ddir / f"{name}.html"), lang, f"{ddir.name} {name}")
+    a = load_analysis(ddir / "analysis.pkl")
+    d = a.dealer
+    log = d.tables["visitor_log"]
+    quality = re.sub(r"\s+", " ", _visible(_body(ddir / "data_quality.html")))
+    assert f"{label('sales_arrivals', lang)} {int((log['reason'] == 'sales').sum()):,} " in quality
+    for dim in ("authenticity", "continuity", "validity"):
+        assert label(dim, lang) in quality
+    assert label("fix_action", lang) in quality
+    funnel = re.sub(r"\s+", " ", _visible(_body(ddir / "funnel_diagnostics.html")))
+    start, end = a.period
+    leads = d.leads.loc[d.leads["created_at"].between(start, end + pd.Timedelta(days=1))]
+    for channel, n in leads["channel"].value_counts().items():
+        assert f"{label(channel, lang)} {n:,} " in funnel, (channel, n)
+    assert f"{label('lead_count', lang)} – {len(leads):,} " in funnel  # the tree's root
+    for section in ("kpi_tree", "diagnosis"):
+        assert t(section, lang, as_of="x") in funnel

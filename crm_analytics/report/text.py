@@ -505,6 +505,98 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "by_consultant": ("By sales consultant", "按销售顾问"),
     "unassigned": ("Unassigned", "未分配"),
     "none": ("none", "无"),
+    # -- data-quality and funnel notebooks (secondary views) ----------------------------------
+    "table.staff": ("Staff", "员工"),
+    "table.customers": ("Customers", "客户"),
+    "table.vehicles": ("Vehicles", "车辆"),
+    "table.leads": ("Leads", "线索"),
+    "table.touchpoints": ("Touch points (DMS events)", "接触记录(DMS)"),
+    "table.orders": ("Orders", "订单"),
+    "table.service_visits": ("Service visits (repair orders)", "售后进厂(工单)"),
+    "table.insurance_policies": ("Insurance policies", "保单"),
+    "table.surveys": ("Satisfaction surveys", "满意度调查"),
+    "table.visitor_log": ("Front-desk visitor log", "展厅客流登记"),
+    "table.channel_costs": ("Media costs", "渠道费用"),
+    "table.complaints": ("Complaints", "投诉"),
+    "rule.phone_format": ("Valid phone number", "电话号码有效"),
+    "rule.placeholder_record": ("No placeholder or test record", "无占位或测试记录"),
+    "rule.duplicate_person": ("One person, one customer id", "一人一档"),
+    "rule.staff_phone": ("No staff phone as a customer's", "客户电话不是员工电话"),
+    "rule.phone_typo": ("Phone as given at the front desk", "电话与前台登记一致"),
+    "rule.visit_has_arrival": ("DMS visit has a front-desk arrival", "DMS到店有前台登记"),
+    "rule.one_repair_order": ("One visit, one repair order", "一次进厂一张工单"),
+    "rule.arrival_in_dms": ("Front-desk arrival registered in the DMS", "前台来店已在DMS留档"),
+    "rule.no_missing_day": ("Visitor log kept every open day", "营业日均有客流登记"),
+    "rule.no_silent_month": ("Records in every month", "每月均有记录"),
+    "rule.followup_within_days": ("Open lead followed up in time", "未关闭线索按时跟进"),
+    "rule.visit_before_stage": (
+        "Visit before test drive, quote and order",
+        "试驾、报价、订单前有到店记录",
+    ),
+    "rule.quote_before_order": ("Quote before the order", "订单前有报价"),
+    "rule.delivery_has_order": ("Delivery has its order", "交车有对应订单"),
+    "rule.has_parent": ("Linked record exists", "关联记录存在"),
+    "rule.chronology": ("Dates in order", "时间顺序正确"),
+    "rule.row_rules": ("Types, values and required fields", "类型、取值与必填项"),
+    "rule.not_after_as_of": ("No date after the data date", "无晚于数据截止日的记录"),
+    "rule.phone_required": ("Customer has a phone", "客户有电话"),
+    "rule.consultant_required": ("Consultant named", "已指定销售顾问"),
+    "rule.inside_opening_hours": ("Arrival within opening hours", "来店时间在营业时间内"),
+    "rule.no_duplicate_entry": ("Visitor registered once", "访客不重复登记"),
+    "issue.phone_format": ("Invalid phone", "电话无效"),
+    "issue.placeholder_record": ("Placeholder or test record", "占位或测试记录"),
+    "issue.duplicate_person": ("Same person, second customer id", "重复建档"),
+    "issue.staff_phone": ("Staff phone entered", "填写了员工电话"),
+    "issue.phone_typo": ("Phone one digit off", "电话差一位"),
+    "issue.log_phone_format": ("Invalid phone on the hand card", "来店登记电话无效"),
+    "issue.phantom_visit": ("DMS visit without arrival", "DMS到店无前台登记"),
+    "issue.duplicate_repair_order": ("Repair order keyed twice", "工单重复录入"),
+    "issue.unregistered_walk_in": ("Walk-in not registered", "散客未留档"),
+    "issue.visit_not_recorded": ("Visit not entered in the DMS", "到店未录入DMS"),
+    "issue.missing_log_day": ("Day without a visitor log", "当日无客流登记"),
+    "issue.silent_month": ("Month without records", "整月无记录"),
+    "issue.followup_overdue": ("Follow-up overdue", "跟进逾期"),
+    "issue.missing_stage": ("Stage record missing", "缺失阶段记录"),
+    "issue.delivery_without_order": ("Delivery without order", "交车无订单"),
+    "issue.quarantined": ("Rejected on import", "导入时被拒收"),
+    "issue.phone_required": ("Phone missing", "缺少电话"),
+    "issue.consultant_required": ("No consultant assigned", "未指派销售顾问"),
+    "issue.outside_opening_hours": ("Arrival outside opening hours", "营业时间外来店"),
+    "issue.duplicate_entry": ("Visitor registered twice", "访客重复登记"),
+    "checked": ("Records checked", "检查记录数"),
+    "rules_count": ("Rules", "规则数"),
+    "rule_checks": ("What it checks", "检查内容"),
+    "arrivals": ("Sales arrivals", "销售来店"),
+    "phantom_rate": ("Share of DMS visits with no arrival", "无客流登记的DMS到店占比"),
+    "rows_in": ("Rows read", "读取行数"),
+    "kept": ("Rows kept", "保留行数"),
+    "quarantined": ("Rows rejected", "拒收行数"),
+    "issue": ("Issue", "问题"),
+    "fix_owner": ("To be fixed by", "整改负责人"),
+    "fix_action": ("What to do", "整改要求"),
+    "record_id": ("Record", "记录编号"),
+    "record_date": ("Recorded on", "记录日期"),
+    "parent": ("Parent KPI", "上级指标"),
+    "stage_check": ("Reading", "判断"),
+    "below target beyond sampling error": (
+        "below target beyond sampling error",
+        "低于目标(超出抽样误差)",
+    ),
+    "low among peers": ("low among peers", "在同行中偏低"),
+    "meets target and peers": ("meets target and peers", "达到目标和同行水平"),
+    "forecast_of": ("Forecast of", "预测对象"),
+    "interval_80": ("80% interval", "80%区间"),
+    "from_pipeline": ("From open leads and orders", "来自在途线索和订单"),
+    "from_new_leads": ("From next month's new leads", "来自下月新增线索"),
+    "open_units": ("Open now", "目前在途"),
+    "expected_new_leads": ("New leads expected", "预计新增线索"),
+    "months_tested": ("Months tested", "回测月数"),
+    "mean_actual": ("Actual, mean per month", "月均实际"),
+    "mae_model": ("Mean error: this forecast", "平均误差:本预测"),
+    "mae_seasonal_naive": ("Mean error: same month last year", "平均误差:去年同月"),
+    "mae_trailing_mean": ("Mean error: last 12 months' average", "平均误差:近12个月平均"),
+    "coverage80": ("Actual within the 80% interval", "实际落在80%区间内"),
+    "coverage95": ("Actual within the 95% interval", "实际落在95%区间内"),
 }
 
 
@@ -831,6 +923,44 @@ TEXT: dict[str, dict[str, str]] = {
         "run_other_settings": "the run {run} used other settings (period, targets or "
         "parameters); lead scores need a run with these.",
         "peers_from_store": "Peer medians computed here from the store's {n} dealers (no run).",
+        # --- data-quality and funnel notebooks (secondary views) ---
+        "dq_scores_note": "Over the whole extract, {start} to {end}. Each rule scores 0-100 from "
+        "its failing records (0 once {tolerance} of them fail); a dimension's score is the mean "
+        "of its rules' scores: green from {green}, amber from {amber}, red below. The pass rate "
+        "pools every record checked.",
+        "dq_dimensions": "Scores on the deck's three dimensions",
+        "dq_rule_score": " (score {score:.1f})",
+        "dq_by_table": "Score per table and dimension (– : no rule of that dimension checks the "
+        "table).",
+        "dq_rules": "Rules that failed at least one record, weakest first",
+        "dq_rules_none": "No rule failed a record.",
+        "dq_recon_note": "Every front-desk arrival against the DMS visits: "
+        "walk-ins never registered in the DMS, and DMS visits with no arrival at the front desk "
+        "(possibly fabricated).",
+        "dq_recon_consultants": "Per sales consultant",
+        "dq_load": "Rows read and rejected on import",
+        "dq_load_note": "Rows rejected on import, per table and rule (what the row broke).",
+        "dq_fixes": "The fix list: records to send back to their owner",
+        "dq_fixes_note": "{n} records to correct at {as_of}, per owner and issue. The "
+        "{shown} most recent are listed below; the full list, one sheet per owner and with the "
+        "contact details, is the run's fix-list workbook (Excel).",
+        "dq_fixes_none": "No record to correct.",
+        "fn_channels": "Funnel rates per lead channel",
+        "fn_channels_note": "Leads created {start} to {end}, by the channel they came from.",
+        "fn_consultants_note": "Leads created {start} to {end}, by the consultant holding them.",
+        "fn_stages": "Every stage against its target and peers",
+        "fn_stages_note": "Stages of the KPI tree judged as in the diagnosis: a stage is flagged "
+        "when its 95% interval lies below the target, or when it ranks in the lowest quarter "
+        "of the peers; the orders a year at stake are what meeting the target would add.",
+        "fn_change": "All KPIs against the previous coaching round",
+        "fn_forecast": "Next month's orders and deliveries",
+        "fn_forecast_note": "Forecast for {month} from the leads and orders open at {as_of} and "
+        "the new leads expected (a pipeline model by stage and age), with 80% and 95% "
+        "intervals.",
+        "fn_backtest_note": "How such forecasts did: the same model run at each of the {n} month "
+        "ends {first} to {last}, against what happened the following month. Mean absolute "
+        "error in units a month, beside two simple rules; and how often the actual fell inside "
+        "the intervals.",
     },
     "zh": {
         "report": "CRM诊断报告",
@@ -1070,6 +1200,36 @@ TEXT: dict[str, dict[str, str]] = {
         "run_stale": "运行 {run} 之后数据仓库已更新;线索评分需要重新运行。",
         "run_other_settings": "运行 {run} 使用了其他设置(分析期、目标或参数);线索评分需要按当前设置运行。",
         "peers_from_store": "同行中位数由数据仓库中的 {n} 家经销商现场计算(无运行)。",
+        # --- data-quality and funnel notebooks (secondary views) ---
+        "dq_scores_note": "基于全部数据({start} 至 {end})。每条规则按不合格记录得分0-100"
+        "(不合格达 {tolerance} 时为0);维度得分为其各条规则得分的平均:{green} 分及以上为绿,"
+        "{amber} 分及以上为黄,以下为红。通过率按全部检查记录合计。",
+        "dq_dimensions": "三个维度的得分",
+        "dq_rule_score": "(得分 {score:.1f})",
+        "dq_by_table": "各数据表在各维度的得分(– 表示该维度没有规则检查该表)。",
+        "dq_rules": "有不合格记录的规则(得分从低到高)",
+        "dq_rules_none": "所有规则均无不合格记录。",
+        "dq_recon_note": "展厅客流登记与DMS到店记录逐条核对:未在DMS留档的散客,"
+        "以及前台无来店登记的DMS到店记录(可能虚构)。",
+        "dq_recon_consultants": "按销售顾问",
+        "dq_load": "导入时读取和拒收的数据行",
+        "dq_load_note": "导入时拒收的数据行,按数据表和规则(该行违反的规则)统计。",
+        "dq_fixes": "整改清单:退回负责人更正的记录",
+        "dq_fixes_note": "截至 {as_of} 共有 {n} 条记录待更正,按负责人和问题统计。下面列出最近的 "
+        "{shown} 条;完整清单(每位负责人一页,含联系方式)见本次运行的整改清单(Excel)。",
+        "dq_fixes_none": "没有需要更正的记录。",
+        "fn_channels": "各线索渠道的漏斗转化率",
+        "fn_channels_note": "{start} 至 {end} 新建的线索,按线索来源渠道。",
+        "fn_consultants_note": "{start} 至 {end} 新建的线索,按负责的销售顾问。",
+        "fn_stages": "各环节对比目标与同行",
+        "fn_stages_note": "KPI树各环节,判断方法与诊断相同:95%区间整体低于目标,或处于同行最低的四分之一,"
+        "即列为需诊断环节;每年可增订单为达到目标时增加的订单数。",
+        "fn_change": "全部指标与上一轮辅导对比",
+        "fn_forecast": "下月订单与交车预测",
+        "fn_forecast_note": "{month} 的预测,依据截至 {as_of} 的在途线索和订单以及预计新增线索"
+        "(按阶段和时长的在途模型),含80%和95%区间。",
+        "fn_backtest_note": "预测的历史表现:同一模型在 {first} 至 {last} 的 {n} 个月末分别预测下月,"
+        "与实际对比。平均绝对误差(每月台数)与两种简单方法对比;以及实际落在区间内的比例。",
     },
 }
 
