@@ -282,3 +282,40 @@ def test_data_quality_and_funnel_pages_speak_one_language(secondary_runs, lang):
     assert f"{label('lead_count', lang)} – {len(leads):,} " in funnel  # the tree's root
     for section in ("kpi_tree", "diagnosis"):
         assert t(section, lang, as_of="x") in funnel
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, lang):
+    """Leads broken on purpose (two pointing to no customer, one with an unknown channel) are
+    rejected on import: the data-quality views count them under the glossary's rule names and
+    send them to the CRM desk, with no internal name on the page."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    from crm_analytics.data.validation import validate
+    from crm_analytics.metrics.quality import fix_list
+    from crm_analytics.report import display, sections
+
+    run = secondary_runs[lang]
+    (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
+    a = load_analysis(ddir / "analysis.pkl")
+    tables = {k: v.copy() for k, v in a.dealer.tables.items()}
+    leads = tables["leads"]
+    leads.loc[leads.index[:2], "customer_id"] = f"{a.dealer.dealer_id}-C999999"
+    leads.loc[leads.index[2], "channel"] = "carrier_pigeon"
+    dealer = validate(dataclasses.replace(a.dealer, tables=tables))
+    view = sections.load_view(SimpleNamespace(dealer=dealer), lang)
+    assert view["rejected"] == dealer.quarantine[["table", "row_id"]].drop_duplicates().shape[0]
+    rows = view["by_rule"].set_index([label("table", lang), label("rule", lang)])
+    col = label("quarantined", lang)
+    assert rows.at[(label("table.leads", lang), label("rule.has_parent", lang)), col] == "2"
+    assert rows.at[(label("table.leads", lang), label("rule.row_rules", lang)), col] == "1"
+    assert view["tables"].at[label("table.leads", lang), col] == "3"
+    fixes = fix_list(dealer, contacts=False)
+    fx = sections.fix_list_view(SimpleNamespace(dealer=dealer), fixes, lang, shown=len(fixes))
+    assert label("issue.quarantined", lang) in set(fx["recent"][label("issue", lang)])
+    body = "".join(
+        display.html_table(x, index=i)
+        for x, i in ((view["tables"], True), (view["by_rule"], False), (fx["recent"], False))
+    )
+    _assert_one_language(f"<body>{body}</body>", lang, "rejected rows")
