@@ -79,16 +79,16 @@ else:
 # %%
 # Front-desk visitor log against the DMS's recorded visits: unregistered walk-ins, phantom visits.
 recon = sec.reconciliation_view(analysis, L)
-out.show_heading(recon["heading"], 3)
+out.show_heading(recon["heading"], 2)
 out.show_text(recon["note"], muted=True)
 out.show_table(recon["summary"], index=False)
-out.show_heading(t("dq_recon_consultants", L), 4)
+out.show_heading(t("dq_recon_consultants", L), 3)
 out.show_table(recon["consultants"], index=False)
 
 # %%
 # Rows read, kept and rejected per table at the load boundary.
 load = sec.load_view(analysis, L)
-out.show_heading(t("dq_load", L), 3)
+out.show_heading(t("dq_load", L), 2)
 out.show_table(load["tables"])
 if not load["rejected"]:
     out.show_text(t("quality_ok", L))
@@ -102,11 +102,11 @@ else:
     out.show_table(load["by_rule"], index=False)
 
 # %%
-# The fix list: records to send back to their owner (no names or phones here; the workbook
-# of the run carries the contacts).
+# The fix list: records to send back to their owner (no names or phones here; the run's
+# workbook has them, masked unless the run made contact lists).
 fixes = quality.fix_list(dealer, scorecard=analysis.scorecard, contacts=False)
 fx = sec.fix_list_view(analysis, fixes, L)
-out.show_heading(t("dq_fixes", L), 3)
+out.show_heading(t("dq_fixes", L), 2)
 out.show_text(fx["note"], muted=True)
 if fx["by_owner"] is not None:
     out.show(fx["link"])

@@ -942,8 +942,9 @@ TEXT: dict[str, dict[str, str]] = {
         "dq_load_note": "Rows rejected on import, per table and rule (what the row broke).",
         "dq_fixes": "The fix list: records to send back to their owner",
         "dq_fixes_note": "{n} records to correct at {as_of}, per owner and issue. The "
-        "{shown} most recent are listed below; the full list, one sheet per owner and with the "
-        "contact details, is the run's fix-list workbook (Excel).",
+        "{shown} most recent are listed below; the full list, one sheet per owner with the "
+        "customers' names and phones (masked unless the run made contact lists), is the run's "
+        "fix-list workbook (Excel).",
         "dq_fixes_none": "No record to correct.",
         "fn_channels": "Funnel rates per lead channel",
         "fn_channels_note": "Leads created {start} to {end}, by the channel they came from.",
@@ -1216,7 +1217,8 @@ TEXT: dict[str, dict[str, str]] = {
         "dq_load_note": "导入时拒收的数据行,按数据表和规则(该行违反的规则)统计。",
         "dq_fixes": "整改清单:退回负责人更正的记录",
         "dq_fixes_note": "截至 {as_of} 共有 {n} 条记录待更正,按负责人和问题统计。下面列出最近的 "
-        "{shown} 条;完整清单(每位负责人一页,含联系方式)见本次运行的整改清单(Excel)。",
+        "{shown} 条;完整清单见本次运行的整改清单(Excel):每位负责人一页,含客户姓名和电话"
+        "(除非本次运行生成联系清单,否则已脱敏)。",
         "dq_fixes_none": "没有需要更正的记录。",
         "fn_channels": "各线索渠道的漏斗转化率",
         "fn_channels_note": "{start} 至 {end} 新建的线索,按线索来源渠道。",
