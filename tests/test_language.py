@@ -246,7 +246,16 @@ def test_a_count_of_one_takes_the_singular_in_english():
 
 
 #: the notebooks besides the report a consultant opens from the index (issue 15)
-SECONDARY = ("data_quality", "funnel_diagnostics")
+SECONDARY = (
+    "data_quality",
+    "funnel_diagnostics",
+    "value_added_aftersales",
+    "lifecycle_clv",
+    "churn",
+    "attribution_media",
+    "action_lists",
+    "personas",
+)
 
 
 @pytest.fixture(scope="module")
@@ -259,8 +268,8 @@ def secondary_runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_data_quality_and_funnel_pages_speak_one_language(secondary_runs, lang):
-    """The data-quality and funnel pages read like the report: one language, glossary names,
+def test_secondary_pages_speak_one_language(secondary_runs, lang):
+    """Every page besides the report reads like the report: one language, glossary names,
     numbers in units; their counts equal counts made here from the dealer's own tables."""
     run = secondary_runs[lang]
     (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
@@ -282,6 +291,20 @@ def test_data_quality_and_funnel_pages_speak_one_language(secondary_runs, lang):
     assert f"{label('lead_count', lang)} – {len(leads):,} " in funnel  # the tree's root
     for section in ("kpi_tree", "diagnosis"):
         assert t(section, lang, as_of="x") in funnel
+    # action lists: each list's size in the report's table is the dealer's calls of that list
+    lists = re.sub(r"\s+", " ", _visible(_body(ddir / "action_lists.html")))
+    for reason, n in a.calls["reason"].value_counts().items():
+        assert f"{label(reason, lang)} {n:,} " in lists, (reason, n)
+    assert t("departments", lang) in lists
+    # media: leads per channel of the period, as in the funnel page
+    media = re.sub(r"\s+", " ", _visible(_body(ddir / "attribution_media.html")))
+    for channel, n in leads["channel"].value_counts().items():
+        assert f"{label(channel, lang)} {n:,} " in media, (channel, n)
+    # value-added: the period's deliveries are the contacts of every new-car line
+    va = re.sub(r"\s+", " ", _visible(_body(ddir / "value_added_aftersales.html")))
+    o = d.orders
+    delivered = int(o["delivered_at"].between(start, end + pd.Timedelta(days=1)).sum())
+    assert f"{label('new_car', lang)} {label('finance', lang)} {delivered:,} " in va
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])

@@ -1111,8 +1111,6 @@ def penetration_view(a: DealerAnalysis, by: str, lang: str) -> dict[str, Any]:
 
 #: the clause of a boundary rule's description naming the validation rule (an internal name)
 _BOUNDARY_CLAUSE = re.compile(r"\s*[;；]\s*(?:counts rows|统计因).*$")
-#: a backticked setting with a unit in its name (``followup_days``): the unit is not written
-_SETTING_UNIT = re.compile(r"`([a-z_]+_(days|hours|minutes))`")
 
 
 def _rule_name(table: str, rule: str, lang: str) -> str:
@@ -1122,12 +1120,9 @@ def _rule_name(table: str, rule: str, lang: str) -> str:
 
 
 def _rule_description(row: Any, lang: str, settings: Mapping[str, Any]) -> str:
-    """What a rule checks, its settings as values with their units (the English texts name
-    the setting alone: ``within `followup_days` of`` -> ``within 30 days of``)."""
-    if lang == "zh":
-        text = row.description_zh
-    else:
-        text = _SETTING_UNIT.sub(r"`\1` \2", row.description)
+    """What a rule checks, its settings as values (``within `followup_days` days`` ->
+    ``within 30 days``), without the boundary rule's internal clause."""
+    text = row.description_zh if lang == "zh" else row.description
     return _BOUNDARY_CLAUSE.sub("", rule_text(text, settings))
 
 
