@@ -35,6 +35,10 @@ Report keys (all optional in ``network.yaml``; a dealer file needs ``dealer_id``
 ``mask_personal_data``   true (default) masks phones and names; a run asking for contact lists
                          turns it off
 ``notes``                free text shown on the report's first page
+``coaching``             (dealer files only) the action plan agreed at each coaching round: a list
+                         of items ``{round, kpi, action, owner, due, status, baseline, target,
+                         gap_yuan}`` (:data:`ACTION_FIELDS`); the report compares each item's KPI
+                         at the round with the period's at the next round
 """
 
 from __future__ import annotations
@@ -51,14 +55,19 @@ from typing import Any
 import yaml
 
 from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.core.schema import STAFF_ROLES
 
 __all__ = [
+    "ACTION_FIELDS",
+    "ACTION_STATUSES",
     "DEALER_KEYS",
     "NETWORK_KEYS",
+    "OWNER_ROLES",
     "REPORT_DEFAULTS",
     "SECTIONS",
     "ParamProblem",
     "Settings",
+    "action_plan_yaml",
     "check_params",
     "find_params",
     "load_params",
@@ -86,7 +95,7 @@ _COMMON: dict[str, str] = {
 #: Keys allowed in ``network.yaml`` -> kind.
 NETWORK_KEYS: dict[str, str] = dict(_COMMON)
 #: Keys allowed in a dealer file -> kind.
-DEALER_KEYS: dict[str, str] = {"dealer_id": "str", **_COMMON}
+DEALER_KEYS: dict[str, str] = {"dealer_id": "str", **_COMMON, "coaching": "action_plan"}
 #: Report defaults (the first layer of the report keys).
 REPORT_DEFAULTS: dict[str, Any] = {
     "period": None,
@@ -96,6 +105,34 @@ REPORT_DEFAULTS: dict[str, Any] = {
     "notes": "",
 }
 _RATE_SUFFIXES = ("_rate", "_penetration", "_share", "_retention")
+#: Fields of one action-plan item (``coaching`` key of a dealer file) -> required?
+#: ``round`` (date of the coaching round that agreed it), ``kpi`` (a KPI of
+#: ``params/targets.yaml``), ``action`` (free text), ``owner`` (a role of
+#: :data:`OWNER_ROLES`), ``due`` (date, on or after the round), ``status``
+#: (:data:`ACTION_STATUSES`, default ``open``), ``baseline`` (the KPI's value at the round;
+#: absent: the report takes the previous round's period), ``target`` (the value the item aims
+#: at), ``gap_yuan`` (the gap the round priced, yuan).
+ACTION_FIELDS: dict[str, bool] = {
+    "round": True,
+    "kpi": True,
+    "action": True,
+    "owner": True,
+    "due": True,
+    "status": False,
+    "baseline": False,
+    "target": False,
+    "gap_yuan": False,
+}
+#: Statuses of an action-plan item.
+ACTION_STATUSES: tuple[str, ...] = ("open", "done", "dropped")
+#: Roles that own an action: the staff table's roles and the managers the report names.
+OWNER_ROLES: tuple[str, ...] = (
+    *STAFF_ROLES,
+    "sales_manager",
+    "service_manager",
+    "f_and_i_manager",
+    "general_manager",
+)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,6 +304,113 @@ def _check_targets(value: Any, known: Iterable[str], add: Any) -> None:
             add(f"target {k!r} must not be negative, got {v!r}")
 
 
+def _check_item(i: int, item: Any, known: tuple[str, ...], add: Any) -> None:
+    """Problems of action-plan item ``i`` (1-based), each naming the item, the field and the fix."""
+    if not isinstance(item, dict):
+        add(f"item {i}: must be a mapping of {list(ACTION_FIELDS)}, got {item!r}")
+        return
+    where = f"item {i}"
+    for k in item:
+        if k not in ACTION_FIELDS:
+            fix = _suggest(k, ACTION_FIELDS)
+            add(f"{where}: unknown field {k!r}{fix}; fields: {list(ACTION_FIELDS)}")
+    needed = [k for k, required in ACTION_FIELDS.items() if required]
+    for k in needed:
+        if item.get(k) in (None, ""):
+            add(f"{where}: field {k!r} is missing; every item needs {', '.join(needed)}")
+    kpi = item.get("kpi")
+    if kpi is not None and kpi not in known:
+        add(
+            f"{where}: field 'kpi': unknown KPI {kpi!r}{_suggest(kpi, known)}; use a KPI of "
+            "params/targets.yaml"
+        )
+    dates = {}
+    for k in ("round", "due"):
+        if item.get(k) is not None:
+            dates[k] = _date(item[k])
+            if dates[k] is None:
+                add(f"{where}: field {k!r} must be a date YYYY-MM-DD, got {item[k]!r}")
+    if dates.get("round") and dates.get("due") and dates["due"] < dates["round"]:
+        add(
+            f"{where}: field 'due' {dates['due']} is before the round {dates['round']}; "
+            "an action falls due on or after the round that agreed it"
+        )
+    if item.get("action") not in (None, "") and not (
+        isinstance(item["action"], str) and item["action"].strip()
+    ):
+        add(f"{where}: field 'action' must be text saying what to do, got {item['action']!r}")
+    owner = item.get("owner")
+    if owner is not None and owner not in OWNER_ROLES:
+        add(
+            f"{where}: field 'owner': unknown role {owner!r}{_suggest(owner, OWNER_ROLES)}; "
+            f"roles: {list(OWNER_ROLES)}"
+        )
+    status = item.get("status")
+    if status is not None and status not in ACTION_STATUSES:
+        add(
+            f"{where}: field 'status': unknown status {status!r}"
+            f"{_suggest(status, ACTION_STATUSES)}; use one of {list(ACTION_STATUSES)}"
+        )
+    for k in ("baseline", "target", "gap_yuan"):
+        v = item.get(k)
+        if v is None:
+            continue
+        if not _is_number(v):
+            add(f"{where}: field {k!r} must be a number, got {type(v).__name__} {v!r}")
+        elif k != "gap_yuan" and isinstance(kpi, str) and is_rate(kpi) and not 0 <= v <= 1:
+            add(
+                f"{where}: field {k!r} of the rate {kpi!r} must lie in [0, 1], got {v!r} "
+                "(write 35% as 0.35)"
+            )
+
+
+def _check_action_plan(value: Any, known: Iterable[str], add: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        add(
+            "must be a list of action items (each '- round: YYYY-MM-DD, kpi: ..., action: ..., "
+            f"owner: ..., due: YYYY-MM-DD, status: open'), got {type(value).__name__}"
+        )
+        return
+    known = tuple(known)
+    for i, item in enumerate(value, 1):
+        _check_item(i, item, known, add)
+
+
+def _action_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One checked action-plan item in its normal form: every field, dates as ISO text,
+    numbers as floats, ``status`` defaulting to ``open``."""
+    out: dict[str, Any] = {}
+    for k in ACTION_FIELDS:
+        v = item.get(k)
+        if k in ("round", "due"):
+            v = _date(v)
+        elif k in ("baseline", "target", "gap_yuan"):
+            v = float(v) if v is not None else None
+        elif k == "action":
+            v = str(v).strip()
+        elif k == "status":
+            v = v or "open"
+        out[k] = v
+    return out
+
+
+def action_plan_yaml(items: Iterable[Mapping[str, Any]], *, header: str = "") -> str:
+    """Action-plan items as the YAML of a dealer file's ``coaching`` key (``header``: comment
+    lines above it), readable back by :func:`resolve_settings`. Empty optional fields are left
+    out."""
+    plan = [
+        {k: v for k, v in _action_item(item).items() if v is not None or ACTION_FIELDS[k]}
+        for item in items
+    ]
+    text = yaml.safe_dump(
+        {"coaching": plan}, allow_unicode=True, sort_keys=False, default_flow_style=False
+    )
+    lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
+    return lines + text
+
+
 def _check_value(kind: str, key: str, value: Any, file: str) -> list[ParamProblem]:
     bad: list[ParamProblem] = []
 
@@ -286,6 +430,8 @@ def _check_value(kind: str, key: str, value: Any, file: str) -> list[ParamProble
         _check_period(key, value, add)
     elif kind == "targets":
         _check_targets(value, target_defaults(), add)
+    elif kind == "action_plan":
+        _check_action_plan(value, target_defaults(), add)
     return bad
 
 
@@ -368,7 +514,8 @@ class Settings:
     Build it with :func:`resolve_settings` (once per dealer and run); it is frozen, and its
     mappings are read-only, so every function and estimator that receives it sees the same
     values. ``targets`` holds every KPI's target after all layers; ``sections`` the parameter
-    files of :data:`SECTIONS` (``settings.section("scoring")``).
+    files of :data:`SECTIONS` (``settings.section("scoring")``); ``action_plan`` the items of
+    the dealer file's ``coaching`` key, each with every field of :data:`ACTION_FIELDS`.
     """
 
     dealer_id: str | None = None
@@ -383,6 +530,7 @@ class Settings:
     notes: str = ""
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     files: tuple[str, ...] = ()
+    action_plan: tuple[Mapping[str, Any], ...] = ()
 
     def section(self, name: str) -> Mapping[str, Any]:
         """A parameter section (``"scoring"``, ``"actions"``, ...), read-only."""
@@ -421,6 +569,7 @@ class Settings:
             "mask_personal_data": self.mask_personal_data,
             "notes": self.notes,
             "sections": {k: _thawed(v) for k, v in sorted(self.sections.items())},
+            "action_plan": [dict(x) for x in self.action_plan],
         }
 
     def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
@@ -442,6 +591,7 @@ def _settings_from_state(state: dict[str, Any]) -> Settings:
         state[key] = tuple(state[key]) if state[key] else None
     state["tree_kpis"] = frozenset(state["tree_kpis"])
     state["files"] = tuple(state["files"])
+    state["action_plan"] = _frozen(list(state.get("action_plan") or []))
     return Settings(**state)
 
 
@@ -479,6 +629,8 @@ def _apply(
     for key in ("period", "comparison_period"):
         if key in layer:
             changes[key] = _period(layer[key])
+    if "coaching" in layer:
+        changes["action_plan"] = _frozen([_action_item(x) for x in layer["coaching"] or []])
     if layer.get("targets"):
         changes["targets"] = MappingProxyType(
             {**base.targets, **{k: float(v) for k, v in layer["targets"].items()}}
