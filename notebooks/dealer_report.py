@@ -530,3 +530,24 @@ if not sec.show_missing(analysis, "change", L):
             L,
         )
     )
+
+# The action plans agreed at the earlier coaching rounds (params/dealers/<ID>.yaml, key
+# `coaching`), each item's KPI then and now; then the next round's proposed plan (the summary's
+# gaps), written by the run beside this report as a file to paste into the dealer's parameters.
+plan = sec.action_plan_view(analysis, L)
+out.show_heading(plan["heading"], 3)
+if plan["table"] is not None:
+    out.show_text(plan["note"], muted=True)
+    out.show_table(plan["table"], index=False)
+for line in (plan["empty"], plan["later"]):
+    if line:
+        out.show_text(line)
+proposal = sec.next_plan_view(analysis, items, L)
+out.show_heading(proposal["heading"], 3)
+out.show_text(proposal["note"], muted=True)
+if proposal["table"] is not None:
+    out.show_table(proposal["table"], index=False)
+else:
+    out.show_text(t("no_gaps", L))
+if proposal["file"]:
+    out.show(out.link(t("plan_next_link", L), proposal["file"]))

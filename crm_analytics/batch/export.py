@@ -66,7 +66,11 @@ _RAG_STYLE = {
     "red": "background:#ffd8d3;color:#a40e26",
 }
 #: outputs linked after the notebooks, in this order (name -> text key of the link)
-_OUTPUT_LINKS = {"call_lists": "idx_call_lists", "fix_list": "idx_fix_list"}
+_OUTPUT_LINKS = {
+    "call_lists": "idx_call_lists",
+    "fix_list": "idx_fix_list",
+    "action_plan_next": "idx_action_plan",
+}
 _SORT_JS = """
 function value(row, k) {
   // the sort value of column k; a cell spanning columns (a failure message) sorts last

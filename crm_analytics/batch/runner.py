@@ -56,8 +56,8 @@ from crm_analytics.report.analysis import (
     save_analysis,
     score_with_network,
 )
-from crm_analytics.report.headline import network_benchmark
-from crm_analytics.report.outputs import write_action_workbooks
+from crm_analytics.report.headline import load_benchmark, network_benchmark
+from crm_analytics.report.outputs import write_action_workbooks, write_next_action_plan
 from crm_analytics.report.text import t
 
 __all__ = [
@@ -467,8 +467,8 @@ def _fingerprint_hash(fingerprint: Mapping[str, str]) -> str:
 
 def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
     """Score the dealer with the run's network models and write the outputs a CRM desk works
-    from (scores as Parquet, the call-list and fix-list workbooks), then the analysis every
-    notebook of the dealer opens. Returns the outputs (name -> path in the run folder)."""
+    from (scores as Parquet, the call-list and fix-list workbooks, the next coaching round's
+    proposed action plan), then the analysis every notebook of the dealer opens. Returns the outputs (name -> path in the run folder)."""
     models = read_pickle(Path(job.out) / "network" / NETWORK_MODELS_FILE)
     churn_frames, lead_frames = read_pickle(ddir / FRAMES_FILE)
     analysis = load_analysis(ddir / ANALYSIS_FILE)
@@ -484,6 +484,9 @@ def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
         outputs[name] = f"{job.dealer_id}/{name}.parquet"
     for name, path in write_action_workbooks(analysis, ddir).items():
         outputs[name] = f"{job.dealer_id}/{path.name}"
+    bench = load_benchmark(Path(job.out) / "network" / BENCHMARK_FILE)  # the report's peers
+    plan = write_next_action_plan(analysis, ddir, bench)
+    outputs["action_plan_next"] = f"{job.dealer_id}/{plan.name}"
     save_analysis(analysis, ddir / ANALYSIS_FILE)
     return outputs
 

@@ -405,7 +405,11 @@ def action_plan_yaml(items: Iterable[Mapping[str, Any]], *, header: str = "") ->
         for item in items
     ]
     text = yaml.safe_dump(
-        {"coaching": plan}, allow_unicode=True, sort_keys=False, default_flow_style=False
+        {"coaching": plan},
+        allow_unicode=True,
+        sort_keys=False,
+        default_flow_style=False,
+        width=10_000,  # one line per action: easier to edit and paste
     )
     lines = "".join(f"# {line}\n".replace("# \n", "#\n") for line in header.splitlines())
     return lines + text

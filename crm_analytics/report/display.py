@@ -27,6 +27,7 @@ __all__ = [
     "status_badge",
     "status_text",
     "html_table",
+    "link",
     "neutralize_active_html",
     "paragraph",
     "sanitize_html",
@@ -213,6 +214,11 @@ def paragraph(text: str, *, muted: bool = False) -> str:
     body = html.escape(str(text)).replace("\n", "<br>")
     style = ' style="color:#555"' if muted else ""
     return f"<p{style}>{body}</p>"
+
+
+def link(text: str, href: str) -> str:
+    """An escaped paragraph holding one link (``href``: a file beside the page, relative)."""
+    return f'<p><a href="{html.escape(href, quote=True)}">{html.escape(str(text))}</a></p>'
 
 
 def html_table(

@@ -39,8 +39,9 @@ from crm_analytics.report.text import t
 __all__ = ["find_run_analysis", "open_analysis", "peer_benchmark", "show_header"]
 
 Period = tuple[pd.Timestamp, pd.Timestamp]
-#: Settings that only change how a view looks, not its numbers.
-_PRESENTATION = ("language", "notes", "mask_personal_data")
+#: Settings that only change how a view looks, not its numbers (the coaching plan's review
+#: reads the analysis's numbers: :mod:`crm_analytics.report.coaching`).
+_PRESENTATION = ("language", "notes", "mask_personal_data", "action_plan")
 
 
 def _chart_language(language: str) -> str:

@@ -7,6 +7,9 @@ report page or the index can link (:data:`CALL_LISTS_FILE`, :data:`FIX_LIST_FILE
   per owner (sales consultant or service advisor) with that owner's calls in priority order.
 * ``fix_list.xlsx``: a summary sheet (records per owner and issue), then one sheet per owner
   (consultant, reception, sales manager, CRM) with the records to correct and what to do.
+* ``action_plan_next.yaml``: the next coaching round's proposed action plan (the report's
+  summary items), in the schema of a dealer file's ``coaching`` key, to paste into
+  ``params/dealers/<ID>.yaml`` (:func:`write_next_action_plan`).
 
 Headers and the words in cells (reasons, actions) are in the dealer's language. Phones and
 names are masked unless the run asked for contact lists (``Settings.mask_personal_data`` is
@@ -16,24 +19,32 @@ false); every sheet is formula-safe (:func:`crm_analytics.data.export.write_tabl
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from crm_analytics.core.config import action_plan_yaml
+from crm_analytics.core.files import atomic_write_text
 from crm_analytics.data.export import sheets_by_owner, write_table
 from crm_analytics.metrics.quality import fix_list
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report.analysis import DealerAnalysis
+from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan
+from crm_analytics.report.headline import gaps_in_yuan
 from crm_analytics.report.plots import label
-from crm_analytics.report.text import t
+from crm_analytics.report.sections import summary_items
+from crm_analytics.report.text import fmt_date, t
 
 __all__ = [
+    "ACTION_PLAN_FILE",
     "CALL_LISTS_FILE",
     "FIX_LIST_FILE",
     "call_list_sheets",
     "fix_list_sheets",
     "write_action_workbooks",
+    "write_next_action_plan",
 ]
 
 #: The call-list workbook of a dealer in a run folder: ``<run>/<dealer>/call_lists.xlsx``.
@@ -190,3 +201,24 @@ def write_action_workbooks(
         ),
         "fix_list": write_table(fix_list_sheets(analysis, language), folder / FIX_LIST_FILE, **kw),
     }
+
+
+def write_next_action_plan(
+    analysis: DealerAnalysis,
+    folder: str | os.PathLike[str],
+    benchmark: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write ``action_plan_next.yaml``: the next coaching round's proposed items
+    (:func:`crm_analytics.report.coaching.next_action_plan` of the report's summary items,
+    gaps against the targets and the run's peer medians ``benchmark``) under a comment saying
+    where to paste them, in the dealer's language; atomic."""
+    language = analysis.settings.language
+    gaps = gaps_in_yuan(analysis.metrics, targets=analysis.settings.targets, benchmark=benchmark)
+    plan = next_action_plan(analysis, summary_items(analysis, gaps, language))
+    header = t(
+        "plan_file_header",
+        language,
+        dealer=analysis.dealer_id,
+        round=fmt_date(analysis.dealer.as_of),
+    )
+    return atomic_write_text(action_plan_yaml(plan, header=header), Path(folder) / ACTION_PLAN_FILE)

@@ -13,6 +13,7 @@ import html
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,9 +23,11 @@ from crm_analytics.metrics.pacing import OPEN_WEEKDAYS
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report import headline, plots
 from crm_analytics.report.analysis import DealerAnalysis
+from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan, review_action_plan
 from crm_analytics.report.display import show_heading, show_table, show_text, status_text
 from crm_analytics.report.outputs import FIX_LIST_FILE
 from crm_analytics.report.text import (
+    KPI_UNITS,
     fmt_date,
     fmt_pp,
     fmt_value,
@@ -37,6 +40,8 @@ from crm_analytics.report.text import (
 __all__ = [
     "SECTIONS",
     "action_lists",
+    "action_plan_view",
+    "next_plan_view",
     "gaps_view",
     "profit_table",
     "attribution_view",
@@ -429,8 +434,10 @@ def summary_items(
     action (list, customers, owner, due date) and the expected gain.
 
     Returns a list of dicts with ``kpi``, ``gap_yuan``, ``line`` (the gap sentence), ``cause``
-    and ``action`` (sentences) and ``expected_gain`` (yuan: the list's expected margin, or the
-    gap itself when no list works on the KPI).
+    and ``action`` (sentences), ``expected_gain`` (yuan: the list's expected margin, or the
+    gap itself when no list works on the KPI), ``owner`` (role), ``due`` (the list's due date;
+    None for an action at the point of sale), ``actual`` and ``reference`` (the KPI and the
+    target or peer median its gap is priced against).
     """
     (start, end) = a.period
     window = _window(start, end, lang)
@@ -448,15 +455,18 @@ def summary_items(
             window=window,
             money=format_yuan(r.gap_yuan, lang),
         )
+        due_at = None
         if reason is None:
             action, gain = t("no_list", lang, owner=_inline(label(owner, lang), lang)), r.gap_yuan
         else:
             f = _list_facts(a, reason)
-            due = (
-                fmt_date(f["due"])
+            due_at = (
+                f["due"]
                 if f["due"] is not None
-                else fmt_date(pd.Timestamp(a.dealer.as_of) + pd.Timedelta(days=14))
+                else pd.Timestamp(a.dealer.as_of) + pd.Timedelta(days=14)
             )
+            due = fmt_date(due_at)
+            owner = f["owner"] or owner
             if reason == "open_h_a_leads":
                 key = "h_a_action" if f["graded"] else "open_leads_action"
                 action, gain = t(key, lang, n=f"{f['n']:,}", due=due), r.gap_yuan
@@ -466,7 +476,7 @@ def summary_items(
                     lang,
                     list=_inline(label(reason, lang), lang),
                     n=f"{f['n']:,}",
-                    owner=_inline(label(f["owner"] or owner, lang), lang),
+                    owner=_inline(label(owner, lang), lang),
                     due=due,
                     gain=format_yuan(f["gain"], lang),
                 )
@@ -479,6 +489,10 @@ def summary_items(
                 "cause": _stage_evidence(a, r.kpi, lang),
                 "action": action,
                 "expected_gain": float(gain),
+                "owner": owner,
+                "due": due_at,
+                "actual": float(r.actual),
+                "reference": float(r.reference),
             }
         )
     return items
@@ -719,6 +733,104 @@ def recall_view(acc: pd.DataFrame, lang: str) -> pd.DataFrame:
 def _num(v: Any, f: str) -> str:
     """``v`` formatted with ``f``; ``–`` when missing."""
     return "–" if v is None or pd.isna(v) or not math.isfinite(float(v)) else format(float(v), f)
+
+
+def action_plan_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
+    """The review of the earlier coaching rounds' action plans
+    (:func:`crm_analytics.report.coaching.review_action_plan`): ``heading``, ``note`` (the
+    windows, the baseline's source, the verdict's rule), ``table`` (None when no item is due
+    for review), ``empty`` (how to record a plan, when none is), ``later`` (the items agreed on
+    or after the period's end; empty text when none)."""
+    review = review_action_plan(a)
+    (start, end), (cstart, cend) = a.period, a.comparison
+    dealer, as_of = a.dealer_id, fmt_date(a.dealer.as_of)
+    later = int(review.attrs.get("later", 0))
+    out: dict[str, Any] = {
+        "heading": t("plan_review", lang),
+        "note": t(
+            "plan_note",
+            lang,
+            dealer=dealer,
+            start=fmt_date(start),
+            end=fmt_date(end),
+            cstart=fmt_date(cstart),
+            cend=fmt_date(cend),
+            as_of=as_of,
+        ),
+        "table": None,
+        "empty": "" if len(review) or later else t("plan_none", lang, dealer=dealer),
+        "later": t("plan_later", lang, n=later, end=fmt_date(end)) if later else "",
+    }
+    if review.empty:
+        return out
+    mark = {"recorded": "", "previous_round": " †"}
+    frame = pd.DataFrame(
+        {
+            "coaching_round": [fmt_date(d) for d in review["round"]],
+            "kpi": [label(k, lang) for k in review["kpi"]],
+            "action": review["action"].to_list(),
+            "owner_role": [label(o, lang) for o in review["owner"]],
+            "due_date": [fmt_date(d) for d in review["due"]],
+            "plan_status": [label("plan." + s, lang) for s in review["status"]],
+            "plan_baseline": [
+                fmt_value(r.kpi, r.baseline, lang) + mark[r.baseline_source]
+                for r in review.itertuples(index=False)
+            ],
+            "value_after": [
+                fmt_value(k, v, lang) for k, v in zip(review["kpi"], review["now"], strict=True)
+            ],
+            "plan_change": [
+                _change_with_interval(r.kpi, r.change, r.ci_low, r.ci_high, lang)
+                for r in review.itertuples(index=False)
+            ],
+            "target": [
+                fmt_value(k, v, lang) for k, v in zip(review["kpi"], review["target"], strict=True)
+            ],
+            "overdue": [label("yes" if x else "no", lang) for x in review["overdue"]],
+            "verdict": [label("plan." + v, lang) for v in review["verdict"]],
+        }
+    )
+    out["table"] = translate(frame, lang)
+    return out
+
+
+def _change_with_interval(kpi: str, change: float, lo: float, hi: float, lang: str) -> str:
+    """``+2.8 pp (−6.2 to +11.7)``: a change with its 95 % interval in the same unit."""
+    text = fmt_pp(kpi, change, lang)
+    if text == "–" or not (math.isfinite(lo) and math.isfinite(hi)):
+        return text
+    scale = 1.0 if KPI_UNITS.get(kpi) or kpi.endswith("_count") else 100.0
+    sep = " 至 " if lang == "zh" else " to "
+    inner = f"{scale * lo:+,.1f}{sep}{scale * hi:+,.1f}".replace("-", "−")
+    return f"{text}({inner})" if lang == "zh" else f"{text} ({inner})"
+
+
+def next_plan_view(a: DealerAnalysis, items: list[dict[str, Any]], lang: str) -> dict[str, Any]:
+    """The next round's proposed plan (:func:`crm_analytics.report.coaching.next_action_plan`
+    of the summary ``items``): ``heading``, ``note``, ``table`` (None without a gap) and
+    ``file``, the link to the plan's parameter file beside the report in a run (``""``
+    outside a run)."""
+    plan = next_action_plan(a, items)
+    path = Path(a.run_dir) / a.dealer_id / ACTION_PLAN_FILE if a.run_dir else None
+    out: dict[str, Any] = {
+        "heading": t("plan_next", lang),
+        "note": t("plan_next_note", lang, dealer=a.dealer_id, round=fmt_date(a.dealer.as_of)),
+        "table": None,
+        "file": ACTION_PLAN_FILE if path is not None and path.is_file() else "",
+    }
+    if plan:
+        frame = pd.DataFrame(
+            {
+                "kpi": [label(p["kpi"], lang) for p in plan],
+                "actual": [fmt_value(p["kpi"], p["baseline"], lang) for p in plan],
+                "reference": [fmt_value(p["kpi"], p["target"], lang) for p in plan],
+                "gap_yuan": [format_yuan(p["gap_yuan"], lang) for p in plan],
+                "owner_role": [label(p["owner"], lang) for p in plan],
+                "due_date": [p["due"] for p in plan],
+            }
+        )
+        out["table"] = translate(frame, lang)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

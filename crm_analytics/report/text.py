@@ -44,6 +44,23 @@ KPI_UNITS: dict[str, str] = {
 }
 
 GLOSSARY: dict[str, tuple[str, str]] = {
+    # -- coaching action plans (issue 17 item 7; the deck's slide 48) --------------------------
+    "coaching_round": ("Round", "辅导日期"),
+    "plan_status": ("Status", "执行状态"),
+    "plan_baseline": ("At the round", "辅导时"),
+    "plan_change": ("Change (95% interval)", "变化(95%区间)"),
+    "overdue": ("Overdue?", "逾期?"),
+    "plan.open": ("open", "进行中"),
+    "plan.done": ("done", "已完成"),
+    "plan.dropped": ("dropped", "已放弃"),
+    "plan.reached": ("reached", "已达标"),
+    "plan.improved": ("improved", "改善"),
+    "plan.unchanged": ("unchanged", "无明显变化"),
+    "plan.worse": ("worse", "变差"),
+    "plan.no_data": ("no data", "无数据"),
+    "dcc": ("DCC specialist", "DCC专员"),
+    "manager": ("Manager", "经理"),
+    "general_manager": ("General manager", "总经理"),
     # -- funnel volumes and KPIs (the deck's showroom KPI tree, slides 39-41) -----------------
     "leads": ("Leads", "线索"),
     "visited": ("Visited the showroom", "到店"),
@@ -625,6 +642,32 @@ def missing_labels(keys: Iterable[Any]) -> list[str]:
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
+        "plan_review": "Action plans of the earlier coaching rounds",
+        "plan_note": "Items agreed at the earlier coaching rounds (params/dealers/{dealer}.yaml). "
+        "At the round: the value recorded with the item; where none was recorded (marked †), "
+        "the previous round's period {cstart} to {cend}. This period: {start} to {end}. Rate "
+        "changes in percentage points with their 95% interval (a recorded value taken as exact). "
+        "Overdue: open and due before the data date {as_of}. Verdict: reached (the item's "
+        "target), improved or worse (the interval excludes no change; by the sign where there "
+        "is no interval), unchanged (within the interval).",
+        "plan_none": "No action plan of an earlier round is recorded for this dealer. To review "
+        "one at the next round, list the items agreed at this round in "
+        "params/dealers/{dealer}.yaml under the key coaching (each with its round, KPI, action, "
+        "owner, due date and status), or start from the proposed plan below.",
+        "plan_later": "Items agreed on or after {end}, the end of this period: {n}. They are "
+        "reviewed from the next period on.",
+        "plan_next": "Proposed action plan for the next round",
+        "plan_next_note": "The executive summary's gaps as the action items of this round "
+        "({round}): the KPI now, the target or peer median its gap is priced against, the gap, "
+        "the owner and the due date. Agree them with the dealer, then add them to "
+        "params/dealers/{dealer}.yaml under the key coaching: the next report reviews each one.",
+        "plan_next_link": "The proposed plan as a parameter file (YAML), ready to paste",
+        "plan_file_header": "Proposed action plan of dealer {dealer}, coaching round of {round} "
+        "(crm-analytics report).\nAgree it with the dealer, then add the items to "
+        "params/dealers/{dealer}.yaml under 'coaching:'.\nThe next report reviews each item: "
+        "its KPI at the round (baseline) and then, the target, the due date and the status "
+        "(open, done or dropped).",
+        "idx_action_plan": "next round's action plan (YAML)",
         "report": "CRM diagnostic report",
         "period": "Period {start} to {end}; previous round {cstart} to {cend}; data as of {as_of}.",
         "before_data": "Note: the {which} starts before this extract records both leads and "
@@ -964,6 +1007,25 @@ TEXT: dict[str, dict[str, str]] = {
         "the intervals.",
     },
     "zh": {
+        "plan_review": "历次辅导行动计划执行情况",
+        "plan_note": "历次辅导约定的行动项(params/dealers/{dealer}.yaml)。辅导时:行动项记录的数值;"
+        "未记录者(标 †)取上一轮 {cstart} 至 {cend} 的数值。本期:{start} 至 {end}。比率变化以百分点计,"
+        "附95%区间(记录值视为准确)。逾期:未完成且到期日早于数据日期 {as_of}。结论:已达标(达到行动项目标);"
+        "改善或变差(区间不含零;无区间时按方向判断);无明显变化(在区间内)。",
+        "plan_none": "本经销商尚未记录往轮辅导的行动计划。如需在下一轮回顾,请将本轮约定的行动项写入 "
+        "params/dealers/{dealer}.yaml 的 coaching 键下(每项包括辅导日期、指标、行动、负责人、到期日和状态),"
+        "或从下方的建议计划开始。",
+        "plan_later": "在本期结束日 {end} 当天或之后约定的行动项:{n} 项,将从下一期开始回顾。",
+        "plan_next": "下一轮行动计划(建议)",
+        "plan_next_note": "执行摘要中的差距作为本轮({round})的行动项:当前数值、差距所对比的目标或同行中位数、"
+        "差距金额、负责人和到期日。与经销商确认后,加入 params/dealers/{dealer}.yaml 的 coaching 键下;"
+        "下一次报告将逐项回顾。",
+        "plan_next_link": "建议行动计划的参数文件(YAML),可直接粘贴",
+        "plan_file_header": "经销商 {dealer} 的建议行动计划,辅导日期 {round}(crm-analytics report)。\n"
+        "与经销商确认后,将各项加入 params/dealers/{dealer}.yaml 的 'coaching:' 键下。\n"
+        "下一次报告逐项回顾:辅导时的指标数值(baseline)与届时数值、目标、到期日和状态(open 进行中、done 已完成、"
+        "dropped 已放弃)。",
+        "idx_action_plan": "下一轮行动计划(YAML)",
         "report": "CRM诊断报告",
         "period": "分析期 {start} 至 {end};上一轮 {cstart} 至 {cend};数据截至 {as_of}。",
         "before_data": "注意:{which}早于本数据开始同时记录线索和售后进厂的日期({first}),"
