@@ -3,6 +3,7 @@ of each item at the next round, the proposed plan of the next round and the repo
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from pathlib import Path
@@ -262,3 +263,15 @@ def test_without_a_plan_the_report_says_how_to_record_one(clean_dealer, tmp_path
         assert "coaching" in view["empty"]
         assert not SNAKE.search(view["empty"]) and not SNAKE.search(view["note"])
     assert CJK.search(sections.action_plan_view(a, "zh")["empty"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_index_links_the_next_plan_by_name(lang):
+    from crm_analytics.batch import export
+    from crm_analytics.report.text import t
+
+    row = {"dealer_id": "D1", "status": "ok", "link": "D1/report.html"}
+    row["outputs"] = {"action_plan_next": "D1/action_plan_next.yaml"}
+    cell = export._link_cell(row, None, lang)
+    assert "href='D1/action_plan_next.yaml'" in cell
+    assert html.escape(t("idx_action_plan", lang)) in cell and ">action_plan_next<" not in cell

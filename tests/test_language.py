@@ -43,12 +43,44 @@ def store(tmp_path_factory):
     return root
 
 
+#: D001's action plan of the previous coaching round, in each report language (the other
+#: dealers have none): (KPI, action, owner, status, baseline)
+PLAN = {
+    "zh": [
+        ("finance_penetration", "交车前提供两套分期方案", "f_and_i_manager", "done", 0.4),
+        ("visit_rate", "二十四小时内邀约所有新线索", "dcc", "open", None),
+    ],
+    "en": [
+        (
+            "finance_penetration",
+            "Two finance offers at every delivery",
+            "f_and_i_manager",
+            "done",
+            0.4,
+        ),
+        ("visit_rate", "Invite every new lead within a day", "dcc", "open", None),
+    ],
+}
+
+
+def _plan_yaml(lang: str) -> str:
+    lines = ["dealer_id: D001", "coaching:"]
+    for kpi, action, owner, status, baseline in PLAN[lang]:
+        lines.append(
+            f"  - {{round: 2025-07-10, kpi: {kpi}, action: {action}, owner: {owner}, "
+            f"due: 2025-09-30, status: {status}, target: 0.6"
+            + (f", baseline: {baseline}}}" if baseline is not None else "}")
+        )
+    return "\n".join(lines) + "\n"
+
+
 def _run(
     tmp_path_factory, store: Path, lang: str, notebooks: tuple[str, ...] = ("dealer_report",)
 ) -> Path:
     params = tmp_path_factory.mktemp(f"params_{lang}")
     (params / "dealers").mkdir()
     (params / "network.yaml").write_text(f"source: {store}\nlanguage: {lang}\n")
+    (params / "dealers" / "D001.yaml").write_text(_plan_yaml(lang), encoding="utf-8")
     out = tmp_path_factory.mktemp(f"run_{lang}")
     s = runner.run_report(
         out=out,
@@ -342,3 +374,40 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
         for x, i in ((view["tables"], True), (view["by_rule"], False), (fx["recent"], False))
     )
     _assert_one_language(f"<body>{body}</body>", lang, "rejected rows")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_coaching_plan_is_reviewed_and_the_next_one_proposed(runs, lang):
+    """D001's plan of the previous round is reviewed item by item (its verdicts those of the
+    analysis's review); the other dealers say how to record one; every dealer's next-round
+    plan is written beside the report, linked, and reads back as a dealer file's plan."""
+    from crm_analytics.core.config import read_yaml, resolve_settings
+    from crm_analytics.report.coaching import ACTION_PLAN_FILE, review_action_plan
+
+    for did in DEALERS:
+        a = load_analysis(runs[lang] / did / "analysis.pkl")
+        body = _body(runs[lang] / did / "report.html")
+        section = _section(body, "previous")
+        assert t("plan_review", lang) in section and t("plan_next", lang) in section
+        if did == "D001":
+            review = review_action_plan(a)
+            assert len(review) == len(PLAN[lang])
+            for (kpi, action, owner, status, _), r in zip(
+                PLAN[lang], review.itertuples(index=False), strict=True
+            ):
+                assert r.kpi == kpi and f"{label(kpi, lang)} {action} " in section
+                row = section[section.index(action) :]
+                assert row.startswith(f"{action} {label(owner, lang)} 2025-09-30 ")
+                assert label("plan." + status, lang) in row[:200]
+                assert label("plan." + r.verdict, lang) in row[:400]
+            assert t("plan_none", lang, dealer=did) not in section
+        else:
+            assert t("plan_none", lang, dealer=did) in section
+        assert f'href="{ACTION_PLAN_FILE}"' in body
+        plan = read_yaml(runs[lang] / did / ACTION_PLAN_FILE)
+        s = resolve_settings(
+            did, params_dir=runs[lang], network={}, dealer={"dealer_id": did, **plan}
+        )
+        assert len(s.action_plan) == len(plan["coaching"]) > 0
+        assert {x["round"] for x in s.action_plan} == {a.dealer.as_of.date().isoformat()}
+        assert all(x["status"] == "open" and x["due"] > x["round"] for x in s.action_plan)
