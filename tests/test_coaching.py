@@ -197,12 +197,13 @@ def test_each_item_is_reviewed_against_the_dealers_tables(clean_dealer, tmp_path
     (start, end), (cstart, cend) = resolve_periods(d.as_of)
     x_fin, n_fin = _financed(d, start, end)
     fin = x_fin / n_fin
+    n_fin_before = _financed(d, cstart, cend)[1]
     xb, nb = _visited(d, cstart, cend)
     xa, na = _visited(d, start, end)
     day = lambda k: (start + pd.Timedelta(days=k)).date().isoformat()  # noqa: E731
     base = {"round": day(7), "action": "x", "owner": "sales_manager", "due": day(60)}
     items = [
-        {**base, "kpi": "finance_penetration", "baseline": 0.0, "status": "done"},
+        {**base, "kpi": "finance_penetration", "baseline": 0.2, "status": "done"},
         {**base, "kpi": "finance_penetration", "baseline": fin - 0.01, "target": fin - 0.05},
         {**base, "kpi": "visit_rate", "target": 0.99, "status": "open"},
         {**base, "kpi": "visit_rate", "status": "dropped"},
@@ -221,13 +222,16 @@ def test_each_item_is_reviewed_against_the_dealers_tables(clean_dealer, tmp_path
     assert list(review["round"]) == [pd.Timestamp(day(7))] * 5 + [pd.Timestamp(day(3))]
     r = review  # latest round first, a round's items in the file's order
 
-    # finance: the recorded baseline against the period's deliveries, Wald interval of the share
-    half = Z * math.sqrt(fin * (1 - fin) / n_fin)
+    # finance: the recorded baseline against the period's deliveries, Wald interval of the
+    # difference, the recorded share on the previous round's deliveries
+    half = Z * math.sqrt(fin * (1 - fin) / n_fin + 0.2 * 0.8 / n_fin_before)
     first = r.iloc[0]
     assert first["baseline_source"] == "recorded" and first["now"] == pytest.approx(fin)
-    assert first["change"] == pytest.approx(fin - 0.0)
-    assert (first["ci_low"], first["ci_high"]) == pytest.approx((fin - half, fin + half))
-    assert first["verdict"] == ("improved" if fin - half > 0 else "unchanged")
+    d_fin = fin - 0.2
+    assert first["change"] == pytest.approx(d_fin)
+    assert (first["ci_low"], first["ci_high"]) == pytest.approx((d_fin - half, d_fin + half))
+    expected = "unchanged" if abs(d_fin) <= half else ("improved" if d_fin > 0 else "worse")
+    assert first["verdict"] == expected
     assert first["reached"] is None and not first["overdue"]  # no target; done
     second = r.iloc[1]  # a target below the KPI now: reached, whatever the change
     assert second["reached"] is True and second["verdict"] == "reached"

@@ -81,8 +81,7 @@ def _num(v: Any) -> float:
 
 def _wald(before: float, n_before: float, after: float, n_after: float) -> tuple[float, float]:
     """95 % Wald interval of ``after - before`` for two shares with their denominators
-    (``n_before`` NaN: ``before`` is a recorded value, taken as exact); NaN without
-    ``n_after``."""
+    (``n_before`` NaN: ``before`` taken as exact); NaN without ``n_after``."""
     if not n_after > 0:
         return math.nan, math.nan
     var = after * (1.0 - after) / n_after
@@ -154,8 +153,9 @@ def _review_row(
     recorded = item.get("baseline") is not None
     if recorded:
         baseline = float(item["baseline"])
+        # the recorded share carries the sampling error of the previous round's volume
         lo, hi = (
-            _wald(baseline, math.nan, now, _num(v.get("n_after")))
+            _wald(baseline, _num(v.get("n_before")), now, _num(v.get("n_after")))
             if is_rate(kpi)
             else (math.nan, math.nan)
         )
@@ -197,8 +197,8 @@ def review_action_plan(a: DealerAnalysis) -> pd.DataFrame:
     ``previous_round``), ``now`` (the KPI in the analysis period), ``change`` (now - baseline;
     a share's change is a difference of shares, shown in percentage points) with its 95 %
     interval (``ci_low``, ``ci_high``: the period comparison's for a previous-round baseline;
-    for a recorded one, the Wald interval of the period's share, the recorded value taken as
-    exact; NaN for a KPI in yuan, days or minutes), ``reached`` (the target, in the KPI's
+    for a recorded share, the Wald interval of the difference of two shares, the recorded one
+    on the previous round's volume; NaN for a recorded KPI in yuan, days or minutes), ``reached`` (the target, in the KPI's
     direction; None without one), ``overdue`` (open and due before the data date) and
     ``verdict`` (:data:`VERDICTS`). Latest round first, items of a round in the file's order.
     ``attrs["later"]`` counts the items agreed on or after the period's end (nothing to review

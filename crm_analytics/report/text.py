@@ -646,7 +646,8 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_note": "Items agreed at the earlier coaching rounds (params/dealers/{dealer}.yaml). "
         "At the round: the value recorded with the item; where none was recorded (marked †), "
         "the previous round's period {cstart} to {cend}. This period: {start} to {end}. Rate "
-        "changes in percentage points with their 95% interval (a recorded value taken as exact). "
+        "changes in percentage points with their 95% interval (a recorded rate with the sampling "
+        "error of the previous round's volume). "
         "Overdue: open and due before the data date {as_of}. Verdict: reached (the item's "
         "target), improved or worse (the interval excludes no change; by the sign where there "
         "is no interval), unchanged (within the interval).",
@@ -1010,7 +1011,7 @@ TEXT: dict[str, dict[str, str]] = {
         "plan_review": "历次辅导行动计划执行情况",
         "plan_note": "历次辅导约定的行动项(params/dealers/{dealer}.yaml)。辅导时:行动项记录的数值;"
         "未记录者(标 †)取上一轮 {cstart} 至 {cend} 的数值。本期:{start} 至 {end}。比率变化以百分点计,"
-        "附95%区间(记录值视为准确)。逾期:未完成且到期日早于数据日期 {as_of}。结论:已达标(达到行动项目标);"
+        "附95%区间(记录的比率按上一轮的业务量计抽样误差)。逾期:未完成且到期日早于数据日期 {as_of}。结论:已达标(达到行动项目标);"
         "改善或变差(区间不含零;无区间时按方向判断);无明显变化(在区间内)。",
         "plan_none": "本经销商尚未记录往轮辅导的行动计划。如需在下一轮回顾,请将本轮约定的行动项写入 "
         "params/dealers/{dealer}.yaml 的 coaching 键下(每项包括辅导日期、指标、行动、负责人、到期日和状态),"
