@@ -62,6 +62,11 @@ __all__ = [
 
 #: The analysis file of a dealer in a run folder: ``<run>/<dealer>/analysis.pkl``.
 ANALYSIS_FILE = "analysis.pkl"
+#: The call-list workbook of a dealer in a run folder: ``<run>/<dealer>/call_lists.xlsx``
+#: (written by :mod:`crm_analytics.report.outputs`, linked by the report and the index).
+CALL_LISTS_FILE = "call_lists.xlsx"
+#: The data-quality fix-list workbook: ``<run>/<dealer>/fix_list.xlsx``.
+FIX_LIST_FILE = "fix_list.xlsx"
 Period = tuple[pd.Timestamp, pd.Timestamp]
 
 

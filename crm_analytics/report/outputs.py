@@ -30,7 +30,7 @@ from crm_analytics.core.files import atomic_write_text
 from crm_analytics.data.export import sheets_by_owner, write_table
 from crm_analytics.metrics.quality import fix_list
 from crm_analytics.metrics.quality.registry import fix_of
-from crm_analytics.report.analysis import DealerAnalysis
+from crm_analytics.report.analysis import CALL_LISTS_FILE, FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan
 from crm_analytics.report.headline import gaps_in_yuan
 from crm_analytics.report.plots import label
@@ -47,10 +47,6 @@ __all__ = [
     "write_next_action_plan",
 ]
 
-#: The call-list workbook of a dealer in a run folder: ``<run>/<dealer>/call_lists.xlsx``.
-CALL_LISTS_FILE = "call_lists.xlsx"
-#: The data-quality fix-list workbook: ``<run>/<dealer>/fix_list.xlsx``.
-FIX_LIST_FILE = "fix_list.xlsx"
 
 #: call-list column -> text key of its header (the order of the sheet's columns)
 _CALL_COLUMNS = {

@@ -22,10 +22,9 @@ from crm_analytics.actions.call_lists import REASONS, owner_load, touch_calendar
 from crm_analytics.metrics.pacing import OPEN_WEEKDAYS
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report import headline, plots
-from crm_analytics.report.analysis import DealerAnalysis
+from crm_analytics.report.analysis import FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan, review_action_plan
 from crm_analytics.report.display import show_heading, show_table, show_text, status_text
-from crm_analytics.report.outputs import FIX_LIST_FILE
 from crm_analytics.report.text import (
     KPI_UNITS,
     fmt_date,
