@@ -137,6 +137,13 @@ def _people_at(dealer: DealerData, at: pd.Timestamp) -> pd.DataFrame:
     c["future"] = (
         ~c["known"] & ~c["phone_norm"].isin(known_phones) & c["customer_id"].isin(late_leads)
     )
+    # a person's own number: the DMS may hold it with a wrong digit (the typo_phone defect)
+    d = dealer.truth.get("defects") if dealer.truth else None
+    if d is not None and len(d):
+        typo = d[d["defect"] == "typo_phone"].drop_duplicates("row_id").set_index("row_id")
+        c["true_phone"] = c["customer_id"].map(typo["detail"]).fillna(c["phone_norm"])
+    else:
+        c["true_phone"] = c["phone_norm"]
     # one row per phone (a customer recorded twice is one person)
     return c.drop_duplicates("phone_norm").reset_index(drop=True)
 
@@ -165,7 +172,8 @@ def _one_list(
 ) -> pd.DataFrame:
     """The rows of one list with their truth (see the module docstring)."""
     at = (dealer.as_of - pd.Timedelta(days=float(rng.uniform(60, 270)))).normalize()
-    people = _people_at(dealer, at)
+    # the DMS as the CRM desk sees it at the end of that day
+    people = _people_at(dealer, at + pd.Timedelta(days=1) - pd.Timedelta(seconds=1))
     n_cust = round(rows * _SHARES["existing_customer"])
     n_lead = round(rows * _SHARES["open_lead"])
     n_bad = round(rows * _SHARES["invalid"])
@@ -182,7 +190,7 @@ def _one_list(
                 {
                     "true_class": cls,
                     "true_name": pick["name"].to_numpy(object),
-                    "true_phone": pick["phone_norm"].to_numpy(object),
+                    "true_phone": pick["true_phone"].to_numpy(object),
                     "true_customer_id": pick["customer_id"].to_numpy(object),
                 }
             )
@@ -193,7 +201,7 @@ def _one_list(
     fpick = future.iloc[rng.choice(len(future), size=n_future, replace=False)]
     names, _, _ = draw_names(rng, n_new - n_future + n_bad)
     phones = draw_phones(rng, n_new - n_future + n_bad)
-    taken = set(people["phone_norm"])
+    taken = set(people["phone_norm"]) | set(people["true_phone"])
     fresh = np.array([p not in taken for p in phones])
     names, phones = names[fresh], phones[fresh]  # a drawn number that is a customer's: redrawn away
     n_bad = min(n_bad, len(phones))
@@ -257,7 +265,8 @@ def _write_rows(
             continue
         py = _pinyin(nm) if isinstance(nm, str) else None
         written = _vary_name(rng, nm, py) if kn else nm
-        off = kn and cls != "duplicate" and rng.random() < 0.05
+        # a known person's number, or a repeated row's, typed with one digit wrong
+        off = (kn or cls == "duplicate") and rng.random() < 0.05
         names.append(written)
         phones.append(_write_phone(rng, _one_digit_off(rng, ph) if off else ph))
         how.append("one_digit_off" if off else "formatted")
@@ -324,7 +333,8 @@ def simulate_external_lists(
     new = both["true_class"] == "new"
     ys = []
     for at, grp in both[new].groupby("received_at"):
-        ys.append(_yield(dealer, grp["true_customer_id"], at).set_axis(grp.index))
+        end = at + pd.Timedelta(days=1) - pd.Timedelta(seconds=1)
+        ys.append(_yield(dealer, grp["true_customer_id"], end).set_axis(grp.index))
     y = pd.concat(ys) if ys else pd.DataFrame(columns=["true_leads", "true_visits", "true_orders"])
     both = both.join(y)
     for col in ("true_leads", "true_visits", "true_orders"):
