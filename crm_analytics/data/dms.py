@@ -41,6 +41,7 @@ __all__ = [
     "parse_booleans",
     "parse_dates",
     "read_dms_export",
+    "read_name_list",
 ]
 
 #: Name of the shipped DMS mapping in ``params/``.
@@ -958,3 +959,75 @@ def read_dms_export(
         sources={t: str(p) for t, p in files.items()},
         extra_quarantine=extra,
     )
+
+
+def read_name_list(
+    path: str | os.PathLike[str],
+    *,
+    mapping: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    encoding: str | None = None,
+) -> pd.DataFrame:
+    """Read an external name list (an auto show's, a partner's, an exchanged list): one CSV or
+    ``.xlsx`` file with a name and a phone column, for
+    :func:`crm_analytics.metrics.external_lists.screen_external_list`.
+
+    The file is read like a DMS export file (same encodings: UTF-8 with or without BOM,
+    GB18030, or ``encoding=``; the first worksheet of a workbook), and its headers are mapped
+    with the ``name`` and ``phone`` headers of the mapping's ``customers`` table (姓名, 客户姓名;
+    手机, 电话, 联系电话 ...). Other columns are kept under their own header.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``row`` (the row's line in the CSV or row in the sheet), ``name``, ``phone`` (strings,
+        as written) and the file's other columns; ``attrs['path']``.
+
+    Raises
+    ------
+    InputError
+        A missing, empty, undecodable or damaged file, or no phone column (naming the file,
+        the headers that map to a phone and the headers found).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"name list {str(p)!r} does not exist: check the path")
+    if not p.read_bytes().strip():
+        raise InputError(
+            f"name list {str(p)!r} is empty (0 bytes or blank). Save the list again with a "
+            "header line (姓名, 电话) and one row per person."
+        )
+    mapping = load_mapping(mapping)
+    try:
+        header, frame = _read_xlsx(p) if p.suffix.lower() == ".xlsx" else _read_csv(p, encoding)
+    except OSError as err:
+        raise InputError(f"name list {str(p)!r} cannot be read: {err.strerror or err}") from err
+    aliases = _header_aliases(mapping, "customers")
+    norm = [_norm_header(h) for h in header]
+    names = [str(h).strip() for h in header]
+    for col in ("name", "phone"):
+        wanted = {_norm_header(a) for a in aliases[col]}
+        hits = [i for i, n in enumerate(norm) if n in wanted]
+        if len(hits) > 1:
+            raise InputError(
+                f"name list {str(p)!r}: several columns {[names[i] for i in hits]} are the "
+                f"{col!r} column; keep one of them."
+            )
+        if hits:
+            names[hits[0]] = col
+        elif col == "phone":
+            raise InputError(
+                f"name list {str(p)!r} has no phone column. Headers that are read as the phone: "
+                f"{aliases['phone']}; headers in the file: {[str(h).strip() for h in header][:20]}. "
+                "Rename the phone column to one of them (for example 电话), or add its header to "
+                "the customers 'phone' headers of the DMS mapping (params/dms_mapping.yaml, "
+                "passed as mapping=). Garbled headers mean another encoding: save the file as "
+                "UTF-8 or GB18030."
+            )
+    out = frame.set_axis(names, axis=1)
+    if "name" not in out.columns:
+        out["name"] = ""
+    out = out.replace({"": None})
+    out.insert(0, "row", out.index.to_numpy())
+    out = out.reset_index(drop=True)
+    out.attrs["path"] = str(p)
+    return out
