@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import re
 
 import pandas as pd
 import pytest
@@ -18,6 +19,9 @@ from crm_analytics.metrics.external_lists import (
     screen_external_list,
     screen_external_lists,
 )
+from crm_analytics.report import analysis  # noqa: F401 - report.sections cannot be imported first (a cycle through report.outputs)
+from crm_analytics.report.sections import external_lists_view
+from crm_analytics.report.text import missing_labels
 from crm_analytics.sim import simulate_dealer
 from crm_analytics.sim.external_lists import TRUTH_CLASSES, simulate_external_lists
 
@@ -208,3 +212,28 @@ def test_new_names_become_masked_dcc_call_list_rows():
     assert calls["customer_phone"].str.contains("*", regex=False).all()  # masked by default
     full = external_list_calls(dealer, screened, as_of=dealer.as_of, contact=True)
     assert full["customer_phone"].tolist() == new["phone"].tolist()
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_report_view_speaks_one_language(lang):
+    _, lists, _, screened = _world(SEEDS[0])
+    summary = external_list_summary(screened)
+    view = external_lists_view(summary, lang)
+    table = view["table"]
+    assert len(table) == 3 and summary.attrs["lists"] == 3
+    texts = [view["heading"], view["note"], *map(str, table.columns), *map(str, table.index)]
+    texts += [str(v) for v in table.to_numpy().ravel()]
+    snake = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+    assert not [x for x in texts if snake.search(x)]
+    keys = ["list_source", "list_rows", "list_new_share", "list_cost", "list_cost_per_order"]
+    assert not missing_labels(keys + [f"list.{s}" for s in lists["source"].unique()])
+    if lang == "zh":
+        # no English word but the acronyms DMS and DCC
+        words = re.findall(r"[A-Za-z]{2,}", " ".join(texts))
+        assert set(words) <= {"DMS", "DCC"}, set(words)
+        assert "车展" in table.index and "名单费用" in table.columns
+    else:
+        assert not re.search(r"[\u4e00-\u9fff]", " ".join(texts))
+        assert "Auto show" in table.index
+    assert f"{len(lists):,}" in view["note"]
+    assert external_lists_view(summary.iloc[:0], lang) == {}

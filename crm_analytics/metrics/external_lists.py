@@ -334,4 +334,6 @@ def external_list_summary(
     out["cost"] = cost.reindex(out.index)
     out["cost_per_order"] = out["cost"] / out["orders"].where(out["orders"] > 0)
     out.index.name = by
-    return out.reset_index()
+    out = out.reset_index()
+    out.attrs["lists"] = int(screened["list_id"].nunique())
+    return out

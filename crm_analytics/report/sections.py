@@ -26,6 +26,7 @@ from crm_analytics.report.analysis import FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan, review_action_plan
 from crm_analytics.report.display import show_heading, show_table, show_text, status_text
 from crm_analytics.report.text import (
+    GLOSSARY,
     KPI_UNITS,
     fmt_date,
     fmt_pp,
@@ -41,6 +42,7 @@ __all__ = [
     "action_lists",
     "action_plan_view",
     "next_plan_view",
+    "external_lists_view",
     "gaps_view",
     "profit_table",
     "attribution_view",
@@ -830,6 +832,40 @@ def next_plan_view(a: DealerAnalysis, items: list[dict[str, Any]], lang: str) ->
         )
         out["table"] = translate(frame, lang)
     return out
+
+
+def external_lists_view(summary: pd.DataFrame, lang: str) -> dict[str, Any]:
+    """The screened external lists (issue 17 item 3): ``heading``, ``note`` and ``table``, one
+    row per list source, from
+    :func:`crm_analytics.metrics.external_lists.external_list_summary` (its ``lists``
+    attribute, when set, is the number of lists). Empty without a screened row."""
+    if summary is None or not len(summary) or int(summary["rows"].sum()) == 0:
+        return {}
+    key = summary.columns[0]
+    counts = ("invalid", "duplicate", "open_lead", "existing_customer", "new")
+    frame = pd.DataFrame(
+        {
+            "list_source": [
+                label(f"list.{v}", lang) if f"list.{v}" in GLOSSARY else str(v)
+                for v in summary[key]
+            ],
+            "list_rows": [f"{int(v):,}" for v in summary["rows"]],
+            **{f"list_{c}": [f"{int(v):,}" for v in summary[c]] for c in counts},
+            "list_new_share": [_num(v, ".1%") for v in summary["new_share"]],
+            **{
+                f"list_{c}": [f"{int(v):,}" for v in summary[c]]
+                for c in ("leads", "visits", "orders")
+            },
+            "list_cost": [format_yuan(v, lang) for v in summary["cost"]],
+            "list_cost_per_order": [format_yuan(v, lang) for v in summary["cost_per_order"]],
+        }
+    ).set_index("list_source")
+    lists = summary.attrs.get("lists", len(summary))
+    return {
+        "heading": t("external_lists", lang),
+        "note": t("external_lists_note", lang, lists=lists, rows=f"{int(summary['rows'].sum()):,}"),
+        "table": translate(frame, lang),
+    }
 
 
 # ---------------------------------------------------------------------------------------------

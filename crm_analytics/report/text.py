@@ -58,6 +58,23 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "plan.unchanged": ("unchanged", "无明显变化"),
     "plan.worse": ("worse", "变差"),
     "plan.no_data": ("no data", "无数据"),
+    # -- external name lists screened (issue 17 item 3; DIGEST section 4) ---------------------
+    "list_source": ("List source", "名单来源"),
+    "list.auto_show": ("Auto show", "车展"),
+    "list.partner": ("Cross-industry partner", "异业合作"),
+    "list.list_exchange": ("List exchange", "名单交换"),
+    "list_rows": ("Names on the lists", "名单条数"),
+    "list_invalid": ("Invalid phone", "无效号码"),
+    "list_duplicate": ("Repeated on the list", "名单内重复"),
+    "list_open_lead": ("Open lead already", "已有在跟进线索"),
+    "list_existing_customer": ("Customer already", "已是客户"),
+    "list_new": ("New names", "新名单"),
+    "list_new_share": ("New share", "新名单占比"),
+    "list_leads": ("Became leads", "转为线索"),
+    "list_visits": ("Visited", "到店"),
+    "list_orders": ("Ordered", "下订"),
+    "list_cost": ("List cost", "名单费用"),
+    "list_cost_per_order": ("Cost per order", "每单成本"),
     "dcc": ("DCC specialist", "DCC专员"),
     "manager": ("Manager", "经理"),
     "general_manager": ("General manager", "总经理"),
@@ -642,6 +659,14 @@ def missing_labels(keys: Iterable[Any]) -> list[str]:
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
+        "external_lists": "External name lists screened",
+        "external_lists_note": "{lists} lists with {rows} names (auto shows, cross-industry "
+        "partners, list exchanges), each name checked against the DMS on the day its list "
+        "arrived: invalid phone, repeated on the list, already an open lead, already a "
+        "customer, or new. Phones are compared as digits (+86, spaces and dashes removed; one "
+        "digit apart counts under the same surname). The new names go to the DCC's call list; "
+        "became leads, visited and ordered count the new names that did so after the list "
+        "arrived.",
         "plan_review": "Action plans of the earlier coaching rounds",
         "plan_note": "Items agreed at the earlier coaching rounds (params/dealers/{dealer}.yaml). "
         "At the round: the value recorded with the item; where none was recorded (marked †), "
@@ -1008,6 +1033,10 @@ TEXT: dict[str, dict[str, str]] = {
         "the intervals.",
     },
     "zh": {
+        "external_lists": "外部名单筛查",
+        "external_lists_note": "共{lists}份名单、{rows}条(车展、异业合作、名单交换),每条按名单到达当天的"
+        "DMS核对:无效号码、名单内重复、已有在跟进线索、已是客户或新名单。号码按数字比对(去掉+86、空格和横线;"
+        "同姓且只差一位数字也算同一人)。新名单交给DCC电话邀约;转为线索、到店、下订统计名单到达之后新名单的转化。",
         "plan_review": "历次辅导行动计划执行情况",
         "plan_note": "历次辅导约定的行动项(params/dealers/{dealer}.yaml)。辅导时:行动项记录的数值;"
         "未记录者(标 †)取上一轮 {cstart} 至 {cend} 的数值。本期:{start} 至 {end}。比率变化以百分点计,"
