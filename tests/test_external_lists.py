@@ -19,7 +19,6 @@ from crm_analytics.metrics.external_lists import (
     screen_external_list,
     screen_external_lists,
 )
-from crm_analytics.report import analysis  # noqa: F401 - report.sections cannot be imported first (a cycle through report.outputs)
 from crm_analytics.report.sections import external_lists_view
 from crm_analytics.report.text import missing_labels
 from crm_analytics.sim import simulate_dealer
