@@ -132,7 +132,10 @@ def test_a_gb18030_csv_with_chinese_headers_is_read_and_screened(tmp_path):
         p >= MIN_PRECISION_RECALL and r >= MIN_PRECISION_RECALL for p, r, _ in scores.values()
     )
     assert s.attrs["counts"]["rows"] == len(one)
-    # the same list as an Excel workbook with a UTF-8 header 手机
+    # the same list as UTF-8 with a byte-order mark, and as a workbook with the header 手机
+    bom = tmp_path / "名单交换.csv"
+    bom.write_bytes(frame.to_csv(index=False).encode("utf-8-sig"))
+    assert read_name_list(bom)["name"].fillna("").tolist() == one["name"].fillna("").tolist()
     xlsx = tmp_path / "异业合作.xlsx"
     frame.rename(columns={"联系电话": "手机"}).to_excel(xlsx, index=False)
     assert read_name_list(xlsx)["phone"].fillna("").tolist() == frame["联系电话"].tolist()

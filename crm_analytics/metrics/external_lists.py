@@ -206,8 +206,9 @@ def screen_external_list(
     list_id
         Its name in the summary (default: ``source``).
     as_of
-        The day the list was received: customers created and leads open on that day count
-        (default: the dealer's ``as_of``). Leads, visits and orders after it are the yield.
+        The day the list was received: customers created and leads open by the end of that
+        day count (a time of day other than midnight is taken as given; default: the dealer's
+        ``as_of``). Leads, visits and orders after it are the yield.
     cost
         What the list cost (yuan), for the cost per order of :func:`external_list_summary`.
 
