@@ -197,6 +197,11 @@ def test_invalid_and_duplicate_rows_say_why():
         "staff_phone",
     ]
     assert s["duplicate_of"].iloc[1] == 1
+    # phones read as numbers by a spreadsheet reader (floats when a cell is empty)
+    numeric = pd.DataFrame({"name": ["王伟", "李娜"], "phone": [13912345671.0, float("nan")]})
+    s = screen_external_list(dealer, numeric, source="partner")
+    assert s["phone_norm"].tolist()[0] == "13912345671"
+    assert s["screen_class"].tolist() == ["new", "invalid"]
 
 
 def test_new_names_become_masked_dcc_call_list_rows():

@@ -92,7 +92,11 @@ def _input_frame(names_frame: pd.DataFrame, where: str) -> pd.DataFrame:
         if "name" in names_frame.columns
         else pd.Series(pd.NA, index=names_frame.index, dtype="string")
     )
-    df["phone"] = names_frame["phone"].astype("string")
+    phone = names_frame["phone"]
+    if pd.api.types.is_float_dtype(phone) or pd.api.types.is_integer_dtype(phone):
+        # numbers read by a spreadsheet reader: 13812345678.0 is the phone 13812345678
+        phone = phone.round().astype("Int64")
+    df["phone"] = phone.astype("string").to_numpy()
     return df.reset_index(drop=True)
 
 
