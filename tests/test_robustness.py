@@ -505,3 +505,15 @@ def test_run_lock_judges_unheld_lock_files(tmp_path) -> None:
         RunLock(tmp_path).acquire()
     path.write_text("")  # an empty lock file (a run killed while creating it)
     RunLock(tmp_path).acquire().release()
+
+
+def test_dates_in_tables_stay_on_one_line():
+    """A narrow column wrapped 2025-07-08 as 2025-07- / 08 in the coaching table."""
+    from crm_analytics.report import display
+
+    frame = pd.DataFrame(
+        {"due": ["2025-07-08", "soon"], "window": ["2025-07-01 至 2025-09-30", "–"]}
+    )
+    table = display.html_table(frame)
+    assert table.count('<td style="white-space:nowrap">') == 2
+    assert "<td>soon</td>" in table

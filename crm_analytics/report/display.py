@@ -242,6 +242,7 @@ def html_table(
         classes="crm-table",
     )
     body = _STATUS_CELL.sub(_colour_status, body)
+    body = _DATE_CELL.sub(r'<td style="white-space:nowrap">\1</td>', body)  # never 2025-07-/08
     more = ""
     if len(frame) > max_rows:
         more = paragraph(f"… {len(frame) - max_rows:,} more rows", muted=True)
@@ -256,6 +257,8 @@ def html_table(
 #: a table cell written by :func:`status_text` (``● green`` / ``● 绿``): coloured in tables
 _STATUS_CELL = re.compile(r"<td>● (red|amber|green|红|黄|绿)</td>")
 _STATUS_OF = {"红": "red", "黄": "amber", "绿": "green"}
+#: a cell holding a date (``2025-07-08``) or a date range: kept on one line in narrow columns
+_DATE_CELL = re.compile(r"<td>(\d{4}-\d{2}-\d{2}(?: (?:–|至|to) \d{4}-\d{2}-\d{2})?)</td>")
 
 
 def _colour_status(m: re.Match[str]) -> str:
