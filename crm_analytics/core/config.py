@@ -39,6 +39,12 @@ Report keys (all optional in ``network.yaml``; a dealer file needs ``dealer_id``
                          of items ``{round, kpi, action, owner, due, status, baseline, target,
                          gap_yuan}`` (:data:`ACTION_FIELDS`); the report compares each item's KPI
                          at the round with the period's at the next round
+``external_lists``       (dealer files only) the external name lists the dealer received: a list
+                         of items ``{file, source, received, cost}`` (:data:`EXTERNAL_LIST_FIELDS`):
+                         ``file`` a CSV or Excel file (relative paths: relative to the store
+                         folder ``source``), ``source`` one of :data:`EXTERNAL_LIST_SOURCES`,
+                         ``received`` the date it arrived, ``cost`` what it cost (yuan,
+                         optional); the report screens each against the DMS of that day
 """
 
 from __future__ import annotations
@@ -61,6 +67,8 @@ __all__ = [
     "ACTION_FIELDS",
     "ACTION_STATUSES",
     "DEALER_KEYS",
+    "EXTERNAL_LIST_FIELDS",
+    "EXTERNAL_LIST_SOURCES",
     "NETWORK_KEYS",
     "OWNER_ROLES",
     "REPORT_DEFAULTS",
@@ -69,6 +77,7 @@ __all__ = [
     "Settings",
     "action_plan_yaml",
     "check_params",
+    "external_list_path",
     "find_params",
     "load_params",
     "params_dirs",
@@ -95,7 +104,12 @@ _COMMON: dict[str, str] = {
 #: Keys allowed in ``network.yaml`` -> kind.
 NETWORK_KEYS: dict[str, str] = dict(_COMMON)
 #: Keys allowed in a dealer file -> kind.
-DEALER_KEYS: dict[str, str] = {"dealer_id": "str", **_COMMON, "coaching": "action_plan"}
+DEALER_KEYS: dict[str, str] = {
+    "dealer_id": "str",
+    **_COMMON,
+    "coaching": "action_plan",
+    "external_lists": "external_lists",
+}
 #: Report defaults (the first layer of the report keys).
 REPORT_DEFAULTS: dict[str, Any] = {
     "period": None,
@@ -123,6 +137,18 @@ ACTION_FIELDS: dict[str, bool] = {
     "target": False,
     "gap_yuan": False,
 }
+#: Fields of one external name list (``external_lists`` key of a dealer file) -> required?
+#: ``file`` (CSV or Excel; relative to the store folder), ``source``
+#: (:data:`EXTERNAL_LIST_SOURCES`), ``received`` (date the list arrived), ``cost`` (yuan).
+EXTERNAL_LIST_FIELDS: dict[str, bool] = {
+    "file": True,
+    "source": True,
+    "received": True,
+    "cost": False,
+}
+#: Sources of an external name list: auto show 车展, cross-industry partner 异业合作, list
+#: exchange 名单交换.
+EXTERNAL_LIST_SOURCES: tuple[str, ...] = ("auto_show", "partner", "list_exchange")
 #: Statuses of an action-plan item.
 ACTION_STATUSES: tuple[str, ...] = ("open", "done", "dropped")
 #: Roles that own an action: the staff table's roles and the managers the report names.
@@ -378,6 +404,78 @@ def _check_action_plan(value: Any, known: Iterable[str], add: Any) -> None:
         _check_item(i, item, known, add)
 
 
+def _check_list_item(i: int, item: Any, add: Any) -> None:
+    """Problems of external-list item ``i`` (1-based), each naming the item, field and fix."""
+    fields_ = list(EXTERNAL_LIST_FIELDS)
+    if not isinstance(item, dict):
+        add(
+            f"item {i}: must be a mapping of {fields_} (e.g. '- file: lists/show.csv'), got {item!r}"
+        )
+        return
+    where = f"item {i}"
+    for k in item:
+        if k not in EXTERNAL_LIST_FIELDS:
+            add(f"{where}: unknown field {k!r}{_suggest(k, fields_)}; fields: {fields_}")
+    needed = [k for k, required in EXTERNAL_LIST_FIELDS.items() if required]
+    for k in needed:
+        if item.get(k) in (None, ""):
+            add(f"{where}: field {k!r} is missing; every list needs {', '.join(needed)}")
+    file = item.get("file")
+    if file not in (None, "") and not (isinstance(file, str) and file.strip()):
+        add(
+            f"{where}: field 'file' must be the path of a CSV or Excel file (relative to the "
+            f"store folder, or absolute), got {type(file).__name__} {file!r}"
+        )
+    source = item.get("source")
+    if source not in (None, "") and source not in EXTERNAL_LIST_SOURCES:
+        add(
+            f"{where}: field 'source': unknown source {source!r}"
+            f"{_suggest(source, EXTERNAL_LIST_SOURCES)}; use one of {list(EXTERNAL_LIST_SOURCES)}"
+        )
+    if item.get("received") not in (None, "") and _date(item["received"]) is None:
+        add(f"{where}: field 'received' must be a date YYYY-MM-DD, got {item['received']!r}")
+    cost = item.get("cost")
+    if cost is not None and (not _is_number(cost) or cost < 0):
+        add(
+            f"{where}: field 'cost' must be a number of yuan, 0 or more (e.g. 30000), got "
+            f"{type(cost).__name__} {cost!r}"
+        )
+
+
+def _check_external_lists(value: Any, add: Any) -> None:
+    if value is None:
+        return
+    if not isinstance(value, list):
+        add(
+            "must be a list of name lists (each '- file: <path>, source: auto_show, received: "
+            f"YYYY-MM-DD, cost: 30000'), got {type(value).__name__}"
+        )
+        return
+    for i, item in enumerate(value, 1):
+        _check_list_item(i, item, add)
+
+
+def _list_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """One checked external-list item in its normal form: every field, ``received`` as ISO
+    text, ``cost`` a float or None."""
+    cost = item.get("cost")
+    return {
+        "file": str(item["file"]).strip(),
+        "source": item["source"],
+        "received": _date(item["received"]),
+        "cost": float(cost) if cost is not None else None,
+    }
+
+
+def external_list_path(file: str, source: str | os.PathLike[str] | None) -> Path:
+    """The path of an external list's ``file``: as written when absolute, else relative to the
+    store folder ``source`` (the working directory without one)."""
+    p = Path(file).expanduser()
+    if p.is_absolute() or source is None:
+        return p
+    return Path(source) / p
+
+
 def _action_item(item: Mapping[str, Any]) -> dict[str, Any]:
     """One checked action-plan item in its normal form: every field, dates as ISO text,
     numbers as floats, ``status`` defaulting to ``open``."""
@@ -436,6 +534,8 @@ def _check_value(kind: str, key: str, value: Any, file: str) -> list[ParamProble
         _check_targets(value, target_defaults(), add)
     elif kind == "action_plan":
         _check_action_plan(value, target_defaults(), add)
+    elif kind == "external_lists":
+        _check_external_lists(value, add)
     return bad
 
 
@@ -519,7 +619,9 @@ class Settings:
     mappings are read-only, so every function and estimator that receives it sees the same
     values. ``targets`` holds every KPI's target after all layers; ``sections`` the parameter
     files of :data:`SECTIONS` (``settings.section("scoring")``); ``action_plan`` the items of
-    the dealer file's ``coaching`` key, each with every field of :data:`ACTION_FIELDS`.
+    the dealer file's ``coaching`` key, each with every field of :data:`ACTION_FIELDS`;
+    ``external_lists`` the items of its ``external_lists`` key (:data:`EXTERNAL_LIST_FIELDS`,
+    files as written: :func:`external_list_path` resolves them against ``source``).
     """
 
     dealer_id: str | None = None
@@ -535,6 +637,7 @@ class Settings:
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
     files: tuple[str, ...] = ()
     action_plan: tuple[Mapping[str, Any], ...] = ()
+    external_lists: tuple[Mapping[str, Any], ...] = ()
 
     def section(self, name: str) -> Mapping[str, Any]:
         """A parameter section (``"scoring"``, ``"actions"``, ...), read-only."""
@@ -574,6 +677,7 @@ class Settings:
             "notes": self.notes,
             "sections": {k: _thawed(v) for k, v in sorted(self.sections.items())},
             "action_plan": [dict(x) for x in self.action_plan],
+            "external_lists": [dict(x) for x in self.external_lists],
         }
 
     def __reduce__(self) -> tuple[Any, tuple[dict[str, Any]]]:
@@ -596,6 +700,7 @@ def _settings_from_state(state: dict[str, Any]) -> Settings:
     state["tree_kpis"] = frozenset(state["tree_kpis"])
     state["files"] = tuple(state["files"])
     state["action_plan"] = _frozen(list(state.get("action_plan") or []))
+    state["external_lists"] = _frozen(list(state.get("external_lists") or []))
     return Settings(**state)
 
 
@@ -635,6 +740,8 @@ def _apply(
             changes[key] = _period(layer[key])
     if "coaching" in layer:
         changes["action_plan"] = _frozen([_action_item(x) for x in layer["coaching"] or []])
+    if "external_lists" in layer:
+        changes["external_lists"] = _frozen([_list_item(x) for x in layer["external_lists"] or []])
     if layer.get("targets"):
         changes["targets"] = MappingProxyType(
             {**base.targets, **{k: float(v) for k, v in layer["targets"].items()}}
