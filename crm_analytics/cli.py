@@ -60,6 +60,7 @@ def _generate(args: argparse.Namespace) -> int:
     # the simulator is used only by this command (and tests and benchmarks)
     from crm_analytics.sim import simulate_network  # generate only: sim/ stays off other paths
     from crm_analytics.sim.dms_export import write_sample_export  # generate only
+    from crm_analytics.sim.external_lists import write_external_lists  # generate only
 
     t0 = time.perf_counter()
     index = simulate_network(
@@ -72,6 +73,12 @@ def _generate(args: argparse.Namespace) -> int:
     )
     dt = time.perf_counter() - t0
     sys.stdout.write(f"wrote {len(index)} dealer(s) to {args.out} in {dt:.1f} s\n")
+    if not args.no_external_lists:
+        files = write_external_lists(args.out, seed=args.seed)
+        sys.stdout.write(
+            f"wrote {len(files)} external name list(s) to {args.out}/external_lists "
+            f"in {time.perf_counter() - t0 - dt:.1f} s\n"
+        )
     if args.sample_export:
         folder = write_sample_export(args.sample_export)
         sys.stdout.write(f"wrote the sample DMS export to {folder}\n")
@@ -227,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="DIR",
         help=f"also write the sample DMS export (shipped in {SAMPLE_EXPORT_DIR})",
+    )
+    g.add_argument(
+        "--no-external-lists",
+        action="store_true",
+        help="do not write each dealer's simulated external name lists (external_lists/<ID>/)",
     )
     g.set_defaults(func=_generate)
 

@@ -29,14 +29,24 @@ are drawn as known people (a list row cannot be traced to a customer without one
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.data.linkage import name_keys, normalize_phones, phone_kind
+from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.sim.draws import draw_names, draw_phones
 
-__all__ = ["LIST_SOURCES", "TRUTH_CLASSES", "simulate_external_lists"]
+__all__ = [
+    "LIST_FILES",
+    "LIST_SOURCES",
+    "TRUTH_CLASSES",
+    "simulate_external_lists",
+    "write_external_lists",
+]
 
 #: List sources: auto show 车展, cross-industry partner 异业合作, list exchange 名单交换.
 LIST_SOURCES: tuple[str, ...] = ("auto_show", "partner", "list_exchange")
@@ -50,6 +60,15 @@ _DUPLICATE_SHARE = 0.08
 _FUTURE_SHARE = 0.12
 #: List cost per source, yuan (uniform range); an exchanged list costs nothing.
 _COST = {"auto_show": (20_000.0, 60_000.0), "partner": (5_000.0, 15_000.0), "list_exchange": (0, 0)}
+#: How each source's list is written as a file (encoding, name header, phone header): one in
+#: GB18030 as a Chinese spreadsheet saves it, one UTF-8, one UTF-8 with a BOM.
+LIST_FILES: dict[str, tuple[str, str, str]] = {
+    "auto_show": ("gb18030", "姓名", "电话"),
+    "partner": ("utf-8", "客户姓名", "手机"),
+    "list_exchange": ("utf-8-sig", "姓名", "联系电话"),
+}
+#: Folder of the lists in a store: ``<store>/external_lists/<dealer>/<source>.csv``.
+LISTS_FOLDER = "external_lists"
 _TITLES = ("先生", "女士")
 _SPARE_CHARS = "伟明华强丽军杰敏静磊洋艳勇涛超霞平刚桂英"
 
@@ -342,3 +361,51 @@ def simulate_external_lists(
     cols = ["list_id", "source", "received_at", "cost", "row", "name", "phone"]
     truth = both.drop(columns=["source", "received_at", "cost", "name", "phone"])
     return both[cols].copy(), truth.reset_index(drop=True)
+
+
+def write_external_lists(
+    store: str | os.PathLike[str],
+    *,
+    seed: int = 2016,
+    dealers: list[str] | None = None,
+    rows_per_list: int = 200,
+) -> pd.DataFrame:
+    """Simulate each dealer's external lists (one per source, :func:`simulate_external_lists`)
+    and write them as the CSV files a CRM desk receives, under
+    ``<store>/external_lists/<dealer>/<source>.csv`` (encodings and headers of
+    :data:`LIST_FILES`), with the truth next to them in ``<source>.truth.csv`` (UTF-8).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per file: ``dealer_id``, ``file`` (relative to the store), ``source``,
+        ``received`` (date), ``cost`` (yuan), ``rows``: what a dealer's params file names.
+    """
+    root = Path(store)
+    ids = dealers if dealers is not None else list(list_dealers(root)["dealer_id"].astype(str))
+    out = []
+    for did in ids:
+        dealer = load_dealer(root, did, truth=False)
+        lists, truth = simulate_external_lists(dealer, seed=seed, rows_per_list=rows_per_list)
+        folder = root / LISTS_FOLDER / did
+        folder.mkdir(parents=True, exist_ok=True)
+        for (list_id, source), grp in lists.groupby(["list_id", "source"], sort=True):
+            encoding, name_col, phone_col = LIST_FILES[str(source)]
+            path = folder / f"{source}.csv"
+            grp[["name", "phone"]].rename(columns={"name": name_col, "phone": phone_col}).to_csv(
+                path, index=False, encoding=encoding
+            )
+            truth[truth["list_id"] == list_id].to_csv(
+                folder / f"{source}.truth.csv", index=False, encoding="utf-8"
+            )
+            out.append(
+                {
+                    "dealer_id": did,
+                    "file": path.relative_to(root).as_posix(),
+                    "source": str(source),
+                    "received": pd.Timestamp(grp["received_at"].iloc[0]).date().isoformat(),
+                    "cost": round(float(grp["cost"].iloc[0]), 0),
+                    "rows": len(grp),
+                }
+            )
+    return pd.DataFrame(out)
