@@ -29,6 +29,7 @@ from crm_analytics.core.config import (
     ParamProblem,
     Settings,
     check_params,
+    external_list_path,
     read_yaml,
     resolve_settings,
 )
@@ -213,7 +214,25 @@ def load_run_params(
             resolved.append(s)
     if problems:
         raise ParameterError(_text(problems))
+    for s in resolved:
+        file = files.get(str(s.dealer_id), (net_file, None))[0]
+        notes += _missing_lists(s, file)
     return RunParams(network=network, dealers=resolved, notes=notes)
+
+
+def _missing_lists(settings: Settings, file: Path) -> list[str]:
+    """A note per external list of a dealer whose file does not exist (the report says so in
+    its lists section; the run goes on)."""
+    out = []
+    for i, item in enumerate(settings.external_lists, 1):
+        path = external_list_path(item["file"], settings.source)
+        if not path.is_file():
+            out.append(
+                f"{file}: external_lists: item {i}: the list file {str(path)!r} does not exist; "
+                "put it there or correct 'file' (relative paths are relative to the store "
+                f"folder {settings.source}); dealer {settings.dealer_id}'s report leaves it out"
+            )
+    return out
 
 
 def _valid_keys(

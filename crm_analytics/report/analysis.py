@@ -21,10 +21,12 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.actions.call_lists import call_lists
-from crm_analytics.core.config import Settings, load_params
+from crm_analytics.actions.external_lists import external_list_calls
+from crm_analytics.core.config import Settings, external_list_path, load_params
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.files import read_pickle, write_pickle
+from crm_analytics.data.dms import read_name_list
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics import (
     attribution,
@@ -38,6 +40,7 @@ from crm_analytics.metrics import (
     speed_to_lead,
 )
 from crm_analytics.metrics import crm_department as crm_reports
+from crm_analytics.metrics.external_lists import external_list_summary, screen_external_lists
 from crm_analytics.metrics.forecast import forecast_orders
 from crm_analytics.models import clv
 from crm_analytics.models.churn import ChurnModel
@@ -54,6 +57,7 @@ __all__ = [
     "analyse_dealer",
     "churn_cutoffs",
     "diagnosis_with_maturity",
+    "external_lists",
     "lead_cutoffs",
     "load_analysis",
     "save_analysis",
@@ -327,6 +331,52 @@ def _personas(dealer: DealerData) -> dict[str, Any]:
     return {"model": model, "X": X, "profile": describe_personas(model, X)}
 
 
+def external_lists(dealer: DealerData, settings: Settings) -> dict[str, Any]:
+    """The dealer's external name lists (``settings.external_lists``) read and screened once:
+    ``screened`` (every row, classified; unmasked), ``summary`` (per source), ``calls`` (the
+    new rows as call-list rows of reason ``external_list``, issued on the data date; unmasked,
+    masked by the views) and ``missing`` (per list file that could not be read: ``item``,
+    ``source``, ``file`` and ``message`` with the fix). A dealer none of whose files can be
+    read gets empty frames and the ``missing`` entries, not an error.
+    """
+    frames, missing = [], []
+    for i, item in enumerate(settings.external_lists, 1):
+        path = external_list_path(item["file"], settings.source)
+        try:
+            names = read_name_list(path)
+        except InputError as err:
+            missing.append(
+                {
+                    "item": i,
+                    "source": item["source"],
+                    "file": str(path),
+                    "message": f"external_lists item {i}: {err}. Fix: put the file there or "
+                    "correct 'file' in the dealer's params file (relative paths are relative "
+                    "to the store folder)",
+                }
+            )
+            continue
+        frames.append(
+            names[["row", "name", "phone"]].assign(
+                list_id=f"{item['source']}:{Path(item['file']).name}",
+                source=item["source"],
+                received_at=pd.Timestamp(item["received"]),
+                cost=item["cost"] if item["cost"] is not None else float("nan"),
+            )
+        )
+    if not frames:
+        empty = pd.DataFrame()
+        return {"screened": empty, "summary": empty, "calls": empty, "missing": missing}
+    screened = screen_external_lists(dealer, pd.concat(frames, ignore_index=True))
+    calls = external_list_calls(dealer, screened, as_of=dealer.as_of, contact=True)
+    return {
+        "screened": screened,
+        "summary": external_list_summary(screened),
+        "calls": calls,
+        "missing": missing,
+    }
+
+
 def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:
     """Profit per line with the what-if gain at the line's target penetration (when it has one)."""
     profit = penetration.profit_decomposition(dealer, period=period)
@@ -381,6 +431,8 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
             lambda by=by: attribution.media_efficiency(dealer, by=by, period=(start, end)),
         )
     _section(out, notes, "consultants", lambda: consultant_table(dealer, start, end))
+    if analysis.settings.external_lists:  # issue 17 item 3: the lists named in the params
+        _section(out, notes, "external_lists", lambda: external_lists(dealer, analysis.settings))
     for by in ("consultant", "model"):  # value-added penetration per group (issue 17 item 6)
         _section(
             out,
