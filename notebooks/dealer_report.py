@@ -424,6 +424,15 @@ if not sec.show_missing(analysis, "consultants", L):
 sec.show_section("lists", L, dealer.as_of)
 out.show_table(sec.action_lists(analysis, L))
 out.show_text(t("lists_rank_note", L), muted=True)
+ext = analysis.sections.get("external_lists")
+if ext is not None:  # the external name lists of the dealer's params file (issue 17 item 3)
+    view = sec.external_lists_view(ext["summary"], L)
+    out.show_heading(view.get("heading") or t("external_lists", L), 3)
+    if view:
+        out.show_text(view["note"], muted=True)
+        out.show_table(view["table"])
+    for line in sec.external_lists_lines(ext, L):
+        out.show_text(line, muted=True)
 
 # %%
 sec.show_section("satisfaction", L, dealer.as_of)

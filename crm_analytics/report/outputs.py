@@ -27,7 +27,8 @@ import pandas as pd
 
 from crm_analytics.core.config import action_plan_yaml
 from crm_analytics.core.files import atomic_write_text
-from crm_analytics.data.export import sheets_by_owner, write_table
+from crm_analytics.data.export import sheet_name, sheets_by_owner, write_table
+from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics.quality import fix_list
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report.analysis import CALL_LISTS_FILE, FIX_LIST_FILE, DealerAnalysis
@@ -42,6 +43,7 @@ __all__ = [
     "CALL_LISTS_FILE",
     "FIX_LIST_FILE",
     "call_list_sheets",
+    "external_list_sheet",
     "fix_list_sheets",
     "write_action_workbooks",
     "write_next_action_plan",
@@ -130,13 +132,38 @@ def call_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.Da
     table = calls[list(_CALL_COLUMNS)].rename(
         columns={c: t(k, language) for c, k in _CALL_COLUMNS.items()}
     )
-    return sheets_by_owner(
+    sheets = sheets_by_owner(
         table,
         t("wb_owner", language),
         summary=summary,
         summary_name=t("wb_summary", language),
         sheet_of=_owner_sheet(names, language),
         unassigned=t("wb_unassigned", language),
+    )
+    ext = external_list_sheet(analysis, language)
+    if ext is not None:
+        sheets[sheet_name(t("wb_external_lists", language), sheets)] = ext
+    return sheets
+
+
+def external_list_sheet(analysis: DealerAnalysis, language: str) -> pd.DataFrame | None:
+    """The new names of the dealer's external lists (``analysis.sections["external_lists"]``,
+    reason ``external_list``) in the call-list sheet's columns, masked unless the settings
+    ask for contact lists; ``None`` without such a row."""
+    ext = analysis.sections.get("external_lists") or {}
+    calls = ext.get("calls")
+    if calls is None or not len(calls):
+        return None
+    if analysis.settings.mask_personal_data:
+        calls = mask_frame(calls, phone_columns=["customer_phone"], name_columns=["customer_name"])
+    calls = calls.sort_values(["owner_id", "rank"]).copy()
+    calls["no"] = calls.groupby("owner_id", dropna=False).cumcount() + 1
+    calls["reason"] = calls["reason"].map(lambda r: label(str(r), language))
+    calls["detail"] = calls["detail"].map(lambda d: label(f"list.{d}", language))
+    return (
+        calls[list(_CALL_COLUMNS)]
+        .rename(columns={c: t(k, language) for c, k in _CALL_COLUMNS.items()})
+        .reset_index(drop=True)
     )
 
 

@@ -43,6 +43,7 @@ __all__ = [
     "action_plan_view",
     "next_plan_view",
     "external_lists_view",
+    "external_lists_lines",
     "gaps_view",
     "profit_table",
     "attribution_view",
@@ -866,6 +867,27 @@ def external_lists_view(summary: pd.DataFrame, lang: str) -> dict[str, Any]:
         "note": t("external_lists_note", lang, lists=lists, rows=f"{int(summary['rows'].sum()):,}"),
         "table": translate(frame, lang),
     }
+
+
+def external_lists_lines(ext: dict[str, Any], lang: str) -> list[str]:
+    """The sentences under the external-lists table: how many new names went to the call
+    list (and the workbook sheet that holds them), and which list files were not found."""
+    lines = []
+    if len(ext.get("calls", ())):
+        lines.append(
+            t(
+                "external_lists_handover",
+                lang,
+                n=f"{len(ext['calls']):,}",
+                sheet=t("wb_external_lists", lang),
+            )
+        )
+    missing = ext.get("missing") or []
+    if missing:
+        sep = "、" if lang == "zh" else ", "
+        sources = sep.join(label(f"list.{m['source']}", lang) for m in missing)
+        lines.append(t("external_lists_missing", lang, n=len(missing), sources=sources))
+    return lines
 
 
 # ---------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "list_source": ("List source", "名单来源"),
     "list.auto_show": ("Auto show", "车展"),
     "list.partner": ("Cross-industry partner", "异业合作"),
+    "external_list": ("External list", "外部名单"),
     "list.list_exchange": ("List exchange", "名单交换"),
     "list_rows": ("Names on the lists", "名单条数"),
     "list_invalid": ("Invalid phone", "无效号码"),
@@ -667,6 +668,12 @@ TEXT: dict[str, dict[str, str]] = {
         "digit apart counts under the same surname). The new names go to the DCC's call list; "
         "became leads, visited and ordered count the new names that did so after the list "
         "arrived.",
+        "external_lists_handover": "{n} new names were handed to the DCC's call list (sheet "
+        "“{sheet}” of the call-list workbook).",
+        "external_lists_missing": "{n} list file(s) not found and left out of the screening: "
+        "{sources}. The run's notes name each file: put it in the store folder or correct its "
+        "path in the dealer's parameter file.",
+        "wb_external_lists": "external lists",
         "plan_review": "Action plans of the earlier coaching rounds",
         "plan_note": "Items agreed at the earlier coaching rounds (params/dealers/{dealer}.yaml). "
         "At the round: the value recorded with the item; where none was recorded (marked †), "
@@ -1037,6 +1044,10 @@ TEXT: dict[str, dict[str, str]] = {
         "external_lists_note": "共{lists}份名单、{rows}条(车展、异业合作、名单交换),每条按名单到达当天的"
         "DMS核对:无效号码、名单内重复、已有在跟进线索、已是客户或新名单。号码按数字比对(去掉+86、空格和横线;"
         "同姓且只差一位数字也算同一人)。新名单交给DCC电话邀约;转为线索、到店、下订统计名单到达之后新名单的转化。",
+        "external_lists_handover": "{n}条新名单已交给DCC电话邀约(见电话清单工作簿“{sheet}”页)。",
+        "external_lists_missing": "{n}份名单文件未找到,未纳入筛查:{sources}。运行记录列出了每个文件;"
+        "请把文件放到数据目录,或在经销商参数文件中改正路径。",
+        "wb_external_lists": "外部名单",
         "plan_review": "历次辅导行动计划执行情况",
         "plan_note": "历次辅导约定的行动项(params/dealers/{dealer}.yaml)。辅导时:行动项记录的数值;"
         "未记录者(标 †)取上一轮 {cstart} 至 {cend} 的数值。本期:{start} 至 {end}。比率变化以百分点计,"
