@@ -103,6 +103,9 @@ def test_bad_yaml_names_the_file(tmp_path):
     bad.write_bytes("a: 名字\n".encode("gb18030"))
     with pytest.raises(InputError, match="not UTF-8"):
         config.read_yaml(bad)
+    bad.write_text("period: [2026-13-01, 2026-06-30]\n", encoding="utf-8")  # no month 13
+    with pytest.raises(InputError, match="x.yaml holds an impossible value.*YYYY-MM-DD"):
+        config.read_yaml(bad)
 
 
 def test_d003_closing_ratio_target_is_its_own_everywhere(clean_dealer):

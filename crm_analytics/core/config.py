@@ -219,6 +219,11 @@ def read_yaml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InputError(
             f"parameter file {p} is not valid YAML: {err}. Fix the line named above."
         ) from err
+    except ValueError as err:  # a date that YAML reads as one but the calendar has not
+        raise InputError(
+            f"parameter file {p} holds an impossible value ({err}); write dates as YYYY-MM-DD "
+            "with a real month and day (e.g. 2026-06-30), or quote the value to keep it as text."
+        ) from err
     if data is None:
         return {}
     if not isinstance(data, dict):
