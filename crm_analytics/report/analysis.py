@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from crm_analytics.actions.call_lists import call_lists
 from crm_analytics.actions.external_lists import external_list_calls
@@ -245,7 +246,10 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     the network stage (:func:`score_with_network`); until then ``lead_scores`` is empty and the
     training rows the network models need are kept on the analysis.
     """
-    with funnel.shared_journeys():  # every KPI tree and diagnosis walks the same lead journeys
+    # BLAS on one thread: the analysis's BLAS calls are small (matrix-vector products inside
+    # optimisers and EM loops), and idle BLAS threads spinning between them cost more CPU than
+    # the products themselves (twice the survival model's fit time on a busy machine)
+    with threadpool_limits(limits=1, user_api="blas"), funnel.shared_journeys():
         return _analyse_dealer(dealer, settings)
 
 
