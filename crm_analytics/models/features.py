@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import digamma, gammaln
+from threadpoolctl import threadpool_limits
 
 from crm_analytics.core import schema
 from crm_analytics.core.dealer import DealerData
@@ -530,7 +531,9 @@ def _survival_features(
     theta0 = np.r_[np.log(2.0), 0.0, 0.0, np.log(0.15), np.zeros(Z.shape[1]), np.log(2.0)]
     bounds = [(-3.0, 5.0), (-5.0, 5.0), (-2.0, 2.0), (-8.0, 2.0)]
     bounds += [(-5.0, 5.0)] * Z.shape[1] + [(-3.0, 3.0)]
-    with np.errstate(over="ignore", under="ignore"):
+    # BLAS on one thread (as in btyd's fits): idle BLAS threads spinning between the
+    # likelihood's matrix-vector products double the fit's time
+    with np.errstate(over="ignore", under="ignore"), threadpool_limits(limits=1, user_api="blas"):
         res = minimize(
             _surv_nll_grad,
             theta0,
