@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import crm_analytics.report.analysis as analysis_module
+from crm_analytics.batch.tooling import load_tooling
 from crm_analytics.core.config import resolve_settings
 from crm_analytics.report.analysis import analyse_dealer, save_analysis
 
@@ -67,6 +68,7 @@ def _timed_parts() -> dict[str, float]:
 
 
 def _render(analysis_path: Path, out: Path) -> float:
+    load_tooling()  # as the runner does: nbformat's jsonschema without the IRI grammar
     import jupytext
     import nbformat
     import papermill as pm

@@ -431,6 +431,34 @@ def test_html_table_escapes_and_safety_net():
     assert cell.outputs[1]["data"]["text/html"] == html  # escaped tables are left alone
 
 
+def test_notebook_tooling_loads_without_the_iri_grammar():
+    """load_tooling: nbformat, papermill and nbconvert import and validate a notebook in a fresh
+    process without rfc3987_syntax's grammar, which stays importable for whoever needs it."""
+    code = (
+        "import sys\n"
+        "from crm_analytics.batch.tooling import load_tooling\n"
+        "load_tooling()\n"
+        "import nbformat, papermill, jupytext\n"
+        "from nbconvert import HTMLExporter\n"
+        "nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')])\n"
+        "nbformat.validate(nb)\n"
+        "HTMLExporter().from_notebook_node(nb)\n"
+        "assert 'rfc3987_syntax' not in sys.modules\n"
+        "import importlib.util\n"
+        "if importlib.util.find_spec('rfc3987_syntax'):\n"
+        "    import rfc3987_syntax\n"
+        "    assert rfc3987_syntax.is_valid_syntax('iri', 'http://example.com/a')\n"
+        "print('ok')\n"
+    )
+    repo = Path(runner.__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "ok"
+
+
 def test_validation_examples_of_personal_columns_are_masked():
     rep = pd.DataFrame(
         {

@@ -11,6 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from crm_analytics.batch.tooling import load_tooling
 from crm_analytics.core.files import atomic_write_text, read_json
 from crm_analytics.report.display import neutralize_active_html
 from crm_analytics.report.headline import (
@@ -32,6 +33,7 @@ HIDDEN_TAGS: frozenset[str] = frozenset({"parameters", "injected-parameters", "r
 
 @cache
 def _exporter() -> Any:
+    load_tooling()
     from nbconvert import HTMLExporter  # nbconvert: heavy, HTML export only
 
     return HTMLExporter(

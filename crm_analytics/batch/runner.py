@@ -44,6 +44,7 @@ from typing import Any
 from crm_analytics.batch.export import export_html, write_index
 from crm_analytics.batch.lock import RunLock
 from crm_analytics.batch.params import load_run_params, notebook_parameters
+from crm_analytics.batch.tooling import load_tooling
 from crm_analytics.core.config import Settings
 from crm_analytics.core.errors import CRMAnalyticsError, InputError, ParameterError
 from crm_analytics.core.files import atomic_path, read_json, read_pickle, write_json, write_pickle
@@ -299,6 +300,7 @@ def _execute(
     the kernel down, and this raises :class:`_Timeout` (papermill writes no error marker for a
     timeout, so the status comes from here).
     """
+    load_tooling()
     import papermill as pm  # heavy: loaded by the workers that execute notebooks only
 
     deadline = time.monotonic() + timeout
@@ -609,6 +611,7 @@ def read_notebook(path: str | os.PathLike[str], *, kernel_name: str = KERNEL_NAM
     the repository's tracked format), an ``.ipynb`` as it is. A notebook without a kernelspec
     (the ``.py`` files carry no header) gets ``kernel_name``'s, so papermill knows its language.
     """
+    load_tooling()
     import jupytext  # notebook tooling: loaded where notebooks are read
     import nbformat  # notebook tooling: loaded where notebooks are read
 
@@ -631,6 +634,7 @@ def read_notebook(path: str | os.PathLike[str], *, kernel_name: str = KERNEL_NAM
 
 def _check_notebook_parameters(paths: Sequence[Path], expected: Sequence[str]) -> None:
     """Every notebook's ``parameters`` cell must declare exactly the injected names."""
+    load_tooling()
     import papermill as pm  # heavy: loaded where notebooks are executed
 
     problems = []
