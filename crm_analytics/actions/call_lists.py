@@ -67,6 +67,7 @@ import pandas as pd
 from crm_analytics.core import config
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
 from crm_analytics.data.export import write_table
 from crm_analytics.data.privacy import mask_frame
@@ -568,7 +569,7 @@ def _insurance(ctx: dict) -> pd.DataFrame:
     if not len(known):
         return pd.DataFrame()
     cand = known[expiry_window(known["end"], day, windows[-1])]
-    cand = cand[~cand["policy_id"].isin(_renewed_policies(known, cand))]
+    cand = cand[~isin(cand["policy_id"], _renewed_policies(known, cand))]
     if not len(cand):
         return pd.DataFrame()
     days = ((cand["end"].dt.normalize() - day) / _DAY).to_numpy(float)
@@ -624,7 +625,7 @@ def _vehicle_window(ctx: dict, reason: str, col: str, value: float, detail: str)
     if not len(v):
         return pd.DataFrame()
     c = v[expiry_window(v[col], day, int(prm["window_days"]))]
-    c = c[~c["vin"].isin(_renewed_vehicles(ctx, reason, c, day))]
+    c = c[~isin(c["vin"], _renewed_vehicles(ctx, reason, c, day))]
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
         reason=reason,
@@ -695,7 +696,7 @@ def _recall(ctx: dict) -> pd.DataFrame:
     if not len(v):
         return pd.DataFrame()
     done = set(sv.loc[sv["kind"] == "recall", "vin"]) if len(sv) else set()
-    c = v[v["recall_campaign"].notna() & ~v["vin"].isin(done)]
+    c = v[v["recall_campaign"].notna() & ~isin(v["vin"], done)]
     return _items_frame(
         customer_id=c["customer_id"].to_numpy(),
         reason="recall",
@@ -717,7 +718,7 @@ def _dormant(ctx: dict) -> pd.DataFrame:
         return pd.DataFrame()
     per_c = last.groupby("customer_id")["at"].max()
     dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])["customer_id"]
-    c = per_c[per_c.index.isin(dormant)]
+    c = per_c[isin(per_c.index, dormant)]
     # the after-sales value at risk: the customer's CLV when scored, else its value, else the
     # observed service margin of a year
     clv = ctx["scores"]["clv"].reindex(c.index)
@@ -763,7 +764,7 @@ def _defeated(ctx: dict) -> pd.DataFrame:
     ]
     orders = ctx["orders"]
     active = set(won_or_open["customer_id"]) | set(orders["customer_id"])
-    d = d[~d["customer_id"].isin(active)]
+    d = d[~isin(d["customer_id"], active)]
     gross_by_model = ctx["gross_by_model"]
     value = (
         d["model_interest"].map(gross_by_model).fillna(ctx["values"]["order_gross"]).to_numpy(float)
@@ -1072,7 +1073,7 @@ def _list_items(ctx: dict[str, Any], wanted: list[str]) -> pd.DataFrame:
     # maintenance already covers a customer: no dormant-activation call on top
     if len(it):
         maint = set(it.loc[it["reason"] == "maintenance_due", "customer_id"])
-        it = it[~((it["reason"] == "dormant_activation") & it["customer_id"].isin(maint))]
+        it = it[~((it["reason"] == "dormant_activation") & isin(it["customer_id"], maint))]
     return it
 
 

@@ -74,6 +74,7 @@ from scipy.sparse import linalg as splinalg
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS, TOUCH_KINDS
 from crm_analytics.metrics.funnel import period_bounds
 
@@ -1323,7 +1324,7 @@ def media_efficiency(
     leads["model"] = leads["model_interest"]
     tps = dealer.touchpoints
     visited = set(tps.loc[tps["kind"].isin(list(visit_kinds)), "lead_id"].dropna())
-    leads["visits"] = leads["lead_id"].isin(visited).astype("int64")
+    leads["visits"] = isin(leads["lead_id"], visited).astype("int64")
     leads["leads"] = 1
     counts = leads.groupby(keys, observed=True)[["leads", "visits"]].sum()
 
@@ -1433,7 +1434,7 @@ def persona_channel_effects(
         ids = set(s.loc[s["kind"].isin(list(interview_kinds)), "customer_id"]) | set(
             t.loc[t["kind"] == "interview", "customer_id"]
         )
-        cust = cust[cust["customer_id"].isin(ids)]
+        cust = cust[isin(cust["customer_id"], ids)]
     j = j.merge(cust[["customer_id", by]], on="customer_id", how="inner")
     j = j[j[by].notna()]
     cols = [by, "channel", "journeys", "journeys_with", "conversion_rate_with"]

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.core.errors import InputError, InsufficientDataError
+from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import COMPLAINT_CATEGORIES, COMPLAINT_STAGES
 from crm_analytics.metrics.funnel import Z95, newcombe_interval, wilson_interval
 
@@ -179,7 +180,7 @@ def complaint_retention(
         c[["customer_id", "opened_at"]], on="customer_id"
     )
     hit = sv[(sv["at"] > sv["opened_at"]) & (sv["at"] <= sv["opened_at"] + horizon)]
-    retained = c["customer_id"].isin(hit["customer_id"]).to_numpy()
+    retained = isin(c["customer_id"], hit["customer_id"])
     resolved = c["resolved_at"].notna().to_numpy()
     k = np.array([retained[resolved].sum(), retained[~resolved].sum()], dtype=float)
     n = np.array([resolved.sum(), (~resolved).sum()], dtype=float)

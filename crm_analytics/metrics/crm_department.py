@@ -32,6 +32,7 @@ import pandas as pd
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import CHANNELS, ORDER_MARGIN_COLUMNS, SURVEY_KINDS
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics.lifecycle import MONTH_DAYS, lifecycle_states
@@ -422,7 +423,8 @@ def owner_status(
     states = lifecycle_states(dealer, as_of=ts, p_alive=p_alive, params=params)
     states = states[states["origin"] != "none"].set_index("customer_id")
     v = dealer.vehicles[
-        (dealer.vehicles["purchase_date"] < cut) & dealer.vehicles["customer_id"].isin(states.index)
+        (dealer.vehicles["purchase_date"] < cut)
+        & isin(dealer.vehicles["customer_id"], states.index)
     ]
     sv = dealer.service_visits[dealer.service_visits["at"] < cut]
     own = v.groupby("customer_id").agg(
@@ -533,7 +535,7 @@ def defeated_customers(
     c = c.assign(
         period=c["closed_at"].dt.to_period(freq).dt.start_time,
         defeated=c["status"] == "defeated",
-        reactivated=c["lead_id"].isin(react),
+        reactivated=isin(c["lead_id"], react),
         grp=c[by].fillna("unknown") if by == "defeat_reason" else c[by],
     )
     if by == "defeat_reason":
@@ -597,7 +599,7 @@ def department_efficiency(
     leads = dealer.leads[(dealer.leads["created_at"] >= lo) & (dealer.leads["created_at"] < cut)]
     o = dealer.orders
     deliv = o[(o["status"] == "delivered") & o["delivered_at"].notna() & (o["delivered_at"] < cut)]
-    won = deliv[deliv["lead_id"].isin(leads["lead_id"])]
+    won = deliv[isin(deliv["lead_id"], leads["lead_id"])]
     d_win = deliv[deliv["delivered_at"] >= lo]
     rows.append(
         {
@@ -657,7 +659,7 @@ def department_efficiency(
             dealer.service_visits[["customer_id", "at"]],
         ]
     )
-    visits = visits[visits["customer_id"].isin(first.index)]
+    visits = visits[isin(visits["customer_id"], first.index)]
     if len(visits):
         visits = visits.assign(at=pd.to_datetime(visits["at"]), t0=visits["customer_id"].map(first))
     else:

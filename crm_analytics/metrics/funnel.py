@@ -68,6 +68,7 @@ from scipy import stats
 from crm_analytics.core.config import load_params
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import CHANNELS, MODELS
 
 STAGES: tuple[str, ...] = ("lead", "visit", "test_drive", "quote", "order", "delivery")
@@ -321,7 +322,7 @@ def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFr
     fq = J.set_index("lead_id")["quote_at"].where(~J.set_index("lead_id")["quote_implied"])
     vq = vis.assign(fq=fq.reindex(vis["lead_id"]).to_numpy())
     later = vq[vq["fq"].notna() & (vq["at"].dt.normalize() > vq["fq"].dt.normalize())]
-    J["revisit_after_quote"] = J["lead_id"].isin(later["lead_id"]).to_numpy()
+    J["revisit_after_quote"] = isin(J["lead_id"], later["lead_id"])
     # status as known at the cutoff
     closed = leads["closed_at"].to_numpy()
     status = leads["status"].to_numpy()
@@ -759,16 +760,14 @@ def _front_desk_prep(dealer: DealerData, reconciliation: Any) -> dict[str, Any]:
         note = _LINKED_NOTE
     elif isinstance(unreg, pd.DataFrame) and "entry_id" in unreg.columns:
         counted = np.ones(n, bool)
-        registered = ~sales["entry_id"].isin(set(unreg["entry_id"])).to_numpy()
+        registered = ~isin(sales["entry_id"], unreg["entry_id"])
         note = _LINKED_NOTE
     elif isinstance(pairs, pd.DataFrame) and "entry_id" in pairs.columns:
         key = "touch_id" if "touch_id" in pairs.columns else "customer_id"
         if key not in pairs.columns:
             raise InputError("reconciliation pairs need a 'touch_id' or 'customer_id' column")
         counted = np.ones(n, bool)
-        registered = (
-            sales["entry_id"].isin(set(pairs.loc[pairs[key].notna(), "entry_id"])).to_numpy()
-        )
+        registered = isin(sales["entry_id"], pairs.loc[pairs[key].notna(), "entry_id"])
         note = f"linked: front-desk sales arrivals matched to a DMS record ({key}) / front-desk sales arrivals"
     else:
         raise InputError(

@@ -39,6 +39,7 @@ import pandas as pd
 from crm_analytics.core.config import load_params
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.frames import isin
 
 STATES: tuple[str, ...] = (
     "prospect",
@@ -152,7 +153,7 @@ def lifecycle_states(
 
     out = cust.set_index("customer_id")
     ids = out.index
-    is_owner = ids.isin(own.index)
+    is_owner = isin(ids, own.index)
     ms = months_since.reindex(ids)
     v24 = visits_24.reindex(ids).fillna(0)
     gap = np.fmax(max_gap.reindex(ids).fillna(np.inf).to_numpy(), ms.fillna(np.inf).to_numpy())
@@ -179,7 +180,7 @@ def lifecycle_states(
         default="floating",
     )
     non_owner = np.where(
-        ids.isin(open_lead.index) | ~ids.isin(defeated_lead.index), "prospect", "defeated"
+        isin(ids, open_lead.index) | ~isin(ids, defeated_lead.index), "prospect", "defeated"
     )
     state = np.where(is_owner, owner_state, non_owner)
     res = pd.DataFrame(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from crm_analytics.core.errors import InputError
+from crm_analytics.core.frames import isin
 from crm_analytics.metrics.funnel import Z95, wilson_interval
 
 __all__ = ["AGE_BANDS_YEARS", "MAKER_PAID_KINDS", "pay_mix", "retention_by_vehicle_age"]
@@ -90,7 +91,7 @@ def retention_by_vehicle_age(
     band = pd.cut(age, edges, right=False, labels=labels)
     lo = as_of - pd.Timedelta(days=window_days)
     recent = service_visits[(service_visits["at"] > lo) & (service_visits["at"] <= as_of)]
-    retained = v["vin"].isin(recent["vin"])
+    retained = pd.Series(isin(v["vin"], recent["vin"]), index=v.index)
     g = (
         pd.DataFrame({"band": band, "retained": retained})
         .dropna(subset=["band"])

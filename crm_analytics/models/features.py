@@ -24,6 +24,7 @@ from threadpoolctl import threadpool_limits
 from crm_analytics.core import schema
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import CRMAnalyticsError, InputError, InsufficientDataError
+from crm_analytics.core.frames import isin
 from crm_analytics.metrics.rfm import summarize_visits
 from crm_analytics.models.clv import fit_visit_model
 
@@ -120,8 +121,8 @@ def _div(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _in(values: pd.Series, ids: pd.Index) -> np.ndarray:
-    """Boolean mask: which ``values`` are in the unique index ``ids`` (hash lookup, fast for strings)."""
-    return ids.get_indexer(values.to_numpy()) >= 0
+    """Boolean mask: which ``values`` are in the unique index ``ids`` (fast for strings)."""
+    return isin(values, ids)
 
 
 def truncate_dealer(dealer: DealerData, cutoff: object) -> DealerData:
@@ -237,7 +238,7 @@ def churn_labels(
     sv = dealer.service_visits
     t = sv["at"]
     came = set(sv.loc[(t >= c) & (t < end), "customer_id"].unique())
-    return pd.Series(~pop.isin(came), index=pop, name="churned")
+    return pd.Series(~isin(pop, came), index=pop, name="churned")
 
 
 def _dealer_context(sv: pd.DataFrame, c: pd.Timestamp, active_months: float) -> dict[str, float]:
@@ -831,7 +832,7 @@ def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 
     last = np.maximum(last.to_numpy("datetime64[ns]"), ld["created_at"].to_numpy("datetime64[ns]"))
     last = np.where(np.isnat(last), ld["created_at"].to_numpy("datetime64[ns]"), last)
     idle = (np.datetime64(c, "ns") - last) / np.timedelta64(1, "D")
-    keep = (idle <= defeat_idle_days) & ~ld["lead_id"].isin(ordered).to_numpy()
+    keep = (idle <= defeat_idle_days) & ~isin(ld["lead_id"], ordered)
     return pd.Index(np.sort(ld["lead_id"].to_numpy()[keep].astype(object)), name="lead_id")
 
 
@@ -986,8 +987,8 @@ def lead_features(
     lo = c - pd.Timedelta(days=round(channel_prior_years * YEAR_DAYS))
     hist = dealer.leads[(dealer.leads["created_at"] < c) & (dealer.leads["created_at"] >= lo)]
     ord_before = dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"]
-    won = hist["lead_id"].isin(set(ord_before))
-    open_now = hist["lead_id"].isin(set(ids))
+    won = pd.Series(isin(hist["lead_id"], ord_before), index=hist.index)
+    open_now = pd.Series(isin(hist["lead_id"], ids), index=hist.index)
     decided = hist[won | ~open_now].assign(won=won[won | ~open_now].astype(float))
     base = float(decided["won"].mean()) if len(decided) else np.nan
     k = 20.0

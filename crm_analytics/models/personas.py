@@ -50,6 +50,7 @@ from crm_analytics.core.errors import (
     InsufficientDataError,
     NotFittedError,
 )
+from crm_analytics.core.frames import isin
 
 __all__ = [
     "CATEGORICAL",
@@ -133,7 +134,7 @@ def persona_features(
     cust = cust[cust["created_at"] < cut]
     index = s.index if population == "buyers" else cust.index
     out = pd.DataFrame(index=pd.Index(index, name="customer_id"))
-    out["interviewed"] = out.index.isin(s.index)
+    out["interviewed"] = isin(out.index, s.index)
     out["lead_id"] = s["lead_id"].reindex(out.index)
     out["use"] = s["use"].reindex(out.index)
     out["media_seen"] = s["media_seen"].reindex(out.index)

@@ -27,6 +27,7 @@ from crm_analytics.core.config import Settings, external_list_path, load_params
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.files import read_pickle, write_pickle
+from crm_analytics.core.frames import isin
 from crm_analytics.data.dms import read_name_list
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics import (
@@ -477,7 +478,7 @@ def _immature_shares(dealer: DealerData, period: Period, days: int) -> dict[str,
     leads = dealer.leads
     created = leads["created_at"]
     cohort = leads.loc[(created >= start) & (created < end + pd.Timedelta(days=1))]
-    orders = dealer.orders.loc[dealer.orders["lead_id"].isin(set(cohort["lead_id"]))]
+    orders = dealer.orders.loc[isin(dealer.orders["lead_id"], cohort["lead_id"])]
     return {
         "leads": float((cohort["created_at"] > edge).mean()) if len(cohort) else 0.0,
         "orders": float((orders["ordered_at"] > edge).mean()) if len(orders) else 0.0,

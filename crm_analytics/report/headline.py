@@ -23,6 +23,7 @@ from crm_analytics.actions.call_lists import REASONS, call_lists
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError
 from crm_analytics.core.files import read_json, to_jsonable, write_json
+from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import CHANNELS
 from crm_analytics.metrics.funnel import kpi_tree
 from crm_analytics.metrics.penetration import renewal_penetration, sales_penetration
@@ -189,13 +190,13 @@ def period_kpis(
     park = veh.loc[veh["sold_by_this_dealer"] & (veh["purchase_date"] < w_start)]
     sv = dealer.service_visits
     sv_w = sv.loc[_within(sv["at"], w_start, end)]
-    retained = park["vin"].isin(set(sv_w["vin"]))
+    retained = isin(park["vin"], sv_w["vin"])
     n_park, n_ret = len(park), int(retained.sum())
     # a window that starts before the service records do cannot show who came back
     covered = len(sv) > 0 and sv["at"].min() <= w_start
     kpis["service_retention"] = _ratio(n_ret, n_park) if covered else math.nan
     years = ((end - w_start).days + 1) / 365.25
-    margin_ret = float(sv_w.loc[sv_w["vin"].isin(set(park.loc[retained, "vin"])), "margin"].sum())
+    margin_ret = float(sv_w.loc[isin(sv_w["vin"], park.loc[retained, "vin"]), "margin"].sum())
     period_years = ((end - start).days + 1) / 365.25
     unit["service_retention"] = (
         _ratio(margin_ret, n_ret * years) * period_years if n_ret else math.nan
