@@ -79,15 +79,19 @@ def _render(analysis_path: Path, out: Path) -> float:
     # the tracked py:percent source (a generated .ipynb beside it may be stale)
     source = out / "dealer_report.ipynb"
     nbformat.write(jupytext.read(ROOT / "notebooks" / "dealer_report.py", fmt="py:percent"), source)
-    pm.execute_notebook(
+    # as the runner executes and exports it (batch/runner._papermill): the notebook is not
+    # saved after every cell, and the executed notebook is exported as returned
+    nb = pm.execute_notebook(
         str(source),
         str(out / "report.ipynb"),
         parameters={"dealer_id": "D001", "analysis_path": str(analysis_path), "language": "zh"},
         kernel_name="python3",
         progress_bar=False,
+        request_save_on_cell_execute=False,
+        extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         cwd=str(ROOT / "notebooks"),
     )
-    export_html(nbformat.read(out / "report.ipynb", as_version=4), out / "report.html")
+    export_html(nb, out / "report.html")
     return time.perf_counter() - t0
 
 
