@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -591,6 +590,8 @@ def _xlsx_rows(path: Path) -> list[tuple[int, list[Any]]]:
     zip, sheet XML cut short, no worksheet part, a broken style table) means the file cannot
     be read, and is reported as such.
     """
+    import openpyxl  # Excel reading only: a notebook opening a saved analysis never loads it
+
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:

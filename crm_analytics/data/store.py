@@ -31,9 +31,8 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pandera.errors as pa_errors
@@ -46,6 +45,9 @@ from crm_analytics.core.errors import InputError, StoreDamageError, UnknownDeale
 from crm_analytics.core.files import atomic_path, atomic_write_text
 from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
 from crm_analytics.data.validation import build_dealer
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "add_dealer",
@@ -590,6 +592,8 @@ def _store_root(source: str | os.PathLike[str]) -> Path:
 
 def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, what: str) -> pd.DataFrame:
     """Read one Parquet file; a file that cannot be read is reported as store damage."""
+    import duckdb  # already loaded: the caller's connection is duckdb's
+
     try:
         if any(ch in str(path) for ch in "*?[]{}"):  # DuckDB would read these as a glob
             return pq.read_table(path).to_pandas()
@@ -612,6 +616,8 @@ def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
         When the folder or its ``dealers.parquet`` is missing.
     """
     root = _store_root(source)
+    import duckdb  # the store's reads only: a notebook opening a saved analysis never loads it
+
     with duckdb.connect() as con:
         frame = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
     return frame.sort_values("dealer_id", kind="mergesort").reset_index(drop=True)
@@ -664,6 +670,8 @@ def load_dealer(
     """
     root = _store_root(source)
     dealer_id = str(dealer_id)
+    import duckdb  # the store's reads only: a notebook opening a saved analysis never loads it
+
     with duckdb.connect() as con:
         index = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
         lacking = [c for c in _INDEX_COLUMNS if c not in index.columns]
