@@ -822,10 +822,16 @@ def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 
         Sorted lead ids (name ``lead_id``).
     """
     c = _cutoff(cutoff)
+    tp = _lead_touches(dealer)
+    return _open_leads(dealer, c, defeat_idle_days, tp[tp["at"] < c])
+
+
+def _open_leads(
+    dealer: DealerData, c: pd.Timestamp, defeat_idle_days: float, tp: pd.DataFrame
+) -> pd.Index:
+    """:func:`open_leads` given the lead touchpoints before ``c`` (:func:`_lead_touches`)."""
     ld = dealer.leads
     ld = ld[ld["created_at"] < c]
-    tp = _lead_touches(dealer)
-    tp = tp[tp["at"] < c]
     ordered = set(dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"])
     ordered |= set(tp.loc[tp["kind"] == "order", "lead_id"])
     last = tp.groupby("lead_id")["at"].max().reindex(ld["lead_id"])
@@ -914,7 +920,9 @@ def lead_features(
     shrunk towards the dealer rate with 20 pseudo-leads.
     """
     c = _cutoff(cutoff)
-    ids = open_leads(dealer, c, defeat_idle_days=defeat_idle_days)
+    tp_all = _lead_touches(dealer)  # once for the open leads and the features
+    tp_all = tp_all[tp_all["at"] < c]
+    ids = _open_leads(dealer, c, defeat_idle_days, tp_all)
     ld = dealer.leads.set_index("lead_id")
     X = pd.DataFrame(index=ids)
     X["dealer_id"] = dealer.dealer_id
@@ -929,8 +937,6 @@ def lead_features(
     )
     X["grade_code"] = L["intent_grade"].map(_GRADE_CODE).to_numpy(float)
     X["days_since_created"] = _days(c - L["created_at"])
-    tp_all = _lead_touches(dealer)
-    tp_all = tp_all[tp_all["at"] < c]
     tp = tp_all[_in(tp_all["lead_id"], ids)]
     kinds = tp.groupby(["lead_id", "kind"]).size().unstack(fill_value=0)
 
