@@ -1139,6 +1139,17 @@ def _row_rules(rows: pd.DataFrame, sc: pd.DataFrame, prm: dict[str, Any]) -> np.
     )
 
 
+def _joined_refs(it: pd.DataFrame, rows: pd.DataFrame) -> list[str]:
+    """Each row's item refs as text, sorted and joined with ``;`` (one pass over the items: a
+    Python aggregation per (customer, reason) group costs pandas a Series per group)."""
+    refs: dict[tuple[Any, Any], list[str]] = {}
+    keys = zip(it["customer_id"].to_numpy(object), it["reason"].to_numpy(object), strict=True)
+    for key, ref in zip(keys, it["ref"].to_numpy(object), strict=True):
+        refs.setdefault(key, []).append(str(ref))
+    at = zip(rows["customer_id"].to_numpy(object), rows["reason"].to_numpy(object), strict=True)
+    return [";".join(sorted(refs[key])) for key in at]
+
+
 def _prioritized_rows(
     it: pd.DataFrame, activity: pd.DataFrame, prm: dict[str, Any], sc: pd.DataFrame
 ) -> pd.DataFrame:
@@ -1151,7 +1162,6 @@ def _prioritized_rows(
     it = it.sort_values(["customer_id", "reason", "due_date", "ref"], kind="stable")
     g = it.groupby(["customer_id", "reason"], sort=False)
     rows = g.agg(
-        refs=("ref", lambda s: ";".join(sorted(map(str, s)))),
         n_items=("ref", "size"),
         due_date=("due_date", "min"),
         window_days=("window_days", "min"),
@@ -1162,6 +1172,8 @@ def _prioritized_rows(
         preferred_owner=("preferred_owner", "first"),
         value_source=("value_source", "first"),
     ).reset_index()
+    refs = _joined_refs(it, rows)  # (no rows: an object column, as pandas' aggregation gives)
+    rows.insert(2, "refs", refs if refs else pd.Series([], dtype=object))
     rows["activity"] = activity["activity"].reindex(rows["customer_id"]).fillna(0.0).to_numpy(float)
     rows["likelihood"] = rows["base_rate"].astype(float) * rows["activity"]
     weights = rows["reason"].map({r: float(prm["reasons"][r]["priority_weight"]) for r in REASONS})
