@@ -128,3 +128,18 @@ def test_writer_rules(tmp_path):
         write_table({}, tmp_path / "w.xlsx")
     with pytest.raises(InputError, match="not a table"):
         write_table({"s": [1]}, tmp_path / "w.xlsx")  # type: ignore[dict-item]
+
+
+def test_a_model_that_cannot_converge_leaves_a_note_not_a_crash(monkeypatch):
+    """A small dealer's Gamma-Gamma fit raised ConvergenceError out of analyse_dealer (the whole
+    dealer failed); a section whose model cannot converge is now a note like too little data."""
+    from crm_analytics.core.errors import ConvergenceError
+    from crm_analytics.report import analysis as an
+
+    def fails() -> None:
+        raise ConvergenceError("GammaGamma: the optimiser did not converge")
+
+    out: dict = {}
+    notes: dict = {}
+    an._section(out, notes, "clv", fails)
+    assert "clv" not in out and "did not converge" in notes["clv"]

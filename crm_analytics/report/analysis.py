@@ -25,7 +25,7 @@ from crm_analytics.actions.call_lists import call_lists
 from crm_analytics.actions.external_lists import external_list_calls
 from crm_analytics.core.config import Settings, external_list_path, load_params
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.errors import InputError, InsufficientDataError
+from crm_analytics.core.errors import ConvergenceError, InputError, InsufficientDataError
 from crm_analytics.core.files import read_pickle, write_pickle
 from crm_analytics.core.frames import isin
 from crm_analytics.data.dms import read_name_list
@@ -299,8 +299,8 @@ def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> 
     """``out[name] = fn()``; a dealer whose data cannot give it gets a note instead."""
     try:
         out[name] = fn()
-    except (InsufficientDataError, InputError, ValueError) as err:
-        notes[name] = str(err)
+    except (InsufficientDataError, InputError, ValueError, ConvergenceError) as err:
+        notes[name] = str(err)  # a small dealer's model that cannot converge: a note, no crash
 
 
 def _clv_summary(dealer: DealerData) -> dict[str, Any]:
