@@ -930,3 +930,22 @@ def test_progress_bar_names_the_dealers_running():
         for j in (jobs[0], jobs[2], jobs[3]):
             bar.done(j)
         assert bar._bar.postfix == "running: D005"
+
+
+def test_network_stage_hash_is_of_its_inputs(tmp_path, monkeypatch):
+    """The network models' hash (a dealer's report re-renders when it changes) is of the
+    training rows, not of the fitted pickle under the run folder's path: a copied run folder
+    or a new process re-rendered every dealer."""
+    import shutil
+
+    monkeypatch.setattr(runner, "fit_network_models", lambda frames, need_churn: ({}, None, ""))
+    a = tmp_path / "a"
+    for did, rows in (("D1", [1, 2]), ("D2", [3])):
+        files.write_pickle((pd.DataFrame({"x": rows}), None), a / did / runner.FRAMES_FILE)
+    h = runner._network_stage(a, ["D2", "D1"], need_churn=False)
+    b = tmp_path / "copy"
+    shutil.copytree(a, b)
+    assert runner._network_stage(b, ["D1", "D2"], need_churn=False) == h
+    assert runner._network_stage(b, ["D1", "D2"], need_churn=True) != h
+    files.write_pickle((pd.DataFrame({"x": [9]}), None), b / "D2" / runner.FRAMES_FILE)
+    assert runner._network_stage(b, ["D1", "D2"], need_churn=False) != h

@@ -268,17 +268,24 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
 def _network_stage(out: Path, dealer_ids: Sequence[str], *, need_churn: bool) -> str:
     """Fit the network models once per run on every dealer's training rows (the pooled lead
     model; the network churn model when a dealer is too small for its own); save them and
-    return their hash (a dealer's report is rerun when they change)."""
+    return the hash of their inputs (a dealer's report is rerun when they change).
+
+    The hash is of what the fit reads (each dealer's training rows, by dealer id, and
+    ``need_churn``), not of the fitted pickle: its bytes differ between processes and it
+    lives under the run folder's absolute path, so a re-run in a new process or a copied run
+    folder re-rendered every dealer."""
     frames = {}
-    for did in dealer_ids:
+    h = hashlib.blake2b(digest_size=16)
+    h.update(f"need_churn={bool(need_churn)}".encode())
+    for did in sorted(dealer_ids):
         f = out / did / FRAMES_FILE
         if f.is_file():
             frames[did] = read_pickle(f)
+            h.update(did.encode())
+            h.update(f.read_bytes())
     lead_model, churn_model, note = fit_network_models(frames, need_churn=need_churn)
     path = out / "network" / NETWORK_MODELS_FILE
     write_pickle({"lead": lead_model, "churn": churn_model, "note": note}, path)
-    h = hashlib.blake2b(digest_size=16)
-    _hash_files([path], h)
     return h.hexdigest()
 
 
