@@ -1174,7 +1174,7 @@ def pacing_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     month = str(first["month"])
 
     def n(v: Any, digits: int = 0) -> str:
-        return "–" if v is None or not math.isfinite(float(v)) else f"{float(v):,.{digits}f}"
+        return _num(v, f",.{digits}f")
 
     table = pd.DataFrame(
         {
