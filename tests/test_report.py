@@ -431,6 +431,15 @@ def test_html_table_escapes_and_safety_net():
     assert cell.outputs[1]["data"]["text/html"] == html  # escaped tables are left alone
 
 
+def test_a_long_table_counts_its_hidden_rows_in_the_tables_language():
+    rows = pd.DataFrame({"客户": range(65)})
+    assert "另有 5 行未显示" in display.html_table(rows)
+    assert "1,935 rows not shown" in display.html_table(pd.DataFrame({"customer": range(1995)}))
+    assert "另有" in display.html_table(pd.DataFrame({"x": range(61)}), lang="zh")
+    assert "not shown" not in display.html_table(pd.DataFrame({"x": range(60)}))
+    assert "… 1 row not shown" in display.html_table(pd.DataFrame({"x": range(61)}))
+
+
 def test_notebook_tooling_loads_without_the_iri_grammar():
     """load_tooling: nbformat, papermill and nbconvert import and validate a notebook in a fresh
     process without rfc3987_syntax's grammar, which stays importable for whoever needs it."""

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from crm_analytics.report.text import t
+
 __all__ = [
     "fmt_by_unit",
     "contents",
@@ -227,11 +229,13 @@ def html_table(
     formatters: Mapping[str, Callable[[Any], str]] | None = None,
     index: bool = True,
     max_rows: int = 60,
+    lang: str | None = None,
 ) -> str:
     """A DataFrame as an escaped HTML table (``to_html(escape=True)``), large and readable.
 
     ``formatters`` map a column to a function returning plain text (escaped like any other
-    value).
+    value). Past ``max_rows`` a note counts the rows left out, in ``lang`` (by default the
+    language of the table's headers: Chinese when one holds a Chinese character).
     """
     body = frame.head(max_rows).to_html(
         escape=True,
@@ -245,7 +249,9 @@ def html_table(
     body = _DATE_CELL.sub(r'<td style="white-space:nowrap">\1</td>', body)  # never 2025-07-/08
     more = ""
     if len(frame) > max_rows:
-        more = paragraph(f"… {len(frame) - max_rows:,} more rows", muted=True)
+        if lang is None:
+            lang = "zh" if any(_HAN.search(str(c)) for c in frame.columns) else "en"
+        more = paragraph(t("table_more_rows", lang, n=f"{len(frame) - max_rows:,}"), muted=True)
     style = (
         "<style>.crm-table{border-collapse:collapse;font-size:15px;margin:6px 0}"
         ".crm-table th,.crm-table td{padding:4px 10px;text-align:right;"
@@ -254,6 +260,8 @@ def html_table(
     return style + body + more
 
 
+#: a Chinese (Han) character
+_HAN = re.compile(r"[\u4e00-\u9fff]")
 #: a table cell written by :func:`status_text` (``● green`` / ``● 绿``): coloured in tables
 _STATUS_CELL = re.compile(r"<td>● (red|amber|green|红|黄|绿)</td>")
 _STATUS_OF = {"红": "red", "黄": "amber", "绿": "green"}
