@@ -50,7 +50,7 @@ as_of = fmt_date(dealer.as_of)
 calls = analysis.call_lists(masked=mask_personal_data)
 
 # %%
-nb.show_header(dealer, t("nb_action_lists", L), L, (start, end), (cstart, cend))
+nb.show_header(dealer, t("title_action_lists", L), L, (start, end), (cstart, cend))
 if mask_personal_data:
     out.show_text(t("masked", L), muted=True)
 

@@ -50,7 +50,7 @@ as_of = fmt_date(dealer.as_of)
 LOOKBACK_DAYS, MIN_JOURNEYS = 90, 30  # journey window; smallest age group shown
 
 # %%
-nb.show_header(dealer, t("nb_attribution_media", L), L, (start, end), (cstart, cend))
+nb.show_header(dealer, t("title_attribution_media", L), L, (start, end), (cstart, cend))
 
 # %%
 # Cost per lead, visit, order and delivery and the return per channel (the deck's media

@@ -47,7 +47,7 @@ dealer, settings = analysis.dealer, analysis.settings
 L = language
 
 # %%
-nb.show_header(dealer, t("nb_data_quality", L), L, (start, end), (cstart, cend))
+nb.show_header(dealer, t("title_data_quality", L), L, (start, end), (cstart, cend))
 if mask_personal_data:
     out.show_text(t("masked", L), muted=True)
 

@@ -48,7 +48,7 @@ dealer, settings = analysis.dealer, analysis.settings
 L = language
 
 # %%
-nb.show_header(dealer, t("nb_funnel_diagnostics", L), L, (start, end), (cstart, cend))
+nb.show_header(dealer, t("title_funnel_diagnostics", L), L, (start, end), (cstart, cend))
 
 # %%
 # The deck's KPI tree (slides 39-41): every KPI with the KPI it feeds, 95% interval and target

@@ -51,7 +51,7 @@ benchmark = nb.peer_benchmark(analysis, benchmark_path)  # the run's (or the sto
 kpis = rm.kpi_table(m, targets=settings.targets, benchmark=benchmark)
 
 # %%
-nb.show_header(dealer, t("nb_value_added_aftersales", L), L, (start, end), (cstart, cend))
+nb.show_header(dealer, t("title_value_added_aftersales", L), L, (start, end), (cstart, cend))
 
 # %%
 # Headline value-added and after-sales KPIs against target, peers and the previous round.

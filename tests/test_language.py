@@ -306,7 +306,10 @@ def test_secondary_pages_speak_one_language(secondary_runs, lang):
     run = secondary_runs[lang]
     (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
     for name in SECONDARY:
-        _assert_one_language(_body(ddir / f"{name}.html"), lang, f"{ddir.name} {name}")
+        body = _body(ddir / f"{name}.html")
+        _assert_one_language(body, lang, f"{ddir.name} {name}")
+        title = t(f"title_{name}", lang) if f"title_{name}" in TEXT["en"] else None
+        assert title is None or re.search(rf"<h1[^>]*>[^<]*– {re.escape(title)}", body), name
     a = load_analysis(ddir / "analysis.pkl")
     d = a.dealer
     log = d.tables["visitor_log"]

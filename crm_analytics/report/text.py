@@ -661,6 +661,11 @@ def missing_labels(keys: Iterable[Any]) -> list[str]:
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "table_more_rows": "… {n} rows not shown",
+        "title_data_quality": "Data quality",
+        "title_funnel_diagnostics": "Showroom funnel diagnostics",
+        "title_value_added_aftersales": "Value-added services and after-sales",
+        "title_attribution_media": "Media and channel attribution",
+        "title_action_lists": "Action lists",
         "external_lists": "External name lists screened",
         "external_lists_note": "{lists} lists with {rows} names (auto shows, cross-industry "
         "partners, list exchanges), each name checked against the DMS on the day its list "
@@ -1042,6 +1047,11 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "zh": {
         "table_more_rows": "… 另有 {n} 行未显示",
+        "title_data_quality": "数据质量",
+        "title_funnel_diagnostics": "展厅漏斗诊断",
+        "title_value_added_aftersales": "增值业务与售后",
+        "title_attribution_media": "媒体与渠道归因",
+        "title_action_lists": "行动清单",
         "external_lists": "外部名单筛查",
         "external_lists_note": "共{lists}份名单、{rows}条(车展、异业合作、名单交换),每条按名单到达当天的"
         "DMS核对:无效号码、名单内重复、已有在跟进线索、已是客户或新名单。号码按数字比对(去掉+86、空格和横线;"
