@@ -40,8 +40,17 @@ The bundled sample network (simulated, 5 dealers):
 Run 'crm-analytics COMMAND --help' for a command's options and examples."""
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Examples kept as written, and every option's default shown."""
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Examples kept as written, and each option's default shown once: a help that names its
+    default itself is left alone, and no default is shown for a flag or an unset option."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS, []):
+            return text
+        if not action.option_strings:
+            return text
+        return text + " (default: %(default)s)"
 
 
 def _version() -> str:

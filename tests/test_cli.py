@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -26,6 +27,10 @@ def test_version_and_help_show_examples_and_defaults(capsys):
         text = capsys.readouterr().out
         assert "Example" in text and f"crm-analytics {command}" in text
         assert "``" not in text  # no reST markup
+        # each default shown once, and none for unset options and flags
+        flat = " ".join(text.split())
+        assert "(default: None)" not in flat and "(default: False)" not in flat
+        assert re.search(r"\(default[^)]*\) \(default", flat) is None, command
     with pytest.raises(SystemExit):
         cli.main(["check", "--help"])
     assert "(default: data/sample)" in capsys.readouterr().out

@@ -1106,14 +1106,14 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     sel.add_argument("--dealers", nargs="+", metavar="ID", help="dealer ids to report")
     sel.add_argument("--all", action="store_true", dest="all_dealers", help="every dealer")
     p.add_argument("--out", required=True, help="run folder (index.html, one folder per dealer)")
-    p.add_argument("--workers", type=int, default=None, help="local processes (default: CPUs)")
+    p.add_argument(
+        "--workers", type=int, default=None, help="local processes (default: one per core)"
+    )
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address")
     p.add_argument("--params", default="params", dest="params_dir", help="parameters folder")
     p.add_argument("--source", default=None, help="network store (overrides the YAML 'source')")
     p.add_argument("--force", action="store_true", help="rerun dealers whose inputs are unchanged")
-    p.add_argument(
-        "--timeout", type=float, default=600.0, help="seconds per notebook (default 600)"
-    )
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook")
     p.add_argument(
         "--contact-lists", action="store_true", help="do not mask phones and names (staff lists)"
     )
@@ -1121,7 +1121,7 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--notebooks",
         nargs="+",
         default=list(DEFAULT_NOTEBOOKS),
-        help="notebooks per dealer (default: dealer_report)",
+        help=f"notebooks per dealer (default: all of them: {' '.join(DEFAULT_NOTEBOOKS)})",
     )
     p.add_argument("--notebooks-dir", default=None, help="folder of the notebooks (default: repo)")
     p.add_argument("--no-network", action="store_true", help="skip the network overview")
