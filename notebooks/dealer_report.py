@@ -30,7 +30,8 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import fmt_date, fmt_value, format_yuan, label, t, why
+from crm_analytics.report import views_report as vr
+from crm_analytics.report.text import fmt_date, format_yuan, label, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -249,28 +250,7 @@ if not sec.show_missing(analysis, "forecast", L):
     )
 if not sec.show_missing(analysis, "clv", L):
     out.show_text(t("projection_note", L), muted=True)
-    proj = S["clv"]["projection"]
-    proj = proj.iloc[[i for i in (0, 5, 11, 23, 35) if i < len(proj)]]
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "month": proj["month"].dt.strftime("%Y-%m"),
-                    "expected_visits": [f"{v:,.0f}" for v in proj["expected_visits"]],
-                    "visits_interval": [
-                        f"{a:,.0f} – {b:,.0f}"
-                        for a, b in zip(proj["visits_low"], proj["visits_high"], strict=True)
-                    ],
-                    "expected_margin_m": [out.fmt_count(v) for v in proj["expected_margin"]],
-                    "interval_m": [
-                        f"{a:,.0f} – {b:,.0f}"
-                        for a, b in zip(proj["margin_low"], proj["margin_high"], strict=True)
-                    ],
-                }
-            ).set_index("month"),
-            L,
-        )
-    )
+    out.show_table(vr.projection_view(S["clv"]["projection"], L))
 
 # %%
 sec.show_section("lifecycle", L, dealer.as_of)
@@ -284,7 +264,7 @@ sec.show_section("clv", L, dealer.as_of)
 if not sec.show_missing(analysis, "clv", L):
     c = S["clv"]
     chain = c["value_chain"]
-    parts = [f"{label(x, L)} {format_yuan(v, L)}" for x, v in zip(chain["line"], chain["value"])]
+    parts = [f"{label(x, L)} {format_yuan(v, L)}" for x, v in zip(chain["line"], chain["value"], strict=True)]
     out.show_text(
         t(
             "clv_line",
@@ -301,32 +281,11 @@ sec.show_section("churn", L, dealer.as_of)
 if analysis.churn_model is None:
     out.show_text(t("not_available", L, why=why(analysis.churn_note, L)), muted=True)
 else:
-    bands = analysis.band_counts()
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {"risk_band": [label(b, L) for b in bands.index], "customers": bands.to_numpy()}
-            ).set_index("risk_band"),
-            L,
-        ),
-        formatters={label("customers", L): out.fmt_count},
-    )
-    scores = analysis.churn_scores
-    if "reason_1" in scores:
-        top = scores.loc[scores["risk_band"] == "high", "reason_1"].value_counts().head(5)
+    out.show_table(vr.churn_bands_view(analysis, L))
+    reasons = vr.churn_reasons_view(analysis, L)
+    if reasons is not None:
         out.show_heading(t("top_reasons", L), 3)
-        out.show_table(
-            sec.translate(
-                pd.DataFrame(
-                    {
-                        "churn_reason": [label("churn." + str(x), L) for x in top.index],
-                        "customers": [f"{v:,}" for v in top.to_numpy()],
-                    }
-                ),
-                L,
-            ),
-            index=False,
-        )
+        out.show_table(reasons, index=False)
     bt = analysis.churn_backtest
     if bt is not None:
         row = bt.summary().set_index("method").loc["model"]
@@ -343,15 +302,9 @@ else:
 # %%
 sec.show_section("leads", L, dealer.as_of)
 out.show_text(t("leads_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
-ls = analysis.lead_scores
-if len(ls) and "grade" in ls:
-    staff = dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else pd.Series()
-    g = ls.assign(consultant=ls["consultant_id"].map(lambda i: str(staff.get(i, i))))
-    table = pd.crosstab(g["consultant"], g["grade"]).reindex(columns=["H", "A", "B", "C"])
-    table = table.fillna(0).astype(int)
-    table.index.name = None
-    table.columns = [f"{label('grade', L)} {c}" for c in table.columns]
-    out.show_table(table)
+grades = vr.lead_grades_view(analysis, L)
+if grades is not None:
+    out.show_table(grades)
 else:
     out.show_text(
         t("no_lead_grades", L, why=why(analysis.lead_note, L))
@@ -379,46 +332,11 @@ out.show_text(t("media_note", L, **window), muted=True)
 for name, key in (("media_by_channel", "channel"), ("media_by_model", "model")):
     if sec.show_missing(analysis, name, L):
         continue
-    media = S[name]
     out.show_heading(label("by_" + key, L), 3)
-    if key == "model":
-        media = media.groupby("model", as_index=False)[["cost", "leads", "orders"]].sum()
-        media["cost_per_lead"] = media["cost"] / media["leads"].where(media["leads"] > 0)
-        media["cost_per_order"] = media["cost"] / media["orders"].where(media["orders"] > 0)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    key: [label(x, L) for x in media[key]],
-                    "cost": [out.fmt_count(v) for v in media["cost"]],
-                    "leads": [f"{v:,.0f}" for v in media["leads"]],
-                    "orders": [f"{v:,.0f}" for v in media["orders"]],
-                    "cost_per_lead": [out.fmt_count(v) for v in media["cost_per_lead"]],
-                    "cost_per_order": [out.fmt_count(v) for v in media["cost_per_order"]],
-                }
-            ).set_index(key),
-            L,
-        )
-    )
+    out.show_table(vr.media_view(S[name], key, L))
 if not sec.show_missing(analysis, "consultants", L):
     out.show_heading(t("consultants", L), 3)
-    cons = S["consultants"]
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "consultant": cons["consultant"],
-                    "leads": [f"{v:,.0f}" for v in cons["leads"]],
-                    "visited": [f"{v:,.0f}" for v in cons["visited"]],
-                    "ordered": [f"{v:,.0f}" for v in cons["ordered"]],
-                    "visit_to_order_rate": [
-                        fmt_value("visit_to_order_rate", v, L) for v in cons["visit_to_order_rate"]
-                    ],
-                }
-            ).set_index("consultant"),
-            L,
-        )
-    )
+    out.show_table(vr.consultants_view(S["consultants"], L))
 
 # %%
 sec.show_section("lists", L, dealer.as_of)
@@ -437,40 +355,12 @@ if ext is not None:  # the external name lists of the dealer's params file (issu
 # %%
 sec.show_section("satisfaction", L, dealer.as_of)
 if not sec.show_missing(analysis, "csi", L):
-    csi = S["csi"]
     out.show_text(t("csi_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "stage": [label("csi." + str(x), L) for x in csi["stage"]],
-                    "csi": [f"{v:.1f}" for v in csi["csi"]],
-                    "interval": [
-                        f"{a:.1f} – {b:.1f}"
-                        for a, b in zip(csi["csi_low"], csi["csi_high"], strict=True)
-                    ],
-                    "responses": [f"{v:,}" for v in csi["n"]],
-                }
-            ).set_index("stage"),
-            L,
-        )
-    )
+    out.show_table(vr.csi_view(S["csi"], L))
 if not sec.show_missing(analysis, "defeat", L):
-    dp = S["defeat"]
     lost = {"start": window["start"], "end": fmt_date(dealer.as_of)}
     out.show_text(t("defeat_note", L, **lost), muted=True)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "defeat_reason": [label("defeat." + str(x), L) for x in dp["defeat_reason"]],
-                    "count": [f"{v:,}" for v in dp["count"]],
-                    "share": [f"{v:.1%}" for v in dp["share"]],
-                }
-            ).set_index("defeat_reason"),
-            L,
-        )
-    )
+    out.show_table(vr.defeat_view(S["defeat"], L))
 
 # %%
 # Complaint handling: counts, service levels, reopen rate, retention after a complaint.
@@ -512,33 +402,7 @@ if not sec.show_missing(analysis, "change", L):
         out.show_text(
             t("immature_note", L, days=m_["days"], share=f"{share['leads']:.0%}"), muted=True
         )
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "kpi": [label(k, L) + (" *" if k in maturing else "") for k in ch["kpi"]],
-                    "value_before": [
-                        sec.fmt_level(k, v, L)
-                        for k, v in zip(ch["kpi"], ch["value_before"], strict=True)
-                    ],
-                    "value_after": [
-                        sec.fmt_level(k, v, L)
-                        for k, v in zip(ch["kpi"], ch["value_after"], strict=True)
-                    ],
-                    "change": [
-                        sec.fmt_change(k, v, L)
-                        for k, v in zip(ch["kpi"], ch["change"], strict=True)
-                    ],
-                    "interval": [
-                        f"{sec.fmt_change(k, a, L)} – {sec.fmt_change(k, b, L)}"
-                        for k, a, b in zip(ch["kpi"], ch["ci_low"], ch["ci_high"], strict=True)
-                    ],
-                    "significant": [label("yes" if s else "no", L) for s in ch["significant"]],
-                }
-            ).set_index("kpi"),
-            L,
-        )
-    )
+    out.show_table(vr.change_table(ch, maturing, L))
 
 # The action plans agreed at the earlier coaching rounds (params/dealers/<ID>.yaml, key
 # `coaching`), each item's KPI then and now; then the next round's proposed plan (the summary's

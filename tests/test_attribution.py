@@ -616,6 +616,22 @@ def test_media_efficiency_period_is_the_months_of_the_monthly_table(sim_dealer):
     assert len(A.media_efficiency(d, by=(), period=("2001-01-01", "2001-12-31"))) == 0
 
 
+def test_media_totals_of_a_finer_table_are_the_coarser_table(sim_dealer):
+    """Summing the channel x model table over models gives the channel table (cost split by
+    model's lead share adds back up), ratios recomputed from the sums, not averaged."""
+    d = sim_dealer
+    by_model = A.media_efficiency(d, by=("model",))
+    got = A.media_totals(by_model, "channel").set_index("channel")
+    want = A.media_efficiency(d, by=()).set_index("channel")
+    pd.testing.assert_frame_equal(got[want.columns], want, check_dtype=False)
+    per_model = A.media_totals(by_model, ["model"]).set_index("model")
+    assert per_model["leads"].sum() == len(d.leads)
+    m = per_model.loc[per_model["orders"] > 0].iloc[0]
+    assert m["cost_per_order"] == pytest.approx(m["cost"] / m["orders"])
+    with pytest.raises(InputError, match="week"):
+        A.media_totals(by_model, ["week"])
+
+
 def test_media_efficiency_on_simulator(sim_dealer):
     d = sim_dealer
     tot = A.media_efficiency(d, by=())

@@ -79,6 +79,7 @@ from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS, TOUCH_KINDS
 from crm_analytics.metrics.funnel import period_bounds
 
 __all__ = [
+    "media_totals",
     "MODELS",
     "MAX_SHAPLEY_CHANNELS",
     "MARGIN_COLUMNS",
@@ -1350,6 +1351,15 @@ def media_efficiency(
     res = ccounts.join(counts, how="outer").join(ocounts, how="outer").fillna(0.0).reset_index()
     for col in ("leads", "visits", "orders", "deliveries"):
         res[col] = res[col].astype("int64")
+    return _with_ratios(res).sort_values(keys, ignore_index=True)
+
+
+#: the additive columns of :func:`media_efficiency` (its ratios are computed from them)
+_MEDIA_SUMS = ("cost", "leads", "visits", "orders", "deliveries", "gross_profit")
+
+
+def _with_ratios(res: pd.DataFrame) -> pd.DataFrame:
+    """``res`` with cost per lead, visit, order and delivery and ROI from its sums."""
 
     def ratio(num: pd.Series, den: pd.Series) -> pd.Series:
         return (num / den.where(den != 0)).astype("float64")
@@ -1359,7 +1369,18 @@ def media_efficiency(
     res["cost_per_order"] = ratio(res["cost"], res["orders"])
     res["cost_per_delivery"] = ratio(res["cost"], res["deliveries"])
     res["roi"] = ratio(res["gross_profit"] - res["cost"], res["cost"])
-    return res.sort_values(keys, ignore_index=True)
+    return res
+
+
+def media_totals(media: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """A :func:`media_efficiency` frame summed over its other cuts, per ``by`` (for example
+    per car model over channels), with the ratios recomputed from the sums."""
+    by = [by] if isinstance(by, str) else list(by)
+    missing = sorted(set(by) - set(media.columns))
+    if missing:
+        raise InputError(f"media_totals: by={by!r}: no column {missing} in the frame")
+    res = media.groupby(by, as_index=False, observed=True)[list(_MEDIA_SUMS)].sum()
+    return _with_ratios(res).sort_values(by, ignore_index=True)
 
 
 def _age_band(age: pd.Series) -> pd.Series:

@@ -1,0 +1,177 @@
+"""Display tables of the dealer report's sections that were built inside its notebook.
+
+Each function takes numbers the analysis computed once (a section of
+:attr:`~crm_analytics.report.analysis.DealerAnalysis.sections`, or the analysis itself) and a
+language, and returns a table whose headers, index and key values are the glossary's names and
+whose numbers are written in their unit. Nothing here computes a dealer-level artefact; the one
+re-aggregation (media cost per car model over channels) is the metric's own
+:func:`crm_analytics.metrics.attribution.media_totals`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from crm_analytics.metrics.attribution import media_totals
+from crm_analytics.report.analysis import DealerAnalysis
+from crm_analytics.report.display import fmt_count
+from crm_analytics.report.sections import fmt_change, fmt_level, translate
+from crm_analytics.report.text import fmt_value, label
+
+__all__ = [
+    "change_table",
+    "churn_bands_view",
+    "churn_reasons_view",
+    "consultants_view",
+    "csi_view",
+    "defeat_view",
+    "lead_grades_view",
+    "media_view",
+    "projection_view",
+]
+
+#: Months of the CLV projection shown (1, 6, 12, 24 and 36 months ahead).
+PROJECTION_MONTHS: tuple[int, ...] = (0, 5, 11, 23, 35)
+
+
+def _range(lo: pd.Series, hi: pd.Series, fmt: str) -> list[str]:
+    return [f"{a:{fmt}} – {b:{fmt}}" for a, b in zip(lo, hi, strict=True)]
+
+
+def projection_view(proj: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The owner base's expected service visits and margin in the months ahead (the CLV
+    section's ``projection``), with their intervals."""
+    p = proj.iloc[[i for i in PROJECTION_MONTHS if i < len(proj)]]
+    table = pd.DataFrame(
+        {
+            "month": p["month"].dt.strftime("%Y-%m"),
+            "expected_visits": [f"{v:,.0f}" for v in p["expected_visits"]],
+            "visits_interval": _range(p["visits_low"], p["visits_high"], ",.0f"),
+            "expected_margin_m": [fmt_count(v) for v in p["expected_margin"]],
+            "interval_m": _range(p["margin_low"], p["margin_high"], ",.0f"),
+        }
+    )
+    return translate(table.set_index("month"), lang)
+
+
+def churn_bands_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
+    """Active service customers per churn-risk band."""
+    bands = a.band_counts()
+    table = pd.DataFrame(
+        {
+            "risk_band": [label(b, lang) for b in bands.index],
+            "customers": [fmt_count(v) for v in bands.to_numpy()],
+        }
+    )
+    return translate(table.set_index("risk_band"), lang)
+
+
+def churn_reasons_view(a: DealerAnalysis, lang: str, *, n: int = 5) -> pd.DataFrame | None:
+    """The ``n`` commonest first reasons of the high-risk customers (None without reasons)."""
+    scores = a.churn_scores
+    if scores is None or "reason_1" not in scores:
+        return None
+    top = scores.loc[scores["risk_band"] == "high", "reason_1"].value_counts().head(n)
+    table = pd.DataFrame(
+        {
+            "churn_reason": [label("churn." + str(x), lang) for x in top.index],
+            "customers": [f"{v:,}" for v in top.to_numpy()],
+        }
+    )
+    return translate(table, lang)
+
+
+def lead_grades_view(a: DealerAnalysis, lang: str) -> pd.DataFrame | None:
+    """Open leads per consultant (staff names) and model grade (``Grade H`` / ``级别 H`` ...);
+    None without grades."""
+    ls = a.lead_scores
+    if ls is None or not len(ls) or "grade" not in ls:
+        return None
+    staff = a.dealer.staff.set_index("staff_id")["name"] if len(a.dealer.staff) else pd.Series()
+    g = ls.assign(consultant=ls["consultant_id"].map(lambda i: str(staff.get(i, i))))
+    table = pd.crosstab(g["consultant"], g["grade"]).reindex(columns=["H", "A", "B", "C"])
+    table = table.fillna(0).astype(int).rename_axis(index=None, columns=None)
+    return table.set_axis([f"{label('grade', lang)} {c}" for c in table.columns], axis=1)
+
+
+def media_view(media: pd.DataFrame, key: str, lang: str) -> pd.DataFrame:
+    """Media cost, leads, orders, cost per lead and per order per ``key`` (``"channel"`` or
+    ``"model"``; a per-model frame's channel rows are summed per model first)."""
+    if key != "channel":
+        media = media_totals(media, [key])
+    table = pd.DataFrame(
+        {
+            key: [label(x, lang) for x in media[key]],
+            "cost": [fmt_count(v) for v in media["cost"]],
+            "leads": [f"{v:,.0f}" for v in media["leads"]],
+            "orders": [f"{v:,.0f}" for v in media["orders"]],
+            "cost_per_lead": [fmt_count(v) for v in media["cost_per_lead"]],
+            "cost_per_order": [fmt_count(v) for v in media["cost_per_order"]],
+        }
+    )
+    return translate(table.set_index(key), lang)
+
+
+def consultants_view(cons: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Leads, visits, orders and visit-to-order rate per sales consultant."""
+    table = pd.DataFrame(
+        {
+            "consultant": cons["consultant"],
+            "leads": [f"{v:,.0f}" for v in cons["leads"]],
+            "visited": [f"{v:,.0f}" for v in cons["visited"]],
+            "ordered": [f"{v:,.0f}" for v in cons["ordered"]],
+            "visit_to_order_rate": [
+                fmt_value("visit_to_order_rate", v, lang) for v in cons["visit_to_order_rate"]
+            ],
+        }
+    )
+    return translate(table.set_index("consultant"), lang)
+
+
+def csi_view(csi: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """CSI (0-100) per survey stage with its 95% interval and the number of answers."""
+    table = pd.DataFrame(
+        {
+            "stage": [label("csi." + str(x), lang) for x in csi["stage"]],
+            "csi": [f"{v:.1f}" for v in csi["csi"]],
+            "interval": _range(csi["csi_low"], csi["csi_high"], ".1f"),
+            "responses": [f"{v:,}" for v in csi["n"]],
+        }
+    )
+    return translate(table.set_index("stage"), lang)
+
+
+def defeat_view(dp: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Lost sales per defeat reason, with their share."""
+    table = pd.DataFrame(
+        {
+            "defeat_reason": [label("defeat." + str(x), lang) for x in dp["defeat_reason"]],
+            "count": [f"{v:,}" for v in dp["count"]],
+            "share": [f"{v:.1%}" for v in dp["share"]],
+        }
+    )
+    return translate(table.set_index("defeat_reason"), lang)
+
+
+def change_table(ch: pd.DataFrame, maturing: set[str], lang: str) -> pd.DataFrame:
+    """Each KPI before and after, its change with the 95% interval and whether it is
+    significant; KPIs in ``maturing`` (immature cohorts) are starred."""
+    kpis = list(ch["kpi"])
+
+    def each(fmt, col):
+        return [fmt(k, v, lang) for k, v in zip(kpis, ch[col], strict=True)]
+
+    table = pd.DataFrame(
+        {
+            "kpi": [label(k, lang) + (" *" if k in maturing else "") for k in kpis],
+            "value_before": each(fmt_level, "value_before"),
+            "value_after": each(fmt_level, "value_after"),
+            "change": each(fmt_change, "change"),
+            "interval": [
+                f"{fmt_change(k, a, lang)} – {fmt_change(k, b, lang)}"
+                for k, a, b in zip(kpis, ch["ci_low"], ch["ci_high"], strict=True)
+            ],
+            "significant": [label("yes" if s else "no", lang) for s in ch["significant"]],
+        }
+    )
+    return translate(table.set_index("kpi"), lang)
