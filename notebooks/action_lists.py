@@ -28,6 +28,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_lists as vl
 from crm_analytics.report.text import fmt_date, t
 
 analysis, lang = nb.open_analysis(
@@ -58,7 +59,7 @@ if mask_personal_data:
 # The call lists at the data date (the report's table): customers, expected margin, owner,
 # due date; how each list is ranked; the number of calls per list.
 sec.show_section("lists", L, dealer.as_of)
-out.show_table(sec.action_lists(analysis, L))
+out.show_table(vl.action_lists(analysis, L))
 out.show_text(t("lists_rank_note", L), muted=True)
 plots.plot_bars(calls["reason"].value_counts(), title="lists_title", lang=lang)
 plt.show()
@@ -66,18 +67,18 @@ plt.show()
 # %%
 # Load per owner (calls against the mean of the owner's role) and the weekly touch calendar.
 out.show_text(t("owner_load_note", L, as_of=as_of), muted=True)
-out.show_table(sec.owner_load_view(calls, L))
+out.show_table(vl.owner_load_view(calls, L))
 out.show_text(t("calendar_note", L, as_of=as_of), muted=True)
-out.show_table(sec.touch_calendar_view(calls, L))
+out.show_table(vl.touch_calendar_view(calls, L))
 
 # %%
 # The top of the lists (names and phones masked unless contact lists were asked for).
 out.show_text(t("top_calls_note", L, n=40, as_of=as_of), muted=True)
-out.show_table(sec.top_of_lists(calls, L, n=40))
+out.show_table(vl.top_of_lists(calls, L, n=40))
 
 # %%
 # Department efficiency over the last 12 months (customers, conversions, margin per staff).
 out.show_heading(t("departments", L), 2)
 out.show_text(t("departments_note", L, as_of=as_of), muted=True)
 if not sec.show_missing(analysis, "departments", L):
-    out.show_table(sec.department_view(analysis.sections["departments"], L))
+    out.show_table(vl.department_view(analysis.sections["departments"], L))

@@ -30,6 +30,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_media as vm
 from crm_analytics.report.text import fmt_date, t
 
 analysis, lang = nb.open_analysis(
@@ -59,7 +60,7 @@ sec.show_section("media", L, dealer.as_of)
 out.show_text(t("media_period_note", L, start=fmt_date(start), end=fmt_date(end)), muted=True)
 if not sec.show_missing(analysis, "media_by_channel", L):
     media = analysis.sections["media_by_channel"]
-    out.show_table(sec.media_channel_view(media, L))
+    out.show_table(vm.media_channel_view(media, L))
     plots.plot_bars(
         media.set_index("channel")["cost_per_order"], title="media_title", kind="yuan", lang=lang
     )
@@ -73,7 +74,7 @@ out.show_heading(t("attribution_title", L), 2)
 out.show_text(t("attribution_note", L, days=LOOKBACK_DAYS, as_of=as_of), muted=True)
 credit = attribution.attribute(journeys)
 if len(credit):
-    out.show_table(sec.attribution_view(credit, L))
+    out.show_table(vm.attribution_view(credit, L))
 else:
     out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
 
@@ -85,7 +86,7 @@ effects = attribution.persona_channel_effects(
     dealer, by="age_band", lookback_days=LOOKBACK_DAYS, min_journeys=MIN_JOURNEYS
 )
 if len(effects):
-    out.show_table(sec.persona_channel_view(effects, L))
+    out.show_table(vm.persona_channel_view(effects, L))
 else:
     out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
 
@@ -95,6 +96,6 @@ out.show_heading(t("recall_title", L), 2)
 out.show_text(t("recall_note", L, as_of=as_of), muted=True)
 recall = crm_reports.channel_recall_accuracy(dealer)
 if len(recall):
-    out.show_table(sec.recall_view(recall, L))
+    out.show_table(vm.recall_view(recall, L))
 else:
     out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)

@@ -28,7 +28,7 @@ from crm_analytics.metrics import quality
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
-from crm_analytics.report import sections as sec
+from crm_analytics.report import views_quality as vq
 from crm_analytics.report.text import label, t
 
 analysis, lang = nb.open_analysis(
@@ -54,7 +54,7 @@ if mask_personal_data:
 # %%
 # Scores 0-100 on the deck's three dimensions (authenticity, continuity, validity): the mean of
 # the dimension's rule scores, red / amber / green, and the weakest rules; then per table.
-view = sec.quality_view(analysis, L)
+view = vq.quality_view(analysis, L)
 out.show_heading(t("dq_dimensions", L), 2)
 out.show_text(view["note"], muted=True)
 out.show_table(view["dimensions"])
@@ -78,7 +78,7 @@ else:
 
 # %%
 # Front-desk visitor log against the DMS's recorded visits: unregistered walk-ins, phantom visits.
-recon = sec.reconciliation_view(analysis, L)
+recon = vq.reconciliation_view(analysis, L)
 out.show_heading(recon["heading"], 2)
 out.show_text(recon["note"], muted=True)
 out.show_table(recon["summary"], index=False)
@@ -87,7 +87,7 @@ out.show_table(recon["consultants"], index=False)
 
 # %%
 # Rows read, kept and rejected per table at the load boundary.
-load = sec.load_view(analysis, L)
+load = vq.load_view(analysis, L)
 out.show_heading(t("dq_load", L), 2)
 out.show_table(load["tables"])
 if not load["rejected"]:
@@ -105,7 +105,7 @@ else:
 # The fix list: records to send back to their owner (no names or phones here; the run's
 # workbook has them, masked unless the run made contact lists).
 fixes = quality.fix_list(dealer, scorecard=analysis.scorecard, contacts=False)
-fx = sec.fix_list_view(analysis, fixes, L)
+fx = vq.fix_list_view(analysis, fixes, L)
 out.show_heading(t("dq_fixes", L), 2)
 out.show_text(fx["note"], muted=True)
 if fx["by_owner"] is not None:

@@ -30,6 +30,7 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_lists as vl
 from crm_analytics.report import views_report as vr
 from crm_analytics.report.text import fmt_date, format_yuan, label, t, why
 
@@ -255,6 +256,7 @@ if not sec.show_missing(analysis, "clv", L):
 # %%
 sec.show_section("lifecycle", L, dealer.as_of)
 if not sec.show_missing(analysis, "states", L):
+    out.show_text(t("states_as_of", L, as_of=fmt_date(dealer.as_of)), muted=True)
     states = S["states"]
     sec.show_states(states, L, lang)
     plt.show()
@@ -281,6 +283,7 @@ sec.show_section("churn", L, dealer.as_of)
 if analysis.churn_model is None:
     out.show_text(t("not_available", L, why=why(analysis.churn_note, L)), muted=True)
 else:
+    out.show_text(vr.churn_bands_note(analysis, L), muted=True)
     out.show_table(vr.churn_bands_view(analysis, L))
     reasons = vr.churn_reasons_view(analysis, L)
     if reasons is not None:
@@ -340,7 +343,7 @@ if not sec.show_missing(analysis, "consultants", L):
 
 # %%
 sec.show_section("lists", L, dealer.as_of)
-out.show_table(sec.action_lists(analysis, L))
+out.show_table(vl.action_lists(analysis, L))
 out.show_text(t("lists_rank_note", L), muted=True)
 ext = analysis.sections.get("external_lists")
 if ext is not None:  # the external name lists of the dealer's params file (issue 17 item 3)

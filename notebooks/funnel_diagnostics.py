@@ -30,6 +30,7 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_funnel as vf
 from crm_analytics.report.text import label, t
 
 analysis, lang = nb.open_analysis(
@@ -55,7 +56,7 @@ nb.show_header(dealer, t("title_funnel_diagnostics", L), L, (start, end), (cstar
 # (the report's numbers: maturing KPIs on the cohort with a full follow-up).
 sec.show_section("funnel", L, dealer.as_of)
 out.show_text(sec.maturity_note(analysis, L), muted=True)
-out.show_table(sec.funnel_tree_view(analysis, L))
+out.show_table(sec.tree_table(analysis, L, whole=True))
 volumes = analysis.metrics["volumes"]
 plots.plot_funnel(
     {k: volumes[k] for k in ("leads", "visited", "test_drive", "ordered")}, lang=lang
@@ -65,12 +66,12 @@ plt.show()
 # %%
 # Funnel rates per lead channel and per consultant; leads per month and channel.
 out.show_heading(t("fn_channels", L), 3)
-channels = sec.channel_rates_view(
+channels = vf.channel_rates_view(
     analysis, funnel.kpi_tree(dealer, period=(start, end), by="channel"), L
 )
 out.show_text(channels["note"], muted=True)
 out.show_table(channels["table"])
-consultants = sec.consultant_funnel_view(analysis, L)
+consultants = vf.consultant_funnel_view(analysis, L)
 if consultants:
     out.show_heading(t("consultants", L), 3)
     out.show_text(consultants["note"], muted=True)
@@ -90,7 +91,7 @@ plt.show()
 sec.show_section("diagnosis", L, dealer.as_of)
 out.show_heading(t("fn_stages", L), 3)
 out.show_text(t("fn_stages_note", L), muted=True)
-out.show_table(sec.stage_check_view(analysis, L))
+out.show_table(vf.stage_check_view(analysis, L))
 blocks = sec.diagnosis_blocks(analysis, L)
 for stage, sentence, causes in blocks:
     out.show_heading(label(stage, L), 3)
@@ -101,7 +102,7 @@ if not blocks:
 
 # %%
 # Before / after the previous coaching round, every KPI with its 95% interval.
-change = sec.change_view(analysis, L)
+change = vf.change_view(analysis, L)
 out.show_heading(t("fn_change", L), 2)
 if change:
     out.show_text(change["note"], muted=True)
@@ -115,7 +116,7 @@ else:
 # Next month's orders and deliveries from the open pipeline, and how such forecasts did in
 # the last 6 months.
 backtest = forecast.backtest_forecast(dealer, months=6, n_sims=500)
-fc = sec.forecast_view(analysis, backtest, forecast.backtest_summary(backtest), L)
+fc = vf.forecast_view(analysis, backtest, forecast.backtest_summary(backtest), L)
 out.show_heading(t("fn_forecast", L), 2)
 if fc:
     out.show_text(fc["note"], muted=True)

@@ -29,7 +29,6 @@ from crm_analytics.metrics import lifecycle
 from crm_analytics.models import clv
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
-from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
 from crm_analytics.report.text import fmt_date, format_yuan, label, t
 

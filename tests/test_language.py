@@ -352,7 +352,7 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
 
     from crm_analytics.data.validation import validate
     from crm_analytics.metrics.quality import fix_list
-    from crm_analytics.report import display, sections
+    from crm_analytics.report import display, views_quality
 
     run = secondary_runs[lang]
     (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
@@ -362,7 +362,7 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
     leads.loc[leads.index[:2], "customer_id"] = f"{a.dealer.dealer_id}-C999999"
     leads.loc[leads.index[2], "channel"] = "carrier_pigeon"
     dealer = validate(dataclasses.replace(a.dealer, tables=tables))
-    view = sections.load_view(SimpleNamespace(dealer=dealer), lang)
+    view = views_quality.load_view(SimpleNamespace(dealer=dealer), lang)
     assert view["rejected"] == dealer.quarantine[["table", "row_id"]].drop_duplicates().shape[0]
     rows = view["by_rule"].set_index([label("table", lang), label("rule", lang)])
     col = label("quarantined", lang)
@@ -370,7 +370,7 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
     assert rows.at[(label("table.leads", lang), label("rule.row_rules", lang)), col] == "1"
     assert view["tables"].at[label("table.leads", lang), col] == "3"
     fixes = fix_list(dealer, contacts=False)
-    fx = sections.fix_list_view(SimpleNamespace(dealer=dealer), fixes, lang, shown=len(fixes))
+    fx = views_quality.fix_list_view(SimpleNamespace(dealer=dealer), fixes, lang, shown=len(fixes))
     assert label("issue.quarantined", lang) in set(fx["recent"][label("issue", lang)])
     body = "".join(
         display.html_table(x, index=i)

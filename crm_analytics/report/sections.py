@@ -9,7 +9,6 @@ and sentences that state each number's window. Nothing here computes a dealer-le
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Mapping
@@ -18,11 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from crm_analytics.actions.call_lists import REASONS, owner_load, touch_calendar
 from crm_analytics.metrics.pacing import OPEN_WEEKDAYS
-from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report import headline, plots
-from crm_analytics.report.analysis import FIX_LIST_FILE, DealerAnalysis
+from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan, review_action_plan
 from crm_analytics.report.display import show_heading, show_table, show_text, status_text
 from crm_analytics.report.text import (
@@ -39,21 +36,12 @@ from crm_analytics.report.text import (
 
 __all__ = [
     "SECTIONS",
-    "action_lists",
     "action_plan_view",
     "next_plan_view",
     "external_lists_view",
     "external_lists_lines",
     "gaps_view",
     "profit_table",
-    "attribution_view",
-    "media_channel_view",
-    "persona_channel_view",
-    "recall_view",
-    "department_view",
-    "owner_load_view",
-    "top_of_lists",
-    "touch_calendar_view",
     "aftersales_view",
     "complaints_view",
     "pacing_view",
@@ -249,29 +237,29 @@ def rule_text(text: str, settings: Mapping[str, Any] | None = None) -> str:
     return re.sub(r"`([A-Za-z_]+)`", value, str(text))
 
 
-def tree_table(a: DealerAnalysis, lang: str) -> pd.DataFrame:
+def tree_table(a: DealerAnalysis, lang: str, *, whole: bool = False) -> pd.DataFrame:
     """The showroom KPI tree: value, 95 % interval, target, status and the cohort of each rate
-    (maturing KPIs on their matured cohort, marked ``*``)."""
-    tree = a.tree
-    tree = tree.loc[tree["unit"] != "leads"]
+    (maturing KPIs on their matured cohort, marked ``*``). ``whole``: the volumes too, each KPI
+    with the KPI it feeds into (the funnel page); else the rates (the report)."""
+    tree = a.tree if whole else a.tree.loc[a.tree["unit"] != "leads"]
     targets = a.settings.funnel_targets()
-    shifted = a.maturity.get("shifted", False)
-    mature = set(a.maturity.get("kpis", ())) if shifted else set()
+    mature = set(a.maturity.get("kpis", ())) if a.maturity.get("shifted", False) else set()
     rows = []
     for r in tree.itertuples(index=False):
         spec = targets.get(r.kpi)
         tg = spec["target"] if isinstance(spec, Mapping) else spec
         lo, hi = fmt_value(r.kpi, r.ci_low, lang), fmt_value(r.kpi, r.ci_high, lang)
-        rows.append(
-            {
-                "kpi": label(r.kpi, lang) + (" *" if r.kpi in mature else ""),
-                "value": fmt_value(r.kpi, r.value, lang),
-                "interval": "–" if lo == "–" else f"{lo} – {hi}",
-                "target": fmt_value(r.kpi, tg, lang),
-                "status": kpi_status(r.kpi, r.value, tg, lang),
-                "window": _window(r.window_start, r.window_end, lang),
-            }
-        )
+        row = {"kpi": label(r.kpi, lang) + (" *" if r.kpi in mature else "")}
+        if whole:
+            row["parent"] = label(r.parent, lang) if isinstance(r.parent, str) else "–"
+        row |= {
+            "value": fmt_value(r.kpi, r.value, lang),
+            "interval": "–" if lo == "–" else f"{lo} – {hi}",
+            "target": fmt_value(r.kpi, tg, lang),
+            "status": kpi_status(r.kpi, r.value, tg, lang),
+            "window": _window(r.window_start, r.window_end, lang),
+        }
+        rows.append(row)
     return translate(pd.DataFrame(rows).set_index("kpi"), lang)
 
 
@@ -500,100 +488,6 @@ def summary_items(
     return items
 
 
-def action_lists(a: DealerAnalysis, lang: str) -> pd.DataFrame:
-    """Every call list: customers, expected margin, owner role, due by (90th percentile of the
-    rows' due dates)."""
-    rows = []
-    for reason in REASONS:
-        f = _list_facts(a, reason)
-        rows.append(
-            {
-                "reason": label(reason, lang),
-                "customers": f"{f['n']:,}",
-                "expected_margin": format_yuan(f["gain"], lang),
-                "owner_role": label(f["owner"], lang) if f["owner"] else "–",
-                "due_by": fmt_date(f["due"]),
-            }
-        )
-    return translate(pd.DataFrame(rows).set_index("reason"), lang)
-
-
-def owner_load_view(calls: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Calls per owner and the owner's load against the mean of the role
-    (:func:`crm_analytics.actions.call_lists.owner_load`), busiest first within each role."""
-    load = owner_load(calls).sort_values(["owner_role", "rows"], ascending=[True, False])
-    return translate(
-        pd.DataFrame(
-            {
-                "owner_role": [label(r, lang) for r in load["owner_role"]],
-                "owner_id": load["owner_id"].astype(str).to_list(),
-                "calls": [f"{v:,}" for v in load["rows"]],
-                "value_at_stake": [format_yuan(v, lang) for v in load["value"]],
-                "load_ratio": [f"{v:.2f}×" for v in load["load_ratio"]],
-            }
-        ).set_index("owner_role"),
-        lang,
-    )
-
-
-def touch_calendar_view(calls: pd.DataFrame, lang: str, *, weeks: int = 12) -> pd.DataFrame:
-    """Calls due per week (Monday to Sunday; overdue calls in the first week) and list, the
-    first ``weeks`` weeks, with the expected value (:func:`~crm_analytics.actions.call_lists.
-    touch_calendar`). Lists with no call in those weeks are left out."""
-    cal = touch_calendar(calls).head(weeks)
-    lists = [r for r in REASONS if r in cal.columns and cal[r].sum() > 0]
-    frame = pd.DataFrame(
-        {label(r, lang): [f"{int(v):,}" for v in cal[r]] for r in lists},
-        index=[t("week_of", lang, date=fmt_date(d)) for d in cal.index],
-    )
-    frame[label("total", lang)] = [f"{int(v):,}" for v in cal["total"]]
-    frame[label("expected_value", lang)] = [format_yuan(v, lang) for v in cal["value"]]
-    return frame
-
-
-def top_of_lists(calls: pd.DataFrame, lang: str, *, n: int = 40) -> pd.DataFrame:
-    """The first ``n`` calls across all lists, highest priority first (names and phones as
-    ``calls`` carries them: masked unless contact lists were asked for)."""
-    top = calls.head(n)
-    return translate(
-        pd.DataFrame(
-            {
-                "rank": [f"{int(v):,}" for v in top["rank"]],
-                "customer_id": top["customer_id"].astype(str).to_list(),
-                "customer_name": top["customer_name"].fillna("–").astype(str).to_list(),
-                "customer_phone": top["customer_phone"].fillna("–").astype(str).to_list(),
-                "reason": [label(r, lang) for r in top["reason"]],
-                "list_rank": [f"{int(v):,}" for v in top["list_rank"]],
-                "due_date": [fmt_date(d) for d in top["due_date"]],
-                "expected_margin": [format_yuan(v, lang) for v in top["expected_margin"]],
-                "owner_id": top["owner_id"].fillna("–").astype(str).to_list(),
-            }
-        ).set_index("rank"),
-        lang,
-    )
-
-
-def department_view(eff: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Each department's customers, conversions and margin per customer and per staff member
-    over the last year (:func:`crm_analytics.metrics.crm_department.department_efficiency`)."""
-
-    return translate(
-        pd.DataFrame(
-            {
-                "department": [label("dept." + str(d), lang) for d in eff["department"]],
-                "customers": [_num(v, ",.0f") for v in eff["customers"]],
-                "converted": [_num(v, ",.0f") for v in eff["converted"]],
-                "conversion_rate": [_num(v, ".1%") for v in eff["conversion_rate"]],
-                "margin": [format_yuan(v, lang) for v in eff["margin"]],
-                "margin_per_customer": [format_yuan(v, lang) for v in eff["margin_per_customer"]],
-                "staff": [_num(v, ",.0f") for v in eff["staff"]],
-                "margin_per_staff": [format_yuan(v, lang) for v in eff["margin_per_staff"]],
-            }
-        ).set_index("department"),
-        lang,
-    )
-
-
 def profit_table(profit: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The deck's profit formula per line (contacts x penetration x unit margin, slides 14-21):
     penetration with its 95 % interval, target, gross profit and the gain at target
@@ -646,88 +540,6 @@ def gaps_view(gaps: pd.DataFrame, lang: str) -> pd.DataFrame:
                 "gap_yuan": [format_yuan(v, lang) for v in gaps["gap_yuan"]],
             }
         ).set_index("kpi"),
-        lang,
-    )
-
-
-def media_channel_view(media: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Per channel: media cost, leads, visits, orders, deliveries, the orders' gross profit, the
-    cost per lead, visit, order and delivery, and the return on the cost
-    (:func:`crm_analytics.metrics.attribution.media_efficiency` of the period)."""
-    money = ["cost", "gross_profit", "cost_per_lead", "cost_per_visit", "cost_per_order"]
-    counts = ["leads", "visits", "orders", "deliveries"]
-    frame = pd.DataFrame({"channel": [label(c, lang) for c in media["channel"]]})
-    for c in counts:
-        frame[c] = [_num(v, ",.0f") for v in media[c]]
-    for c in [*money, "cost_per_delivery"]:
-        frame["orders_gross_profit" if c == "gross_profit" else c] = [
-            _num(v, ",.0f") for v in media[c]
-        ]
-    frame["roi"] = [_num(v, "+.0%") for v in media["roi"]]
-    return translate(frame.set_index("channel"), lang)
-
-
-def attribution_view(credit: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Orders credited to each channel (rows) by each attribution model (columns), one decimal
-    (:func:`crm_analytics.metrics.attribution.attribute`)."""
-    wide = credit.pivot_table(index="channel", columns="model", values="conversions", sort=False)
-    frame = pd.DataFrame(
-        {label("attr." + m, lang): [_num(v, ",.1f") for v in wide[m]] for m in wide.columns},
-        index=[label(c, lang) for c in wide.index],
-    )
-    return frame
-
-
-def persona_channel_view(effects: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Each channel's lift within each customer age group
-    (:func:`crm_analytics.metrics.attribution.persona_channel_effects` by ``age_band``)."""
-    share = [c for c in effects.columns if c.startswith("share_")]
-    young_first = effects["age_band"].astype(str).str.extract(r"(\d+)")[0].astype(float)
-    young_first -= effects["age_band"].astype(str).str.startswith("<").astype(float)
-    effects = effects.assign(_order=young_first.to_numpy()).sort_values(
-        ["_order", "channel"], kind="stable"
-    )
-    frame = pd.DataFrame(
-        {
-            "customer_age_band": [_age_group(str(x), lang) for x in effects["age_band"]],
-            "channel": [label(c, lang) for c in effects["channel"]],
-            "journeys": [_num(v, ",.0f") for v in effects["journeys"]],
-            "journeys_with": [_num(v, ",.0f") for v in effects["journeys_with"]],
-            "conversion_rate_with": [_num(v, ".1%") for v in effects["conversion_rate_with"]],
-            "conversion_rate_without": [_num(v, ".1%") for v in effects["conversion_rate_without"]],
-            "lift": [_num(v, ".2f") + "×" for v in effects["lift"]],
-        }
-    )
-    for c in share:
-        frame[c] = [_num(v, ".1%") for v in effects[c]]
-    return translate(frame.set_index("customer_age_band"), lang)
-
-
-def _age_group(band: str, lang: str) -> str:
-    """``<30`` / ``30-39`` / ``60+`` in words: ``under 30`` / ``30岁以下``, ``30-39岁``."""
-    if band.startswith("<"):
-        return f"under {band[1:]}" if lang == "en" else f"{band[1:]}岁以下"
-    if band.endswith("+"):
-        return band if lang == "en" else f"{band[:-1]}岁及以上"
-    return band if lang == "en" else f"{band}岁"
-
-
-def recall_view(acc: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Share of survey answers whose recalled channel is the lead's DMS channel, per survey,
-    with its 95 % interval (:func:`crm_analytics.metrics.crm_department.channel_recall_accuracy`)."""
-    return translate(
-        pd.DataFrame(
-            {
-                "survey_kind": [label("survey." + str(k), lang) for k in acc["kind"]],
-                "answers": [_num(v, ",.0f") for v in acc["n"]],
-                "matches": [_num(v, ",.0f") for v in acc["matches"]],
-                "accuracy": [_num(v, ".1%") for v in acc["accuracy"]],
-                "interval": [
-                    f"{_num(a, '.1%')} – {_num(b, '.1%')}"
-                    for a, b in zip(acc["accuracy_low"], acc["accuracy_high"], strict=True)
-                ],
-            }
-        ).set_index("survey_kind"),
         lang,
     )
 
@@ -1277,462 +1089,3 @@ def penetration_view(a: DealerAnalysis, by: str, lang: str) -> dict[str, Any]:
 # --- data-quality and funnel notebooks (secondary views) ---
 # The views of notebooks/data_quality.py and notebooks/funnel_diagnostics.py: the same numbers
 # as the report (the analysis's), in more detail, every header and name from the glossary.
-
-#: the clause of a boundary rule's description naming the validation rule (an internal name)
-_BOUNDARY_CLAUSE = re.compile(r"\s*[;；]\s*(?:counts rows|统计因).*$")
-
-
-def _rule_name(table: str, rule: str, lang: str) -> str:
-    """``Leads: Open lead followed up in time`` / ``线索:未关闭线索按时跟进``."""
-    sep = ":" if lang == "zh" else ": "
-    return f"{label('table.' + table, lang)}{sep}{label('rule.' + rule, lang)}"
-
-
-def _rule_description(row: Any, lang: str, settings: Mapping[str, Any]) -> str:
-    """What a rule checks, its settings as values (``within `followup_days` days`` ->
-    ``within 30 days``), without the boundary rule's internal clause."""
-    text = row.description_zh if lang == "zh" else row.description
-    return _BOUNDARY_CLAUSE.sub("", rule_text(text, settings))
-
-
-def _extract_span(a: DealerAnalysis) -> tuple[Any, Any]:
-    """First event of the extract (lead, service visit or visitor-log arrival) and the data date."""
-    d = a.dealer
-    firsts = [
-        _span(frame[col])[0]
-        for frame, col in ((d.leads, "created_at"), (d.service_visits, "at"))
-        if len(frame)
-    ]
-    firsts = [f for f in firsts if f is not None]
-    return (min(firsts) if firsts else None), a.dealer.as_of
-
-
-def quality_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
-    """The data-quality scorecard: ``note`` (window, scoring), ``dimensions`` (score, status,
-    pass rate, failing and checked records, weakest rules per dimension), ``by_table`` (score
-    per table and dimension) and ``rules`` (every rule that failed a record, weakest first;
-    None when none did)."""
-    card, qs = a.scorecard, a.settings.section("quality")
-    start, end = _extract_span(a)
-    rules = card.rules.sort_values(["score", "key"], kind="stable")
-    sep = ";" if lang == "zh" else "; "
-    n_worst = int(qs.get("worst_rules", 3))
-    dims = card.dimensions
-    rows = []
-    for r in dims.itertuples(index=False):
-        weak = rules.loc[(rules["dimension"] == r.dimension) & (rules["failed"] > 0)]
-        rows.append(
-            {
-                "dimension": label(r.dimension, lang),
-                "score": f"{r.score:.1f}",  # as in the chart (99.9 is not 100)
-                "status": status_text(r.status, label(r.status, lang)),
-                "pass_rate": f"{r.pass_rate:.1f}%",
-                "failed": f"{int(r.failed):,}",
-                "checked": f"{int(r.checked):,}",
-                "worst_rules": sep.join(
-                    _rule_name(w.table, w.rule, lang) + t("dq_rule_score", lang, score=w.score)
-                    for w in weak.head(n_worst).itertuples(index=False)
-                )
-                or "–",
-            }
-        )
-    pivot = card.pivot()
-    by_table = pd.DataFrame(
-        [["–" if pd.isna(v) else f"{v:.1f}" for v in row] for row in pivot.to_numpy()],
-        index=[label("table." + x, lang) for x in pivot.index],
-        columns=[label(x, lang) for x in pivot.columns],
-    )
-    failing = rules.loc[rules["failed"] > 0]
-    table = pd.DataFrame(
-        {
-            "rule": [
-                _rule_name(tb, r, lang)
-                for tb, r in zip(failing["table"], failing["rule"], strict=True)
-            ],
-            "dimension": [label(x, lang) for x in failing["dimension"]],
-            "checked": [f"{v:,}" for v in failing["checked"]],
-            "failed": [f"{v:,}" for v in failing["failed"]],
-            "score": [f"{v:.1f}" for v in failing["score"]],
-            "status": [status_text(s, label(s, lang)) for s in failing["status"]],
-            "rule_checks": [_rule_description(r, lang, qs) for r in failing.itertuples()],
-        }
-    )
-    return {
-        "note": t(
-            "dq_scores_note",
-            lang,
-            start=fmt_date(start),
-            end=fmt_date(end),
-            tolerance=f"{float(qs.get('score_tolerance', 0.1)):.0%}",
-            green=f"{qs.get('green_at', 95):g}",
-            amber=f"{qs.get('amber_at', 85):g}",
-        ),
-        "dimensions": translate(pd.DataFrame(rows).set_index("dimension"), lang),
-        "by_table": by_table,
-        "rules": translate(table, lang) if len(table) else None,
-    }
-
-
-def reconciliation_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
-    """The visitor log against the DMS: ``heading`` (with the log's window), ``note``, ``summary`` (arrivals,
-    matched, unregistered, phantom visits ... with the registration rate) and ``consultants``
-    (the same per sales consultant, by name)."""
-    rec = a.reconciliation
-    log = a.dealer.tables.get("visitor_log", pd.DataFrame(columns=["at"]))
-    start, end = _span(log["at"]) if len(log) else (None, None)
-    s = rec.summary()
-    summary = pd.DataFrame(
-        {
-            "item": [label(k, lang) for k in s.index],
-            "value": [
-                f"{float(v):.1%}" if str(k).endswith("_rate") else f"{float(v):,.0f}"
-                for k, v in s.items()
-            ],
-        }
-    )
-    pc = rec.per_consultant
-    names = pc["consultant_name"].where(pc["consultant_name"].notna(), pc["staff_id"])
-    consultants = pd.DataFrame(
-        {
-            "consultant": [str(x) for x in names],
-            **{c: [f"{int(v):,}" for v in pc[c]] for c in ("arrivals", "matched", "unregistered")},
-            "not_recorded": [f"{int(v):,}" for v in pc["not_recorded"]],
-            "registration_rate": [_pct(v) for v in pc["registration_rate"]],
-            **{
-                c: [f"{int(v):,}" for v in pc[c]] for c in ("dms_visits", "phantom", "unverifiable")
-            },
-            "phantom_rate": [_pct(v) for v in pc["phantom_rate"]],
-        }
-    )
-    return {
-        "heading": t("recon", lang, start=fmt_date(start), end=fmt_date(end)),
-        "note": t("dq_recon_note", lang),
-        "summary": translate(summary, lang),
-        "consultants": translate(consultants, lang),
-    }
-
-
-def _boundary_kind(rule: str) -> str:
-    """The scorecard rule of a validation rule that quarantined a row."""
-    if rule.startswith("foreign_key"):
-        return "has_parent"
-    if rule.startswith("chronology"):
-        return "chronology"
-    return "not_after_as_of" if rule == "after_as_of" else "row_rules"
-
-
-def load_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
-    """Rows read, kept and rejected on import per table (``tables``; ``rejected``: the total)
-    and the rejected rows per table and rule (``by_rule``, None when none was rejected)."""
-    d = a.dealer
-    summary = d.summary()
-    tables = pd.DataFrame(
-        {
-            "table": [label("table." + x, lang) for x in summary["table"]],
-            "rows_in": [f"{int(v):,}" for v in summary["rows_in"]],
-            "kept": [f"{int(v):,}" for v in summary["kept"]],
-            "quarantined": [f"{int(v):,}" for v in summary["quarantined"]],
-        }
-    ).set_index("table")
-    q = d.quarantine
-    by_rule = None
-    if q is not None and len(q):
-        q = q.assign(kind=[_boundary_kind(str(r)) for r in q["rule"]])
-        counts = q.groupby(["table", "kind"])["row_id"].nunique().reset_index()
-        by_rule = translate(
-            pd.DataFrame(
-                {
-                    "table": [label("table." + x, lang) for x in counts["table"]],
-                    "rule": [label("rule." + x, lang) for x in counts["kind"]],
-                    "quarantined": [f"{int(v):,}" for v in counts["row_id"]],
-                }
-            ),
-            lang,
-        )
-    return {
-        "tables": translate(tables, lang),
-        "rejected": int(summary["quarantined"].sum()),
-        "by_rule": by_rule,
-    }
-
-
-def fix_list_view(
-    a: DealerAnalysis, fixes: pd.DataFrame, lang: str, *, shown: int = 30
-) -> dict[str, Any]:
-    """The fix list (:func:`crm_analytics.metrics.quality.fix_list`, without contacts):
-    ``note``, ``link`` (to the run's fix-list workbook, an HTML fragment), ``by_owner`` (records per owner and issue, a total last) and ``recent`` (the
-    ``shown`` most recent records: owner, issue, what to do, record, date)."""
-    staff = a.dealer.staff
-    names = dict(zip(staff["staff_id"], staff["name"], strict=True)) if len(staff) else {}
-
-    def owner(o: Any) -> str:
-        o = str(o)
-        return str(names[o]) if o in names and pd.notna(names[o]) else label(o, lang)
-
-    as_of = fmt_date(a.dealer.as_of)
-    if not len(fixes):
-        return {"note": t("dq_fixes_none", lang), "link": "", "by_owner": None, "recent": None}
-    counts = pd.crosstab(fixes["owner"].astype(str), fixes["issue"].astype(str))
-    counts = counts[counts.sum().sort_values(ascending=False).index]
-    counts["total"] = counts.sum(axis=1)
-    by_owner = pd.DataFrame({"fix_owner": [owner(o) for o in counts.index]})
-    for c in counts.columns:
-        key = "total" if c == "total" else "issue." + c
-        by_owner[label(key, lang)] = [f"{int(v):,}" for v in counts[c]]
-    recent = fixes.sort_values("at", ascending=False, kind="stable").head(shown)
-
-    def action(r: Any) -> str:
-        f = fix_of(str(r.table), str(r.issue))
-        return (f.zh if lang == "zh" else f.en) if f else label("issue." + str(r.issue), lang)
-
-    table = pd.DataFrame(
-        {
-            "fix_owner": [owner(o) for o in recent["owner"]],
-            "issue": [label("issue." + str(x), lang) for x in recent["issue"]],
-            "fix_action": [action(r) for r in recent.itertuples(index=False)],
-            "record_id": [str(x) for x in recent["record_id"]],
-            "record_date": [fmt_date(x) for x in recent["at"]],
-        }
-    )
-    link = html.escape(t("idx_fix_list", lang))
-    return {
-        "note": t("dq_fixes_note", lang, n=f"{len(fixes):,}", as_of=as_of, shown=len(table)),
-        "link": f'<p><a href="{FIX_LIST_FILE}">{link}</a></p>',
-        "by_owner": translate(by_owner, lang),
-        "recent": translate(table, lang),
-    }
-
-
-def funnel_tree_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
-    """The whole showroom KPI tree (volumes too): each KPI with the KPI it feeds into, its
-    value, 95 % interval, target, status and cohort (maturing KPIs on their matured cohort,
-    marked ``*``)."""
-    targets = a.settings.funnel_targets()
-    mature = set(a.maturity.get("kpis", ())) if a.maturity.get("shifted", False) else set()
-    rows = []
-    for r in a.tree.itertuples(index=False):
-        spec = targets.get(r.kpi)
-        tg = spec["target"] if isinstance(spec, Mapping) else spec
-        lo, hi = fmt_value(r.kpi, r.ci_low, lang), fmt_value(r.kpi, r.ci_high, lang)
-        rows.append(
-            {
-                "kpi": label(r.kpi, lang) + (" *" if r.kpi in mature else ""),
-                "parent": label(r.parent, lang) if isinstance(r.parent, str) else "–",
-                "value": fmt_value(r.kpi, r.value, lang),
-                "interval": "–" if lo == "–" else f"{lo} – {hi}",
-                "target": fmt_value(r.kpi, tg, lang),
-                "status": kpi_status(r.kpi, r.value, tg, lang),
-                "window": _window(r.window_start, r.window_end, lang),
-            }
-        )
-    return translate(pd.DataFrame(rows).set_index("kpi"), lang)
-
-
-def channel_rates_view(a: DealerAnalysis, by_channel: pd.DataFrame, lang: str) -> dict[str, Any]:
-    """Leads and the funnel rates per lead channel (``by_channel``:
-    ``funnel.kpi_tree(..., by="channel")`` of the period), most leads first, with the note."""
-    kpis = ["lead_count", *headline.FUNNEL_KPIS]
-    wide = by_channel.pivot_table(index="channel", columns="kpi", values="value").reindex(
-        columns=kpis
-    )
-    wide = wide.sort_values("lead_count", ascending=False)
-    table = pd.DataFrame(
-        {k: [fmt_value(k, v, lang) for v in wide[k]] for k in kpis},
-        index=[label(str(c), lang) for c in wide.index],
-    )
-    start, end = a.period
-    return {
-        "note": t("fn_channels_note", lang, start=fmt_date(start), end=fmt_date(end)),
-        "table": translate(table, lang),
-    }
-
-
-def consultant_funnel_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
-    """Leads, visits, orders and the closing ratio per sales consultant (the report's
-    numbers), with the note; empty when the analysis has none."""
-    if "consultants" not in a.sections:
-        return {}
-    cons = a.sections["consultants"]
-    start, end = a.period
-    table = pd.DataFrame(
-        {
-            "consultant": [str(x) for x in cons["consultant"]],
-            "leads": [f"{v:,.0f}" for v in cons["leads"]],
-            "visited": [f"{v:,.0f}" for v in cons["visited"]],
-            "ordered": [f"{v:,.0f}" for v in cons["ordered"]],
-            "visit_to_order_rate": [
-                fmt_value("visit_to_order_rate", v, lang) for v in cons["visit_to_order_rate"]
-            ],
-        }
-    )
-    return {
-        "note": t("fn_consultants_note", lang, start=fmt_date(start), end=fmt_date(end)),
-        "table": translate(table, lang),
-    }
-
-
-def _stage_reading(r: Any) -> list[str]:
-    """Why a stage is (not) flagged, as glossary keys (the rule of ``funnel.diagnose``)."""
-    has_target = pd.notna(r.stage_target)
-    miss = has_target and r.stage_value < r.stage_target
-    beyond = miss and pd.notna(r.stage_ci_high) and r.stage_ci_high < r.stage_target
-    if r.flagged:
-        keys = ["below target beyond sampling error"] if beyond else []
-        return keys + (["low among peers"] if not beyond or _low_peer(r) else [])
-    if not has_target and pd.isna(r.stage_peer_median):
-        return ["no reference"]
-    return ["inconclusive"] if miss else ["meets target and peers"]
-
-
-def _low_peer(r: Any) -> bool:
-    return pd.notna(r.stage_peer_percentile) and r.stage_peer_percentile <= 25
-
-
-def stage_check_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
-    """Every stage of the diagnosis (flagged or not): value, 95 % interval, target, peer
-    median, the reading (flagged and why, within sampling error, meets target) and the
-    orders a year at stake."""
-    d = a.diagnosis
-    if d is None or d.empty:
-        return pd.DataFrame()
-    sep = "; " if lang == "en" else ";"
-    rows = []
-    for r in d.drop_duplicates("stage").itertuples(index=False):
-        k = r.stage
-        lo, hi = fmt_value(k, r.stage_ci_low, lang), fmt_value(k, r.stage_ci_high, lang)
-        rows.append(
-            {
-                "stage": label(k, lang),
-                "value": fmt_value(k, r.stage_value, lang),
-                "interval": "–" if lo == "–" else f"{lo} – {hi}",
-                "target": fmt_value(k, r.stage_target, lang),
-                "peer": fmt_value(k, r.stage_peer_median, lang),
-                "stage_check": sep.join(label(x, lang) for x in _stage_reading(r)),
-                "orders_at_stake": "–"
-                if pd.isna(r.orders_at_stake)
-                else f"{r.orders_at_stake:,.1f}",
-            }
-        )
-    return translate(pd.DataFrame(rows).set_index("stage"), lang)
-
-
-def _per_month(v: Any, lang: str, *, sign: bool = False) -> str:
-    if v is None or not math.isfinite(float(v)):
-        return "–"
-    digits = 2 if 0 < abs(float(v)) < 0.05 else 1  # -0.007 is "−0.01", not "−0.0"
-    text = f"{float(v):+,.{digits}f}" if sign else f"{float(v):,.{digits}f}"
-    return text.replace("-", "−") + (" / month" if lang == "en" else "/月")
-
-
-def change_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
-    """Every KPI of the period against the previous round (``funnel.compare_periods``, the
-    report's numbers): levels (volumes per month), the change (rates in percentage points)
-    with its 95 % interval and whether it is beyond chance; ``note`` and ``immature_note``
-    (maturing KPIs are marked ``*``). Empty when the analysis has no comparison."""
-    if "change" not in a.sections:
-        return {}
-    ch = a.sections["change"]
-    ch = ch.loc[ch["kpi"] != "open_leads"]  # the previous round's cohort has none left open
-    m = a.maturity
-    maturing = set(m.get("kpis", ())) if m.get("shifted") else set()
-
-    def level(k: str, u: str, v: Any, *, sign: bool = False) -> str:
-        if "per month" in str(u):
-            return _per_month(v, lang, sign=sign)
-        return fmt_pp(k, v, lang) if sign else fmt_value(k, v, lang)
-
-    rows = []
-    for r in ch.itertuples(index=False):
-        k, u = r.kpi, r.unit
-        rows.append(
-            {
-                "kpi": label(k, lang) + (" *" if k in maturing else ""),
-                "value_before": level(k, u, r.value_before),
-                "value_after": level(k, u, r.value_after),
-                "change": level(k, u, r.change, sign=True),
-                "interval": f"{level(k, u, r.ci_low, sign=True)} – "
-                f"{level(k, u, r.ci_high, sign=True)}",
-                "significant": label("yes" if r.significant else "no", lang),
-            }
-        )
-    (start, end), (cstart, cend) = a.period, a.comparison
-    immature = ""
-    if maturing & set(ch["kpi"]):
-        share = m["immature_share"]["leads"]
-        immature = t("immature_note", lang, days=m["days"], share=f"{share:.0%}")
-    return {
-        "note": t(
-            "previous_note",
-            lang,
-            start=fmt_date(start),
-            end=fmt_date(end),
-            cstart=fmt_date(cstart),
-            cend=fmt_date(cend),
-        ),
-        "immature_note": immature,
-        "table": translate(pd.DataFrame(rows).set_index("kpi"), lang),
-    }
-
-
-def forecast_view(
-    a: DealerAnalysis, backtest: pd.DataFrame, summary: pd.DataFrame, lang: str
-) -> dict[str, Any]:
-    """Next month's orders and deliveries (the report's forecast) with their 80 % and 95 %
-    intervals and where they come from (``table``, ``note``), and how such forecasts did in
-    the last months (``backtest``: :func:`crm_analytics.metrics.forecast.backtest_forecast`
-    and its ``summary``; ``backtest_note``). Empty when the analysis has no forecast."""
-    if "forecast" not in a.sections:
-        return {}
-    f = a.sections["forecast"]
-
-    def one(v: Any) -> str:
-        return "–" if pd.isna(v) else f"{float(v):,.1f}"
-
-    def band(lo: Any, hi: Any) -> str:
-        return "–" if pd.isna(lo) else f"{float(lo):,.0f} – {float(hi):,.0f}"
-
-    table = pd.DataFrame(
-        {
-            "forecast_of": [label(str(x), lang) for x in f["target"]],
-            "forecast": [one(v) for v in f["forecast"]],
-            "interval_80": [band(lo, hi) for lo, hi in zip(f["lo80"], f["hi80"], strict=True)],
-            "interval": [band(lo, hi) for lo, hi in zip(f["lo95"], f["hi95"], strict=True)],
-            "from_pipeline": [one(v) for v in f["from_pipeline"]],
-            "from_new_leads": [one(v) for v in f["from_new_leads"]],
-            "open_units": [f"{int(v):,}" for v in f["open_units"]],
-            "expected_new_leads": [one(v) for v in f["expected_new_leads"]],
-        }
-    ).set_index("forecast_of")
-    month = pd.Timestamp(f["window_end"].iloc[0]).strftime("%Y-%m")
-    out: dict[str, Any] = {
-        "note": t("fn_forecast_note", lang, month=month, as_of=fmt_date(a.dealer.as_of)),
-        "table": translate(table, lang),
-        "backtest_note": "",
-        "backtest": None,
-    }
-    if summary is None or not len(summary):
-        return out
-    order = {x: i for i, x in enumerate(f["target"])}  # the forecast table's order
-    summary = summary.sort_values("target", key=lambda s: s.map(order), kind="stable")
-    cut = pd.to_datetime(backtest.dropna(subset=["seasonal_naive"])["as_of"])
-    bt = pd.DataFrame(
-        {
-            "forecast_of": [label(str(x), lang) for x in summary["target"]],
-            "months_tested": [f"{int(v):,}" for v in summary["cutoffs"]],
-            "mean_actual": [one(v) for v in summary["mean_actual"]],
-            "mae_model": [one(v) for v in summary["mae_model"]],
-            "mae_seasonal_naive": [one(v) for v in summary["mae_seasonal_naive"]],
-            "mae_trailing_mean": [one(v) for v in summary["mae_trailing_mean"]],
-            "coverage80": [_pct(v) for v in summary["coverage80"]],
-            "coverage95": [_pct(v) for v in summary["coverage95"]],
-        }
-    ).set_index("forecast_of")
-    out["backtest_note"] = t(
-        "fn_backtest_note",
-        lang,
-        n=cut.nunique(),
-        first=fmt_date(cut.min()),
-        last=fmt_date(cut.max()),
-    )
-    out["backtest"] = translate(bt, lang)
-    return out

@@ -134,8 +134,8 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "status": ("Status", "状态"),
     "value": ("Value", "数值"),
     "interval": ("95% interval", "95%区间"),
-    "interval_m": ("90% interval", "90%区间"),
-    "visits_interval": ("90% interval", "90%区间"),
+    "interval_m": ("Margin 90% interval", "毛利90%区间"),
+    "visits_interval": ("Visits 90% interval", "进厂次数90%区间"),
     "first_year_insurance": ("First-year insurance", "首年保险"),
     "service": ("Service", "售后维保"),
     "extension_products": ("Extension products", "延伸产品"),
@@ -661,6 +661,11 @@ def missing_labels(keys: Iterable[Any]) -> list[str]:
 TEXT: dict[str, dict[str, str]] = {
     "en": {
         "table_more_rows": "… {n} rows not shown",
+        "states_as_of": "Customers in each lifecycle state on {as_of} (each customer counts in "
+        "one state).",
+        "churn_as_of": "Active service customers on {as_of} by their risk of making no service "
+        "visit in the next {months} months (bands on the model's probability: high from "
+        "{high}, medium from {medium}).",
         "title_data_quality": "Data quality",
         "title_funnel_diagnostics": "Showroom funnel diagnostics",
         "title_value_added_aftersales": "Value-added services and after-sales",
@@ -1047,6 +1052,9 @@ TEXT: dict[str, dict[str, str]] = {
     },
     "zh": {
         "table_more_rows": "… 另有 {n} 行未显示",
+        "states_as_of": "截至 {as_of} 各生命周期状态的客户数(每位客户只计入一个状态)。",
+        "churn_as_of": "截至 {as_of} 的活跃售后客户,按未来{months}个月不再回厂的风险分级"
+        "(按模型概率:高风险自 {high} 起,中风险自 {medium} 起)。",
         "title_data_quality": "数据质量",
         "title_funnel_diagnostics": "展厅漏斗诊断",
         "title_value_added_aftersales": "增值业务与售后",

@@ -16,10 +16,11 @@ from crm_analytics.metrics.attribution import media_totals
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.display import fmt_count
 from crm_analytics.report.sections import fmt_change, fmt_level, translate
-from crm_analytics.report.text import fmt_value, label
+from crm_analytics.report.text import fmt_date, fmt_value, label, t
 
 __all__ = [
     "change_table",
+    "churn_bands_note",
     "churn_bands_view",
     "churn_reasons_view",
     "consultants_view",
@@ -64,6 +65,20 @@ def churn_bands_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
         }
     )
     return translate(table.set_index("risk_band"), lang)
+
+
+def churn_bands_note(a: DealerAnalysis, lang: str) -> str:
+    """The bands' date, horizon and probability bounds (the fitted model's own)."""
+    m = a.churn_model
+    bands = dict(getattr(m, "risk_bands_", {}))
+    return t(
+        "churn_as_of",
+        lang,
+        as_of=fmt_date(a.dealer.as_of),
+        months=getattr(m, "horizon_months_", 12),
+        high=f"{bands.get('high', float('nan')):.0%}",
+        medium=f"{bands.get('medium', float('nan')):.0%}",
+    )
 
 
 def churn_reasons_view(a: DealerAnalysis, lang: str, *, n: int = 5) -> pd.DataFrame | None:
