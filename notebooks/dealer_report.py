@@ -277,6 +277,9 @@ if not sec.show_missing(analysis, "clv", L):
             alive=f"{c['alive']:,.0f}",
         )
     )
+if not sec.show_missing(analysis, "renewal", L):
+    for line in vr.renewal_lines(S["renewal"], window, L):
+        out.show_text(line)
 
 # %%
 sec.show_section("churn", L, dealer.as_of)

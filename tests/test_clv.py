@@ -151,3 +151,29 @@ def test_projection_survives_a_covariance_that_is_not_positive_semidefinite(clea
     models.count.covariance_ = pd.DataFrame(huge, index=cov.index, columns=cov.columns)
     proj = project_customer_base(models, months=3, n_sims=20)
     assert np.isfinite(proj[["visits_low", "visits_high"]].to_numpy()).all()
+
+
+def test_the_reports_renewal_what_if_on_a_dealer(big_dealer):
+    """The report's renewal section: the dealer's own sBG fit, its mean renewal margin, the
+    first policies sold in the period, and the what-if at the target (none at or below the
+    first renewal rate)."""
+    from crm_analytics.models.renewal import fit_dealer_renewal
+    from crm_analytics.report.analysis import _renewal
+
+    d = big_dealer
+    period = (d.as_of - pd.DateOffset(years=1) + pd.Timedelta(days=1), d.as_of)
+    m = fit_dealer_renewal(d)
+    first = float(m.retention_rate(1))
+    r = _renewal(d, period, {"insurance_renewal_rate": min(first + 0.15, 0.95)})
+    pol = d.insurance_policies
+    sold = pol[pol["sold_by_this_dealer"]]
+    assert r["vehicles"] == m.n_customers_
+    assert r["unit_margin"] == pytest.approx(sold.loc[sold["renewal"], "margin"].mean())
+    new = ~sold["renewal"] & (sold["start"] >= period[0])
+    assert r["new_customers"] == int(new.sum()) > 0
+    assert r["first_rate"] == pytest.approx(first)
+    assert r["expected_at_target"] > r["expected"] == pytest.approx(m.expected_renewals(4))
+    assert r["gain_per_year"] == pytest.approx(r["gain_per_customer"] * r["new_customers"])
+    below = _renewal(d, period, {"insurance_renewal_rate": first - 0.05})
+    assert below["target_rate"] is None and np.isnan(below["gain_per_year"])
+    assert _renewal(d, period, {})["target"] is None

@@ -49,6 +49,7 @@ from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
 from crm_analytics.models.personas import PersonaModel, describe_personas, persona_features
+from crm_analytics.models.renewal import fit_dealer_renewal, renewal_what_if
 from crm_analytics.models.scoring import FrameCache
 from crm_analytics.report.headline import consultant_table, dealer_metrics, resolve_periods
 
@@ -319,6 +320,37 @@ def _clv_summary(dealer: DealerData) -> dict[str, Any]:
     }
 
 
+def _renewal(dealer: DealerData, period: Period, targets: Any) -> dict[str, Any]:
+    """Insurance renewals on the contractual (sBG) model and the deck's renewal what-if: a new
+    customer's expected renewals over the value chain's renewal years, now and with the first
+    renewal at the ``insurance_renewal_rate`` target, priced at the dealer's own mean margin
+    per renewal sold here (the value chain's unit value when it sold none), and the first
+    policies sold here in the period (the customers the gain applies to each year)."""
+    model = fit_dealer_renewal(dealer)
+    line = clv.value_chain_clv().set_index("line").loc["insurance_renewal"]
+    pol = dealer.insurance_policies
+    sold = pol[pol["sold_by_this_dealer"]]
+    margins = sold.loc[sold["renewal"], "margin"]
+    unit = float(margins.mean()) if len(margins) else float(line["unit_value"])
+    years = int(line["years"])
+    first_rate = float(model.retention_rate(1))
+    target = targets.get("insurance_renewal_rate")
+    aim = float(target) if target is not None and first_rate < float(target) < 1 else None
+    w = renewal_what_if(model, target_rate=aim or first_rate, periods=years, unit_margin=unit)
+    in_period = (sold["start"] >= period[0]) & (sold["start"] < period[1] + pd.Timedelta(days=1))
+    new = int((~sold["renewal"] & in_period).sum())
+    return {
+        **w,
+        "target_rate": aim,
+        "target": float(target) if target is not None else None,
+        "unit_margin": unit,
+        "vehicles": model.n_customers_,
+        "new_customers": new,
+        "gain_per_year": w["gain_per_customer"] * new if aim else float("nan"),
+        "model": model,
+    }
+
+
 #: The number of personas of the report and the personas notebook.
 N_PERSONAS = 4
 #: Most customers the persona model is fitted on (a seeded sample; every customer is profiled).
@@ -410,7 +442,8 @@ def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:
 def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str, str]]:
     """What the report's sections show beyond the headline metrics, computed once per dealer:
     profit per line with its what-if, lifecycle states, this month's order forecast, the
-    after-sales CLV and 36-month owner-base projection, satisfaction and defeat reasons, media
+    after-sales CLV and 36-month owner-base projection, insurance renewal on the contractual
+    (sBG) model with its what-if at target, satisfaction and defeat reasons, media
     by channel and by car model, consultants, the previous round's change, fix-list sizes per
     owner. Returns ``(sections, notes)``; ``notes[name]`` says why a section is missing."""
     dealer, (start, end) = analysis.dealer, analysis.period
@@ -423,6 +456,7 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     )
     _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
     _section(out, notes, "clv", lambda: _clv_summary(dealer))
+    _section(out, notes, "renewal", lambda: _renewal(dealer, (start, end), targets))
     _section(out, notes, "personas", lambda: _personas(dealer))
     _section(out, notes, "csi", lambda: crm_reports.csi_by_stage(dealer))
     _section(out, notes, "defeat", lambda: crm_reports.defeat_pareto(dealer, since=start))

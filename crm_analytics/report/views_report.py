@@ -16,7 +16,7 @@ from crm_analytics.metrics.attribution import media_totals
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.display import fmt_count
 from crm_analytics.report.sections import fmt_change, fmt_level, translate
-from crm_analytics.report.text import fmt_date, fmt_value, label, t
+from crm_analytics.report.text import fmt_date, fmt_value, format_yuan, label, t
 
 __all__ = [
     "change_table",
@@ -29,6 +29,7 @@ __all__ = [
     "lead_grades_view",
     "media_view",
     "projection_view",
+    "renewal_lines",
 ]
 
 #: Months of the CLV projection shown (1, 6, 12, 24 and 36 months ahead).
@@ -190,3 +191,40 @@ def change_table(ch: pd.DataFrame, maturing: set[str], lang: str) -> pd.DataFram
         }
     )
     return translate(table.set_index("kpi"), lang)
+
+
+def renewal_lines(r: dict, window: dict[str, str], lang: str) -> list[str]:
+    """The renewal section's sentences: the contractual model's renewal rates and expected
+    renewals, then the what-if at the target (``window``: the period's ``start`` and ``end``)."""
+    pct = "{:.0%}".format
+    rising = r["last_rate"] > r["first_rate"] + 0.005
+    lines = [
+        t(
+            "renewal_line",
+            lang,
+            vehicles=f"{r['vehicles']:,}",
+            first=pct(r["first_rate"]),
+            last=pct(r["last_rate"]),
+            years=int(r["periods"]),
+            rising=t("renewal_rising" if rising else "renewal_flat", lang),
+            expected=f"{r['expected']:.2f}",
+        )
+    ]
+    if r["target_rate"] is None:  # no target, or the first renewal rate reaches it
+        if r["target"] is not None:
+            lines.append(t("renewal_at_target", lang, target=pct(r["target"])))
+        return lines
+    lines.append(
+        t(
+            "renewal_what_if",
+            lang,
+            target=pct(r["target_rate"]),
+            at_target=f"{r['expected_at_target']:.2f}",
+            gain=format_yuan(r["gain_per_customer"], lang),
+            unit=format_yuan(r["unit_margin"], lang),
+            per_year=format_yuan(r["gain_per_year"], lang),
+            new=f"{r['new_customers']:,}",
+            **window,
+        )
+    )
+    return lines

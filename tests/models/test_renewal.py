@@ -20,6 +20,7 @@ from crm_analytics.models.renewal import (
     ShiftedBetaGeometric,
     fit_dealer_renewal,
     renewal_cohorts,
+    renewal_what_if,
     sbg_log_likelihood,
 )
 
@@ -189,9 +190,50 @@ def test_dealer_renewal_matches_simulator_truth():
     rate = float(d.truth["dealer"]["renewal_rate"].iloc[0])
     year = pd.Timedelta(days=365.25)
     opportunities = np.floor((d.as_of - firsts) / year)
+    total, total_se = 0.0, 0.0
     for t in (1, 2, 3):
         starts = firsts[opportunities >= t]
         still = (dropout.reindex(starts.index) > starts + t * year).to_numpy()
         expected = rate**t * still.mean()
         se = np.sqrt(expected * (1 - expected) / len(starts))
         assert abs(float(m.survival(t)) - expected) < 2.5 * se, (t, m.survival(t), expected, se)
+        total, total_se = total + expected, total_se + se
+    # a new customer's expected renewals in 3 opportunities: the truth's sum of the same
+    assert abs(m.expected_renewals(3) - total) < 2.5 * total_se
+
+
+def test_expected_renewals_and_the_what_if_against_monte_carlo():
+    """Draw each customer's churn probability from Beta(alpha, beta) and its renewals as
+    Bernoulli trials until the first failure: the mean count within n opportunities is
+    expected_renewals(n); with the first renewal rate moved to a target, the same with
+    Beta(alpha', beta') at the model's polarisation."""
+    rng = np.random.default_rng(11)
+    m = ShiftedBetaGeometric().fit(REGULAR)
+    a, b = m.params_["alpha"], m.params_["beta"]
+
+    def simulated(alpha: float, beta: float, n: int, size: int = 400_000) -> float:
+        theta = rng.beta(alpha, beta, size)
+        life = rng.geometric(theta) - 1  # renewals before the first non-renewal
+        return float(np.minimum(life, n).mean())
+
+    assert m.expected_renewals(4) == pytest.approx(simulated(a, b, 4), abs=0.01)
+    assert m.expected_renewals(0) == 0.0
+    t = m.with_first_renewal_rate(0.75)
+    assert float(t.retention_rate(1)) == pytest.approx(0.75)
+    assert t.polarization_ == pytest.approx(m.polarization_)
+    assert t.expected_renewals(4) == pytest.approx(
+        simulated(t.params_["alpha"], t.params_["beta"], 4), abs=0.01
+    )
+    w = renewal_what_if(m, target_rate=0.75, periods=4, unit_margin=500.0)
+    assert w["gain_per_customer"] == pytest.approx(
+        500.0 * (t.expected_renewals(4) - m.expected_renewals(4))
+    )
+    assert w["first_rate"] == pytest.approx(1 - m.churn_mean_)
+    assert w["last_rate"] > w["first_rate"]  # heterogeneity: retention rises with tenure
+    same = renewal_what_if(m, target_rate=w["first_rate"], periods=4, unit_margin=500.0)
+    assert same["gain_per_customer"] == pytest.approx(0.0, abs=1e-9)
+    # the homogeneous limit: a geometric lifetime, sum of r**t
+    g = ShiftedBetaGeometric().fit([10000, 6000, 3600, 2160, 1296]).with_first_renewal_rate(0.5)
+    assert g.expected_renewals(3) == pytest.approx(0.5 + 0.25 + 0.125)
+    with pytest.raises(InputError):
+        m.with_first_renewal_rate(1.2)
