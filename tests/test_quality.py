@@ -175,6 +175,27 @@ def test_assign_one_to_one_is_optimal_and_time_ordered():
     assert pick(w, min_score=3.0) == {("a", "x")}  # a-y is below the floor
 
 
+def test_assign_one_to_one_does_not_depend_on_the_order_of_its_candidates():
+    """Equal scores everywhere (many people, one weight) and noise in the last digits: any
+    order of the same candidates gives the same pairs (two runs of the reconciliation paired
+    some visits differently when splink returned its candidates in another order)."""
+    rng = np.random.default_rng(3)
+    n = 40
+    p = pd.DataFrame(
+        [(f"a{i}", f"v{j}") for i in range(n) for j in range(n) if abs(i - j) <= 2],
+        columns=["unique_id_l", "unique_id_r"],
+    )
+    p["match_weight"] = 12.0 + rng.normal(0, 1e-12, len(p))
+    want = assign_one_to_one(p)[["unique_id_l", "unique_id_r"]]
+    want = want.sort_values("unique_id_l").reset_index(drop=True)
+    assert len(want) == n
+    for seed in range(5):
+        shuffled = p.sample(frac=1.0, random_state=seed)
+        shuffled["match_weight"] = 12.0 + rng.normal(0, 1e-12, len(p))
+        got = assign_one_to_one(shuffled)[["unique_id_l", "unique_id_r"]]
+        pd.testing.assert_frame_equal(got.sort_values("unique_id_l").reset_index(drop=True), want)
+
+
 # -- reconciliation against the simulator's truth ---------------------------------------------------
 def test_reconciliation_precision_recall(defect_dealer, defect_card):
     """Precision and recall >= 0.95 for matched pairs, unregistered walk-ins and phantom visits.

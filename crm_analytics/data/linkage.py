@@ -441,7 +441,9 @@ def assign_one_to_one(
     Candidate pairs form a bipartite graph; each connected component is solved exactly
     (:func:`scipy.optimize.linear_sum_assignment`) on ``score - distance_penalty * distance``.
     The small distance term breaks ties between equally scored candidates, such as two visits
-    of the same person minutes apart: with a convex distance the optimum pairs them in time order.
+    of the same person minutes apart: the distance is made strictly convex (``|d| + 1e-4 d^2``),
+    so the optimum pairs them in time order. The result does not depend on the order of
+    ``pairs``.
 
     Parameters
     ----------
@@ -469,13 +471,19 @@ def assign_one_to_one(
         pairs = pairs[pairs[score] >= min_score]
         if not len(pairs):
             return pairs.copy()
-    p = pairs.reset_index(drop=True)
+    # the same candidates in any order give the same pairs: the solver breaks exact ties by
+    # row and column order, so the rows are put in id order, and scores that differ only by
+    # floating-point noise (splink's parallel sums vary in the last digits) count as equal
+    p = pairs.sort_values([left, right], kind="stable").reset_index(drop=True)
     li, lu = pd.factorize(p[left])
     ri, ru = pd.factorize(p[right])
-    value = p[score].to_numpy(float)
+    value = np.round(p[score].to_numpy(float), 9)
     floor = float(min_score) if min_score is not None else float(value.min()) - 1.0
     if distance is not None:
-        value = value - distance_penalty * np.abs(p[distance].to_numpy(float))
+        # |d| alone ties two people's crossed pairs (a1-v2 + a2-v1 can add up to a1-v1 +
+        # a2-v2); a small square term makes the distance strictly convex, so time order wins
+        d = np.abs(p[distance].to_numpy(float))
+        value = value - distance_penalty * (d + 1e-4 * d * d)
     n_l, n_r = len(lu), len(ru)
     graph = coo_matrix((np.ones(len(p)), (li, n_l + ri)), shape=(n_l + n_r, n_l + n_r))
     _, comp = connected_components(graph, directed=False)
