@@ -74,6 +74,8 @@ TOUCH_KINDS: tuple[str, ...] = (
     "complaint",
     "solicitation",
 )
+#: Outcomes of a touchpoint of kind ``call`` (an attempt by the CRM or DCC desk).
+CALL_OUTCOMES: tuple[str, ...] = ("reached", "no_answer", "wrong_number", "refused")
 SERVICE_KINDS: tuple[str, ...] = ("maintenance", "repair", "warranty", "accident", "recall", "care")
 SURVEY_KINDS: tuple[str, ...] = (
     "delivery_interview",

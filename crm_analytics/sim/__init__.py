@@ -24,6 +24,9 @@ order on each dealer's random stream by :func:`simulate_dealer_tables`:
     Delivery interviews, defeated-customer, service, sales and intended-customer surveys.
 ``defects``
     The injected data-quality defects (see :data:`DEFECT_CLASSES`).
+``crm_calls``
+    The CRM/DCC desk's call attempts (touchpoints of kind ``call``) on its lists, and the
+    truth of the unreachable customers (side stream 6, after the other tables).
 ``truth``
     The ground-truth frames and the oracles (:func:`true_churn_probability`).
 

@@ -32,6 +32,7 @@ from crm_analytics.sim.aftersales import (
 )
 from crm_analytics.sim.config import DefectRates, SimConfig
 from crm_analytics.sim.context import DealerContext
+from crm_analytics.sim.crm_calls import crm_calls
 from crm_analytics.sim.customers import customer_mix, customers_table, draw_customers, in_dms
 from crm_analytics.sim.defects import inject_defects, unregistered_walk_in_defects
 from crm_analytics.sim.insurance import draw_policies, policies_table, solicitations
@@ -95,9 +96,15 @@ def simulate_dealer_tables(
     tables["complaints"], comp_truth = complaints_table(ctx, owners, comp, tables["customers"])
     for name, frame in tables.items():
         tables[name] = frame[schema.columns(name)].reset_index(drop=True)
+    # the CRM/DCC desk's call attempts, drawn last on side stream 6: every other row is
+    # unchanged, and the calls come after the other touchpoints (in time order among them)
+    calls, call_truth = crm_calls(ctx, tables)
+    tp = pd.concat([tables["touchpoints"], calls[schema.columns("touchpoints")]])
+    tables["touchpoints"] = tp.reset_index(drop=True)
     truth = truth_frames(ctx, C, owners, life, leads, A)
     unregistered_walk_in_defects(truth)
     truth["complaints"] = comp_truth
+    truth.update(call_truth)  # contact (unreachable customers), calls (each attempt's list)
     meta = {
         "dealer_id": ctx.did,
         "name": ctx.p.name,

@@ -7,7 +7,9 @@ stage probabilities and outcomes, true order and delivery times), ``channel_effe
 effect and removal effect of each channel), ``defects`` (one row per injected defect),
 ``dealer`` (the dealer's profile), ``visitor_log`` (the true customer behind each entry) and
 ``complaints`` (each complaint's drawn response and resolution times, resolved and reopened,
-added by :func:`crm_analytics.sim.aftersales.complaints_table`).
+added by :func:`crm_analytics.sim.aftersales.complaints_table`), ``contact`` (the
+unreachable customers: reason and since when) and ``calls`` (each call attempt's list, campaign
+and truth; both added by :func:`crm_analytics.sim.crm_calls.crm_calls`).
 """
 
 from __future__ import annotations
