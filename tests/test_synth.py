@@ -62,7 +62,7 @@ def test_output_is_pinned():
     )
     assert (
         _digest({"calls": tp[calls], "contact": truth["contact"], "call_truth": truth["calls"]})
-        == "9bed2ed9d0d116d365a635773313cdeacb7e287a5a60ca196289c7bdda9d96f0"
+        == "75ca574da528269c42f2ae79426180766d13206186287f53fc90e65d5555300d"
     )
 
 

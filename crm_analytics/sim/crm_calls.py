@@ -12,10 +12,10 @@ first attempt that reaches the customer, is refused or hits a wrong number):
 ``delivery_callback``
     a call after 90% of the deliveries, mostly 1-3 days after (some late), by the CRM desk;
 ``service_reminder``
-    a reminder to 40% of the owners whose next service visit did not come within 150 days,
+    a reminder to 40% of the owners whose next service visit did not come within 170 days,
     150-170 days after the visit, by the DCC;
 ``dormant_activation``
-    a call to 70% of the owners without a service visit or delivery for a year, 365-420 days
+    a call to 70% of the owners without a service visit or delivery for a year, 366-420 days
     after their last one, by the CRM desk;
 ``lead_follow_up``
     a follow-up of 25% of the leads 2-10 days after they were created (with the lead id), by
@@ -29,8 +29,9 @@ Unreachable customers (the truth ``contact``): a DMS phone that is not a usable 
 (``invalid_phone``), one digit off (``typo_phone``) or a staff member's (``staff_phone``), all
 from the start; and :data:`CHANGED_SHARE` of the rest whose phone changed on a day between
 their creation and ``as_of`` (``phone_changed``). An attempt to an unreachable customer ends
-``wrong_number`` (60%) or ``no_answer``; to a reachable one ``reached`` (70%), ``no_answer``
-(22%), ``refused`` (7.8%) or, a misdial, ``wrong_number`` (0.2%).
+``wrong_number`` (75%: a cancelled number is announced as void 空号, a reassigned one is
+answered by a stranger) or ``no_answer``; to a reachable one ``reached`` (70%), ``no_answer``
+(22%), ``refused`` (7.9%) or, a misdial, ``wrong_number`` (0.1%).
 """
 
 from __future__ import annotations
@@ -56,8 +57,8 @@ LIST_TYPES: tuple[str, ...] = (
 MAX_ATTEMPTS = 3
 #: Share of the customers with a usable phone whose phone changes inside the window.
 CHANGED_SHARE = 0.06
-_REACHABLE_P = {"reached": 0.70, "no_answer": 0.22, "refused": 0.078, "wrong_number": 0.002}
-_UNREACHABLE_WRONG = 0.6
+_REACHABLE_P = {"reached": 0.70, "no_answer": 0.22, "refused": 0.079, "wrong_number": 0.001}
+_UNREACHABLE_WRONG = 0.75
 #: Days after a reached call in which a visit (lead) or a service visit counts as converted.
 CONVERT_DAYS = 30
 _DAY = np.timedelta64(1, "D")
@@ -126,7 +127,7 @@ def _campaigns(ctx: DealerContext, rng: np.random.Generator, tables: dict) -> pd
     at = act["at"].to_numpy("datetime64[s]")
     rem_at = at + days(rng.uniform(150, 170, len(act)))
     rem = (act["src"].to_numpy() == "service") & (gap > 170) & (rng.random(len(act)) < 0.4)
-    dor_at = at + days(rng.uniform(365, 420, len(act)))
+    dor_at = at + days(rng.uniform(366, 420, len(act)))
     dor = (gap > 420) & (rng.random(len(act)) < 0.7)
     owners = pd.DataFrame(
         {
@@ -193,7 +194,9 @@ def _apart(camp: pd.DataFrame, o: pd.DataFrame, L: pd.DataFrame) -> pd.DataFrame
     m = pd.DataFrame({"i": pos.to_numpy(), "customer_id": camp["customer_id"].to_numpy()[own]})
     m = m.merge(spans, on="customer_id")
     ti = t[m["i"].to_numpy()]
-    hit = (ti >= m["lo"].to_numpy("datetime64[s]")) & (ti <= m["hi"].to_numpy("datetime64[s]"))
+    # a day's margin for the time of day, a week before for the later attempts
+    lo = m["lo"].to_numpy("datetime64[s]") - days(7)
+    hit = (ti >= lo) & (ti <= m["hi"].to_numpy("datetime64[s]") + days(1))
     busy[m["i"].to_numpy()[hit]] = True
     return camp[~busy]
 
@@ -207,6 +210,7 @@ def _attempts(
         np.column_stack([np.zeros(n), rng.uniform(0.5, 3, (n, MAX_ATTEMPTS - 1))]), axis=1
     )
     t = camp["start"].to_numpy("datetime64[s]")[:, None] + days(gaps)
+    t = ctx.in_hours(rng, t.ravel()).reshape(t.shape)
     since = (
         unreach.set_index("customer_id")["unreachable_from"]
         .reindex(camp["customer_id"])
@@ -236,7 +240,7 @@ def _attempts(
             "lead_id": camp["lead_id"].to_numpy()[ci],
             "list_type": camp["list_type"].to_numpy()[ci],
             "staff_id": camp["staff_id"].to_numpy()[ci],
-            "at": ctx.in_hours(rng, t[ci, k]),
+            "at": t[ci, k],
             "outcome": out[ci, k],
             "unreachable": dead[ci, k],
         }

@@ -1,0 +1,178 @@
+"""Lost contacts and the CRM desk's own work (issue 17 items 4-5) against the simulator's truth.
+
+The simulator's desk calls on four lists (``crm_analytics.sim.crm_calls``); its truth says
+which customers cannot be reached (since when, and why) and each attempt's list and whether a
+reached call converted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from crm_analytics.core.config import load_params
+from crm_analytics.core.schema import CALL_OUTCOMES
+from crm_analytics.data.dms import load_mapping
+from crm_analytics.metrics import contact as ct
+from crm_analytics.sim import simulate_dealer
+
+SEEDS = (1, 2, 3)
+PARAMS = load_params("lifecycle")["contact"]
+
+
+@pytest.fixture(scope="module", params=SEEDS)
+def dealer(request):
+    return simulate_dealer(0, customers=3000, years=3, seed=request.param)
+
+
+def _truth_sets(d):
+    """(unreachable on the data date, of whom detectable: an invalid phone or an attempt
+    since the phone stopped working)."""
+    tr, calls = d.truth["contact"], d.truth["calls"]
+    now = tr[
+        (tr["unreachable_from"] <= pd.Timestamp(d.as_of))
+        & tr["customer_id"].isin(d.customers["customer_id"])
+    ]
+    cc = calls.merge(now[["customer_id", "unreachable_from"]], on="customer_id")
+    after = set(cc.loc[cc["at"] >= cc["unreachable_from"], "customer_id"])
+    invalid = set(now.loc[now["reason"] == "invalid_phone", "customer_id"])
+    return set(now["customer_id"]), invalid | after
+
+
+def test_calls_are_canonical_touchpoints(dealer):
+    tp = dealer.touchpoints
+    calls = tp[tp["kind"] == "call"]
+    truth = dealer.truth["calls"]
+    assert len(calls) == len(truth) > 500  # every simulated attempt passed validation
+    assert set(calls["outcome"]) == set(CALL_OUTCOMES)
+    assert calls["channel"].isna().all() and calls["dwell_minutes"].isna().all()
+    roles = dealer.staff.set_index("staff_id")["role"]
+    assert set(calls["staff_id"].map(roles)) == {"crm", "dcc"}
+    assert (calls["at"] <= pd.Timestamp(dealer.as_of) + pd.Timedelta(days=1)).all()
+    # an unreachable customer's attempts never reach anyone
+    assert not truth.loc[truth["unreachable"], "outcome"].isin(["reached", "refused"]).any()
+
+
+def test_lost_contacts_precision_and_recall_against_truth(dealer):
+    lost = ct.lost_contacts(
+        dealer,
+        no_answer_streak=PARAMS["no_answer_streak"],
+        no_answer_days=PARAMS["no_answer_days"],
+        contact=True,
+    )
+    unreachable, detectable = _truth_sets(dealer)
+    flagged = set(lost["customer_id"])
+    precision = len(flagged & unreachable) / len(flagged)
+    recall = len(flagged & detectable) / len(detectable)
+    assert len(detectable) >= 40
+    assert precision >= 0.9, precision
+    assert recall >= 0.9, recall
+
+
+def test_recontact_list_is_masked_by_default_and_share_adds_up(dealer):
+    masked = ct.lost_contacts(dealer)
+    plain = ct.lost_contacts(dealer, contact=True)
+    assert masked["customer_id"].tolist() == plain["customer_id"].tolist()
+    shown = plain["phone"].dropna().astype(str)
+    assert not masked["phone"].dropna().astype(str).isin(shown[shown.str.len() >= 7]).any()
+    share = ct.unreachable_share(dealer, plain)
+    assert share.loc["total", "customers"] == len(plain)
+    n = dealer.customers["customer_id"].nunique()
+    assert share.loc["total", "customer_share"] == pytest.approx(len(plain) / n)
+    assert set(plain["reason"]) <= set(ct.LOST_REASONS)
+
+
+def test_each_call_is_put_on_its_true_list(dealer):
+    att = ct.call_attempts(
+        dealer,
+        callback_window_days=PARAMS["callback_window_days"],
+        dormant_days=PARAMS["dormant_days"],
+    )
+    m = att.merge(dealer.truth["calls"], on="touch_id", suffixes=("", "_true"))
+    assert len(m) == len(att) == len(dealer.truth["calls"])
+    assert (m["list_type"] == m["list_type_true"]).mean() >= 0.99
+
+
+def test_desk_work_counts_match_truth(dealer):
+    att = ct.call_attempts(dealer)
+    work = ct.desk_work(dealer, att, convert_days=PARAMS["convert_days"])
+    truth = dealer.truth["calls"]
+    lists = work[work["staff_id"] == "all"].set_index("list_type")
+    t = truth.groupby("list_type").agg(
+        attempts=("touch_id", "size"),
+        customers=("customer_id", "nunique"),
+        reached_calls=("outcome", lambda s: int((s == "reached").sum())),
+        converted=("converted", "sum"),
+    )
+    for lt in ct.CALL_LISTS:
+        assert lists.loc[lt, "attempts"] == t.loc[lt, "attempts"], lt
+        assert lists.loc[lt, "customers"] == t.loc[lt, "customers"], lt
+        assert lists.loc[lt, "reached_calls"] == t.loc[lt, "reached_calls"], lt
+        if lt != "delivery_callback":
+            assert lists.loc[lt, "converted"] == t.loc[lt, "converted"], lt
+    assert lists.loc["total", "attempts"] == len(truth)
+    # per owner: the rows of a list add up to the list
+    per = work[work["staff_id"] != "all"].groupby("list_type")["attempts"].sum()
+    assert per.to_dict() == lists.drop(index="total")["attempts"].to_dict()
+
+
+def test_delivery_coverage_matches_truth(dealer):
+    att = ct.call_attempts(dealer)
+    limit = PARAMS["callback_days"]
+    cov = ct.delivery_coverage(
+        dealer, att, callback_days=limit, interview_days=PARAMS["interview_days"]
+    )
+    o = dealer.orders.dropna(subset=["delivered_at"])[["customer_id", "delivered_at"]]
+    cut = pd.Timestamp(dealer.as_of).normalize() + pd.Timedelta(days=1)
+    o = o.drop_duplicates()
+    o = o[o["delivered_at"] + pd.Timedelta(days=limit) < cut].reset_index(drop=True)
+    truth = dealer.truth["calls"]
+    cb = truth[truth["list_type"] == "delivery_callback"]
+    m = o.reset_index().merge(cb, on="customer_id")
+    d = (m["at"] - m["delivered_at"]) / pd.Timedelta(days=1)
+    ok = (d >= 0) & (d <= limit)
+    assert cov.loc["callback_attempted", "deliveries"] == len(o)
+    assert cov.loc["callback_attempted", "covered"] == m.loc[ok, "index"].nunique()
+    reached = ok & (m["outcome"] == "reached")
+    assert cov.loc["callback_reached", "covered"] == m.loc[reached, "index"].nunique()
+    # the simulator calls 90% of the deliveries, 85% of those within 1-3 days
+    assert 0.6 < cov.loc["callback_attempted", "coverage"] < 0.9
+    assert np.isfinite(cov.loc["interviewed", "coverage"])
+
+
+def test_lost_contacts_rules_on_a_hand_made_history(dealer):
+    """A customer reached, then three unanswered attempts 20 days apart: flagged for
+    no_answer; with the streak spanning less than the limit: not flagged."""
+    d = dealer
+    cid = d.customers.loc[d.customers["phone"].astype(str).str.fullmatch(r"1\d{10}"), "customer_id"]
+    calls = d.touchpoints[d.touchpoints["kind"] == "call"]
+    cid = cid[~cid.isin(calls["customer_id"])].iloc[0]
+    t0 = pd.Timestamp(d.as_of) - pd.Timedelta(days=100)
+    rows = pd.DataFrame(
+        {
+            "dealer_id": d.dealer_id,
+            "touch_id": [f"X{i}" for i in range(4)],
+            "customer_id": cid,
+            "lead_id": None,
+            "kind": "call",
+            "channel": None,
+            "at": [t0 + pd.Timedelta(days=k) for k in (0, 10, 20, 30)],
+            "outcome": ["reached", "no_answer", "no_answer", "no_answer"],
+            "dwell_minutes": np.nan,
+            "staff_id": None,
+        }
+    )
+    d2 = dataclasses.replace(d, tables={**d.tables, "touchpoints": rows})
+    lost = ct.lost_contacts(d2, no_answer_streak=3, no_answer_days=14, contact=True)
+    assert lost.set_index("customer_id").loc[cid, "reason"] == "no_answer"
+    lost = ct.lost_contacts(d2, no_answer_streak=3, no_answer_days=25, contact=True)
+    assert cid not in set(lost["customer_id"])
+
+
+def test_dms_mapping_reads_chinese_call_outcomes():
+    values = load_mapping()["tables"]["touchpoints"]["values"]["outcome"]
+    assert values["空号"] == "wrong_number" and values["未接通"] == "no_answer"
+    assert set(values.values()) == set(CALL_OUTCOMES)
