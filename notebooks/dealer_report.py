@@ -30,6 +30,7 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_contact as vc
 from crm_analytics.report import views_lists as vl
 from crm_analytics.report import views_report as vr
 from crm_analytics.report.text import fmt_date, format_yuan, label, t, why
@@ -382,6 +383,16 @@ if view:
         out.show_table(view["retention"])
 else:
     out.show_text(t("not_available", L, why=why("", L)), muted=True)
+
+# %%
+# The CRM desk's own work (called, reached, converted per list and owner; delivery callback
+# and interview coverage) and the lost-contact screening with its re-contact list.
+sec.show_section("contact", L, dealer.as_of)
+if not sec.show_missing(analysis, "contact", L):
+    view = vc.contact_view(analysis, L, masked=mask_personal_data)
+    for part in ("work", "owners", "coverage", "lost", "recontact"):
+        out.show_text(view[part + "_note"], muted=True)
+        out.show_table(view[part])
 
 # %%
 sec.show_section("personas", L, dealer.as_of)

@@ -370,8 +370,9 @@ def delivery_coverage(
 ) -> pd.DataFrame:
     """Callback and interview coverage of the deliveries within the time limits.
 
-    A delivery counts when its limit has run out by the data date (a delivery of the last
-    days is not yet judged).
+    Days are calendar days: a callback within 3 days of a delivery on the 1st is made by the
+    end of the 4th. A delivery counts when its limit has run out by the data date (a delivery
+    of the last days is not yet judged).
 
     Parameters
     ----------
@@ -408,9 +409,10 @@ def delivery_coverage(
         ),
         ("interviewed", iv, interview_days),
     ):
-        judged = o[o["delivered_at"] + limit * _DAY < cut].reset_index(drop=True)
+        judged = o[o["delivered_at"].dt.normalize() + (limit + 1) * _DAY <= cut]
+        judged = judged.reset_index(drop=True)
         m = judged.reset_index().merge(events, on="customer_id")
-        d = (m["at"] - m["delivered_at"]) / _DAY
+        d = (m["at"].dt.normalize() - m["delivered_at"].dt.normalize()) / _DAY
         covered = m.loc[(d >= 0) & (d <= limit), "index"].nunique()
         n = len(judged)
         rows[name] = {

@@ -41,6 +41,7 @@ from crm_analytics.metrics import (
     service_retention,
     speed_to_lead,
 )
+from crm_analytics.metrics import contact as desk
 from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.metrics.external_lists import external_list_summary, screen_external_lists
 from crm_analytics.metrics.forecast import forecast_orders
@@ -368,6 +369,47 @@ def _personas(dealer: DealerData) -> dict[str, Any]:
     return {"model": model, "X": X, "profile": describe_personas(model, X)}
 
 
+def crm_desk(
+    dealer: DealerData, settings: Settings, period: tuple[pd.Timestamp, pd.Timestamp]
+) -> dict[str, Any]:
+    """The CRM desk's own work in ``period`` and the lost contacts on the data date
+    (:mod:`crm_analytics.metrics.contact`, limits from ``Settings.section("lifecycle")
+    ["contact"]``): ``work`` (per list and owner), ``coverage`` (delivery callbacks and
+    interviews), ``lost`` (the re-contact list, unmasked: the views mask it), ``share``
+    (the unreachable share of the base), ``params`` and ``period``."""
+    prm = dict(settings.section("lifecycle")["contact"])
+    att = desk.call_attempts(
+        dealer,
+        callback_window_days=float(prm["callback_window_days"]),
+        dormant_days=float(prm["dormant_days"]),
+    )
+    if not len(att):
+        raise InsufficientDataError(
+            f"dealer {dealer.dealer_id}: only 0 call attempts (touchpoints of kind call); the "
+            "desk's work needs at least one. Map the DMS call records to kind call."
+        )
+    lost = desk.lost_contacts(
+        dealer,
+        no_answer_streak=int(prm["no_answer_streak"]),
+        no_answer_days=float(prm["no_answer_days"]),
+        contact=True,
+    )
+    return {
+        "params": prm,
+        "period": period,
+        "work": desk.desk_work(dealer, att, convert_days=float(prm["convert_days"]), period=period),
+        "coverage": desk.delivery_coverage(
+            dealer,
+            att,
+            callback_days=float(prm["callback_days"]),
+            interview_days=float(prm["interview_days"]),
+            period=period,
+        ),
+        "lost": lost,
+        "share": desk.unreachable_share(dealer, lost),
+    }
+
+
 def external_lists(dealer: DealerData, settings: Settings) -> dict[str, Any]:
     """The dealer's external name lists (``settings.external_lists``) read and screened once:
     ``screened`` (every row, classified; unmasked), ``summary`` (per source), ``calls`` (the
@@ -470,6 +512,8 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
             lambda by=by: attribution.media_efficiency(dealer, by=by, period=(start, end)),
         )
     _section(out, notes, "consultants", lambda: consultant_table(dealer, start, end))
+    # the CRM desk's own work and lost contacts (issue 17 items 4-5)
+    _section(out, notes, "contact", lambda: crm_desk(dealer, analysis.settings, (start, end)))
     if analysis.settings.external_lists:  # issue 17 item 3: the lists named in the params
         _section(out, notes, "external_lists", lambda: external_lists(dealer, analysis.settings))
     for by in ("consultant", "model"):  # value-added penetration per group (issue 17 item 6)

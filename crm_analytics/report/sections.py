@@ -81,6 +81,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("lists", "lists"),
     ("satisfaction", "satisfaction"),
     ("complaints", "complaints_section"),
+    ("contact", "contact_section"),
     ("personas", "personas"),
     ("previous", "previous"),
 )

@@ -632,6 +632,37 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "mae_trailing_mean": ("Mean error: last 12 months' average", "平均误差:近12个月平均"),
     "coverage80": ("Actual within the 80% interval", "实际落在80%区间内"),
     "coverage95": ("Actual within the 95% interval", "实际落在95%区间内"),
+    # CRM desk and lost contacts (issue 17 items 4-5)
+    "desk_list.delivery_callback": ("Delivery callback", "交车回访"),
+    "desk_list.service_reminder": ("Service reminder", "保养提醒"),
+    "desk_list.dormant_activation": ("Dormant activation", "休眠客户激活"),
+    "desk_list.lead_follow_up": ("Lead follow-up", "线索跟进"),
+    "lost_reason.invalid_phone": ("Invalid phone", "号码无效"),
+    "lost_reason.wrong_number": ("Wrong or void number", "空号或错号"),
+    "lost_reason.no_answer": ("Never answers", "持续无人接听"),
+    "desk_coverage.callback_attempted": ("Callback attempted", "已拨打回访"),
+    "desk_coverage.callback_reached": ("Callback reached", "回访已接通"),
+    "desk_coverage.interviewed": ("Delivery interview answered", "已完成交车面访"),
+    "call_attempts": ("Call attempts", "拨打次数"),
+    "customers_called": ("Customers called", "拨打客户数"),
+    "customers_reached": ("Customers reached", "接通客户数"),
+    "reach_rate": ("Reach rate", "接通率"),
+    "calls_reached": ("Calls reached", "接通次数"),
+    "calls_converted": ("Converted", "转化数"),
+    "call_conversion_rate": ("Conversion of reached calls", "接通后转化率"),
+    "desk_staff": ("Called by", "拨打人"),
+    "deliveries_judged": ("Deliveries", "交车数"),
+    "deliveries_covered": ("Within the limit", "时限内完成"),
+    "coverage_share": ("Coverage", "覆盖率"),
+    "limit_days": ("Limit (days)", "时限(天)"),
+    "lost_customers": ("Customers", "客户数"),
+    "lost_customer_share": ("Share of customers", "占客户比例"),
+    "lost_owners": ("Owners", "车主数"),
+    "lost_owner_share": ("Share of owners (the base)", "占基盘车主比例"),
+    "lost_reason": ("Why", "原因"),
+    "failed_attempts": ("Failed attempts", "失败次数"),
+    "last_attempt": ("Last attempt", "最近拨打"),
+    "last_reached": ("Last reached", "最近接通"),
 }
 
 
@@ -1059,6 +1090,28 @@ TEXT: dict[str, dict[str, str]] = {
         "ends {first} to {last}, against what happened the following month. Mean absolute "
         "error in units a month, beside two simple rules; and how often the actual fell inside "
         "the intervals.",
+        # CRM desk and lost contacts (issue 17 items 4-5)
+        "contact_section": "The CRM desk's calls and lost contacts",
+        "desk_work_note": "Calls of the CRM and DCC desk from {start} to {end} per list ({lists}), "
+        "told apart from the DMS records: a call on a lead is its follow-up, a call soon after a "
+        "delivery its callback, a call to an owner seen within the year a service reminder, any "
+        "other a dormant activation. Converted: the lead visited, or the customer came for "
+        "service, within {days} days after a reached call (a callback converts nothing).",
+        "desk_owners_note": "The same per list and per staff member who called, {start} to {end}.",
+        "desk_coverage_note": "Deliveries from {start} to {end} whose limit has run out: a "
+        "callback attempted and reached within {callback} days, a delivery interview answered "
+        "within {interview} days. The deck asks for both on every delivery batch but sets no day "
+        "limits: these are the dealer's settings. The DMS keeps answered surveys only, so a "
+        "survey response rate cannot be shown.",
+        "lost_contacts_note": "Lost-contact screening on {as_of}: {n} customers cannot be reached "
+        "({share} of the customers, {owner_share} of the owners): an invalid phone in the DMS, a "
+        "wrong or void number since they were last reached, or {streak} unanswered calls in a "
+        "row over at least {days} days. A customer not called since the number stopped working "
+        "cannot be seen here: the true share is higher.",
+        "recontact_note": "Re-contact list (find a new number at the next visit, through the "
+        "consultant who sold the car, or by message): the first {shown} of {n}, the strongest "
+        "reason first.",
+        "desk_staff_unknown": "not recorded",
     },
     "zh": {
         "table_more_rows": "… 另有 {n} 行未显示",
@@ -1374,6 +1427,21 @@ TEXT: dict[str, dict[str, str]] = {
         "(按阶段和时长的在途模型),含80%和95%区间。",
         "fn_backtest_note": "预测的历史表现:同一模型在 {first} 至 {last} 的 {n} 个月末分别预测下月,"
         "与实际对比。平均绝对误差(每月台数)与两种简单方法对比;以及实际落在区间内的比例。",
+        # CRM desk and lost contacts (issue 17 items 4-5)
+        "contact_section": "CRM部门呼叫工作与失联客户",
+        "desk_work_note": "{start} 至 {end} CRM与DCC的拨打记录,按名单类型({lists})区分,"
+        "依据DMS记录判断:带线索的电话为线索跟进,交车后不久的电话为交车回访,一年内来过店的车主为保养提醒,"
+        "其余为休眠客户激活。转化:接通后 {days} 天内线索到店或客户回厂保养(交车回访不计转化)。",
+        "desk_owners_note": "同上,按名单类型和拨打人,{start} 至 {end}。",
+        "desk_coverage_note": "{start} 至 {end} 已过时限的交车:{callback} 天内拨打并接通回访,"
+        "{interview} 天内完成交车面访。培训材料要求每批交车都做,但未规定天数:此处为经销店的设定。"
+        "DMS只保存已回答的问卷,因此无法计算问卷回复率。",
+        "lost_contacts_note": "{as_of} 失联筛选:{n} 位客户无法联系(占客户 {share},占车主 {owner_share}):"
+        "DMS号码无效,上次接通后出现空号或错号,或连续 {streak} 次无人接听且跨度至少 {days} 天。"
+        "号码失效后尚未拨打过的客户在此看不到:实际比例更高。",
+        "recontact_note": "重新联系名单(在下次到店时、通过原销售顾问或短信获取新号码):"
+        "共 {n} 位,显示前 {shown} 位,原因最明确的在前。",
+        "desk_staff_unknown": "未记录",
     },
 }
 
