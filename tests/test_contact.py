@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from crm_analytics.actions.call_lists import call_lists
 from crm_analytics.core.config import load_params, resolve_settings
 from crm_analytics.core.schema import CALL_OUTCOMES
 from crm_analytics.data.dms import load_mapping
@@ -207,3 +208,20 @@ def test_report_view_speaks_one_language():
         shown = view["recontact"]
         assert 0 < len(shown) == min(len(section["lost"]), RECONTACT_ROWS)
         assert all("*" in p or p == "–" for p in shown.iloc[:, 1])  # phones masked
+
+
+def test_lost_owners_are_on_the_call_lists(dealer):
+    """The call lists' ``recontact`` rows are the owners the screening flags, with its rule."""
+    calls = call_lists(dealer, reasons=["recontact"], contact=True)
+    lost = ct.lost_contacts(
+        dealer,
+        no_answer_streak=PARAMS["no_answer_streak"],
+        no_answer_days=PARAMS["no_answer_days"],
+        contact=True,
+    )
+    owners = set(lost.loc[lost["owner"], "customer_id"])
+    assert owners and set(calls["customer_id"]) == owners
+    assert set(calls["reason"]) == {"recontact"} and set(calls["owner_role"]) == {"service_advisor"}
+    assert calls["detail"].str.startswith("lost contact: ").all()
+    unreachable, _ = _truth_sets(dealer)
+    assert len(owners & unreachable) / len(owners) >= 0.9

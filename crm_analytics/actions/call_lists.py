@@ -71,6 +71,7 @@ from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import ORDER_MARGIN_COLUMNS
 from crm_analytics.data.export import write_table
 from crm_analytics.data.privacy import mask_frame
+from crm_analytics.metrics.contact import lost_contacts
 from crm_analytics.metrics.lifecycle import dormant_owners
 from crm_analytics.models.clv import BaseModels, probabilistic_clv
 
@@ -104,6 +105,7 @@ REASONS: tuple[str, ...] = (
     "defeated_reactivation",
     "trade_in",
     "referral",
+    "recontact",
 )
 
 
@@ -154,6 +156,7 @@ _VALUE_SOURCES: dict[str, str] = {
     "defeated_reactivation": "mean gross margin of an order of the model of interest",
     "trade_in": "mean order gross margin + mean trade-in margin",
     "referral": "mean gross margin of a delivered order",
+    "recontact": "service margin of a year per active customer",
 }
 #: What a call of each reason succeeds at (its base rate is the probability of it).
 _SUCCESS: dict[str, str] = {
@@ -166,10 +169,11 @@ _SUCCESS: dict[str, str] = {
     "defeated_reactivation": "win-back rate of the defeat reason",
     "trade_in": "P(trades in and buys)",
     "referral": "P(refers a buyer)",
+    "recontact": "P(a new number is found)",
 }
 
 #: reasons whose value a customer-level score (CLV, expected value) replaces
-_SCORED_VALUE = ("dormant_activation", "trade_in", "referral")
+_SCORED_VALUE = ("dormant_activation", "trade_in", "referral", "recontact")
 
 _DAY = pd.Timedelta(days=1)
 #: Touchpoint kinds initiated by the dealer alone (not evidence that the customer is active).
@@ -886,6 +890,46 @@ def _referral(ctx: dict) -> pd.DataFrame:
     )
 
 
+def _recontact(ctx: dict) -> pd.DataFrame:
+    """Owners the desk cannot reach (:func:`crm_analytics.metrics.contact.lost_contacts`, with
+    the rule of ``params/lifecycle.yaml`` ``contact``): their advisor asks for a new number at
+    the next visit, or through the consultant who sold the car. Customers who own no car stay
+    on the report's re-contact list only."""
+    as_of, prm = ctx["as_of"], ctx["params"]["reasons"]["recontact"]
+    rule = config.load_params("lifecycle")["contact"]
+    lost = lost_contacts(
+        ctx["dealer"],
+        no_answer_streak=int(rule["no_answer_streak"]),
+        no_answer_days=float(rule["no_answer_days"]),
+        contact=True,
+        as_of=as_of,
+    )
+    lost = lost[lost["owner"].to_numpy(bool)]
+    if not len(lost):
+        return pd.DataFrame()
+    ids = pd.Index(lost["customer_id"])
+    clv = ctx["scores"]["clv"].reindex(ids)
+    ev = ctx["scores"]["expected_value"].reindex(ids)
+    value = clv.fillna(ev).fillna(ctx["values"]["annual_service"]).to_numpy(float)
+    source = np.where(
+        clv.notna(),
+        "after-sales CLV from scores",
+        np.where(ev.notna(), "customer value from scores", _VALUE_SOURCES["recontact"]),
+    )
+    return _items_frame(
+        customer_id=ids.to_numpy(),
+        reason="recontact",
+        ref=ids.to_numpy(),
+        due_date=as_of + float(prm["due_in_days"]) * _DAY,
+        window_days=np.nan,
+        value=value,
+        base_rate=float(prm["base_rate"]),
+        script_key=ctx["params"]["scripts"]["recontact"]["default"],
+        detail=("lost contact: " + lost["reason"].astype(str)).to_numpy(),
+        value_source=source,
+    )
+
+
 _BUILDERS = {
     "insurance_renewal": _insurance,
     "warranty_end": lambda ctx: _vehicle_window(
@@ -908,6 +952,7 @@ _BUILDERS = {
     "defeated_reactivation": _defeated,
     "trade_in": _trade_in,
     "referral": _referral,
+    "recontact": _recontact,
 }
 
 

@@ -635,7 +635,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     # CRM desk and lost contacts (issue 17 items 4-5)
     "desk_list.delivery_callback": ("Delivery callback", "交车回访"),
     "desk_list.service_reminder": ("Service reminder", "保养提醒"),
-    "desk_list.dormant_activation": ("Dormant activation", "休眠客户激活"),
+    "desk_list.dormant_activation": ("Dormant activation", "休眠激活"),
     "desk_list.lead_follow_up": ("Lead follow-up", "线索跟进"),
     "lost_reason.invalid_phone": ("Invalid phone", "号码无效"),
     "lost_reason.wrong_number": ("Wrong or void number", "空号或错号"),
@@ -663,6 +663,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "failed_attempts": ("Failed attempts", "失败次数"),
     "last_attempt": ("Last attempt", "最近拨打"),
     "last_reached": ("Last reached", "最近接通"),
+    "recontact": ("Re-contact: a new number", "失联客户重新联系"),
 }
 
 
