@@ -17,6 +17,7 @@ import pytest
 
 from crm_analytics.actions.call_lists import call_lists
 from crm_analytics.core.config import load_params, resolve_settings
+from crm_analytics.core.errors import InsufficientDataError
 from crm_analytics.core.schema import CALL_OUTCOMES
 from crm_analytics.data.dms import load_mapping
 from crm_analytics.metrics import contact as ct
@@ -225,3 +226,17 @@ def test_lost_owners_are_on_the_call_lists(dealer):
     assert calls["detail"].str.startswith("lost contact: ").all()
     unreachable, _ = _truth_sets(dealer)
     assert len(owners & unreachable) / len(owners) >= 0.9
+
+
+def test_no_calls_at_all():
+    """A DMS without call records: only invalid phones are flagged; the report section says
+    why it is missing."""
+    d = simulate_dealer(0, customers=200, years=2, seed=3)
+    tp = d.touchpoints
+    e = dataclasses.replace(d, tables={**d.tables, "touchpoints": tp[tp["kind"] != "call"]})
+    lost = ct.lost_contacts(e, contact=True)
+    assert set(lost["reason"]) <= {"invalid_phone"}
+    assert ct.call_attempts(e).empty
+    settings = resolve_settings(e.dealer_id, language="en")
+    with pytest.raises(InsufficientDataError, match="call attempts"):
+        crm_desk(e, settings, (pd.Timestamp("2025-01-01"), pd.Timestamp(e.as_of)))

@@ -217,7 +217,7 @@ def lost_contacts(
     out = out[out["reason"] != ""].drop(columns="wrong")
     out["failed_attempts"] = out["failed_attempts"].fillna(0).astype(int)
     reached = calls.loc[ok].groupby("customer_id")["at"].max()
-    out["last_reached_at"] = out["customer_id"].map(reached)
+    out["last_reached_at"] = pd.to_datetime(reached.reindex(out["customer_id"]).to_numpy())
     out["owner"] = out["customer_id"].isin(dealer.vehicles["customer_id"])
     out["reason"] = pd.Categorical(out["reason"], categories=list(LOST_REASONS), ordered=True)
     out = out.sort_values(["reason", "last_attempt_at"], ascending=[True, False])
