@@ -132,6 +132,11 @@ def test_backtest_beats_recorded_grade_and_stage_only(bt, fitted):
     assert auc["model"] > auc["stage_only"] + 0.05
     g = bt.grade_table()
     g = g[g["graded_by"] == "model"].set_index("grade")
-    assert g["ordered_30d"].iloc[0] > g.loc["C", "ordered_30d"]
+    # the grades above C together order at least 3x as often as C within 30 days (one grade
+    # alone can hold a single lead on this dealer: H had 1 lead once the CRM desk's calls
+    # were simulated, and that lead did not order)
+    top = g.drop(index=["C"])
+    top_rate = float((top["ordered_30d"] * top["n"]).sum() / top["n"].sum())
+    assert top_rate >= 3 * g.loc["C", "ordered_30d"], (top_rate, g.loc["C", "ordered_30d"])
     card = fitted.model_card(bt)
     assert "Grades" in card and "| model |" in card and "Targets" in card
