@@ -79,6 +79,8 @@ def _generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         out=args.out,
         workers=args.workers,
+        key_accounts=not args.no_key_accounts,
+        events=not args.no_events,
     )
     dt = time.perf_counter() - t0
     sys.stdout.write(f"wrote {len(index)} dealer(s) to {args.out} in {dt:.1f} s\n")
@@ -248,6 +250,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-external-lists",
         action="store_true",
         help="do not write each dealer's simulated external name lists (external_lists/<ID>/)",
+    )
+    g.add_argument(
+        "--no-key-accounts",
+        action="store_true",
+        help="do not simulate key accounts (company customers with fleets)",
+    )
+    g.add_argument(
+        "--no-events",
+        action="store_true",
+        help="do not simulate marketing events and their leads (the events table stays empty)",
     )
     g.set_defaults(func=_generate)
 

@@ -125,6 +125,18 @@ INDUSTRIES: tuple[str, ...] = (
     "real_estate",
     "self_employed",
 )
+#: Industries of company customers (key accounts / 大客户, DIGEST sections 23-24, 48); a
+#: person's industry is one of :data:`INDUSTRIES`.
+COMPANY_INDUSTRIES: tuple[str, ...] = (
+    "logistics",
+    "car_rental",
+    "public_sector",
+    "manufacturing",
+    "real_estate",
+)
+#: Dealer marketing events (DIGEST section 5: 店内活动 in the showroom, 店外活动 outside it,
+#: such as exhibitions and mall tours).
+EVENT_KINDS: tuple[str, ...] = ("in_store", "outside")
 HOBBIES: tuple[str, ...] = (
     "golf",
     "travel",
@@ -240,6 +252,8 @@ class Leads(_Base):
     # the dealer's first response (call or message) to the lead; the creation time for leads
     # created at a dealer contact, empty while an inbound lead awaits its first response
     first_response_at: Series[pd.Timestamp] = _time(nullable=True)
+    # the dealer's marketing event that produced the lead (events.event_id), if any
+    event_id: Series[str] = pa.Field(nullable=True)
 
 
 class Touchpoints(_Base):
@@ -364,6 +378,18 @@ class Complaints(_Base):
     staff_id: Series[str] = pa.Field(nullable=True)
 
 
+class Events(_Base):
+    """A dealer marketing event: in the showroom (in_store) or outside it (exhibition, mall
+    tour); its leads carry its ``event_id``."""
+
+    event_id: Series[str] = pa.Field(unique=True)
+    kind: Series[str] = pa.Field(isin=EVENT_KINDS)
+    name: Series[str] = pa.Field(nullable=True)
+    start: Series[pd.Timestamp] = _time()
+    end: Series[pd.Timestamp] = _time()
+    cost: Series[float] = _money(nullable=True)
+
+
 #: table name -> (model, primary key or None)
 TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
     "staff": (Staff, "staff_id"),
@@ -378,6 +404,7 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
     "visitor_log": (VisitorLog, "entry_id"),
     "channel_costs": (ChannelCosts, None),
     "complaints": (Complaints, "complaint_id"),
+    "events": (Events, "event_id"),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 

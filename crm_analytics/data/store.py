@@ -607,6 +607,20 @@ def _read_parquet(con: duckdb.DuckDBPyConnection, path: Path, what: str) -> pd.D
         ) from err
 
 
+def _add_optional_columns(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the nullable canonical columns it lacks added empty: a store written
+    before a column existed (``leads.event_id``) still loads. A table without a file (the
+    ``events`` of an older store) is empty already (see :func:`load_dealer`)."""
+    nullable = column_nullable(table)
+    missing = [c for c in columns(table) if c not in frame.columns and nullable.get(c, False)]
+    if not missing:
+        return frame
+    empty = empty_frame(table)
+    return frame.assign(
+        **{c: pd.Series(pd.NA, index=frame.index, dtype=empty[c].dtype) for c in missing}
+    )
+
+
 def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
     """The dealers index of a network store (one row per dealer, sorted by ``dealer_id``).
 
@@ -702,7 +716,8 @@ def load_dealer(
         for table in TABLE_NAMES:
             path = root / table / part / PART_FILE
             if path.is_file():
-                tables[table] = _read_parquet(con, path, f"dealer {dealer_id!r} table {table!r}")
+                frame = _read_parquet(con, path, f"dealer {dealer_id!r} table {table!r}")
+                tables[table] = _add_optional_columns(table, frame)
                 sources[table] = str(path)
         truth_frames: dict[str, pd.DataFrame] = {}
         truth_root = root / "truth"

@@ -42,6 +42,7 @@ REPORT_COLUMNS = ["table", "column", "rule", "count", "examples"]
 FOREIGN_KEYS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("vehicles", "customer_id", "customers", "customer_id", False),
     ("leads", "customer_id", "customers", "customer_id", False),
+    ("leads", "event_id", "events", "event_id", True),
     ("touchpoints", "customer_id", "customers", "customer_id", False),
     ("touchpoints", "lead_id", "leads", "lead_id", True),
     ("orders", "lead_id", "leads", "lead_id", False),
@@ -71,6 +72,7 @@ EVENT_TIMES: dict[str, tuple[str, ...]] = {
     "visitor_log": ("at",),
     "channel_costs": ("month",),
     "complaints": ("opened_at", "first_response_at", "resolved_at"),
+    "events": ("start",),
 }
 
 #: lead stage events that cannot precede the lead's creation
@@ -268,6 +270,8 @@ def _relation_rules(
             bad &= vals.notna()
         drop(child, bad, ccol, f"foreign_key:{parent}.{pcol}")
 
+    ev = tables["events"]
+    drop("events", (ev["end"] < ev["start"]).fillna(False), "end", "chronology:end_before_start")
     leads = tables["leads"].set_index("lead_id")
     created = leads["created_at"]
     # lead closed before it was created

@@ -196,6 +196,12 @@ class SimConfig:
         Injected defect rates.
     dealer_variation
         Spread of dealer profiles around the network's mean (0 = identical dealers).
+    key_accounts, events
+        Add key accounts (company customers with fleets, :mod:`~crm_analytics.sim.key_accounts`)
+        and marketing events with their leads (:mod:`~crm_analytics.sim.events`). Off by
+        default so that the simulator's other outputs, which tests pin, stay as they were;
+        ``crm-analytics generate`` (the sample network) turns both on. Each draws from a side
+        stream of its own and only appends rows: with both off, every table is the same.
     """
 
     n_dealers: int = 5
@@ -205,3 +211,5 @@ class SimConfig:
     as_of: str = "2026-06-30"
     defects: DefectRates = field(default_factory=DefectRates)
     dealer_variation: float = 1.0
+    key_accounts: bool = False
+    events: bool = False

@@ -35,7 +35,9 @@ from crm_analytics.sim.context import DealerContext
 from crm_analytics.sim.crm_calls import crm_calls
 from crm_analytics.sim.customers import customer_mix, customers_table, draw_customers, in_dms
 from crm_analytics.sim.defects import inject_defects, unregistered_walk_in_defects
+from crm_analytics.sim.events import simulate_events
 from crm_analytics.sim.insurance import draw_policies, policies_table, solicitations
+from crm_analytics.sim.key_accounts import append_rows, simulate_key_accounts
 from crm_analytics.sim.leads import draw_leads
 from crm_analytics.sim.orders import draw_orders, draw_owners, orders_table, vehicles_table
 from crm_analytics.sim.showroom import (
@@ -94,6 +96,16 @@ def simulate_dealer_tables(
         "channel_costs": channel_costs(ctx, lead_tab),
     }
     tables["complaints"], comp_truth = complaints_table(ctx, owners, comp, tables["customers"])
+    tables["leads"] = tables["leads"].assign(event_id=None)
+    tables["events"] = schema.empty_frame("events").assign(dealer_id=ctx.did)
+    extra_truth = {}
+    # key accounts and events: side streams 7 and 8, appended rows only (see their modules)
+    if cfg.key_accounts:
+        rows, extra_truth["key_accounts"] = simulate_key_accounts(ctx)
+        append_rows(tables, rows)
+    if cfg.events:
+        rows, extra_truth["events"] = simulate_events(ctx)
+        append_rows(tables, rows)
     for name, frame in tables.items():
         tables[name] = frame[schema.columns(name)].reset_index(drop=True)
     # the CRM/DCC desk's call attempts, drawn last on side stream 6: every other row is
@@ -105,6 +117,7 @@ def simulate_dealer_tables(
     unregistered_walk_in_defects(truth)
     truth["complaints"] = comp_truth
     truth.update(call_truth)  # contact (unreachable customers), calls (each attempt's list)
+    truth.update(extra_truth)
     meta = {
         "dealer_id": ctx.did,
         "name": ctx.p.name,
@@ -127,6 +140,8 @@ def simulate_dealer(
     defects: DefectRates | None = None,
     dealer_variation: float = 1.0,
     strict: bool = False,
+    key_accounts: bool = False,
+    events: bool = False,
 ) -> DealerData:
     """Simulate one dealer and return it validated, with ground truth in ``.truth``.
 
@@ -139,6 +154,8 @@ def simulate_dealer(
         See :class:`SimConfig`. ``defects=DefectRates.none()`` gives a clean dealer.
     strict
         Passed to :func:`crm_analytics.data.validation.build_dealer`.
+    key_accounts, events
+        Add key accounts and marketing events (see :class:`SimConfig`).
     """
     cfg = SimConfig(
         n_dealers=index + 1,
@@ -148,6 +165,8 @@ def simulate_dealer(
         as_of=as_of,
         defects=defects if defects is not None else DefectRates(),
         dealer_variation=dealer_variation,
+        key_accounts=key_accounts,
+        events=events,
     )
     meta, tables, truth = simulate_dealer_tables(cfg, index)
     return build_dealer(tables, strict=strict, truth=truth, **meta)
@@ -172,6 +191,8 @@ def simulate_network(
     defects: DefectRates | None = None,
     dealer_variation: float = 1.0,
     workers: int | None = None,
+    key_accounts: bool = False,
+    events: bool = False,
 ) -> pd.DataFrame:
     """Simulate a dealer network and write it as the Parquet network store at ``out``.
 
@@ -187,6 +208,9 @@ def simulate_network(
         started with *spawn*, so a script (not a notebook or the console) must make this call
         under ``if __name__ == "__main__":``, as Python's multiprocessing requires, or pass
         ``workers=1``.
+    key_accounts, events
+        Add key accounts and marketing events (see :class:`SimConfig`; off by default,
+        on in ``crm-analytics generate``).
 
     Returns
     -------
@@ -205,6 +229,8 @@ def simulate_network(
         as_of=as_of,
         defects=defects if defects is not None else DefectRates(),
         dealer_variation=dealer_variation,
+        key_accounts=key_accounts,
+        events=events,
     )
     out = str(Path(out))
     Path(out).mkdir(parents=True, exist_ok=True)
