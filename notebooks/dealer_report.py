@@ -30,6 +30,7 @@ from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_accounts as va
 from crm_analytics.report import views_contact as vc
 from crm_analytics.report import views_lists as vl
 from crm_analytics.report import views_report as vr
@@ -64,10 +65,10 @@ if notes:
     out.show_text(notes)
 if mask_personal_data:
     out.show_text(t("masked", L), muted=True)
+toc = list(sec.SECTIONS)
+toc.insert([a for a, _ in toc].index("media") + 1, va.SECTION)  # key accounts, events
 out.show(
-    out.contents(
-        [(a, t(k, L, as_of=fmt_date(dealer.as_of))) for a, k in sec.SECTIONS], t("contents", L)
-    )
+    out.contents([(a, t(k, L, as_of=fmt_date(dealer.as_of))) for a, k in toc], t("contents", L))
 )
 
 # %%
@@ -344,6 +345,23 @@ for name, key in (("media_by_channel", "channel"), ("media_by_model", "model")):
 if not sec.show_missing(analysis, "consultants", L):
     out.show_heading(t("consultants", L), 3)
     out.show_table(vr.consultants_view(S["consultants"], L))
+
+# %%
+# Key accounts (companies with fleets) and marketing events with their leads, visits and orders.
+va.show_accounts_section(L, dealer.as_of)
+view = va.key_accounts_view(analysis, L)
+out.show_heading(t("ka_accounts", L), 3)
+out.show_text(view["note"], muted=True)
+if "table" in view:
+    out.show_table(view["table"])
+    out.show_text(view["total"])
+view = va.events_view(analysis, L)
+out.show_heading(t("ev_heading", L), 3)
+out.show_text(view["note"], muted=True)
+if "table" in view:
+    out.show_table(view["by_kind"])
+    out.show_text(view["table_note"], muted=True)
+    out.show_table(view["table"])
 
 # %%
 sec.show_section("lists", L, dealer.as_of)

@@ -55,7 +55,7 @@ def test_generated_rows_are_valid(dealer):
     """Every appended row passes the canonical schema and cross-table rules."""
     assert dealer.quarantine.empty, dealer.quarantine.groupby(["table", "rule"]).size()
     truth = dealer.truth["key_accounts"]
-    assert 3 <= len(truth) <= 5
+    assert 2 <= len(truth) <= 11
     assert (truth["vehicles"] >= 4).all() and (truth["fleet_orders"] >= 2).all()
     per = dealer.vehicles.groupby("customer_id").size()
     others = per.drop(truth["customer_id"], errors="ignore")
@@ -89,7 +89,8 @@ def test_key_accounts_against_truth(dealer):
     assert (a["service_visits"] <= truth["service_visits"]).all()
     live = dealer.orders[dealer.orders["status"] != "cancelled"]
     assert a["sales_share"].sum() == pytest.approx(a["orders"].sum() / len(live))
-    assert a["revenue"].gt(0).all() and a["last_contact"].le(dealer.as_of).all()
+    assert a["revenue"].gt(0).all()
+    assert a["last_contact"].lt(dealer.as_of + pd.Timedelta(days=1)).all()
 
 
 def test_events_against_truth(dealer):

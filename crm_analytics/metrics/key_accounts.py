@@ -71,7 +71,8 @@ def key_accounts(
     customers, vehicles, orders, service_visits, touchpoints
         The dealer's tables.
     as_of
-        The data date (the service window ends there).
+        The data date (the service window ends there; a date without a time of day
+        includes that day).
     min_vehicles, min_orders
         A customer with at least this many vehicles, or at least this many orders (cancelled
         ones not counted), is a key account.
@@ -93,6 +94,8 @@ def key_accounts(
     _need(customers, "customers", ("customer_id", "name"))
     _need(orders, "orders", ("customer_id", "status", "price", *ORDER_MARGIN_COLUMNS))
     as_of = pd.Timestamp(as_of)
+    # a data date without a time of day covers that whole day (as the validation's as-of rule)
+    end = as_of + pd.Timedelta(days=1) if as_of == as_of.normalize() else as_of
     live = orders[orders["status"] != "cancelled"]
     n_veh = vehicles.groupby("customer_id").size()
     n_ord = live.groupby("customer_id").size()
@@ -107,7 +110,7 @@ def key_accounts(
     sv = service_visits[
         service_visits["customer_id"].isin(ids)
         & (service_visits["at"] > since)
-        & (service_visits["at"] <= as_of)
+        & (service_visits["at"] < end)
     ]
     last = pd.concat(
         [
@@ -116,7 +119,7 @@ def key_accounts(
             service_visits.loc[service_visits["customer_id"].isin(ids), ["customer_id", "at"]],
         ]
     )
-    last = last[last["at"] <= as_of].groupby("customer_id")["at"].max()
+    last = last[last["at"] < end].groupby("customer_id")["at"].max()
     out = pd.DataFrame(
         {
             "customer_id": ids,

@@ -34,6 +34,7 @@ from crm_analytics.metrics import (
     attribution,
     complaints,
     funnel,
+    key_accounts,
     lifecycle,
     pacing,
     penetration,
@@ -456,6 +457,37 @@ def external_lists(dealer: DealerData, settings: Settings) -> dict[str, Any]:
     }
 
 
+def _key_accounts(dealer: DealerData, settings: Settings) -> pd.DataFrame:
+    """The key accounts found in the data (``params/lifecycle.yaml`` ``key_accounts``),
+    unmasked (masking is the view's job)."""
+    raw = dict(settings.section("lifecycle").get("key_accounts") or {})
+    return key_accounts.key_accounts(
+        dealer.customers,
+        dealer.vehicles,
+        dealer.orders,
+        dealer.service_visits,
+        dealer.touchpoints,
+        as_of=dealer.as_of,
+        min_vehicles=int(raw.get("min_vehicles", 3)),
+        min_orders=int(raw.get("min_orders", 3)),
+        service_months=int(raw.get("service_months", 12)),
+    ).assign(service_months=int(raw.get("service_months", 12)))
+
+
+def _events(dealer: DealerData, settings: Settings) -> pd.DataFrame:
+    """Each marketing event's leads, visits and orders within the follow-up window
+    (``params/lifecycle.yaml`` ``events``)."""
+    raw = dict(settings.section("lifecycle").get("events") or {})
+    return key_accounts.event_results(
+        dealer.events,
+        dealer.leads,
+        dealer.touchpoints,
+        dealer.orders,
+        as_of=dealer.as_of,
+        follow_up_days=int(raw.get("follow_up_days", 90)),
+    ).assign(follow_up_days=int(raw.get("follow_up_days", 90)))
+
+
 def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:
     """Profit per line with the what-if gain at the line's target penetration (when it has one)."""
     profit = penetration.profit_decomposition(dealer, period=period)
@@ -523,6 +555,9 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
             "penetration_by_" + by,
             lambda by=by: penetration.penetration_by(dealer, by, period=(start, end)),
         )
+    # key accounts and marketing events (issue 17; DIGEST sections 5, 23-24, 48)
+    _section(out, notes, "key_accounts", lambda: _key_accounts(dealer, analysis.settings))
+    _section(out, notes, "events", lambda: _events(dealer, analysis.settings))
     _section(
         out,
         notes,

@@ -664,6 +664,36 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "last_attempt": ("Last attempt", "最近拨打"),
     "last_reached": ("Last reached", "最近接通"),
     "recontact": ("Re-contact: a new number", "失联客户重新联系"),
+    # key accounts and events (issue 17)
+    "ka_industry": ("Industry", "行业"),
+    "ka_phone": ("Phone", "电话"),
+    "ka_vehicles": ("Vehicles", "车辆数"),
+    "ka_orders": ("Orders", "订单数"),
+    "ka_revenue": ("Sales value", "销售额"),
+    "ka_margin": ("Gross margin", "毛利"),
+    "ka_finance": ("Finance", "金融渗透率"),
+    "ka_insurance": ("Insurance", "保险渗透率"),
+    "ka_extended_warranty": ("Extended warranty", "延保渗透率"),
+    "ka_accessories": ("Accessories", "精品渗透率"),
+    "ka_service_visits": ("Service visits", "进厂次数"),
+    "ka_last_contact": ("Last contact", "最近接触"),
+    "ka_sales_share": ("Share of the dealer's orders", "占本店订单"),
+    "industry.logistics": ("logistics", "物流"),
+    "industry.car_rental": ("car rental", "汽车租赁"),
+    "ev_events": ("Events", "活动场次"),
+    "ev_kind": ("Kind", "活动类型"),
+    "ev_dates": ("Dates", "日期"),
+    "ev_cost": ("Event cost", "活动费用"),
+    "ev_leads": ("Leads", "线索"),
+    "ev_visits": ("Showroom visits", "到店"),
+    "ev_orders": ("Orders", "订单"),
+    "ev_cost_per_lead": ("Cost per lead", "单条线索成本"),
+    "ev_cost_per_order": ("Cost per order", "单台订单成本"),
+    "ev_complete": ("Follow-up complete", "跟进期已满"),
+    "event.in_store": ("In-store event", "店内活动"),
+    "event.outside": ("Outside event", "店外活动"),
+    "ev.yes": ("yes", "是"),
+    "ev.no": ("not yet", "未满"),
 }
 
 
@@ -1113,6 +1143,23 @@ TEXT: dict[str, dict[str, str]] = {
         "consultant who sold the car, or by message): the first {shown} of {n}, the strongest "
         "reason first.",
         "desk_staff_unknown": "not recorded",
+        # key accounts and events (issue 17)
+        "ka_section": "Key accounts and marketing events",
+        "ka_accounts": "Key accounts",
+        "ka_note": "Key accounts are the customers with at least {vehicles} vehicles or at "
+        "least {orders} orders in the data ({start} to {end}); service visits are counted "
+        "over the {months} months to {end}, value-added take-up is the share of the account's "
+        "orders, and the share is of all the dealer's orders over the data.",
+        "ka_none": "No customer reaches these thresholds.",
+        "ka_total": "{n} key accounts own {vehicles} vehicles and placed {share} of the "
+        "dealer's orders.",
+        "ev_heading": "Marketing events",
+        "ev_note": "{n} in-store and outside events from {start} to {end}. An event's leads "
+        "are those it produced; its showroom visits and orders are those of its leads within "
+        "{days} days of its end (counted to {as_of}; an event whose window is not over can "
+        "still gain).",
+        "ev_none": "No marketing event is recorded in the data.",
+        "ev_table_note": "The latest {n} events.",
     },
     "zh": {
         "table_more_rows": "… 另有 {n} 行未显示",
@@ -1443,6 +1490,20 @@ TEXT: dict[str, dict[str, str]] = {
         "recontact_note": "重新联系名单(在下次到店时、通过原销售顾问或短信获取新号码):"
         "共 {n} 位,显示前 {shown} 位,原因最明确的在前。",
         "desk_staff_unknown": "未记录",
+        # key accounts and events (issue 17)
+        "ka_section": "大客户与市场活动",
+        "ka_accounts": "大客户",
+        "ka_note": "大客户为数据中({start} 至 {end})拥有至少 {vehicles} 台车或至少 {orders} "
+        "张订单的客户;进厂次数统计截至 {end} 的近 {months} 个月,增值业务渗透率按该客户的订单计算,"
+        "占比为占本店全部订单的比例。",
+        "ka_none": "没有客户达到上述标准。",
+        "ka_total": "{n} 家大客户共拥有 {vehicles} 台车,占本店订单的 {share}。",
+        "ev_heading": "市场活动",
+        "ev_note": "{start} 至 {end} 共 {n} 场店内及店外活动。活动线索为该活动产生的线索;"
+        "到店和订单为这些线索在活动结束后 {days} 天内的到店和订单(统计至 {as_of};"
+        "跟进期未满的活动数字仍可能增加)。",
+        "ev_none": "数据中没有市场活动记录。",
+        "ev_table_note": "最近 {n} 场活动。",
     },
 }
 

@@ -9,7 +9,7 @@ leads ``<D>-LK...``, orders ``<D>-OK...``, touchpoints ``<D>-TK...``, repair ord
 (:attr:`SimConfig.key_accounts` false) every table is the same as before, and turning it on
 only adds rows.
 
-Each account is a company (logistics, car rental, public sector, manufacturing, real
+A dealer has about one account per 700 customers (2 to 11). Each account is a company (logistics, car rental, public sector, manufacturing, real
 estate) that places 2 to 4 fleet orders between the window's start and ``as_of``; a fleet
 order is one lead (won) and one ``orders`` row per vehicle (each with its VIN, delivery and
 value-added items), a showroom visit and an order touch, and each delivered vehicle comes to
@@ -188,7 +188,8 @@ def append_rows(tables: dict[str, pd.DataFrame], new: dict[str, pd.DataFrame]) -
 
 def _accounts(ctx: DealerContext, rng: np.random.Generator) -> pd.DataFrame:
     """The companies: name, industry, phone, first order day and number of fleet orders."""
-    n = int(rng.integers(3, 6))
+    # about one account per 700 customers (at least 2, at most one per name head)
+    n = int(np.clip(round(ctx.p.n_customers / 700), 2, len(_NAME_HEADS)))
     industry = rng.choice(COMPANY_INDUSTRIES, size=n)
     heads = rng.choice(len(_NAME_HEADS), size=n, replace=False)
     span = (ctx.as_of - ctx.start) / DAY
