@@ -170,3 +170,14 @@ def test_dms_export_round_trip(dealer, tmp_path):
     assert (back.events["kind"] == dealer.events["kind"]).all()
     assert back.leads["event_id"].notna().sum() == dealer.leads["event_id"].notna().sum()
     assert "events" in TABLES
+
+
+def test_a_dealer_without_key_accounts_or_events():
+    """With both features off the metrics return no rows (and no error)."""
+    d = simulate_dealer(0, customers=300, years=2, seed=5)
+    acc = ka.key_accounts(
+        d.customers, d.vehicles, d.orders, d.service_visits, d.touchpoints, as_of=d.as_of
+    )
+    assert acc.empty and "sales_share" in acc.columns
+    ev = ka.event_results(d.events, d.leads, d.touchpoints, d.orders, as_of=d.as_of)
+    assert ev.empty and {"leads", "cost_per_order", "complete"} <= set(ev.columns)

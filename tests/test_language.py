@@ -39,7 +39,17 @@ def store(tmp_path_factory):
     from crm_analytics.sim import simulate_network
 
     root = tmp_path_factory.mktemp("store")
-    simulate_network(n_dealers=3, customers_per_dealer=400, years=3, seed=11, out=root, workers=2)
+    # with key accounts and events, as the sample network (crm-analytics generate) has them
+    simulate_network(
+        n_dealers=3,
+        customers_per_dealer=400,
+        years=3,
+        seed=11,
+        out=root,
+        workers=2,
+        key_accounts=True,
+        events=True,
+    )
     return root
 
 
@@ -414,3 +424,25 @@ def test_coaching_plan_is_reviewed_and_the_next_one_proposed(runs, lang):
         assert len(s.action_plan) == len(plan["coaching"]) > 0
         assert {x["round"] for x in s.action_plan} == {a.dealer.as_of.date().isoformat()}
         assert all(x["status"] == "open" and x["due"] > x["round"] for x in s.action_plan)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_key_accounts_and_events_are_shown(runs, lang):
+    """The key accounts and events section (after media, in the contents) names every key
+    account of the simulator's truth and states the number of events."""
+    from crm_analytics.report.views_accounts import SECTION
+
+    for did in DEALERS:
+        a = load_analysis(runs[lang] / did / "analysis.pkl")
+        body = _body(runs[lang] / did / "report.html")
+        anchor = SECTION[0]
+        assert f'id="{anchor}"' in body and f'href="#{anchor}"' in body
+        start = body.index(f'id="{anchor}"')
+        section = re.sub(r"\s+", " ", _visible(body[start : body.index('id="lists"')]))
+        for name in a.dealer.truth["key_accounts"]["name"]:
+            assert name in section, (did, lang, name)
+        n = len(a.dealer.events)
+        assert (
+            n > 0 and t("ev_note", lang, n=n, start="x", end="y", days=90, as_of="z")[:2] in section
+        )
+        assert f"{n} " in section

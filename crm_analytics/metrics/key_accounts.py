@@ -178,6 +178,14 @@ def event_results(
     _need(leads, "leads", ("lead_id", "event_id", "created_at"))
     as_of = pd.Timestamp(as_of)
     ev = events.sort_values(["start", "event_id"], kind="stable").reset_index(drop=True)
+    if ev.empty:  # no events recorded: no rows (the columns as for a dealer with events)
+        ints = ["leads", "visits", "orders", "delivered"]
+        floats = ["visit_rate", "order_rate", "cost_per_lead", "cost_per_order"]
+        return ev[["event_id", "kind", "name", "start", "end", "cost"]].assign(
+            **{c: pd.Series(dtype=int) for c in ints},
+            **{c: pd.Series(dtype=float) for c in floats},
+            complete=pd.Series(dtype=bool),
+        )
     window_end = ev.set_index("event_id")["end"] + pd.Timedelta(days=follow_up_days)
     lead_ev = leads.loc[leads["event_id"].notna(), ["lead_id", "event_id", "created_at"]]
     lead_ev = lead_ev[lead_ev["event_id"].isin(ev["event_id"])]

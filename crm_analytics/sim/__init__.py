@@ -27,6 +27,10 @@ order on each dealer's random stream by :func:`simulate_dealer_tables`:
 ``crm_calls``
     The CRM/DCC desk's call attempts (touchpoints of kind ``call``) on its lists, and the
     truth of the unreachable customers (side stream 6, after the other tables).
+``key_accounts``, ``events``
+    Optional (:class:`SimConfig` ``key_accounts``, ``events``; on in ``crm-analytics
+    generate``): company customers with fleets, and marketing events with their leads, each
+    on a side stream of its own and appended after the other stages, with their truth.
 ``truth``
     The ground-truth frames and the oracles (:func:`true_churn_probability`).
 
