@@ -59,8 +59,14 @@ def test_every_notebook_runs_as_in_the_lab(tmp_path):
     assert len(sources) >= 10
     work = tmp_path / "notebooks"
     work.mkdir()
-    simulate_network(
-        n_dealers=3, customers_per_dealer=400, years=3, seed=5, out=tmp_path / "data" / "sample"
+    simulate_network(  # with key accounts and events, as `crm-analytics generate` writes it
+        n_dealers=3,
+        customers_per_dealer=400,
+        years=3,
+        seed=5,
+        out=tmp_path / "data" / "sample",
+        key_accounts=True,
+        events=True,
     )
     for p in sources:
         nbformat.write(read_notebook(p), work / f"{p.stem}.ipynb")

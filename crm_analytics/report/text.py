@@ -694,6 +694,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "event.outside": ("Outside event", "店外活动"),
     "ev.yes": ("yes", "是"),
     "ev.no": ("not yet", "未满"),
+    "table.events": ("Marketing events", "市场活动"),
 }
 
 

@@ -275,6 +275,113 @@ def _service(ctx: DealerContext, rng: np.random.Generator, veh: pd.DataFrame) ->
     return sv.reset_index(drop=True)
 
 
+def _touches(
+    ctx: DealerContext, rng: np.random.Generator, fo: pd.DataFrame, orders: pd.DataFrame
+) -> pd.DataFrame:
+    """Touchpoints of the fleet orders: a showroom visit, the order, the delivery."""
+    d = ctx.did
+    visit_at = fo["lead_at"] + pd.to_timedelta(rng.uniform(2, 8, len(fo)), "D")
+    visit_at = visit_at.where(visit_at < fo["ordered_at"], fo["ordered_at"] - pd.Timedelta(hours=2))
+    delivered_leads = orders.groupby("lead_id")["delivered_at"].min()
+    tp = pd.concat(
+        [
+            pd.DataFrame({"lead_id": fo["lead_id"], "kind": "visit", "at": visit_at}),
+            pd.DataFrame({"lead_id": fo["lead_id"], "kind": "order", "at": fo["ordered_at"]}),
+            pd.DataFrame(
+                {
+                    "lead_id": delivered_leads.index,
+                    "kind": "delivery",
+                    "at": delivered_leads.to_numpy(),
+                }
+            ).dropna(),
+        ],
+        ignore_index=True,
+    )
+    tp = tp.merge(fo[["lead_id", "customer_id", "consultant_id"]], on="lead_id")
+    tp = tp.sort_values(["at", "lead_id"], kind="stable").reset_index(drop=True)
+    touches = pd.DataFrame(
+        {
+            "dealer_id": d,
+            "touch_id": make_ids(f"{d}-TK", len(tp), width=6),
+            "customer_id": tp["customer_id"],
+            "lead_id": tp["lead_id"],
+            "kind": tp["kind"],
+            "channel": None,
+            "at": tp["at"],
+            "outcome": None,
+            "dwell_minutes": np.where(
+                tp["kind"] == "visit", np.round(rng.uniform(40, 120, len(tp))), np.nan
+            ),
+            "staff_id": tp["consultant_id"],
+        }
+    )
+    return touches
+
+
+def _visitor_log(
+    ctx: DealerContext,
+    rng: np.random.Generator,
+    acc: pd.DataFrame,
+    touches: pd.DataFrame,
+    sv: pd.DataFrame,
+) -> pd.DataFrame:
+    """Front-desk entries of the accounts' visits, deliveries and service visits (the
+    account's contact person's name and the company phone)."""
+    d = ctx.did
+    contact = dict(zip(acc["customer_id"], acc["contact"], strict=True))
+    phone = dict(zip(acc["customer_id"], acc["phone"], strict=True))
+    arrivals = pd.concat(
+        [
+            touches.loc[
+                touches["kind"].isin(["visit", "delivery"]),
+                ["customer_id", "at", "kind", "staff_id"],
+            ],
+            sv[["customer_id", "at"]].assign(kind="service", staff_id=sv["advisor_id"]),
+        ],
+        ignore_index=True,
+    ).sort_values(["at", "customer_id"], kind="stable")
+    vlog = pd.DataFrame(
+        {
+            "dealer_id": d,
+            "entry_id": make_ids(f"{d}-VK", len(arrivals), width=6),
+            "at": arrivals["at"].to_numpy("datetime64[s]")
+            - days(rng.uniform(0, 10, len(arrivals)) / 1440),
+            "name": arrivals["customer_id"].map(contact).to_numpy(),
+            "phone": arrivals["customer_id"].map(phone).to_numpy(),
+            "party_size": rng.integers(1, 4, len(arrivals)),
+            "reason": arrivals["kind"]
+            .map({"visit": "sales", "delivery": "delivery", "service": "service"})
+            .to_numpy(),
+            "staff_id": arrivals["staff_id"].to_numpy(),
+        }
+    )
+    return vlog
+
+
+def _truth(
+    acc: pd.DataFrame,
+    fo: pd.DataFrame,
+    orders: pd.DataFrame,
+    veh: pd.DataFrame,
+    sv: pd.DataFrame,
+) -> pd.DataFrame:
+    """One row per key account: fleet orders, orders, vehicles and service visits at as_of."""
+    truth = acc[["customer_id", "name", "industry"]].copy()
+    truth["fleet_orders"] = (
+        truth["customer_id"].map(fo.groupby("customer_id").size()).fillna(0).astype(int)
+    )
+    truth["orders"] = (
+        truth["customer_id"].map(orders.groupby("customer_id").size()).fillna(0).astype(int)
+    )
+    truth["vehicles"] = (
+        truth["customer_id"].map(veh.groupby("customer_id").size()).fillna(0).astype(int)
+    )
+    truth["service_visits"] = (
+        truth["customer_id"].map(sv.groupby("customer_id").size()).fillna(0).astype(int)
+    )
+    return truth
+
+
 def simulate_key_accounts(
     ctx: DealerContext,
 ) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
@@ -352,82 +459,10 @@ def simulate_key_accounts(
             "event_id": None,
         }
     )
-    visit_at = fo["lead_at"] + pd.to_timedelta(rng.uniform(2, 8, len(fo)), "D")
-    visit_at = visit_at.where(visit_at < fo["ordered_at"], fo["ordered_at"] - pd.Timedelta(hours=2))
-    delivered_leads = orders.groupby("lead_id")["delivered_at"].min()
-    tp = pd.concat(
-        [
-            pd.DataFrame({"lead_id": fo["lead_id"], "kind": "visit", "at": visit_at}),
-            pd.DataFrame({"lead_id": fo["lead_id"], "kind": "order", "at": fo["ordered_at"]}),
-            pd.DataFrame(
-                {
-                    "lead_id": delivered_leads.index,
-                    "kind": "delivery",
-                    "at": delivered_leads.to_numpy(),
-                }
-            ).dropna(),
-        ],
-        ignore_index=True,
-    )
-    tp = tp.merge(fo[["lead_id", "customer_id", "consultant_id"]], on="lead_id")
-    tp = tp.sort_values(["at", "lead_id"], kind="stable").reset_index(drop=True)
-    touches = pd.DataFrame(
-        {
-            "dealer_id": d,
-            "touch_id": make_ids(f"{d}-TK", len(tp), width=6),
-            "customer_id": tp["customer_id"],
-            "lead_id": tp["lead_id"],
-            "kind": tp["kind"],
-            "channel": None,
-            "at": tp["at"],
-            "outcome": None,
-            "dwell_minutes": np.where(
-                tp["kind"] == "visit", np.round(rng.uniform(40, 120, len(tp))), np.nan
-            ),
-            "staff_id": tp["consultant_id"],
-        }
-    )
+    touches = _touches(ctx, rng, fo, orders)
     sv = _service(ctx, rng, veh)
-    contact = dict(zip(acc["customer_id"], acc["contact"], strict=True))
-    phone = dict(zip(acc["customer_id"], acc["phone"], strict=True))
-    arrivals = pd.concat(
-        [
-            touches.loc[
-                touches["kind"].isin(["visit", "delivery"]),
-                ["customer_id", "at", "kind", "staff_id"],
-            ],
-            sv[["customer_id", "at"]].assign(kind="service", staff_id=sv["advisor_id"]),
-        ],
-        ignore_index=True,
-    ).sort_values(["at", "customer_id"], kind="stable")
-    vlog = pd.DataFrame(
-        {
-            "dealer_id": d,
-            "entry_id": make_ids(f"{d}-VK", len(arrivals), width=6),
-            "at": arrivals["at"].to_numpy("datetime64[s]")
-            - days(rng.uniform(0, 10, len(arrivals)) / 1440),
-            "name": arrivals["customer_id"].map(contact).to_numpy(),
-            "phone": arrivals["customer_id"].map(phone).to_numpy(),
-            "party_size": rng.integers(1, 4, len(arrivals)),
-            "reason": arrivals["kind"]
-            .map({"visit": "sales", "delivery": "delivery", "service": "service"})
-            .to_numpy(),
-            "staff_id": arrivals["staff_id"].to_numpy(),
-        }
-    )
-    truth = acc[["customer_id", "name", "industry"]].copy()
-    truth["fleet_orders"] = (
-        truth["customer_id"].map(fo.groupby("customer_id").size()).fillna(0).astype(int)
-    )
-    truth["orders"] = (
-        truth["customer_id"].map(orders.groupby("customer_id").size()).fillna(0).astype(int)
-    )
-    truth["vehicles"] = (
-        truth["customer_id"].map(veh.groupby("customer_id").size()).fillna(0).astype(int)
-    )
-    truth["service_visits"] = (
-        truth["customer_id"].map(sv.groupby("customer_id").size()).fillna(0).astype(int)
-    )
+    vlog = _visitor_log(ctx, rng, acc, touches, sv)
+    truth = _truth(acc, fo, orders, veh, sv)
     new = {
         "customers": customers,
         "vehicles": veh,
