@@ -407,6 +407,9 @@ TABLES: dict[str, tuple[type[pa.DataFrameModel], str | None]] = {
     "events": (Events, "event_id"),
 }
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+#: Nullable columns added after tables were first written: a frame without them (an older
+#: store, export or caller) gets them empty (:func:`crm_analytics.data.validation.build_dealer`).
+LATER_COLUMNS: dict[str, tuple[str, ...]] = {"leads": ("event_id",)}
 
 
 @functools.cache

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import DataValidationError, InputError
-from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
+from crm_analytics.core.schema import LATER_COLUMNS, TABLE_NAMES, TABLES, columns, empty_frame
 
 QUARANTINE_COLUMNS = ["table", "row_id", "source_row", "column", "rule", "value"]
 REPORT_COLUMNS = ["table", "column", "rule", "count", "examples"]
@@ -411,6 +411,11 @@ def build_dealer(
             frame = empty_frame(table)
         if "dealer_id" not in frame.columns:
             frame = frame.assign(dealer_id=dealer_id)
+        later = [c for c in LATER_COLUMNS.get(table, ()) if c not in frame.columns]
+        if later:  # columns added after the frame's writer: empty (see schema.LATER_COLUMNS)
+            frame = frame.assign(
+                **{c: pd.Series(pd.NA, index=frame.index, dtype=object) for c in later}
+            )
         rows_in[table] = len(frame)
         if not frame.index.is_unique:
             frame = frame.reset_index(drop=True)
