@@ -1,10 +1,16 @@
-"""Shared fixtures: small simulated dealers (seconds to build, cached per session)."""
+"""Shared fixtures: small simulated dealers (seconds to build, cached per session), and a small
+simulated network with two report runs of it, shared by the runner, language and
+interactive-notebook tests (a run executes real notebooks: a minute or more each)."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +58,169 @@ def lock_holder():
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# a small network and its report runs (session-scoped: read them, never write into them; a test
+# that changes a run works on a copy, ``shutil.copytree``)
+# ---------------------------------------------------------------------------------------------
+
+#: HTML/script in dealer D002's names in ``report_store`` (the markers tests/test_report.py
+#: checks for: escaped in every page, never raw)
+HOSTILE_DEALER = 'Evil <script>alert("dealer")</script> Motors'
+HOSTILE_STAFF = '<script>alert("staff")</script>'
+HOSTILE_CUSTOMER = '<img src=x onerror=alert("cust")>'
+
+
+@pytest.fixture(scope="session")
+def clean_report_store(tmp_path_factory) -> Path:
+    """A 3-dealer store (300 customers each, 2 years) for report runs."""
+    from crm_analytics.sim import simulate_network
+
+    root = tmp_path_factory.mktemp("clean_store")
+    simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=root, workers=1)
+    return root
+
+
+@pytest.fixture(scope="session")
+def report_store(tmp_path_factory, clean_report_store) -> Path:
+    """``clean_report_store`` with HTML/script in dealer D002's dealer, staff and customer
+    names (the same data otherwise)."""
+    from crm_analytics.data.store import (
+        list_dealers,
+        load_dealer,
+        write_dealer_tables,
+        write_dealers_index,
+    )
+
+    root = tmp_path_factory.mktemp("store") / "store"
+    shutil.copytree(clean_report_store, root)
+    d = load_dealer(root, "D002")
+    tables = {k: v.copy() for k, v in d.tables.items()}
+    tables["staff"]["name"] = HOSTILE_STAFF
+    tables["customers"]["name"] = HOSTILE_CUSTOMER
+    write_dealer_tables(root, {"dealer_id": "D002"}, tables)
+    index = list_dealers(root)
+    index.loc[index["dealer_id"] == "D002", "name"] = HOSTILE_DEALER
+    write_dealers_index(root, index)
+    return root
+
+
+#: D001's action plan of the previous coaching round, in each report language, in the shared
+#: runs' parameters (the other dealers have none; tests/test_language.py checks its review):
+#: (KPI, action, owner, status, baseline)
+COACHING_PLAN = {
+    "zh": [
+        ("finance_penetration", "交车前提供两套分期方案", "f_and_i_manager", "done", 0.4),
+        ("visit_rate", "二十四小时内邀约所有新线索", "dcc", "open", None),
+    ],
+    "en": [
+        (
+            "finance_penetration",
+            "Two finance offers at every delivery",
+            "f_and_i_manager",
+            "done",
+            0.4,
+        ),
+        ("visit_rate", "Invite every new lead within a day", "dcc", "open", None),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class CoachingPlans:
+    """``COACHING_PLAN`` (``items``) and D001's dealer file carrying it (``yaml``)."""
+
+    items: dict[str, list[tuple]]
+
+    def yaml(self, lang: str, extra: str = "") -> str:
+        """D001's dealer file with the plan in ``lang`` (``extra``: more lines before it)."""
+        lines = ["dealer_id: D001", *([extra.rstrip("\n")] if extra else []), "coaching:"]
+        for kpi, action, owner, status, baseline in self.items[lang]:
+            lines.append(
+                f"  - {{round: 2025-07-10, kpi: {kpi}, action: {action}, owner: {owner}, "
+                f"due: 2025-09-30, status: {status}, target: 0.6"
+                + (f", baseline: {baseline}}}" if baseline is not None else "}")
+            )
+        return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def coaching_plans() -> CoachingPlans:
+    return CoachingPlans(COACHING_PLAN)
+
+
+@pytest.fixture(scope="session")
+def report_params(tmp_path_factory, report_store, coaching_plans) -> Path:
+    """Parameters of ``report_store``: English, network targets; D001 in Chinese with a note
+    and the previous round's action plan (``COACHING_PLAN``)."""
+    p = tmp_path_factory.mktemp("params")
+    (p / "dealers").mkdir()
+    (p / "network.yaml").write_text(
+        f"source: {report_store}\nlanguage: en\ntargets:\n  visit_to_order_rate: 0.35\n"
+        "  finance_penetration: 0.6\n"
+    )
+    d001 = coaching_plans.yaml("zh", "language: zh\nnotes: '第二轮辅导。重点:金融渗透率。'")
+    (p / "dealers" / "D001.yaml").write_text(d001, encoding="utf-8")
+    return p
+
+
+@dataclass
+class ReportRun:
+    """A run of the report notebooks (``out``, ``summary``) and a second run of its folder
+    with nothing changed (``rerun``, ``rerun_summary``; ``rerun_stamps``: the mtimes of the
+    analyses before it)."""
+
+    out: Path
+    summary: Any
+    rerun: Path
+    rerun_summary: Any
+    rerun_stamps: dict[Path, int]
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory, report_params) -> ReportRun:
+    """A run over ``report_store`` with ``report_params``: the report, churn and action-list
+    notebooks of every dealer on a 2-process pool, and the network overview.
+
+    ``out`` is a copy of the run folder as the run left it, ``<runs>/2026-06`` (the only run in
+    ``<runs>``); the run's own folder is then run again at once (``rerun``): the network models
+    are refitted on every run and their hash covers their file's path and bytes, so a rerun
+    skips unchanged dealers only in the same folder and (pickle bytes) the same process."""
+    from crm_analytics.batch import runner
+
+    notebooks = ["dealer_report", "churn", "action_lists"]
+    run = tmp_path_factory.mktemp("run") / "2026-06"
+    kw = {"all_dealers": True, "params_dir": report_params, "progress": False}
+    summary = runner.run_report(out=run, workers=2, notebooks=notebooks, **kw)
+    out = tmp_path_factory.mktemp("runs") / "2026-06"
+    shutil.copytree(run, out)
+    stamps = {p: p.stat().st_mtime_ns for p in run.glob("*/analysis.pkl")}
+    rerun_summary = runner.run_report(out=run, workers=1, network=False, notebooks=notebooks, **kw)
+    return ReportRun(out, summary, run, rerun_summary, stamps)
+
+
+@pytest.fixture(scope="session")
+def report_run_other_languages(tmp_path_factory, clean_report_store, coaching_plans):
+    """A run of ``dealer_report`` over ``clean_report_store`` with every dealer in the other
+    language than in ``report_run`` (the network in Chinese, D001 in English); with
+    ``report_run`` each dealer's report exists in both languages."""
+    from crm_analytics.batch import runner
+
+    p = tmp_path_factory.mktemp("params_other_languages")
+    (p / "dealers").mkdir()
+    (p / "network.yaml").write_text(f"source: {clean_report_store}\nlanguage: zh\n")
+    d001 = coaching_plans.yaml("en", "language: en")
+    (p / "dealers" / "D001.yaml").write_text(d001, encoding="utf-8")
+    out = tmp_path_factory.mktemp("runs_other_languages") / "2026-06"
+    summary = runner.run_report(
+        out=out,
+        all_dealers=True,
+        params_dir=p,
+        workers=2,
+        progress=False,
+        network=False,
+        notebooks=["dealer_report"],
+    )
+    assert summary.exit_code == 0, [(r.dealer_id, r.error) for r in summary.results]
+    return out

@@ -105,9 +105,14 @@ def _html_outputs(nb) -> list[str]:
     ]
 
 
-def test_interactive_notebook_shows_the_batch_report_numbers(tmp_path, monkeypatch):
+def test_interactive_notebook_shows_the_batch_report_numbers(
+    tmp_path, monkeypatch, report_store, report_params, report_run
+):
     """dealer_report opened without a run's analysis (as in the lab) finds the run and shows
-    its headline KPIs and peer medians: every table and line equals the batch report's."""
+    its headline KPIs and peer medians: every table and line equals the batch report's.
+
+    The run is the shared ``report_run`` (tests/conftest.py, the only run of its runs folder);
+    the lab reads the run's parameter files (``CRM_ANALYTICS_PARAMS``)."""
     import papermill as pm
 
     from crm_analytics.batch import runner
@@ -115,29 +120,17 @@ def test_interactive_notebook_shows_the_batch_report_numbers(tmp_path, monkeypat
     from crm_analytics.report.analysis import load_analysis
     from crm_analytics.report.headline import load_benchmark
     from crm_analytics.report.text import t
-    from crm_analytics.sim import simulate_network
 
-    store = tmp_path / "store"
-    simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=store, workers=1)
-    run = tmp_path / "reports" / "2026-06"
-    summary = runner.run_report(
-        ["D001", "D002", "D003"],
-        out=run,
-        params_dir=ROOT / "params",
-        source=store,
-        workers=1,
-        notebooks=["dealer_report"],
-        network=False,
-        progress=False,
-    )
+    run, summary = report_run.out, report_run.summary
     assert summary.exit_code == 0, summary.results
     batch_nb = nbformat.read(run / "D001" / "dealer_report.ipynb", as_version=4)
     injected = dict(batch_nb.metadata.papermill.parameters)
     params = {k: v for k, v in injected.items() if k not in ("analysis_path", "benchmark_path")}
-    monkeypatch.setenv("CRM_ANALYTICS_RUNS", str(tmp_path / "reports"))
+    monkeypatch.setenv("CRM_ANALYTICS_RUNS", str(run.parent))
+    monkeypatch.setenv("CRM_ANALYTICS_PARAMS", str(report_params))
 
     # the API: the same metrics and peer medians as the run
-    analysis, _ = nb.open_analysis(str(store), "D001", language=params["language"])
+    analysis, _ = nb.open_analysis(str(report_store), "D001", language=params["language"])
     assert analysis.run_dir == str(run.resolve())
     assert analysis.metrics == load_analysis(run / "D001" / "analysis.pkl").metrics
     bench = nb.peer_benchmark(analysis)

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,41 +41,6 @@ RAW_MARKERS = ('<script>alert("', "<img src=x onerror")
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A 3-dealer store; dealer D002 carries HTML/script in its dealer, staff and customer names."""
-    from crm_analytics.data.store import (
-        list_dealers,
-        load_dealer,
-        write_dealer_tables,
-        write_dealers_index,
-    )
-    from crm_analytics.sim import simulate_network
-
-    root = tmp_path_factory.mktemp("store")
-    simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=root, workers=2)
-    d = load_dealer(root, "D002")
-    tables = {k: v.copy() for k, v in d.tables.items()}
-    tables["staff"]["name"] = HOSTILE_STAFF
-    tables["customers"]["name"] = HOSTILE_CUSTOMER
-    write_dealer_tables(root, {"dealer_id": "D002"}, tables)
-    index = list_dealers(root)
-    index.loc[index["dealer_id"] == "D002", "name"] = HOSTILE_DEALER
-    write_dealers_index(root, index)
-    return root
-
-
-@pytest.fixture(scope="module")
-def params_dir(tmp_path_factory, store):
-    p = tmp_path_factory.mktemp("params")
-    (p / "dealers").mkdir()
-    (p / "network.yaml").write_text(
-        f"source: {store}\nlanguage: en\ntargets:\n  visit_to_order_rate: 0.35\n  finance_penetration: 0.6\n"
-    )
-    (p / "dealers" / "D001.yaml").write_text("dealer_id: D001\nlanguage: zh\n")
-    return p
-
-
 def _htmls(out: Path) -> list[Path]:
     return sorted(out.rglob("*.html"))
 
@@ -94,10 +60,10 @@ def _assert_complete_and_escaped(out: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
-def test_params_resolve_and_merge(params_dir, store):
+def test_params_resolve_and_merge(report_params, report_store):
     from crm_analytics.core.config import target_defaults
 
-    dps = params.load_run_params(params_dir, all_dealers=True).dealers
+    dps = params.load_run_params(report_params, all_dealers=True).dealers
     assert [p.dealer_id for p in dps] == ["D001", "D002", "D003"]
     d1 = dps[0]
     assert d1.language == "zh" and dps[1].language == "en"
@@ -107,18 +73,18 @@ def test_params_resolve_and_merge(params_dir, store):
         "visit_to_order_rate": 0.35,
         "finance_penetration": 0.6,
     }
-    assert d1.source == str(Path(store).resolve()) and d1.mask_personal_data
-    dps = params.load_run_params(params_dir, dealers=["D003"], contact_lists=True).dealers
+    assert d1.source == str(Path(report_store).resolve()) and d1.mask_personal_data
+    dps = params.load_run_params(report_params, dealers=["D003"], contact_lists=True).dealers
     assert [p.dealer_id for p in dps] == ["D003"] and not dps[0].mask_personal_data
     nbp = params.notebook_parameters(dps[0])
     assert nbp["period_start"] is None and nbp["dealer_id"] == "D003"
     assert nbp["targets"]["visit_to_order_rate"] == 0.35
 
 
-def test_params_every_problem_reported_up_front(tmp_path, store):
+def test_params_every_problem_reported_up_front(tmp_path, report_store):
     (tmp_path / "dealers").mkdir()
     (tmp_path / "network.yaml").write_text(
-        f"source: {store}\nlangauge: zh\nmask_personal_data: 'yes'\n"
+        f"source: {report_store}\nlangauge: zh\nmask_personal_data: 'yes'\n"
         "targets: {visit_to_order_rate: 35, finance_penetraton: 0.5}\n"
     )
     (tmp_path / "dealers" / "D001.yaml").write_text(
@@ -142,9 +108,9 @@ def test_params_every_problem_reported_up_front(tmp_path, store):
         assert needle in msg, f"{needle!r} not reported in:\n{msg}"
 
 
-def test_all_dealers_means_the_store_and_absent_dealer_files_are_noted(tmp_path, store):
+def test_all_dealers_means_the_store_and_absent_dealer_files_are_noted(tmp_path, report_store):
     (tmp_path / "dealers").mkdir()
-    (tmp_path / "network.yaml").write_text(f"source: {store}\n")
+    (tmp_path / "network.yaml").write_text(f"source: {report_store}\n")
     (tmp_path / "dealers" / "D009.yaml").write_text("dealer_id: D009\n")
     run = params.load_run_params(tmp_path, all_dealers=True)
     assert [s.dealer_id for s in run.dealers] == ["D001", "D002", "D003"]
@@ -262,10 +228,10 @@ def test_gaps_in_yuan_hand_computed():
     assert list(g["kpi"])[:2] == ["visit_to_order_rate", "finance_penetration"]  # largest first
 
 
-def test_dealer_metrics_match_an_independent_count(store):
+def test_dealer_metrics_match_an_independent_count(report_store):
     from crm_analytics.data.store import load_dealer
 
-    d = load_dealer(store, "D001")
+    d = load_dealer(report_store, "D001")
     m = metrics.dealer_metrics(d, period=("2025-07-01", "2026-06-30"))
     leads = d.leads[
         (d.leads["created_at"] >= "2025-07-01") & (d.leads["created_at"] < "2026-07-01")
@@ -290,12 +256,12 @@ def test_dealer_metrics_match_an_independent_count(store):
     assert bench["median"]["visit_to_order_rate"] == pytest.approx(m["kpis"]["visit_to_order_rate"])
 
 
-def test_a_period_without_data_gives_missing_kpis_not_zeros(store):
+def test_a_period_without_data_gives_missing_kpis_not_zeros(report_store):
     """A period before the extract (a consultant's typo, or an old coaching round): every KPI
     is missing, none is a misleading 0 %; a period past the data date is refused."""
     from crm_analytics.data.store import load_dealer
 
-    d = load_dealer(store, "D001")
+    d = load_dealer(report_store, "D001")
     first = metrics.data_start(d)
     assert first == max(d.leads["created_at"].min(), d.service_visits["at"].min()).normalize()
     m = metrics.dealer_metrics(d, period=("2001-01-01", "2001-12-31"))
@@ -354,10 +320,10 @@ def test_headline_targets_have_one_source():
         resolve_settings(targets={"close_rate": 0.3})
 
 
-def test_zero_denominators_give_nan_without_warnings(store):
+def test_zero_denominators_give_nan_without_warnings(report_store):
     from crm_analytics.data.store import load_dealer
 
-    d = load_dealer(store, "D003")
+    d = load_dealer(report_store, "D003")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         m = metrics.dealer_metrics(d, period=("1999-01-01", "1999-12-31"))
@@ -587,19 +553,13 @@ def test_report_and_index_colour_a_kpi_alike():
 # ---------------------------------------------------------------------------------------------
 
 
-def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
-    NOTEBOOKS = ["dealer_report", "churn", "action_lists"]  # noqa: N806 - the run's notebooks
+def test_runner_local_pool_end_to_end_then_skip(report_run):
+    """The shared run (conftest ``report_run``: three notebooks per dealer on a 2-process
+    pool, and the overview), then a second run of its folder: every dealer skipped."""
     from crm_analytics.report.analysis import load_analysis
 
-    out = tmp_path / "run"
-    s = runner.run_report(
-        out=out,
-        all_dealers=True,
-        params_dir=params_dir,
-        workers=2,
-        progress=False,
-        notebooks=NOTEBOOKS,
-    )
+    NOTEBOOKS = ["dealer_report", "churn", "action_lists"]  # noqa: N806 - the run's notebooks
+    out, s = report_run.out, report_run.summary
     assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
     assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
     # compute once, show everywhere: the report and the churn notebook show the run's bands
@@ -649,22 +609,14 @@ def test_runner_local_pool_end_to_end_then_skip(tmp_path, params_dir):
     assert bench["n_dealers"] == 3
 
     # rerun: nothing changed -> every dealer skipped, none loaded or analysed again
-    stamps = {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")}
+    stamps = report_run.rerun_stamps
     assert len(stamps) == 3
-    s2 = runner.run_report(
-        out=out,
-        all_dealers=True,
-        params_dir=params_dir,
-        workers=1,
-        progress=False,
-        network=False,
-        notebooks=NOTEBOOKS,
-    )
-    assert [r.status for r in s2.results] == ["skipped"] * 3
-    assert {p: p.stat().st_mtime_ns for p in out.glob("*/analysis.pkl")} == stamps
+    assert [r.status for r in report_run.rerun_summary.results] == ["skipped"] * 3
+    rerun = report_run.rerun
+    assert {p: p.stat().st_mtime_ns for p in rerun.glob("*/analysis.pkl")} == stamps
 
 
-def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
+def test_runner_failures_timeouts_do_not_stop_others(tmp_path, report_params):
     """A dealer whose notebook raises and one that hangs are reported; the third completes."""
     nbdir = tmp_path / "nbs"
     nbdir.mkdir()
@@ -686,7 +638,7 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     s = runner.run_report(
         out=out,
         all_dealers=True,
-        params_dir=params_dir,
+        params_dir=report_params,
         workers=2,
         timeout=6,
         notebooks=["dealer_report"],
@@ -707,7 +659,7 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     # the command: D003 is unchanged (skipped, exit 0); a bad dealer id is a parameter error (2)
     base = [
         "--params",
-        str(params_dir),
+        str(report_params),
         "--out",
         str(out),
         "--no-progress",
@@ -742,15 +694,13 @@ def test_runner_failures_timeouts_do_not_stop_others(tmp_path, params_dir):
     assert runner.main(["--dealers", "D1", *base]) == 2
 
 
-def test_a_damaged_store_fails_its_dealer_only_in_the_index(tmp_path, store):
+def test_a_damaged_store_fails_its_dealer_only_in_the_index(tmp_path, report_store):
     """A truncated table file of one dealer: that dealer fails with the store's damage message
     (dealer, table, file, fix) in the manifest and the index; the others are reported."""
-    import shutil
-
     from crm_analytics.data.store import PART_FILE
 
     root = tmp_path / "store"
-    shutil.copytree(store, root)
+    shutil.copytree(report_store, root)
     part = root / "service_visits" / "dealer_id=D002" / PART_FILE
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     params = tmp_path / "params"
@@ -783,7 +733,7 @@ def test_a_damaged_store_fails_its_dealer_only_in_the_index(tmp_path, store):
     assert "StoreDamageError" in index and "crm-analytics check --dealers D002" in index
 
 
-def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
+def test_runner_on_dask_cluster_of_separate_processes(tmp_path, report_params):
     pytest.importorskip("distributed")
     sched_file = tmp_path / "scheduler.json"
     env = dict(os.environ)
@@ -840,7 +790,7 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
         s = runner.run_report(
             out=out,
             all_dealers=True,
-            params_dir=params_dir,
+            params_dir=report_params,
             scheduler=address,
             progress=False,
             notebooks=["dealer_report"],
@@ -859,23 +809,23 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, params_dir):
                 p.kill()
 
 
-def test_a_locked_run_folder_is_refused_before_any_work(tmp_path, params_dir, lock_holder):
+def test_a_locked_run_folder_is_refused_before_any_work(tmp_path, report_params, lock_holder):
     out = tmp_path / "run"
     out.mkdir()
     holder = lock_holder(out)
     with pytest.raises(RunLockedError, match=rf"pid {holder.pid}"):
         runner.run_report(
-            out=out, all_dealers=True, params_dir=params_dir, progress=False, network=False
+            out=out, all_dealers=True, params_dir=report_params, progress=False, network=False
         )
     assert sorted(p.name for p in out.iterdir()) == [".run.lock"]  # nothing written
     cmd = [sys.executable, "-m", "crm_analytics.batch.runner", "--all"]
-    cmd += ["--params", str(params_dir), "--out", str(out), "--no-progress"]
+    cmd += ["--params", str(report_params), "--out", str(out), "--no-progress"]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 2
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, params_dir):
+def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, report_params):
     out = tmp_path / "run"
     cmd = [
         sys.executable,
@@ -883,7 +833,7 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
         "crm_analytics.batch.runner",
         "--all",
         "--params",
-        str(params_dir),
+        str(report_params),
         "--out",
         str(out),
         "--workers",
@@ -913,7 +863,7 @@ def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, param
     s = runner.run_report(
         out=out,
         all_dealers=True,
-        params_dir=params_dir,
+        params_dir=report_params,
         workers=2,
         progress=False,
         network=False,
