@@ -1,13 +1,16 @@
-"""Shared fixtures: small simulated dealers (seconds to build, cached per session), and a small
+"""Shared fixtures: small simulated dealers (seconds to build, cached per session); a small
 simulated network with two report runs of it, shared by the runner, language and
-interactive-notebook tests (a run executes real notebooks: a minute or more each)."""
+interactive-notebook tests (a run executes real notebooks: a minute or more each); and
+background jobs (a long subprocess started right after collection, checked by its test)."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +18,56 @@ from typing import Any
 import pytest
 
 from crm_analytics.sim import DefectRates, simulate_dealer
+
+# ---------------------------------------------------------------------------------------------
+# background jobs: for a test marked ``@pytest.mark.background(start=start)``, ``start(folder)``
+# is called right after collection and returns a ``subprocess.Popen`` started in a new session
+# (or None). The job runs beside the tests before its test (on a 2-core machine the suite runs
+# in one process most of the time); the test gets ``(process, folder)`` from the
+# ``background_job`` fixture. A job whose test did not run is killed at the end of the session.
+# ---------------------------------------------------------------------------------------------
+
+_JOBS = pytest.StashKey[dict]()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "background(start): start(folder) -> Popen | None is called right after collection; the "
+        "test gets (process, folder) from the background_job fixture",
+    )
+    config.stash[_JOBS] = {}
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    jobs = session.config.stash[_JOBS]
+    for item in session.items:
+        mark = item.get_closest_marker("background")
+        if mark is not None and item.nodeid not in jobs:
+            folder = Path(tempfile.mkdtemp(prefix="crm-analytics-background-"))
+            try:
+                jobs[item.nodeid] = (mark.kwargs["start"](folder), folder)
+            except Exception as err:  # noqa: BLE001 - raised in the test, not in collection
+                jobs[item.nodeid] = (err, folder)
+
+
+def pytest_sessionfinish(session):
+    for proc, folder in session.config.stash.get(_JOBS, {}).values():
+        if isinstance(proc, subprocess.Popen) and proc.poll() is None:  # its test did not run
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def background_job(request) -> tuple[subprocess.Popen | None, Path]:
+    """``(process, folder)`` of the test's background job (its ``background`` mark)."""
+    proc, folder = request.config.stash[_JOBS][request.node.nodeid]
+    if isinstance(proc, Exception):
+        raise proc
+    return proc, folder
 
 
 @pytest.fixture(scope="session")
