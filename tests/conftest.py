@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -253,27 +254,62 @@ def report_run(tmp_path_factory, report_params) -> ReportRun:
     return ReportRun(out, summary, run, rerun_summary, stamps)
 
 
+@dataclass
+class KilledRun:
+    """A run killed mid-batch and then run again to the end: ``after_kill`` is a copy of its
+    folder as the kill left it, ``done_before`` the dealers finished then, ``out`` the folder
+    the second run completed (``rerun_summary``)."""
+
+    out: Path
+    after_kill: Path
+    done_before: set[str]
+    rerun_summary: Any
+
+
 @pytest.fixture(scope="session")
-def report_run_other_languages(tmp_path_factory, clean_report_store, coaching_plans):
-    """A run of ``dealer_report`` over ``clean_report_store`` with every dealer in the other
-    language than in ``report_run`` (the network in Chinese, D001 in English); with
-    ``report_run`` each dealer's report exists in both languages."""
+def killed_run(tmp_path_factory, clean_report_store, coaching_plans) -> KilledRun:
+    """``dealer_report`` for every dealer of ``clean_report_store``, each in the other language
+    than in ``report_run`` (the network in Chinese, D001 in English; with ``report_run`` each
+    dealer's report exists in both languages). The run is started as the command
+    (``python -m crm_analytics.batch.runner``) on one worker and killed (SIGKILL to its process
+    group) a second after the first dealer finished, while the second dealer's kernel runs;
+    then it is run again (``run_report``, two workers) to the end."""
     from crm_analytics.batch import runner
 
-    p = tmp_path_factory.mktemp("params_other_languages")
-    (p / "dealers").mkdir()
-    (p / "network.yaml").write_text(f"source: {clean_report_store}\nlanguage: zh\n")
+    params = tmp_path_factory.mktemp("params_other_languages")
+    (params / "dealers").mkdir()
+    (params / "network.yaml").write_text(f"source: {clean_report_store}\nlanguage: zh\n")
     d001 = coaching_plans.yaml("en", "language: en")
-    (p / "dealers" / "D001.yaml").write_text(d001, encoding="utf-8")
-    out = tmp_path_factory.mktemp("runs_other_languages") / "2026-06"
+    (params / "dealers" / "D001.yaml").write_text(d001, encoding="utf-8")
+    out = tmp_path_factory.mktemp("killed_run") / "2026-06"
+    cmd = [sys.executable, "-m", "crm_analytics.batch.runner", "--all", "--params", str(params)]
+    cmd += ["--out", str(out), "--workers", "1", "--no-progress", "--no-network"]
+    cmd += ["--notebooks", "dealer_report"]
+    proc = subprocess.Popen(
+        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.time() + 240
+        while time.time() < deadline and not (out / "D001" / "metrics.json").exists():
+            time.sleep(0.1)
+        if not (out / "D001" / "metrics.json").exists():
+            pytest.fail("killed_run: the first dealer never finished")
+        time.sleep(1.0)  # the second dealer's kernel is running now
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:  # pragma: no cover
+            os.killpg(proc.pid, signal.SIGKILL)
+    done_before = {p.parent.name for p in out.glob("*/metrics.json")}
+    after_kill = tmp_path_factory.mktemp("after_kill") / "2026-06"
+    shutil.copytree(out, after_kill)
     summary = runner.run_report(
         out=out,
         all_dealers=True,
-        params_dir=p,
+        params_dir=params,
         workers=2,
         progress=False,
         network=False,
         notebooks=["dealer_report"],
     )
-    assert summary.exit_code == 0, [(r.dealer_id, r.error) for r in summary.results]
-    return out
+    return KilledRun(out, after_kill, done_before, summary)

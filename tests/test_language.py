@@ -1,8 +1,8 @@
 """The consultant's report in one language: rendered by the batch runner in zh and in en.
 
 Each dealer of a 3-dealer simulated store is reported in ``zh`` and in ``en`` with the real
-``dealer_report`` notebook (the two shared runs of tests/conftest.py, which report each dealer
-in one language each); each report's HTML body must carry no snake_case token, no untranslated
+``dealer_report`` notebook (two shared runs of tests/conftest.py, ``report_run`` and
+``killed_run``, which report each dealer in one language each); each report's HTML body must carry no snake_case token, no untranslated
 table header (zh), no raw repr (timestamps with a time of day, long floats), every section of
 the deck with its anchor, and a diagnosis that names every stage the dealer's analysis flags.
 """
@@ -35,11 +35,12 @@ RAW_REPR = (
 
 
 @pytest.fixture(scope="module")
-def runs(report_run, report_run_other_languages) -> dict[tuple[str, str], Path]:
+def runs(report_run, killed_run) -> dict[tuple[str, str], Path]:
     """``(language, dealer) -> run folder`` holding that dealer's report in that language: the
     two shared runs (conftest) together report each dealer in zh and in en."""
     found: dict[tuple[str, str], Path] = {}
-    for run in (report_run.out, report_run_other_languages):
+    assert killed_run.rerun_summary.exit_code == 0, killed_run.rerun_summary.results
+    for run in (report_run.out, killed_run.out):
         for did in DEALERS:
             lang = load_analysis(run / did / "analysis.pkl").settings.language
             assert (lang, did) not in found, (lang, did)

@@ -12,7 +12,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -825,53 +824,16 @@ def test_a_locked_run_folder_is_refused_before_any_work(tmp_path, report_params,
     assert "error:" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(tmp_path, report_params):
-    out = tmp_path / "run"
-    cmd = [
-        sys.executable,
-        "-m",
-        "crm_analytics.batch.runner",
-        "--all",
-        "--params",
-        str(report_params),
-        "--out",
-        str(out),
-        "--workers",
-        "1",
-        "--no-progress",
-        "--no-network",
-        "--notebooks",
-        "dealer_report",
-    ]
-    proc = subprocess.Popen(
-        cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.time() + 240
-        while time.time() < deadline and not (out / "D001" / "metrics.json").exists():
-            time.sleep(0.1)
-        assert (out / "D001" / "metrics.json").exists(), "first dealer never finished"
-        time.sleep(1.0)  # the second dealer's kernel is running now
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=20)
-    finally:
-        if proc.poll() is None:  # pragma: no cover
-            os.killpg(proc.pid, signal.SIGKILL)
-    done_before = {p.parent.name for p in out.glob("*/metrics.json")}
+def test_killed_run_leaves_no_corrupt_output_and_rerun_completes(killed_run):
+    """The shared ``killed_run`` (conftest): the command on one worker killed while the second
+    dealer's kernel runs, then run again."""
+    done_before = killed_run.done_before
     assert "D001" in done_before and len(done_before) < 3
-    _assert_complete_and_escaped(out)  # nothing half-written
-    s = runner.run_report(
-        out=out,
-        all_dealers=True,
-        params_dir=report_params,
-        workers=2,
-        progress=False,
-        network=False,
-        notebooks=["dealer_report"],
-    )
-    status = {r.dealer_id: r.status for r in s.results}
+    _assert_complete_and_escaped(killed_run.after_kill)  # nothing half-written
+    status = {r.dealer_id: r.status for r in killed_run.rerun_summary.results}
     assert all(status[d] == "skipped" for d in done_before)
     assert all(status[d] == "ok" for d in {"D001", "D002", "D003"} - done_before)
+    out = killed_run.out
     assert not list(out.rglob(".*tmp*"))
     _assert_complete_and_escaped(out)
 
