@@ -313,3 +313,86 @@ def killed_run(tmp_path_factory, clean_report_store, coaching_plans) -> KilledRu
         notebooks=["dealer_report"],
     )
     return KilledRun(out, after_kill, done_before, summary)
+
+
+# ---------------------------------------------------------------------------------------------
+# a one-dealer store with external name lists, reported in zh and in en with every dealer
+# notebook (tests/test_language.py: the secondary pages; tests/test_external_lists_report.py:
+# the lists in the report and the call-list workbook)
+# ---------------------------------------------------------------------------------------------
+
+#: the one-dealer store's seed (its network and its name lists)
+LISTS_SEED = 5
+#: an external list named in D001's file that does not exist (a run note)
+MISSING_LIST = "external_lists/D001/gone.csv"
+#: the notebooks of the one-dealer runs: the report and the pages a consultant opens from the
+#: index beside it (issue 15; tests/test_language.py SECONDARY)
+ONE_DEALER_NOTEBOOKS = (
+    "dealer_report",
+    "data_quality",
+    "funnel_diagnostics",
+    "value_added_aftersales",
+    "lifecycle_clv",
+    "churn",
+    "attribution_media",
+    "action_lists",
+    "personas",
+)
+
+
+def external_lists_yaml(files, *, missing: bool = True) -> str:
+    """The ``external_lists:`` lines of D001's file for the lists ``files`` (a frame: file,
+    source, received, cost) and, with ``missing``, the list file that does not exist."""
+    lines = ["external_lists:"]
+    for r in files.itertuples():
+        lines.append(
+            f"  - {{file: {r.file}, source: {r.source}, received: {r.received}, cost: {r.cost}}}"
+        )
+    if missing:
+        lines.append(f"  - {{file: {MISSING_LIST}, source: partner, received: 2026-01-05}}")
+    return "\n".join(lines)
+
+
+@dataclass
+class ListsRuns:
+    """``store`` (one dealer, D001, 300 customers, 3 years) with its name lists ``files``
+    (``write_external_lists``); ``runs``: language -> (run folder, parameters folder)."""
+
+    store: Path
+    files: Any
+    runs: dict[str, tuple[Path, Path]]
+
+
+@pytest.fixture(scope="session")
+def lists_runs(tmp_path_factory, coaching_plans) -> ListsRuns:
+    """D001 of a one-dealer store with external name lists (one of them missing) and the
+    previous round's action plan, reported in zh and in en with ``ONE_DEALER_NOTEBOOKS``."""
+    from crm_analytics.batch import runner
+    from crm_analytics.sim import simulate_network
+    from crm_analytics.sim.external_lists import write_external_lists
+
+    root = tmp_path_factory.mktemp("lists_store")
+    simulate_network(
+        n_dealers=1, customers_per_dealer=300, years=3, seed=LISTS_SEED, out=root, workers=1
+    )
+    files = write_external_lists(root, seed=LISTS_SEED, rows_per_list=60)
+    runs = {}
+    for lang in ("zh", "en"):
+        params = tmp_path_factory.mktemp(f"lists_params_{lang}")
+        (params / "dealers").mkdir()
+        (params / "network.yaml").write_text(f"source: {root}\nlanguage: {lang}\n")
+        d001 = coaching_plans.yaml(lang, external_lists_yaml(files))
+        (params / "dealers" / "D001.yaml").write_text(d001, encoding="utf-8")
+        folder = tmp_path_factory.mktemp(f"lists_run_{lang}")
+        s = runner.run_report(
+            out=folder,
+            all_dealers=True,
+            params_dir=params,
+            workers=1,
+            progress=False,
+            network=False,
+            notebooks=list(ONE_DEALER_NOTEBOOKS),
+        )
+        assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
+        runs[lang] = (folder, params)
+    return ListsRuns(root, files, runs)

@@ -4,19 +4,19 @@ en, the call-list workbook's sheet, and a list file that is missing.
 
 A one-dealer simulated store with its lists written as the sample's generator writes them
 (``write_external_lists``: GB18030 and UTF-8 files with Chinese headers) is reported in zh and
-in en with the real ``dealer_report`` notebook; the numbers in the report must equal a
-screening of the same files done here, and the new names the simulator's truth.
+in en with the real ``dealer_report`` notebook (the shared ``lists_runs`` of tests/conftest.py,
+which also renders the secondary pages tests/test_language.py checks); the numbers in the
+report must equal a screening of the same files done here, and the new names the simulator's
+truth.
 """
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from crm_analytics.batch import runner
 from crm_analytics.batch.params import load_run_params
 from crm_analytics.core.config import resolve_settings
 from crm_analytics.core.errors import ParameterError
@@ -25,61 +25,27 @@ from crm_analytics.data.store import load_dealer
 from crm_analytics.metrics.external_lists import screen_external_list
 from crm_analytics.report.analysis import external_lists, load_analysis
 from crm_analytics.report.text import label, t
-from crm_analytics.sim.external_lists import LIST_FILES, write_external_lists
+from crm_analytics.sim.external_lists import LIST_FILES
 from tests.test_language import _assert_one_language, _body, _section
 
-SEED = 5
+#: the list file D001's file names that does not exist (conftest MISSING_LIST)
 MISSING = "external_lists/D001/gone.csv"
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    from crm_analytics.sim import simulate_network
-
-    root = tmp_path_factory.mktemp("lists_store")
-    simulate_network(n_dealers=1, customers_per_dealer=300, years=3, seed=SEED, out=root, workers=1)
-    files = write_external_lists(root, seed=SEED, rows_per_list=60)
-    return root, files
-
-
-def _dealer_yaml(files: pd.DataFrame, *, missing: bool = True) -> str:
-    lines = ["dealer_id: D001", "external_lists:"]
-    for r in files.itertuples():
-        lines.append(
-            f"  - {{file: {r.file}, source: {r.source}, received: {r.received}, cost: {r.cost}}}"
-        )
-    if missing:
-        lines.append(f"  - {{file: {MISSING}, source: partner, received: 2026-01-05}}")
-    return "\n".join(lines) + "\n"
-
-
-def _params(tmp_path_factory, root: Path, files: pd.DataFrame, lang: str) -> Path:
-    params = tmp_path_factory.mktemp(f"lists_params_{lang}")
-    (params / "dealers").mkdir()
-    (params / "network.yaml").write_text(f"source: {root}\nlanguage: {lang}\n")
-    (params / "dealers" / "D001.yaml").write_text(_dealer_yaml(files), encoding="utf-8")
-    return params
+def store(lists_runs):
+    """The one-dealer store of the shared ``lists_runs`` (tests/conftest.py) and its name lists
+    as ``write_external_lists`` wrote them."""
+    return lists_runs.store, lists_runs.files
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, store):
-    root, files = store
-    out = {}
-    for lang in ("zh", "en"):
-        params = _params(tmp_path_factory, root, files, lang)
-        folder = tmp_path_factory.mktemp(f"lists_run_{lang}")
-        s = runner.run_report(
-            out=folder,
-            all_dealers=True,
-            params_dir=params,
-            workers=1,
-            progress=False,
-            network=False,
-            notebooks=["dealer_report"],
-        )
-        assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
-        out[lang] = (folder, params)
-    return out
+def runs(lists_runs):
+    """language -> (run folder, parameters): the shared ``lists_runs``, D001 reported in zh and
+    in en with the real ``dealer_report`` (and the secondary pages tests/test_language.py
+    checks); D001's file names every list of ``store`` and ``MISSING``, and carries an action
+    plan."""
+    return lists_runs.runs
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from crm_analytics.batch import runner
 from crm_analytics.models.leads import GRADE_WINDOWS
 from crm_analytics.report.analysis import load_analysis
 from crm_analytics.report.sections import SECTIONS
@@ -47,25 +46,6 @@ def runs(report_run, killed_run) -> dict[tuple[str, str], Path]:
             found[(lang, did)] = run
     assert sorted(found) == sorted((lang, d) for lang in ("en", "zh") for d in DEALERS)
     return found
-
-
-def _run(tmp_path_factory, store: Path, lang: str, notebooks: tuple[str, ...], d001: str) -> Path:
-    params = tmp_path_factory.mktemp(f"params_{lang}")
-    (params / "dealers").mkdir()
-    (params / "network.yaml").write_text(f"source: {store}\nlanguage: {lang}\n")
-    (params / "dealers" / "D001.yaml").write_text(d001, encoding="utf-8")
-    out = tmp_path_factory.mktemp(f"run_{lang}")
-    s = runner.run_report(
-        out=out,
-        all_dealers=True,
-        params_dir=params,
-        workers=2,
-        progress=False,
-        network=False,
-        notebooks=list(notebooks),
-    )
-    assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
-    return out
 
 
 def _body(path: Path) -> str:
@@ -259,15 +239,11 @@ SECONDARY = (
 
 
 @pytest.fixture(scope="module")
-def secondary_runs(tmp_path_factory, coaching_plans):
-    from crm_analytics.sim import simulate_network
-
-    root = tmp_path_factory.mktemp("small_store")
-    simulate_network(n_dealers=1, customers_per_dealer=300, years=3, seed=5, out=root, workers=1)
-    return {
-        lang: _run(tmp_path_factory, root, lang, SECONDARY, coaching_plans.yaml(lang))
-        for lang in ("zh", "en")
-    }
+def secondary_runs(lists_runs) -> dict[str, Path]:
+    """language -> run folder of D001 of a one-dealer store reported with the report and every
+    secondary page (the shared ``lists_runs`` of tests/conftest.py; its dealer file also names
+    external lists and carries an action plan)."""
+    return {lang: folder for lang, (folder, _) in lists_runs.runs.items()}
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
