@@ -238,9 +238,8 @@ def report_run(tmp_path_factory, report_params) -> ReportRun:
     notebooks of every dealer on a 2-process pool, and the network overview.
 
     ``out`` is a copy of the run folder as the run left it, ``<runs>/2026-06`` (the only run in
-    ``<runs>``); the run's own folder is then run again at once (``rerun``): the network models
-    are refitted on every run and their hash covers their file's path and bytes, so a rerun
-    skips unchanged dealers only in the same folder and (pickle bytes) the same process."""
+    ``<runs>``); the run's own folder is then run again at once (``rerun``, nothing changed:
+    every dealer is skipped), as the end-to-end test did it in its own folder."""
     from crm_analytics.batch import runner
 
     notebooks = ["dealer_report", "churn", "action_lists"]
