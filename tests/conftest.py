@@ -132,7 +132,17 @@ def clean_report_store(tmp_path_factory) -> Path:
     from crm_analytics.sim import simulate_network
 
     root = tmp_path_factory.mktemp("clean_store")
-    simulate_network(n_dealers=3, customers_per_dealer=300, years=2, seed=7, out=root, workers=1)
+    # with key accounts and events, as the sample network (crm-analytics generate) has them
+    simulate_network(
+        n_dealers=3,
+        customers_per_dealer=300,
+        years=2,
+        seed=7,
+        out=root,
+        workers=1,
+        key_accounts=True,
+        events=True,
+    )
     return root
 
 

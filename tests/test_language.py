@@ -253,7 +253,10 @@ def test_secondary_pages_speak_one_language(secondary_runs, lang):
     run = secondary_runs[lang]
     (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
     for name in SECONDARY:
-        _assert_one_language(_body(ddir / f"{name}.html"), lang, f"{ddir.name} {name}")
+        body = _body(ddir / f"{name}.html")
+        _assert_one_language(body, lang, f"{ddir.name} {name}")
+        title = t(f"title_{name}", lang) if f"title_{name}" in TEXT["en"] else None
+        assert title is None or re.search(rf"<h1[^>]*>[^<]*– {re.escape(title)}", body), name
     a = load_analysis(ddir / "analysis.pkl")
     d = a.dealer
     log = d.tables["visitor_log"]
@@ -296,7 +299,7 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
 
     from crm_analytics.data.validation import validate
     from crm_analytics.metrics.quality import fix_list
-    from crm_analytics.report import display, sections
+    from crm_analytics.report import display, views_quality
 
     run = secondary_runs[lang]
     (ddir,) = [p for p in run.iterdir() if p.is_dir() and (p / "analysis.pkl").exists()]
@@ -306,7 +309,7 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
     leads.loc[leads.index[:2], "customer_id"] = f"{a.dealer.dealer_id}-C999999"
     leads.loc[leads.index[2], "channel"] = "carrier_pigeon"
     dealer = validate(dataclasses.replace(a.dealer, tables=tables))
-    view = sections.load_view(SimpleNamespace(dealer=dealer), lang)
+    view = views_quality.load_view(SimpleNamespace(dealer=dealer), lang)
     assert view["rejected"] == dealer.quarantine[["table", "row_id"]].drop_duplicates().shape[0]
     rows = view["by_rule"].set_index([label("table", lang), label("rule", lang)])
     col = label("quarantined", lang)
@@ -314,7 +317,7 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
     assert rows.at[(label("table.leads", lang), label("rule.row_rules", lang)), col] == "1"
     assert view["tables"].at[label("table.leads", lang), col] == "3"
     fixes = fix_list(dealer, contacts=False)
-    fx = sections.fix_list_view(SimpleNamespace(dealer=dealer), fixes, lang, shown=len(fixes))
+    fx = views_quality.fix_list_view(SimpleNamespace(dealer=dealer), fixes, lang, shown=len(fixes))
     assert label("issue.quarantined", lang) in set(fx["recent"][label("issue", lang)])
     body = "".join(
         display.html_table(x, index=i)
@@ -359,3 +362,37 @@ def test_coaching_plan_is_reviewed_and_the_next_one_proposed(runs, coaching_plan
         assert len(s.action_plan) == len(plan["coaching"]) > 0
         assert {x["round"] for x in s.action_plan} == {a.dealer.as_of.date().isoformat()}
         assert all(x["status"] == "open" and x["due"] > x["round"] for x in s.action_plan)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_key_accounts_and_events_are_shown(runs, report_store, lang):
+    """The key accounts and events section (after media, in the contents) names every key
+    account of the simulator's truth and states the number of events."""
+    from crm_analytics.data.store import load_dealer
+    from crm_analytics.report.text import fmt_date
+    from crm_analytics.report.views_accounts import SECTION
+
+    for did in DEALERS:
+        a = load_analysis(runs[lang, did] / did / "analysis.pkl")
+        body = _body(runs[lang, did] / did / "report.html")
+        anchor = SECTION[0]
+        assert f'id="{anchor}"' in body and f'href="#{anchor}"' in body
+        start = body.index(f'id="{anchor}"')
+        section = re.sub(r"\s+", " ", _visible(body[start : body.index('id="lists"')]))
+        truth = load_dealer(report_store, did).truth  # the run's analysis keeps no truth
+        # each true key account by the name the report's data gives it (report_store's D002
+        # carries HTML in every customer name: it must show as text)
+        names = a.dealer.customers.set_index("customer_id")["name"]
+        for cid in truth["key_accounts"]["customer_id"]:
+            assert names[cid] in section, (did, lang, cid, names[cid])
+        ev = a.dealer.events
+        note = t(
+            "ev_note",
+            lang,
+            n=len(ev),
+            start=fmt_date(ev["start"].min()),
+            end=fmt_date(ev["end"].max()),
+            days=90,
+            as_of=fmt_date(a.dealer.as_of),
+        )
+        assert len(ev) > 0 and re.sub(r"\s+", " ", note) in section, (did, lang)
