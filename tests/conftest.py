@@ -149,7 +149,7 @@ def clean_report_store(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def report_store(tmp_path_factory, clean_report_store) -> Path:
     """``clean_report_store`` with HTML/script in dealer D002's dealer, staff and customer
-    names (the same data otherwise)."""
+    names (its key accounts' company names kept; the same data and truth otherwise)."""
     from crm_analytics.data.store import (
         list_dealers,
         load_dealer,
@@ -159,11 +159,13 @@ def report_store(tmp_path_factory, clean_report_store) -> Path:
 
     root = tmp_path_factory.mktemp("store") / "store"
     shutil.copytree(clean_report_store, root)
-    d = load_dealer(root, "D002")
+    d = load_dealer(root, "D002", truth=True)
     tables = {k: v.copy() for k, v in d.tables.items()}
     tables["staff"]["name"] = HOSTILE_STAFF
-    tables["customers"]["name"] = HOSTILE_CUSTOMER
-    write_dealer_tables(root, {"dealer_id": "D002"}, tables)
+    # every person's name; the key accounts (companies) keep theirs, which the report names
+    people = ~tables["customers"]["customer_id"].isin(d.truth["key_accounts"]["customer_id"])
+    tables["customers"].loc[people, "name"] = HOSTILE_CUSTOMER
+    write_dealer_tables(root, {"dealer_id": "D002"}, tables, truth=d.truth)
     index = list_dealers(root)
     index.loc[index["dealer_id"] == "D002", "name"] = HOSTILE_DEALER
     write_dealers_index(root, index)
