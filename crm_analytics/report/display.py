@@ -255,7 +255,8 @@ def html_table(
     style = (
         "<style>.crm-table{border-collapse:collapse;font-size:15px;margin:6px 0}"
         ".crm-table th,.crm-table td{padding:4px 10px;text-align:right;"
-        "border-bottom:1px solid #ddd}.crm-table th{background:#f3f3f3}</style>"
+        "border-bottom:1px solid #ddd}.crm-table th{background:#f3f3f3}"
+        ".crm-table tbody th{white-space:nowrap}</style>"
     )
     return style + body + more
 
