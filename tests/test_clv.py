@@ -155,16 +155,17 @@ def test_projection_survives_a_covariance_that_is_not_positive_semidefinite(clea
 
 def test_the_reports_renewal_what_if_on_a_dealer(big_dealer):
     """The report's renewal section: the dealer's own sBG fit, its mean renewal margin, the
-    first policies sold in the period, and the what-if at the target (none at or below the
-    first renewal rate)."""
+    first policies sold in the period, and the what-if that lifts the first renewal by the
+    renewal KPI's own gap to target (none when the KPI meets it); its sentences in zh/en."""
     from crm_analytics.models.renewal import fit_dealer_renewal
     from crm_analytics.report.analysis import _renewal
+    from crm_analytics.report.views_report import renewal_lines
 
     d = big_dealer
     period = (d.as_of - pd.DateOffset(years=1) + pd.Timedelta(days=1), d.as_of)
     m = fit_dealer_renewal(d)
     first = float(m.retention_rate(1))
-    r = _renewal(d, period, {"insurance_renewal_rate": min(first + 0.15, 0.95)})
+    r = _renewal(d, period, target=0.5, rate=0.4)
     pol = d.insurance_policies
     sold = pol[pol["sold_by_this_dealer"]]
     assert r["vehicles"] == m.n_customers_
@@ -172,8 +173,14 @@ def test_the_reports_renewal_what_if_on_a_dealer(big_dealer):
     new = ~sold["renewal"] & (sold["start"] >= period[0])
     assert r["new_customers"] == int(new.sum()) > 0
     assert r["first_rate"] == pytest.approx(first)
+    assert r["target_rate"] == pytest.approx(first * 0.5 / 0.4)  # the KPI's gap, 25% up
     assert r["expected_at_target"] > r["expected"] == pytest.approx(m.expected_renewals(4))
     assert r["gain_per_year"] == pytest.approx(r["gain_per_customer"] * r["new_customers"])
-    below = _renewal(d, period, {"insurance_renewal_rate": first - 0.05})
-    assert below["target_rate"] is None and np.isnan(below["gain_per_year"])
-    assert _renewal(d, period, {})["target"] is None
+    window = {"start": "2025-07-01", "end": "2026-06-30"}
+    zh, en = renewal_lines(r, window, "zh"), renewal_lines(r, window, "en")
+    assert len(zh) == len(en) == 2 and "40%" in en[1] and "50%" in zh[1]
+    met = _renewal(d, period, target=0.4, rate=0.45)  # the KPI meets its target: no what-if
+    assert met["target_rate"] is None and np.isnan(met["gain_per_year"])
+    assert "45%" in renewal_lines(met, window, "en")[1]
+    none = _renewal(d, period, target=None, rate=0.45)
+    assert none["target"] is None and len(renewal_lines(none, window, "en")) == 1

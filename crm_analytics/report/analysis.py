@@ -322,12 +322,20 @@ def _clv_summary(dealer: DealerData) -> dict[str, Any]:
     }
 
 
-def _renewal(dealer: DealerData, period: Period, targets: Any) -> dict[str, Any]:
-    """Insurance renewals on the contractual (sBG) model and the deck's renewal what-if: a new
-    customer's expected renewals over the value chain's renewal years, now and with the first
-    renewal at the ``insurance_renewal_rate`` target, priced at the dealer's own mean margin
-    per renewal sold here (the value chain's unit value when it sold none), and the first
-    policies sold here in the period (the customers the gain applies to each year)."""
+def _renewal(
+    dealer: DealerData, period: Period, target: float | None, rate: float | None
+) -> dict[str, Any]:
+    """Insurance renewals on the contractual (sBG) model and the deck's renewal what-if.
+
+    A new customer's expected renewals over the value chain's renewal years at the fitted
+    model, and, when the period's renewal rate (the ``insurance_renewal_rate`` KPI, ``rate``)
+    is below its ``target``, with the first renewal lifted in the same proportion
+    (``r_1 * target / rate``): the KPI and the model count renewals differently (every policy
+    due that the DMS knows of, against consecutive renewals of first policies sold here), so
+    the what-if moves the model by the KPI's own gap, and says nothing when the KPI meets its
+    target. Priced at the dealer's own mean margin per renewal sold here (the value chain's
+    unit value when it sold none), per new owner and per year for the first policies sold
+    here in the period."""
     model = fit_dealer_renewal(dealer)
     line = clv.value_chain_clv().set_index("line").loc["insurance_renewal"]
     pol = dealer.insurance_policies
@@ -336,8 +344,10 @@ def _renewal(dealer: DealerData, period: Period, targets: Any) -> dict[str, Any]
     unit = float(margins.mean()) if len(margins) else float(line["unit_value"])
     years = int(line["years"])
     first_rate = float(model.retention_rate(1))
-    target = targets.get("insurance_renewal_rate")
-    aim = float(target) if target is not None and first_rate < float(target) < 1 else None
+    known = target is not None and rate is not None and pd.notna(rate) and rate > 0
+    aim = min(first_rate * float(target) / float(rate), 0.99) if known else None
+    if aim is not None and aim <= first_rate:  # the KPI meets its target
+        aim = None
     w = renewal_what_if(model, target_rate=aim or first_rate, periods=years, unit_margin=unit)
     in_period = (sold["start"] >= period[0]) & (sold["start"] < period[1] + pd.Timedelta(days=1))
     new = int((~sold["renewal"] & in_period).sum())
@@ -345,6 +355,7 @@ def _renewal(dealer: DealerData, period: Period, targets: Any) -> dict[str, Any]
         **w,
         "target_rate": aim,
         "target": float(target) if target is not None else None,
+        "rate": float(rate) if rate is not None and pd.notna(rate) else None,
         "unit_margin": unit,
         "vehicles": model.n_customers_,
         "new_customers": new,
@@ -530,7 +541,13 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     )
     _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
     _section(out, notes, "clv", lambda: _clv_summary(dealer))
-    _section(out, notes, "renewal", lambda: _renewal(dealer, (start, end), targets))
+    renewal_rate = analysis.metrics.get("kpis", {}).get("insurance_renewal_rate")
+    _section(
+        out,
+        notes,
+        "renewal",
+        lambda: _renewal(dealer, (start, end), targets.get("insurance_renewal_rate"), renewal_rate),
+    )
     _section(out, notes, "personas", lambda: _personas(dealer))
     _section(out, notes, "csi", lambda: crm_reports.csi_by_stage(dealer))
     _section(out, notes, "defeat", lambda: crm_reports.defeat_pareto(dealer, since=start))

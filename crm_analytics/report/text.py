@@ -725,15 +725,17 @@ TEXT: dict[str, dict[str, str]] = {
     "en": {
         "table_more_rows": "… {n} rows not shown",
         "renewal_line": "Insurance renewals as a contract (shifted-beta-geometric model of the "
-        "{vehicles} vehicles whose first policy was sold here): {first} renew at the first "
+        "{vehicles} vehicles whose first policy was sold here; the period's renewal rate "
+        "({kpi}) counts every policy due that the DMS knows of): {first} renew here at the first "
         "renewal and {last} at the {years}th{rising}; a new owner renews here {expected} times "
         "in a row within {years} years on average (a renewal after a lapse is not counted).",
         "renewal_rising": ", rising as the loyal owners stay",
         "renewal_flat": ", the same each year (the owners look alike)",
-        "renewal_what_if": "With the first renewal at the target {target}: {at_target} renewals "
-        "in a row per new owner, {gain} more margin each (at {unit} per renewal), about {per_year} a "
+        "renewal_what_if": "With the renewal rate at its target {target} (now {kpi}) and the "
+        "first renewal lifted in the same proportion, to {aim}: {at_target} renewals in a row "
+        "per new owner, {gain} more margin each (at {unit} per renewal), about {per_year} a "
         "year for the {new} first policies sold {start} to {end}.",
-        "renewal_at_target": "The first renewal rate is at or above the target ({target}).",
+        "renewal_at_target": "The renewal rate ({kpi}) is at or above its target ({target}).",
         "states_as_of": "Customers in each lifecycle state on {as_of} (each customer counts in "
         "one state).",
         "churn_as_of": "Active service customers on {as_of} by their risk of making no service "
@@ -1165,14 +1167,14 @@ TEXT: dict[str, dict[str, str]] = {
     "zh": {
         "table_more_rows": "… 另有 {n} 行未显示",
         "renewal_line": "续保按合同型流失模型(移位贝塔几何模型,本店售出首年保险的 {vehicles} "
-        "辆车):首次续保率 {first},第{years}次续保率 {last}{rising};一位新车主{years}年内平均连续"
-        "续保 {expected} 次(中断后再回来的续保不计)。",
+        "辆车;分析期续保率({kpi})按DMS所知的全部到期保单计算):首次续保率 {first},第{years}次续保率 "
+        "{last}{rising};一位新车主{years}年内平均连续续保 {expected} 次(中断后再回来的续保不计)。",
         "renewal_rising": ",忠诚车主留下,续保率逐年上升",
         "renewal_flat": ",各年相同(车主之间差异不大)",
-        "renewal_what_if": "若首次续保率达到目标 {target}:每位新车主平均连续续保 {at_target} 次,每位多 "
-        "{gain} 毛利(每单续保 {unit}),按 {start} 至 {end} 售出的 {new} 份首年保单计,每年约 "
-        "{per_year}。",
-        "renewal_at_target": "首次续保率已达到或超过目标({target})。",
+        "renewal_what_if": "若续保率达到目标 {target}(现为 {kpi}),首次续保率按同一比例升至 "
+        "{aim}:每位新车主平均连续续保 {at_target} 次,每位多 {gain} 毛利(每单续保 {unit}),按 "
+        "{start} 至 {end} 售出的 {new} 份首年保单计,每年约 {per_year}。",
+        "renewal_at_target": "续保率({kpi})已达到或超过目标({target})。",
         "states_as_of": "截至 {as_of} 各生命周期状态的客户数(每位客户只计入一个状态)。",
         "churn_as_of": "截至 {as_of} 的活跃售后客户,按未来{months}个月不再回厂的风险分级"
         "(按模型概率:高风险自 {high} 起,中风险自 {medium} 起)。",

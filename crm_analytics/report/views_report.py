@@ -195,14 +195,17 @@ def change_table(ch: pd.DataFrame, maturing: set[str], lang: str) -> pd.DataFram
 
 def renewal_lines(r: dict, window: dict[str, str], lang: str) -> list[str]:
     """The renewal section's sentences: the contractual model's renewal rates and expected
-    renewals, then the what-if at the target (``window``: the period's ``start`` and ``end``)."""
+    renewals, then the what-if at the KPI's target (``window``: the period's ``start`` and
+    ``end``)."""
     pct = "{:.0%}".format
     rising = r["last_rate"] > r["first_rate"] + 0.005
+    kpi = pct(r["rate"]) if r["rate"] is not None else "–"
     lines = [
         t(
             "renewal_line",
             lang,
             vehicles=f"{r['vehicles']:,}",
+            kpi=kpi,
             first=pct(r["first_rate"]),
             last=pct(r["last_rate"]),
             years=int(r["periods"]),
@@ -210,15 +213,17 @@ def renewal_lines(r: dict, window: dict[str, str], lang: str) -> list[str]:
             expected=f"{r['expected']:.2f}",
         )
     ]
-    if r["target_rate"] is None:  # no target, or the first renewal rate reaches it
-        if r["target"] is not None:
-            lines.append(t("renewal_at_target", lang, target=pct(r["target"])))
+    if r["target_rate"] is None:  # no target or no rate, or the KPI meets its target
+        if r["target"] is not None and r["rate"] is not None:
+            lines.append(t("renewal_at_target", lang, kpi=kpi, target=pct(r["target"])))
         return lines
     lines.append(
         t(
             "renewal_what_if",
             lang,
-            target=pct(r["target_rate"]),
+            target=pct(r["target"]),
+            kpi=kpi,
+            aim=pct(r["target_rate"]),
             at_target=f"{r['expected_at_target']:.2f}",
             gain=format_yuan(r["gain_per_customer"], lang),
             unit=format_yuan(r["unit_margin"], lang),
