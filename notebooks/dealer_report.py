@@ -65,10 +65,10 @@ if notes:
     out.show_text(notes)
 if mask_personal_data:
     out.show_text(t("masked", L), muted=True)
-toc = list(sec.SECTIONS)
-toc.insert([a for a, _ in toc].index("media") + 1, va.SECTION)  # key accounts, events
 out.show(
-    out.contents([(a, t(k, L, as_of=fmt_date(dealer.as_of))) for a, k in toc], t("contents", L))
+    out.contents(
+        [(a, t(k, L, as_of=fmt_date(dealer.as_of))) for a, k in sec.SECTIONS], t("contents", L)
+    )
 )
 
 # %%
@@ -348,7 +348,7 @@ if not sec.show_missing(analysis, "consultants", L):
 
 # %%
 # Key accounts (companies with fleets) and marketing events with their leads, visits and orders.
-va.show_accounts_section(L, dealer.as_of)
+sec.show_section("accounts", L, dealer.as_of)
 view = va.key_accounts_view(analysis, L)
 out.show_heading(t("ka_accounts", L), 3)
 out.show_text(view["note"], muted=True)

@@ -78,6 +78,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("leads", "leads_section"),
     ("speed", "speed_section"),
     ("media", "media"),
+    ("accounts", "ka_section"),
     ("lists", "lists"),
     ("satisfaction", "satisfaction"),
     ("complaints", "complaints_section"),

@@ -16,19 +16,15 @@ import pandas as pd
 from crm_analytics.data.privacy import mask_name, mask_phone
 from crm_analytics.metrics.key_accounts import VALUE_ADDED_ITEMS
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.display import show_heading
 from crm_analytics.report.text import fmt_date, format_yuan, label, t, why
 
 __all__ = [
-    "SECTION",
     "MAX_EVENTS",
     "events_view",
     "key_accounts_view",
-    "show_accounts_section",
 ]
 
 #: The section's anchor and the TEXT key of its heading (placed after the media section).
-SECTION: tuple[str, str] = ("accounts", "ka_section")
 #: Most events listed one by one (the latest); the per-kind totals cover all of them.
 MAX_EVENTS = 12
 
@@ -42,11 +38,6 @@ def _translate(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     out.columns = [label(c, lang) for c in out.columns]
     out.index.name = None
     return out
-
-
-def show_accounts_section(lang: str, as_of: Any) -> None:
-    """The section's heading with its anchor (:data:`SECTION`)."""
-    show_heading(t(SECTION[1], lang, as_of=fmt_date(as_of)), anchor=SECTION[0])
 
 
 def key_accounts_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
