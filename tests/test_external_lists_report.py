@@ -4,7 +4,7 @@ en, the call-list workbook's sheet, and a list file that is missing.
 
 A one-dealer simulated store with its lists written as the sample's generator writes them
 (``write_external_lists``: GB18030 and UTF-8 files with Chinese headers) is reported in zh and
-in en with the real ``dealer_report`` notebook (the shared ``lists_runs`` of tests/conftest.py,
+in en with the real ``dealer_report`` notebook (the shared ``lists_runs`` of tests/shared_runs.py,
 which also renders the secondary pages tests/test_language.py checks); the numbers in the
 report must equal a screening of the same files done here, and the new names the simulator's
 truth.
@@ -16,6 +16,7 @@ import re
 
 import pandas as pd
 import pytest
+from shared_runs import MISSING_LIST
 
 from crm_analytics.batch.params import load_run_params
 from crm_analytics.core.config import resolve_settings
@@ -28,13 +29,10 @@ from crm_analytics.report.text import label, t
 from crm_analytics.sim.external_lists import LIST_FILES
 from tests.test_language import _assert_one_language, _body, _section
 
-#: the list file D001's file names that does not exist (conftest MISSING_LIST)
-MISSING = "external_lists/D001/gone.csv"
-
 
 @pytest.fixture(scope="module")
 def store(lists_runs):
-    """The one-dealer store of the shared ``lists_runs`` (tests/conftest.py) and its name lists
+    """The one-dealer store of the shared ``lists_runs`` (tests/shared_runs.py) and its name lists
     as ``write_external_lists`` wrote them."""
     return lists_runs.store, lists_runs.files
 
@@ -43,7 +41,7 @@ def store(lists_runs):
 def runs(lists_runs):
     """language -> (run folder, parameters): the shared ``lists_runs``, D001 reported in zh and
     in en with the real ``dealer_report`` (and the secondary pages tests/test_language.py
-    checks); D001's file names every list of ``store`` and ``MISSING``, and carries an action
+    checks); D001's file names every list of ``store`` and ``MISSING_LIST``, and carries an action
     plan."""
     return lists_runs.runs
 
@@ -91,7 +89,7 @@ def test_screening_is_computed_once_and_matches(runs, reference):
     assert abs(summary["new"] - reference["true_new"]).max() <= 0.05 * reference["true_new"].max()
     assert len(ext["calls"]) == int(reference["new"].sum())
     assert set(ext["calls"]["reason"]) == {"external_list"}
-    assert [m["file"] for m in ext["missing"]] == [str(a.settings.source) + "/" + MISSING]
+    assert [m["file"] for m in ext["missing"]] == [str(a.settings.source) + "/" + MISSING_LIST]
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -137,7 +135,7 @@ def test_no_readable_list_gives_the_note_not_an_error(store, tmp_path):
     root, files = store
     (tmp_path / "dealers").mkdir()
     (tmp_path / "dealers" / "D001.yaml").write_text(
-        f"dealer_id: D001\nexternal_lists:\n  - {{file: {MISSING}, source: partner, received: 2026-01-05}}\n"
+        f"dealer_id: D001\nexternal_lists:\n  - {{file: {MISSING_LIST}, source: partner, received: 2026-01-05}}\n"
     )
     s = resolve_settings("D001", params_dir=tmp_path, source=str(root))
     ext = external_lists(load_dealer(root, "D001", truth=False), s)

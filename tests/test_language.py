@@ -1,7 +1,7 @@
 """The consultant's report in one language: rendered by the batch runner in zh and in en.
 
 Each dealer of a 3-dealer simulated store is reported in ``zh`` and in ``en`` with the real
-``dealer_report`` notebook (two shared runs of tests/conftest.py, ``report_run`` and
+``dealer_report`` notebook (two shared runs of tests/shared_runs.py, ``report_run`` and
 ``killed_run``, which report each dealer in one language each); each report's HTML body must carry no snake_case token, no untranslated
 table header (zh), no raw repr (timestamps with a time of day, long floats), every section of
 the deck with its anchor, and a diagnosis that names every stage the dealer's analysis flags.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from shared_runs import COACHING_PLAN
 
 from crm_analytics.models.leads import GRADE_WINDOWS
 from crm_analytics.report.analysis import load_analysis
@@ -241,7 +242,7 @@ SECONDARY = (
 @pytest.fixture(scope="module")
 def secondary_runs(lists_runs) -> dict[str, Path]:
     """language -> run folder of D001 of a one-dealer store reported with the report and every
-    secondary page (the shared ``lists_runs`` of tests/conftest.py; its dealer file also names
+    secondary page (the shared ``lists_runs`` of tests/shared_runs.py; its dealer file also names
     external lists and carries an action plan)."""
     return {lang: folder for lang, (folder, _) in lists_runs.runs.items()}
 
@@ -327,14 +328,14 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_coaching_plan_is_reviewed_and_the_next_one_proposed(runs, coaching_plans, lang):
+def test_coaching_plan_is_reviewed_and_the_next_one_proposed(runs, lang):
     """D001's plan of the previous round is reviewed item by item (its verdicts those of the
     analysis's review); the other dealers say how to record one; every dealer's next-round
     plan is written beside the report, linked, and reads back as a dealer file's plan."""
     from crm_analytics.core.config import read_yaml, resolve_settings
     from crm_analytics.report.coaching import ACTION_PLAN_FILE, review_action_plan
 
-    plan_items = coaching_plans.items[lang]
+    plan_items = COACHING_PLAN[lang]
     for did in DEALERS:
         a = load_analysis(runs[lang, did] / did / "analysis.pkl")
         body = _body(runs[lang, did] / did / "report.html")

@@ -137,7 +137,7 @@ def test_interactive_notebook_shows_the_batch_report_numbers(
     """dealer_report opened without a run's analysis (as in the lab) finds the run and shows
     its headline KPIs and peer medians: every table and line equals the batch report's.
 
-    The run is the shared ``report_run`` (tests/conftest.py, the only run of its runs folder);
+    The run is the shared ``report_run`` (tests/shared_runs.py, the only run of its runs folder);
     the lab reads the run's parameter files (``CRM_ANALYTICS_PARAMS``)."""
     import papermill as pm
 
