@@ -1,13 +1,11 @@
-"""Shared fixtures: small simulated dealers (seconds to build, cached per session); the shared
-stores and report runs of ``tests/shared_runs.py``, built in background processes started right
-after collection; and background jobs (a long subprocess started right after collection,
-checked by its test)."""
+"""Shared fixtures: small simulated dealers (seconds to build, cached per session), a holder of
+a run folder's lock, and the shared stores and runs of ``tests/shared_runs.py`` (built in
+background processes started right after collection)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -17,67 +15,6 @@ import pytest
 import shared_runs
 
 from crm_analytics.sim import DefectRates, simulate_dealer
-
-# ---------------------------------------------------------------------------------------------
-# background jobs: for a test marked ``@pytest.mark.background(start=start)``, ``start(folder)``
-# is called right after collection and returns a ``subprocess.Popen`` started in a new session
-# (or None). The job runs beside the tests before its test (on a 2-core machine the suite runs
-# in one process most of the time); the test gets ``(process, folder)`` from the
-# ``background_job`` fixture. A job whose test did not run is killed at the end of the session.
-# ---------------------------------------------------------------------------------------------
-
-_JOBS = pytest.StashKey[dict]()
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers",
-        "background(start): start(folder) -> Popen | None is called right after collection; the "
-        "test gets (process, folder) from the background_job fixture",
-    )
-    config.stash[_JOBS] = {}
-
-
-def pytest_collection_modifyitems(config, items):
-    items.sort(key=_order)  # stable: each group keeps the collection's order
-
-
-def pytest_collection_finish(session):
-    config = session.config
-    config.stash[_SHARED] = {"root": None, "procs": {}}
-    if config.option.collectonly:
-        return
-    jobs = config.stash[_JOBS]
-    for item in session.items:
-        mark = item.get_closest_marker("background")
-        if mark is not None and item.nodeid not in jobs:
-            folder = Path(tempfile.mkdtemp(prefix="crm-analytics-background-"))
-            try:
-                jobs[item.nodeid] = (mark.kwargs["start"](folder), folder)
-            except Exception as err:  # noqa: BLE001 - raised in the test, not in collection
-                jobs[item.nodeid] = (err, folder)
-    _start_shared(config, {SHARED_FIXTURES.get(f) for i in session.items for f in i.fixturenames})
-
-
-def pytest_sessionfinish(session):
-    shared = session.config.stash.get(_SHARED, {})
-    procs = [(proc, folder) for proc, folder in session.config.stash.get(_JOBS, {}).values()]
-    procs += [(proc, shared["root"]) for proc in set(shared.get("procs", {}).values())]
-    for proc, folder in procs:
-        if isinstance(proc, subprocess.Popen) and proc.poll() is None:  # its test did not run
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-@pytest.fixture
-def background_job(request) -> tuple[subprocess.Popen | None, Path]:
-    """``(process, folder)`` of the test's background job (its ``background`` mark)."""
-    proc, folder = request.config.stash[_JOBS][request.node.nodeid]
-    if isinstance(proc, Exception):
-        raise proc
-    return proc, folder
 
 
 @pytest.fixture(scope="session")
@@ -124,14 +61,17 @@ def lock_holder():
 
 
 # ---------------------------------------------------------------------------------------------
-# the shared stores and report runs (tests/shared_runs.py): the parts the collected tests need are
-# started right after collection, each run in a process of its own, and the tests that read a
-# run are moved to the end of the session (after every other test, in their order), so that the
-# runs are built while the other tests run. Read them, never write into them: a test that
+# the shared stores and runs (tests/shared_runs.py): the parts the collected tests need are started
+# right after collection, each run in a process of its own, and the tests that read a run are
+# moved to the end of the session (in their order), so that the runs are built while the other
+# tests run. With pytest-xdist every worker collects the same tests; the first to claim a part
+# builds it, in a folder the controller hands to the workers, and the controller stops what is
+# left and removes the folder at the end. Read the runs, never write into them: a test that
 # changes a run works on a copy (``shutil.copytree``).
 # ---------------------------------------------------------------------------------------------
 
-_SHARED = pytest.StashKey[dict]()
+_SHARED_ROOT = pytest.StashKey[Path]()
+_ROOT_KEY = "crm_analytics_shared_root"
 #: fixture -> the part of tests/shared_runs.py it returns
 SHARED_FIXTURES = {
     "clean_report_store": "stores",
@@ -140,33 +80,61 @@ SHARED_FIXTURES = {
     "report_run": "report_run",
     "killed_run": "killed_run",
     "lists_runs": "lists_runs",
+    "lab_notebooks": "lab_notebooks",
 }
+#: where a test reading a part runs: 0 in its place, 1 at the end, 2 after those
+_PLACE = {"report_run": 1, "killed_run": 1, "lists_runs": 1, "lab_notebooks": 2}
 
 
-def _order(item) -> int:
-    """0: any test; 1: a test reading a shared run; 2: a test waiting for a background job."""
-    if item.get_closest_marker("background") is not None:
-        return 2
-    return int(any(SHARED_FIXTURES.get(f, "stores") != "stores" for f in item.fixturenames))
+def _controller(config) -> bool:
+    return not hasattr(config, "workerinput")
 
 
-def _start_shared(config, parts: set[str]) -> None:
-    state = config.stash[_SHARED]
-    if state.get("root") is None:
-        state["root"] = Path(tempfile.mkdtemp(prefix="crm-analytics-shared-"))
-    for job in shared_runs.plan(parts, started=set(state["procs"])):
-        proc = shared_runs.start(state["root"], job)
-        state["procs"].update({part: proc for part in job})
+def _root(config) -> Path:
+    if _SHARED_ROOT not in config.stash:
+        given = getattr(config, "workerinput", {}).get(_ROOT_KEY)
+        root = Path(given) if given else Path(tempfile.mkdtemp(prefix="crm-analytics-shared-"))
+        config.stash[_SHARED_ROOT] = root
+    return config.stash[_SHARED_ROOT]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: each worker builds and reads the parts in the controller's folder."""
+    node.workerinput[_ROOT_KEY] = str(_root(node.config))
+
+
+def _place(item) -> int:
+    return max((_PLACE.get(SHARED_FIXTURES.get(f, ""), 0) for f in item.fixturenames), default=0)
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=_place)  # stable: each group keeps the collection's order
+
+
+def pytest_collection_finish(session):
+    if session.config.option.collectonly:
+        return
+    parts = {SHARED_FIXTURES.get(f) for item in session.items for f in item.fixturenames}
+    for job in shared_runs.plan(parts):
+        shared_runs.start(_root(session.config), job)
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if _controller(config) and _SHARED_ROOT in config.stash:
+        shared_runs.stop(config.stash[_SHARED_ROOT])
+        shutil.rmtree(config.stash[_SHARED_ROOT], ignore_errors=True)
 
 
 def _shared(config, part: str):
-    """The shared ``part`` (waits for the process building it; one not started after
-    collection, for a fixture asked for on the fly, is started now)."""
-    state = config.stash[_SHARED]
-    if part not in state["procs"]:
-        _start_shared(config, {part})
+    """The shared ``part``: waits for the process building it (starts it when no test
+    process did, for a fixture asked for on the fly)."""
+    root = _root(config)
+    for job in shared_runs.plan({part}):
+        shared_runs.start(root, job)  # nothing when claimed already
     try:
-        return shared_runs.wait(state["root"], part, state["procs"][part])
+        return shared_runs.wait(root, part)
     except (RuntimeError, TimeoutError) as err:
         pytest.fail(str(err), pytrace=False)
 
@@ -205,3 +173,9 @@ def killed_run(request) -> shared_runs.KilledRun:
 def lists_runs(request) -> shared_runs.ListsRuns:
     """``shared_runs.ListsRuns``: D001 with external name lists, every notebook, zh and en."""
     return _shared(request.config, "lists_runs")
+
+
+@pytest.fixture(scope="session")
+def lab_notebooks(request) -> shared_runs.LabNotebooks | None:
+    """``shared_runs.LabNotebooks``: nbval over every notebook (None without nbval)."""
+    return _shared(request.config, "lab_notebooks")

@@ -11,7 +11,8 @@ tests run in one process, so the runs use the other core instead of waiting for 
 Parts: ``stores`` (the 3-dealer store, clean and with HTML in D002's names, and the run's
 parameters), ``report_run`` and ``killed_run`` (runs over those stores; they wait for
 ``stores``), ``lists_runs`` (a one-dealer store with external name lists, reported in zh and en
-with every dealer notebook). Read these runs, never write into them: a test that changes a
+with every dealer notebook), ``lab_notebooks`` (nbval over every notebook as an analyst opens
+it). Read these runs, never write into them: a test that changes a
 run works on a copy (``shutil.copytree``).
 """
 
@@ -29,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: HTML/script in dealer D002's names in the ``stores`` part's store (the markers
 #: tests/test_report.py checks for: escaped in every page, never raw)
@@ -294,62 +297,149 @@ def _lists_runs(root: Path) -> ListsRuns:
     return ListsRuns(store, files, runs)
 
 
+@dataclass
+class LabNotebooks:
+    """nbval's run of every notebook (``notebooks``: their names) with its own default
+    parameters on a small network laid out like the sample (``data/sample`` beside
+    ``notebooks/``): its exit code and output."""
+
+    notebooks: list[str]
+    returncode: int
+    log: str
+
+
+def _lab_notebooks(root: Path) -> LabNotebooks | None:
+    """Every notebook of ``notebooks/`` run by nbval (lax: outputs are not compared) as an
+    analyst opens it; ``None`` without nbval. nbval starts each kernel in its notebook's
+    folder, so the folder mirrors the repository and the notebooks read ``../data/sample``."""
+    import nbformat
+
+    from crm_analytics.batch.runner import read_notebook
+    from crm_analytics.sim import simulate_network
+
+    try:
+        import nbval  # noqa: F401 - only whether it is installed
+    except ImportError:
+        return None
+    work = root / "lab" / "notebooks"
+    work.mkdir(parents=True)
+    simulate_network(  # with key accounts and events, as `crm-analytics generate` writes it
+        n_dealers=3,
+        customers_per_dealer=400,
+        years=3,
+        seed=5,
+        out=root / "lab" / "data" / "sample",
+        key_accounts=True,
+        events=True,
+    )
+    sources = sorted(NOTEBOOKS.glob("*.py"))
+    for p in sources:
+        nbformat.write(read_notebook(p), work / f"{p.stem}.ipynb")
+    cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider"]
+    cmd += ["--rootdir", str(work), "--nbval-current-env"]
+    cmd += sorted(str(p) for p in work.glob("*.ipynb"))
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
+    return LabNotebooks([p.stem for p in sources], proc.returncode, proc.stdout + proc.stderr)
+
+
 #: part -> builder(root); ``stores`` first (the other parts over its stores wait for it)
 PARTS: dict[str, Callable[[Path], Any]] = {
     "stores": _stores,
     "report_run": _report_run,
     "killed_run": _killed_run,
     "lists_runs": _lists_runs,
+    "lab_notebooks": _lab_notebooks,
 }
 
 
-def plan(parts: set[str | None], started: set[str] = frozenset()) -> list[list[str]]:
-    """The processes that build ``parts`` (and the stores they read) but those ``started``
-    already: one per run, the stores built first in the report run's process."""
+def plan(parts: set[str | None]) -> list[list[str]]:
+    """The processes that build ``parts`` (and the stores the runs over them read): one per
+    run, the stores built first in the report run's process."""
     parts = set(parts) - {None}
     if parts & {"report_run", "killed_run"}:
         parts.add("stores")
-    parts -= set(started)
-    jobs = [[p] for p in ("killed_run", "lists_runs") if p in parts]
+    jobs = [[p] for p in ("lab_notebooks", "killed_run", "lists_runs") if p in parts]
     first = [p for p in ("stores", "report_run") if p in parts]
     return [first, *jobs] if first else jobs
 
 
-def start(root: Path, parts: list[str]) -> subprocess.Popen:
-    """A process building ``parts`` into ``root`` (its output in ``root/<first part>.log``), in
-    a session of its own (so that it and its kernels can be stopped together)."""
+def _claim(root: Path, part: str) -> bool:
+    """Whether this test process builds ``part``: the first to create ``<part>.claim`` does
+    (with pytest-xdist every worker collects the same tests and asks)."""
+    try:
+        os.close(os.open(root / f"{part}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def start(root: Path, parts: list[str]) -> subprocess.Popen | None:
+    """A process building those of ``parts`` no other test process claimed, into ``root``
+    (its output in ``root/<first part>.log``; its pid in ``<part>.pid``), in a session of its
+    own so that it and its kernels can be stopped together; None when all were claimed."""
+    parts = [p for p in parts if _claim(root, p)]
+    if not parts:
+        return None
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     code = "import shared_runs; shared_runs.main()"
     with open(root / f"{parts[0]}.log", "w") as log:  # the child keeps its own handle
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             [sys.executable, "-c", code, str(root), *parts],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
             env=env,
         )
+    for part in parts:
+        _result(root, part, ".pid.tmp").write_text(str(proc.pid))
+        os.replace(_result(root, part, ".pid.tmp"), _result(root, part, ".pid"))
+    return proc
 
 
 def _result(root: Path, part: str, suffix: str = ".pkl") -> Path:
     return root / f"{part}{suffix}"
 
 
-def wait(root: Path, part: str, proc: subprocess.Popen | None = None, timeout: float = 1800) -> Any:
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - someone else's process
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):  # no /proc: trust the signal
+        return True
+
+
+def wait(root: Path, part: str, timeout: float = 1800) -> Any:
     """The result of ``part`` once its process wrote it; raises with the reason when the part
-    failed, when ``proc`` (the process building it, when known) ended without it, or after
-    ``timeout`` seconds."""
-    path, failed = _result(root, part), _result(root, part, ".failed")
+    failed, when the process building it ended without it, or after ``timeout`` seconds."""
+    path, failed, pid = (_result(root, part, s) for s in (".pkl", ".failed", ".pid"))
     deadline = time.time() + timeout
     while not path.exists():
         if failed.exists():
             raise RuntimeError(f"shared run {part!r} failed:\n{failed.read_text()}")
-        if proc is not None and proc.poll() is not None and not path.exists():
+        if pid.exists() and not _alive(int(pid.read_text())) and not path.exists():
             raise RuntimeError(f"shared run {part!r}: its process ended without it ({root})")
         if time.time() > deadline:
             raise TimeoutError(f"shared run {part!r}: not built within {timeout:g} s")
         time.sleep(0.2)
     with open(path, "rb") as fh:
         return pickle.load(fh)
+
+
+def stop(root: Path) -> None:
+    """Stop every process still building a part in ``root`` (and its kernels)."""
+    for pid_file in root.glob("*.pid"):
+        pid = int(pid_file.read_text())
+        if _alive(pid):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:  # pragma: no cover - ended meanwhile
+                pass
 
 
 def main() -> None:

@@ -11,17 +11,12 @@ generated there.
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-
-from crm_analytics.batch.runner import read_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -50,73 +45,19 @@ def test_only_py_notebooks_are_tracked():
         assert cells.startswith("# %%"), f"{t}: text before the first cell"
 
 
-def _start_every_notebook(tmp: Path) -> subprocess.Popen | None:
-    """Start nbval on every notebook (``tmp/notebooks/*.ipynb``) over a small network laid out
-    like the sample (``tmp/data/sample``); its output goes to ``tmp/nbval.log``. ``None``
-    without nbval. Started right after collection (the test's ``background`` mark)."""
-    from crm_analytics.sim import simulate_network
-
-    try:
-        import nbval  # noqa: F401 - only whether it is installed
-    except ImportError:
-        return None
-    work = tmp / "notebooks"
-    work.mkdir()
-    simulate_network(  # with key accounts and events, as `crm-analytics generate` writes it
-        n_dealers=3,
-        customers_per_dealer=400,
-        years=3,
-        seed=5,
-        out=tmp / "data" / "sample",
-        key_accounts=True,
-        events=True,
-    )
-    for p in sorted(NOTEBOOKS.glob("*.py")):
-        nbformat.write(read_notebook(p), work / f"{p.stem}.ipynb")
-    with open(tmp / "nbval.log", "w") as log:  # the child keeps its own handle
-        return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pytest",
-                "--nbval-lax",
-                "-q",
-                "-p",
-                "no:cacheprovider",
-                "--rootdir",
-                str(work),
-                "--nbval-current-env",
-                *sorted(str(p) for p in work.glob("*.ipynb")),
-            ],
-            cwd=work,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its kernels are stopped with it (conftest)
-        )
-
-
-@pytest.mark.background(start=_start_every_notebook)
-def test_every_notebook_runs_as_in_the_lab(background_job):
+def test_every_notebook_runs_as_in_the_lab(lab_notebooks):
     """Every notebook runs top to bottom with its own default parameters, as an analyst opens
     it (no run: each analyses its dealer on the spot), on a small network laid out like the
     sample (``../data/sample``) so that the whole set runs in a couple of minutes.
 
-    nbval runs one kernel at a time; it is started right after collection (tests/conftest.py,
-    ``background``), beside the tests before this one, and this test waits for it."""
-    proc, tmp = background_job
-    if proc is None:
+    nbval runs one kernel at a time, in the shared ``lab_notebooks`` part
+    (tests/shared_runs.py), built beside the other tests; this test reads its outcome."""
+    if lab_notebooks is None:
         pytest.skip("nbval is not installed")
-    sources = sorted(NOTEBOOKS.glob("*.py"))
-    assert len(sources) >= 10
-    assert len(list((tmp / "notebooks").glob("*.ipynb"))) == len(sources)
-    try:
-        proc.wait(timeout=900)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    output = (tmp / "nbval.log").read_text()
-    tail = "\n".join(output.splitlines()[-40:])
-    assert proc.returncode == 0, f"nbval failed:\n{output[-6000:]}"
+    assert len(lab_notebooks.notebooks) >= 10
+    assert lab_notebooks.notebooks == sorted(p.stem for p in NOTEBOOKS.glob("*.py"))
+    tail = "\n".join(lab_notebooks.log.splitlines()[-40:])
+    assert lab_notebooks.returncode == 0, f"nbval failed:\n{lab_notebooks.log[-6000:]}"
     assert " passed" in tail and "failed" not in tail
 
 
