@@ -195,6 +195,11 @@ def _bgnbd_value_grad(theta: np.ndarray, d: dict[str, np.ndarray]) -> tuple[floa
     return float(ll0 + ll1), grad
 
 
+#: the sane region of the Pareto/NBD warm start (log parameters in time scaled to max(T) = 1):
+#: its search stays inside (outside, near the ridge s, beta -> inf or at r in the thousands, the
+#: 2F1 needs quadrature at every row and a step costs a hundred times more); a start on the
+#: edge is not used
+_WARM_BOUNDS = (-6.0, 2.5)
 _SERIES_RATIO = 0.3  # the 2F1 series is summed where z * max(q, 1) <= this
 
 
@@ -1617,9 +1622,10 @@ class ParetoNBD(_CountModel):
     def _start(self, prepared):
         """Warm start: a loose fit on 4,000 of the distinct rows (fixed seed).
 
-        It is used only when it stays in a sane region (all scaled parameters within e^-6..e^4); otherwise (a small subsample can drift
-        along the flat ridge ``s, beta -> inf``) the fit starts from all parameters equal to 1
-        in time scaled to ``max(T) = 1``.
+        Its search is bounded to a sane region (``_WARM_BOUNDS``: scaled parameters within
+        e^-6..e^2.5) and its result used only inside it; on the edge (a small subsample can
+        drift along the flat ridge ``s, beta -> inf``) the fit starts from all parameters
+        equal to 1 in time scaled to ``max(T) = 1``.
         """
         u0 = np.zeros(4)
         n = len(prepared["x"])
@@ -1635,10 +1641,16 @@ class ParetoNBD(_CountModel):
             return -val, -g * np.exp(u)
 
         res = optimize.minimize(
-            objective, u0, jac=True, method="L-BFGS-B", options={"maxiter": 200, "gtol": 1e-5}
+            objective,
+            u0,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[_WARM_BOUNDS] * 4,
+            options={"maxiter": 200, "gtol": 1e-5},
         )
         ok = np.all(np.isfinite(res.x)) and np.isfinite(res.fun)
-        return res.x if ok and np.all((res.x > -6.0) & (res.x < 4.0)) else u0
+        lo, hi = _WARM_BOUNDS
+        return res.x if ok and np.all((res.x > lo) & (res.x < hi)) else u0
 
     @staticmethod
     def _subsample(prepared: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
