@@ -12,7 +12,14 @@ import tempfile
 from pathlib import Path
 
 import pytest
-import shared_runs
+
+# one thread per process: pytest-xdist runs a test per core beside the shared runs' processes,
+# where pools of OpenMP/BLAS threads in each would only contend (set before they are loaded;
+# the workers and the runs' processes inherit it)
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import shared_runs  # noqa: E402 - after the thread settings
 
 from crm_analytics.sim import DefectRates, simulate_dealer
 
