@@ -84,7 +84,7 @@ if len(scores):
             pd.DataFrame(
                 {
                     "customer_id": top["customer_id"].to_numpy(),
-                    "churn_probability": [out.fmt_percent(v) for v in top["churn_probability"]],
+                    "churn_probability": [out.fmt_prob(v) for v in top["churn_probability"]],
                     "risk_band": [label(b, L) for b in top["risk_band"]],
                     **{
                         f"reason_{k}": [
@@ -148,7 +148,7 @@ else:
                     "recorded_grade": top["recorded_grade"].fillna("–").to_numpy(),
                     "grade": top["grade"].to_numpy(),
                     **{
-                        f"p_{h}d": [out.fmt_percent(v) for v in top[f"p_{h}d"]] for h in (7, 30, 90)
+                        f"p_{h}d": [out.fmt_prob(v) for v in top[f"p_{h}d"]] for h in (7, 30, 90)
                     },
                 }
             ),

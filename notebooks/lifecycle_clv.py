@@ -78,7 +78,7 @@ if "clv" in S:
             pd.DataFrame(
                 {
                     "customer_id": top["customer_id"].to_numpy(),
-                    "p_alive": [out.fmt_percent(v) for v in top["p_alive"]],
+                    "p_alive": [out.fmt_prob(v) for v in top["p_alive"]],
                     "clv_24": [out.fmt_count(v) for v in top["clv"]],
                 }
             ),

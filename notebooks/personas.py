@@ -79,4 +79,4 @@ if personas is not None:
         table.index = [t("persona_name", L, i=int(p) + 1) for p in table.index]
         table.columns = [label(c, L) for c in table.columns]
         out.show_heading(label("by_" + by, L), 3)
-        out.show_table(table, formatters=dict.fromkeys(table.columns, out.fmt_percent))
+        out.show_table(table, formatters=dict.fromkeys(table.columns, out.fmt_pct))

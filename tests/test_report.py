@@ -868,3 +868,32 @@ def test_network_stage_hash_is_of_its_inputs(tmp_path, monkeypatch):
     assert runner._network_stage(b, ["D1", "D2"], need_churn=True) != h
     files.write_pickle((pd.DataFrame({"x": [9]}), None), b / "D2" / runner.FRAMES_FILE)
     assert runner._network_stage(b, ["D1", "D2"], need_churn=False) != h
+
+
+def test_formatters_show_missing_as_a_dash_and_no_certainty():
+    """The report's number formatters: a missing or infinite value is ``–``; a model's
+    probability never reads ``100.0%`` or ``0.0%`` (a certainty no model has)."""
+    from crm_analytics.report.text import (
+        date_span,
+        fmt_count,
+        fmt_num,
+        fmt_pct,
+        fmt_prob,
+        fmt_window,
+    )
+
+    for missing in (None, float("nan"), pd.NA, pd.NaT, float("inf")):
+        assert fmt_num(missing, ".2f") == fmt_pct(missing) == fmt_prob(missing) == "–"
+    assert fmt_pct(0.2346) == "23.5%" and fmt_pct(0.2346, ".0%") == "23%"
+    assert fmt_count(12345.4) == "12,345"
+    assert fmt_prob(0.9996) == "> 99.9%" and fmt_prob(1.0) == "> 99.9%"
+    assert fmt_prob(0.0004) == fmt_prob(0.0) == "< 0.1%"
+    assert fmt_prob(0.5) == "50.0%" and fmt_prob(0.999) == "99.9%"
+    assert fmt_window("2025-07-01", pd.Timestamp("2026-06-30 13:00"), "zh") == (
+        "2025-07-01 至 2026-06-30"
+    )
+    assert date_span(["2026-03-01", None, "2025-01-02"]) == (
+        pd.Timestamp("2025-01-02"),
+        pd.Timestamp("2026-03-01"),
+    )
+    assert date_span([], end="2026-06-30") == (None, "2026-06-30")

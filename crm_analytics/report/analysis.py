@@ -471,7 +471,7 @@ def external_lists(dealer: DealerData, settings: Settings) -> dict[str, Any]:
 def _key_accounts(dealer: DealerData, settings: Settings) -> pd.DataFrame:
     """The key accounts found in the data (``params/lifecycle.yaml`` ``key_accounts``),
     unmasked (masking is the view's job)."""
-    raw = dict(settings.section("lifecycle").get("key_accounts") or {})
+    prm = settings.section("lifecycle")["key_accounts"]
     return key_accounts.key_accounts(
         dealer.customers,
         dealer.vehicles,
@@ -479,24 +479,24 @@ def _key_accounts(dealer: DealerData, settings: Settings) -> pd.DataFrame:
         dealer.service_visits,
         dealer.touchpoints,
         as_of=dealer.as_of,
-        min_vehicles=int(raw.get("min_vehicles", 3)),
-        min_orders=int(raw.get("min_orders", 3)),
-        service_months=int(raw.get("service_months", 12)),
-    ).assign(service_months=int(raw.get("service_months", 12)))
+        min_vehicles=int(prm["min_vehicles"]),
+        min_orders=int(prm["min_orders"]),
+        service_months=int(prm["service_months"]),
+    ).assign(service_months=int(prm["service_months"]))
 
 
 def _events(dealer: DealerData, settings: Settings) -> pd.DataFrame:
     """Each marketing event's leads, visits and orders within the follow-up window
     (``params/lifecycle.yaml`` ``events``)."""
-    raw = dict(settings.section("lifecycle").get("events") or {})
+    days = int(settings.section("lifecycle")["events"]["follow_up_days"])
     return key_accounts.event_results(
         dealer.events,
         dealer.leads,
         dealer.touchpoints,
         dealer.orders,
         as_of=dealer.as_of,
-        follow_up_days=int(raw.get("follow_up_days", 90)),
-    ).assign(follow_up_days=int(raw.get("follow_up_days", 90)))
+        follow_up_days=days,
+    ).assign(follow_up_days=days)
 
 
 def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:

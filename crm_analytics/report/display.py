@@ -20,10 +20,14 @@ from typing import Any
 
 import pandas as pd
 
-from crm_analytics.report.text import t
+from crm_analytics.report.text import fmt_count, fmt_pct, fmt_prob, t
 
 __all__ = [
     "fmt_by_unit",
+    "fmt_count",
+    "fmt_kpi",
+    "fmt_pct",
+    "fmt_prob",
     "contents",
     "heading",
     "status_badge",
@@ -364,16 +368,6 @@ def validation_table(report: pd.DataFrame, *, mask: bool = True) -> pd.DataFrame
 
 def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v)
-
-
-def fmt_percent(v: Any) -> str:
-    """``0.2345`` -> ``23.5%``; missing -> ``–``."""
-    return "–" if _missing(v) else f"{float(v):.1%}"
-
-
-def fmt_count(v: Any) -> str:
-    """``12345.0`` -> ``12,345``; missing -> ``–``."""
-    return "–" if _missing(v) else f"{float(v):,.0f}"
 
 
 def fmt_kpi(v: Any) -> str:

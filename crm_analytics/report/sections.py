@@ -25,9 +25,13 @@ from crm_analytics.report.display import show_heading, show_table, show_text, st
 from crm_analytics.report.text import (
     GLOSSARY,
     KPI_UNITS,
+    date_span,
     fmt_date,
+    fmt_num,
+    fmt_pct,
     fmt_pp,
     fmt_value,
+    fmt_window,
     format_yuan,
     label,
     t,
@@ -136,13 +140,17 @@ def show_states(states: pd.DataFrame, lang: str, chart_lang: str) -> None:
     plots.plot_bars(states.set_index("state")["customers"], title="states_title", lang=chart_lang)
 
 
-def translate(frame: pd.DataFrame, lang: str, *, values: tuple[str, ...] = ()) -> pd.DataFrame:
-    """``frame`` with its headers, index and the ``values`` columns' entries as glossary names."""
+def translate(
+    frame: pd.DataFrame, lang: str, *, values: tuple[str, ...] = (), index: bool = True
+) -> pd.DataFrame:
+    """``frame`` with its headers, index (unless ``index`` is False: row names that are data,
+    such as a company's name) and the ``values`` columns' entries as glossary names."""
     out = frame.copy()
     for c in values:
         if c in out.columns:
             out[c] = [label(v, lang) if isinstance(v, str) else v for v in out[c]]
-    out.index = [label(i, lang) if isinstance(i, str) else i for i in out.index]
+    if index:
+        out.index = [label(i, lang) if isinstance(i, str) else i for i in out.index]
     out.index.name = None
     out.columns = [label(c, lang) for c in out.columns]
     return out
@@ -172,11 +180,6 @@ def kpi_table(kpis: pd.DataFrame, lang: str) -> pd.DataFrame:
             }
         )
     return translate(pd.DataFrame(rows).set_index("kpi"), lang)
-
-
-def _window(start: Any, end: Any, lang: str) -> str:
-    sep = " 至 " if lang == "zh" else " to "
-    return f"{fmt_date(start)}{sep}{fmt_date(end)}"
 
 
 def fmt_change(kpi: str, v: Any, lang: str) -> str:
@@ -259,7 +262,7 @@ def tree_table(a: DealerAnalysis, lang: str, *, whole: bool = False) -> pd.DataF
             "interval": "–" if lo == "–" else f"{lo} – {hi}",
             "target": fmt_value(r.kpi, tg, lang),
             "status": kpi_status(r.kpi, r.value, tg, lang),
-            "window": _window(r.window_start, r.window_end, lang),
+            "window": fmt_window(r.window_start, r.window_end, lang),
         }
         rows.append(row)
     return translate(pd.DataFrame(rows).set_index("kpi"), lang)
@@ -332,7 +335,7 @@ def diagnosis_blocks(a: DealerAnalysis, lang: str) -> list[tuple[str, str, pd.Da
             stage=label(stage, lang),
             value=fmt_value(stage, first["stage_value"], lang),
             target=fmt_value(stage, first["stage_target"], lang),
-            window=_window(first["window_start"], first["window_end"], lang),
+            window=fmt_window(first["window_start"], first["window_end"], lang),
             why=("; " if lang == "en" else ";").join(why) or "–",
         )
         causes = pd.DataFrame(
@@ -350,7 +353,7 @@ def diagnosis_blocks(a: DealerAnalysis, lang: str) -> list[tuple[str, str, pd.Da
     return blocks
 
 
-def _list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
+def list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
     """Size, expected margin, owner role and due date of one call list (or of the open H and
     A leads)."""
     if reason == "open_h_a_leads":
@@ -432,7 +435,7 @@ def summary_items(
     target or peer median its gap is priced against).
     """
     (start, end) = a.period
-    window = _window(start, end, lang)
+    window = fmt_window(start, end, lang)
     items = []
     for i, r in enumerate(gaps.drop_duplicates("kpi").head(n).itertuples(index=False), 1):
         reason, owner = KPI_ACTIONS.get(r.kpi, (None, "sales_manager"))
@@ -451,7 +454,7 @@ def summary_items(
         if reason is None:
             action, gain = t("no_list", lang, owner=_inline(label(owner, lang), lang)), r.gap_yuan
         else:
-            f = _list_facts(a, reason)
+            f = list_facts(a, reason)
             due_at = (
                 f["due"]
                 if f["due"] is not None
@@ -502,17 +505,17 @@ def profit_table(profit: pd.DataFrame, lang: str) -> pd.DataFrame:
                     for b in profit["business"]
                 ],
                 "line": [label(x, lang) for x in profit["line"]],
-                "contacts": [_num(v, ",.0f") for v in profit["contacts"]],
-                "takers": [_num(v, ",.0f") for v in profit["takers"]],
-                "penetration": [_num(v, ".1%") for v in profit["penetration"]],
+                "contacts": [fmt_num(v, ",.0f") for v in profit["contacts"]],
+                "takers": [fmt_num(v, ",.0f") for v in profit["takers"]],
+                "penetration": [fmt_num(v, ".1%") for v in profit["penetration"]],
                 "interval": [
                     _pct_interval(lo, hi)
                     for lo, hi in zip(profit["ci_low"], profit["ci_high"], strict=True)
                 ],
-                "target": [_num(v, ".1%") for v in profit["target"]],
-                "unit_margin": [_num(v, ",.0f") for v in profit["unit_margin"]],
-                "gross_profit_col": [_num(v, ",.0f") for v in profit["gross_profit"]],
-                "what_if_gain": [_num(v, ",.0f") for v in profit["what_if_gain"]],
+                "target": [fmt_num(v, ".1%") for v in profit["target"]],
+                "unit_margin": [fmt_num(v, ",.0f") for v in profit["unit_margin"]],
+                "gross_profit_col": [fmt_num(v, ",.0f") for v in profit["gross_profit"]],
+                "what_if_gain": [fmt_num(v, ",.0f") for v in profit["what_if_gain"]],
             }
         ).set_index("business"),
         lang,
@@ -537,18 +540,13 @@ def gaps_view(gaps: pd.DataFrame, lang: str) -> pd.DataFrame:
                 "shortfall": [
                     fmt_pp(k, v, lang) for k, v in zip(gaps["kpi"], gaps["shortfall"], strict=True)
                 ],
-                "base": [_num(v, ",.0f") for v in gaps["base"]],
-                "unit_margin": [_num(v, ",.0f") for v in gaps["unit_margin"]],
+                "base": [fmt_num(v, ",.0f") for v in gaps["base"]],
+                "unit_margin": [fmt_num(v, ",.0f") for v in gaps["unit_margin"]],
                 "gap_yuan": [format_yuan(v, lang) for v in gaps["gap_yuan"]],
             }
         ).set_index("kpi"),
         lang,
     )
-
-
-def _num(v: Any, f: str) -> str:
-    """``v`` formatted with ``f``; ``–`` when missing."""
-    return "–" if v is None or pd.isna(v) or not math.isfinite(float(v)) else format(float(v), f)
 
 
 def action_plan_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
@@ -666,7 +664,7 @@ def external_lists_view(summary: pd.DataFrame, lang: str) -> dict[str, Any]:
             ],
             "list_rows": [f"{int(v):,}" for v in summary["rows"]],
             **{f"list_{c}": [f"{int(v):,}" for v in summary[c]] for c in counts},
-            "list_new_share": [_num(v, ".1%") for v in summary["new_share"]],
+            "list_new_share": [fmt_num(v, ".1%") for v in summary["new_share"]],
             **{
                 f"list_{c}": [f"{int(v):,}" for v in summary[c]]
                 for c in ("leads", "visits", "orders")
@@ -709,24 +707,12 @@ def external_lists_lines(ext: dict[str, Any], lang: str) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _span(times: Any, end: Any = None) -> tuple[Any, Any]:
-    """First and last date of ``times`` (``end``: the last date instead)."""
-    s = pd.to_datetime(pd.Series(times)).dropna()
-    if s.empty:
-        return None, end
-    return s.min(), (s.max() if end is None else end)
-
-
 def _minutes(v: Any) -> str:
-    return _num(v, ",.1f")
-
-
-def _pct(v: Any) -> str:
-    return _num(v, ".1%")
+    return fmt_num(v, ",.1f")
 
 
 def _pct_interval(lo: Any, hi: Any) -> str:
-    a, b = _pct(lo), _pct(hi)
+    a, b = fmt_pct(lo), fmt_pct(hi)
     return "–" if a == "–" else f"{a} – {b}"
 
 
@@ -751,7 +737,7 @@ def speed_to_lead_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
         return {}
     as_of = pd.Timestamp(a.dealer.as_of)
     leads = a.dealer.leads
-    first, _ = _span(leads["created_at"])
+    first, _ = date_span(leads["created_at"])
     days = 90  # metrics.speed_to_lead: a lead's outcome is known after min_age_days
     mature_end = as_of - pd.Timedelta(days=days)
     d = stl["distribution"]
@@ -766,7 +752,7 @@ def speed_to_lead_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             "median_minutes": [_minutes(v) for v in d["median_minutes"]],
             "p90_minutes": [_minutes(v) for v in d["p90_minutes"]],
             **{
-                c: [_pct(v) for v in d[c]]
+                c: [fmt_pct(v) for v in d[c]]
                 for c in ("within_5_min", "within_15_min", "within_60_min")
                 if c in d
             },
@@ -778,7 +764,7 @@ def speed_to_lead_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             "response_band": [_band_name(x, lang) for x in b["band"]],
             "leads": [f"{v:,}" for v in b["leads"]],
             "orders": [f"{v:,}" for v in b["orders"]],
-            "conversion": [_pct(v) for v in b["conversion"]],
+            "conversion": [fmt_pct(v) for v in b["conversion"]],
             "interval": [
                 _pct_interval(lo, hi) for lo, hi in zip(b["ci_low"], b["ci_high"], strict=True)
             ],
@@ -828,7 +814,7 @@ def complaints_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     sla = a.settings.section("lifecycle")["complaints"]
     as_of = pd.Timestamp(a.dealer.as_of)
     table = a.dealer.complaints
-    first, _ = _span(table["opened_at"]) if len(table) else (None, None)
+    first, _ = date_span(table["opened_at"]) if len(table) else (None, None)
     c = cp["counts"]
     counts = pd.DataFrame(
         [[f"{int(v):,}" for v in row] for row in c.to_numpy()],
@@ -846,11 +832,11 @@ def complaints_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             ],
             "complaints_col": [f"{v:,}" for v in h["complaints"]],
             "median_response_hours": [_minutes(v) for v in h["median_response_hours"]],
-            resp_col: [_pct(v) for v in h["response_sla_rate"]],
+            resp_col: [fmt_pct(v) for v in h["response_sla_rate"]],
             "median_resolution_days": [_minutes(v) for v in h["median_resolution_days"]],
-            res_col: [_pct(v) for v in h["resolution_sla_rate"]],
+            res_col: [fmt_pct(v) for v in h["resolution_sla_rate"]],
             "open_complaints": [f"{v:,}" for v in h["open"]],
-            "reopen_rate": [_pct(v) for v in h["reopen_rate"]],
+            "reopen_rate": [fmt_pct(v) for v in h["reopen_rate"]],
             "interval": [
                 _pct_interval(lo, hi)
                 for lo, hi in zip(h["reopen_ci_low"], h["reopen_ci_high"], strict=True)
@@ -879,7 +865,7 @@ def complaints_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             "not_available", lang, why=why(getattr(a, "complaints_note", ""), lang)
         )
         return out
-    sv_start, _ = _span(a.dealer.service_visits["at"])
+    sv_start, _ = date_span(a.dealer.service_visits["at"])
     start = max(x for x in (first, sv_start) if x is not None)
     names = {"resolved": "resolved_group", "unresolved": "unresolved_group"}
     names["difference"] = "retention_gap"
@@ -897,7 +883,7 @@ def complaints_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
                 "complainers": [f"{v:,}" for v in r["complainers"]],
                 "retained": [f"{v:,}" for v in r["retained"]],
                 "retention": [
-                    fmt_pp("retention", v, lang) if g == "difference" else _pct(v)
+                    fmt_pp("retention", v, lang) if g == "difference" else fmt_pct(v)
                     for g, v in zip(r["group"], r["retention"], strict=True)
                 ],
                 "interval": [
@@ -928,7 +914,7 @@ def aftersales_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             "age_band": [_band_name(x, lang) for x in r["age_band"]],
             "vehicles_sold_here": [f"{v:,}" for v in r["vehicles"]],
             "serviced_12m": [f"{v:,}" for v in r["retained"]],
-            "retention": [_pct(v) for v in r["retention"]],
+            "retention": [fmt_pct(v) for v in r["retention"]],
             "interval": [
                 _pct_interval(lo, hi) for lo, hi in zip(r["ci_low"], r["ci_high"], strict=True)
             ],
@@ -942,10 +928,10 @@ def aftersales_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
                 for x in p["age_band"].astype(str)
             ],
             "repair_orders": [f"{v:,}" for v in p["repair_orders"]],
-            "customer_pay_share": [_pct(v) for v in p["customer_pay_share"]],
+            "customer_pay_share": [fmt_pct(v) for v in p["customer_pay_share"]],
             "customer_pay_revenue": [f"{v:,.0f}" for v in p["customer_pay_revenue"]],
             "maker_paid_revenue": [f"{v:,.0f}" for v in p["maker_paid_revenue"]],
-            "customer_pay_revenue_share": [_pct(v) for v in p["customer_pay_revenue_share"]],
+            "customer_pay_revenue_share": [fmt_pct(v) for v in p["customer_pay_revenue_share"]],
         }
     ).set_index("age_at_visit")
     return {
@@ -988,7 +974,7 @@ def pacing_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     month = str(first["month"])
 
     def n(v: Any, digits: int = 0) -> str:
-        return _num(v, f",.{digits}f")
+        return fmt_num(v, f",.{digits}f")
 
     table = pd.DataFrame(
         {
@@ -1068,7 +1054,7 @@ def penetration_view(a: DealerAnalysis, by: str, lang: str) -> dict[str, Any]:
     order = [g for g in pen["group"].drop_duplicates() if g != "all"] + ["all"]
     table = pd.DataFrame(
         {"deliveries": [f"{int(n[g]):,}" for g in order]}
-        | {line: [_pct(wide.at[g, line]) for g in order] for line in lines},
+        | {line: [fmt_pct(wide.at[g, line]) for g in order] for line in lines},
         index=[group_name(g) for g in order],
     )
     p = pen.drop_duplicates("line").set_index("line")["p_value"]

@@ -26,8 +26,14 @@ __all__ = [
     "network_column",
     "why",
     "TEXT",
+    "date_span",
+    "fmt_count",
     "fmt_date",
+    "fmt_num",
+    "fmt_pct",
     "fmt_pp",
+    "fmt_prob",
+    "fmt_window",
     "fmt_value",
     "format_yuan",
     "label",
@@ -1549,7 +1555,8 @@ def network_column(column: str, language: str = "en") -> str:
 
 
 def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
+    """None, NaN, NA or NaT (a scalar)."""
+    return v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
 
 
 def format_yuan(value: float, lang: str = "en") -> str:
@@ -1612,3 +1619,42 @@ def fmt_date(value: Any) -> str:
     except (TypeError, ValueError):
         return str(value)
     return "–" if ts is pd.NaT else ts.date().isoformat()
+
+
+def fmt_num(v: Any, f: str) -> str:
+    """``v`` formatted with the format spec ``f``; ``–`` when missing or infinite."""
+    return "–" if _missing(v) or not math.isfinite(float(v)) else format(float(v), f)
+
+
+def fmt_pct(v: Any, f: str = ".1%") -> str:
+    """A share as a percentage (``0.2345`` -> ``23.5%``); ``–`` when missing."""
+    return fmt_num(v, f)
+
+
+def fmt_count(v: Any) -> str:
+    """A count or an amount with thousands separators (``12345.0`` -> ``12,345``)."""
+    return fmt_num(v, ",.0f")
+
+
+def fmt_prob(v: Any) -> str:
+    """A model's probability as a percentage; beyond 99.9% (or under 0.1%) it says so rather
+    than ``100.0%`` (``0.0%``), a certainty no model has."""
+    if _missing(v) or not math.isfinite(float(v)):
+        return "–"
+    v = float(v)
+    return "> 99.9%" if v > 0.999 else "< 0.1%" if v < 0.001 else f"{v:.1%}"
+
+
+def fmt_window(start: Any, end: Any, lang: str) -> str:
+    """A date window: ``2025-07-01 to 2026-06-30`` / ``2025-07-01 至 2026-06-30``."""
+    sep = " 至 " if lang == "zh" else " to "
+    return f"{fmt_date(start)}{sep}{fmt_date(end)}"
+
+
+def date_span(times: Any, end: Any = None) -> tuple[Any, Any]:
+    """First and last date of ``times`` (``end``: the last date instead); ``(None, end)``
+    when there is none."""
+    s = pd.to_datetime(pd.Series(times)).dropna()
+    if s.empty:
+        return None, end
+    return s.min(), (s.max() if end is None else end)

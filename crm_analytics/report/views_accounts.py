@@ -16,7 +16,8 @@ import pandas as pd
 from crm_analytics.data.privacy import mask_name, mask_phone
 from crm_analytics.metrics.key_accounts import VALUE_ADDED_ITEMS
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.text import fmt_date, format_yuan, label, t, why
+from crm_analytics.report.sections import translate
+from crm_analytics.report.text import fmt_date, fmt_pct, format_yuan, label, t, why
 
 __all__ = [
     "MAX_EVENTS",
@@ -29,17 +30,6 @@ __all__ = [
 MAX_EVENTS = 12
 
 
-def _pct(v: Any) -> str:
-    return "–" if v is None or pd.isna(v) else f"{float(v):.0%}"
-
-
-def _translate(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    out = frame.copy()
-    out.columns = [label(c, lang) for c in out.columns]
-    out.index.name = None
-    return out
-
-
 def key_accounts_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     """The key accounts: ``note`` (how they are found, the windows) and ``table`` (one row
     per account, its name as the row name), or ``note`` alone when the dealer has none or
@@ -47,17 +37,16 @@ def key_accounts_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     acc = a.sections.get("key_accounts")
     if acc is None:
         return {"note": t("not_available", lang, why=why(a.notes.get("key_accounts", ""), lang))}
-    raw = dict(a.settings.section("lifecycle").get("key_accounts") or {})
-    months = int(acc["service_months"].iloc[0]) if len(acc) else raw.get("service_months", 12)
+    prm = a.settings.section("lifecycle")["key_accounts"]  # the analysis's own settings
     as_of = pd.Timestamp(a.dealer.as_of)
     orders = a.dealer.orders
     first = orders["ordered_at"].min() if len(orders) else None
     note = t(
         "ka_note",
         lang,
-        vehicles=raw.get("min_vehicles", 3),
-        orders=raw.get("min_orders", 3),
-        months=months,
+        vehicles=prm["min_vehicles"],
+        orders=prm["min_orders"],
+        months=prm["service_months"],
         start=fmt_date(first),
         end=fmt_date(as_of),
     )
@@ -78,7 +67,10 @@ def key_accounts_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             "ka_orders": [f"{v:,}" for v in acc["orders"]],
             "ka_revenue": [format_yuan(v, lang) for v in acc["revenue"]],
             "ka_margin": [format_yuan(v, lang) for v in acc["margin"]],
-            **{"ka_" + item: [_pct(v) for v in acc[f"{item}_rate"]] for item in VALUE_ADDED_ITEMS},
+            **{
+                "ka_" + item: [fmt_pct(v, ".0%") for v in acc[f"{item}_rate"]]
+                for item in VALUE_ADDED_ITEMS
+            },
             "ka_service_visits": [f"{v:,}" for v in acc["service_visits"]],
             "ka_last_contact": [fmt_date(v) for v in acc["last_contact"]],
             "ka_sales_share": [f"{v:.1%}" for v in acc["sales_share"]],
@@ -92,7 +84,7 @@ def key_accounts_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
         vehicles=f"{int(acc['vehicles'].sum()):,}",
         share=f"{acc['sales_share'].sum():.1%}",
     )
-    return {"note": note, "table": _translate(table, lang), "total": total}
+    return {"note": note, "table": translate(table, lang, index=False), "total": total}
 
 
 def events_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
@@ -161,7 +153,7 @@ def events_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     )
     return {
         "note": note,
-        "by_kind": _translate(by_kind, lang),
+        "by_kind": translate(by_kind, lang, index=False),
         "table_note": t("ev_table_note", lang, n=len(last)),
-        "table": _translate(table, lang),
+        "table": translate(table, lang, index=False),
     }

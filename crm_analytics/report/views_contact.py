@@ -8,7 +8,6 @@ its ``SECTIONS``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import pandas as pd
@@ -16,7 +15,8 @@ import pandas as pd
 from crm_analytics.data.privacy import mask_frame
 from crm_analytics.metrics.contact import CALL_LISTS, LOST_REASONS
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.text import fmt_date, label, t
+from crm_analytics.report.sections import translate
+from crm_analytics.report.text import fmt_count, fmt_date, fmt_pct, label, t
 
 __all__ = ["RECONTACT_ROWS", "contact_view"]
 
@@ -24,91 +24,80 @@ __all__ = ["RECONTACT_ROWS", "contact_view"]
 RECONTACT_ROWS = 15
 
 
-def _pct(v: Any) -> str:
-    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.1%}"
-
-
-def _count(v: Any) -> str:
-    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{int(v):,}"
-
-
 def _list_name(key: str, lang: str) -> str:
     return label("total" if key == "total" else "desk_list." + key, lang)
 
 
-def _translated(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
-    out = frame.copy()
-    out.columns = [label(c, lang) for c in out.columns]
-    out.index.name = None
-    return out
-
-
 def _work(work: pd.DataFrame, lang: str) -> pd.DataFrame:
     w = work[work["staff_id"] == "all"]
-    return _translated(
+    return translate(
         pd.DataFrame(
             {
-                "call_attempts": [_count(v) for v in w["attempts"]],
-                "customers_called": [_count(v) for v in w["customers"]],
-                "customers_reached": [_count(v) for v in w["reached_customers"]],
-                "reach_rate": [_pct(v) for v in w["reach_rate"]],
-                "calls_reached": [_count(v) for v in w["reached_calls"]],
-                "calls_converted": [_count(v) for v in w["converted"]],
-                "call_conversion_rate": [_pct(v) for v in w["conversion_rate"]],
+                "call_attempts": [fmt_count(v) for v in w["attempts"]],
+                "customers_called": [fmt_count(v) for v in w["customers"]],
+                "customers_reached": [fmt_count(v) for v in w["reached_customers"]],
+                "reach_rate": [fmt_pct(v) for v in w["reach_rate"]],
+                "calls_reached": [fmt_count(v) for v in w["reached_calls"]],
+                "calls_converted": [fmt_count(v) for v in w["converted"]],
+                "call_conversion_rate": [fmt_pct(v) for v in w["conversion_rate"]],
             },
             index=[_list_name(x, lang) for x in w["list_type"]],
         ),
         lang,
+        index=False,
     )
 
 
 def _owners(work: pd.DataFrame, staff: pd.DataFrame, lang: str) -> pd.DataFrame:
     w = work[work["staff_id"] != "all"]
     names = staff.set_index("staff_id")["name"].astype(str).to_dict()
-    return _translated(
+    return translate(
         pd.DataFrame(
             {
                 "desk_staff": [names.get(s, t("desk_staff_unknown", lang)) for s in w["staff_id"]],
-                "call_attempts": [_count(v) for v in w["attempts"]],
-                "customers_called": [_count(v) for v in w["customers"]],
-                "reach_rate": [_pct(v) for v in w["reach_rate"]],
-                "calls_converted": [_count(v) for v in w["converted"]],
+                "call_attempts": [fmt_count(v) for v in w["attempts"]],
+                "customers_called": [fmt_count(v) for v in w["customers"]],
+                "reach_rate": [fmt_pct(v) for v in w["reach_rate"]],
+                "calls_converted": [fmt_count(v) for v in w["converted"]],
             },
             index=[_list_name(x, lang) for x in w["list_type"]],
         ),
         lang,
+        index=False,
     )
 
 
 def _coverage(cov: pd.DataFrame, lang: str) -> pd.DataFrame:
-    return _translated(
+    return translate(
         pd.DataFrame(
             {
-                "deliveries_judged": [_count(v) for v in cov["deliveries"]],
-                "deliveries_covered": [_count(v) for v in cov["covered"]],
-                "coverage_share": [_pct(v) for v in cov["coverage"]],
+                "deliveries_judged": [fmt_count(v) for v in cov["deliveries"]],
+                "deliveries_covered": [fmt_count(v) for v in cov["covered"]],
+                "coverage_share": [fmt_pct(v) for v in cov["coverage"]],
                 "limit_days": [f"{v:g}" for v in cov["limit_days"]],
             },
             index=[label("desk_coverage." + x, lang) for x in cov.index],
         ),
         lang,
+        index=False,
     )
 
 
 def _share(share: pd.DataFrame, lang: str) -> pd.DataFrame:
     keys = [*LOST_REASONS, "total"]
     s = share.reindex(keys)
-    return _translated(
+    return translate(
         pd.DataFrame(
             {
-                "lost_customers": [_count(v) for v in s["customers"]],
-                "lost_customer_share": [_pct(v) for v in s["customer_share"]],
-                "lost_owners": [_count(v) for v in s["owners"]],
-                "lost_owner_share": [_pct(v) for v in s["owner_share"]],
+                "lost_customers": [fmt_count(v) for v in s["customers"]],
+                "lost_customer_share": [fmt_pct(v) for v in s["customer_share"]],
+                "lost_owners": [fmt_count(v) for v in s["owners"]],
+                "lost_owner_share": [fmt_pct(v) for v in s["owner_share"]],
             },
             index=[label("total" if k == "total" else "lost_reason." + k, lang) for k in keys],
         ),
         lang,
+        index=False,
     )
 
 
@@ -122,7 +111,7 @@ def _recontact(lost: pd.DataFrame, staff: pd.DataFrame, lang: str, masked: bool)
             "customer_name": [x if isinstance(x, str) else "–" for x in top["name"]],
             "customer_phone": [x if isinstance(x, str) else "–" for x in top["phone"]],
             "lost_reason": [label("lost_reason." + r, lang) for r in top["reason"]],
-            "failed_attempts": [_count(v) for v in top["failed_attempts"]],
+            "failed_attempts": [fmt_count(v) for v in top["failed_attempts"]],
             "last_attempt": [fmt_date(v) if pd.notna(v) else "–" for v in top["last_attempt_at"]],
             "last_reached": [fmt_date(v) if pd.notna(v) else "–" for v in top["last_reached_at"]],
             "desk_staff": [
@@ -132,7 +121,7 @@ def _recontact(lost: pd.DataFrame, staff: pd.DataFrame, lang: str, masked: bool)
         },
         index=range(1, len(top) + 1),
     )
-    return _translated(frame, lang)
+    return translate(frame, lang, index=False)
 
 
 def contact_view(a: DealerAnalysis, lang: str, *, masked: bool = True) -> dict[str, Any]:
@@ -172,8 +161,8 @@ def contact_view(a: DealerAnalysis, lang: str, *, masked: bool = True) -> dict[s
             "lost_contacts_note",
             lang,
             n=f"{int(total['customers']):,}",
-            share=_pct(total["customer_share"]),
-            owner_share=_pct(total["owner_share"]),
+            share=fmt_pct(total["customer_share"]),
+            owner_share=fmt_pct(total["owner_share"]),
             streak=int(prm["no_answer_streak"]),
             days=f"{float(prm['no_answer_days']):g}",
             as_of=fmt_date(a.dealer.as_of),

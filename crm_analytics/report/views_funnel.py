@@ -14,8 +14,8 @@ import pandas as pd
 
 from crm_analytics.report import headline
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.sections import _pct, translate
-from crm_analytics.report.text import fmt_date, fmt_pp, fmt_value, label, t
+from crm_analytics.report.sections import translate
+from crm_analytics.report.text import fmt_date, fmt_pct, fmt_pp, fmt_value, label, t
 
 __all__ = [
     "channel_rates_view",
@@ -221,8 +221,8 @@ def forecast_view(
             "mae_model": [one(v) for v in summary["mae_model"]],
             "mae_seasonal_naive": [one(v) for v in summary["mae_seasonal_naive"]],
             "mae_trailing_mean": [one(v) for v in summary["mae_trailing_mean"]],
-            "coverage80": [_pct(v) for v in summary["coverage80"]],
-            "coverage95": [_pct(v) for v in summary["coverage95"]],
+            "coverage80": [fmt_pct(v) for v in summary["coverage80"]],
+            "coverage95": [fmt_pct(v) for v in summary["coverage95"]],
         }
     ).set_index("forecast_of")
     out["backtest_note"] = t(

@@ -11,8 +11,8 @@ import pandas as pd
 
 from crm_analytics.actions.call_lists import REASONS, owner_load, touch_calendar
 from crm_analytics.report.analysis import DealerAnalysis
-from crm_analytics.report.sections import _list_facts, _num, translate
-from crm_analytics.report.text import fmt_date, format_yuan, label, t
+from crm_analytics.report.sections import list_facts, translate
+from crm_analytics.report.text import fmt_date, fmt_num, format_yuan, label, t
 
 __all__ = [
     "action_lists",
@@ -28,7 +28,7 @@ def action_lists(a: DealerAnalysis, lang: str) -> pd.DataFrame:
     rows' due dates)."""
     rows = []
     for reason in REASONS:
-        f = _list_facts(a, reason)
+        f = list_facts(a, reason)
         rows.append(
             {
                 "reason": label(reason, lang),
@@ -104,12 +104,12 @@ def department_view(eff: pd.DataFrame, lang: str) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "department": [label("dept." + str(d), lang) for d in eff["department"]],
-                "customers": [_num(v, ",.0f") for v in eff["customers"]],
-                "converted": [_num(v, ",.0f") for v in eff["converted"]],
-                "conversion_rate": [_num(v, ".1%") for v in eff["conversion_rate"]],
+                "customers": [fmt_num(v, ",.0f") for v in eff["customers"]],
+                "converted": [fmt_num(v, ",.0f") for v in eff["converted"]],
+                "conversion_rate": [fmt_num(v, ".1%") for v in eff["conversion_rate"]],
                 "margin": [format_yuan(v, lang) for v in eff["margin"]],
                 "margin_per_customer": [format_yuan(v, lang) for v in eff["margin_per_customer"]],
-                "staff": [_num(v, ",.0f") for v in eff["staff"]],
+                "staff": [fmt_num(v, ",.0f") for v in eff["staff"]],
                 "margin_per_staff": [format_yuan(v, lang) for v in eff["margin_per_staff"]],
             }
         ).set_index("department"),

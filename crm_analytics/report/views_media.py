@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from crm_analytics.report.sections import _num, translate
-from crm_analytics.report.text import label
+from crm_analytics.report.sections import translate
+from crm_analytics.report.text import fmt_num, label
 
 __all__ = [
     "media_channel_view",
@@ -28,12 +28,12 @@ def media_channel_view(media: pd.DataFrame, lang: str) -> pd.DataFrame:
     counts = ["leads", "visits", "orders", "deliveries"]
     frame = pd.DataFrame({"channel": [label(c, lang) for c in media["channel"]]})
     for c in counts:
-        frame[c] = [_num(v, ",.0f") for v in media[c]]
+        frame[c] = [fmt_num(v, ",.0f") for v in media[c]]
     for c in [*money, "cost_per_delivery"]:
         frame["orders_gross_profit" if c == "gross_profit" else c] = [
-            _num(v, ",.0f") for v in media[c]
+            fmt_num(v, ",.0f") for v in media[c]
         ]
-    frame["roi"] = [_num(v, "+.0%") for v in media["roi"]]
+    frame["roi"] = [fmt_num(v, "+.0%") for v in media["roi"]]
     return translate(frame.set_index("channel"), lang)
 
 
@@ -42,7 +42,7 @@ def attribution_view(credit: pd.DataFrame, lang: str) -> pd.DataFrame:
     (:func:`crm_analytics.metrics.attribution.attribute`)."""
     wide = credit.pivot_table(index="channel", columns="model", values="conversions", sort=False)
     frame = pd.DataFrame(
-        {label("attr." + m, lang): [_num(v, ",.1f") for v in wide[m]] for m in wide.columns},
+        {label("attr." + m, lang): [fmt_num(v, ",.1f") for v in wide[m]] for m in wide.columns},
         index=[label(c, lang) for c in wide.index],
     )
     return frame
@@ -61,15 +61,17 @@ def persona_channel_view(effects: pd.DataFrame, lang: str) -> pd.DataFrame:
         {
             "customer_age_band": [_age_group(str(x), lang) for x in effects["age_band"]],
             "channel": [label(c, lang) for c in effects["channel"]],
-            "journeys": [_num(v, ",.0f") for v in effects["journeys"]],
-            "journeys_with": [_num(v, ",.0f") for v in effects["journeys_with"]],
-            "conversion_rate_with": [_num(v, ".1%") for v in effects["conversion_rate_with"]],
-            "conversion_rate_without": [_num(v, ".1%") for v in effects["conversion_rate_without"]],
-            "lift": [_num(v, ".2f") + "×" for v in effects["lift"]],
+            "journeys": [fmt_num(v, ",.0f") for v in effects["journeys"]],
+            "journeys_with": [fmt_num(v, ",.0f") for v in effects["journeys_with"]],
+            "conversion_rate_with": [fmt_num(v, ".1%") for v in effects["conversion_rate_with"]],
+            "conversion_rate_without": [
+                fmt_num(v, ".1%") for v in effects["conversion_rate_without"]
+            ],
+            "lift": [fmt_num(v, ".2f") + "×" for v in effects["lift"]],
         }
     )
     for c in share:
-        frame[c] = [_num(v, ".1%") for v in effects[c]]
+        frame[c] = [fmt_num(v, ".1%") for v in effects[c]]
     return translate(frame.set_index("customer_age_band"), lang)
 
 
@@ -89,11 +91,11 @@ def recall_view(acc: pd.DataFrame, lang: str) -> pd.DataFrame:
         pd.DataFrame(
             {
                 "survey_kind": [label("survey." + str(k), lang) for k in acc["kind"]],
-                "answers": [_num(v, ",.0f") for v in acc["n"]],
-                "matches": [_num(v, ",.0f") for v in acc["matches"]],
-                "accuracy": [_num(v, ".1%") for v in acc["accuracy"]],
+                "answers": [fmt_num(v, ",.0f") for v in acc["n"]],
+                "matches": [fmt_num(v, ",.0f") for v in acc["matches"]],
+                "accuracy": [fmt_num(v, ".1%") for v in acc["accuracy"]],
                 "interval": [
-                    f"{_num(a, '.1%')} – {_num(b, '.1%')}"
+                    f"{fmt_num(a, '.1%')} – {fmt_num(b, '.1%')}"
                     for a, b in zip(acc["accuracy_low"], acc["accuracy_high"], strict=True)
                 ],
             }

@@ -17,8 +17,8 @@ import pandas as pd
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.report.analysis import FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.display import status_text
-from crm_analytics.report.sections import _pct, _span, rule_text, translate
-from crm_analytics.report.text import fmt_date, label, t
+from crm_analytics.report.sections import rule_text, translate
+from crm_analytics.report.text import date_span, fmt_date, fmt_pct, label, t
 
 __all__ = [
     "quality_view",
@@ -49,7 +49,7 @@ def _extract_span(a: DealerAnalysis) -> tuple[Any, Any]:
     """First event of the extract (lead, service visit or visitor-log arrival) and the data date."""
     d = a.dealer
     firsts = [
-        _span(frame[col])[0]
+        date_span(frame[col])[0]
         for frame, col in ((d.leads, "created_at"), (d.service_visits, "at"))
         if len(frame)
     ]
@@ -129,7 +129,7 @@ def reconciliation_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     (the same per sales consultant, by name)."""
     rec = a.reconciliation
     log = a.dealer.tables.get("visitor_log", pd.DataFrame(columns=["at"]))
-    start, end = _span(log["at"]) if len(log) else (None, None)
+    start, end = date_span(log["at"]) if len(log) else (None, None)
     s = rec.summary()
     summary = pd.DataFrame(
         {
@@ -147,11 +147,11 @@ def reconciliation_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
             "consultant": [str(x) for x in names],
             **{c: [f"{int(v):,}" for v in pc[c]] for c in ("arrivals", "matched", "unregistered")},
             "not_recorded": [f"{int(v):,}" for v in pc["not_recorded"]],
-            "registration_rate": [_pct(v) for v in pc["registration_rate"]],
+            "registration_rate": [fmt_pct(v) for v in pc["registration_rate"]],
             **{
                 c: [f"{int(v):,}" for v in pc[c]] for c in ("dms_visits", "phantom", "unverifiable")
             },
-            "phantom_rate": [_pct(v) for v in pc["phantom_rate"]],
+            "phantom_rate": [fmt_pct(v) for v in pc["phantom_rate"]],
         }
     )
     return {
