@@ -21,7 +21,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import shared_runs  # noqa: E402 - after the thread settings
 
-from crm_analytics.sim import DefectRates, simulate_dealer
+from crm_analytics.sim import DefectRates, simulate_dealer  # noqa: E402
 
 
 @pytest.fixture(scope="session")
