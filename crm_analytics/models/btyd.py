@@ -795,6 +795,23 @@ def _stencil_hessian(vals: np.ndarray, k: int, h_hess: float) -> np.ndarray:
     return hess
 
 
+def _weighted_subsample(w: np.ndarray, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(idx, scale)``: ``k`` of the rows with weights ``w`` (distinct histories and their
+    counts) for a warm start, and each one's inverse inclusion probability. The heavy rows
+    (a weight of at least ``sum(w) / k``, at most ``k // 4`` of them) are all taken (scale 1);
+    the rest are drawn uniformly (fixed seed) from the others, scaled up to stand for them. A
+    uniform draw alone leaves out or doubles the few heavy rows (customers without a repeat
+    visit compress into one row per age) and its start can lie far from the fit; with equal
+    weights (every history distinct) it is the uniform draw."""
+    n = len(w)
+    order = np.argsort(-w, kind="stable")[: k // 4]
+    heavy = order[w[order] >= w.sum() / k]
+    rest = np.setdiff1d(np.arange(n), heavy)
+    drawn = np.random.default_rng(seed).choice(rest, k - len(heavy), replace=False)
+    scale = np.concatenate([np.ones(len(heavy)), np.full(len(drawn), len(rest) / len(drawn))])
+    return np.concatenate([heavy, drawn]), scale
+
+
 def _stencil_newton(
     fun_sets: Callable[[np.ndarray], np.ndarray],
     u0: np.ndarray,
@@ -1631,8 +1648,7 @@ class ParetoNBD(_CountModel):
         n = len(prepared["x"])
         if n <= self._sample_rows or not self._warm_start:
             return u0
-        rng = np.random.default_rng(0)
-        sub = self._subsample(prepared, rng.choice(n, self._sample_rows, replace=False))
+        sub = self._subsample(prepared, *_weighted_subsample(prepared["w"], self._sample_rows))
 
         def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
             val, g = self._loglik_grad(np.exp(u), {**sub, "_search": True})
@@ -1653,10 +1669,15 @@ class ParetoNBD(_CountModel):
         return res.x if ok and np.all((res.x > lo) & (res.x < hi)) else u0
 
     @staticmethod
-    def _subsample(prepared: dict[str, np.ndarray], idx: np.ndarray) -> dict[str, np.ndarray]:
-        """The rows ``idx`` of the prepared data, weights normalised to a mean likelihood."""
-        idx = np.sort(idx)
-        w = prepared["w"][idx] / prepared["w"][idx].sum()
+    def _subsample(
+        prepared: dict[str, np.ndarray], idx: np.ndarray, scale: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The rows ``idx`` of the prepared data, their weights times ``scale`` (each row's
+        inverse inclusion probability), normalised to a mean likelihood."""
+        order = np.argsort(idx)
+        idx, scale = idx[order], scale[order]
+        w = prepared["w"][idx] * scale
+        w = w / w.sum()
         x = prepared["x"][idx]
         ux, ix = np.unique(x, return_inverse=True)
         return _with_pairs(
