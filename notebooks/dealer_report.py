@@ -404,11 +404,11 @@ else:
 
 # %%
 # The CRM desk's own work (called, reached, converted per list and owner; delivery callback
-# and interview coverage) and the lost-contact screening with its re-contact list.
+# coverage; survey response rates) and the lost-contact screening with its re-contact list.
 sec.show_section("contact", L, dealer.as_of)
 if not sec.show_missing(analysis, "contact", L):
     view = vc.contact_view(analysis, L, masked=mask_personal_data)
-    for part in ("work", "owners", "coverage", "lost", "recontact"):
+    for part in ("work", "owners", "coverage", "surveys", "lost", "recontact"):
         out.show_text(view[part + "_note"], muted=True)
         out.show_table(view[part])
 

@@ -17,7 +17,7 @@ import pytest
 
 from crm_analytics.actions.call_lists import call_lists
 from crm_analytics.core.config import load_params, resolve_settings
-from crm_analytics.core.errors import InsufficientDataError
+from crm_analytics.core.errors import InputError, InsufficientDataError
 from crm_analytics.core.schema import CALL_OUTCOMES
 from crm_analytics.data.dms import load_mapping
 from crm_analytics.metrics import contact as ct
@@ -25,6 +25,7 @@ from crm_analytics.report.analysis import crm_desk
 from crm_analytics.report.headline import resolve_periods
 from crm_analytics.report.views_contact import RECONTACT_ROWS, contact_view
 from crm_analytics.sim import simulate_dealer
+from crm_analytics.sim.surveys import RESPONSE_RATES
 
 SEEDS = (1, 2, 3)
 PARAMS = load_params("lifecycle")["contact"]
@@ -151,6 +152,49 @@ def test_delivery_coverage_matches_truth(dealer):
     assert np.isfinite(cov.loc["interviewed", "coverage"])
 
 
+def test_survey_response_rates_recover_the_simulated_rates(dealer):
+    """Each survey kind's response rate (answered / events due) is the simulator's rate
+    within 4 binomial standard errors; the interview's equals the delivery coverage's."""
+    days = {"delivery_interview": PARAMS["interview_days"], **PARAMS["survey_days"]}
+    sv = ct.survey_response(dealer, survey_days=days)
+    assert list(sv.index) == list(days) and set(days) == set(RESPONSE_RATES)
+    for kind, p in RESPONSE_RATES.items():
+        n, rate = sv.loc[kind, "due"], sv.loc[kind, "response_rate"]
+        assert n >= 80, (kind, n)
+        assert abs(rate - p) < 4 * np.sqrt(p * (1 - p) / n), (kind, rate, p, n)
+    cov = ct.delivery_coverage(
+        dealer,
+        ct.call_attempts(dealer),
+        callback_days=PARAMS["callback_days"],
+        interview_days=PARAMS["interview_days"],
+    )
+    assert sv.loc["delivery_interview", "answered"] == cov.loc["interviewed", "covered"]
+    assert sv.loc["delivery_interview", "due"] == cov.loc["interviewed", "deliveries"]
+
+
+def test_a_survey_answers_only_the_latest_event_before_it(dealer):
+    """Two service visits three days apart and one survey the day after the second: the
+    second visit is answered, the first is not (not both); a survey past the limit answers
+    none; an event whose limit has not run out is not judged."""
+    d = dealer
+    cid = d.customers["customer_id"].iloc[0]
+    t0 = pd.Timestamp(d.as_of).normalize() - pd.Timedelta(days=200)
+    sv = d.service_visits.iloc[:4].copy()
+    sv["customer_id"] = cid
+    sv["at"] = [t0, t0 + pd.Timedelta(days=3), t0 + pd.Timedelta(days=50), pd.Timestamp(d.as_of)]
+    sv["ro_id"] = [f"RO-X{i}" for i in range(4)]
+    surveys = d.surveys.iloc[:2].copy()
+    surveys["customer_id"] = cid
+    surveys["kind"] = "service_satisfaction"
+    surveys["at"] = [t0 + pd.Timedelta(days=4, hours=9), t0 + pd.Timedelta(days=60)]
+    surveys["survey_id"] = ["Q-X0", "Q-X1"]
+    d2 = dataclasses.replace(d, tables={**d.tables, "service_visits": sv, "surveys": surveys})
+    r = ct.survey_response(d2, survey_days={"service_satisfaction": 5})
+    assert r.loc["service_satisfaction", ["due", "answered"]].tolist() == [3, 1]
+    with pytest.raises(InputError, match="survey_days names unknown survey kinds"):
+        ct.survey_response(d2, survey_days={"csi": 5})
+
+
 def test_lost_contacts_rules_on_a_hand_made_history(dealer):
     """A customer reached, then three unanswered attempts 20 days apart: flagged for
     no_answer; with the streak spanning less than the limit: not flagged."""
@@ -198,7 +242,7 @@ def test_report_view_speaks_one_language():
     cjk = re.compile(r"[\u4e00-\u9fff]")
     for lang in ("zh", "en"):
         view = contact_view(analysis, lang)
-        parts = ("work", "owners", "coverage", "lost", "recontact")
+        parts = ("work", "owners", "coverage", "surveys", "lost", "recontact")
         assert set(view) == {p + s for p in parts for s in ("", "_note")}
         for key, part in view.items():
             text = part if isinstance(part, str) else part.to_string()

@@ -22,11 +22,17 @@ The desk's own work
     delivery batch) but no day limits: the limits are the ``contact`` block of
     ``params/lifecycle.yaml``.
 
-The surveys table holds answered surveys only, so a survey response rate cannot be computed
-from it; the interview coverage is the share of deliveries with an answered interview.
+Survey response
+    The surveys table holds answered surveys only, so a survey's response rate is read from
+    the events it follows (:data:`SURVEY_FOLLOWS`): :func:`survey_response` is, per kind, the
+    share of the events whose limit has run out (deliveries, service visits, first showroom
+    visits of a lead, those of leads without an order) answered by a survey of that kind
+    within ``survey_days`` of the event.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -39,10 +45,12 @@ from crm_analytics.data.privacy import mask_frame
 __all__ = [
     "CALL_LISTS",
     "LOST_REASONS",
+    "SURVEY_FOLLOWS",
     "call_attempts",
     "delivery_coverage",
     "desk_work",
     "lost_contacts",
+    "survey_response",
     "unreachable_share",
 ]
 
@@ -55,6 +63,15 @@ CALL_LISTS: tuple[str, ...] = (
 )
 #: Why a customer is flagged as a lost contact, strongest first.
 LOST_REASONS: tuple[str, ...] = ("invalid_phone", "wrong_number", "no_answer")
+#: survey kind -> the event it follows up and the column a survey names that event by: a
+#: delivery, a service visit, a lead's first showroom visit, or that of a lead with no order
+SURVEY_FOLLOWS: dict[str, tuple[str, str]] = {
+    "delivery_interview": ("delivery", "customer_id"),
+    "sales_satisfaction": ("delivery", "customer_id"),
+    "service_satisfaction": ("service_visit", "customer_id"),
+    "intent_survey": ("first_visit", "lead_id"),
+    "defeated_survey": ("visit_without_order", "lead_id"),
+}
 _DAY = pd.Timedelta(days=1)
 _USABLE = ("mobile", "landline", "masked")
 
@@ -392,11 +409,7 @@ def delivery_coverage(
         ``deliveries`` (judged), ``covered``, ``coverage``, ``limit_days``.
     """
     cut = _cut(dealer, None)
-    o = dealer.orders.dropna(subset=["delivered_at"])
-    o = o[["customer_id", "delivered_at"]].drop_duplicates()
-    if period is not None:
-        lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1]).normalize() + _DAY
-        o = o[(o["delivered_at"] >= lo) & (o["delivered_at"] < hi)]
+    o = _in_period(_followed_events(dealer)["delivery"], period)
     cb = attempts.loc[attempts["list_type"] == "delivery_callback"]
     iv = dealer.surveys.loc[dealer.surveys["kind"] == "delivery_interview", ["customer_id", "at"]]
     rows = {}
@@ -409,16 +422,117 @@ def delivery_coverage(
         ),
         ("interviewed", iv, interview_days),
     ):
-        judged = o[o["delivered_at"].dt.normalize() + (limit + 1) * _DAY <= cut]
-        judged = judged.reset_index(drop=True)
-        m = judged.reset_index().merge(events, on="customer_id")
-        d = (m["at"].dt.normalize() - m["delivered_at"].dt.normalize()) / _DAY
-        covered = m.loc[(d >= 0) & (d <= limit), "index"].nunique()
-        n = len(judged)
+        n, covered = _answered_within(o, events, "customer_id", limit, cut)
         rows[name] = {
             "deliveries": n,
             "covered": covered,
             "coverage": covered / n if n else np.nan,
             "limit_days": limit,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _in_period(events: pd.DataFrame, period: tuple[object, object] | None) -> pd.DataFrame:
+    """The ``events`` (column ``at``) from the start to the end day of ``period``."""
+    if period is None:
+        return events
+    lo, hi = pd.Timestamp(period[0]), pd.Timestamp(period[1]).normalize() + _DAY
+    return events[(events["at"] >= lo) & (events["at"] < hi)]
+
+
+def _answered_within(
+    events: pd.DataFrame, answers: pd.DataFrame, key: str, limit: float, cut: pd.Timestamp
+) -> tuple[int, int]:
+    """``(judged, answered)``: of the ``events`` (``key``, ``at``; one a key and day), those
+    whose ``limit`` days have run out by ``cut``, and how many of them are answered. An answer
+    (``key``, ``at``) belongs to the key's latest event on or before its day, and answers it
+    when made within ``limit`` calendar days of that event (so a customer's survey after two
+    service visits a few days apart answers the later one, not both)."""
+    ev = events[[key, "at"]].dropna()
+    ev = ev.assign(day=ev["at"].dt.normalize()).drop_duplicates([key, "day"])
+    ev = ev.sort_values("day", kind="stable").reset_index(drop=True)
+    ev["event"] = np.arange(len(ev))
+    judged = ev["day"] + (limit + 1) * _DAY <= cut
+    ans = answers[[key, "at"]].dropna()
+    ans = ans.assign(answer_day=ans["at"].dt.normalize())[[key, "answer_day"]]
+    ans = ans.sort_values("answer_day", kind="stable")
+    m = pd.merge_asof(
+        ans,
+        ev[[key, "day", "event"]],
+        left_on="answer_day",
+        right_on="day",
+        by=key,
+        direction="backward",
+    ).dropna(subset=["event"])
+    within = (m["answer_day"] - m["day"]) / _DAY <= limit
+    answered = ev["event"].isin(m.loc[within, "event"])
+    return int(judged.sum()), int((judged & answered).sum())
+
+
+def _followed_events(dealer: DealerData) -> dict[str, pd.DataFrame]:
+    """The events surveys follow (:data:`SURVEY_FOLLOWS`), each with its key and ``at``."""
+    o = dealer.orders.dropna(subset=["delivered_at"])
+    deliveries = o[["customer_id", "delivered_at"]].drop_duplicates()
+    tp = dealer.touchpoints
+    visits = tp.loc[(tp["kind"] == "visit") & tp["lead_id"].notna(), ["lead_id", "at"]]
+    first = visits.groupby("lead_id", as_index=False)["at"].min()
+    return {
+        "delivery": deliveries.rename(columns={"delivered_at": "at"}),
+        "service_visit": dealer.service_visits[["customer_id", "at"]],
+        "first_visit": first,
+        "visit_without_order": first[~first["lead_id"].isin(dealer.orders["lead_id"])],
+    }
+
+
+def survey_response(
+    dealer: DealerData,
+    *,
+    survey_days: Mapping[str, float],
+    period: tuple[object, object] | None = None,
+) -> pd.DataFrame:
+    """The response rate of each survey kind: the share of the events it follows
+    (:data:`SURVEY_FOLLOWS`) answered by a survey of that kind within its limit.
+
+    An event counts when its limit has run out by the data date (calendar days, as in
+    :func:`delivery_coverage`); a lead without an order is judged on the orders known then.
+
+    Parameters
+    ----------
+    dealer
+        The dealer.
+    survey_days
+        Survey kind -> limit in days after the event (``params/lifecycle.yaml``, ``contact``);
+        the kinds shown, in this order.
+    period
+        ``(start, end)`` of the events counted (default all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index the survey kinds; columns ``event`` (what it follows), ``due`` (events judged),
+        ``answered``, ``response_rate`` (NaN without an event due) and ``limit_days``.
+    """
+    unknown = sorted(set(survey_days) - set(SURVEY_FOLLOWS))
+    if unknown:
+        raise InputError(
+            f"survey_days names unknown survey kinds {unknown}; the kinds are "
+            f"{list(SURVEY_FOLLOWS)} (params/lifecycle.yaml, contact: survey_days)."
+        )
+    cut = _cut(dealer, None)
+    events = _followed_events(dealer)
+    surveys = dealer.surveys
+    rows = {}
+    for kind, limit in survey_days.items():
+        event, key = SURVEY_FOLLOWS[kind]
+        answers = surveys.loc[(surveys["kind"] == kind) & surveys[key].notna()]
+        due, answered = _answered_within(
+            _in_period(events[event], period), answers, key, float(limit), cut
+        )
+        rows[kind] = {
+            "event": event,
+            "due": due,
+            "answered": answered,
+            "response_rate": answered / due if due else np.nan,
+            "limit_days": float(limit),
         }
     return pd.DataFrame.from_dict(rows, orient="index")

@@ -387,7 +387,7 @@ def crm_desk(
     """The CRM desk's own work in ``period`` and the lost contacts on the data date
     (:mod:`crm_analytics.metrics.contact`, limits from ``Settings.section("lifecycle")
     ["contact"]``): ``work`` (per list and owner), ``coverage`` (delivery callbacks and
-    interviews), ``lost`` (the re-contact list, unmasked: the views mask it), ``share``
+    interviews), ``surveys`` (the response rate of each survey kind), ``lost`` (the re-contact list, unmasked: the views mask it), ``share``
     (the unreachable share of the base), ``params`` and ``period``."""
     prm = dict(settings.section("lifecycle")["contact"])
     att = desk.call_attempts(
@@ -415,6 +415,14 @@ def crm_desk(
             att,
             callback_days=float(prm["callback_days"]),
             interview_days=float(prm["interview_days"]),
+            period=period,
+        ),
+        "surveys": desk.survey_response(
+            dealer,
+            survey_days={
+                "delivery_interview": float(prm["interview_days"]),
+                **{k: float(v) for k, v in prm["survey_days"].items()},
+            },
             period=period,
         ),
         "lost": lost,

@@ -362,6 +362,16 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "survey.defeated_survey": ("Defeated-lead survey", "战败回访"),
     "survey.delivery_interview": ("Delivery interview", "交车访谈"),
     "survey.intent_survey": ("Intent survey", "意向调查"),
+    "survey.sales_satisfaction": ("Sales satisfaction (CSI)", "销售满意度(CSI)"),
+    "survey.service_satisfaction": ("Service satisfaction", "售后满意度"),
+    "survey_event.delivery": ("Deliveries", "交车"),
+    "survey_event.service_visit": ("Service visits", "售后进店"),
+    "survey_event.first_visit": ("First showroom visits", "首次到店"),
+    "survey_event.visit_without_order": ("Visits without an order", "到店未成交"),
+    "survey_follows": ("After", "对象"),
+    "surveys_due": ("Due", "应调查"),
+    "surveys_answered": ("Answered", "已回答"),
+    "survey_response_rate": ("Response rate", "回复率"),
     "personas_title": ("Customers per persona", "各客户画像人数"),
     # -- lead channels ------------------------------------------------------------------------
     "online_inquiry": ("Online inquiry", "网络询价"),
@@ -1139,10 +1149,13 @@ TEXT: dict[str, dict[str, str]] = {
         "service, within {days} days after a reached call (a callback converts nothing).",
         "desk_owners_note": "The same per list and per staff member who called, {start} to {end}.",
         "desk_coverage_note": "Deliveries from {start} to {end} whose limit has run out: a "
-        "callback attempted and reached within {callback} days, a delivery interview answered "
-        "within {interview} days. The deck asks for both on every delivery batch but sets no day "
-        "limits: these are the dealer's settings. The DMS keeps answered surveys only, so a "
-        "survey response rate cannot be shown.",
+        "callback attempted and reached within {callback} days (the delivery interview, due "
+        "within {interview} days, is in the survey table below). The deck asks for both on every "
+        "delivery batch but sets no day limits: these are the dealer's settings.",
+        "desk_surveys_note": "Survey response, {start} to {end}: of the events each survey "
+        "follows whose limit has run out, the share answered by that survey within the limit "
+        "(the DMS keeps answered surveys only, so the events are the base). A survey answers its "
+        "customer's or lead's latest event before it.",
         "lost_contacts_note": "Lost-contact screening on {as_of}: {n} customers cannot be reached "
         "({share} of the customers, {owner_share} of the owners): an invalid phone in the DMS, a "
         "wrong or void number since they were last reached, or {streak} unanswered calls in a "
@@ -1490,9 +1503,11 @@ TEXT: dict[str, dict[str, str]] = {
         "依据DMS记录判断:带线索的电话为线索跟进,交车后不久的电话为交车回访,一年内来过店的车主为保养提醒,"
         "其余为休眠客户激活。转化:接通后 {days} 天内线索到店或客户回厂保养(交车回访不计转化)。",
         "desk_owners_note": "同上,按名单类型和拨打人,{start} 至 {end}。",
-        "desk_coverage_note": "{start} 至 {end} 已过时限的交车:{callback} 天内拨打并接通回访,"
-        "{interview} 天内完成交车面访。培训材料要求每批交车都做,但未规定天数:此处为经销店的设定。"
-        "DMS只保存已回答的问卷,因此无法计算问卷回复率。",
+        "desk_coverage_note": "{start} 至 {end} 已过时限的交车:{callback} 天内拨打并接通回访"
+        "({interview} 天内的交车面访见下方问卷表)。培训材料要求每批交车都做,但未规定天数:"
+        "此处为经销店的设定。",
+        "desk_surveys_note": "{start} 至 {end} 的问卷回复:各问卷对应事件中已过时限者,在时限内完成该问卷的比例"
+        "(DMS只保存已回答的问卷,因此以事件为基数)。一份问卷对应该客户或线索在其之前最近的一次事件。",
         "lost_contacts_note": "{as_of} 失联筛选:{n} 位客户无法联系(占客户 {share},占车主 {owner_share}):"
         "DMS号码无效,上次接通后出现空号或错号,或连续 {streak} 次无人接听且跨度至少 {days} 天。"
         "号码失效后尚未拨打过的客户在此看不到:实际比例更高。",

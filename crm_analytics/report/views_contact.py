@@ -67,6 +67,23 @@ def _owners(work: pd.DataFrame, staff: pd.DataFrame, lang: str) -> pd.DataFrame:
     )
 
 
+def _surveys(sv: pd.DataFrame, lang: str) -> pd.DataFrame:
+    return translate(
+        pd.DataFrame(
+            {
+                "survey_follows": [label("survey_event." + e, lang) for e in sv["event"]],
+                "surveys_due": [fmt_count(v) for v in sv["due"]],
+                "surveys_answered": [fmt_count(v) for v in sv["answered"]],
+                "survey_response_rate": [fmt_pct(v) for v in sv["response_rate"]],
+                "limit_days": [f"{v:g}" for v in sv["limit_days"]],
+            },
+            index=[label("survey." + k, lang) for k in sv.index],
+        ),
+        lang,
+        index=False,
+    )
+
+
 def _coverage(cov: pd.DataFrame, lang: str) -> pd.DataFrame:
     return translate(
         pd.DataFrame(
@@ -126,7 +143,8 @@ def _recontact(lost: pd.DataFrame, staff: pd.DataFrame, lang: str, masked: bool)
 
 def contact_view(a: DealerAnalysis, lang: str, *, masked: bool = True) -> dict[str, Any]:
     """The section's notes and tables: ``work`` (per list), ``owners`` (per list and owner),
-    ``coverage`` (delivery callbacks and interviews within their limits), ``lost`` (the
+    ``coverage`` (delivery callbacks within their limit), ``surveys`` (the response rate of
+    each survey kind), ``lost`` (the
     unreachable share of the base per reason), ``recontact`` (the first rows of the
     re-contact list, names and phones masked unless ``masked=False``), each with its
     ``<name>_note``. Empty when the analysis has no such section."""
@@ -156,7 +174,9 @@ def contact_view(a: DealerAnalysis, lang: str, *, masked: bool = True) -> dict[s
             interview=f"{float(prm['interview_days']):g}",
             **window,
         ),
-        "coverage": _coverage(c["coverage"], lang),
+        "coverage": _coverage(c["coverage"].drop(index="interviewed"), lang),
+        "surveys_note": t("desk_surveys_note", lang, **window),
+        "surveys": _surveys(c["surveys"], lang),
         "lost_note": t(
             "lost_contacts_note",
             lang,

@@ -12,6 +12,17 @@ from crm_analytics.core import schema
 from crm_analytics.sim.context import DealerContext
 from crm_analytics.sim.draws import choice, days, make_ids, persona_draw
 
+#: The share of the events each survey kind follows that answer it (the simulator's truth of
+#: the response rates; crm_analytics.metrics.contact.survey_response reads them from the data):
+#: deliveries, deliveries, service visits, first showroom visits, visits without an order.
+RESPONSE_RATES: dict[str, float] = {
+    "delivery_interview": 0.75,
+    "sales_satisfaction": 0.6,
+    "service_satisfaction": 0.25,
+    "intent_survey": 0.35,
+    "defeated_survey": 0.3,
+}
+
 
 def draw_surveys(
     ctx: DealerContext,
@@ -46,7 +57,7 @@ def _delivery_interviews(
     """Interviews of 75% of buyers 1-7 days after delivery: score, the channel they recall
     (right 80% of the time), the use of the car and two media seen (from the persona)."""
     rng = ctx.rng
-    di = np.arange(len(buyers))[rng.random(len(buyers)) < 0.75]
+    di = np.arange(len(buyers))[rng.random(len(buyers)) < RESPONSE_RATES["delivery_interview"]]
     lead_rows = buyers[di]
     pers = persona[lead_rows]
     true_ch = L["channel"].to_numpy()[lead_rows]
@@ -74,7 +85,7 @@ def _defeated_surveys(ctx: DealerContext, L: pd.DataFrame) -> pd.DataFrame:
     """Surveys of 30% of visitors who did not order, 35-60 days after their first visit."""
     rng = ctx.rng
     lost = np.flatnonzero(L["visit"].to_numpy() & ~L["order"].to_numpy())
-    ds = lost[rng.random(len(lost)) < 0.3]
+    ds = lost[rng.random(len(lost)) < RESPONSE_RATES["defeated_survey"]]
     return pd.DataFrame(
         {
             "customer_id": L["customer_id"].to_numpy()[ds],
@@ -101,7 +112,7 @@ def _service_satisfaction(ctx: DealerContext, SV: pd.DataFrame, sat: np.ndarray)
     """Service satisfaction 1-5 days after a quarter of the service visits, rated on the
     advisor."""
     rng = ctx.rng
-    ss = rng.random(len(SV)) < 0.25
+    ss = rng.random(len(SV)) < RESPONSE_RATES["service_satisfaction"]
     n = int(ss.sum())
     return pd.DataFrame(
         {
@@ -132,7 +143,7 @@ def _sales_surveys(
     cust = L["customer_id"].to_numpy()
     cons = L["consultant_id"].to_numpy()
     # sales satisfaction (CSI) of buyers, rated on the consultant, 1-3 weeks after delivery
-    pick = rng.random(len(buyers)) < 0.6
+    pick = rng.random(len(buyers)) < RESPONSE_RATES["sales_satisfaction"]
     rows = buyers[pick]
     sales = pd.DataFrame(
         {
@@ -162,7 +173,7 @@ def _sales_surveys(
     )
     # intended-customer survey of visitors, buyers or not: which channel brought them
     visited = np.flatnonzero(L["visit"].to_numpy())
-    rows = visited[rng.random(len(visited)) < 0.35]
+    rows = visited[rng.random(len(visited)) < RESPONSE_RATES["intent_survey"]]
     true_ch = L["channel"].to_numpy()[rows]
     intent = pd.DataFrame(
         {
