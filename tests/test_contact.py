@@ -8,6 +8,7 @@ reached call converted.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 import re
 from types import SimpleNamespace
 
@@ -237,6 +238,7 @@ def test_report_view_speaks_one_language():
     settings = resolve_settings(dealer.dealer_id, language="en")
     period, _ = resolve_periods(dealer.as_of, settings.period, settings.comparison_period)
     section = crm_desk(dealer, settings, period)
+    pickle.loads(pickle.dumps(section))  # the run keeps it in the dealer's analysis.pkl
     analysis = SimpleNamespace(sections={"contact": section}, dealer=dealer, settings=settings)
     snake = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
     cjk = re.compile(r"[\u4e00-\u9fff]")

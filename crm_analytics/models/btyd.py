@@ -1637,7 +1637,7 @@ class ParetoNBD(_CountModel):
         return _with_pairs(d), scale, n
 
     def _start(self, prepared):
-        """Warm start: a loose fit on 4,000 of the distinct rows (fixed seed).
+        """Warm start: a loose fit on 4,000 of the distinct rows (:func:`_weighted_subsample`).
 
         Its search is bounded to a sane region (``_WARM_BOUNDS``: scaled parameters within
         e^-6..e^2.5) and its result used only inside it; on the edge (a small subsample can

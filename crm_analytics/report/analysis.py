@@ -389,7 +389,7 @@ def crm_desk(
     ["contact"]``): ``work`` (per list and owner), ``coverage`` (delivery callbacks and
     interviews), ``surveys`` (the response rate of each survey kind), ``lost`` (the re-contact list, unmasked: the views mask it), ``share``
     (the unreachable share of the base), ``params`` and ``period``."""
-    prm = dict(settings.section("lifecycle")["contact"])
+    prm = settings.section_dict("lifecycle")["contact"]  # kept in the pickled analysis
     att = desk.call_attempts(
         dealer,
         callback_window_days=float(prm["callback_window_days"]),
