@@ -12,8 +12,9 @@ What it does
 2. Simulates CDNOW-like customer summaries (100,000 customers, ages 27-39 weeks) from known
    BG/NBD and Pareto/NBD parameters with :mod:`crm_analytics.models.btyd`'s samplers, in two
    time resolutions: ``daily`` (visit dates known to the day, times in weeks = days / 7, as a
-   summary from :func:`crm_analytics.metrics.rfm.summarize_visits` gives) and ``continuous`` (no two
-   customers share a history, so compression does not help).
+   summary from :func:`crm_analytics.metrics.rfm.summarize_visits` gives), ``continuous`` (no two
+   customers share a history, so compression does not help) and, on request, ``cohorts``
+   (whole-week ages: the customers without a repeat visit share one history per cohort).
 3. Writes each summary to a CSV, fits ``lifetimes`` on it in its own venv (subprocess) and
    ``crm_analytics`` here, and compares fit times with default settings on both sides
    (speedup = lifetimes time / crm_analytics time, best of ``--repeat`` runs except the slow
@@ -157,10 +158,16 @@ def ensure_venv() -> Path:
 
 
 def cdnow_like(model: str, n: int, resolution: str, seed: int) -> pd.DataFrame:
-    """Simulated summary in weeks; 'daily' rounds visit times to whole days."""
+    """Simulated summary in weeks; 'daily' rounds visit times to whole days; 'cohorts' gives
+    whole-week ages (customers acquired in weekly cohorts, visit times continuous)."""
     rng = np.random.default_rng(seed)
     t_days = rng.integers(27 * 7, 39 * 7 + 1, n)
-    T = t_days / 7.0 if resolution == "daily" else rng.uniform(27.0, 39.0, n)
+    if resolution == "daily":
+        T = t_days / 7.0
+    elif resolution == "cohorts":
+        T = rng.integers(27, 40, n).astype(float)
+    else:
+        T = rng.uniform(27.0, 39.0, n)
     if model == "bgnbd":
         d = sample_bgnbd(n, T, **BG_TRUE, rng=rng)
     else:
