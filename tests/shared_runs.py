@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from crm_analytics.batch.runner import DEFAULT_NOTEBOOKS
+
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: HTML/script in dealer D002's names in the ``stores`` part's store (the markers
@@ -76,19 +78,9 @@ def coaching_yaml(lang: str, extra: str = "") -> str:
 LISTS_SEED = 5
 #: an external list named in D001's file that does not exist (a run note)
 MISSING_LIST = "external_lists/D001/gone.csv"
-#: the notebooks of the one-dealer runs: the report and the pages a consultant opens from the
-#: index beside it (tests/test_language.py SECONDARY)
-ONE_DEALER_NOTEBOOKS = (
-    "dealer_report",
-    "data_quality",
-    "funnel_diagnostics",
-    "value_added_aftersales",
-    "lifecycle_clv",
-    "churn",
-    "attribution_media",
-    "action_lists",
-    "personas",
-)
+#: the notebooks of the one-dealer runs: every dealer notebook (the report and the pages a
+#: consultant opens from the index beside it; tests/test_language.py SECONDARY)
+ONE_DEALER_NOTEBOOKS = DEFAULT_NOTEBOOKS
 
 
 def external_lists_yaml(files, *, missing: bool = True) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from shared_runs import COACHING_PLAN
+from shared_runs import COACHING_PLAN, ONE_DEALER_NOTEBOOKS
 
 from crm_analytics.models.leads import GRADE_WINDOWS
 from crm_analytics.report.analysis import load_analysis
@@ -227,16 +227,7 @@ def test_a_count_of_one_takes_the_singular_in_english():
 
 
 #: the notebooks besides the report a consultant opens from the index (issue 15)
-SECONDARY = (
-    "data_quality",
-    "funnel_diagnostics",
-    "value_added_aftersales",
-    "lifecycle_clv",
-    "churn",
-    "attribution_media",
-    "action_lists",
-    "personas",
-)
+SECONDARY = tuple(nb for nb in ONE_DEALER_NOTEBOOKS if nb != "dealer_report")
 
 
 @pytest.fixture(scope="module")
