@@ -658,7 +658,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "lost_reason.no_answer": ("Never answers", "持续无人接听"),
     "desk_coverage.callback_attempted": ("Callback attempted", "已拨打回访"),
     "desk_coverage.callback_reached": ("Callback reached", "回访已接通"),
-    "desk_coverage.interviewed": ("Delivery interview answered", "已完成交车面访"),
+    "desk_coverage.interviewed": ("Delivery interview answered", "已完成交车访谈"),
     "call_attempts": ("Call attempts", "拨打次数"),
     "customers_called": ("Customers called", "拨打客户数"),
     "customers_reached": ("Customers reached", "接通客户数"),
@@ -1504,7 +1504,7 @@ TEXT: dict[str, dict[str, str]] = {
         "其余为休眠客户激活。转化:接通后 {days} 天内线索到店或客户回厂保养(交车回访不计转化)。",
         "desk_owners_note": "同上,按名单类型和拨打人,{start} 至 {end}。",
         "desk_coverage_note": "{start} 至 {end} 已过时限的交车:{callback} 天内拨打并接通回访"
-        "({interview} 天内的交车面访见下方问卷表)。培训材料要求每批交车都做,但未规定天数:"
+        "({interview} 天内的交车访谈见下方问卷表)。培训材料要求每批交车都做,但未规定天数:"
         "此处为经销店的设定。",
         "desk_surveys_note": "{start} 至 {end} 的问卷回复:各问卷对应事件中已过时限者,在时限内完成该问卷的比例"
         "(DMS只保存已回答的问卷,因此以事件为基数)。一份问卷对应该客户或线索在其之前最近的一次事件。",
