@@ -726,12 +726,9 @@ def test_prior_fit_is_the_posterior_mode_and_its_laplace_evidence():
     u = u0 + z @ chol.T
     log_q = -0.5 * np.sum(z**2, axis=1) - 0.5 * np.linalg.slogdet(2 * np.pi * cov)[1]
     log_prior = np.sum(0.5 * np.log(tau / (2 * np.pi)) - 0.5 * tau * (u - mu) ** 2, axis=1)
-    ll = np.array(
-        [
-            bgnbd_log_likelihood(*np.exp(v), data["frequency"], data["recency"], data["T"]).sum()
-            for v in u
-        ]
-    )
+    # every draw at once: parameters (draws, 1) against customers (n,)
+    x, tx, T = (data[k].to_numpy()[None] for k in ("frequency", "recency", "T"))
+    ll = bgnbd_log_likelihood(*np.exp(u).T[..., None], x, tx, T).sum(axis=1)
     estimate = sp.logsumexp(ll + log_prior - log_q) - np.log(len(u))
     assert m.log_marginal_likelihood_ == pytest.approx(estimate, abs=0.05)
     assert np.isnan(BGNBD().fit(data).log_marginal_likelihood_)  # no prior, no evidence
