@@ -1821,12 +1821,15 @@ class ParetoNBD(_CountModel):
 
     def _pmf_if_alive(self, t: float, n: np.ndarray, x: np.ndarray, T: np.ndarray) -> np.ndarray:
         """``P(n visits in the next t | alive at T, x)`` (see
-        :meth:`predict_probability_of_n_visits`), in chunks of customers to bound memory."""
+        :meth:`predict_probability_of_n_visits`), once per distinct ``(n, x, T)`` (customers
+        of one age with one frequency share it), in chunks to bound memory."""
         r, alpha, s, beta = self._p()
         nodes, weights = _gauss_legendre()
         edges = np.array([0.0, t / 8.0, t / 2.0, t])
-        flat = [a.reshape(-1) for a in (n, x, T)]
-        out = np.empty(flat[0].shape)
+        rows = np.stack([np.asarray(a, dtype=float).reshape(-1) for a in (n, x, T)], axis=1)
+        distinct, back = np.unique(rows, axis=0, return_inverse=True)
+        flat = list(distinct.T)
+        out = np.empty(len(distinct))
         for lo_i in range(0, len(out), 2048):
             nn, xx, TT = (a[lo_i : lo_i + 2048, None] for a in flat)
             k = r + xx
@@ -1847,7 +1850,7 @@ class ParetoNBD(_CountModel):
                 log_dens = np.log(s) + s * np.log(beta + TT) - (s + 1.0) * np.log(beta + TT + u)
                 res = res + np.exp(log_nb(u) + log_dens) @ (weights * 0.5 * (hi - lo))
             out[lo_i : lo_i + 2048] = res
-        return out.reshape(n.shape)
+        return out[back.reshape(-1)].reshape(np.shape(n))
 
     def probability_of_n_visits(self, t: float, n: ArrayLike) -> np.ndarray:
         r"""Probability that a new customer makes ``n`` repeat visits in ``(0, t]``.
