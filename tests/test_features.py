@@ -13,6 +13,7 @@ from crm_analytics.models.features import (
     active_customers,
     churn_features,
     churn_labels,
+    lead_feature_snapshots,
     lead_features,
     lead_labels,
     open_leads,
@@ -41,6 +42,40 @@ def test_lead_features_do_not_change_when_later_records_are_deleted(dealer):
     assert len(full) > 0
     pd.testing.assert_frame_equal(full, cut)
     assert set(LEAD_FEATURES) <= set(full.columns)
+
+
+def test_lead_features_at_many_dates_match_a_hand_count(dealer):
+    """The snapshots of a training frame (the dealer's records read once for every date) hold,
+    for each open lead, what counting its records before that date by hand gives."""
+    cuts = pd.date_range("2024-06-03", "2025-06-30", freq="61D")
+    snaps = lead_feature_snapshots(dealer, cuts)
+    tp = dealer.touchpoints
+    for c, X in zip(cuts, snaps, strict=True):
+        assert X.index.equals(open_leads(dealer, c))
+        assert len(X) > 0
+        for lid in X.index[:: max(1, len(X) // 12)]:
+            mine = tp[(tp["lead_id"] == lid) & (tp["at"] < c)].sort_values("at", kind="stable")
+            vis = mine[mine["kind"] == "visit"]
+            inv = mine[mine["kind"] == "invitation"]
+            lead = dealer.leads.set_index("lead_id").loc[lid]
+            last = mine["at"].max() if len(mine) else lead["created_at"]
+            want = {
+                "visits": len(vis),
+                "test_drive": float((mine["kind"] == "test_drive").any()),
+                "invitations_accepted": (inv["outcome"] == "accepted").sum(),
+                "touches_14d": (mine["at"] >= c - pd.Timedelta(days=14)).sum(),
+                "days_since_last_contact": (c - last) / pd.Timedelta(days=1),
+                "max_dwell": vis["dwell_minutes"].max(),
+                "first_visit_dwell": vis["dwell_minutes"].dropna().iloc[0]
+                if vis["dwell_minutes"].notna().any()
+                else np.nan,
+                "journey_channels": mine.loc[mine["kind"] == "inquiry", "channel"].nunique(),
+            }
+            got = X.loc[lid, list(want)].to_numpy(float)
+            np.testing.assert_allclose(got, np.array(list(want.values()), float), err_msg=lid)
+        # and nothing after the date is read
+        one = lead_features(truncate_dealer(dealer, c), c)
+        pd.testing.assert_frame_equal(X, one)
 
 
 def test_truncate_dealer_deletes_every_later_record(dealer):

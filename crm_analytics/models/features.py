@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -800,13 +801,205 @@ def churn_features(
 # --------------------------------------------------------------------------------------------
 # leads
 # --------------------------------------------------------------------------------------------
-def _lead_touches(dealer: DealerData) -> pd.DataFrame:
-    """The lead touchpoints, only the columns lead features read (smaller copies per cutoff)."""
-    tp = dealer.touchpoints
-    tp = tp.loc[
-        tp["lead_id"].notna(), ["lead_id", "kind", "at", "outcome", "dwell_minutes", "channel"]
-    ]
-    return tp
+_NEVER = np.iinfo(np.int64).max  # "no such event" among the int64 nanosecond times below
+_NS_PER_DAY = 86_400e9
+
+
+def _ns(values: pd.Series | np.ndarray) -> np.ndarray:
+    """Times as int64 nanoseconds, a missing time as :data:`_NEVER` (never before a cutoff)."""
+    t = np.asarray(values, dtype="datetime64[ns]")
+    return np.where(np.isnat(t), _NEVER, t.astype(np.int64))
+
+
+def _ns_value(t: pd.Timestamp) -> int:
+    return int(pd.Timestamp(t).as_unit("ns").value)
+
+
+def _first_at(group: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """The earliest of ``at`` in each group ``0..n-1`` (:data:`_NEVER` for an empty group)."""
+    out = np.full(n, _NEVER, dtype=np.int64)
+    np.minimum.at(out, group, at)
+    return out
+
+
+def _codes(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Codes ``0..k-1`` of the distinct values, ``k`` for a missing one; and ``k``."""
+    codes, uniques = pd.factorize(values)
+    return np.where(codes < 0, len(uniques), codes), len(uniques)
+
+
+class _LeadHistory:
+    """One dealer's leads and their touchpoints as arrays, read once for every cutoff.
+
+    Leads are in ``lead_id`` order and touchpoints (of known leads) in (lead, time) order, so
+    the touches of a lead before a cutoff are the first ones of its segment: one count per lead
+    and cutoff (a ``bincount``) places each lead's running totals and last values. Each array
+    of touches ends with a spare entry, so an index of ``-1`` (no touch) reads something.
+    """
+
+    def __init__(self, dealer: DealerData) -> None:
+        self.dealer_id = dealer.dealer_id
+        ld = dealer.leads
+        ld = ld.iloc[np.argsort(ld["lead_id"].to_numpy(object), kind="stable")]
+        self.leads = ld = ld.reset_index(drop=True)
+        self.lead_ids = ld["lead_id"].to_numpy(object)
+        n = self.n = len(ld)
+        ids = pd.Index(self.lead_ids)
+        self.created = _ns(ld["created_at"])
+        od = dealer.orders
+        oi = ids.get_indexer(od["lead_id"])
+        self.first_order = _first_at(oi[oi >= 0], _ns(od["ordered_at"])[oi >= 0], n)
+
+        tp = dealer.touchpoints
+        ti = ids.get_indexer(tp["lead_id"])
+        known = np.flatnonzero(ti >= 0)
+        at, ti = _ns(tp["at"])[known], ti[known]
+        order = np.lexsort((at, ti))  # stable: touches at one time keep their file order
+        tp = tp.iloc[known[order]]
+        self.t_lead, self.t_at = ti[order], np.append(at[order], _NEVER)
+        self.t_start = np.searchsorted(self.t_lead, np.arange(n))
+        kind = tp["kind"].to_numpy(object)
+        accepted = tp["outcome"].to_numpy(object) == "accepted"
+        declined = tp["outcome"].to_numpy(object) == "declined"
+        self.prefix = {
+            name: np.concatenate([[0], np.cumsum(mask)])
+            for name, mask in {
+                "visit": kind == "visit",
+                "test_drive": kind == "test_drive",
+                "quote": kind == "quote",
+                "invitation": kind == "invitation",
+                "accepted": (kind == "invitation") & accepted,
+                "declined": (kind == "invitation") & declined,
+            }.items()
+        }
+        is_order = kind == "order"
+        self.first_ordered = np.minimum(
+            self.first_order, _first_at(self.t_lead[is_order], self.t_at[:-1][is_order], n)
+        )
+        # visits: the first one, the first with a dwell time, the running longest dwell
+        vis = kind == "visit"
+        self.v_lead, v_at = self.t_lead[vis], self.t_at[:-1][vis]
+        self.v_at = v_at
+        self.v_start = np.searchsorted(self.v_lead, np.arange(n))
+        self.first_visit = _first_at(self.v_lead, v_at, n)
+        dwell = tp["dwell_minutes"].to_numpy(float)[vis]
+        timed = ~np.isnan(dwell)
+        first = np.searchsorted(self.v_lead[timed], np.arange(n))
+        has = np.bincount(self.v_lead[timed], minlength=n) > 0
+        self.first_dwell_at = np.where(has, np.append(v_at[timed], _NEVER)[first], _NEVER)
+        self.first_dwell = np.where(has, np.append(dwell[timed], np.nan)[first], np.nan)
+        longest = pd.Series(np.where(timed, dwell, -np.inf)).groupby(self.v_lead).cummax()
+        self.longest_dwell = np.append(longest.to_numpy(float), -np.inf)
+        # the journey: each lead's first inquiry through each channel; an inquiry without a
+        # channel is a step of the journey (it weighs in the mean effect) but not a channel
+        inq = kind == "inquiry"
+        steps = pd.concat([ld["channel"], tp["channel"][inq]], ignore_index=True)
+        codes, self.n_channels = _codes(steps)
+        self.channel, step = codes[:n], codes[n:]
+        self.first_inquiry = np.full((n, self.n_channels + 1), _NEVER, dtype=np.int64)
+        np.minimum.at(self.first_inquiry, (self.t_lead[inq], step), self.t_at[:-1][inq])
+        self.consultant, self.n_consultants = _codes(ld["consultant_id"])
+        self.customer, self.n_customers = _codes(ld["customer_id"])
+        self.channel_code = pd.Categorical(ld["channel"], categories=schema.CHANNELS).codes
+        self.model_code = pd.Categorical(ld["model_interest"], categories=schema.MODELS).codes
+        self.grade_code = ld["intent_grade"].map(_GRADE_CODE).to_numpy(float)
+
+    def _touches_before(self, t: int) -> np.ndarray:
+        """Each lead's number of touches dated before ``t`` (ns)."""
+        return np.bincount(self.t_lead[self.t_at[:-1] < t], minlength=self.n)
+
+    def open_at(self, c: int, defeat_idle_days: float) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of the leads open at ``c`` (see :func:`open_leads`), and each lead's
+        number of touches before ``c``."""
+        count = self._touches_before(c)
+        last = np.where(count > 0, self.t_at[self.t_start + count - 1], self.created)
+        idle = (c - np.maximum(last, self.created)) / _NS_PER_DAY
+        is_open = (self.created < c) & (self.first_ordered >= c) & (idle <= defeat_idle_days)
+        return np.flatnonzero(is_open), count
+
+    def index(self, pos: np.ndarray) -> pd.Index:
+        return pd.Index(self.lead_ids[pos].astype(object), name="lead_id")
+
+    def features(
+        self, cutoff: pd.Timestamp, defeat_idle_days: float, channel_prior_years: float
+    ) -> pd.DataFrame:
+        """:func:`lead_features` at ``cutoff``."""
+        c = _ns_value(cutoff)
+        pos, count = self.open_at(c, defeat_idle_days)
+        start, end = self.t_start[pos], self.t_start[pos] + count[pos]
+        n_kind = {k: (p[end] - p[start]).astype(float) for k, p in self.prefix.items()}
+        L = self.leads.iloc[pos]
+        X: dict[str, Any] = {
+            "dealer_id": self.dealer_id,
+            **{k: L[k].to_numpy() for k in _LEAD_AS_RECORDED},
+            "channel_code": self.channel_code[pos].astype(float),
+            "model_code": self.model_code[pos].astype(float),
+            "grade_code": self.grade_code[pos],
+            "days_since_created": (c - self.created[pos]) / _NS_PER_DAY,
+            "visits": n_kind["visit"],
+            "visited": (n_kind["visit"] > 0).astype(float),
+            "test_drive": (n_kind["test_drive"] > 0).astype(float),
+            "quoted": (n_kind["quote"] > 0).astype(float),
+            "invitations": n_kind["invitation"],
+            "invitations_accepted": n_kind["accepted"],
+            "invitations_declined": n_kind["declined"],
+        }
+        X["stage_reached"] = np.select(
+            [X["quoted"] > 0, X["test_drive"] > 0, X["visited"] > 0], [3.0, 2.0, 1.0], 0.0
+        )
+        X["first_visit_dwell"] = np.where(
+            self.first_dwell_at[pos] < c, self.first_dwell[pos], np.nan
+        )
+        visits = np.bincount(self.v_lead[self.v_at < c], minlength=self.n)[pos]
+        longest = self.longest_dwell[np.where(visits > 0, self.v_start[pos] + visits - 1, -1)]
+        X["max_dwell"] = np.where(longest > -np.inf, longest, np.nan)
+        first = self.first_visit[pos]
+        X["days_since_first_visit"] = np.where(first < c, (c - first) / _NS_PER_DAY, np.nan)
+        last = np.where(count[pos] > 0, self.t_at[end - 1], self.created[pos])
+        X["days_since_last_contact"] = (c - last) / _NS_PER_DAY
+        earlier = self._touches_before(c - 14 * 86_400 * 10**9)[pos]
+        X["touches_14d"] = (count[pos] - earlier).astype(float)
+        journey = self.first_inquiry[pos] < c
+        X["journey_channels"] = journey[:, :-1].sum(axis=1).astype(float)
+        # leak-free target encodings on decided leads of the prior window
+        lo = _ns_value(cutoff - pd.Timedelta(days=round(channel_prior_years * YEAR_DAYS)))
+        won = self.first_order < c  # ordered, as the orders table says
+        is_open = np.zeros(self.n, dtype=bool)
+        is_open[pos] = True
+        decided = (self.created < c) & (self.created >= lo) & (won | ~is_open)
+        base = float(won[decided].mean()) if decided.any() else np.nan
+
+        def shrunk(code: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+            """Per code (and the missing code ``k``): the decided leads' order rate shrunk
+            towards ``base`` with 20 pseudo-leads (NaN for a code without one), their count."""
+            size = np.bincount(code[decided], minlength=k + 1).astype(float)
+            wins = np.bincount(code[decided], weights=won[decided].astype(float), minlength=k + 1)
+            size[k] = wins[k] = 0.0  # a missing code is no group
+            rate = np.full(k + 1, np.nan)
+            np.divide(wins + 20.0 * base, size + 20.0, out=rate, where=size > 0)
+            return rate, size
+
+        ch_rate, _ = shrunk(self.channel, self.n_channels)
+        step_rate = np.where(np.isnan(ch_rate), base, ch_rate)  # missing channel: base
+        rates = np.where(journey, step_rate, np.nan)
+        steps = (~np.isnan(rates)).sum(axis=1)
+        effect = np.full(len(pos), np.nan)
+        np.divide(np.nansum(rates, axis=1), steps, out=effect, where=steps > 0)
+        effect = np.where(np.isnan(effect), ch_rate[self.channel[pos]], effect)
+        X["journey_effect_prior"] = np.where(np.isnan(effect), base, effect)
+        co_rate, co_size = shrunk(self.consultant, self.n_consultants)
+        co = self.consultant[pos]
+        X["consultant_win_rate"] = np.where(np.isnan(co_rate[co]), base, co_rate[co])
+        X["consultant_leads"] = co_size[co]
+        seen = np.bincount(self.customer[self.created < c], minlength=self.n_customers + 1)
+        seen[self.n_customers] = 0
+        X["returning_customer"] = (seen[self.customer[pos]] > 1).astype(float)
+        cols = ["dealer_id", *_LEAD_AS_RECORDED, *LEAD_FEATURES]
+        return pd.DataFrame({k: X[k] for k in cols}, index=self.index(pos))
+
+
+#: columns of :func:`lead_features` copied from the leads table as recorded
+_LEAD_AS_RECORDED = ("channel", "model_interest", "consultant_id", "intent_grade")
 
 
 def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 45) -> pd.Index:
@@ -821,25 +1014,8 @@ def open_leads(dealer: DealerData, cutoff: object, *, defeat_idle_days: float = 
     pandas.Index
         Sorted lead ids (name ``lead_id``).
     """
-    c = _cutoff(cutoff)
-    tp = _lead_touches(dealer)
-    return _open_leads(dealer, c, defeat_idle_days, tp[tp["at"] < c])
-
-
-def _open_leads(
-    dealer: DealerData, c: pd.Timestamp, defeat_idle_days: float, tp: pd.DataFrame
-) -> pd.Index:
-    """:func:`open_leads` given the lead touchpoints before ``c`` (:func:`_lead_touches`)."""
-    ld = dealer.leads
-    ld = ld[ld["created_at"] < c]
-    ordered = set(dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"])
-    ordered |= set(tp.loc[tp["kind"] == "order", "lead_id"])
-    last = tp.groupby("lead_id")["at"].max().reindex(ld["lead_id"])
-    last = np.maximum(last.to_numpy("datetime64[ns]"), ld["created_at"].to_numpy("datetime64[ns]"))
-    last = np.where(np.isnat(last), ld["created_at"].to_numpy("datetime64[ns]"), last)
-    idle = (np.datetime64(c, "ns") - last) / np.timedelta64(1, "D")
-    keep = (idle <= defeat_idle_days) & ~isin(ld["lead_id"], ordered)
-    return pd.Index(np.sort(ld["lead_id"].to_numpy()[keep].astype(object)), name="lead_id")
+    history = _LeadHistory(dealer)
+    return history.index(history.open_at(_ns_value(_cutoff(cutoff)), defeat_idle_days)[0])
 
 
 def lead_labels(
@@ -919,106 +1095,19 @@ def lead_features(
     ``consultant_win_rate`` is the consultant's order rate over the same decided leads,
     shrunk towards the dealer rate with 20 pseudo-leads.
     """
-    c = _cutoff(cutoff)
-    tp_all = _lead_touches(dealer)  # once for the open leads and the features
-    tp_all = tp_all[tp_all["at"] < c]
-    ids = _open_leads(dealer, c, defeat_idle_days, tp_all)
-    ld = dealer.leads.set_index("lead_id")
-    X = pd.DataFrame(index=ids)
-    X["dealer_id"] = dealer.dealer_id
-    L = ld.reindex(ids)
-    X["channel"] = L["channel"].to_numpy()
-    X["model_interest"] = L["model_interest"].to_numpy()
-    X["consultant_id"] = L["consultant_id"].to_numpy()
-    X["intent_grade"] = L["intent_grade"].to_numpy()
-    X["channel_code"] = pd.Categorical(L["channel"], categories=schema.CHANNELS).codes.astype(float)
-    X["model_code"] = pd.Categorical(L["model_interest"], categories=schema.MODELS).codes.astype(
-        float
-    )
-    X["grade_code"] = L["intent_grade"].map(_GRADE_CODE).to_numpy(float)
-    X["days_since_created"] = _days(c - L["created_at"])
-    tp = tp_all[_in(tp_all["lead_id"], ids)]
-    kinds = tp.groupby(["lead_id", "kind"]).size().unstack(fill_value=0)
+    return lead_feature_snapshots(
+        dealer, [cutoff], defeat_idle_days=defeat_idle_days, channel_prior_years=channel_prior_years
+    )[0]
 
-    def count(kind: str) -> np.ndarray:
-        return (
-            kinds[kind].reindex(ids, fill_value=0).to_numpy(float)
-            if kind in kinds
-            else np.zeros(len(ids))
-        )
 
-    X["visits"] = count("visit")
-    X["visited"] = (X["visits"] > 0).astype(float)
-    X["test_drive"] = (count("test_drive") > 0).astype(float)
-    X["quoted"] = (count("quote") > 0).astype(float)
-    X["stage_reached"] = np.select(
-        [X["quoted"] > 0, X["test_drive"] > 0, X["visited"] > 0], [3.0, 2.0, 1.0], 0.0
-    )
-    vis = tp[tp["kind"] == "visit"].sort_values("at")
-    vg = vis.groupby("lead_id")
-    X["first_visit_dwell"] = vg["dwell_minutes"].first().reindex(ids).to_numpy(float)
-    X["max_dwell"] = vg["dwell_minutes"].max().reindex(ids).to_numpy(float)
-    X["days_since_first_visit"] = _days(c - vg["at"].min().reindex(ids))
-    last = tp.groupby("lead_id")["at"].max().reindex(ids)
-    last = last.where(last.notna(), L["created_at"])
-    X["days_since_last_contact"] = _days(c - last)
-    X["touches_14d"] = (
-        tp[tp["at"] >= c - pd.Timedelta(days=14)]
-        .groupby("lead_id")
-        .size()
-        .reindex(ids, fill_value=0)
-        .to_numpy(float)
-    )
-    inv = tp[tp["kind"] == "invitation"]
-    X["invitations"] = count("invitation")
-    X["invitations_accepted"] = (
-        inv[inv["outcome"] == "accepted"]
-        .groupby("lead_id")
-        .size()
-        .reindex(ids, fill_value=0)
-        .to_numpy(float)
-    )
-    X["invitations_declined"] = (
-        inv[inv["outcome"] == "declined"]
-        .groupby("lead_id")
-        .size()
-        .reindex(ids, fill_value=0)
-        .to_numpy(float)
-    )
-    inq = tp[tp["kind"] == "inquiry"]
-    X["journey_channels"] = (
-        inq.groupby("lead_id")["channel"].nunique().reindex(ids, fill_value=0).to_numpy(float)
-    )
-    # leak-free target encodings on decided leads of the prior window
-    lo = c - pd.Timedelta(days=round(channel_prior_years * YEAR_DAYS))
-    hist = dealer.leads[(dealer.leads["created_at"] < c) & (dealer.leads["created_at"] >= lo)]
-    ord_before = dealer.orders.loc[dealer.orders["ordered_at"] < c, "lead_id"]
-    won = pd.Series(isin(hist["lead_id"], ord_before), index=hist.index)
-    open_now = pd.Series(isin(hist["lead_id"], ids), index=hist.index)
-    decided = hist[won | ~open_now].assign(won=won[won | ~open_now].astype(float))
-    base = float(decided["won"].mean()) if len(decided) else np.nan
-    k = 20.0
-    ch = decided.groupby("channel")["won"].agg(["sum", "size"])
-    ch_rate = (ch["sum"] + k * base) / (ch["size"] + k)
-    jr = inq[["lead_id", "channel"]].drop_duplicates()
-    jr = jr.assign(rate=jr["channel"].map(ch_rate).astype(float).fillna(base))
-    X["journey_effect_prior"] = jr.groupby("lead_id")["rate"].mean().reindex(ids).to_numpy(float)
-    X["journey_effect_prior"] = (
-        X["journey_effect_prior"].fillna(X["channel"].map(ch_rate).astype(float)).fillna(base)
-    )
-    co = decided.groupby("consultant_id")["won"].agg(["sum", "size"])
-    X["consultant_win_rate"] = (
-        X["consultant_id"]
-        .map((co["sum"] + k * base) / (co["size"] + k))
-        .astype(float)
-        .fillna(base)
-        .to_numpy(float)
-    )
-    X["consultant_leads"] = X["consultant_id"].map(co["size"]).astype(float).fillna(0.0).to_numpy()
-    earlier = dealer.leads[dealer.leads["created_at"] < c].groupby("customer_id").size()
-    X["returning_customer"] = (L["customer_id"].map(earlier).fillna(0).to_numpy(float) > 1).astype(
-        float
-    )
-    return X[
-        ["dealer_id", "channel", "model_interest", "consultant_id", "intent_grade", *LEAD_FEATURES]
-    ]
+def lead_feature_snapshots(
+    dealer: DealerData,
+    cutoffs: Sequence[object],
+    *,
+    defeat_idle_days: float = 45,
+    channel_prior_years: float = 2.0,
+) -> list[pd.DataFrame]:
+    """:func:`lead_features` at each of ``cutoffs`` (a training frame's snapshot dates), the
+    dealer's leads and touchpoints read once for all of them."""
+    history = _LeadHistory(dealer)
+    return [history.features(_cutoff(c), defeat_idle_days, channel_prior_years) for c in cutoffs]

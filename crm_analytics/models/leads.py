@@ -32,6 +32,7 @@ from crm_analytics.models.features import (
     LEAD_FEATURE_GROUPS,
     LEAD_FEATURES,
     _cutoff,
+    lead_feature_snapshots,
     lead_features,
     lead_labels,
 )
@@ -198,8 +199,9 @@ class LeadScoreModel(ScoringModel):
         """Lead features and order labels of one dealer at each snapshot date."""
         hs, idle = settings["horizons"], settings["defeat_idle_days"]
         Xs, Ys = [], []
-        for c in cuts:
-            X = lead_features(dealer, c, defeat_idle_days=idle)
+        for c, X in zip(
+            cuts, lead_feature_snapshots(dealer, cuts, defeat_idle_days=idle), strict=True
+        ):
             Y = lead_labels(dealer, c, horizons=hs, defeat_idle_days=idle, leads=X.index)
             Xs.append(X.reset_index().assign(cutoff=c))
             Ys.append(Y.reset_index(drop=True))

@@ -293,15 +293,24 @@ FrameCache = dict[tuple[str, pd.Timestamp, str], tuple[pd.DataFrame, Any]]
 
 def _cached_frame(
     frame: Callable[..., tuple[pd.DataFrame, Any]], cache: FrameCache, settings: dict[str, Any]
-) -> Callable[[DealerData, pd.Timestamp], tuple[pd.DataFrame, Any]]:
-    """``get(dealer, date)``: ``frame(dealer, [date], settings)``, computed once per key."""
+) -> Callable[[DealerData, Sequence[pd.Timestamp]], list[tuple[pd.DataFrame, Any]]]:
+    """``get(dealer, dates)``: the frame of ``dealer`` at each of ``dates``, each computed once
+    per key; the dates not yet in ``cache`` in one ``frame(dealer, dates, settings)`` call (a
+    dealer's records are prepared once for all of them), split on its ``cutoff`` column."""
     fixed = repr(sorted(settings.items()))
 
-    def get(d: DealerData, c: pd.Timestamp) -> tuple[pd.DataFrame, Any]:
-        key = (d.dealer_id, pd.Timestamp(c), fixed)
-        if key not in cache:
-            cache[key] = frame(d, [pd.Timestamp(c)], settings)
-        return cache[key]
+    def get(d: DealerData, cuts: Sequence[pd.Timestamp]) -> list[tuple[pd.DataFrame, Any]]:
+        keys = [(d.dealer_id, pd.Timestamp(c), fixed) for c in cuts]
+        missing = list(dict.fromkeys(k[1] for k in keys if k not in cache))
+        if missing:
+            X, y = frame(d, missing, settings)
+            for c in missing:
+                rows = np.flatnonzero((X["cutoff"] == c).to_numpy())
+                cache[(d.dealer_id, c, fixed)] = (
+                    X.iloc[rows].reset_index(drop=True),
+                    y.iloc[rows].reset_index(drop=True),
+                )
+        return [cache[k] for k in keys]
 
     return get
 
@@ -430,7 +439,7 @@ class ScoringModel(BaseEstimator):
         frame = type(self)._dealer_frame
         if frames is not None:
             get = _cached_frame(frame, frames, settings)
-            parts = [get(d, c) for d in _as_dealers(data) for c in cuts]
+            parts = [part for d in _as_dealers(data) for part in get(d, cuts)]
         elif self.n_jobs in (None, 1):
             parts = [frame(d, cuts, settings) for d in _as_dealers(data)]
         else:
@@ -810,7 +819,7 @@ def rolling_fits(
     get = _cached_frame(type(model)._dealer_frame, frames if frames is not None else {}, settings)
 
     def stacked(cuts: Sequence[pd.Timestamp]) -> tuple[pd.DataFrame, Any]:
-        return _stack([get(d, c) for d in dealers for c in cuts], "backtest")
+        return _stack([part for d in dealers for part in get(d, cuts)], "backtest")
 
     for evals, tcuts in blocks:
         Xtr, ytr = stacked(tcuts)
