@@ -330,7 +330,8 @@ def _lab_notebooks(root: Path) -> LabNotebooks | None:
     cmd = [sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider"]
     cmd += ["--rootdir", str(work), "--nbval-current-env"]
     cmd += sorted(str(p) for p in work.glob("*.ipynb"))
-    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900)
+    env = {**os.environ, "CRM_ANALYTICS_RUNS": str(root / "lab" / "reports")}  # beside data/
+    proc = subprocess.run(cmd, cwd=work, capture_output=True, text=True, timeout=900, env=env)
     return LabNotebooks([p.stem for p in sources], proc.returncode, proc.stdout + proc.stderr)
 
 

@@ -11,6 +11,7 @@ generated there.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -144,3 +145,51 @@ def test_interactive_notebook_without_a_run_says_so(tmp_path, monkeypatch):
             "D003",
         ]
     )
+
+
+def test_an_analysis_made_on_the_spot_is_kept_for_the_next_notebook(tmp_path, monkeypatch):
+    """The next notebook opened on a dealer without a run reuses the analysis made on the
+    spot (no second analysis, a line says so) until a setting that changes numbers, the
+    store's data or the kept file changes; language only changes the presentation."""
+    from crm_analytics.report import notebook as nb
+    from crm_analytics.sim import simulate_network
+
+    store = tmp_path / "store"
+    simulate_network(n_dealers=1, customers_per_dealer=150, years=2, seed=4, out=store, workers=1)
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("CRM_ANALYTICS_RUNS", str(runs))
+    shown: list[str] = []
+    monkeypatch.setattr(nb.out, "show_text", lambda text, **kw: shown.append(text))
+    first, _ = nb.open_analysis(str(store), "D001", language="en")
+    kept_file = runs / nb.SPOT_DIR / "D001" / "analysis.pkl"
+    assert kept_file.is_file() and "The analysis made on" not in shown[-1]
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("analysed again")
+
+    monkeypatch.setattr(nb, "analyse_dealer", must_not_run)
+    again, _ = nb.open_analysis(str(store), "D001", language="zh")
+    assert again.metrics == first.metrics and again.run_dir == ""
+    assert again.settings.language == "zh" and "沿用" in shown[-1]
+
+    calls = []
+
+    def analyse(dealer, settings):
+        calls.append(settings)
+        return first
+
+    monkeypatch.setattr(nb, "analyse_dealer", analyse)
+    nb.open_analysis(str(store), "D001", targets={"visit_to_order_rate": 0.5})
+    assert len(calls) == 1 and calls[0].targets["visit_to_order_rate"] == 0.5
+    nb.open_analysis(str(store), "D001")  # kept: ``analyse`` handed back the first analysis
+    assert len(calls) == 1
+    later = kept_file.stat().st_mtime + 5
+    for part in store.glob("*/dealer_id=D001/*.parquet"):
+        os.utime(part, (later, later))
+    nb.open_analysis(str(store), "D001")  # the store changed after it
+    assert len(calls) == 2
+    kept_file.write_bytes(b"not a pickle")
+    os.utime(kept_file, (later + 5, later + 5))  # newer than the store: only damaged
+    nb.open_analysis(str(store), "D001")  # damaged: analysed again, no error
+    assert len(calls) == 3
+    assert "The analysis made on" not in shown[-1]

@@ -35,7 +35,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -47,7 +47,15 @@ from crm_analytics.batch.params import load_run_params, notebook_parameters
 from crm_analytics.batch.tooling import load_tooling
 from crm_analytics.core.config import Settings
 from crm_analytics.core.errors import CRMAnalyticsError, InputError, ParameterError
-from crm_analytics.core.files import atomic_path, read_json, read_pickle, write_json, write_pickle
+from crm_analytics.core.files import (
+    atomic_path,
+    code_hash,
+    hash_files,
+    read_json,
+    read_pickle,
+    write_json,
+    write_pickle,
+)
 from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
@@ -90,7 +98,6 @@ DEFAULT_NOTEBOOKS: tuple[str, ...] = (
 )
 NETWORK_NOTEBOOK = "network_overview"
 KERNEL_NAME = "python3"
-_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _NETWORK_PARAMS = ("run_dir", "benchmark_path", "language")
 #: Training rows a dealer contributes to the network models (kept for partial re-runs).
 FRAMES_FILE = "frames.pkl"
@@ -147,22 +154,6 @@ class RunSummary:
 # ---------------------------------------------------------------------------------------------
 
 
-def _hash_files(paths: Iterable[str | Path], h: Any) -> None:
-    for p in sorted(str(x) for x in paths):
-        h.update(p.encode())
-        with open(p, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
-
-
-def _code_hash(notebooks: Sequence[Path]) -> str:
-    """Hash of the executed notebooks and the package's source (a code change reruns all)."""
-    h = hashlib.blake2b(digest_size=16)
-    _hash_files(notebooks, h)
-    _hash_files(sorted(_PACKAGE_DIR.rglob("*.py")), h)
-    return h.hexdigest()
-
-
 def _input_fingerprint(p: Settings, code: str, extra: dict[str, Any]) -> str:
     """Hash of the dealer's data partition files, its parameters and the code."""
     h = hashlib.blake2b(digest_size=16)
@@ -176,7 +167,7 @@ def _input_fingerprint(p: Settings, code: str, extra: dict[str, Any]) -> str:
     idx = list_dealers(root)
     row = idx.loc[idx["dealer_id"] == p.dealer_id].astype(str).to_dict("records")
     h.update(json.dumps(row, sort_keys=True).encode())
-    _hash_files(files, h)
+    hash_files(files, h)
     return h.hexdigest()
 
 
@@ -850,7 +841,7 @@ def _build_jobs(
 ) -> tuple[dict[str, _Job], dict[str, dict[str, Any]]]:
     """One job per dealer (its settings, notebook parameters and input fingerprint), and the
     ``metrics.json`` each dealer's previous run left in the run folder."""
-    code = _code_hash(nb_paths)
+    code = code_hash(nb_paths)
     bench_path = out / "network" / BENCHMARK_FILE
     jobs: dict[str, _Job] = {}
     previous: dict[str, dict[str, Any]] = {}

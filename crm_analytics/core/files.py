@@ -8,11 +8,12 @@ removes it on its next start), never a half-written report, table or metrics fil
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
 import pickle
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -119,3 +120,25 @@ def read_pickle(path: str | os.PathLike[str], *, what: str = "artefact") -> Any:
         raise InputError(
             f"{p} cannot be read ({type(err).__name__}: {err}); rerun the dealer with --force"
         ) from err
+
+
+#: the package's folder (its source files are hashed by :func:`code_hash`)
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def hash_files(paths: Iterable[str | os.PathLike[str]], h: Any) -> None:
+    """Feed each file's path and bytes (in path order) into the hash ``h``."""
+    for p in sorted(str(x) for x in paths):
+        h.update(p.encode())
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda fh=fh: fh.read(1 << 20), b""):
+                h.update(chunk)
+
+
+def code_hash(extra: Iterable[str | os.PathLike[str]] = ()) -> str:
+    """Hash of the package's source and the files ``extra`` (e.g. the notebooks a run
+    executes): an analysis or output made by other code is not reused."""
+    h = hashlib.blake2b(digest_size=16)
+    hash_files(extra, h)
+    hash_files(sorted(PACKAGE_DIR.rglob("*.py")), h)
+    return h.hexdigest()

@@ -17,7 +17,8 @@ import pandas as pd
 
 from crm_analytics.core.config import Settings, params_dirs, resolve_settings
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.files import read_json
+from crm_analytics.core.errors import CRMAnalyticsError
+from crm_analytics.core.files import code_hash, read_json, write_json
 from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
@@ -26,6 +27,7 @@ from crm_analytics.report.analysis import (
     DealerAnalysis,
     analyse_dealer,
     load_analysis,
+    save_analysis,
 )
 from crm_analytics.report.headline import (
     MIN_PEER_DEALERS,
@@ -42,6 +44,10 @@ Period = tuple[pd.Timestamp, pd.Timestamp]
 #: Settings that only change how a view looks, not its numbers (the coaching plan's review
 #: reads the analysis's numbers: :mod:`crm_analytics.report.coaching`).
 _PRESENTATION = ("language", "notes", "mask_personal_data", "action_plan")
+#: Folder of the runs folder where a dealer's analysis made on the spot is kept for the next
+#: notebook opened on it: ``<runs>/on_the_spot/<dealer>/analysis.pkl`` (no ``metrics.json``:
+#: it is not a run).
+SPOT_DIR = "on_the_spot"
 
 
 def _chart_language(language: str) -> str:
@@ -98,17 +104,55 @@ def open_analysis(
         targets=dict(targets) if targets else None,
     )
     found, why = find_run_analysis(settings, runs_dir=runs_dir)
+    keep = {k: getattr(settings, k) for k in _PRESENTATION}
     if found is not None:
-        keep = {k: getattr(settings, k) for k in _PRESENTATION}
         found.settings = dataclasses.replace(found.settings, **keep)
         analysis = found
         note = t("from_run", settings.language, run=analysis.run_dir)
     else:
-        analysis = analyse_dealer(load_dealer(source, dealer_id), settings).without_frames()
+        analysis, kept = _spot_analysis(settings, runs_dir)
+        analysis.settings = dataclasses.replace(analysis.settings, **keep)
         note = t("on_the_spot", settings.language, why=why)
+        if kept:
+            note += " " + t("spot_kept", settings.language, at=kept)
     as_of = analysis.dealer.as_of.date()
     out.show_text(f"{note} {t('data_date', settings.language, as_of=as_of)}", muted=True)
     return analysis, _chart_language(analysis.settings.language)
+
+
+def _spot_analysis(
+    settings: Settings, runs_dir: str | os.PathLike[str] | None
+) -> tuple[DealerAnalysis, str]:
+    """The dealer's analysis made on the spot, and when it was made if it was kept from an
+    earlier notebook (else ``""``).
+
+    An analysis made here is kept in the runs folder (:data:`SPOT_DIR`) and reused while the
+    store's files of the dealer are older than it, its settings equal ``settings`` but for
+    language, notes and masking, and the package's code is the same; the next notebook opened
+    on the dealer then shows the same numbers at once. A runs folder that cannot be written
+    (read-only project) only loses the reuse.
+    """
+    folder = (Path(runs_dir) if runs_dir else _default_runs_dir()) / SPOT_DIR / settings.dealer_id
+    path, code = folder / ANALYSIS_FILE, code_hash()
+    try:
+        doc = read_json(folder / "code.json")
+        if doc == {"code": code} and path.stat().st_mtime >= _store_mtime(
+            str(settings.source), settings.dealer_id
+        ):
+            kept = load_analysis(path)
+            if _numbers_key(kept.settings) == _numbers_key(settings):
+                made = pd.Timestamp.fromtimestamp(path.stat().st_mtime)
+                return kept, made.strftime("%Y-%m-%d %H:%M")
+    except (OSError, CRMAnalyticsError):
+        pass  # none kept, or unreadable: analyse again
+    analysis = analyse_dealer(load_dealer(settings.source, settings.dealer_id), settings)
+    analysis = analysis.without_frames()
+    try:
+        save_analysis(analysis, path)
+        write_json({"code": code}, folder / "code.json")
+    except OSError:
+        pass
+    return analysis, ""
 
 
 def _default_runs_dir() -> Path:

@@ -1094,6 +1094,8 @@ TEXT: dict[str, dict[str, str]] = {
         "leads_month": "Leads per month and channel",
         "from_run": "Numbers of the run {run} (the same as its report).",
         "on_the_spot": "Analysed here from the store: {why}",
+        "spot_kept": "(The analysis made on {at} for an earlier notebook of this dealer, with "
+        "the same data and settings.)",
         "data_date": "Data as of {as_of}.",
         "no_run": "no run of this dealer in {runs} (crm-analytics report, or make report); lead "
         "scores need one.",
@@ -1461,6 +1463,7 @@ TEXT: dict[str, dict[str, str]] = {
         "leads_month": "各渠道月度线索",
         "from_run": "数据来自运行 {run}(与其报告一致)。",
         "on_the_spot": "此处根据数据仓库现场分析:{why}",
+        "spot_kept": "(沿用 {at} 为该经销商上一个笔记本所做的分析,数据与设置相同。)",
         "data_date": "数据截至 {as_of}。",
         "no_run": "{runs} 中没有该经销商的运行(crm-analytics report 或 make report);线索评分需要运行。",
         "run_stale": "运行 {run} 之后数据仓库已更新;线索评分需要重新运行。",
