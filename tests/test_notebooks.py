@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import nbformat
@@ -126,6 +127,7 @@ def test_interactive_notebook_shows_the_batch_report_numbers(
 
 def test_interactive_notebook_without_a_run_says_so(tmp_path, monkeypatch):
     """No matching run: analysed on the spot, the reason stated, peers from the store."""
+    from crm_analytics.core.files import to_jsonable
     from crm_analytics.report import notebook as nb
     from crm_analytics.sim import simulate_network
 
@@ -145,6 +147,15 @@ def test_interactive_notebook_without_a_run_says_so(tmp_path, monkeypatch):
             "D003",
         ]
     )
+    # the next notebook's peers are the kept ones while the store and settings are unchanged
+    real = nb.dealer_metrics
+    calls = []
+    monkeypatch.setattr(nb, "dealer_metrics", lambda *a, **k: calls.append(a) or real(*a, **k))
+    assert to_jsonable(nb.peer_benchmark(analysis)) == to_jsonable(bench) and calls == []
+    later = time.time() + 5
+    for part in store.glob("*/dealer_id=D003/*.parquet"):
+        os.utime(part, (later, later))
+    assert to_jsonable(nb.peer_benchmark(analysis)) == to_jsonable(bench) and len(calls) == 2
 
 
 def test_an_analysis_made_on_the_spot_is_kept_for_the_next_notebook(tmp_path, monkeypatch):

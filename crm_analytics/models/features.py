@@ -802,7 +802,7 @@ def churn_features(
 # leads
 # --------------------------------------------------------------------------------------------
 _NEVER = np.iinfo(np.int64).max  # "no such event" among the int64 nanosecond times below
-_NS_PER_DAY = 86_400e9
+_NS_PER_DAY = 86_400 * 10**9
 
 
 def _ns(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -878,8 +878,8 @@ class _LeadHistory:
         )
         # visits: the first one, the first with a dwell time, the running longest dwell
         vis = kind == "visit"
-        self.v_lead, v_at = self.t_lead[vis], self.t_at[:-1][vis]
-        self.v_at = v_at
+        self.v_lead, self.v_at = self.t_lead[vis], self.t_at[:-1][vis]
+        v_at = self.v_at
         self.v_start = np.searchsorted(self.v_lead, np.arange(n))
         self.first_visit = _first_at(self.v_lead, v_at, n)
         dwell = tp["dwell_minutes"].to_numpy(float)[vis]
@@ -957,7 +957,7 @@ class _LeadHistory:
         X["days_since_first_visit"] = np.where(first < c, (c - first) / _NS_PER_DAY, np.nan)
         last = np.where(count[pos] > 0, self.t_at[end - 1], self.created[pos])
         X["days_since_last_contact"] = (c - last) / _NS_PER_DAY
-        earlier = self._touches_before(c - 14 * 86_400 * 10**9)[pos]
+        earlier = self._touches_before(c - 14 * _NS_PER_DAY)[pos]
         X["touches_14d"] = (count[pos] - earlier).astype(float)
         journey = self.first_inquiry[pos] < c
         X["journey_channels"] = journey[:, :-1].sum(axis=1).astype(float)

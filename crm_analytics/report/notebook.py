@@ -6,6 +6,7 @@ means (:func:`crm_analytics.report.headline.resolve_periods`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -18,7 +19,7 @@ import pandas as pd
 from crm_analytics.core.config import Settings, params_dirs, resolve_settings
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import CRMAnalyticsError
-from crm_analytics.core.files import code_hash, read_json, write_json
+from crm_analytics.core.files import code_hash, read_json, to_jsonable, write_json
 from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
@@ -233,17 +234,39 @@ def peer_benchmark(
     if analysis.run_dir:
         return load_benchmark(Path(analysis.run_dir) / "network" / "benchmark.json")
     source = str(analysis.settings.source)
-    metrics = [analysis.metrics]
-    for did in list_dealers(source)["dealer_id"]:
-        if did == analysis.dealer_id:
-            continue
-        s = resolve_settings(did, source=source)
-        metrics.append(
-            dealer_metrics(
-                load_dealer(source, did), period=s.period, comparison_period=s.comparison_period
+    others = {
+        did: resolve_settings(did, source=source)
+        for did in list_dealers(source)["dealer_id"]
+        if did != analysis.dealer_id
+    }
+    # kept beside the analyses made on the spot, for the next notebook, while the store, every
+    # dealer's number settings and the code are unchanged
+    keep = _default_runs_dir() / SPOT_DIR / "network" / f"peers_of_{analysis.dealer_id}.json"
+    key = {
+        "code": code_hash(),
+        "settings": {
+            did: _numbers_key(s)
+            for did, s in {**others, analysis.dealer_id: analysis.settings}.items()
+        },
+    }
+    kept = read_json(keep) if keep.is_file() else None
+    if (
+        isinstance(kept, dict)
+        and kept.get("key") == to_jsonable(key)
+        and keep.stat().st_mtime >= max(_store_mtime(source, did) for did in key["settings"])
+    ):
+        bench = kept["benchmark"]
+    else:
+        metrics = [analysis.metrics]
+        for did, s in others.items():
+            metrics.append(
+                dealer_metrics(
+                    load_dealer(source, did), period=s.period, comparison_period=s.comparison_period
+                )
             )
-        )
-    bench = network_benchmark(metrics)
+        bench = network_benchmark(metrics)
+        with contextlib.suppress(OSError):  # a read-only project only loses the reuse
+            write_json({"key": key, "benchmark": bench}, keep)
     if bench["n_dealers"] < MIN_PEER_DEALERS:
         return None
     out.show_text(
