@@ -148,11 +148,9 @@ def _spot_analysis(
         pass  # none kept, or unreadable: analyse again
     analysis = analyse_dealer(load_dealer(settings.source, settings.dealer_id), settings)
     analysis = analysis.without_frames()
-    try:
+    with contextlib.suppress(OSError):  # a read-only project only loses the reuse
         save_analysis(analysis, path)
         write_json({"code": code}, folder / "code.json")
-    except OSError:
-        pass
     return analysis, ""
 
 
