@@ -123,7 +123,7 @@ def read_pickle(path: str | os.PathLike[str], *, what: str = "artefact") -> Any:
 
 
 #: the package's folder (its source files are hashed by :func:`code_hash`)
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 
 def hash_files(paths: Iterable[str | os.PathLike[str]], h: Any) -> None:
@@ -140,5 +140,5 @@ def code_hash(extra: Iterable[str | os.PathLike[str]] = ()) -> str:
     executes): an analysis or output made by other code is not reused."""
     h = hashlib.blake2b(digest_size=16)
     hash_files(extra, h)
-    hash_files(sorted(PACKAGE_DIR.rglob("*.py")), h)
+    hash_files(sorted(_PACKAGE_DIR.rglob("*.py")), h)
     return h.hexdigest()

@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,14 @@ import pandas as pd
 from crm_analytics.core.config import Settings, params_dirs, resolve_settings
 from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import CRMAnalyticsError
-from crm_analytics.core.files import code_hash, read_json, to_jsonable, write_json
+from crm_analytics.core.files import (
+    code_hash,
+    read_json,
+    read_pickle,
+    to_jsonable,
+    write_json,
+    write_pickle,
+)
 from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
@@ -28,7 +35,6 @@ from crm_analytics.report.analysis import (
     DealerAnalysis,
     analyse_dealer,
     load_analysis,
-    save_analysis,
 )
 from crm_analytics.report.headline import (
     MIN_PEER_DEALERS,
@@ -121,6 +127,26 @@ def open_analysis(
     return analysis, _chart_language(analysis.settings.language)
 
 
+def _kept(path: Path, key: dict[str, Any], since: float, read: Callable[[Path], Any]) -> Any:
+    """The value an earlier notebook kept at ``path`` (:func:`_keep`) if it was made with
+    ``key`` (code and number settings) after ``since`` (the store's last change), else None."""
+    try:
+        if path.stat().st_mtime < since:
+            return None
+        doc = read(path)
+    except (OSError, CRMAnalyticsError):  # none kept, or unreadable: compute again
+        return None
+    ok = isinstance(doc, dict) and doc.get("key") == to_jsonable(key)
+    return doc["value"] if ok else None
+
+
+def _keep(path: Path, key: dict[str, Any], value: Any, write: Callable[[Any, Path], Any]) -> None:
+    """Keep ``value`` with ``key`` at ``path`` in one atomic file (a read-only project only
+    loses the reuse)."""
+    with contextlib.suppress(OSError):
+        write({"key": to_jsonable(key), "value": value}, path)
+
+
 def _spot_analysis(
     settings: Settings, runs_dir: str | os.PathLike[str] | None
 ) -> tuple[DealerAnalysis, str]:
@@ -130,27 +156,20 @@ def _spot_analysis(
     An analysis made here is kept in the runs folder (:data:`SPOT_DIR`) and reused while the
     store's files of the dealer are older than it, its settings equal ``settings`` but for
     language, notes and masking, and the package's code is the same; the next notebook opened
-    on the dealer then shows the same numbers at once. A runs folder that cannot be written
-    (read-only project) only loses the reuse.
+    on the dealer then shows the same numbers at once.
     """
-    folder = (Path(runs_dir) if runs_dir else _default_runs_dir()) / SPOT_DIR / settings.dealer_id
-    path, code = folder / ANALYSIS_FILE, code_hash()
-    try:
-        doc = read_json(folder / "code.json")
-        if doc == {"code": code} and path.stat().st_mtime >= _store_mtime(
-            str(settings.source), settings.dealer_id
-        ):
-            kept = load_analysis(path)
-            if _numbers_key(kept.settings) == _numbers_key(settings):
-                made = pd.Timestamp.fromtimestamp(path.stat().st_mtime)
-                return kept, made.strftime("%Y-%m-%d %H:%M")
-    except (OSError, CRMAnalyticsError):
-        pass  # none kept, or unreadable: analyse again
+    root = Path(runs_dir) if runs_dir else _default_runs_dir()
+    path = root / SPOT_DIR / settings.dealer_id / ANALYSIS_FILE
+    key = {"code": code_hash(), "settings": _numbers_key(settings)}
+    since = _store_mtime(str(settings.source), settings.dealer_id)
+    kept = _kept(path, key, since, read_pickle)
+    if isinstance(kept, DealerAnalysis):
+        made = pd.Timestamp.fromtimestamp(path.stat().st_mtime)
+        return kept, made.strftime("%Y-%m-%d %H:%M")
     analysis = analyse_dealer(load_dealer(settings.source, settings.dealer_id), settings)
     analysis = analysis.without_frames()
-    with contextlib.suppress(OSError):  # a read-only project only loses the reuse
-        save_analysis(analysis, path)
-        write_json({"code": code}, folder / "code.json")
+    made_with = {"code": key["code"], "settings": _numbers_key(analysis.settings)}
+    _keep(path, made_with, analysis, write_pickle)
     return analysis, ""
 
 
@@ -240,21 +259,11 @@ def peer_benchmark(
     # kept beside the analyses made on the spot, for the next notebook, while the store, every
     # dealer's number settings and the code are unchanged
     keep = _default_runs_dir() / SPOT_DIR / "network" / f"peers_of_{analysis.dealer_id}.json"
-    key = {
-        "code": code_hash(),
-        "settings": {
-            did: _numbers_key(s)
-            for did, s in {**others, analysis.dealer_id: analysis.settings}.items()
-        },
-    }
-    kept = read_json(keep) if keep.is_file() else None
-    if (
-        isinstance(kept, dict)
-        and kept.get("key") == to_jsonable(key)
-        and keep.stat().st_mtime >= max(_store_mtime(source, did) for did in key["settings"])
-    ):
-        bench = kept["benchmark"]
-    else:
+    settings = {**others, analysis.dealer_id: analysis.settings}
+    key = {"code": code_hash(), "settings": {d: _numbers_key(s) for d, s in settings.items()}}
+    since = max(_store_mtime(source, did) for did in settings)
+    bench = _kept(keep, key, since, read_json)
+    if bench is None:
         metrics = [analysis.metrics]
         for did, s in others.items():
             metrics.append(
@@ -263,8 +272,7 @@ def peer_benchmark(
                 )
             )
         bench = network_benchmark(metrics)
-        with contextlib.suppress(OSError):  # a read-only project only loses the reuse
-            write_json({"key": key, "benchmark": bench}, keep)
+        _keep(keep, key, bench, write_json)
     if bench["n_dealers"] < MIN_PEER_DEALERS:
         return None
     out.show_text(
