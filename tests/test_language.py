@@ -226,6 +226,30 @@ def test_a_count_of_one_takes_the_singular_in_english():
     assert "1 条" in t("h_a_action", "zh", n=1, due="2026-07-01")
 
 
+def test_the_lead_action_falls_back_to_the_best_grade_present():
+    """No open lead graded H or A (a small dealer, a quiet month) must not give "invite 0
+    leads": the B leads are invited, else every open lead, each with its own sentence."""
+    from types import SimpleNamespace
+
+    from crm_analytics.report.sections import list_facts
+
+    def facts(grades):
+        a = SimpleNamespace(lead_scores=pd.DataFrame({"grade": grades}), tree=pd.DataFrame())
+        f = list_facts(a, "open_h_a_leads")
+        return f["n"], f["action"]
+
+    assert facts(["H", "A", "B", "C", "A"]) == (3, "h_a_action")
+    assert facts(["B", "C", "B"]) == (2, "b_leads_action")
+    assert facts(["C", "C"]) == (2, "c_leads_action")
+    no_model = SimpleNamespace(
+        lead_scores=pd.DataFrame(), tree=pd.DataFrame({"kpi": ["open_leads"], "value": [7.0]})
+    )
+    assert list_facts(no_model, "open_h_a_leads")["n"] == 7
+    for key in ("b_leads_action", "c_leads_action"):
+        assert "2 leads" in t(key, "en", n=2, due="2026-07-01")
+        assert "2 条" in t(key, "zh", n=2, due="2026-07-01")
+
+
 #: the notebooks besides the report a consultant opens from the index (issue 15)
 SECONDARY = tuple(nb for nb in ONE_DEALER_NOTEBOOKS if nb != "dealer_report")
 

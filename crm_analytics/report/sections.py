@@ -357,19 +357,7 @@ def list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
     """Size, expected margin, owner role and due date of one call list (or of the open H and
     A leads)."""
     if reason == "open_h_a_leads":
-        scores = a.lead_scores
-        if "grade" in scores:
-            n, graded = int(scores["grade"].isin(["H", "A"]).sum()), True
-        else:  # no network lead model in this run: every open lead of the period's cohort
-            tree = a.tree.set_index("kpi")["value"] if len(a.tree) else {}
-            n, graded = int(tree.get("open_leads", 0) or 0), False
-        return {
-            "n": n,
-            "gain": math.nan,
-            "owner": "sales_consultant",
-            "due": None,
-            "graded": graded,
-        }
+        return {**_open_lead_facts(a), "gain": math.nan, "owner": "sales_consultant", "due": None}
     c = a.calls.loc[a.calls["reason"] == reason]
     if c.empty:
         return {"n": 0, "gain": 0.0, "owner": "", "due": None}
@@ -379,6 +367,22 @@ def list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
         "owner": str(c["owner_role"].mode().iloc[0]),
         "due": c["due_date"].quantile(0.9) if c["due_date"].notna().any() else None,
     }
+
+
+def _open_lead_facts(a: DealerAnalysis) -> dict[str, Any]:
+    """The open leads to invite first: the H and A leads, else (no open lead graded H or A)
+    the B leads, else every open lead; without a lead model in the run, the open leads of the
+    period's cohort. ``n`` leads, ``action`` the sentence key naming which."""
+    scores = a.lead_scores
+    if "grade" not in scores:
+        tree = a.tree.set_index("kpi")["value"] if len(a.tree) else {}
+        return {"n": int(tree.get("open_leads", 0) or 0), "action": "open_leads_action"}
+    grades = scores["grade"]
+    for chosen, action in ((["H", "A"], "h_a_action"), (["B"], "b_leads_action")):
+        n = int(grades.isin(chosen).sum())
+        if n:
+            return {"n": n, "action": action}
+    return {"n": len(grades), "action": "c_leads_action"}
 
 
 def _churn_evidence(a: DealerAnalysis, lang: str) -> str:
@@ -463,8 +467,7 @@ def summary_items(
             due = fmt_date(due_at)
             owner = f["owner"] or owner
             if reason == "open_h_a_leads":
-                key = "h_a_action" if f["graded"] else "open_leads_action"
-                action, gain = t(key, lang, n=f"{f['n']:,}", due=due), r.gap_yuan
+                action, gain = t(f["action"], lang, n=f"{f['n']:,}", due=due), r.gap_yuan
             else:
                 action = t(
                     "list_action",

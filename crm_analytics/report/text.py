@@ -830,6 +830,10 @@ TEXT: dict[str, dict[str, str]] = {
         "due by {due}.",
         "open_leads_action": "invite the period's open leads: {n} leads (not graded in this "
         "run), owner sales consultants, due by {due}.",
+        "b_leads_action": "no open lead is graded H or A (likely to order within 15 days); "
+        "invite the open B leads first: {n} leads, owner sales consultants, due by {due}.",
+        "c_leads_action": "no open lead is likely to order within 30 days (all graded C); "
+        "follow up every open lead: {n} leads, owner sales consultants, due by {due}.",
         "kpis": "Headline KPIs: actual, target, peers, previous round",
         "kpis_note": "Rates of the period {start} to {end} (leads created, deliveries, service "
         "visits dated in it); changes in percentage points (pp). Status: green at or above "
@@ -1250,6 +1254,8 @@ TEXT: dict[str, dict[str, str]] = {
         "no_list": "没有对应的回访清单;由{owner}在销售环节与团队落实。",
         "h_a_action": "邀约未结案的H/A级线索:{n} 条,负责人 销售顾问,{due} 前完成。",
         "open_leads_action": "邀约本期未结案线索:{n} 条(本次未分级),负责人 销售顾问,{due} 前完成。",
+        "b_leads_action": "目前没有H/A级(预计15天内订车)的未结案线索;先邀约B级线索:{n} 条,负责人 销售顾问,{due} 前完成。",
+        "c_leads_action": "目前没有预计30天内订车的未结案线索(均为C级);跟进全部未结案线索:{n} 条,负责人 销售顾问,{due} 前完成。",
         "kpis": "关键指标:实际、目标、同行、上一轮",
         "kpis_note": "分析期 {start} 至 {end} 的指标(期内新建线索、交车、售后进厂);"
         "变化以百分点计。状态:达到或优于目标为绿,与目标相差10%以内为黄,差距更大为红。",
