@@ -10,7 +10,8 @@ A run has three steps:
    (:func:`~crm_analytics.report.headline.dealer_metrics`). From all dealers' metrics the peer
    benchmark (network medians) is computed, so each dealer's report compares it with its peers.
 3. **Reports** (one job per dealer): papermill executes the dealer's notebooks (by default only
-   ``dealer_report``: one kernel start per dealer), exports HTML without code or parameter cells,
+   ``dealer_report``) in the kernel its worker keeps from notebook to notebook, reset between
+   them (:mod:`crm_analytics.batch.kernel`), exports HTML without code or parameter cells,
    and writes ``<out>/<dealer>/metrics.json`` last; before the notebooks, the scores (Parquet)
    and the call-list and fix-list workbooks are written. Then the ``network_overview`` notebook
    ranks all dealers from those files; ``<out>/run.json`` (the manifest: every dealer x
@@ -42,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_analytics.batch.export import export_html, write_index
+from crm_analytics.batch.kernel import warm_kernel
 from crm_analytics.batch.lock import RunLock
 from crm_analytics.batch.params import load_run_params, notebook_parameters
 from crm_analytics.batch.tooling import load_tooling
@@ -294,9 +296,11 @@ def _execute(
     object instead would copy the whole notebook into the output's ``papermill.input_path``);
     the output records the ``.py`` as its input. nbclient asks ``timeout_func`` for each
     cell's limit; it returns the time left before the notebook's deadline, so the whole
-    notebook (not each cell) is bounded. When the limit is hit nbclient raises, papermill shuts
-    the kernel down, and this raises :class:`_Timeout` (papermill writes no error marker for a
-    timeout, so the status comes from here).
+    notebook (not each cell) is bounded. The notebook runs in this process's kept kernel
+    (:func:`~crm_analytics.batch.kernel.warm_kernel`); when the limit is hit nbclient raises,
+    the kernel is shut down (the next notebook gets a new one), and this raises
+    :class:`_Timeout` (papermill writes no error marker for a timeout, so the status comes
+    from here).
     """
     load_tooling()
     import papermill as pm  # heavy: loaded by the workers that execute notebooks only
@@ -331,20 +335,19 @@ def _papermill(
     source = tmp_out.with_name(tmp_out.name.replace(".ipynb", ".src.ipynb"))
     nbformat.write(read_notebook(notebook, kernel_name=kernel_name), source)
     try:
-        nb = pm.execute_notebook(
-            str(source),
-            str(tmp_out),
-            parameters=params,
-            kernel_name=kernel_name,
-            progress_bar=False,
-            request_save_on_cell_execute=False,
-            execution_timeout=timeout,
-            timeout_func=time_left,
-            start_timeout=60,
-            # quiet ipykernel's start-up notice about its local TCP ports (one per notebook run
-            # in the batch log); cell errors still reach the notebook and the failure report
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
+        with warm_kernel(kernel_name).lease() as km:
+            nb = pm.execute_notebook(
+                str(source),
+                str(tmp_out),
+                parameters=params,
+                kernel_name=kernel_name,
+                km=km,
+                progress_bar=False,
+                request_save_on_cell_execute=False,
+                execution_timeout=timeout,
+                timeout_func=time_left,
+                start_timeout=60,
+            )
     except Exception as err:
         if isinstance(err, TimeoutError) or time.monotonic() >= deadline:
             raise _Timeout(f"{Path(notebook).stem}: exceeded the {timeout:g} s timeout") from err

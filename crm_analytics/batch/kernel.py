@@ -1,0 +1,149 @@
+"""The Jupyter kernel a worker process keeps for the notebooks it executes.
+
+A fresh kernel per notebook costs its start and the import of pandas, scikit-learn, SciPy and
+the package (about 4-5 CPU seconds), which is half of a small dealer's report notebook. A worker
+therefore keeps one kernel (per kernel name) and hands it to papermill for each notebook,
+dealer after dealer. Before each notebook but the first the kernel is reset to what a fresh
+kernel shows a notebook: the user namespace, the input history and the execution count
+(``InteractiveShell.reset``), the open figures, and the warnings' once-per-location registries
+(a changed filter list clears them), so a notebook sees neither the variables nor the
+silenced warnings of the one before. Modules stay imported; the package keeps no dealer's
+data at module level, and the report style is set whole by each notebook
+(:func:`crm_analytics.report.plots.apply_style`).
+
+A kernel that failed a notebook, timed out or died is shut down and the next notebook gets a
+new one; after :data:`REUSE_LIMIT` notebooks a kernel is replaced too, so memory a library
+keeps for itself cannot grow without bound. Kernels are shut down when the worker exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing.util
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["REUSE_LIMIT", "WarmKernel", "warm_kernel"]
+
+#: Notebooks a kernel executes before it is replaced by a new one.
+REUSE_LIMIT = 40
+
+#: Run between two notebooks (the figures and warnings first: ``reset`` deletes the names).
+_RESET = """\
+import sys as _sys, warnings as _warnings
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+with _warnings.catch_warnings():
+    pass
+get_ipython().reset(new_session=True)
+__import__("gc").collect()
+"""
+
+#: ipykernel's start-up notice about its local TCP ports, once per kernel in the batch log;
+#: cell errors still reach the notebook and the failure report.
+_QUIET = ["--IPKernelApp.log_level=CRITICAL"]
+
+
+def _manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager  # with papermill, in workers only
+
+    class _Manager(AsyncKernelManager):  # type: ignore[misc]
+        """Remembers the clients nbclient opens on it (one per notebook, never closed by
+        nbclient when it does not own the kernel), so they can be closed after each."""
+
+        def client(self, **kwargs: Any) -> Any:
+            kc = super().client(**kwargs)
+            self.opened.append(kc)
+            return kc
+
+    return _Manager
+
+
+class WarmKernel:
+    """One kernel of ``kernel_name``, reused notebook after notebook (see the module notes)."""
+
+    def __init__(self, kernel_name: str) -> None:
+        self.kernel_name = kernel_name
+        self.km: Any = None
+        self.executed = 0
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[Any]:
+        """A started kernel manager for one notebook (pass it to papermill as ``km``). An
+        exception raised inside discards the kernel; the next lease starts a new one."""
+        km = self._ready()
+        try:
+            yield km
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for kc in getattr(self.km, "opened", []):
+                with contextlib.suppress(Exception):
+                    kc.stop_channels()
+            if self.km is not None:
+                self.km.opened.clear()
+
+    def close(self) -> None:
+        """Shut the kernel down (nothing when none is running)."""
+        from jupyter_core.utils import run_sync  # with papermill, in workers only
+
+        km, self.km, self.executed = self.km, None, 0
+        if km is None:
+            return
+        with contextlib.suppress(Exception):
+            run_sync(km.shutdown_kernel)(now=True)
+        with contextlib.suppress(Exception):
+            run_sync(km.cleanup_resources)()
+
+    def _ready(self) -> Any:
+        from jupyter_core.utils import run_sync  # with papermill, in workers only
+
+        if self.km is not None and (
+            self.executed >= REUSE_LIMIT or not run_sync(self.km.is_alive)() or not self._reset()
+        ):
+            self.close()
+        if self.km is None:
+            km = _manager_class()(kernel_name=self.kernel_name)
+            km.opened = []
+            run_sync(km.start_kernel)(extra_arguments=_QUIET)
+            self.km = km
+        self.executed += 1
+        return self.km
+
+    def _reset(self) -> bool:
+        """Reset the kernel between two notebooks; False when it did not answer cleanly."""
+        from jupyter_client import BlockingKernelClient  # with papermill, in workers only
+
+        kc = BlockingKernelClient()
+        kc.load_connection_info(self.km.get_connection_info())
+        try:
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            reply = kc.execute_interactive(
+                _RESET, silent=True, store_history=False, timeout=60, output_hook=lambda m: None
+            )
+            return reply["content"]["status"] == "ok"
+        except Exception:  # noqa: BLE001 - a kernel that cannot be reset is replaced
+            return False
+        finally:
+            kc.stop_channels()
+
+
+_KERNELS: dict[str, WarmKernel] = {}
+
+
+def warm_kernel(kernel_name: str) -> WarmKernel:
+    """This process's kernel of ``kernel_name`` (created on first use, shut down at exit)."""
+    if not _KERNELS:
+        # pool workers leave through multiprocessing's exit hooks, other processes through
+        # atexit; Finalize with an exit priority covers both
+        multiprocessing.util.Finalize(None, _close_all, exitpriority=10)
+    if kernel_name not in _KERNELS:
+        _KERNELS[kernel_name] = WarmKernel(kernel_name)
+    return _KERNELS[kernel_name]
+
+
+def _close_all() -> None:
+    for kernel in _KERNELS.values():
+        kernel.close()
