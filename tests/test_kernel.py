@@ -115,14 +115,20 @@ def test_a_kernel_that_failed_or_timed_out_is_replaced(tmp_path, monkeypatch):
 
 
 def test_no_client_is_left_open_between_notebooks(tmp_path):
+    """nbclient opens a client per notebook and leaves it open when it does not own the
+    kernel: each is closed after its notebook, also after a failure."""
     import os
 
     kernel = warm.WarmKernel(KERNEL_NAME)
+    bad = _notebook(tmp_path / "bad.ipynb", ["raise RuntimeError('broken dealer')"])
     try:
         _probe(kernel, tmp_path, "warm")
         fds = len(os.listdir("/proc/self/fd"))
         for i in range(4):
             _probe(kernel, tmp_path, f"n{i}")
+            with pytest.raises(pm.PapermillExecutionError):
+                _run(kernel, bad, tmp_path / f"bad{i}.out.ipynb")
+        _probe(kernel, tmp_path, "last")
         assert len(os.listdir("/proc/self/fd")) <= fds + 2
     finally:
         kernel.close()

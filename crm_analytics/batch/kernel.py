@@ -51,6 +51,10 @@ def _manager_class() -> type:
         """Remembers the clients nbclient opens on it (one per notebook, never closed by
         nbclient when it does not own the kernel), so they can be closed after each."""
 
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.opened: list[Any] = []
+
         def client(self, **kwargs: Any) -> Any:
             kc = super().client(**kwargs)
             self.opened.append(kc)
@@ -78,11 +82,10 @@ class WarmKernel:
             self.close()
             raise
         finally:
-            for kc in getattr(self.km, "opened", []):
+            for kc in km.opened:
                 with contextlib.suppress(Exception):
                     kc.stop_channels()
-            if self.km is not None:
-                self.km.opened.clear()
+            km.opened.clear()
 
     def close(self) -> None:
         """Shut the kernel down (nothing when none is running)."""
@@ -104,10 +107,12 @@ class WarmKernel:
         ):
             self.close()
         if self.km is None:
-            km = _manager_class()(kernel_name=self.kernel_name)
-            km.opened = []
-            run_sync(km.start_kernel)(extra_arguments=_QUIET)
-            self.km = km
+            self.km = _manager_class()(kernel_name=self.kernel_name)
+            try:
+                run_sync(self.km.start_kernel)(extra_arguments=_QUIET)
+            except BaseException:
+                self.close()
+                raise
         self.executed += 1
         return self.km
 
