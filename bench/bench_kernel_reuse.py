@@ -24,7 +24,7 @@ import nbformat
 import papermill as pm
 
 from crm_analytics.batch import runner
-from crm_analytics.batch.kernel import WarmKernel
+from crm_analytics.batch.kernel import QUIET, WarmKernel
 from crm_analytics.batch.params import load_run_params, notebook_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,9 +68,8 @@ def _execute(jobs, rounds: int, kernel: WarmKernel | None) -> tuple[float, float
             dest = OUT / f"{key.replace('/', '_')}.{'warm' if kernel else 'fresh'}.ipynb"
             kw = {"progress_bar": False, "kernel_name": runner.KERNEL_NAME}
             if kernel is None:  # quiet as the kept kernel is: no start-up notice per kernel
-                quiet = ["--IPKernelApp.log_level=CRITICAL"]
                 nb = pm.execute_notebook(
-                    str(src), str(dest), parameters=nbp, extra_arguments=quiet, **kw
+                    str(src), str(dest), parameters=nbp, extra_arguments=QUIET, **kw
                 )
             else:
                 with kernel.lease() as km:

@@ -23,7 +23,7 @@ import multiprocessing.util
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["REUSE_LIMIT", "WarmKernel", "warm_kernel"]
+__all__ = ["QUIET", "REUSE_LIMIT", "WarmKernel", "warm_kernel"]
 
 #: Notebooks a kernel executes before it is replaced by a new one.
 REUSE_LIMIT = 40
@@ -41,7 +41,7 @@ __import__("gc").collect()
 
 #: ipykernel's start-up notice about its local TCP ports, once per kernel in the batch log;
 #: cell errors still reach the notebook and the failure report.
-_QUIET = ["--IPKernelApp.log_level=CRITICAL"]
+QUIET = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def _manager_class() -> type:
@@ -109,7 +109,7 @@ class WarmKernel:
         if self.km is None:
             self.km = _manager_class()(kernel_name=self.kernel_name)
             try:
-                run_sync(self.km.start_kernel)(extra_arguments=_QUIET)
+                run_sync(self.km.start_kernel)(extra_arguments=QUIET)
             except BaseException:
                 self.close()
                 raise

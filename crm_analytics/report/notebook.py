@@ -168,6 +168,7 @@ def _spot_analysis(
         return kept, made.strftime("%Y-%m-%d %H:%M")
     analysis = analyse_dealer(load_dealer(settings.source, settings.dealer_id), settings)
     analysis = analysis.without_frames()
+    # keyed by the settings the analysis carries (what it was made with), not those asked for
     made_with = {"code": key["code"], "settings": _numbers_key(analysis.settings)}
     _keep(path, made_with, analysis, write_pickle)
     return analysis, ""
