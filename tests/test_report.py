@@ -376,6 +376,31 @@ def test_charts_draw_chinese_labels_with_a_cjk_font():
         plt.close("all")
 
 
+def test_the_tallest_stacked_month_stays_inside_the_chart():
+    """A channel with no lead in a month is a zero-height bar on top of that month's stack,
+    whose sticky edge pinned the axis to the tallest total: the bar ended on the frame and
+    read as cut off."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from crm_analytics.report import plots
+
+    months = pd.to_datetime(["2025-07-01", "2025-08-01", "2025-09-01"])
+    frame = pd.DataFrame(  # the tallest month (August) has no lead of the last channel
+        {
+            "month": months.repeat(3),
+            "channel": ["ch_a", "ch_b", "ch_c"] * 3,
+            "count": [10, 0, 4, 25, 31, 0, 8, 0, 1],
+        }
+    )
+    ax = plots.plot_monthly(frame, hue="channel", stacked=True)
+    tallest = max(p.get_y() + p.get_height() for p in ax.patches)
+    assert tallest == 56 and ax.get_ylim()[1] > tallest * 1.02
+    plt.close("all")
+
+
 def test_html_table_escapes_and_safety_net():
     frame = pd.DataFrame({"name": [HOSTILE_CUSTOMER, HOSTILE_STAFF]})
     html = display.html_table(frame)

@@ -338,6 +338,10 @@ def plot_monthly(
         wide.plot.bar(
             stacked=True, ax=ax, width=0.85, color=sns.color_palette("colorblind", wide.shape[1])
         )
+        # a series with no row in a month is a zero-height bar on top of that month's stack;
+        # its edge is "sticky" in matplotlib, so the tallest bar would end on the frame
+        top = float(wide.sum(axis=1).max())
+        ax.set_ylim(0.0, top * 1.05 if top > 0 else 1.0)
         ax.tick_params(axis="x", labelrotation=45)
     else:
         sns.lineplot(data=data, x=x, y=y, hue=hue, marker="o", ax=ax)
