@@ -507,6 +507,74 @@ def test_stencil_newton_returns_the_hessian_at_its_optimum():
     assert calls.count(1 + 2 * 3) >= 2
 
 
+def test_bgnbd_analytic_hessian_matches_finite_differences_of_the_gradient():
+    from crm_analytics.models.btyd import _bgnbd_hessian, _bgnbd_value_grad
+
+    rng = np.random.default_rng(12)
+    data = sample_bgnbd(3000, rng.uniform(5.0, 50.0, 3000), **BG_TRUE, rng=rng)
+    d, _, _ = BGNBD()._prepare(
+        {c: data[c].to_numpy(float) for c in ("frequency", "recency", "T")}, None
+    )
+    for theta in (np.array([0.3, 0.2, 0.9, 2.0]), np.array([1.7, 0.05, 3.0, 0.4])):
+        num = np.empty((4, 4))
+        for i in range(4):
+            e = np.eye(4)[i] * 1e-6 * theta[i]
+            up, down = _bgnbd_value_grad(theta + e, d)[1], _bgnbd_value_grad(theta - e, d)[1]
+            num[:, i] = (up - down) / (2 * e[i])
+        np.testing.assert_allclose(_bgnbd_hessian(theta, d), num, rtol=1e-6, atol=1e-6)
+
+
+def _bgnbd_many_rows(n: int = 30_000) -> pd.DataFrame:
+    """More distinct rows than BGNBD._newton_rows: the fit takes its Newton path."""
+    rng = np.random.default_rng(31)
+    return sample_bgnbd(n, rng.uniform(27.0, 39.0, n), **BG_TRUE, rng=rng)
+
+
+def test_bgnbd_newton_path_on_many_rows_equals_the_general_search(monkeypatch):
+    """From a subsample's start, Newton steps give the L-BFGS-B fit's estimate, standard
+    errors and log-likelihood, with a prior and a penalty too."""
+    data = _bgnbd_many_rows()
+    assert len(data) > BGNBD._newton_rows
+    fits = {}
+    for path, rows in (("newton", BGNBD._newton_rows), ("general", 10**9)):
+        monkeypatch.setattr(BGNBD, "_newton_rows", rows)
+        fits[path] = [
+            BGNBD().fit(data),
+            BGNBD(prior_mean={"r": 0.4, "alpha": 3.0, "a": 1.0, "b": 3.0}, prior_strength=50.0).fit(
+                data
+            ),
+            BGNBD(l2_penalty=1e-3).fit(data),
+        ]
+    for newton, general in zip(fits["newton"], fits["general"], strict=True):
+        assert newton.optimize_result_.message == "Newton steps converged"
+        assert newton.optimize_result_.nfev <= 12
+        assert "Newton" not in str(general.optimize_result_.message)
+        np.testing.assert_allclose(newton.params_, general.params_, rtol=1e-7)
+        np.testing.assert_allclose(newton.standard_errors_, general.standard_errors_, rtol=1e-6)
+        assert newton.log_likelihood_ == pytest.approx(general.log_likelihood_, rel=1e-12)
+
+
+def test_bgnbd_newton_path_falls_back_to_the_general_search(monkeypatch):
+    """A start the Newton steps cannot use (here: a saddle's indefinite Hessian) leaves the
+    fit to L-BFGS-B, same estimate."""
+    from crm_analytics.models import btyd
+
+    data = _bgnbd_many_rows()
+    reference = BGNBD().fit(data)
+
+    def f(u):  # saddle at 0
+        return u[0] ** 2 - u[1] ** 2, np.array([2 * u[0], -2 * u[1]])
+
+    res = btyd._newton_from_start(f, np.array([0.1, 0.1]), lambda *_: np.diag([2.0, -2.0]))
+    assert not res.success and "positive definite" in res.message
+
+    monkeypatch.setattr(btyd, "_newton_from_start", lambda *a, **k: res)
+    fallback = BGNBD().fit(data)
+    assert "Newton" not in str(fallback.optimize_result_.message)
+    np.testing.assert_allclose(fallback.params_, reference.params_, rtol=1e-7)
+    np.testing.assert_allclose(fallback.standard_errors_, reference.standard_errors_, rtol=1e-6)
+
+
 def test_pareto_covariance_matches_an_independent_hessian():
     """Standard errors from the fit equal those from a finite-difference Hessian of the
     public per-customer likelihood (natural parameters, no scaling, no compression)."""
