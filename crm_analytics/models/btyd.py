@@ -1226,9 +1226,12 @@ class _BTYDBase(BaseEstimator):
                 if np.max(np.abs(g_u)) < 1e-12:
                     break
                 try:
-                    cand = u - np.linalg.solve(hess, g_u)
+                    step = np.linalg.solve(hess, g_u)
                 except np.linalg.LinAlgError:
                     break
+                if not np.max(np.abs(step)) < 1.0:  # not a polish: off a flat ridge
+                    break
+                cand = u - step
                 f_c, g_c = objective(cand)
                 if not (np.isfinite(f_c) and f_c <= f_u + 1e-14):
                     break
