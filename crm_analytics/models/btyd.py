@@ -1162,9 +1162,8 @@ class _BTYDBase(BaseEstimator):
         u0 = self._start(prepared)
         hess = None
         if self._newton_rows is not None and n_obs > self._newton_rows:
-            # many rows and a warm start from a subsample: Newton steps with the
-            # gradient's finite-difference Hessian need far fewer passes over the data than
-            # L-BFGS-B (which stays the fallback)
+            # many rows and a warm start from a subsample: Newton steps need far fewer
+            # passes over the data than L-BFGS-B (which stays the fallback)
             result = _newton_from_start(
                 objective, u0, hessian, hess0=prepared.pop("_start_hessian", None)
             )
@@ -1197,51 +1196,82 @@ class _BTYDBase(BaseEstimator):
             else:
                 u0 = result.x if np.all(np.isfinite(result.x)) else u0
         if hess is None:
-            prepared["_search"] = True  # numerical-gradient models may use a cheaper one
-            result = optimize.minimize(
-                objective,
-                u0,
-                jac=True,
-                method="L-BFGS-B",
-                options={
-                    "maxiter": self.max_iter,
-                    "ftol": 1e-15,
-                    "gtol": max(self.tol, self._search_gtol),
-                },
-            )
-            prepared["_search"] = False
-            u = result.x
-            if (why := boundary(u)) is not None:
-                raise ConvergenceError(f"{name}.fit did not converge: {why}", result)
-            if result.status == 1 or not np.isfinite(result.fun):  # iteration limit
-                raise ConvergenceError(
-                    f"{name}.fit did not converge ({result.message}) after {result.nit} "
-                    "iterations. Try l2_penalty > 0, a larger max_iter, or check the summary.",
-                    result,
-                )
-            f_u, g_u = objective(u)
-            hess = hessian(objective, u, g_u)
-            # Newton polishing (the likelihood is smooth; this pins the optimum to ~1e-12)
-            for _ in range(4):
-                if np.max(np.abs(g_u)) < 1e-12:
-                    break
-                try:
-                    step = np.linalg.solve(hess, g_u)
-                except np.linalg.LinAlgError:
-                    break
-                if not np.max(np.abs(step)) < 1.0:  # not a polish: off a flat ridge
-                    break
-                cand = u - step
-                f_c, g_c = objective(cand)
-                if not (np.isfinite(f_c) and f_c <= f_u + 1e-14):
-                    break
-                u, f_u, g_u = cand, f_c, g_c
+            u, g_u, hess, result = self._general_search(objective, hessian, boundary, u0, prepared)
         if np.max(np.abs(g_u)) > max(1e-6, 10 * self.tol):
             raise ConvergenceError(
                 f"{name}.fit did not converge ({result.message}); max |gradient| = "
                 f"{np.max(np.abs(g_u)):.3g}. Try l2_penalty > 0 or check the summary.",
                 result,
             )
+        fit = {"n_total": n_total, "n_obs": n_obs, "scale": scale, "unscale": unscale}
+        return self._store(u, hess, result, fit, prepared, data, weights)
+
+    def _general_search(
+        self,
+        objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
+        hessian: Callable[[Callable, np.ndarray, np.ndarray], np.ndarray],
+        boundary: Callable[[np.ndarray], str | None],
+        u0: np.ndarray,
+        prepared: dict[str, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, optimize.OptimizeResult]:
+        """L-BFGS-B from ``u0``, then Newton polishing; ``(u, gradient, Hessian, result)``."""
+        name = type(self).__name__
+        prepared["_search"] = True  # numerical-gradient models may use a cheaper one
+        result = optimize.minimize(
+            objective,
+            u0,
+            jac=True,
+            method="L-BFGS-B",
+            options={
+                "maxiter": self.max_iter,
+                "ftol": 1e-15,
+                "gtol": max(self.tol, self._search_gtol),
+            },
+        )
+        prepared["_search"] = False
+        u = result.x
+        if (why := boundary(u)) is not None:
+            raise ConvergenceError(f"{name}.fit did not converge: {why}", result)
+        if result.status == 1 or not np.isfinite(result.fun):  # iteration limit
+            raise ConvergenceError(
+                f"{name}.fit did not converge ({result.message}) after {result.nit} "
+                "iterations. Try l2_penalty > 0, a larger max_iter, or check the summary.",
+                result,
+            )
+        f_u, g_u = objective(u)
+        hess = hessian(objective, u, g_u)
+        # Newton polishing (the likelihood is smooth; this pins the optimum to ~1e-12)
+        for _ in range(4):
+            if np.max(np.abs(g_u)) < 1e-12:
+                break
+            try:
+                step = np.linalg.solve(hess, g_u)
+            except np.linalg.LinAlgError:
+                break
+            if not np.max(np.abs(step)) < 1.0:  # not a polish: off a flat ridge
+                break
+            cand = u - step
+            f_c, g_c = objective(cand)
+            if not (np.isfinite(f_c) and f_c <= f_u + 1e-14):
+                break
+            u, f_u, g_u = cand, f_c, g_c
+        return u, g_u, hess, result
+
+    def _store(
+        self,
+        u: np.ndarray,
+        hess: np.ndarray,
+        result: optimize.OptimizeResult,
+        fit: dict[str, Any],
+        prepared: dict[str, np.ndarray],
+        data: dict[str, np.ndarray],
+        weights: np.ndarray | None,
+    ):
+        """Set the fitted attributes from the optimum ``u`` (log scaled parameters) and the
+        objective's Hessian there."""
+        name = type(self).__name__
+        n_total, unscale, scale = fit["n_total"], fit["unscale"], fit["scale"]
+        prior_m, prior_tau = self._prior_vectors()
         theta_scaled = np.exp(u)
         theta = theta_scaled * unscale
         # covariance: delta method from the log-space Hessian of the total objective
@@ -1271,7 +1301,7 @@ class _BTYDBase(BaseEstimator):
             theta, cov_log, prior_m, prior_tau
         )
         self.n_customers_ = int(round(n_total))
-        self.n_unique_rows_ = int(n_obs)
+        self.n_unique_rows_ = int(fit["n_obs"])
         self.optimize_result_ = result
         return self
 
