@@ -67,14 +67,14 @@ plt.show()
 # %%
 # Load per owner (calls against the mean of the owner's role) and the weekly touch calendar.
 out.show_text(t("owner_load_note", L, as_of=as_of), muted=True)
-out.show_table(vl.owner_load_view(calls, L))
+out.show_table(vl.owner_load_view(calls, L, analysis.staff_names()))
 out.show_text(t("calendar_note", L, as_of=as_of), muted=True)
 out.show_table(vl.touch_calendar_view(calls, L))
 
 # %%
 # The top of the lists (names and phones masked unless contact lists were asked for).
 out.show_text(t("top_calls_note", L, n=40, as_of=as_of), muted=True)
-out.show_table(vl.top_of_lists(calls, L, n=40))
+out.show_table(vl.top_of_lists(calls, L, n=40, names=analysis.staff_names()))
 
 # %%
 # Department efficiency over the last 12 months (customers, conversions, margin per staff).

@@ -148,3 +148,24 @@ def test_a_model_that_cannot_converge_leaves_a_note_not_a_crash(monkeypatch):
     notes: dict = {}
     an._section(out, notes, "clv", fails)
     assert "clv" not in out and "did not converge" in notes["clv"]
+
+
+def test_the_action_lists_page_names_each_owner_as_the_funnel_page_does(analysis):
+    """Staff appear by name (the funnel page's consultants are names), the id only where the
+    staff table has no name, "–" for a call without an owner; in both languages."""
+    from crm_analytics.report import views_lists as vl
+
+    calls = analysis.call_lists()
+    names = analysis.staff_names()
+    assert names and calls["owner_id"].notna().any()
+    for lang, header in (("en", "Staff member"), ("zh", "负责员工")):
+        load = vl.owner_load_view(calls, lang, names)
+        top = vl.top_of_lists(calls, lang, n=40, names=names)
+        owners = calls["owner_id"].dropna().astype(str)
+        assert set(load[header]) == {names.get(i, i) for i in owners}
+        assert set(load[header]) <= set(names.values())  # every owner of the lists has a name
+        expected = [names[str(i)] if pd.notna(i) else "–" for i in calls.head(40)["owner_id"]]
+        assert list(top[header]) == expected
+    first = str(owners.iloc[0])
+    partial = {k: v for k, v in names.items() if k != first}  # a name missing: its id
+    assert first in set(vl.owner_load_view(calls, "en", partial)["Staff member"])

@@ -200,6 +200,13 @@ class DealerAnalysis:
         out.attrs.update(self.calls.attrs, contact=False)
         return out
 
+    def staff_names(self) -> dict[str, str]:
+        """Staff id -> name (empty when the staff table has no names)."""
+        staff = self.dealer.staff
+        if not len(staff) or "name" not in staff.columns:
+            return {}
+        return dict(zip(staff["staff_id"].astype(str), staff["name"].astype(str), strict=True))
+
     def band_counts(self) -> pd.Series:
         """Active customers per churn-risk band (high, medium, low; zeros included)."""
         bands = self.churn_scores.get("risk_band", pd.Series(dtype=object))

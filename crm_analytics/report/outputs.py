@@ -83,13 +83,6 @@ _FIX_COLUMNS = {
 }
 
 
-def _staff_names(analysis: DealerAnalysis) -> dict[str, str]:
-    staff = analysis.dealer.staff
-    if not len(staff) or "name" not in staff.columns:
-        return {}
-    return dict(zip(staff["staff_id"].astype(str), staff["name"].astype(str), strict=True))
-
-
 def _owner_sheet(names: dict[str, str], language: str) -> Callable[[str], str]:
     roles = {"crm": "CRM", "reception": "前台" if language == "zh" else "reception"}
     roles["sales_manager"] = "销售经理" if language == "zh" else "sales manager"
@@ -114,7 +107,7 @@ def call_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.Da
     calls["expected_margin"] = calls["expected_margin"].round(0)
     calls["value"] = calls["value"].round(0)
     calls["likelihood"] = calls["likelihood"].round(3)
-    names = _staff_names(analysis)
+    names = analysis.staff_names()
     summary = (
         calls.groupby("owner_id", dropna=False)
         .agg(calls=("customer_id", "size"), expected=("expected_margin", "sum"))
@@ -198,7 +191,7 @@ def fix_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.Dat
         t("wb_owner", language),
         summary=summary,
         summary_name=t("wb_summary", language),
-        sheet_of=_owner_sheet(_staff_names(analysis), language),
+        sheet_of=_owner_sheet(analysis.staff_names(), language),
         unassigned="crm",
     )
 

@@ -309,7 +309,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "finance_end": ("Finance ending", "金融到期"),
     "open_h_a_leads": ("Open H and A leads", "未结案H/A级线索"),
     "lists_title": ("Call-list size per list", "各类回访清单数量"),
-    "owner_id": ("Staff id", "员工编号"),
+    "owner": ("Staff member", "负责员工"),
     "calls": ("Calls", "回访数"),
     "value_at_stake": ("Value at stake", "涉及价值"),
     "load_ratio": ("Load against the role's mean", "负荷(相对同岗位均值)"),

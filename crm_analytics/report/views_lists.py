@@ -7,6 +7,8 @@ and sentences in the reader's words, like :mod:`crm_analytics.report.sections`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
 from crm_analytics.actions.call_lists import REASONS, owner_load, touch_calendar
@@ -41,15 +43,25 @@ def action_lists(a: DealerAnalysis, lang: str) -> pd.DataFrame:
     return translate(pd.DataFrame(rows).set_index("reason"), lang)
 
 
-def owner_load_view(calls: pd.DataFrame, lang: str) -> pd.DataFrame:
+def _owner_names(ids: pd.Series, names: Mapping[str, str] | None) -> list[str]:
+    """Each owner's name (as the funnel page shows consultants), its staff id where the
+    staff table has no name for it, "–" where a call has no owner."""
+    names = names or {}
+    return [names.get(str(i), str(i)) if pd.notna(i) else "–" for i in ids]
+
+
+def owner_load_view(
+    calls: pd.DataFrame, lang: str, names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """Calls per owner and the owner's load against the mean of the role
-    (:func:`crm_analytics.actions.call_lists.owner_load`), busiest first within each role."""
+    (:func:`crm_analytics.actions.call_lists.owner_load`), busiest first within each role;
+    owners by name (``names``: staff id -> name, e.g. ``DealerAnalysis.staff_names()``)."""
     load = owner_load(calls).sort_values(["owner_role", "rows"], ascending=[True, False])
     return translate(
         pd.DataFrame(
             {
                 "owner_role": [label(r, lang) for r in load["owner_role"]],
-                "owner_id": load["owner_id"].astype(str).to_list(),
+                "owner": _owner_names(load["owner_id"], names),
                 "calls": [f"{v:,}" for v in load["rows"]],
                 "value_at_stake": [format_yuan(v, lang) for v in load["value"]],
                 "load_ratio": [f"{v:.2f}×" for v in load["load_ratio"]],
@@ -74,9 +86,12 @@ def touch_calendar_view(calls: pd.DataFrame, lang: str, *, weeks: int = 12) -> p
     return frame
 
 
-def top_of_lists(calls: pd.DataFrame, lang: str, *, n: int = 40) -> pd.DataFrame:
-    """The first ``n`` calls across all lists, highest priority first (names and phones as
-    ``calls`` carries them: masked unless contact lists were asked for)."""
+def top_of_lists(
+    calls: pd.DataFrame, lang: str, *, n: int = 40, names: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The first ``n`` calls across all lists, highest priority first (customers' names and
+    phones as ``calls`` carries them: masked unless contact lists were asked for; owners by
+    name as in :func:`owner_load_view`)."""
     top = calls.head(n)
     return translate(
         pd.DataFrame(
@@ -89,7 +104,7 @@ def top_of_lists(calls: pd.DataFrame, lang: str, *, n: int = 40) -> pd.DataFrame
                 "list_rank": [f"{int(v):,}" for v in top["list_rank"]],
                 "due_date": [fmt_date(d) for d in top["due_date"]],
                 "expected_margin": [format_yuan(v, lang) for v in top["expected_margin"]],
-                "owner_id": top["owner_id"].fillna("–").astype(str).to_list(),
+                "owner": _owner_names(top["owner_id"], names),
             }
         ).set_index("rank"),
         lang,
