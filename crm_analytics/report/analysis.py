@@ -497,7 +497,7 @@ def _key_accounts(dealer: DealerData, settings: Settings) -> pd.DataFrame:
         min_vehicles=int(prm["min_vehicles"]),
         min_orders=int(prm["min_orders"]),
         service_months=int(prm["service_months"]),
-    ).assign(service_months=int(prm["service_months"]))
+    )
 
 
 def _events(dealer: DealerData, settings: Settings) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_analytics.report.text import fmt_count, fmt_pct, fmt_prob, t
+from crm_analytics.report.text import fmt_count, fmt_pct, fmt_prob, is_missing, t
 
 __all__ = [
     "fmt_by_unit",
@@ -366,13 +366,9 @@ def validation_table(report: pd.DataFrame, *, mask: bool = True) -> pd.DataFrame
     return out
 
 
-def _missing(v: Any) -> bool:
-    return v is None or (isinstance(v, float) and v != v)
-
-
 def fmt_kpi(v: Any) -> str:
     """A KPI value: a rate as a percentage, an amount (>= 10) with thousands separators."""
-    if _missing(v):
+    if is_missing(v):
         return "–"
     v = float(v)
     return f"{v:,.0f}" if abs(v) >= 10 else f"{v:.1%}"
@@ -389,7 +385,7 @@ def fmt_by_unit(
     for c in columns:
         out[c] = [
             "–"
-            if _missing(v)
+            if is_missing(v)
             else f"{float(v):.1%}"
             if u == "share"
             else f"{float(v):,.0f}"

@@ -36,6 +36,7 @@ __all__ = [
     "fmt_window",
     "fmt_value",
     "format_yuan",
+    "is_missing",
     "label",
     "missing_labels",
     "t",
@@ -1578,14 +1579,14 @@ def network_column(column: str, language: str = "en") -> str:
     return t(keys[column], language) if column in keys else label(column, language)
 
 
-def _missing(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
     """None, NaN, NA or NaT (a scalar)."""
     return v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
 
 
 def format_yuan(value: float, lang: str = "en") -> str:
     """Money for a slide: ``¥1.23M`` / ``¥45.6k`` in English, ``123.4万元`` in Chinese."""
-    if _missing(value):
+    if is_missing(value):
         return "–"
     v = float(value)
     if lang == "zh":
@@ -1603,7 +1604,7 @@ def format_yuan(value: float, lang: str = "en") -> str:
 
 def fmt_value(kpi: str, v: Any, lang: str = "en") -> str:
     """A KPI's value in its unit: a rate as ``23.5%``, yuan, days or minutes, a count."""
-    if _missing(v):
+    if is_missing(v):
         return "–"
     unit = KPI_UNITS.get(kpi)
     v = float(v)
@@ -1622,7 +1623,7 @@ def fmt_value(kpi: str, v: Any, lang: str = "en") -> str:
 def fmt_pp(kpi: str, v: Any, lang: str = "en") -> str:
     """A change of a KPI: rates in percentage points (``+2.8 pp`` / ``+2.8个百分点``), other
     KPIs in their unit with a sign."""
-    if _missing(v):
+    if is_missing(v):
         return "–"
     v = float(v)
     if KPI_UNITS.get(kpi) or kpi.endswith("_count"):
@@ -1647,7 +1648,7 @@ def fmt_date(value: Any) -> str:
 
 def fmt_num(v: Any, f: str) -> str:
     """``v`` formatted with the format spec ``f``; ``–`` when missing or infinite."""
-    return "–" if _missing(v) or not math.isfinite(float(v)) else format(float(v), f)
+    return "–" if is_missing(v) or not math.isfinite(float(v)) else format(float(v), f)
 
 
 def fmt_pct(v: Any, f: str = ".1%") -> str:
@@ -1663,7 +1664,7 @@ def fmt_count(v: Any) -> str:
 def fmt_prob(v: Any) -> str:
     """A model's probability as a percentage; beyond 99.9% (or under 0.1%) it says so rather
     than ``100.0%`` (``0.0%``), a certainty no model has."""
-    if _missing(v) or not math.isfinite(float(v)):
+    if is_missing(v) or not math.isfinite(float(v)):
         return "–"
     v = float(v)
     return "> 99.9%" if v > 0.999 else "< 0.1%" if v < 0.001 else f"{v:.1%}"
