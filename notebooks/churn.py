@@ -29,7 +29,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
-from crm_analytics.report.text import fmt_date, label, t, why
+from crm_analytics.report.text import fmt_auc, fmt_date, label, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -117,7 +117,9 @@ if backtest is not None:
             pd.DataFrame(
                 {
                     "method": [label(f"method.{m}", L) for m in bt["method"]],
-                    "roc_auc": [f"{v:.0%}" for v in bt["roc_auc"]],
+                    "roc_auc": [
+                        fmt_auc(*row) for row in bt[["roc_auc", "n", "positive_rate"]].to_numpy()
+                    ],
                     "lift_top_decile": [f"{v:.1f}" for v in bt["lift_top_decile"]],
                     "positive_rate": [f"{v:.1%}" for v in bt["positive_rate"]],
                 }
