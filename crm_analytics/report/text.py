@@ -897,9 +897,9 @@ TEXT: dict[str, dict[str, str]] = {
         "churn_check_note": "Each method ranked the customers as they were on {cutoff}; the "
         "table shows how well that ranking picked out who stopped coming in the following 12 "
         "months. Ranking accuracy is the chance that a churner is ranked above a customer who "
-        "stayed (50% is guessing), in brackets its 95% interval: methods whose intervals "
-        "overlap differ by less than the chance of this one year's customers; lift is how many "
-        "times more churners the riskiest tenth holds than the average.",
+        "stayed (50% is guessing), in brackets its 95% interval: where two methods' intervals "
+        "overlap, the difference between them is within chance; lift is how many times more "
+        "churners the riskiest tenth holds than the average.",
         "leads_section": "Lead intent",
         "no_lead_model": "Lead grades come from the network lead model of a batch run "
         "(crm-analytics report); this report was opened without one.",
@@ -1301,7 +1301,7 @@ TEXT: dict[str, dict[str, str]] = {
         "churn_check": "风险排序是否可靠?",
         "churn_check_note": "各方法按客户在 {cutoff} 的状态排序;下表显示该排序对之后12个月内流失客户的识别效果。"
         "排序准确率为流失客户排在未流失客户之前的概率(50%相当于随机),括号内为其95%区间:区间相互重叠的方法之间的差别"
-        "不超过这一年客户的偶然波动;提升倍数为风险最高10%客户中流失者是平均水平的几倍。",
+        "在偶然波动范围之内;提升倍数为风险最高10%客户中流失者是平均水平的几倍。",
         "leads_section": "线索意向",
         "no_lead_model": "线索分级来自批量运行(crm-analytics report)的网络线索模型;本报告未附带该模型。",
         "personas_note": "{n} 位已知客户按用车场景、信息来源、爱好、行业、性别、年龄和车型用潜在类别模型分群"
