@@ -28,8 +28,8 @@ import pandas as pd
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
-from crm_analytics.report import sections as sec
-from crm_analytics.report.text import fmt_auc, fmt_date, label, t, why
+from crm_analytics.report import views_churn as vc
+from crm_analytics.report.text import fmt_date, t, why
 
 analysis, lang = nb.open_analysis(
     source,
@@ -77,28 +77,8 @@ else:
 # %%
 # The highest-risk customers with their three main reasons (ids only: no personal data here).
 if len(scores):
-    top = scores.sort_values("churn_probability", ascending=False).head(25)
     out.show_heading(t("top_customers", L), 3)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "customer_id": top["customer_id"].to_numpy(),
-                    "churn_probability": [out.fmt_prob(v) for v in top["churn_probability"]],
-                    "risk_band": [label(b, L) for b in top["risk_band"]],
-                    **{
-                        f"reason_{k}": [
-                            label(f"churn.{c}", L) if isinstance(c, str) else "–"
-                            for c in top[f"reason_{k}"]
-                        ]
-                        for k in (1, 2, 3)
-                    },
-                }
-            ),
-            L,
-        ),
-        index=False,
-    )
+    out.show_table(vc.top_risk_view(analysis, L, n=25), index=False)
 
 # %%
 # Honest backtest: trained before, evaluated 12 months before the data date, against simple
@@ -110,23 +90,7 @@ if backtest is not None:
         t("churn_check_note", L, cutoff=fmt_date(dealer.as_of - pd.DateOffset(months=12))),
         muted=True,
     )
-    bt = backtest.summary()
-    bt = bt.loc[bt["method"] != "oracle"]  # the simulator's truth: not a method a dealer has
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "method": [label(f"method.{m}", L) for m in bt["method"]],
-                    "roc_auc": [
-                        fmt_auc(*row) for row in bt[["roc_auc", "n", "positive_rate"]].to_numpy()
-                    ],
-                    "lift_top_decile": [f"{v:.1f}" for v in bt["lift_top_decile"]],
-                    "positive_rate": [f"{v:.1%}" for v in bt["positive_rate"]],
-                }
-            ).set_index("method"),
-            L,
-        )
-    )
+    out.show_table(vc.churn_check_view(analysis, L))
 
 # %%
 # Open leads scored by the run's network model: P(order within 7/15/30/90 days) and the grade.
@@ -141,20 +105,4 @@ if not len(lead_scores):
     )
 else:
     out.show_text(t("leads_note", L, as_of=fmt_date(dealer.as_of)), muted=True)
-    top = lead_scores.sort_values("p_30d", ascending=False).head(25)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "lead_id": top["lead_id"].to_numpy(),
-                    "recorded_grade": top["recorded_grade"].fillna("–").to_numpy(),
-                    "grade": top["grade"].to_numpy(),
-                    **{
-                        f"p_{h}d": [out.fmt_prob(v) for v in top[f"p_{h}d"]] for h in (7, 30, 90)
-                    },
-                }
-            ),
-            L,
-        ),
-        index=False,
-    )
+    out.show_table(vc.lead_grades_view(analysis, L, n=25), index=False)

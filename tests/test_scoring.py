@@ -38,7 +38,7 @@ def test_auc_interval_matches_the_spread_of_fresh_samples():
 
 
 def test_the_churn_page_states_each_ranking_accuracy_with_its_interval():
-    from crm_analytics.report.text import fmt_auc
+    from crm_analytics.report.views_churn import fmt_auc
 
     assert fmt_auc(0.82, 349, 0.433) == "82% (77–87%)"
     assert fmt_auc(float("nan"), 349, 0.4) == "–"

@@ -20,7 +20,6 @@ from typing import Any
 import pandas as pd
 
 from crm_analytics.core.schema import CHANNEL_LABELS_ZH
-from crm_analytics.models.scoring import auc_interval
 
 __all__ = [
     "GLOSSARY",
@@ -36,7 +35,6 @@ __all__ = [
     "fmt_prob",
     "fmt_window",
     "fmt_value",
-    "fmt_auc",
     "format_yuan",
     "is_missing",
     "label",
@@ -1586,17 +1584,6 @@ def network_column(column: str, language: str = "en") -> str:
 def is_missing(v: Any) -> bool:
     """None, NaN, NA or NaT (a scalar)."""
     return v is None or (pd.api.types.is_scalar(v) and bool(pd.isna(v)))
-
-
-def fmt_auc(auc: float, n: float, positive_rate: float) -> str:
-    """A ranking accuracy with its 95% interval (:func:`crm_analytics.models.scoring.
-    auc_interval`) over ``n`` customers of whom ``positive_rate`` are positive:
-    ``82% (78–86%)``."""
-    if is_missing(auc):
-        return "–"
-    n_pos = int(round(float(n) * float(positive_rate)))
-    lo, hi = auc_interval(float(auc), n_pos, int(n) - n_pos)
-    return f"{auc:.0%}" if is_missing(lo) else f"{auc:.0%} ({lo * 100:.0f}–{hi:.0%})"
 
 
 def format_yuan(value: float, lang: str = "en") -> str:
