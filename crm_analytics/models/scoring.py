@@ -1,4 +1,4 @@
-"""Supervised scoring with calibrated boosted classifiers: the base of the churn and lead models.
+"""Supervised scoring with calibrated classifiers: the base of the churn and lead models.
 
 :class:`ScoringModel` holds what :class:`~crm_analytics.models.churn.ChurnModel` and
 :class:`~crm_analytics.models.leads.LeadScoreModel` share: the training frame (features and
@@ -215,17 +215,21 @@ def _group_folds(
 def _calibrated_pipeline(
     estimator: Any,
     features: Sequence[str],
-    folds: list[tuple[np.ndarray, np.ndarray]],
-    calibration: str,
+    folds: list[tuple[np.ndarray, np.ndarray]] | None,
+    calibration: str | None,
 ) -> Pipeline:
+    """Column selection, then the estimator; wrapped in :class:`CalibratedClassifierCV` on
+    ``folds`` unless ``calibration`` is None (an estimator whose own probabilities are
+    calibrated, such as a logistic regression)."""
     select = ColumnTransformer(
         [("features", "passthrough", list(features))],
         remainder="drop",
         verbose_feature_names_out=False,
     )
     select.set_output(transform="pandas")
-    cal = CalibratedClassifierCV(estimator, method=calibration, cv=folds)
-    return Pipeline([("select", select), ("model", cal)])
+    if calibration is not None:
+        estimator = CalibratedClassifierCV(estimator, method=calibration, cv=folds)
+    return Pipeline([("select", select), ("model", estimator)])
 
 
 def _occlusion(
@@ -530,9 +534,9 @@ class ScoringModel(BaseEstimator):
         settings: dict[str, Any] | None = None,
     ) -> ScoringModel:
         name = type(self).__name__
-        if self.calibration not in ("isotonic", "sigmoid"):
+        if self.calibration not in ("isotonic", "sigmoid", None):
             raise InputError(
-                f"{name}: calibration must be 'isotonic' or 'sigmoid', got {self.calibration!r}."
+                f"{name}: calibration must be 'isotonic', 'sigmoid' or None, got {self.calibration!r}."
             )
         missing = [c for c in ("dealer_id", self._ID, "cutoff") if c not in X]
         if missing:
@@ -591,8 +595,10 @@ class ScoringModel(BaseEstimator):
 
     def _calibrated_fit(self, X: pd.DataFrame, y: np.ndarray, features: Sequence[str]) -> Pipeline:
         """The calibrated pipeline fitted on ``X``, ``y`` with folds grouped by dealer and row id."""
-        groups = (X["dealer_id"].astype(str) + "|" + X[self._ID].astype(str)).to_numpy()
-        folds = _group_folds(groups, y, self.cv)
+        folds = None
+        if self.calibration is not None:
+            groups = (X["dealer_id"].astype(str) + "|" + X[self._ID].astype(str)).to_numpy()
+            folds = _group_folds(groups, y, self.cv)
         pipe = _calibrated_pipeline(self._estimator(), features, folds, self.calibration)
         with _threads(self.n_threads):
             return pipe.fit(X, y)

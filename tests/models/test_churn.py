@@ -52,7 +52,7 @@ def bt(network, churn_oracle):
     return backtest(
         network,
         cutoffs=["2025-06-30"],
-        model=ChurnModel(estimator=FAST),
+        model=ChurnModel(),
         oracle=churn_oracle,
         n_train_cutoffs=3,
     )
@@ -135,7 +135,6 @@ def test_clone_keeps_every_hyperparameter():
 def test_a_cloned_model_with_fixed_settings_refits_identically(frame):
     X, y = frame
     m = ChurnModel(
-        estimator=FAST,
         active_months=24,
         horizon_months=12,
         risk_bands={"low": 0.0, "medium": 0.3, "high": 0.55},
@@ -157,12 +156,12 @@ def test_a_cloned_model_with_fixed_settings_refits_identically(frame):
 
 def test_score_is_roc_auc_and_model_selection_runs(frame):
     X, y = frame
-    m = ChurnModel(estimator=FAST).fit(X, y)
+    m = ChurnModel().fit(X, y)
     s = m.score(X, y)
     assert isinstance(s, float)
     assert s == pytest.approx(roc_auc_score(y, m.predict_proba(X)[:, 1]))
     groups = (X["dealer_id"] + "|" + X["customer_id"].astype(str)).to_numpy()
-    cv = cross_val_score(ChurnModel(estimator=FAST), X, y, groups=groups, cv=GroupKFold(3))
+    cv = cross_val_score(ChurnModel(), X, y, groups=groups, cv=GroupKFold(3))
     # out-of-fold ROC AUC of the three folds (one cutoff, 3 x 1,200 customers)
     assert cv.shape == (3,) and np.all((cv > 0.65) & (cv < 0.95)), cv
     with pytest.raises(InsufficientDataError, match="both classes"):
@@ -173,7 +172,7 @@ def test_editing_params_after_fit_does_not_change_a_fitted_model(
     frame, network, tmp_path, monkeypatch
 ):
     X, y = frame
-    m = ChurnModel(estimator=FAST).fit(X, y)  # every setting from the shipped scoring.yaml
+    m = ChurnModel().fit(X, y)  # every setting from the shipped scoring.yaml
     before = m.score_dealer(network[0], as_of="2025-06-30")
     params = load_params("scoring")
     edited = {"low": 0.0, "medium": 0.05, "high": 0.1}
@@ -185,7 +184,7 @@ def test_editing_params_after_fit_does_not_change_a_fitted_model(
     after = m.score_dealer(network[0], as_of="2025-06-30")
     pd.testing.assert_frame_equal(before, after)
     # a new fit reads the edited file (found through CRM_ANALYTICS_PARAMS) ...
-    m2 = ChurnModel(estimator=FAST).fit(X, y)
+    m2 = ChurnModel().fit(X, y)
     assert m2.risk_bands_ == edited and m2.n_reasons_ == 1
     assert (m2.risk_band(before["churn_probability"]) == "high").sum() > (
         before["risk_band"] == "high"
@@ -237,19 +236,17 @@ def test_scores_do_not_change_when_later_records_are_deleted(network, fitted):
 def test_small_dealer_gets_a_message_and_the_network_model(fitted):
     small = simulate_dealer(9, customers=50, seed=2016)
     with pytest.raises(InsufficientDataError, match="network"):
-        ChurnModel(estimator=FAST).fit(small, cutoff="2024-06-30")
+        ChurnModel().fit(small, cutoff="2024-06-30")
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter("always")
-        m = ChurnModel(estimator=FAST).fit(small, cutoff="2024-06-30", fallback=fitted)
+        m = ChurnModel().fit(small, cutoff="2024-06-30", fallback=fitted)
     assert m.used_fallback_ and any(issubclass(x.category, SmallDealerWarning) for x in w)
     assert "pooled network model" in m.fit_message_
     s = m.score_dealer(small, as_of="2025-06-30")
     assert s["churn_probability"].between(0, 1).all()
     assert "Pooled network model used" in m.model_card()
     with pytest.raises(InputError, match="definition"):
-        ChurnModel(estimator=FAST, horizon_months=6).fit(
-            small, cutoff="2024-06-30", fallback=fitted
-        )
+        ChurnModel(horizon_months=6).fit(small, cutoff="2024-06-30", fallback=fitted)
 
 
 def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
@@ -257,23 +254,62 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     # every training label window closes before the evaluation cutoff
     for c, tc in bt.train_cutoffs.items():
         assert max(tc) + pd.DateOffset(months=12) <= c
-    # small network here (3 x 1,200 customers, one cutoff; measured: model 0.771, oracle 0.827,
+    # small network here (3 x 1,200 customers, one cutoff; measured: model 0.794, oracle 0.827,
     # days since last visit 0.744, 12-month rule 0.672, BG/NBD 0.621, survival model alone
-    # 0.798; model ECE 0.027). The sample-network figures are in the model card.
+    # 0.798; model ECE 0.036). The sample-network figures are in the model card.
     assert s.loc["model", "roc_auc"] > s.loc["recency_rule", "roc_auc"] + 0.05
     assert s.loc["model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.02
     assert s.loc["model", "roc_auc"] > s.loc["p_alive", "roc_auc"] + 0.1
     assert s.loc["survival_model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.04
-    assert s.loc["model", "roc_auc"] >= 0.92 * s.loc["oracle", "roc_auc"]  # measured 0.932
+    assert s.loc["model", "roc_auc"] >= 0.95 * s.loc["oracle", "roc_auc"]  # measured 0.960
     assert s.loc["model", "ece"] < 0.05
     card = fitted.model_card(bt)
     assert "| model |" in card and "Targets" in card
 
 
+def test_each_dealers_own_model_ranks_as_the_survival_model_and_beats_a_booster(network):
+    """A report fits each dealer's own model; on a dealer's few thousand training rows a
+    gradient-boosted classifier ranked worse than the survival model it is fed (issue 16 item
+    8: 28 of 30 simulated dealers). The default model must not: it ranks as the survival
+    model alone, and above the booster it replaced."""
+    booster = HistGradientBoostingClassifier(
+        learning_rate=0.05,
+        max_iter=250,
+        max_leaf_nodes=15,
+        min_samples_leaf=50,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=0,
+    )
+    ours, survival, boosted = [], [], []
+    for d in network:
+        frames: dict = {}
+        kw = {"cutoffs": ["2025-06-30"], "n_train_cutoffs": 3, "frames": frames}
+        s = backtest(d, **kw).summary().set_index("method")["roc_auc"]
+        b = backtest(d, model=ChurnModel(estimator=booster, calibration="isotonic"), **kw)
+        ours.append(s["model"])
+        survival.append(s["survival_model"])
+        boosted.append(b.summary().set_index("method").loc["model", "roc_auc"])
+    # measured (195, 257 and 334 customers): ours 0.714 / 0.822 / 0.805, survival model
+    # 0.729 / 0.823 / 0.813, booster 0.676 / 0.793 / 0.790
+    assert np.mean(ours) >= np.mean(survival) - 0.015, (ours, survival)
+    assert np.mean(ours) >= np.mean(boosted) + 0.02, (ours, boosted)
+    assert all(o > b for o, b in zip(ours, boosted, strict=True)), (ours, boosted)
+
+
+def test_a_calibrated_booster_can_still_be_chosen(frame):
+    X, y = frame
+    m = ChurnModel(estimator=FAST, calibration="isotonic", cv=3).fit(X, y)
+    p = m.predict_proba(X)[:, 1]
+    assert type(m.pipeline_.named_steps["model"]).__name__ == "CalibratedClassifierCV"
+    assert ((p >= 0) & (p <= 1)).all() and m.score(X, y) > 0.7
+    assert "isotonic calibration on 3 customer-grouped folds" in m.model_card()
+
+
 def test_backtest_reuses_frames_already_computed(network, monkeypatch):
     """A dealer's report fits its own model and backtests it; the dates they share are computed
     once (``frames=``), with the same features, labels and backtest figures as without."""
-    d, model = network[0], ChurnModel(estimator=FAST)
+    d, model = network[0], ChurnModel()
     cuts = ["2024-06-30", "2024-03-30"]  # the backtest's training dates (June 30 - 3 months)
     frames: dict = {}
     X, y = model.training_frame(d, cuts, frames=frames)
