@@ -31,6 +31,7 @@ from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
 from crm_analytics.report import views_accounts as va
+from crm_analytics.report import views_churn as vch
 from crm_analytics.report import views_contact as vc
 from crm_analytics.report import views_lists as vl
 from crm_analytics.report import views_report as vr
@@ -294,18 +295,9 @@ else:
     if reasons is not None:
         out.show_heading(t("top_reasons", L), 3)
         out.show_table(reasons, index=False)
-    bt = analysis.churn_backtest
-    if bt is not None:
-        row = bt.summary().set_index("method").loc["model"]
-        out.show_text(
-            t(
-                "churn_quality",
-                L,
-                cutoff=fmt_date(dealer.as_of - pd.DateOffset(months=12)),
-                lift=f"{row['lift_top_decile']:.1f}",
-                auc=f"{row['roc_auc']:.0%}",
-            )
-        )
+    quality = vch.churn_quality_text(analysis, L)
+    if quality is not None:
+        out.show_text(quality)
 
 # %%
 sec.show_section("leads", L, dealer.as_of)

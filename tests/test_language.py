@@ -241,10 +241,16 @@ def test_the_lead_action_falls_back_to_the_best_grade_present():
     assert facts(["H", "A", "B", "C", "A"]) == (3, "h_a_action")
     assert facts(["B", "C", "B"]) == (2, "b_leads_action")
     assert facts(["C", "C"]) == (2, "c_leads_action")
+    # no open lead at all: nothing to invite, with or without a lead model (never "0 leads")
+    assert facts([]) == (0, "no_open_leads_action")
     no_model = SimpleNamespace(
         lead_scores=pd.DataFrame(), tree=pd.DataFrame({"kpi": ["open_leads"], "value": [7.0]})
     )
     assert list_facts(no_model, "open_h_a_leads")["n"] == 7
+    no_model.tree["value"] = 0.0
+    assert list_facts(no_model, "open_h_a_leads")["action"] == "no_open_leads_action"
+    assert "0 leads" not in t("no_open_leads_action", "en", n=0, due="2026-07-01")
+    assert "0 条" not in t("no_open_leads_action", "zh", n=0, due="2026-07-01")
     for key in ("b_leads_action", "c_leads_action"):
         assert "2 leads" in t(key, "en", n=2, due="2026-07-01")
         assert "2 条" in t(key, "zh", n=2, due="2026-07-01")

@@ -372,17 +372,19 @@ def list_facts(a: DealerAnalysis, reason: str) -> dict[str, Any]:
 def _open_lead_facts(a: DealerAnalysis) -> dict[str, Any]:
     """The open leads to invite first: the H and A leads, else (no open lead graded H or A)
     the B leads, else every open lead; without a lead model in the run, the open leads of the
-    period's cohort. ``n`` leads, ``action`` the sentence key naming which."""
+    period's cohort; no open lead at all: nothing to invite. ``n`` leads, ``action`` the
+    sentence key naming which."""
     scores = a.lead_scores
     if "grade" not in scores:
         tree = a.tree.set_index("kpi")["value"] if len(a.tree) else {}
-        return {"n": int(tree.get("open_leads", 0) or 0), "action": "open_leads_action"}
+        n = int(tree.get("open_leads", 0) or 0)
+        return {"n": n, "action": "open_leads_action" if n else "no_open_leads_action"}
     grades = scores["grade"]
     for chosen, action in ((["H", "A"], "h_a_action"), (["B"], "b_leads_action")):
         n = int(grades.isin(chosen).sum())
         if n:
             return {"n": n, "action": action}
-    return {"n": len(grades), "action": "c_leads_action"}
+    return {"n": len(grades), "action": "c_leads_action" if len(grades) else "no_open_leads_action"}
 
 
 def _churn_evidence(a: DealerAnalysis, lang: str) -> str:

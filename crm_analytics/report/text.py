@@ -484,7 +484,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "method.recency_days": ("Days since the last visit", "距上次进厂天数"),
     "method.recency_rule": ("Rule: overdue against own rhythm", "规则:超出自身保养节奏"),
     "method.p_alive": ("BG/NBD P(alive)", "BG/NBD 存活概率"),
-    "method.survival_model": ("Survival model", "生存模型"),
+    "method.survival_model": ("Survival model alone", "仅用生存模型"),
     "lead_id": ("Lead id", "线索编号"),
     "recorded_grade": ("Grade recorded by the consultant", "顾问记录的等级"),
     "p_7d": ("P(order in 7 days)", "7天内成交概率"),
@@ -835,6 +835,8 @@ TEXT: dict[str, dict[str, str]] = {
         "invite the open B leads first: {n} leads, owner sales consultants, due by {due}.",
         "c_leads_action": "no open lead is likely to order within 30 days (all graded C); "
         "follow up every open lead: {n} leads, owner sales consultants, due by {due}.",
+        "no_open_leads_action": "no open lead to invite: the sales consultants invite each new "
+        "lead as it comes in; check again by {due}.",
         "kpis": "Headline KPIs: actual, target, peers, previous round",
         "kpis_note": "Rates of the period {start} to {end} (leads created, deliveries, service "
         "visits dated in it); changes in percentage points (pp). Status: green at or above "
@@ -872,7 +874,7 @@ TEXT: dict[str, dict[str, str]] = {
         "churn_quality": "How good is the risk ranking? Trained before {cutoff} and checked on "
         "the following 12 months: the customers ranked riskiest churned {lift} times as often "
         "as the average; the model orders pairs of customers correctly {auc} of the time "
-        "(50% would be guessing).",
+        "(in brackets the 95% interval; 50% would be guessing).",
         "top_reasons": "Most frequent reasons behind the high-risk scores",
         "immature_note": "* Still maturing: {share} of this period's leads are younger than "
         "{days} days and may still order, so this period's value is understated; read the KPI "
@@ -1258,6 +1260,7 @@ TEXT: dict[str, dict[str, str]] = {
         "open_leads_action": "邀约本期未结案线索:{n} 条(本次未分级),负责人 销售顾问,{due} 前完成。",
         "b_leads_action": "目前没有H/A级(预计15天内订车)的未结案线索;先邀约B级线索:{n} 条,负责人 销售顾问,{due} 前完成。",
         "c_leads_action": "目前没有预计30天内订车的未结案线索(均为C级);跟进全部未结案线索:{n} 条,负责人 销售顾问,{due} 前完成。",
+        "no_open_leads_action": "目前没有未结案线索可邀约:销售顾问对新线索随到随邀,{due} 前复查。",
         "kpis": "关键指标:实际、目标、同行、上一轮",
         "kpis_note": "分析期 {start} 至 {end} 的指标(期内新建线索、交车、售后进厂);"
         "变化以百分点计。状态:达到或优于目标为绿,与目标相差10%以内为黄,差距更大为红。",
@@ -1285,7 +1288,7 @@ TEXT: dict[str, dict[str, str]] = {
         "churn": "活跃售后客户的流失风险",
         "churn_quality": "风险排序是否可靠?以 {cutoff} 之前的数据训练,检验之后12个月:"
         "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc}"
-        "(50%相当于随机)。",
+        "(括号内为95%区间;50%相当于随机)。",
         "top_reasons": "高风险客户最常见的原因",
         "immature_note": "* 尚未成熟:本期 {share} 的线索不足 {days} 天,仍可能成交,本期数值偏低;请以KPI树中的成熟口径为准。",
         "csi_note": "截至 {as_of} 全部调查的满意度(CSI,0-100),按客户旅程环节,含95%区间。",

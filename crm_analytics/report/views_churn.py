@@ -13,9 +13,9 @@ import pandas as pd
 from crm_analytics.models.scoring import auc_interval
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.sections import translate
-from crm_analytics.report.text import fmt_prob, is_missing, label
+from crm_analytics.report.text import fmt_date, fmt_prob, is_missing, label, t
 
-__all__ = ["churn_check_view", "fmt_auc", "lead_grades_view", "top_risk_view"]
+__all__ = ["churn_check_view", "churn_quality_text", "fmt_auc", "lead_grades_view", "top_risk_view"]
 
 
 def fmt_auc(auc: float, n: float, positive_rate: float) -> str:
@@ -70,6 +70,22 @@ def churn_check_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
             }
         ).set_index("method"),
         lang,
+    )
+
+
+def churn_quality_text(a: DealerAnalysis, lang: str) -> str | None:
+    """The report's one sentence on the churn ranking's backtest: the evaluation date, the
+    riskiest tenth's lift and the model's ranking accuracy with its 95% interval (None without
+    a backtest)."""
+    if a.churn_backtest is None:
+        return None
+    row = a.churn_backtest.summary().set_index("method").loc["model"]
+    return t(
+        "churn_quality",
+        lang,
+        cutoff=fmt_date(a.dealer.as_of - pd.DateOffset(months=12)),
+        lift=f"{row['lift_top_decile']:.1f}",
+        auc=fmt_auc(row["roc_auc"], row["n"], row["positive_rate"]),
     )
 
 
