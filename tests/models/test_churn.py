@@ -256,7 +256,7 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
         assert max(tc) + pd.DateOffset(months=12) <= c
     # small network here (3 x 1,200 customers, one cutoff; measured: model 0.794, oracle 0.827,
     # days since last visit 0.744, 12-month rule 0.672, BG/NBD 0.621, survival model alone
-    # 0.798; model ECE 0.036). The sample-network figures are in the model card.
+    # 0.798; model ECE 0.034). The sample-network figures are in the model card.
     assert s.loc["model", "roc_auc"] > s.loc["recency_rule", "roc_auc"] + 0.05
     assert s.loc["model", "roc_auc"] > s.loc["recency_days", "roc_auc"] + 0.02
     assert s.loc["model", "roc_auc"] > s.loc["p_alive", "roc_auc"] + 0.1
@@ -290,11 +290,44 @@ def test_each_dealers_own_model_ranks_as_the_survival_model_and_beats_a_booster(
         ours.append(s["model"])
         survival.append(s["survival_model"])
         boosted.append(b.summary().set_index("method").loc["model", "roc_auc"])
-    # measured (195, 257 and 334 customers): ours 0.714 / 0.822 / 0.805, survival model
+    # measured (195, 257 and 334 customers): ours 0.713 / 0.822 / 0.805, survival model
     # 0.729 / 0.823 / 0.813, booster 0.676 / 0.793 / 0.790
     assert np.mean(ours) >= np.mean(survival) - 0.015, (ours, survival)
     assert np.mean(ours) >= np.mean(boosted) + 0.02, (ours, boosted)
     assert all(o > b for o, b in zip(ours, boosted, strict=True)), (ours, boosted)
+
+
+def test_on_real_purchases_it_ranks_above_the_booster_and_the_survival_model_alone():
+    """Data we did not generate: CDNOW's 1/10 sample (2,357 buyers, lifetimes' datasets),
+    loaded as a dealer by bench/bench_churn_cdnow.py; active = a purchase in the last 6 months,
+    churned = none in the next 3, evaluated at 1998-03-31 after three training dates."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_churn_cdnow.py"
+    spec = importlib.util.spec_from_file_location("bench_churn_cdnow", path)
+    cdnow = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cdnow)
+    dealer = cdnow.cdnow_dealer(cdnow.cdnow_path().with_name("CDNOW_sample.txt"))
+    kw = {
+        "cutoffs": ["1998-03-31"],
+        "n_train_cutoffs": 3,
+        "train_step_months": 3,
+        "min_history_months": 3,
+        "frames": {},
+    }
+    definition = {"active_months": 6, "horizon_months": 3}
+    ours = backtest(dealer, model=ChurnModel(**definition), **kw).summary().set_index("method")
+    booster = ChurnModel(estimator=cdnow.BOOSTER, calibration="isotonic", **definition)
+    b = backtest(dealer, model=booster, **kw).summary().set_index("method")
+    auc = ours["roc_auc"]
+    # measured (591 buyers active at the cutoff, 65% churned): ours 0.738, booster 0.704,
+    # survival model alone 0.709, days since the last purchase 0.677; ECE ours 0.045,
+    # booster 0.033 (on the full CDNOW file: 0.728 / 0.721 / 0.669, ECE 0.025 / 0.031)
+    assert auc["model"] > b.loc["model", "roc_auc"] + 0.02
+    assert auc["model"] > auc["survival_model"] + 0.02
+    assert auc["model"] > auc["recency_days"] + 0.05
+    assert ours.loc["model", "ece"] < 0.06
 
 
 def test_a_calibrated_booster_can_still_be_chosen(frame):
