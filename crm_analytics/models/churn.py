@@ -124,7 +124,7 @@ def _logistic_terms(X: pd.DataFrame) -> pd.DataFrame:
     (``sign(x) log(1 + |x|)``: days, counts and amounts; a negative warranty clock too)."""
     out = {}
     for c in X.columns:
-        v = X[c].to_numpy(dtype=float)
+        v = X[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)  # flags with NA too
         if c in _PROBABILITY_FEATURES:
             v = np.clip(v, 1e-6, 1.0 - 1e-6)
             out[c] = np.log(v) - np.log1p(-v)
@@ -442,7 +442,7 @@ class ChurnModel(ScoringModel):
                 f"{type(self.estimator).__name__}, "
                 if self.estimator is not None
                 else "logistic regression on the logit of the probabilities and the signed log of "
-                "the other features (standardised, L2 penalty), "
+                "the other features (standardised, bounded to 3 standard deviations, L2 penalty), "
             )
             + (
                 f"{self.calibration} calibration on {self.cv} customer-grouped folds."

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -267,20 +269,21 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     assert "| model |" in card and "Targets" in card
 
 
+def _bench_cdnow():
+    """bench/bench_churn_cdnow.py as a module (CDNOW as a dealer; the replaced booster)."""
+    path = Path(__file__).resolve().parents[2] / "bench" / "bench_churn_cdnow.py"
+    spec = importlib.util.spec_from_file_location("bench_churn_cdnow", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_each_dealers_own_model_ranks_as_the_survival_model_and_beats_a_booster(network):
     """A report fits each dealer's own model; on a dealer's few thousand training rows a
     gradient-boosted classifier ranked worse than the survival model it is fed (issue 16 item
     8: 28 of 30 simulated dealers). The default model must not: it ranks as the survival
     model alone, and above the booster it replaced."""
-    booster = HistGradientBoostingClassifier(
-        learning_rate=0.05,
-        max_iter=250,
-        max_leaf_nodes=15,
-        min_samples_leaf=50,
-        l2_regularization=1.0,
-        early_stopping=False,
-        random_state=0,
-    )
+    booster = _bench_cdnow().BOOSTER  # the booster the default was until 2026-12
     ours, survival, boosted = [], [], []
     for d in network:
         frames: dict = {}
@@ -301,13 +304,7 @@ def test_on_real_purchases_it_ranks_above_the_booster_and_the_survival_model_alo
     """Data we did not generate: CDNOW's 1/10 sample (2,357 buyers, lifetimes' datasets),
     loaded as a dealer by bench/bench_churn_cdnow.py; active = a purchase in the last 6 months,
     churned = none in the next 3, evaluated at 1998-03-31 after three training dates."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "bench_churn_cdnow.py"
-    spec = importlib.util.spec_from_file_location("bench_churn_cdnow", path)
-    cdnow = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cdnow)
+    cdnow = _bench_cdnow()
     dealer = cdnow.cdnow_dealer(cdnow.cdnow_path().with_name("CDNOW_sample.txt"))
     kw = {
         "cutoffs": ["1998-03-31"],
