@@ -873,8 +873,8 @@ TEXT: dict[str, dict[str, str]] = {
         "churn": "After-sales churn risk of active service customers",
         "churn_quality": "How good is the risk ranking? Trained before {cutoff} and checked on "
         "the following 12 months: the customers ranked riskiest churned {lift} times as often "
-        "as the average; the model orders pairs of customers correctly {auc} of the time "
-        "(in brackets the 95% interval; 50% would be guessing).",
+        "as the average; the model orders pairs of customers correctly {auc} of the time; 50% "
+        "would be guessing, and the range in brackets is the 95% interval.",
         "top_reasons": "Most frequent reasons behind the high-risk scores",
         "immature_note": "* Still maturing: {share} of this period's leads are younger than "
         "{days} days and may still order, so this period's value is understated; read the KPI "
@@ -1287,8 +1287,8 @@ TEXT: dict[str, dict[str, str]] = {
         "(BG/NBD × Gamma-Gamma):合计 {total},人均 {mean};其中约 {alive} 位仍活跃。",
         "churn": "活跃售后客户的流失风险",
         "churn_quality": "风险排序是否可靠?以 {cutoff} 之前的数据训练,检验之后12个月:"
-        "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc}"
-        "(括号内为95%区间;50%相当于随机)。",
+        "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc};"
+        "50%相当于随机,括号内为95%区间。",
         "top_reasons": "高风险客户最常见的原因",
         "immature_note": "* 尚未成熟:本期 {share} 的线索不足 {days} 天,仍可能成交,本期数值偏低;请以KPI树中的成熟口径为准。",
         "csi_note": "截至 {as_of} 全部调查的满意度(CSI,0-100),按客户旅程环节,含95%区间。",
