@@ -100,7 +100,7 @@ if pace:
 
 # %%
 sec.show_section("kpis", L, dealer.as_of)
-out.show_text(t("kpis_note", L, **window), muted=True)
+out.show_text(sec.kpis_note(L, window, benchmark), muted=True)
 out.show_table(sec.kpi_table(kpis, L))
 
 # %%

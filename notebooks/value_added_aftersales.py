@@ -57,7 +57,7 @@ nb.show_header(dealer, t("title_value_added_aftersales", L), L, (start, end), (c
 # Headline value-added and after-sales KPIs against target, peers and the previous round.
 va = kpis.loc[[k for k in rm.KPI_KEYS if k not in rm.FUNNEL_KPIS and k != "quarantine_share"]]
 out.show_heading(t("kpis", L), 2)
-out.show_text(t("kpis_note", L, **window), muted=True)
+out.show_text(sec.kpis_note(L, window, benchmark), muted=True)
 out.show_table(sec.kpi_table(va, L))
 plots.plot_kpi_comparison(va.drop(index="accessories_per_car"), lang=lang)
 plt.show()

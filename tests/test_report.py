@@ -922,3 +922,17 @@ def test_formatters_show_missing_as_a_dash_and_no_certainty():
         pd.Timestamp("2026-03-01"),
     )
     assert date_span([], end="2026-06-30") == (None, "2026-06-30")
+
+
+def test_the_kpi_note_says_the_peer_median_includes_this_dealer():
+    """With five dealers the peer median is often the dealer's own value; the note says whose
+    median it is, in both languages, and says nothing of peers without a benchmark."""
+    from crm_analytics.report.sections import kpis_note
+
+    window = {"start": "2025-07-01", "end": "2026-06-30"}
+    bench = {"n_dealers": 5}
+    assert "median of the 5 dealers of this run, this dealer included" in kpis_note(
+        "en", window, bench
+    )
+    assert "本批次 5 家经销商(含本店)的中位数" in kpis_note("zh", window, bench)
+    assert "Peer median" not in kpis_note("en", window, None)

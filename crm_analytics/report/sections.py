@@ -163,6 +163,16 @@ def kpi_status(kpi: str, actual: Any, target: Any, lang: str) -> str:
     return status_text(s, label(s, lang)) if s else "–"
 
 
+def kpis_note(lang: str, window: Mapping[str, str], benchmark: Mapping[str, Any] | None) -> str:
+    """The note above the KPI table: the period, the units and the status rule, and (with a
+    peer benchmark) which dealers the peer median is taken over: all of the run's, this one
+    included, so in a small network the median can be this dealer's own value."""
+    note = t("kpis_note", lang, **window)
+    if benchmark:
+        note += " " + t("peer_median_note", lang, n=int(benchmark["n_dealers"]))
+    return note
+
+
 def kpi_table(kpis: pd.DataFrame, lang: str) -> pd.DataFrame:
     """The headline KPIs (:func:`crm_analytics.report.headline.kpi_table`) in their units,
     with the change in percentage points and the status against target."""
