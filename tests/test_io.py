@@ -246,6 +246,28 @@ def test_store_quarantines_bad_rows(tmp_path: Path) -> None:
     assert "L004" not in dealer.leads["lead_id"].tolist()
 
 
+def test_read_table_is_one_validated_table_cut_at_the_as_of_date(tmp_path: Path) -> None:
+    """The network prior's read of one table: the table's own rules and the as-of cut apply,
+    and the rows kept equal a full load's when no cross-table rule fires."""
+    tables = make_tables()
+    tables["service_visits"].loc[0, "at"] = AS_OF + pd.Timedelta(days=3)  # after as_of
+    tables["service_visits"].loc[1, "labor_amount"] = -5.0  # a negative amount: invalid
+    st.write_dealer_tables(tmp_path, META, tables)
+    st.write_dealers_index(tmp_path, pd.DataFrame([META]))
+    visits, as_of = st.read_table(tmp_path, "D001", "service_visits")
+    full = st.load_dealer(tmp_path, "D001").service_visits
+    assert as_of == AS_OF and len(visits) == len(tables["service_visits"]) - 2
+    pd.testing.assert_frame_equal(
+        visits.sort_values("ro_id").reset_index(drop=True),
+        full.sort_values("ro_id").reset_index(drop=True),
+        check_like=True,
+    )
+    with pytest.raises(InputError, match="unknown table"):
+        st.read_table(tmp_path, "D001", "visits")
+    with pytest.raises(UnknownDealerError):
+        st.read_table(tmp_path, "D009", "service_visits")
+
+
 # ---------------------------------------------------------------------------------------------
 # DMS exports
 # ---------------------------------------------------------------------------------------------

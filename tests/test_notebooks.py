@@ -185,7 +185,7 @@ def test_an_analysis_made_on_the_spot_is_kept_for_the_next_notebook(tmp_path, mo
 
     calls = []
 
-    def analyse(dealer, settings):
+    def analyse(dealer, settings, **kw):
         calls.append(settings)
         return first
 

@@ -936,3 +936,37 @@ def test_the_kpi_note_says_the_peer_median_includes_this_dealer():
     )
     assert "本批次 5 家经销商(含本店)的中位数" in kpis_note("zh", window, bench)
     assert "Peer median" not in kpis_note("en", window, None)
+
+
+def test_the_run_fits_one_network_prior_and_a_spot_analysis_uses_the_same(
+    report_run, report_store, report_params, tmp_path, monkeypatch
+):
+    """Issue 16 item 6 in the run: the network BG/NBD prior is fitted once, before the
+    dealers are loaded, from each dealer's service visits; every dealer's CLV visit model is
+    shrunk towards it (no penalty retry), and an analysis made on the spot from the store
+    fits the same prior, so its CLV equals the run's."""
+    from crm_analytics.core.files import read_pickle
+    from crm_analytics.report import notebook as nb
+    from crm_analytics.report.analysis import load_analysis
+
+    run = report_run.out
+    prior = read_pickle(run / "network" / "btyd_prior.pkl")
+    assert prior.prior_strength_ > 0 and not hasattr(prior, "dealer_models_")
+    valued = 0
+    for did in ("D001", "D002", "D003"):
+        a = load_analysis(run / did / "analysis.pkl")
+        assert a.btyd_prior is not None
+        if "clv" not in a.sections:  # D002's 300 owners: the Gamma-Gamma spend model fails
+            continue
+        valued += 1
+        count = a.sections["clv"]["models"].count
+        assert count.prior_strength == prior.prior_strength_ and count.l2_penalty == 0
+        pd.testing.assert_series_equal(
+            pd.Series(count.prior_mean).sort_index(), prior.params_.sort_index(), check_names=False
+        )
+    assert valued >= 2
+    monkeypatch.setenv("CRM_ANALYTICS_PARAMS", str(report_params))
+    spot, _ = nb.open_analysis(str(report_store), "D001", runs_dir=tmp_path)
+    ran = load_analysis(run / "D001" / "analysis.pkl")
+    assert spot.run_dir == "" and spot.btyd_prior is not None
+    assert spot.sections["clv"]["total"] == pytest.approx(ran.sections["clv"]["total"], rel=1e-9)

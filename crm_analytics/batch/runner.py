@@ -2,14 +2,18 @@
 
 ``crm-analytics report [--dealers ID ... | --all] --out DIR [--workers N] [--scheduler ADDRESS]``
 
-A run has three steps:
+A run has four steps:
 
 1. **Validate** every dealer's parameters (:func:`~crm_analytics.batch.params.load_run_params`)
    and the notebooks' ``parameters`` cells before anything runs; all problems at once.
-2. **Metrics** (one job per dealer): load the dealer, compute its headline metrics
-   (:func:`~crm_analytics.report.headline.dealer_metrics`). From all dealers' metrics the peer
+2. **Prior** (one job per dealer, then one fit): each dealer's service-visit summary, read from
+   the store's service-visits table alone, and from all of them the network's BG/NBD prior
+   (empirical Bayes, :class:`~crm_analytics.models.btyd.NetworkPrior`) that each dealer's
+   visit model is shrunk towards; a small dealer's fit then needs no penalty retry.
+3. **Metrics** (one job per dealer): load the dealer (its only load), analyse it
+   (:func:`~crm_analytics.report.analysis.analyse_dealer`). From all dealers' metrics the peer
    benchmark (network medians) is computed, so each dealer's report compares it with its peers.
-3. **Reports** (one job per dealer): papermill executes the dealer's notebooks (by default only
+4. **Reports** (one job per dealer): papermill executes the dealer's notebooks (by default only
    ``dealer_report``) in the kernel its worker keeps from notebook to notebook, reset between
    them (:mod:`crm_analytics.batch.kernel`), exports HTML without code or parameter cells,
    and writes ``<out>/<dealer>/metrics.json`` last; before the notebooks, the scores (Parquet)
@@ -22,7 +26,8 @@ Jobs run on a local process pool (default) or a Dask distributed cluster (``sche
 failing dealer never stops the others; each notebook has a timeout (its kernel is killed at the
 deadline); every output is written atomically (temp file + ``os.replace``), so a killed run leaves
 no half-written report. A dealer is skipped when its data files, parameters, notebooks, package
-code and the peer benchmark are unchanged since its last successful report (``force`` reruns it).
+code, the network prior's inputs and the peer benchmark are unchanged since its last successful
+report (``force`` reruns it).
 """
 
 from __future__ import annotations
@@ -62,10 +67,12 @@ from crm_analytics.data.store import list_dealers, load_dealer
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
     analyse_dealer,
+    fit_btyd_prior,
     fit_network_models,
     load_analysis,
     save_analysis,
     score_with_network,
+    store_visit_summary,
 )
 from crm_analytics.report.headline import load_benchmark, network_benchmark
 from crm_analytics.report.outputs import write_action_workbooks, write_next_action_plan
@@ -104,6 +111,10 @@ _NETWORK_PARAMS = ("run_dir", "benchmark_path", "language")
 #: Training rows a dealer contributes to the network models (kept for partial re-runs).
 FRAMES_FILE = "frames.pkl"
 NETWORK_MODELS_FILE = "models.pkl"
+#: A dealer's service-visit summary, the network BG/NBD prior's input (kept for partial re-runs).
+SUMMARY_FILE = "service_summary.pkl"
+#: The network BG/NBD prior of the run folder's dealers, in ``<run folder>/network/``.
+PRIOR_FILE = "btyd_prior.pkl"
 #: The peer benchmark of the run folder's dealers, in ``<run folder>/network/``.
 BENCHMARK_FILE = "benchmark.json"
 
@@ -227,6 +238,7 @@ class _Job:
     fingerprint: dict[str, str]
     metrics: dict[str, Any] | None = None
     needs_network_churn: bool = False
+    prior_path: str = ""  # the network BG/NBD prior (empty: none in this run)
 
 
 def _prepare_job(job: _Job) -> dict[str, Any]:
@@ -237,7 +249,8 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
     try:
         assert job.settings is not None
         dealer = load_dealer(job.settings.source, job.dealer_id, truth=False)
-        analysis = analyse_dealer(dealer, job.settings)
+        prior = read_pickle(Path(job.prior_path)) if job.prior_path else None
+        analysis = analyse_dealer(dealer, job.settings, btyd_prior=prior)
         ddir = Path(job.out) / job.dealer_id
         write_pickle((analysis.churn_frames, analysis.lead_frames), ddir / FRAMES_FILE)
         save_analysis(analysis.without_frames(), ddir / ANALYSIS_FILE)
@@ -256,6 +269,45 @@ def _prepare_job(job: _Job) -> dict[str, Any]:
             "trace": traceback.format_exc(),
             "s": time.perf_counter() - t0,
         }
+
+
+def _summary_job(job: _Job) -> dict[str, Any]:
+    """The prior stage's part of one dealer: its service-visit summary from the store's
+    service-visits table alone (not a load of the dealer), kept in its run folder."""
+    try:
+        assert job.settings is not None
+        summary = store_visit_summary(job.settings.source, job.dealer_id)
+        write_pickle(summary, Path(job.out) / job.dealer_id / SUMMARY_FILE)
+        return {"dealer_id": job.dealer_id, "error": ""}
+    except Exception as err:  # noqa: BLE001 - a dealer without visits is left out of the prior
+        (Path(job.out) / job.dealer_id / SUMMARY_FILE).unlink(missing_ok=True)
+        return {"dealer_id": job.dealer_id, "error": f"{type(err).__name__}: {err}"}
+
+
+def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Path) -> str:
+    """The network BG/NBD prior, before the dealers are loaded: every selected dealer's
+    service summary (in the pool), the kept summaries of the run folder's other dealers, one
+    empirical-Bayes fit (:func:`crm_analytics.report.analysis.fit_btyd_prior`). Each job is
+    given the prior's path; returns the hash of the summaries it was fitted on (a dealer's
+    analysis is redone when it changes), ``""`` without a prior."""
+    for _ in pool.map_unordered(_summary_job, list(jobs.values())):
+        pass
+    summaries, h = {}, hashlib.blake2b(digest_size=16)
+    for f in sorted(out.glob(f"*/{SUMMARY_FILE}")):
+        summaries[f.parent.name] = read_pickle(f)
+        h.update(f.parent.name.encode())
+        h.update(f.read_bytes())
+    prior, why = fit_btyd_prior(summaries)
+    path = out / "network" / PRIOR_FILE
+    if prior is None:
+        path.unlink(missing_ok=True)
+        if summaries and why:
+            sys.stderr.write(f"note: each dealer's BG/NBD fitted alone: {why}\n")
+        return ""
+    write_pickle(prior, path)
+    for job in jobs.values():
+        job.prior_path = str(path)
+    return h.hexdigest()
 
 
 def _network_stage(out: Path, dealer_ids: Sequence[str], *, need_churn: bool) -> str:
@@ -804,6 +856,9 @@ def run_report(
         results: dict[str, DealerResult] = {}
         net_result: DealerResult | None = None
         try:
+            prior_hash = _prior_stage(pool, jobs, out)
+            for job in jobs.values():
+                job.fingerprint["btyd_prior"] = prior_hash
             needs_network_churn = _dealer_stage(pool, jobs, previous, out, results, progress)
             bench_hash = _benchmark_stage(out, jobs)
             # the network stage: models fitted once per run on every dealer of the run folder
@@ -890,6 +945,7 @@ def _dealer_stage(
             prev
             and prev.get("metrics")
             and prev.get("fingerprint", {}).get("input") == job.fingerprint["input"]
+            and prev.get("fingerprint", {}).get("btyd_prior") == job.fingerprint["btyd_prior"]
             and (out / did / ANALYSIS_FILE).is_file()
             and (out / did / FRAMES_FILE).is_file()
         ):

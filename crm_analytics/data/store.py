@@ -44,7 +44,7 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import InputError, StoreDamageError, UnknownDealerError
 from crm_analytics.core.files import atomic_path, atomic_write_text
 from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
-from crm_analytics.data.validation import build_dealer
+from crm_analytics.data.validation import EVENT_TIMES, after_as_of, build_dealer, validate_table
 
 if TYPE_CHECKING:
     import duckdb
@@ -58,6 +58,7 @@ __all__ = [
     "column_nullable",
     "list_dealers",
     "load_dealer",
+    "read_table",
     "verify_dealer",
     "write_dealer_tables",
     "write_dealers_index",
@@ -637,6 +638,67 @@ def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
     return frame.sort_values("dealer_id", kind="mergesort").reset_index(drop=True)
 
 
+def _index_row(con: duckdb.DuckDBPyConnection, root: Path, dealer_id: str) -> pd.Series:
+    """The dealer's row of the store's index (name, as-of date, opening hours)."""
+    index = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
+    lacking = [c for c in _INDEX_COLUMNS if c not in index.columns]
+    if lacking:
+        raise StoreDamageError(
+            f"store {str(root)!r}: {DEALERS_FILE} lacks column(s) {lacking}. Rewrite it "
+            "with crm_analytics.data.store.write_dealers_index, or regenerate the store."
+        )
+    row = index.loc[index["dealer_id"] == dealer_id]
+    if row.empty:
+        known = sorted(index["dealer_id"].astype(str))
+        raise UnknownDealerError(
+            f"dealer {dealer_id!r} is not in the store {str(root)!r} ({len(known)} dealers, e.g. "
+            f"{known[:5]}). Use crm_analytics.data.store.list_dealers to see them all."
+        )
+    return row.iloc[0]
+
+
+def read_table(
+    source: str | os.PathLike[str], dealer_id: str, table: str
+) -> tuple[pd.DataFrame, pd.Timestamp]:
+    """One table of one dealer, validated by the table's own rules and cut at the dealer's
+    as-of date, with that date: for a pass over the whole network that needs one table of
+    every dealer (the BTYD network prior reads only the service visits), not a load.
+
+    The cross-table rules of :func:`load_dealer` (a visit of an unknown vehicle, ...) are not
+    applied, so a row they would quarantine is kept here; use :func:`load_dealer` for a
+    dealer's figures.
+
+    Raises
+    ------
+    InputError
+        Unknown table, or the folder is not a store.
+    UnknownDealerError, StoreDamageError
+        As :func:`load_dealer`.
+    """
+    if table not in TABLES:
+        raise InputError(f"unknown table {table!r}; canonical tables are {list(TABLE_NAMES)}")
+    root = _store_root(source)
+    dealer_id = str(dealer_id)
+    import duckdb  # the store's reads only, as in load_dealer
+
+    path = root / table / f"dealer_id={_check_dealer_id(dealer_id)}" / PART_FILE
+    with duckdb.connect() as con:
+        meta = _index_row(con, root, dealer_id)
+        frame = (
+            _add_optional_columns(
+                table, _read_parquet(con, path, f"dealer {dealer_id!r} table {table!r}")
+            )
+            if path.is_file()
+            else empty_frame(table)
+        )
+    frame["dealer_id"] = dealer_id
+    kept, _ = validate_table(table, frame, source=str(path))
+    as_of = pd.Timestamp(meta["as_of"])
+    for col in EVENT_TIMES.get(table, ()):
+        kept = kept.loc[~after_as_of(kept[col], as_of)]
+    return kept, as_of
+
+
 def load_dealer(
     source: str | os.PathLike[str],
     dealer_id: str,
@@ -687,21 +749,7 @@ def load_dealer(
     import duckdb  # the store's reads only: a notebook opening a saved analysis never loads it
 
     with duckdb.connect() as con:
-        index = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
-        lacking = [c for c in _INDEX_COLUMNS if c not in index.columns]
-        if lacking:
-            raise StoreDamageError(
-                f"store {str(root)!r}: {DEALERS_FILE} lacks column(s) {lacking}. Rewrite it "
-                "with crm_analytics.data.store.write_dealers_index, or regenerate the store."
-            )
-        row = index.loc[index["dealer_id"] == dealer_id]
-        if row.empty:
-            known = sorted(index["dealer_id"].astype(str))
-            raise UnknownDealerError(
-                f"dealer {dealer_id!r} is not in the store {str(root)!r} ({len(known)} dealers, e.g. "
-                f"{known[:5]}). Use crm_analytics.data.store.list_dealers to see them all."
-            )
-        meta = row.iloc[0]
+        meta = _index_row(con, root, dealer_id)
         part = f"dealer_id={_check_dealer_id(dealer_id)}"
         if not verify_dealer(root, dealer_id):
             warnings.warn(

@@ -233,6 +233,15 @@ def _lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
     return pd.Series(values.reindex(pd.Index(keys)).to_numpy(), index=keys.index)
 
 
+def after_as_of(times: pd.Series, as_of: pd.Timestamp) -> pd.Series:
+    """Which event times fall after the extraction date (the ``after_as_of`` rule). ``as_of``
+    is a date: events on that day count as before it; a time of day is a cut-off."""
+    as_of = pd.Timestamp(as_of)
+    if as_of == as_of.normalize():
+        return times.ge(as_of + pd.Timedelta(days=1)).fillna(False)
+    return times.gt(as_of).fillna(False)
+
+
 def _relation_rules(
     tables: dict[str, pd.DataFrame], as_of: pd.Timestamp
 ) -> tuple[dict[str, pd.DataFrame], list[pd.DataFrame]]:
@@ -244,21 +253,12 @@ def _relation_rules(
             parts.append(_quarantine_rows(table, tables[table], mask, column, rule, values))
             tables[table] = tables[table].loc[~mask]
 
-    # as-of first: a future event is invalid whatever it relates to. ``as_of`` is a date:
-    # events on that day count as before it.
-    end = as_of.normalize() + pd.Timedelta(days=1) if as_of == as_of.normalize() else as_of
+    # as-of first: a future event is invalid whatever it relates to
     for table, cols in EVENT_TIMES.items():
         for col in cols:
             frame = tables[table]
             if len(frame):
-                drop(
-                    table,
-                    frame[col].ge(end).fillna(False)
-                    if end != as_of
-                    else frame[col].gt(end).fillna(False),
-                    col,
-                    "after_as_of",
-                )
+                drop(table, after_as_of(frame[col], as_of), col, "after_as_of")
 
     for child, ccol, parent, pcol, nullable in FOREIGN_KEYS:
         frame = tables[child]

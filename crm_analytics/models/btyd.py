@@ -2413,6 +2413,19 @@ class NetworkPrior(BaseEstimator):
         ).T.rename_axis("dealer")
         return self
 
+    def without_dealer_fits(self) -> NetworkPrior:
+        """A copy with only what :meth:`fit_dealer` needs (the prior's centre and strength)
+        and the evidence table: small enough to send to every worker process of a run."""
+        try:
+            check_is_fitted(self, "params_")
+        except SklearnNotFittedError as err:
+            raise NotFittedError("NetworkPrior is not fitted yet; call fit(summaries).") from err
+        out = NetworkPrior(model=self.model, strengths=self.strengths)
+        out.params_ = self.params_.copy()
+        out.prior_strength_ = self.prior_strength_
+        out.evidence_ = self.evidence_.copy()
+        return out
+
     def fit_dealer(self, summary: pd.DataFrame) -> _CountModel:
         """Fit one (new) dealer with the network's prior.
 

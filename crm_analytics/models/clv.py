@@ -178,14 +178,22 @@ def service_summary(dealer: DealerData, *, as_of: str | pd.Timestamp | None = No
     repeat visits, yuan), indexed by customer_id; see :func:`crm_analytics.metrics.rfm.summarize_visits`.
     """
     t = pd.Timestamp(as_of) if as_of is not None else dealer.as_of
+    return visit_summary(dealer.service_visits, t, dealer_id=dealer.dealer_id)
+
+
+def visit_summary(
+    visits: pd.DataFrame, as_of: pd.Timestamp, *, dealer_id: str = ""
+) -> pd.DataFrame:
+    """:func:`service_summary` of a service-visits table (e.g. read alone from a store with
+    :func:`crm_analytics.data.store.read_table`) up to ``as_of`` (a date: the whole day)."""
+    t = pd.Timestamp(as_of)
     end = (
         t.normalize() + pd.Timedelta(days=1) - pd.Timedelta(seconds=1) if t == t.normalize() else t
     )
-    sv = dealer.service_visits
-    sv = sv[sv["at"] <= end]
+    sv = visits[visits["at"] <= end]
     if sv.empty:
         raise InputError(
-            f"dealer {dealer.dealer_id!r} has no service visits up to {t.date()}: no customer base to value"
+            f"dealer {dealer_id!r} has no service visits up to {t.date()}: no customer base to value"
         )
     return summarize_visits(sv, observation_end=end, time_unit="W", spend_cols=("margin",))
 

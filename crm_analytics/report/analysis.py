@@ -30,6 +30,7 @@ from crm_analytics.core.files import read_pickle, write_pickle
 from crm_analytics.core.frames import isin
 from crm_analytics.data.dms import read_name_list
 from crm_analytics.data.privacy import mask_frame
+from crm_analytics.data.store import read_table
 from crm_analytics.metrics import (
     attribution,
     complaints,
@@ -47,6 +48,7 @@ from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.metrics.external_lists import external_list_summary, screen_external_lists
 from crm_analytics.metrics.forecast import forecast_orders
 from crm_analytics.models import clv
+from crm_analytics.models.btyd import NetworkPrior
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
@@ -141,6 +143,10 @@ class DealerAnalysis:
         Month-to-date pacing of leads, orders and deliveries in the data date's month
         (:func:`crm_analytics.metrics.pacing.month_to_date_pacing`, ``params/targets.yaml``
         ``pacing``).
+    btyd_prior
+        The network's BG/NBD prior the CLV section's visit model was fitted with
+        (:func:`fit_btyd_prior`; None: the dealer's data alone, with the small-dealer penalty
+        retries of :func:`crm_analytics.models.clv.fit_visit_model`).
     service_mix
         After-sales by vehicle age (:mod:`crm_analytics.metrics.service_retention`):
         ``retention`` (vehicles sold here, by age cohort, last 12 months) and ``pay_mix``
@@ -177,6 +183,7 @@ class DealerAnalysis:
     maturity: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    btyd_prior: NetworkPrior | None = None
 
     def flagged_stages(self) -> list[str]:
         """The funnel stages the diagnosis flags, in rank order (largest orders at stake first)."""
@@ -250,7 +257,9 @@ def _lead_frames(dealer: DealerData) -> ScoringFrames:
     return ScoringFrames(X, Y, model.scoring_frame(dealer))
 
 
-def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
+def analyse_dealer(
+    dealer: DealerData, settings: Settings, *, btyd_prior: NetworkPrior | None = None
+) -> DealerAnalysis:
     """The dealer stage: metrics, call lists, data quality and the dealer's own churn model.
 
     The lead scores (and the churn scores of a dealer too small for its own model) come from
@@ -261,10 +270,12 @@ def analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
     # optimisers and EM loops), and idle BLAS threads spinning between them cost more CPU than
     # the products themselves (twice the survival model's fit time on a busy machine)
     with threadpool_limits(limits=1, user_api="blas"), funnel.shared_journeys():
-        return _analyse_dealer(dealer, settings)
+        return _analyse_dealer(dealer, settings, btyd_prior)
 
 
-def _analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
+def _analyse_dealer(
+    dealer: DealerData, settings: Settings, btyd_prior: NetworkPrior | None
+) -> DealerAnalysis:
     if settings.dealer_id not in (None, dealer.dealer_id):
         raise InputError(
             f"settings are for dealer {settings.dealer_id!r}, the data for {dealer.dealer_id!r}"
@@ -286,6 +297,7 @@ def _analyse_dealer(dealer: DealerData, settings: Settings) -> DealerAnalysis:
         calls=calls,
         reconciliation=reconciliation,
         scorecard=quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False),
+        btyd_prior=btyd_prior,
     )
     _fit_churn(dealer, analysis)
     analysis.lead_frames = _lead_frames(dealer)
@@ -313,8 +325,8 @@ def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> 
         notes[name] = str(err)  # a small dealer's model that cannot converge: a note, no crash
 
 
-def _clv_summary(dealer: DealerData) -> dict[str, Any]:
-    models = clv.fit_base_models(dealer)
+def _clv_summary(dealer: DealerData, prior: NetworkPrior | None) -> dict[str, Any]:
+    models = clv.fit_base_models(dealer, network_prior=prior)
     pclv = clv.probabilistic_clv(models, horizon_months=36)
     projection = clv.project_customer_base(models, months=36, n_sims=100)
     return {
@@ -555,7 +567,7 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
         out, notes, "states", lambda: lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
     )
     _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
-    _section(out, notes, "clv", lambda: _clv_summary(dealer))
+    _section(out, notes, "clv", lambda: _clv_summary(dealer, analysis.btyd_prior))
     renewal_rate = analysis.metrics.get("kpis", {}).get("insurance_renewal_rate")
     _section(
         out,
@@ -759,6 +771,36 @@ def _complaints(dealer: DealerData, settings: Settings, analysis: DealerAnalysis
         )
     except InsufficientDataError as err:
         analysis.complaints_note = str(err)
+
+
+#: Fewest dealers with a service summary for a network BG/NBD prior (as for a peer median).
+MIN_PRIOR_DEALERS = 3
+
+
+def store_visit_summary(source: str | os.PathLike[str], dealer_id: str) -> pd.DataFrame:
+    """The dealer's service-visit summary (:func:`crm_analytics.models.clv.visit_summary`)
+    from the store's service-visits table alone (:func:`crm_analytics.data.store.read_table`):
+    the network prior's input, read before the dealers are loaded."""
+    visits, as_of = read_table(source, dealer_id, "service_visits")
+    return clv.visit_summary(visits, as_of, dealer_id=dealer_id)
+
+
+def fit_btyd_prior(summaries: dict[str, pd.DataFrame]) -> tuple[NetworkPrior | None, str]:
+    """The network's BG/NBD prior (:class:`crm_analytics.models.btyd.NetworkPrior`, empirical
+    Bayes) from every dealer's service summary, without its per-dealer fits; ``(None, why)``
+    with fewer than :data:`MIN_PRIOR_DEALERS` dealers or when the fit fails (each dealer then
+    gets its own fit with the small-dealer penalty retries)."""
+    if len(summaries) < MIN_PRIOR_DEALERS:
+        return None, (
+            f"{len(summaries)} dealer(s) with service visits; a network prior needs "
+            f"{MIN_PRIOR_DEALERS}"
+        )
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            prior = NetworkPrior(model="bgnbd").fit(dict(sorted(summaries.items())))
+    except (ConvergenceError, InsufficientDataError, InputError) as err:
+        return None, f"no network prior: {err}"
+    return prior.without_dealer_fits(), ""
 
 
 def fit_network_models(

@@ -28,13 +28,16 @@ from crm_analytics.core.files import (
     write_pickle,
 )
 from crm_analytics.data.store import list_dealers, load_dealer
+from crm_analytics.models.btyd import NetworkPrior
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
     DealerAnalysis,
     analyse_dealer,
+    fit_btyd_prior,
     load_analysis,
+    store_visit_summary,
 )
 from crm_analytics.report.headline import (
     MIN_PEER_DEALERS,
@@ -147,6 +150,26 @@ def _keep(path: Path, key: dict[str, Any], value: Any, write: Callable[[Any, Pat
         write({"key": to_jsonable(key), "value": value}, path)
 
 
+def _store_prior(source: str, dealers: list[str], root: Path, since: float) -> NetworkPrior | None:
+    """The network BG/NBD prior of every dealer of the store, as a run of the whole store
+    fits it (:func:`crm_analytics.report.analysis.fit_btyd_prior`, from each dealer's service
+    visits alone), kept beside the analyses made on the spot while the store and the code are
+    unchanged. None below three dealers with service visits."""
+    keep = root / SPOT_DIR / "network" / "btyd_prior.pkl"
+    key = {"code": code_hash(), "dealers": sorted(dealers)}
+    kept = _kept(keep, key, since, read_pickle)
+    if isinstance(kept, NetworkPrior):
+        return kept
+    summaries = {}
+    for did in dealers:
+        with contextlib.suppress(CRMAnalyticsError):  # no service visits: not in the prior
+            summaries[did] = store_visit_summary(source, did)
+    prior, _ = fit_btyd_prior(summaries)
+    if prior is not None:
+        _keep(keep, key, prior, write_pickle)
+    return prior
+
+
 def _spot_analysis(
     settings: Settings, runs_dir: str | os.PathLike[str] | None
 ) -> tuple[DealerAnalysis, str]:
@@ -161,12 +184,18 @@ def _spot_analysis(
     root = Path(runs_dir) if runs_dir else _default_runs_dir()
     path = root / SPOT_DIR / settings.dealer_id / ANALYSIS_FILE
     key = {"code": code_hash(), "settings": _numbers_key(settings)}
-    since = _store_mtime(str(settings.source), settings.dealer_id)
+    source = str(settings.source)
+    dealers = [str(d) for d in list_dealers(source)["dealer_id"]]
+    # any dealer's data moves the network prior the analysis's visit model is shrunk towards
+    since = max(_store_mtime(source, did) for did in {*dealers, settings.dealer_id})
     kept = _kept(path, key, since, read_pickle)
     if isinstance(kept, DealerAnalysis):
         made = pd.Timestamp.fromtimestamp(path.stat().st_mtime)
         return kept, made.strftime("%Y-%m-%d %H:%M")
-    analysis = analyse_dealer(load_dealer(settings.source, settings.dealer_id), settings)
+    prior = _store_prior(source, dealers, root, since)
+    analysis = analyse_dealer(
+        load_dealer(settings.source, settings.dealer_id), settings, btyd_prior=prior
+    )
     analysis = analysis.without_frames()
     # keyed by the settings the analysis carries (what it was made with), not those asked for
     made_with = {"code": key["code"], "settings": _numbers_key(analysis.settings)}
