@@ -23,7 +23,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
@@ -87,7 +86,7 @@ backtest = analysis.churn_backtest
 if backtest is not None:
     out.show_heading(t("churn_check", L), 3)
     out.show_text(
-        t("churn_check_note", L, cutoff=fmt_date(dealer.as_of - pd.DateOffset(months=12))),
+        t("churn_check_note", L, cutoff=vc.churn_check_date(analysis)),
         muted=True,
     )
     out.show_table(vc.churn_check_view(analysis, L))

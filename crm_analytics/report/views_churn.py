@@ -15,7 +15,14 @@ from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.sections import translate
 from crm_analytics.report.text import fmt_date, fmt_prob, is_missing, label, t
 
-__all__ = ["churn_check_view", "churn_quality_text", "fmt_auc", "lead_grades_view", "top_risk_view"]
+__all__ = [
+    "churn_check_date",
+    "churn_check_view",
+    "churn_quality_text",
+    "fmt_auc",
+    "lead_grades_view",
+    "top_risk_view",
+]
 
 
 def fmt_auc(auc: float, n: float, positive_rate: float) -> str:
@@ -73,6 +80,12 @@ def churn_check_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
     )
 
 
+def churn_check_date(a: DealerAnalysis) -> str:
+    """The date the churn backtest evaluated the ranking at (the backtest's own cutoff, not
+    recomputed from the data date)."""
+    return fmt_date(max(a.churn_backtest.train_cutoffs))
+
+
 def churn_quality_text(a: DealerAnalysis, lang: str) -> str | None:
     """The report's one sentence on the churn ranking's backtest: the evaluation date, the
     riskiest tenth's lift and the model's ranking accuracy with its 95% interval (None without
@@ -83,7 +96,7 @@ def churn_quality_text(a: DealerAnalysis, lang: str) -> str | None:
     return t(
         "churn_quality",
         lang,
-        cutoff=fmt_date(a.dealer.as_of - pd.DateOffset(months=12)),
+        cutoff=churn_check_date(a),
         lift=f"{row['lift_top_decile']:.1f}",
         auc=fmt_auc(row["roc_auc"], row["n"], row["positive_rate"]),
     )
