@@ -26,10 +26,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from crm_analytics.metrics import lifecycle
-from crm_analytics.models import clv
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import sections as sec
+from crm_analytics.report import views_report as vr
 from crm_analytics.report.text import fmt_date, format_yuan, label, t
 
 analysis, lang = nb.open_analysis(
@@ -53,9 +53,9 @@ nb.show_header(dealer, t("lifecycle", L), L, (start, end), (cstart, cend))
 
 # %%
 # Customers per lifecycle state at the data date, and the moves since the previous round.
-if "states" in S:
-    counts = S["states"]
-    sec.show_states(counts, L, lang)
+if not sec.show_missing(analysis, "states", L):
+    out.show_heading(t("states_as_of", L, as_of=fmt_date(dealer.as_of)), 3)
+    sec.show_states(S["states"], L, lang)
     plt.show()
 moves = lifecycle.transition_matrix(dealer, start, end)
 out.show_heading(t("transitions", L, start=fmt_date(start), end=fmt_date(end)), 3)
@@ -66,32 +66,20 @@ out.show_table(
 )
 
 # %%
-# Dormant customers worth activating, ranked by P(alive) x CLV (ids only).
-if "clv" in S:
-    activation = clv.dormant_activation_list(
-        dealer, models=S["clv"]["models"], states=None, horizon_months=24
-    )
-    out.show_heading(t("activation", L, n=f"{len(activation):,}"), 3)
-    top = activation.head(20)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "customer_id": top["customer_id"].to_numpy(),
-                    "p_alive": [out.fmt_prob(v) for v in top["p_alive"]],
-                    "clv_24": [out.fmt_count(v) for v in top["clv"]],
-                }
-            ),
-            L,
-        ),
-        index=False,
-    )
+# The dormant customers of the state table, ranked by P(alive) x CLV (ids only), and how many
+# of them the call lists hold.
+activation = vr.activation_view(analysis, L)
+if activation is not None:
+    sentence, top = activation
+    out.show_heading(sentence, 3)
+    out.show_table(top, index=False)
 
 # %%
 # The deck's value-chain CLV of one loyal customer, and the owners' probabilistic CLV.
 if "clv" in S:
     c = S["clv"]
     chain = c["value_chain"]
+    out.show_heading(t("value_chain_heading", L), 3)
     out.show_table(
         sec.translate(
             pd.DataFrame(

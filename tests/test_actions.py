@@ -347,12 +347,17 @@ def test_maintenance_and_dormant_hand_checked(dealer, calls):
     dorm = calls[calls["reason"] == "dormant_activation"]
     dormant = dormant_owners(dealer)
     assert set(dorm["customer_id"]) <= set(dormant["customer_id"])
-    serviced = set(dealer.service_visits["customer_id"])
     maint_c = set(calls.loc[calls["reason"] == "maintenance_due", "customer_id"])
-    assert set(dorm["customer_id"]) == (set(dormant["customer_id"]) & serviced) - maint_c
+    assert set(dorm["customer_id"]) == set(dormant["customer_id"]) - maint_c
+    # every dormant owner is called, those who never came for service included (bought here)
+    serviced = set(dealer.service_visits["customer_id"])
+    never = dorm[~dorm["customer_id"].isin(serviced)]
+    assert len(never) and never["detail"].str.startswith("no service visit here; bought").all()
+    seen = dorm[dorm["customer_id"].isin(serviced)]
     last_c = dealer.service_visits.groupby("customer_id")["at"].max()
-    days = (dealer.as_of - last_c.loc[dorm["customer_id"]]) / DAY
+    days = (dealer.as_of - last_c.loc[seen["customer_id"]]) / DAY
     assert (days > 9 * 30.4).all()
+    assert seen["detail"].str.startswith("last service").all()
     maint = set(calls.loc[calls["reason"] == "maintenance_due", "customer_id"])
     assert not set(dorm["customer_id"]) & maint
 
@@ -517,7 +522,11 @@ def test_empty_tables_and_no_staff(dealer, tmp_path: Path):
 def test_dormant_list_ranked_by_value_at_risk(dealer, base_models):
     sc = btyd_scores(base_models)
     assert (sc["clv"] >= 0).all() and sc["clv"].notna().all()
-    c = call_lists(dealer, scores=sc, reasons=["dormant_activation"])
+    every = call_lists(dealer, scores=sc, reasons=["dormant_activation"])
+    # owners with no service visit have no CLV: valued at a year's service margin, by recency
+    unscored = every[~every["customer_id"].isin(sc["customer_id"])]
+    assert len(unscored) and unscored["priority_rule"].str.contains("service margin").all()
+    c = every[every["customer_id"].isin(sc["customer_id"])]
     assert len(c) > 20
     s = sc.set_index("customer_id").loc[c["customer_id"]]
     rate = load_params()["reasons"]["dormant_activation"]["base_rate"]

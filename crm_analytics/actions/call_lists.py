@@ -717,12 +717,17 @@ def _recall(ctx: dict) -> pd.DataFrame:
 def _dormant(ctx: dict) -> pd.DataFrame:
     """Owners in the lifecycle state ``dormant`` (the one dormancy rule: params/lifecycle.yaml)."""
     as_of, prm = ctx["as_of"], ctx["params"]["reasons"]["dormant_activation"]
-    last = ctx["last_service"]
-    if not len(last):
+    dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])
+    if not len(dormant):
         return pd.DataFrame()
-    per_c = last.groupby("customer_id")["at"].max()
-    dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])["customer_id"]
-    c = per_c[isin(per_c.index, dormant)]
+    # every dormant owner, those who bought here and never came for service included
+    c = dormant.set_index("customer_id")
+    last, bought = c["last_visit"], c["purchase_date"]
+    detail = np.where(
+        last.notna(),
+        "last service " + last.dt.date.astype(str),
+        "no service visit here; bought " + bought.dt.date.astype(str),
+    )
     # the after-sales value at risk: the customer's CLV when scored, else its value, else the
     # observed service margin of a year
     clv = ctx["scores"]["clv"].reindex(c.index)
@@ -742,7 +747,7 @@ def _dormant(ctx: dict) -> pd.DataFrame:
         value=value,
         base_rate=float(prm["base_rate"]),
         script_key=ctx["params"]["scripts"]["dormant_activation"]["default"],
-        detail=("last service " + c.dt.date.astype(str)).to_numpy(),
+        detail=detail,
         value_source=source,
     )
 

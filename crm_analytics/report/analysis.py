@@ -78,6 +78,8 @@ ANALYSIS_FILE = "analysis.pkl"
 CALL_LISTS_FILE = "call_lists.xlsx"
 #: The data-quality fix-list workbook: ``<run>/<dealer>/fix_list.xlsx``.
 FIX_LIST_FILE = "fix_list.xlsx"
+#: The horizon of the report's customer lifetime values and owner-base projection (months).
+CLV_MONTHS = 36
 Period = tuple[pd.Timestamp, pd.Timestamp]
 
 
@@ -325,13 +327,21 @@ def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> 
         notes[name] = str(err)  # a small dealer's model that cannot converge: a note, no crash
 
 
-def _clv_summary(dealer: DealerData, prior: NetworkPrior | None) -> dict[str, Any]:
+def _clv_summary(
+    dealer: DealerData, prior: NetworkPrior | None, states: pd.DataFrame | None
+) -> dict[str, Any]:
     models = clv.fit_base_models(dealer, network_prior=prior)
-    pclv = clv.probabilistic_clv(models, horizon_months=36)
-    projection = clv.project_customer_base(models, months=36, n_sims=100)
+    pclv = clv.probabilistic_clv(models, horizon_months=CLV_MONTHS)
+    projection = clv.project_customer_base(models, months=CLV_MONTHS, n_sims=100)
     return {
         "models": models,
         "clv": pclv,
+        # the dormant customers of the state table, ranked by P(alive) x CLV
+        "activation": None
+        if states is None
+        else clv.dormant_activation_list(
+            dealer, models=models, states=states, horizon_months=CLV_MONTHS
+        ),
         "value_chain": clv.value_chain_clv(),
         "owners": len(pclv),
         "total": float(pclv["clv"].sum()),
@@ -563,11 +573,16 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     notes: dict[str, str] = {}
     targets = dict(analysis.settings.targets)
     _section(out, notes, "profit", lambda: _profit(dealer, (start, end), targets))
-    _section(
-        out, notes, "states", lambda: lifecycle.state_counts(lifecycle.lifecycle_states(dealer))
-    )
+    # one state per customer (the recency rules of params/lifecycle.yaml), read by the state
+    # counts, the dormant-activation list and the call lists alike
+    _section(out, notes, "lifecycle", lambda: lifecycle.lifecycle_states(dealer))
+    states = out.get("lifecycle")
+    if states is None:
+        notes["states"] = notes["lifecycle"]
+    else:
+        out["states"] = lifecycle.state_counts(states)
     _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
-    _section(out, notes, "clv", lambda: _clv_summary(dealer, analysis.btyd_prior))
+    _section(out, notes, "clv", lambda: _clv_summary(dealer, analysis.btyd_prior, states))
     renewal_rate = analysis.metrics.get("kpis", {}).get("insurance_renewal_rate")
     _section(
         out,

@@ -16,9 +16,10 @@ from crm_analytics.metrics.attribution import media_totals
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.display import fmt_count
 from crm_analytics.report.sections import fmt_change, fmt_level, translate
-from crm_analytics.report.text import fmt_date, fmt_value, format_yuan, label, t
+from crm_analytics.report.text import fmt_date, fmt_prob, fmt_value, format_yuan, label, t
 
 __all__ = [
+    "activation_view",
     "change_table",
     "churn_bands_note",
     "churn_bands_view",
@@ -233,3 +234,37 @@ def renewal_lines(r: dict, window: dict[str, str], lang: str) -> list[str]:
         )
     )
     return lines
+
+
+def activation_view(
+    a: DealerAnalysis, lang: str, *, n: int = 20
+) -> tuple[str, pd.DataFrame] | None:
+    """The dormant customers of the state table, ranked by P(still active) x after-sales value
+    (the CLV section's ``activation``): the sentence that ties them to the call lists and the
+    first ``n`` rows (ids only). ``None`` when the CLV section is missing."""
+    act = a.sections.get("clv", {}).get("activation")
+    if act is None:
+        return None
+    calls = a.calls
+    ids = act["customer_id"]
+    listed = int(ids.isin(calls.loc[calls["reason"] == "dormant_activation", "customer_id"]).sum())
+    covered = int(ids.isin(calls.loc[calls["reason"] == "maintenance_due", "customer_id"]).sum())
+    sentence = t(
+        "activation",
+        lang,
+        n=f"{len(act):,}",
+        as_of=fmt_date(a.dealer.as_of),
+        listed=f"{listed:,}",
+        covered=t("activation_covered", lang, k=f"{covered:,}") if covered else "",
+    )
+    top = act.head(n)
+    table = pd.DataFrame(
+        {
+            "customer_id": top["customer_id"].to_numpy(),
+            "months_since_visit": [f"{v:,.0f}" for v in top["months_since_visit"]],
+            "p_alive": [fmt_prob(v) for v in top["p_alive"]],
+            "clv_36": [fmt_count(v) for v in top["clv"]],
+            "activation_value": [fmt_count(v) for v in top["priority"]],
+        }
+    )
+    return sentence, translate(table, lang, index=False)
