@@ -103,8 +103,8 @@ def test_interactive_notebook_shows_the_batch_report_numbers(
     assert analysis.run_dir == str(run.resolve())
     assert analysis.metrics == load_analysis(run / "D001" / "analysis.pkl").metrics
     bench = nb.peer_benchmark(analysis)
-    assert bench == load_benchmark(run / "network" / "benchmark.json")
-    assert bench["n_dealers"] == 3
+    assert bench == load_benchmark(run / "network" / "benchmark.json", dealer_id="D001")
+    assert bench["n_dealers"] == 3 and bench["peers"] == 2
 
     # the notebook, executed as the lab runs it (its folder, no run parameters)
     src = tmp_path / "dealer_report.ipynb"
@@ -147,6 +147,7 @@ def test_interactive_notebook_without_a_run_says_so(tmp_path, monkeypatch):
             "D003",
         ]
     )
+    assert bench["peers"] == 2 and bench["median"] == bench["median_without"]["D002"]
     # the next notebook's peers are the kept ones while the store and settings are unchanged
     real = nb.dealer_metrics
     calls = []

@@ -924,17 +924,33 @@ def test_formatters_show_missing_as_a_dash_and_no_certainty():
     assert date_span([], end="2026-06-30") == (None, "2026-06-30")
 
 
-def test_the_kpi_note_says_the_peer_median_includes_this_dealer():
-    """With five dealers the peer median is often the dealer's own value; the note says whose
-    median it is, in both languages, and says nothing of peers without a benchmark."""
+def test_the_peer_median_is_of_the_other_dealers():
+    """A dealer is not its own peer: its peer median is the median of the run's other dealers
+    (with five dealers the median of all was the dealer's own value on half of the KPIs), the
+    network quartiles stay those of every dealer, and the KPI note says whose median it is."""
+    from crm_analytics.report.headline import KPI_KEYS, network_benchmark, peers_of
     from crm_analytics.report.sections import kpis_note
 
+    values = {"D1": 0.10, "D2": 0.20, "D3": 0.30, "D4": 0.40, "D5": 0.50}
+    metrics = [
+        {"dealer": {"dealer_id": d}, "kpis": {"visit_rate": v, "test_drive_rate": None}}
+        for d, v in values.items()
+    ]
+    bench = network_benchmark(metrics)
+    assert bench["median"]["visit_rate"] == pytest.approx(0.30)  # the network's, D3's own value
+    d3 = peers_of(bench, "D3")
+    assert d3["median"]["visit_rate"] == pytest.approx(0.30)  # (0.2 + 0.4) / 2 without D3
+    assert peers_of(bench, "D1")["median"]["visit_rate"] == pytest.approx(0.35)
+    assert peers_of(bench, "D5")["median"]["visit_rate"] == pytest.approx(0.25)
+    assert d3["peers"] == 4 and d3["q1"] == bench["q1"]
+    assert d3["median"]["test_drive_rate"] is None and set(d3["median"]) == set(KPI_KEYS)
+    outside = peers_of(bench, "D9")  # a dealer whose metrics failed: every dealer is a peer
+    assert outside["peers"] == 5 and outside["median"] == bench["median"]
+    assert peers_of(None, "D1") is None
+
     window = {"start": "2025-07-01", "end": "2026-06-30"}
-    bench = {"n_dealers": 5}
-    assert "median of the 5 dealers of this run, this dealer included" in kpis_note(
-        "en", window, bench
-    )
-    assert "本批次 5 家经销商(含本店)的中位数" in kpis_note("zh", window, bench)
+    assert "median of the other 4 dealers of this run" in kpis_note("en", window, d3)
+    assert "本批次其他 4 家经销商的中位数(不含本店)" in kpis_note("zh", window, d3)
     assert "Peer median" not in kpis_note("en", window, None)
 
 

@@ -20,6 +20,7 @@ from crm_analytics.report.headline import (
     gaps_in_yuan,
     kpi_status,
     load_benchmark,
+    peers_of,
 )
 from crm_analytics.report.plots import format_yuan, label
 from crm_analytics.report.text import TEXT, t
@@ -199,7 +200,8 @@ def _gap_cell(doc: Mapping[str, Any], bench: Mapping[str, Any] | None, lang: str
     metrics = doc.get("metrics")
     if not metrics:
         return _cell("", "")
-    gaps = gaps_in_yuan(metrics, targets=doc.get("targets") or {}, benchmark=bench)
+    did = str((metrics.get("dealer") or {}).get("dealer_id", ""))
+    gaps = gaps_in_yuan(metrics, targets=doc.get("targets") or {}, benchmark=peers_of(bench, did))
     if not len(gaps):
         return _cell(html.escape(t("idx_no_gap", lang)), 0, "num")
     g = gaps.iloc[0]

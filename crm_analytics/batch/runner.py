@@ -539,7 +539,8 @@ def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
         outputs[name] = f"{job.dealer_id}/{name}.parquet"
     for name, path in write_action_workbooks(analysis, ddir).items():
         outputs[name] = f"{job.dealer_id}/{path.name}"
-    bench = load_benchmark(Path(job.out) / "network" / BENCHMARK_FILE)  # the report's peers
+    # the report's peers
+    bench = load_benchmark(Path(job.out) / "network" / BENCHMARK_FILE, dealer_id=job.dealer_id)
     plan = write_next_action_plan(analysis, ddir, bench)
     outputs["action_plan_next"] = f"{job.dealer_id}/{plan.name}"
     save_analysis(analysis, ddir / ANALYSIS_FILE)

@@ -37,6 +37,7 @@ __all__ = [
     "kpi_table",
     "load_benchmark",
     "network_benchmark",
+    "peers_of",
     "period_kpis",
     "read_json",
     "read_run_metrics",
@@ -292,7 +293,9 @@ def dealer_metrics(
 def network_benchmark(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Peer medians (and quartiles) of every KPI over the given dealers' metrics.
 
-    Returns ``{"n_dealers": n, "dealers": [...], "median": {kpi: v}, "q1": {...}, "q3": {...}}``.
+    Returns ``{"n_dealers": n, "dealers": [...], "median": {kpi: v}, "q1": {...}, "q3": {...},
+    "median_without": {dealer_id: {kpi: v}}}``: the network's quartiles, and for each dealer the
+    median of the others (what :func:`peers_of` gives that dealer to compare with).
     """
     rows = {m["dealer"]["dealer_id"]: m["kpis"] for m in metrics}
     frame = pd.DataFrame.from_dict(rows, orient="index", dtype=float).reindex(columns=KPI_KEYS)
@@ -303,8 +306,23 @@ def network_benchmark(metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "median": frame.median().to_dict(),
             "q1": frame.quantile(0.25).to_dict(),
             "q3": frame.quantile(0.75).to_dict(),
+            "median_without": {d: frame.drop(index=d).median().to_dict() for d in frame.index},
         }
     )
+
+
+def peers_of(bench: Mapping[str, Any] | None, dealer_id: str) -> dict[str, Any] | None:
+    """The benchmark as one dealer compares with it: ``median`` is the median of the *other*
+    dealers (a dealer is not its own peer: with five dealers, the median of all was the
+    dealer's own value on half of the KPIs) and ``peers`` their number. A dealer outside the
+    benchmark (its metrics failed) has every dealer of it as peers. ``None`` without a
+    benchmark."""
+    if not bench:
+        return None
+    without = bench.get("median_without") or {}
+    if dealer_id in without:
+        return {**bench, "median": without[dealer_id], "peers": int(bench["n_dealers"]) - 1}
+    return {**bench, "peers": int(bench["n_dealers"])}
 
 
 MIN_PEER_DEALERS = 3
@@ -313,13 +331,17 @@ the dealer itself; with two, the other dealer's value)."""
 
 
 def load_benchmark(
-    path: str | os.PathLike[str] | None, *, min_dealers: int = MIN_PEER_DEALERS
+    path: str | os.PathLike[str] | None,
+    *,
+    dealer_id: str | None = None,
+    min_dealers: int = MIN_PEER_DEALERS,
 ) -> dict[str, Any] | None:
-    """The run's network benchmark, or ``None`` when missing or built on too few dealers."""
+    """The run's network benchmark (as ``dealer_id`` compares with it: :func:`peers_of`), or
+    ``None`` when missing or built on too few dealers."""
     bench = read_json(path) if path else None
     if not isinstance(bench, dict) or int(bench.get("n_dealers") or 0) < min_dealers:
         return None
-    return bench
+    return peers_of(bench, dealer_id) if dealer_id is not None else bench
 
 
 def kpi_table(

@@ -45,6 +45,7 @@ from crm_analytics.report.headline import (
     dealer_metrics,
     load_benchmark,
     network_benchmark,
+    peers_of,
 )
 from crm_analytics.report.text import t
 
@@ -276,20 +277,21 @@ def peer_benchmark(
     whole store would), and says so. ``None`` below
     :data:`~crm_analytics.report.headline.MIN_PEER_DEALERS` dealers.
     """
+    me = analysis.dealer_id
     if benchmark_path:
-        return load_benchmark(benchmark_path)
+        return load_benchmark(benchmark_path, dealer_id=me)
     if analysis.run_dir:
-        return load_benchmark(Path(analysis.run_dir) / "network" / "benchmark.json")
+        return load_benchmark(Path(analysis.run_dir) / "network" / "benchmark.json", dealer_id=me)
     source = str(analysis.settings.source)
     others = {
         did: resolve_settings(did, source=source)
         for did in list_dealers(source)["dealer_id"]
-        if did != analysis.dealer_id
+        if did != me
     }
     # kept beside the analyses made on the spot, for the next notebook, while the store, every
     # dealer's number settings and the code are unchanged
-    keep = _default_runs_dir() / SPOT_DIR / "network" / f"peers_of_{analysis.dealer_id}.json"
-    settings = {**others, analysis.dealer_id: analysis.settings}
+    keep = _default_runs_dir() / SPOT_DIR / "network" / f"peers_of_{me}.json"
+    settings = {**others, me: analysis.settings}
     key = {"code": code_hash(), "settings": {d: _numbers_key(s) for d, s in settings.items()}}
     since = max(_store_mtime(source, did) for did in settings)
     bench = _kept(keep, key, since, read_json)
@@ -308,7 +310,7 @@ def peer_benchmark(
     out.show_text(
         t("peers_from_store", analysis.settings.language, n=bench["n_dealers"]), muted=True
     )
-    return bench
+    return peers_of(bench, me)
 
 
 def show_header(

@@ -165,11 +165,11 @@ def kpi_status(kpi: str, actual: Any, target: Any, lang: str) -> str:
 
 def kpis_note(lang: str, window: Mapping[str, str], benchmark: Mapping[str, Any] | None) -> str:
     """The note above the KPI table: the period, the units and the status rule, and (with a
-    peer benchmark) which dealers the peer median is taken over: all of the run's, this one
-    included, so in a small network the median can be this dealer's own value."""
+    peer benchmark, as :func:`~crm_analytics.report.headline.peers_of` gives it) which dealers
+    the peer median is taken over: the run's other dealers."""
     note = t("kpis_note", lang, **window)
     if benchmark:
-        note += " " + t("peer_median_note", lang, n=int(benchmark["n_dealers"]))
+        note += " " + t("peer_median_note", lang, n=int(benchmark["peers"]))
     return note
 
 

@@ -843,8 +843,7 @@ TEXT: dict[str, dict[str, str]] = {
         "kpis_note": "Rates of the period {start} to {end} (leads created, deliveries, service "
         "visits dated in it); changes in percentage points (pp). Status: green at or above "
         "target, amber within 10% of it, red further off.",
-        "peer_median_note": "Peer median: the median of the {n} dealers of this run, this "
-        "dealer included.",
+        "peer_median_note": "Peer median: the median of the other {n} dealers of this run.",
         "funnel": "Showroom funnel",
         "kpi_tree": "Showroom KPI tree (95% intervals, target)",
         "kpi_tree_note": "Cohort: leads created {start} to {end}. KPIs that need time to "
@@ -1271,7 +1270,7 @@ TEXT: dict[str, dict[str, str]] = {
         "kpis": "关键指标:实际、目标、同行、上一轮",
         "kpis_note": "分析期 {start} 至 {end} 的指标(期内新建线索、交车、售后进厂);"
         "变化以百分点计。状态:达到或优于目标为绿,与目标相差10%以内为黄,差距更大为红。",
-        "peer_median_note": "同行中位数:本批次 {n} 家经销商(含本店)的中位数。",
+        "peer_median_note": "同行中位数:本批次其他 {n} 家经销商的中位数(不含本店)。",
         "funnel": "展厅漏斗",
         "kpi_tree": "展厅KPI树(95%区间、目标)",
         "kpi_tree_note": "口径:{start} 至 {end} 新建的线索。需要时间成熟的指标(标 *)按 "
