@@ -10,6 +10,7 @@ from crm_analytics.core.errors import InsufficientDataError
 from crm_analytics.models.features import (
     CHURN_FEATURES,
     LEAD_FEATURES,
+    SURVIVAL_WHAT_IF_COLUMNS,
     active_customers,
     churn_features,
     churn_labels,
@@ -33,7 +34,11 @@ def test_churn_features_do_not_change_when_later_records_are_deleted(dealer):
     full = churn_features(dealer, CUT)
     cut = churn_features(truncate_dealer(dealer, CUT), CUT)
     pd.testing.assert_frame_equal(full, cut)
-    assert list(full.columns) == ["dealer_id", *CHURN_FEATURES]
+    assert list(full.columns) == ["dealer_id", *CHURN_FEATURES, *SURVIVAL_WHAT_IF_COLUMNS]
+    # a what-if of a driver the customer is typical on equals the survival model's own value
+    typical = full["complaints_unresolved"].fillna(0) == 0
+    for c in ("p_alive_cov", "p_churn_cov", "dropout_hazard_cov"):
+        np.testing.assert_allclose(full.loc[typical, f"{c}|complaints"], full.loc[typical, c])
 
 
 def test_lead_features_do_not_change_when_later_records_are_deleted(dealer):

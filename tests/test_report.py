@@ -1018,3 +1018,36 @@ def test_one_dormant_count_on_every_page(report_run):
         assert f"休眠客户 {len(dormant):,} 位" in zh and "dormant" not in zh
         checked += 1
     assert checked >= 2
+
+
+def test_the_churn_reasons_name_the_drivers_beside_the_silence(report_run):
+    """Issue 16 item 8 in the report: the high-risk customers' reasons are counted over each
+    customer's top three (the survival model's drivers beside the silence that leads them),
+    and the summary's evidence names the commonest one after the main reason."""
+    from crm_analytics.report.analysis import load_analysis
+    from crm_analytics.report.sections import _churn_evidence
+    from crm_analytics.report.text import label
+    from crm_analytics.report.views_report import churn_reasons_view
+
+    checked = 0
+    for did in ("D001", "D002", "D003"):
+        a = load_analysis(report_run.out / did / "analysis.pkl")
+        sc = a.churn_scores
+        high = sc.loc[sc["risk_band"] == "high"] if "reason_1" in sc else sc.iloc[:0]
+        if len(high) < 5:
+            continue
+        table = churn_reasons_view(a, "en")
+        by_hand = {
+            label("churn." + r, "en"): int(
+                (high[["reason_1", "reason_2", "reason_3"]] == r).any(axis=1).sum()
+            )
+            for r in pd.unique(high[["reason_1", "reason_2", "reason_3"]].to_numpy().ravel())
+            if isinstance(r, str)
+        }
+        assert len(table) >= 2  # more than the silence alone
+        for _, row in table.iterrows():
+            assert int(row["Customers"].replace(",", "")) == by_hand[row["Reason"]]
+        evidence = _churn_evidence(a, "en")
+        assert "next most often" in evidence and "其次常见" in _churn_evidence(a, "zh")
+        checked += 1
+    assert checked >= 1

@@ -57,6 +57,22 @@ CHURN_FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
 }
 CHURN_FEATURES: tuple[str, ...] = tuple(c for cols in CHURN_FEATURE_GROUPS.values() for c in cols)
 
+#: The survival model's drivers a churn reason code can name (groups of
+#: :data:`CHURN_FEATURE_GROUPS`): for each, :func:`churn_features` adds the survival columns
+#: recomputed as if the customer were typical on it (12 km away, satisfaction 8.2, no unresolved
+#: complaint, car bought here, warranty not yet ended), named ``<column>|<group>``. They are
+#: not features: the churn model's reason codes compare its probability with them.
+SURVIVAL_WHAT_IF: tuple[str, ...] = (
+    "distance",
+    "satisfaction",
+    "complaints",
+    "bought_elsewhere",
+    "warranty",
+)
+SURVIVAL_WHAT_IF_COLUMNS: tuple[str, ...] = tuple(
+    f"{c}|{g}" for g in SURVIVAL_WHAT_IF for c in CHURN_FEATURE_GROUPS["survival"]
+)
+
 #: Feature groups of the lead-intent model -> columns.
 LEAD_FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
     "channel": ("channel_code", "journey_channels", "journey_effect_prior"),
@@ -522,8 +538,8 @@ def _survival_features(
     likelihood integrates the rate over its gamma posterior with 16-point Gauss-Hermite
     quadrature on a moment-matched lognormal.
     """
-    cols = ["p_alive_cov", "p_churn_cov", "dropout_hazard_cov"]
-    out = pd.DataFrame(np.nan, index=pop, columns=cols)
+    cols = list(CHURN_FEATURE_GROUPS["survival"])
+    out = pd.DataFrame(np.nan, index=pop, columns=cols + list(SURVIVAL_WHAT_IF_COLUMNS))
     owners, x, tx, T, W, Z = _survival_inputs(dealer, c, None)
     if len(x) < 50 or (x > 0).sum() < 20:
         return out
@@ -550,16 +566,42 @@ def _survival_features(
             _, x, tx, T, W, Z = _survival_inputs(dealer, c, pop)
         else:
             x, tx, T, W, Z = x[rows], tx[rows], T[rows], W[rows], Z[rows]
-        r, alpha, mu1, mu2 = _surv_unpack(res.x, Z)
-        lam = _surv_nodes(r, alpha, x, tx)
-        A, B, N = _surv_terms(
-            lam, (T - tx)[:, None], (W - tx)[:, None], horizon_years, mu1[:, None], mu2[:, None]
-        )
-        den = (A + B) @ _GH_W
-        out["p_alive_cov"] = (A @ _GH_W) / den
-        out["p_churn_cov"] = 1.0 - ((A * (1.0 - N)) @ _GH_W) / den
-        out["dropout_hazard_cov"] = np.where(T > W, mu2, mu1)
+        for col, v in _surv_columns(res.x, x, tx, T, W, Z, horizon_years).items():
+            out[col] = v
+        # the same customers as if typical on one driver (the reason codes' what-ifs)
+        for k, g in enumerate(SURVIVAL_WHAT_IF):
+            Zg, Wg = Z.copy(), W
+            if g == "warranty":
+                Wg = np.full_like(W, 1e3)
+            else:
+                Zg[:, k] = 0.0
+            for col, v in _surv_columns(res.x, x, tx, T, Wg, Zg, horizon_years).items():
+                out[f"{col}|{g}"] = v
     return out
+
+
+def _surv_columns(
+    theta: np.ndarray,
+    x: np.ndarray,
+    tx: np.ndarray,
+    T: np.ndarray,
+    W: np.ndarray,
+    Z: np.ndarray,
+    horizon_years: float,
+) -> dict[str, np.ndarray]:
+    """The survival group's columns of each customer at the fitted ``theta``: P(alive),
+    P(no visit in the horizon | history) and the current dropout hazard."""
+    r, alpha, mu1, mu2 = _surv_unpack(theta, Z)
+    lam = _surv_nodes(r, alpha, x, tx)
+    A, B, N = _surv_terms(
+        lam, (T - tx)[:, None], (W - tx)[:, None], horizon_years, mu1[:, None], mu2[:, None]
+    )
+    den = (A + B) @ _GH_W
+    return {
+        "p_alive_cov": (A @ _GH_W) / den,
+        "p_churn_cov": 1.0 - ((A * (1.0 - N)) @ _GH_W) / den,
+        "dropout_hazard_cov": np.where(T > W, mu2, mu1),
+    }
 
 
 def _visit_features(
@@ -732,15 +774,16 @@ def _model_features(
     btyd: bool,
 ) -> None:
     """BG/NBD and covariate survival-model columns of ``X`` (in place; NaN when ``btyd`` is False)."""
+    survival = CHURN_FEATURE_GROUPS["survival"] + SURVIVAL_WHAT_IF_COLUMNS
     if not btyd:
-        for col in CHURN_FEATURE_GROUPS["btyd"] + CHURN_FEATURE_GROUPS["survival"]:
+        for col in CHURN_FEATURE_GROUPS["btyd"] + survival:
             X[col] = np.nan
         return
     b = _btyd_features(sv, c, pop, horizon_months * 30.4375)
     X["p_alive"] = b["p_alive"].to_numpy()
     X["expected_visits_12m"] = b["expected_visits_12m"].to_numpy()
     b = _survival_features(dealer, c, pop, horizon_months / 12.0)
-    for col in CHURN_FEATURE_GROUPS["survival"]:
+    for col in survival:
         X[col] = b[col].to_numpy()
 
 
@@ -771,7 +814,8 @@ def churn_features(
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``customer_id``; columns :data:`CHURN_FEATURES` plus ``dealer_id``. Missing
+        Indexed by ``customer_id``; columns ``dealer_id``, :data:`CHURN_FEATURES` and the
+        survival model's what-ifs :data:`SURVIVAL_WHAT_IF_COLUMNS` (for reason codes). Missing
         values are NaN (no survey, unknown distance, no financed vehicle, ...).
 
     Notes
@@ -788,14 +832,14 @@ def churn_features(
     X = pd.DataFrame(index=pop)
     X["dealer_id"] = dealer.dealer_id
     if len(pop) == 0:
-        return X.reindex(columns=["dealer_id", *CHURN_FEATURES])
+        return X.reindex(columns=["dealer_id", *CHURN_FEATURES, *SURVIVAL_WHAT_IF_COLUMNS])
     s = _visit_features(X, sv, c, pop, active_months)
     _vehicle_features(X, dealer, s, c, pop)
     _relationship_features(X, dealer, c, pop)
     _model_features(X, dealer, sv, c, pop, horizon_months, btyd)
     for k, val in _dealer_context(sv, c, active_months).items():
         X[k] = val
-    return X[["dealer_id", *CHURN_FEATURES]]
+    return X[["dealer_id", *CHURN_FEATURES, *SURVIVAL_WHAT_IF_COLUMNS]]
 
 
 # --------------------------------------------------------------------------------------------

@@ -398,17 +398,30 @@ def _open_lead_facts(a: DealerAnalysis) -> dict[str, Any]:
 
 
 def _churn_evidence(a: DealerAnalysis, lang: str) -> str:
-    """The churn model's most frequent reason among the high-risk customers, with its count."""
+    """The churn model's most frequent main reason among the high-risk customers, with its
+    count, and the commonest other reason among their top three."""
     sc = a.churn_scores
     if sc.empty or "reason_1" not in sc:
         return ""
-    high = sc.loc[sc["risk_band"] == "high", "reason_1"].dropna()
-    if high.empty:
+    high = sc.loc[sc["risk_band"] == "high"]
+    main = high["reason_1"].dropna()
+    if main.empty:
         return ""
-    top, n = high.value_counts().index[0], int(high.value_counts().iloc[0])
+    top, n = main.value_counts().index[0], int(main.value_counts().iloc[0])
+    cols = [c for c in ("reason_1", "reason_2", "reason_3") if c in high]
+    named = high[cols].stack().groupby(level=0).unique().explode()
+    other = named[named != top].value_counts()
     if lang == "zh":
-        return f"{len(high):,} 位高风险客户中 {n:,} 位的主要原因是「{label('churn.' + top, lang)}」"
-    return f"{label('churn.' + top, lang)} is the main reason for {n:,} of {len(high):,} high-risk customers"
+        text = f"{len(main):,} 位高风险客户中 {n:,} 位的主要原因是「{label('churn.' + top, lang)}」"
+        if len(other):
+            text += (
+                f";其次常见:「{label('churn.' + other.index[0], lang)}」({int(other.iloc[0]):,} 位)"
+            )
+        return text
+    text = f"{label('churn.' + top, lang)} is the main reason for {n:,} of {len(main):,} high-risk customers"
+    if len(other):
+        text += f"; next most often: {label('churn.' + other.index[0], lang).lower()} ({int(other.iloc[0]):,})"
+    return text
 
 
 def _stage_evidence(a: DealerAnalysis, kpi: str, lang: str) -> str:

@@ -184,6 +184,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "records": ("Records to fix", "待整改记录"),
     "reason": ("List", "清单"),
     "customers": ("Customers", "客户数"),
+    "share_of_high": ("Share of the high-risk customers", "占高风险客户比例"),
     "expected_margin": ("Expected margin", "预期毛利"),
     "due_by": ("Due by", "完成期限"),
     "gap": ("Gap", "差距"),
@@ -878,7 +879,8 @@ TEXT: dict[str, dict[str, str]] = {
         "the following 12 months: the customers ranked riskiest churned {lift} times as often "
         "as the average; the model orders pairs of customers correctly {auc} of the time; 50% "
         "would be guessing, and the range in brackets is the 95% interval.",
-        "top_reasons": "Most frequent reasons behind the high-risk scores",
+        "top_reasons": "Most frequent reasons behind the high-risk scores (up to three per "
+        "customer)",
         "immature_note": "* Still maturing: {share} of this period's leads are younger than "
         "{days} days and may still order, so this period's value is understated; read the KPI "
         "tree's matured value.",
@@ -1296,7 +1298,7 @@ TEXT: dict[str, dict[str, str]] = {
         "churn_quality": "风险排序是否可靠?以 {cutoff} 之前的数据训练,检验之后12个月:"
         "排名最高风险的客户流失率是平均的 {lift} 倍;模型对两位客户的风险排序正确率为 {auc};"
         "50%相当于随机,括号内为95%区间。",
-        "top_reasons": "高风险客户最常见的原因",
+        "top_reasons": "高风险客户最常见的原因(每位客户最多三个原因)",
         "immature_note": "* 尚未成熟:本期 {share} 的线索不足 {days} 天,仍可能成交,本期数值偏低;请以KPI树中的成熟口径为准。",
         "csi_note": "截至 {as_of} 全部调查的满意度(CSI,0-100),按客户旅程环节,含95%区间。",
         "defeat_note": "{start} 至 {end} 战败线索的原因(记录了原因的战败线索)。",

@@ -83,16 +83,22 @@ def churn_bands_note(a: DealerAnalysis, lang: str) -> str:
     )
 
 
-def churn_reasons_view(a: DealerAnalysis, lang: str, *, n: int = 5) -> pd.DataFrame | None:
-    """The ``n`` commonest first reasons of the high-risk customers (None without reasons)."""
+def churn_reasons_view(a: DealerAnalysis, lang: str, *, n: int = 6) -> pd.DataFrame | None:
+    """The ``n`` commonest reasons of the high-risk customers, each counted once per customer
+    among that customer's top reasons (None without reasons)."""
     scores = a.churn_scores
     if scores is None or "reason_1" not in scores:
         return None
-    top = scores.loc[scores["risk_band"] == "high", "reason_1"].value_counts().head(n)
+    high = scores.loc[scores["risk_band"] == "high"]
+    cols = [c for c in ("reason_1", "reason_2", "reason_3") if c in high]
+    if high.empty:
+        return None
+    top = high[cols].stack().groupby(level=0).unique().explode().value_counts().head(n)
     table = pd.DataFrame(
         {
             "churn_reason": [label("churn." + str(x), lang) for x in top.index],
             "customers": [f"{v:,}" for v in top.to_numpy()],
+            "share_of_high": [f"{v / len(high):.0%}" for v in top.to_numpy()],
         }
     )
     return translate(table, lang)

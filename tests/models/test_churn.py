@@ -30,7 +30,12 @@ from crm_analytics.models.churn import (
     ChurnModel,
     backtest,
 )
-from crm_analytics.models.features import CHURN_FEATURES, churn_features, truncate_dealer
+from crm_analytics.models.features import (
+    CHURN_FEATURE_GROUPS,
+    CHURN_FEATURES,
+    churn_features,
+    truncate_dealer,
+)
 from crm_analytics.models.scoring import (
     calibration_table,
     classification_metrics,
@@ -226,14 +231,61 @@ def test_score_contract_and_reason_codes(network, fitted):
     assert s["reason_1"].dropna().isin(list(CHURN_REASON_GROUPS)).all()
     assert (s["reason_1_impact"].dropna() > 0).all()
     assert (s["reason_1_impact"].fillna(0) >= s["reason_2_impact"].fillna(0)).all()
-    # occlusion by hand for one customer and one group
+    # occlusion by hand for one customer and one group (visit count: a model feature only)
     X = churn_features(network[0], "2025-06-30")
     row = X.iloc[[0]]
     ref = row.copy()
-    for c in CHURN_REASON_GROUPS["warranty"]:
-        ref[c] = fitted.reference_[c]
+    for c in CHURN_REASON_GROUPS["frequency"]:
+        if c in fitted.reference_:
+            ref[c] = fitted.reference_[c]
+    by_hand = fitted.predict_proba(row)[0, 1] - fitted.predict_proba(ref)[0, 1]
+    assert fitted.reason_contributions(row).iloc[0]["frequency"] == pytest.approx(by_hand)
+    # and for a driver of the survival model's hazard: the warranty clock at its median and
+    # the survival columns as if the warranty were running
+    ref = row.copy()
+    ref["warranty_days_left"] = fitted.reference_["warranty_days_left"]
+    for c in CHURN_FEATURE_GROUPS["survival"]:
+        ref[c] = row[f"{c}|warranty"]
     by_hand = fitted.predict_proba(row)[0, 1] - fitted.predict_proba(ref)[0, 1]
     assert fitted.reason_contributions(row).iloc[0]["warranty"] == pytest.approx(by_hand)
+
+
+def test_reason_codes_name_the_drivers_the_simulator_used(network, fitted):
+    """Issue 16 item 8: each driver of the survival model's hazard (distance, satisfaction,
+    unresolved complaint, bought elsewhere, warranty end) is a reason code of its own, named
+    for a customer only when the simulator's truth has that driver raising the customer's
+    dropout hazard. Measured on the three dealers here (named / share true): distance 36-108 /
+    0.94-1.00, bought elsewhere 57-79 / 1.00, warranty 126-175 / 0.99-1.00, satisfaction 58-101
+    / 0.66-0.78 (the report sees survey scores, not the true satisfaction: half the owners are
+    below it), unresolved complaint 0-3 / 1.00."""
+    cut = pd.Timestamp("2025-06-30")
+    checked = 0
+    for d in network:
+        s = fitted.score_dealer(d, as_of=cut).set_index("customer_id")
+        X = churn_features(d, cut)
+        truth = d.truth["customers"].drop_duplicates("customer_id").set_index("customer_id")
+        here = d.vehicles.groupby("customer_id")["sold_by_this_dealer"].any()
+        raises = {
+            "distance": truth["true_distance_km"] > 12,
+            "satisfaction": truth["satisfaction"] < 8.2,
+            "complaints": truth["complaint"].astype(bool)
+            & ~truth["complaint_resolved"].astype(bool),
+            "bought_elsewhere": ~here.reindex(truth.index, fill_value=False).astype(bool),
+            "warranty": pd.to_datetime(truth["warranty_end"]) < cut,
+        }
+        for driver, true in raises.items():
+            named = s.index[(s[["reason_1", "reason_2", "reason_3"]] == driver).any(axis=1)]
+            if driver == "complaints":  # named exactly for an unresolved complaint on record
+                on_record = X.index[X["complaints_unresolved"].fillna(0) > 0]
+                assert set(named) <= set(on_record)
+            if len(named) < 10:
+                continue
+            precision = float(true.reindex(named).mean())
+            base = float(true.reindex(s.index).mean())
+            floor = 0.9 if driver != "satisfaction" else min(0.9, base + 0.1)
+            assert precision >= floor, (d.dealer_id, driver, len(named), precision, base)
+            checked += 1
+    assert checked >= 10
 
 
 def test_scores_do_not_change_when_later_records_are_deleted(network, fitted):
