@@ -45,6 +45,7 @@ __all__ = [
     "external_lists_view",
     "external_lists_lines",
     "gaps_view",
+    "high_risk_reasons",
     "profit_table",
     "aftersales_view",
     "complaints_view",
@@ -397,28 +398,34 @@ def _open_lead_facts(a: DealerAnalysis) -> dict[str, Any]:
     return {"n": len(grades), "action": "c_leads_action" if len(grades) else "no_open_leads_action"}
 
 
+def high_risk_reasons(a: DealerAnalysis) -> tuple[int, pd.Series, pd.Series]:
+    """The high-risk customers' reasons: their number, the counts of their main reasons and
+    of every reason among their top three (a customer's reasons are distinct groups, so each
+    counts a customer once), commonest first."""
+    sc = a.churn_scores
+    if sc.empty or "reason_1" not in sc:
+        return 0, pd.Series(dtype=int), pd.Series(dtype=int)
+    high = sc.loc[sc["risk_band"] == "high"]
+    cols = [c for c in ("reason_1", "reason_2", "reason_3") if c in high]
+    return len(high), high["reason_1"].value_counts(), high[cols].stack().value_counts()
+
+
 def _churn_evidence(a: DealerAnalysis, lang: str) -> str:
     """The churn model's most frequent main reason among the high-risk customers, with its
     count, and the commonest other reason among their top three."""
-    sc = a.churn_scores
-    if sc.empty or "reason_1" not in sc:
-        return ""
-    high = sc.loc[sc["risk_band"] == "high"]
-    main = high["reason_1"].dropna()
+    n_high, main, named = high_risk_reasons(a)
     if main.empty:
         return ""
-    top, n = main.value_counts().index[0], int(main.value_counts().iloc[0])
-    cols = [c for c in ("reason_1", "reason_2", "reason_3") if c in high]
-    named = high[cols].stack().groupby(level=0).unique().explode()
-    other = named[named != top].value_counts()
+    top, n = main.index[0], int(main.iloc[0])
+    other = named.drop(index=top)
     if lang == "zh":
-        text = f"{len(main):,} 位高风险客户中 {n:,} 位的主要原因是「{label('churn.' + top, lang)}」"
+        text = f"{n_high:,} 位高风险客户中 {n:,} 位的主要原因是「{label('churn.' + top, lang)}」"
         if len(other):
             text += (
                 f";其次常见:「{label('churn.' + other.index[0], lang)}」({int(other.iloc[0]):,} 位)"
             )
         return text
-    text = f"{label('churn.' + top, lang)} is the main reason for {n:,} of {len(main):,} high-risk customers"
+    text = f"{label('churn.' + top, lang)} is the main reason for {n:,} of {n_high:,} high-risk customers"
     if len(other):
         text += f"; next most often: {label('churn.' + other.index[0], lang).lower()} ({int(other.iloc[0]):,})"
     return text

@@ -15,7 +15,7 @@ import pandas as pd
 from crm_analytics.metrics.attribution import media_totals
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.display import fmt_count
-from crm_analytics.report.sections import fmt_change, fmt_level, translate
+from crm_analytics.report.sections import fmt_change, fmt_level, high_risk_reasons, translate
 from crm_analytics.report.text import fmt_date, fmt_prob, fmt_value, format_yuan, label, t
 
 __all__ = [
@@ -86,19 +86,15 @@ def churn_bands_note(a: DealerAnalysis, lang: str) -> str:
 def churn_reasons_view(a: DealerAnalysis, lang: str, *, n: int = 6) -> pd.DataFrame | None:
     """The ``n`` commonest reasons of the high-risk customers, each counted once per customer
     among that customer's top reasons (None without reasons)."""
-    scores = a.churn_scores
-    if scores is None or "reason_1" not in scores:
+    n_high, _, named = high_risk_reasons(a)
+    if not n_high or named.empty:
         return None
-    high = scores.loc[scores["risk_band"] == "high"]
-    cols = [c for c in ("reason_1", "reason_2", "reason_3") if c in high]
-    if high.empty:
-        return None
-    top = high[cols].stack().groupby(level=0).unique().explode().value_counts().head(n)
+    top = named.head(n)
     table = pd.DataFrame(
         {
             "churn_reason": [label("churn." + str(x), lang) for x in top.index],
             "customers": [f"{v:,}" for v in top.to_numpy()],
-            "share_of_high": [f"{v / len(high):.0%}" for v in top.to_numpy()],
+            "share_of_high": [f"{v / n_high:.0%}" for v in top.to_numpy()],
         }
     )
     return translate(table, lang)
