@@ -993,9 +993,9 @@ def _newton_from_start(
     next Newton step is shorter than ``near`` in every coordinate (the iterate is about that
     close to the optimum) the Hessian is taken there (``hessian(objective, u, g)``) and
     kept; it is returned as ``hess``. Steps end when the gradient is below ``gtol`` after
-    that. Every step backtracks until the objective descends. ``success`` is False, with the reason, when a Hessian is not
-    positive definite, a step finds no descent or the iteration limit is reached: the
-    caller then runs its general search.
+    that. Every step backtracks until the objective descends. ``success`` is False, with the
+    reason, when a Hessian is not positive definite, a step finds no descent or the iteration
+    limit is reached: the caller then runs its general search.
     """
     calls = 0
 

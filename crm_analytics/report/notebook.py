@@ -10,7 +10,7 @@ import contextlib
 import dataclasses
 import os
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -188,7 +188,7 @@ def _spot_analysis(
     source = str(settings.source)
     dealers = [str(d) for d in list_dealers(source)["dealer_id"]]
     # any dealer's data moves the network prior the analysis's visit model is shrunk towards
-    since = max(_store_mtime(source, did) for did in {*dealers, settings.dealer_id})
+    since = _store_changed(source, {*dealers, settings.dealer_id})
     kept = _kept(path, key, since, read_pickle)
     if isinstance(kept, DealerAnalysis):
         made = pd.Timestamp.fromtimestamp(path.stat().st_mtime)
@@ -228,6 +228,11 @@ def _store_mtime(source: str, dealer_id: str) -> float:
     root = Path(source)
     files = [*root.glob(f"*/dealer_id={dealer_id}/*.parquet"), root / "dealers.parquet"]
     return max((f.stat().st_mtime for f in files if f.is_file()), default=0.0)
+
+
+def _store_changed(source: str, dealers: Iterable[str]) -> float:
+    """The store's last change to any of ``dealers``' files (what a kept result depends on)."""
+    return max((_store_mtime(source, did) for did in dealers), default=0.0)
 
 
 def find_run_analysis(
@@ -293,7 +298,7 @@ def peer_benchmark(
     keep = _default_runs_dir() / SPOT_DIR / "network" / f"peers_of_{me}.json"
     settings = {**others, me: analysis.settings}
     key = {"code": code_hash(), "settings": {d: _numbers_key(s) for d, s in settings.items()}}
-    since = max(_store_mtime(source, did) for did in settings)
+    since = _store_changed(source, settings)
     bench = _kept(keep, key, since, read_json)
     if bench is None:
         metrics = [analysis.metrics]
