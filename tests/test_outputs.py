@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import re
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -169,3 +170,30 @@ def test_the_action_lists_page_names_each_owner_as_the_funnel_page_does(analysis
     first = str(owners.iloc[0])
     partial = {k: v for k, v in names.items() if k != first}  # a name missing: its id
     assert first in set(vl.owner_load_view(calls, "en", partial)["Staff member"])
+
+
+def test_the_call_lists_rank_by_the_churn_model_and_the_clv(analysis):
+    """Issue 16 item 10 in the report: a customer the dealer's churn model scores is called
+    with activity 1 - P(churn) (the recency rule elsewhere), a dormant owner with a CLV is
+    valued at it (the after-sales value at risk), and each row's rule says so."""
+    assert analysis.churn_source == "dealer" and "clv" in analysis.sections
+    calls = analysis.calls
+    churn = analysis.churn_scores.set_index("customer_id")["churn_probability"]
+    scored = calls[calls["customer_id"].isin(churn.index)]
+    assert len(scored) and len(scored) < len(calls)
+    np.testing.assert_allclose(
+        scored["activity"], 1.0 - churn.reindex(scored["customer_id"]).to_numpy()
+    )
+    assert scored["priority_rule"].str.contains("1 - P(churn) from scores", regex=False).all()
+    rest = calls[~calls["customer_id"].isin(churn.index)]
+    assert rest["priority_rule"].str.contains("recency rule", regex=False).all()
+    dorm = calls[calls["reason"] == "dormant_activation"]
+    clv = analysis.sections["clv"]["clv"].set_index("customer_id")["clv"]
+    valued = dorm[dorm["customer_id"].isin(clv.index)]
+    assert len(valued)
+    np.testing.assert_allclose(valued["value"], clv.reindex(valued["customer_id"]).to_numpy())
+    assert valued["priority_rule"].str.contains("after-sales CLV from scores", regex=False).all()
+    # each list in its own order of expected margin
+    for _, rows in calls.groupby("reason"):
+        ranked = rows.sort_values("list_rank")
+        assert (ranked["priority"].diff().dropna() <= 1e-9).all()

@@ -717,7 +717,11 @@ def _recall(ctx: dict) -> pd.DataFrame:
 def _dormant(ctx: dict) -> pd.DataFrame:
     """Owners in the lifecycle state ``dormant`` (the one dormancy rule: params/lifecycle.yaml)."""
     as_of, prm = ctx["as_of"], ctx["params"]["reasons"]["dormant_activation"]
-    dormant = dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])
+    dormant = (
+        dormant_owners(ctx["dealer"], as_of=as_of, p_alive=ctx["p_alive"])
+        if ctx["states"] is None
+        else dormant_owners(states=ctx["states"])
+    )
     if not len(dormant):
         return pd.DataFrame()
     # every dormant owner, those who bought here and never came for service included
@@ -1004,6 +1008,7 @@ def call_lists(
     params: Mapping | None = None,
     reasons: list[str] | tuple[str, ...] | None = None,
     contact: bool = False,
+    states: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Prioritized call lists as of a date: one row per (customer, reason).
 
@@ -1029,6 +1034,11 @@ def call_lists(
     contact
         ``True`` for lists handed to the staff who call: full names and phones. Default
         ``False`` masks them (``138****5678``, ``张*``).
+    states
+        The customers' lifecycle states at ``as_of`` when already computed
+        (:func:`crm_analytics.metrics.lifecycle.lifecycle_states`): the dormant-activation
+        list takes its owners from them. Default: computed here, with the ``p_alive`` of
+        ``scores`` when given.
 
     Returns
     -------
@@ -1050,6 +1060,7 @@ def call_lists(
     if unknown:
         raise InputError(f"call_lists: unknown reasons {unknown}; choose from {list(REASONS)}")
     ctx = _list_context(dealer, as_of, _scores_frame(scores), prm)
+    ctx["states"] = states
     activity = customer_activity(
         dealer,
         as_of=as_of,

@@ -320,6 +320,14 @@ _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(16)
 _GH_W = _GH_W / _GH_W.sum()
 #: covariates of the dropout hazard (and, for log distance, of the visit rate)
 _SURV_COVARIATES = ("log_distance", "satisfaction", "unresolved_complaint", "bought_elsewhere")
+#: the covariate (column of ``Z``) each what-if of :data:`SURVIVAL_WHAT_IF` but the warranty
+#: end sets to its typical value, 0
+_WHAT_IF_COVARIATE = {
+    "distance": "log_distance",
+    "satisfaction": "satisfaction",
+    "complaints": "unresolved_complaint",
+    "bought_elsewhere": "bought_elsewhere",
+}
 
 
 def _surv_terms(
@@ -569,12 +577,12 @@ def _survival_features(
         for col, v in _surv_columns(res.x, x, tx, T, W, Z, horizon_years).items():
             out[col] = v
         # the same customers as if typical on one driver (the reason codes' what-ifs)
-        for k, g in enumerate(SURVIVAL_WHAT_IF):
+        for g in SURVIVAL_WHAT_IF:
             Zg, Wg = Z.copy(), W
             if g == "warranty":
                 Wg = np.full_like(W, 1e3)
             else:
-                Zg[:, k] = 0.0
+                Zg[:, _SURV_COVARIATES.index(_WHAT_IF_COVARIATE[g])] = 0.0
             for col, v in _surv_columns(res.x, x, tx, T, Wg, Zg, horizon_years).items():
                 out[f"{col}|{g}"] = v
     return out

@@ -120,7 +120,9 @@ class DealerAnalysis:
     metrics
         :func:`crm_analytics.report.headline.dealer_metrics` (JSON-safe).
     calls
-        The standing call lists at the data date (:func:`crm_analytics.actions.call_lists.call_lists`).
+        The standing call lists at the data date (:func:`crm_analytics.actions.call_lists.call_lists`),
+        dormant owners from the state table, ranked by the churn model and the CLV
+        (:func:`call_list_scores`).
     churn_model, churn_scores, churn_source, churn_note
         The churn model (the dealer's own, or the network's for a small dealer), the scores of
         every active customer, ``"dealer"`` / ``"network"`` / ``""`` and why (when not own).
@@ -283,25 +285,34 @@ def _analyse_dealer(
             f"settings are for dealer {settings.dealer_id!r}, the data for {dealer.dealer_id!r}"
         )
     period, comparison = resolve_periods(dealer.as_of, settings.period, settings.comparison_period)
-    calls = call_lists(dealer, contact=True)  # masked by the views: see DealerAnalysis.call_lists
     reconciliation = quality.reconcile_visits(dealer, mask=False)
     analysis = DealerAnalysis(
         dealer=dealer,
         settings=settings,
         period=period,
         comparison=comparison,
-        metrics=dealer_metrics(
-            dealer,
-            period=settings.period,
-            comparison_period=settings.comparison_period,
-            calls=calls,
-        ),
-        calls=calls,
+        metrics={},
+        calls=pd.DataFrame(),
         reconciliation=reconciliation,
         scorecard=quality.quality_scorecard(dealer, reconciliation=reconciliation, mask=False),
         btyd_prior=btyd_prior,
     )
     _fit_churn(dealer, analysis)
+    # the customer values first: the call lists take their dormant owners from the state
+    # table and rank by the churn model and the CLV (masked by the views: see call_lists())
+    analysis.sections, analysis.notes = value_sections(analysis)
+    analysis.calls = call_lists(
+        dealer,
+        contact=True,
+        scores=call_list_scores(analysis),
+        states=analysis.sections.get("lifecycle"),
+    )
+    analysis.metrics = dealer_metrics(
+        dealer,
+        period=settings.period,
+        comparison_period=settings.comparison_period,
+        calls=analysis.calls,
+    )
     analysis.lead_frames = _lead_frames(dealer)
     _speed_to_lead(dealer, analysis)
     _complaints(dealer, settings, analysis)
@@ -327,21 +338,13 @@ def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> 
         notes[name] = str(err)  # a small dealer's model that cannot converge: a note, no crash
 
 
-def _clv_summary(
-    dealer: DealerData, prior: NetworkPrior | None, states: pd.DataFrame | None
-) -> dict[str, Any]:
+def _clv_summary(dealer: DealerData, prior: NetworkPrior | None) -> dict[str, Any]:
     models = clv.fit_base_models(dealer, network_prior=prior)
     pclv = clv.probabilistic_clv(models, horizon_months=CLV_MONTHS)
     projection = clv.project_customer_base(models, months=CLV_MONTHS, n_sims=100)
     return {
         "models": models,
         "clv": pclv,
-        # the dormant customers of the state table, ranked by P(alive) x CLV
-        "activation": None
-        if states is None
-        else clv.dormant_activation_list(
-            dealer, models=models, states=states, horizon_months=CLV_MONTHS
-        ),
         "value_chain": clv.value_chain_clv(),
         "owners": len(pclv),
         "total": float(pclv["clv"].sum()),
@@ -561,28 +564,54 @@ def _profit(dealer: DealerData, period: Period, targets: Any) -> pd.DataFrame:
     )
 
 
-def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str, str]]:
-    """What the report's sections show beyond the headline metrics, computed once per dealer:
-    profit per line with its what-if, lifecycle states, this month's order forecast, the
-    after-sales CLV and 36-month owner-base projection, insurance renewal on the contractual
-    (sBG) model with its what-if at target, satisfaction and defeat reasons, media
-    by channel and by car model, consultants, the previous round's change, fix-list sizes per
-    owner. Returns ``(sections, notes)``; ``notes[name]`` says why a section is missing."""
-    dealer, (start, end) = analysis.dealer, analysis.period
+def value_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str, str]]:
+    """The sections the call lists build on: each customer's lifecycle state (``lifecycle``:
+    the recency rules of params/lifecycle.yaml, one state per customer, read by the state
+    counts, the lifecycle page and the call lists alike), the state counts (``states``) and the
+    after-sales CLV with its 36-month owner-base projection (``clv``)."""
+    dealer = analysis.dealer
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
-    targets = dict(analysis.settings.targets)
-    _section(out, notes, "profit", lambda: _profit(dealer, (start, end), targets))
-    # one state per customer (the recency rules of params/lifecycle.yaml), read by the state
-    # counts, the dormant-activation list and the call lists alike
     _section(out, notes, "lifecycle", lambda: lifecycle.lifecycle_states(dealer))
     states = out.get("lifecycle")
     if states is None:
         notes["states"] = notes["lifecycle"]
     else:
         out["states"] = lifecycle.state_counts(states)
+    _section(out, notes, "clv", lambda: _clv_summary(dealer, analysis.btyd_prior))
+    return out, notes
+
+
+def call_list_scores(analysis: DealerAnalysis) -> pd.DataFrame | None:
+    """The customer scores the call lists rank by (``call_lists(scores=)``): the churn
+    model's probability (a customer's activity is 1 - P(churn) where scored, the recency rule
+    elsewhere) and the after-sales CLV (a dormant owner's value at risk). None without either
+    (a dealer whose churn model comes from the network stage is ranked on its CLV here)."""
+    parts = []
+    churn = analysis.churn_scores
+    if len(churn) and "churn_probability" in churn:
+        parts.append(churn.set_index("customer_id")["churn_probability"])
+    clv = analysis.sections.get("clv")
+    if clv is not None and len(clv["clv"]):
+        parts.append(clv["clv"].set_index("customer_id")["clv"])
+    if not parts:
+        return None
+    return pd.concat(parts, axis=1).rename_axis("customer_id").reset_index()
+
+
+def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str, str]]:
+    """What the report's sections show beyond the headline metrics and the customer values
+    (:func:`value_sections`, kept), computed once per dealer: profit per line with its what-if,
+    this month's order forecast, insurance renewal on the contractual (sBG) model with its
+    what-if at target, satisfaction and defeat reasons, media by channel and by car model,
+    consultants, the previous round's change, fix-list sizes per owner. Returns ``(sections,
+    notes)``; ``notes[name]`` says why a section is missing."""
+    dealer, (start, end) = analysis.dealer, analysis.period
+    out: dict[str, Any] = dict(analysis.sections)
+    notes: dict[str, str] = dict(analysis.notes)
+    targets = dict(analysis.settings.targets)
+    _section(out, notes, "profit", lambda: _profit(dealer, (start, end), targets))
     _section(out, notes, "forecast", lambda: forecast_orders(dealer, n_sims=2000))
-    _section(out, notes, "clv", lambda: _clv_summary(dealer, analysis.btyd_prior, states))
     renewal_rate = analysis.metrics.get("kpis", {}).get("insurance_renewal_rate")
     _section(
         out,

@@ -477,8 +477,6 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "method": ("Method", "方法"),
     "churn_reason": ("Reason", "原因"),
     "p_alive": ("P(still active)", "存活概率"),
-    "clv_36": ("After-sales value, 3 years (yuan)", "3年售后价值(元)"),
-    "activation_value": ("P(still active) x value (yuan)", "存活概率 × 价值(元)"),
     "months_since_visit": ("Months since the last visit or purchase", "距上次到店或购车月数"),
     "roc_auc": ("Ranking accuracy (AUC)", "排序准确率(AUC)"),
     "lift_top_decile": ("Lift in the riskiest 10%", "最高风险10%的提升倍数"),
@@ -891,8 +889,9 @@ TEXT: dict[str, dict[str, str]] = {
         "transitions": "Customers moving between lifecycle states, {start} to {end} (rows: "
         "state at the start, columns: state at the end)",
         "activation": "{n} dormant customers on {as_of} (the state table above); {listed} of "
-        "them are on the dormant-activation call list{covered}. The 20 with the highest "
-        "P(still active) x 3-year after-sales value:",
+        "them are on the dormant-activation call list{covered}. Its first 20, ranked by the "
+        "margin a call is expected to bring (activation rate x P(still active) x the 3-year "
+        "after-sales value at stake):",
         "activation_covered": ", {k} on the maintenance-due list instead",
         "value_chain_heading": "Value chain of one loyal customer over five years (deck method)",
         "clv_spread": "Expected after-sales value over 3 years of the {n} owners: a quarter "
@@ -1304,7 +1303,7 @@ TEXT: dict[str, dict[str, str]] = {
         "defeat_note": "{start} 至 {end} 战败线索的原因(记录了原因的战败线索)。",
         "transitions": "{start} 至 {end} 生命周期状态之间的客户流动(行:期初状态,列:期末状态)",
         "activation": "截至 {as_of} 休眠客户 {n} 位(即上表);其中 {listed} 位在休眠激活清单中"
-        "{covered}。存活概率 × 3年售后价值最高的20位:",
+        "{covered}。清单前20位,按一次回访的预期毛利排序(激活成功率 × 仍活跃概率 × 3年售后涉及价值):",
         "activation_covered": ",{k} 位已在保养到期清单中",
         "value_chain_heading": "一位忠诚客户五年价值链(课程方法)",
         "clv_spread": "{n} 位车主未来3年售后预期价值:四分之一低于 {q1},一半低于 {q2},四分之三低于 {q3},"

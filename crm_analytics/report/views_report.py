@@ -241,32 +241,35 @@ def renewal_lines(r: dict, window: dict[str, str], lang: str) -> list[str]:
 def activation_view(
     a: DealerAnalysis, lang: str, *, n: int = 20
 ) -> tuple[str, pd.DataFrame] | None:
-    """The dormant customers of the state table, ranked by P(still active) x after-sales value
-    (the CLV section's ``activation``): the sentence that ties them to the call lists and the
-    first ``n`` rows (ids only). ``None`` when the CLV section is missing."""
-    act = a.sections.get("clv", {}).get("activation")
-    if act is None:
+    """The dormant customers of the state table and the dormant-activation call list that
+    works on them: the sentence that ties the two counts (those not on the list are on the
+    maintenance-due list) and the list's first ``n`` rows in its own order (ids only). ``None``
+    without lifecycle states."""
+    states = a.sections.get("lifecycle")
+    if states is None:
         return None
+    dormant = states.loc[states["state"] == "dormant", ["customer_id", "months_since_visit"]]
     calls = a.calls
-    ids = act["customer_id"]
-    listed = int(ids.isin(calls.loc[calls["reason"] == "dormant_activation", "customer_id"]).sum())
-    covered = int(ids.isin(calls.loc[calls["reason"] == "maintenance_due", "customer_id"]).sum())
+    listed = calls.loc[calls["reason"] == "dormant_activation"].sort_values("list_rank")
+    maint = calls.loc[calls["reason"] == "maintenance_due", "customer_id"]
+    covered = int(dormant["customer_id"].isin(maint).sum())
     sentence = t(
         "activation",
         lang,
-        n=f"{len(act):,}",
+        n=f"{len(dormant):,}",
         as_of=fmt_date(a.dealer.as_of),
-        listed=f"{listed:,}",
+        listed=f"{len(listed):,}",
         covered=t("activation_covered", lang, k=f"{covered:,}") if covered else "",
     )
-    top = act.head(n)
+    top = listed.head(n).merge(dormant, on="customer_id", how="left")
     table = pd.DataFrame(
         {
+            "list_rank": [f"{int(v):,}" for v in top["list_rank"]],
             "customer_id": top["customer_id"].to_numpy(),
             "months_since_visit": [f"{v:,.0f}" for v in top["months_since_visit"]],
-            "p_alive": [fmt_prob(v) for v in top["p_alive"]],
-            "clv_36": [fmt_count(v) for v in top["clv"]],
-            "activation_value": [fmt_count(v) for v in top["priority"]],
+            "value_at_stake": [format_yuan(v, lang) for v in top["value"]],
+            "p_alive": [fmt_prob(v) for v in top["activity"]],
+            "expected_margin": [format_yuan(v, lang) for v in top["expected_margin"]],
         }
     )
     return sentence, translate(table, lang, index=False)
