@@ -197,3 +197,29 @@ def test_the_call_lists_rank_by_the_churn_model_and_the_clv(analysis):
     for _, rows in calls.groupby("reason"):
         ranked = rows.sort_values("list_rank")
         assert (ranked["priority"].diff().dropna() <= 1e-9).all()
+
+
+def test_the_models_ranking_agrees_with_the_simulators_truth(dirty_dealer):
+    """The report's call lists (ranked by the churn model and the CLV) order the customers
+    closer to their true future service visits than the recency rule does, on the lists the
+    models reach most (bench/bench_call_list_truth.py, seeds 101-105 of 2,500 customers, rank
+    correlation with the true visits of the next 36 months: models 0.24-0.33 / 0.23-0.37 /
+    0.50-0.69 against recency 0.10-0.30 / 0.06-0.15 / 0.40-0.51 on the dormant, maintenance
+    and insurance lists; the warranty-end list, 18-23 rows, is better on 2 of the 5)."""
+    bench = _bench_call_list_truth()
+    table = bench.rank_agreement(dirty_dealer).set_index("list")
+    # measured on this dealer (1,500 customers, with defects): maintenance 0.18 against
+    # -0.00, insurance 0.47 against 0.37
+    for reason in ("maintenance_due", "insurance_renewal"):
+        assert table.loc[reason, "models"] > table.loc[reason, "recency"] + 0.05, table
+
+
+def _bench_call_list_truth():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / "bench_call_list_truth.py"
+    spec = importlib.util.spec_from_file_location("bench_call_list_truth", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
