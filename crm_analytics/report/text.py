@@ -890,8 +890,9 @@ TEXT: dict[str, dict[str, str]] = {
         "state at the start, columns: state at the end)",
         "activation": "{n} dormant customers on {as_of} (the state table above); {listed} of "
         "them are on the dormant-activation call list{covered}. Its first 20, ranked by the "
-        "margin a call is expected to bring (activation rate x P(still active) x the 3-year "
-        "after-sales value at stake):",
+        "margin a call is expected to bring (activation rate x P(still active) x the value at "
+        "stake: the 3-year after-sales value of an owner with service visits here, a year's "
+        "service margin for one without):",
         "activation_covered": ", {k} on the maintenance-due list instead",
         "value_chain_heading": "Value chain of one loyal customer over five years (deck method)",
         "clv_spread": "Expected after-sales value over 3 years of the {n} owners: a quarter "
@@ -1303,7 +1304,8 @@ TEXT: dict[str, dict[str, str]] = {
         "defeat_note": "{start} 至 {end} 战败线索的原因(记录了原因的战败线索)。",
         "transitions": "{start} 至 {end} 生命周期状态之间的客户流动(行:期初状态,列:期末状态)",
         "activation": "截至 {as_of} 休眠客户 {n} 位(即上表);其中 {listed} 位在休眠激活清单中"
-        "{covered}。清单前20位,按一次回访的预期毛利排序(激活成功率 × 仍活跃概率 × 3年售后涉及价值):",
+        "{covered}。清单前20位,按一次回访的预期毛利排序(激活成功率 × 仍活跃概率 × 涉及价值:"
+        "在本店有进厂记录的车主为未来3年售后价值,无进厂记录的为一年的售后毛利):",
         "activation_covered": ",{k} 位已在保养到期清单中",
         "value_chain_heading": "一位忠诚客户五年价值链(课程方法)",
         "clv_spread": "{n} 位车主未来3年售后预期价值:四分之一低于 {q1},一半低于 {q2},四分之三低于 {q3},"
