@@ -9,6 +9,7 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from bench_modules import bench_module
 
 from crm_analytics.core.config import resolve_settings
 from crm_analytics.core.errors import InputError
@@ -206,20 +207,9 @@ def test_the_models_ranking_agrees_with_the_simulators_truth(dirty_dealer):
     correlation with the true visits of the next 36 months: models 0.24-0.33 / 0.23-0.37 /
     0.50-0.69 against recency 0.10-0.30 / 0.06-0.15 / 0.40-0.51 on the dormant, maintenance
     and insurance lists; the warranty-end list, 18-23 rows, is better on 2 of the 5)."""
-    bench = _bench_call_list_truth()
+    bench = bench_module("bench_call_list_truth")
     table = bench.rank_agreement(dirty_dealer).set_index("list")
     # measured on this dealer (1,500 customers, with defects): maintenance 0.18 against
     # -0.00, insurance 0.47 against 0.37
     for reason in ("maintenance_due", "insurance_renewal"):
         assert table.loc[reason, "models"] > table.loc[reason, "recency"] + 0.05, table
-
-
-def _bench_call_list_truth():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "bench" / "bench_call_list_truth.py"
-    spec = importlib.util.spec_from_file_location("bench_call_list_truth", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

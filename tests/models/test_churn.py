@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from bench_modules import bench_module
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.exceptions import NotFittedError as SklearnNotFittedError
@@ -329,15 +328,6 @@ def test_backtest_beats_recency_and_approaches_the_oracle(bt, fitted):
     assert "| model |" in card and "Targets" in card
 
 
-def _bench_cdnow():
-    """bench/bench_churn_cdnow.py as a module (CDNOW as a dealer; the replaced booster)."""
-    path = Path(__file__).resolve().parents[2] / "bench" / "bench_churn_cdnow.py"
-    spec = importlib.util.spec_from_file_location("bench_churn_cdnow", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_each_dealers_own_model_ranks_as_the_survival_model_and_beats_a_booster(
     network, network_frames
 ):
@@ -345,7 +335,7 @@ def test_each_dealers_own_model_ranks_as_the_survival_model_and_beats_a_booster(
     gradient-boosted classifier ranked worse than the survival model it is fed (issue 16 item
     8: 28 of 30 simulated dealers). The default model must not: it ranks as the survival
     model alone, and above the booster it replaced."""
-    booster = _bench_cdnow().BOOSTER  # the booster the default was until 2026-12
+    booster = bench_module("bench_churn_cdnow").BOOSTER  # the booster the default was until 2026-12
     ours, survival, boosted = [], [], []
     for d in network:
         kw = {"cutoffs": ["2025-06-30"], "n_train_cutoffs": 3, "frames": network_frames}
@@ -365,7 +355,7 @@ def test_on_real_purchases_it_ranks_above_the_booster_and_the_survival_model_alo
     """Data we did not generate: CDNOW's 1/10 sample (2,357 buyers, lifetimes' datasets),
     loaded as a dealer by bench/bench_churn_cdnow.py; active = a purchase in the last 6 months,
     churned = none in the next 3, evaluated at 1998-03-31 after three training dates."""
-    cdnow = _bench_cdnow()
+    cdnow = bench_module("bench_churn_cdnow")
     dealer = cdnow.cdnow_dealer(cdnow.cdnow_path().with_name("CDNOW_sample.txt"))
     kw = {
         "cutoffs": ["1998-03-31"],
