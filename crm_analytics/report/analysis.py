@@ -299,7 +299,8 @@ def _analyse_dealer(
     )
     _fit_churn(dealer, analysis)
     # the customer values first: the call lists take their dormant owners from the state
-    # table and rank by the churn model and the CLV (masked by the views: see call_lists())
+    # table and rank by the churn model and the CLV (masked by the views: see
+    # DealerAnalysis.call_lists)
     analysis.sections, analysis.notes = value_sections(analysis)
     analysis.calls = call_lists(
         dealer,
@@ -568,7 +569,7 @@ def value_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str, 
     """The sections the call lists build on: each customer's lifecycle state (``lifecycle``:
     the recency rules of params/lifecycle.yaml, one state per customer, read by the state
     counts, the lifecycle page and the call lists alike), the state counts (``states``) and the
-    after-sales CLV with its 36-month owner-base projection (``clv``)."""
+    after-sales CLV with its owner-base projection over :data:`CLV_MONTHS` (``clv``)."""
     dealer = analysis.dealer
     out: dict[str, Any] = {}
     notes: dict[str, str] = {}
