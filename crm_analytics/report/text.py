@@ -822,7 +822,7 @@ TEXT: dict[str, dict[str, str]] = {
         "the same run.",
         "gap_line": "{i}. {kpi}: {actual} against {ref} {reference} ({window}), worth {money} "
         "in the period.",
-        "gap_cause": "Why: {cause}",
+        "gap_cause": "Why: {cause}.",
         "gap_action": "Action: {action}",
         "list_action": "work the {list} list: {n} customers, owner {owner}, due by {due}; "
         "expected margin {gain}.",
@@ -1260,7 +1260,7 @@ TEXT: dict[str, dict[str, str]] = {
         "no_gaps": "所有指标均达到目标和同行中位数。",
         "no_peers": "暂无同行对比:同行中位数需要同一批次中至少3家经销商。",
         "gap_line": "{i}. {kpi}:实际 {actual},{ref} {reference}({window}),差距约 {money}。",
-        "gap_cause": "原因:{cause}",
+        "gap_cause": "原因:{cause}。",
         "gap_action": "行动:{action}",
         "list_action": "执行{list}清单:{n} 位客户,负责人 {owner},{due} 前完成;预期毛利 {gain}。",
         "no_list": "没有对应的回访清单;由{owner}在销售环节与团队落实。",
