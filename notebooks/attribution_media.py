@@ -24,13 +24,12 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.metrics import attribution
-from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
 from crm_analytics.report import sections as sec
 from crm_analytics.report import views_media as vm
+from crm_analytics.report.analysis import ATTRIBUTION_LOOKBACK_DAYS, PERSONA_MIN_JOURNEYS
 from crm_analytics.report.text import fmt_date, t
 
 analysis, lang = nb.open_analysis(
@@ -48,7 +47,6 @@ dealer, settings = analysis.dealer, analysis.settings
 (start, end), (cstart, cend) = analysis.period, analysis.comparison
 L = language
 as_of = fmt_date(dealer.as_of)
-LOOKBACK_DAYS, MIN_JOURNEYS = 90, 30  # journey window; smallest age group shown
 
 # %%
 nb.show_header(dealer, t("title_attribution_media", L), L, (start, end), (cstart, cend))
@@ -69,33 +67,33 @@ if not sec.show_missing(analysis, "media_by_channel", L):
 # %%
 # Orders credited to each channel by attribution model (first and last touch, linear,
 # position-based, time decay, Markov chains, Shapley values).
-journeys = attribution.journeys(dealer, lookback_days=LOOKBACK_DAYS)
 out.show_heading(t("attribution_title", L), 2)
-out.show_text(t("attribution_note", L, days=LOOKBACK_DAYS, as_of=as_of), muted=True)
-credit = attribution.attribute(journeys)
-if len(credit):
-    out.show_table(vm.attribution_view(credit, L))
-else:
-    out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
+out.show_text(t("attribution_note", L, days=ATTRIBUTION_LOOKBACK_DAYS, as_of=as_of), muted=True)
+if not sec.show_missing(analysis, "attribution", L):
+    credit = analysis.sections["attribution"]
+    if len(credit):
+        out.show_table(vm.attribution_view(credit, L))
+    else:
+        out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
 
 # %%
 # Channel effects within age groups of interviewed customers.
 out.show_heading(t("persona_channels_title", L), 2)
-out.show_text(t("persona_channels_note", L, n=MIN_JOURNEYS), muted=True)
-effects = attribution.persona_channel_effects(
-    dealer, by="age_band", lookback_days=LOOKBACK_DAYS, min_journeys=MIN_JOURNEYS
-)
-if len(effects):
-    out.show_table(vm.persona_channel_view(effects, L))
-else:
-    out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
+out.show_text(t("persona_channels_note", L, n=PERSONA_MIN_JOURNEYS), muted=True)
+if not sec.show_missing(analysis, "persona_channels", L):
+    effects = analysis.sections["persona_channels"]
+    if len(effects):
+        out.show_table(vm.persona_channel_view(effects, L))
+    else:
+        out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
 
 # %%
 # How often the DMS's recorded channel matches what the customer recalls in surveys.
 out.show_heading(t("recall_title", L), 2)
 out.show_text(t("recall_note", L, as_of=as_of), muted=True)
-recall = crm_reports.channel_recall_accuracy(dealer)
-if len(recall):
-    out.show_table(vm.recall_view(recall, L))
-else:
-    out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
+if not sec.show_missing(analysis, "channel_recall", L):
+    recall = analysis.sections["channel_recall"]
+    if len(recall):
+        out.show_table(vm.recall_view(recall, L))
+    else:
+        out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)

@@ -24,7 +24,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.metrics import forecast, funnel
 from crm_analytics.report import display as out
 from crm_analytics.report import headline as rm
 from crm_analytics.report import notebook as nb
@@ -66,11 +65,10 @@ plt.show()
 # %%
 # Funnel rates per lead channel and per consultant; leads per month and channel.
 out.show_heading(t("fn_channels", L), 3)
-channels = vf.channel_rates_view(
-    analysis, funnel.kpi_tree(dealer, period=(start, end), by="channel"), L
-)
-out.show_text(channels["note"], muted=True)
-out.show_table(channels["table"])
+if not sec.show_missing(analysis, "funnel_by_channel", L):
+    channels = vf.channel_rates_view(analysis, L)
+    out.show_text(channels["note"], muted=True)
+    out.show_table(channels["table"])
 consultants = vf.consultant_funnel_view(analysis, L)
 if consultants:
     out.show_heading(t("consultants", L), 3)
@@ -115,8 +113,7 @@ else:
 # %%
 # Next month's orders and deliveries from the open pipeline, and how such forecasts did in
 # the last 6 months.
-backtest = forecast.backtest_forecast(dealer, months=6, n_sims=500)
-fc = vf.forecast_view(analysis, backtest, forecast.backtest_summary(backtest), L)
+fc = vf.forecast_view(analysis, L)
 out.show_heading(t("fn_forecast", L), 2)
 if fc:
     out.show_text(fc["note"], muted=True)

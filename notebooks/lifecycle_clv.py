@@ -25,7 +25,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics.metrics import lifecycle
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import sections as sec
@@ -57,13 +56,17 @@ if not sec.show_missing(analysis, "states", L):
     out.show_heading(t("states_as_of", L, as_of=fmt_date(dealer.as_of)), 3)
     sec.show_states(S["states"], L, lang)
     plt.show()
-moves = lifecycle.transition_matrix(dealer, start, end)
 out.show_heading(t("transitions", L, start=fmt_date(start), end=fmt_date(end)), 3)
-out.show_table(
-    sec.translate(
-        moves.rename(columns=lambda c: label(str(c), L)).rename(index=lambda i: label(str(i), L)), L
-    ).map(lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else v)
-)
+if not sec.show_missing(analysis, "transitions", L):
+    moves = S["transitions"]
+    out.show_table(
+        sec.translate(
+            moves.rename(columns=lambda c: label(str(c), L)).rename(
+                index=lambda i: label(str(i), L)
+            ),
+            L,
+        ).map(lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else v)
+    )
 
 # %%
 # The dormant customers of the state table, ranked by P(alive) x CLV (ids only), and how many

@@ -46,7 +46,7 @@ from crm_analytics.metrics import (
 from crm_analytics.metrics import contact as desk
 from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.metrics.external_lists import external_list_summary, screen_external_lists
-from crm_analytics.metrics.forecast import forecast_orders
+from crm_analytics.metrics.forecast import backtest_forecast, forecast_orders
 from crm_analytics.models import clv
 from crm_analytics.models.btyd import NetworkPrior
 from crm_analytics.models.churn import ChurnModel
@@ -80,6 +80,10 @@ CALL_LISTS_FILE = "call_lists.xlsx"
 FIX_LIST_FILE = "fix_list.xlsx"
 #: The horizon of the report's customer lifetime values and owner-base projection (months).
 CLV_MONTHS = 36
+#: The journey window of the attribution page (days before each order or the data date).
+ATTRIBUTION_LOOKBACK_DAYS = 90
+#: The fewest journeys an age group needs for its channel effects to be shown.
+PERSONA_MIN_JOURNEYS = 30
 Period = tuple[pd.Timestamp, pd.Timestamp]
 
 
@@ -605,8 +609,10 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     (:func:`value_sections`, kept), computed once per dealer: profit per line with its what-if,
     this month's order forecast, insurance renewal on the contractual (sBG) model with its
     what-if at target, satisfaction and defeat reasons, media by channel and by car model,
-    consultants, the previous round's change, fix-list sizes per owner. Returns ``(sections,
-    notes)``; ``notes[name]`` says why a section is missing."""
+    consultants, the previous round's change, fix-list sizes per owner; and for the dealer's
+    other pages the forecast's backtest, the funnel per channel, the lifecycle moves of the
+    period, the attribution models, channel effects per age group and the channel-recall
+    check. Returns ``(sections, notes)``; ``notes[name]`` says why a section is missing."""
     dealer, (start, end) = analysis.dealer, analysis.period
     out: dict[str, Any] = dict(analysis.sections)
     notes: dict[str, str] = dict(analysis.notes)
@@ -664,6 +670,39 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
             .rename("records")
         ),
     )
+    # what the dealer's other pages show, computed here so that no notebook fits or
+    # recomputes: the forecast's backtest, the channels' funnel, the lifecycle moves, the
+    # attribution models, channel effects per age group and the channel-recall check
+    _section(
+        out, notes, "forecast_backtest", lambda: backtest_forecast(dealer, months=6, n_sims=500)
+    )
+    _section(
+        out,
+        notes,
+        "funnel_by_channel",
+        lambda: funnel.kpi_tree(dealer, period=(start, end), by="channel"),
+    )
+    _section(out, notes, "transitions", lambda: lifecycle.transition_matrix(dealer, start, end))
+    _section(
+        out,
+        notes,
+        "attribution",
+        lambda: attribution.attribute(
+            attribution.journeys(dealer, lookback_days=ATTRIBUTION_LOOKBACK_DAYS)
+        ),
+    )
+    _section(
+        out,
+        notes,
+        "persona_channels",
+        lambda: attribution.persona_channel_effects(
+            dealer,
+            by="age_band",
+            lookback_days=ATTRIBUTION_LOOKBACK_DAYS,
+            min_journeys=PERSONA_MIN_JOURNEYS,
+        ),
+    )
+    _section(out, notes, "channel_recall", lambda: crm_reports.channel_recall_accuracy(dealer))
     return out, notes
 
 

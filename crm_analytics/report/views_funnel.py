@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from crm_analytics.metrics.forecast import backtest_summary
 from crm_analytics.report import headline
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.sections import translate
@@ -26,12 +27,14 @@ __all__ = [
 ]
 
 
-def channel_rates_view(a: DealerAnalysis, by_channel: pd.DataFrame, lang: str) -> dict[str, Any]:
-    """Leads and the funnel rates per lead channel (``by_channel``:
+def channel_rates_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
+    """Leads and the funnel rates per lead channel (the analysis's ``funnel_by_channel``:
     ``funnel.kpi_tree(..., by="channel")`` of the period), most leads first, with the note."""
     kpis = ["lead_count", *headline.FUNNEL_KPIS]
-    wide = by_channel.pivot_table(index="channel", columns="kpi", values="value").reindex(
-        columns=kpis
+    wide = (
+        a.sections["funnel_by_channel"]
+        .pivot_table(index="channel", columns="kpi", values="value")
+        .reindex(columns=kpis)
     )
     wide = wide.sort_values("lead_count", ascending=False)
     table = pd.DataFrame(
@@ -172,16 +175,18 @@ def change_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     }
 
 
-def forecast_view(
-    a: DealerAnalysis, backtest: pd.DataFrame, summary: pd.DataFrame, lang: str
-) -> dict[str, Any]:
+def forecast_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     """Next month's orders and deliveries (the report's forecast) with their 80 % and 95 %
     intervals and where they come from (``table``, ``note``), and how such forecasts did in
-    the last months (``backtest``: :func:`crm_analytics.metrics.forecast.backtest_forecast`
-    and its ``summary``; ``backtest_note``). Empty when the analysis has no forecast."""
+    the last months (``backtest``: the analysis's ``forecast_backtest``,
+    :func:`crm_analytics.metrics.forecast.backtest_forecast`, summarised by
+    :func:`~crm_analytics.metrics.forecast.backtest_summary`; ``backtest_note``). Empty when
+    the analysis has no forecast."""
     if "forecast" not in a.sections:
         return {}
     f = a.sections["forecast"]
+    backtest = a.sections.get("forecast_backtest")
+    summary = None if backtest is None else backtest_summary(backtest)
 
     def one(v: Any) -> str:
         return "–" if pd.isna(v) else f"{float(v):,.1f}"
