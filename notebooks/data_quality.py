@@ -24,7 +24,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
 
-from crm_analytics.metrics import quality
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
@@ -104,8 +103,7 @@ else:
 # %%
 # The fix list: records to send back to their owner (no names or phones here; the run's
 # workbook has them, masked unless the run made contact lists).
-fixes = quality.fix_list(dealer, scorecard=analysis.scorecard, contacts=False)
-fx = vq.fix_list_view(analysis, fixes, L)
+fx = vq.fix_list_view(analysis, L)
 out.show_heading(t("dq_fixes", L), 2)
 out.show_text(fx["note"], muted=True)
 if fx["by_owner"] is not None:

@@ -25,7 +25,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from crm_analytics.models.personas import persona_crosstab
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import plots
@@ -53,8 +52,10 @@ out.show_heading(f"{dealer.name} ({dealer.dealer_id}) – {t('personas', L)}", 1
 if personas is None:
     out.show_text(t("not_available", L, why=why(analysis.notes.get("personas", ""), L)), muted=True)
 else:
-    X, model, profile = personas["X"], personas["model"], personas["profile"]
-    out.show_text(t("personas_note", L, n=f"{len(X):,}", as_of=fmt_date(dealer.as_of)))
+    profile = personas["profile"]
+    out.show_text(
+        t("personas_note", L, n=f"{len(personas['X']):,}", as_of=fmt_date(dealer.as_of))
+    )
 
 # %%
 # Each persona with its size and most frequent answers.
@@ -70,9 +71,7 @@ if personas is not None:
 # Persona x lead channel and persona x car model, over the customers who came through a lead
 # (owners known only from service visits have no channel): share of each persona's customers.
 if personas is not None:
-    labels = model.predict(X)
-    known = X["channel"].notna().to_numpy()
-    cross = persona_crosstab(X[known], labels[known], by=("channel", "model"))
+    cross = personas["crosstab"]
     for by in ("channel", "model"):
         table = cross.groupby(["persona", by])["buyers"].sum().unstack(by, fill_value=0)
         table = table.div(table.sum(axis=1), axis=0)

@@ -122,3 +122,19 @@ def test_imports_inside_functions_say_why(parsed):
                 if "#" not in lines[n] and not (n > 0 and lines[n - 1].strip().startswith("#")):
                     bad.append(f"{path.relative_to(PKG)}:{node.lineno} {lines[node.lineno - 1]}")
     assert not bad, "move to the module top, or say why it is lazy:\n" + "\n".join(bad)
+
+
+def test_the_dealer_pages_only_display_the_analysis():
+    """Issue 14: a dealer's notebooks fit nothing and compute nothing of their own; they read
+    the dealer's analysis (computed once) through the report layer. The analyst's workbench
+    (``explore``) computes on purpose and is exempt."""
+    notebooks = PKG.parent / "notebooks"
+    bad = []
+    for path in sorted(notebooks.glob("*.py")):
+        if path.stem == "explore":
+            continue
+        for module, _node in _imports(ast.parse(path.read_text(encoding="utf-8"))):
+            layer = _package_layer(module)
+            if layer is not None and layer != "report" and module != "crm_analytics.core.files":
+                bad.append(f"{path.name} imports {module}")
+    assert not bad, "\n".join(bad)

@@ -52,7 +52,12 @@ from crm_analytics.models.btyd import NetworkPrior
 from crm_analytics.models.churn import ChurnModel
 from crm_analytics.models.churn import backtest as churn_backtest
 from crm_analytics.models.leads import LeadScoreModel, snapshot_cutoffs
-from crm_analytics.models.personas import PersonaModel, describe_personas, persona_features
+from crm_analytics.models.personas import (
+    PersonaModel,
+    describe_personas,
+    persona_crosstab,
+    persona_features,
+)
 from crm_analytics.models.renewal import fit_dealer_renewal, renewal_what_if
 from crm_analytics.models.scoring import FrameCache
 from crm_analytics.report.headline import consultant_table, dealer_metrics, resolve_periods
@@ -415,7 +420,16 @@ def _personas(dealer: DealerData) -> dict[str, Any]:
     # PERSONA_FIT_SAMPLE customers (a large dealer's full fit takes minutes), profiled on all
     fit_on = X.sample(PERSONA_FIT_SAMPLE, random_state=0) if len(X) > PERSONA_FIT_SAMPLE else X
     model = PersonaModel(N_PERSONAS, random_state=0, n_init=2).fit(fit_on)
-    return {"model": model, "X": X, "profile": describe_personas(model, X)}
+    # persona x lead channel and x car model, over the customers who came through a lead
+    # (owners known only from service visits have no channel)
+    labels = model.predict(X)
+    known = X["channel"].notna().to_numpy()
+    return {
+        "model": model,
+        "X": X,
+        "profile": describe_personas(model, X),
+        "crosstab": persona_crosstab(X[known], labels[known], by=("channel", "model")),
+    }
 
 
 def crm_desk(
@@ -659,17 +673,12 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
         "change",
         lambda: funnel.compare_periods(dealer, before=analysis.comparison, after=(start, end)),
     )
-    _section(
-        out,
-        notes,
-        "fixes",
-        lambda: (
-            quality.fix_list(dealer, scorecard=analysis.scorecard)
-            .groupby("owner")
-            .size()
-            .rename("records")
-        ),
-    )
+    # the fix list without contacts (the data-quality page's), and its records per owner
+    _section(out, notes, "fix_list", lambda: quality.fix_list(dealer, scorecard=analysis.scorecard))
+    if "fix_list" in out:
+        out["fixes"] = out["fix_list"].groupby("owner").size().rename("records")
+    else:
+        notes["fixes"] = notes["fix_list"]
     # what the dealer's other pages show, computed here so that no notebook fits or
     # recomputes: the forecast's backtest, the channels' funnel, the lifecycle moves, the
     # attribution models, channel effects per age group and the channel-recall check
