@@ -69,31 +69,16 @@ if not sec.show_missing(analysis, "media_by_channel", L):
 # position-based, time decay, Markov chains, Shapley values).
 out.show_heading(t("attribution_title", L), 2)
 out.show_text(t("attribution_note", L, days=ATTRIBUTION_LOOKBACK_DAYS, as_of=as_of), muted=True)
-if not sec.show_missing(analysis, "attribution", L):
-    credit = analysis.sections["attribution"]
-    if len(credit):
-        out.show_table(vm.attribution_view(credit, L))
-    else:
-        out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
+sec.show_frame(analysis, "attribution", vm.attribution_view, L)
 
 # %%
 # Channel effects within age groups of interviewed customers.
 out.show_heading(t("persona_channels_title", L), 2)
 out.show_text(t("persona_channels_note", L, n=PERSONA_MIN_JOURNEYS), muted=True)
-if not sec.show_missing(analysis, "persona_channels", L):
-    effects = analysis.sections["persona_channels"]
-    if len(effects):
-        out.show_table(vm.persona_channel_view(effects, L))
-    else:
-        out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
+sec.show_frame(analysis, "persona_channels", vm.persona_channel_view, L)
 
 # %%
 # How often the DMS's recorded channel matches what the customer recalls in surveys.
 out.show_heading(t("recall_title", L), 2)
 out.show_text(t("recall_note", L, as_of=as_of), muted=True)
-if not sec.show_missing(analysis, "channel_recall", L):
-    recall = analysis.sections["channel_recall"]
-    if len(recall):
-        out.show_table(vm.recall_view(recall, L))
-    else:
-        out.show_text(t("not_available", L, why=t("insufficient", L)), muted=True)
+sec.show_frame(analysis, "channel_recall", vm.recall_view, L)

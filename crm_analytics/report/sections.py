@@ -52,6 +52,7 @@ __all__ = [
     "pacing_view",
     "penetration_view",
     "speed_to_lead_view",
+    "show_frame",
     "show_missing",
     "show_states",
     "show_section",
@@ -121,6 +122,18 @@ def show_missing(a: DealerAnalysis, name: str, lang: str) -> bool:
         return False
     show_text(t("not_available", lang, why=why(a.notes.get(name, ""), lang)), muted=True)
     return True
+
+
+def show_frame(a: DealerAnalysis, name: str, view: Any, lang: str) -> None:
+    """Show the analysis's section ``name`` (a table) through ``view(frame, lang)``; say why
+    when the section is missing, or that the data are too few when it is empty."""
+    if show_missing(a, name, lang):
+        return
+    frame = a.sections[name]
+    if len(frame):
+        show_table(view(frame, lang))
+    else:
+        show_text(t("not_available", lang, why=t("insufficient", lang)), muted=True)
 
 
 def show_states(states: pd.DataFrame, lang: str, chart_lang: str) -> None:
