@@ -242,6 +242,9 @@ def _bgnbd_hessian(theta: np.ndarray, d: dict[str, np.ndarray]) -> np.ndarray:
     return np.triu(h) + np.triu(h, 1).T
 
 
+#: log-parameters (scaled) beyond which the objective is +inf without being evaluated: exp()
+#: overflows at 709 and the squared penalty far earlier; no fit has an optimum near it
+_MAX_LOG_PARAM = 100.0
 #: the sane region of the Pareto/NBD warm start (log parameters in time scaled to max(T) = 1):
 #: its search stays inside (outside, near the ridge s, beta -> inf or at r in the thousands, the
 #: 2F1 needs quadrature at every row and a step costs a hundred times more); a start on the
@@ -1134,6 +1137,10 @@ class _BTYDBase(BaseEstimator):
         tau_n = prior_tau / n_total
 
         def objective(u: np.ndarray) -> tuple[float, np.ndarray]:
+            # a line search may try a step far out (log-parameters of several hundred, seen
+            # with scipy 1.17's L-BFGS-B): such a point is infeasible, not an error
+            if not np.all(np.isfinite(u)) or np.max(u) > _MAX_LOG_PARAM:
+                return np.inf, np.zeros(k)
             theta = np.exp(u)
             ll, g = self._loglik_grad(theta, prepared)
             nat = theta * unscale
