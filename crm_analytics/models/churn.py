@@ -32,7 +32,7 @@ survival model's dropout hazard (:meth:`ChurnModel.reason_contributions`).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -390,26 +390,21 @@ class ChurnModel(ScoringModel):
         idx = np.searchsorted(lows, np.asarray(p, dtype=float), side="right") - 1
         return names[np.clip(idx, 0, len(names) - 1)]
 
-    def reason_contributions(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Occlusion contribution of each reason group to each row's probability.
-
-        The groups with a feature in the model as in
+    def _reason_variants(self, X: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+        """The reason groups of
         :meth:`~crm_analytics.models.scoring.ScoringModel.reason_contributions`; and, when the
         model reads the survival model's columns and ``X`` carries their what-ifs
         (:data:`~crm_analytics.models.features.SURVIVAL_WHAT_IF_COLUMNS`), each driver of the
         survival model's dropout hazard (distance, satisfaction, complaints, bought elsewhere,
-        warranty end): p(x) - p(x with the survival columns as if the customer were typical on
-        that driver, and the driver's own features, if any, at their training median). A
-        driver is thus named only for a customer who differs from the typical owner on it in
-        the direction that raises this dealer's fitted hazard.
+        warranty end), with ``X``'s survival columns as if the customer were typical on that
+        driver and the driver's own features, if any, at their training median. A driver is
+        thus named only for a customer who differs from the typical owner on it in the
+        direction that raises this dealer's fitted hazard.
         """
-        out = super().reason_contributions(X)
+        yield from super()._reason_variants(X)
         used = set(self.reference_.index)
         surv = [c for c in CHURN_FEATURE_GROUPS["survival"] if c in used]
         drivers = [g for g in SURVIVAL_WHAT_IF if surv and all(f"{c}|{g}" in X for c in surv)]
-        if not drivers:
-            return out
-        p = self.predict_proba(X)[:, 1]
         for g in drivers:
             Xg = X.copy()
             for col in CHURN_FEATURE_GROUPS[g]:
@@ -417,8 +412,7 @@ class ChurnModel(ScoringModel):
                     Xg[col] = self.reference_[col]
             for col in surv:  # a row without the survival fit keeps its own value
                 Xg[col] = X[f"{col}|{g}"].fillna(X[col])
-            out[g] = p - self.predict_proba(Xg)[:, 1]
-        return out
+            yield g, Xg
 
     def _describe_rows(self, dealer_id: str, X: pd.DataFrame) -> pd.DataFrame:
         """``dealer_id``, ``customer_id``, ``churn_probability``, ``risk_band``."""

@@ -232,23 +232,6 @@ def _calibrated_pipeline(
     return Pipeline([("select", select), ("model", estimator)])
 
 
-def _occlusion(
-    predict: Callable[[pd.DataFrame], np.ndarray],
-    X: pd.DataFrame,
-    reference: pd.Series,
-    groups: dict[str, tuple[str, ...]],
-) -> pd.DataFrame:
-    """Per-row contribution of each feature group: p(x) - p(x with the group at reference)."""
-    p = predict(X)
-    out = {}
-    for g, cols in groups.items():
-        Xg = X.copy()
-        for col in cols:
-            Xg[col] = reference[col]
-        out[g] = p - predict(Xg)
-    return pd.DataFrame(out, index=X.index)
-
-
 def _top_reasons(contrib: pd.DataFrame, n: int, text: dict[str, str]) -> pd.DataFrame:
     vals = contrib.to_numpy()
     order = np.argsort(-vals, axis=1, kind="stable")[:, :n]
@@ -658,15 +641,26 @@ class ScoringModel(BaseEstimator):
         """
         _check(self)
         self._check_features(X)
-        used = set(self.reference_.index)
-        groups = {g: tuple(c for c in cols if c in used) for g, cols in self._REASON_GROUPS.items()}
-        groups = {g: cols for g, cols in groups.items() if cols}
 
         def predict(Z: pd.DataFrame) -> np.ndarray:
             with _threads(self.n_threads):
                 return self.pipeline_.predict_proba(Z)[:, 1]
 
-        return _occlusion(predict, X, self.reference_, groups)
+        p = predict(X)
+        out = {g: p - predict(Xg) for g, Xg in self._reason_variants(X)}
+        return pd.DataFrame(out, index=X.index)
+
+    def _reason_variants(self, X: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
+        """Each reason group with a feature in the model, and ``X`` with that group's features
+        at their reference (training medians): p(x) - p(variant) is the group's contribution."""
+        used = set(self.reference_.index)
+        for g, cols in self._REASON_GROUPS.items():
+            cols = [c for c in cols if c in used]
+            if cols:
+                Xg = X.copy()
+                for col in cols:
+                    Xg[col] = self.reference_[col]
+                yield g, Xg
 
     def reasons(self, X: pd.DataFrame) -> pd.DataFrame:
         """The top ``n_reasons`` reason codes of each row (groups that raise the probability).
