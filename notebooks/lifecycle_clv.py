@@ -23,7 +23,6 @@ analysis_path = None  # the batch run's analysis of this dealer (None: analyse i
 
 # %% tags=["remove"]
 import matplotlib.pyplot as plt
-import pandas as pd
 
 from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
@@ -83,17 +82,7 @@ if "clv" in S:
     c = S["clv"]
     chain = c["value_chain"]
     out.show_heading(t("value_chain_heading", L), 3)
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "line": [label(x, L) for x in chain["line"]],
-                    "value": [format_yuan(v, L) for v in chain["value"]],
-                }
-            ).set_index("line"),
-            L,
-        )
-    )
+    out.show_table(vr.value_chain_view(chain, L))
     p = c["clv"]
     q = p["clv"].quantile([0.25, 0.5, 0.75, 0.9])
     out.show_text(

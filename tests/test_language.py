@@ -338,10 +338,9 @@ def test_rows_rejected_on_import_are_named_in_the_readers_words(secondary_runs, 
     assert rows.at[(label("table.leads", lang), label("rule.has_parent", lang)), col] == "2"
     assert rows.at[(label("table.leads", lang), label("rule.row_rules", lang)), col] == "1"
     assert view["tables"].at[label("table.leads", lang), col] == "3"
-    fixes = fix_list(dealer, contacts=False)
-    fx = views_quality.fix_list_view(
-        SimpleNamespace(dealer=dealer, sections={"fix_list": fixes}), lang, shown=len(fixes)
-    )
+    fixes = fix_list(dealer, contacts=True)
+    a = dataclasses.replace(a, dealer=dealer, sections={**a.sections, "fix_list": fixes})
+    fx = views_quality.fix_list_view(a, lang, shown=len(fixes))
     assert label("issue.quarantined", lang) in set(fx["recent"][label("issue", lang)])
     body = "".join(
         display.html_table(x, index=i)

@@ -17,6 +17,7 @@ from crm_analytics.report.display import neutralize_active_html
 from crm_analytics.report.headline import (
     AMBER_WITHIN,
     KPI_KEYS,
+    NOT_SHARES,
     gaps_in_yuan,
     kpi_status,
     load_benchmark,
@@ -182,13 +183,13 @@ def _kpi_cells(doc: Mapping[str, Any], lang: str) -> list[str]:
             cells.append(_cell("–", "", "num"))
             continue
         status = kpi_status(k, v, targets.get(k))
-        text = format_yuan(v, lang) if k == "accessories_per_car" else f"{float(v):.1%}"
+        text = format_yuan(v, lang) if k in NOT_SHARES else f"{float(v):.1%}"
         tgt = targets.get(k)
         shown = html.escape(text)
         if tgt is not None:  # the target under the value: the colour is read against it
             ref = (
                 format_yuan(tgt, lang)
-                if k == "accessories_per_car"
+                if k in NOT_SHARES
                 else f"{float(tgt):.1%}".replace(".0%", "%")
             )
             shown += f"<br><small>{html.escape(label('target', lang))} {html.escape(ref)}</small>"

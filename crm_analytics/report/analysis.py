@@ -85,6 +85,8 @@ CALL_LISTS_FILE = "call_lists.xlsx"
 FIX_LIST_FILE = "fix_list.xlsx"
 #: The horizon of the report's customer lifetime values and owner-base projection (months).
 CLV_MONTHS = 36
+#: The owner-base projection's interval: 80 %, as the orders forecast beside it in the report.
+PROJECTION_LEVEL = 0.8
 #: The journey window of the attribution page (days before each order or the data date).
 ATTRIBUTION_LOOKBACK_DAYS = 90
 #: The fewest journeys an age group needs for its channel effects to be shown.
@@ -220,11 +222,25 @@ class DealerAnalysis:
         out.attrs.update(self.calls.attrs, contact=False)
         return out
 
+    def fix_list(self, *, masked: bool = True) -> pd.DataFrame:
+        """The data-quality fix list (:func:`crm_analytics.metrics.quality.fix_list`), phones
+        and names masked unless ``masked=False`` (lists for staff who call customers); empty
+        when it could not be built (``notes["fix_list"]`` says why)."""
+        fixes = self.sections.get("fix_list")
+        if fixes is None:
+            return pd.DataFrame(columns=quality.FIX_COLUMNS)
+        if not masked:
+            return fixes.copy()
+        out = mask_frame(fixes, phone_columns=["phone", "other_phone"], name_columns=["name"])
+        out.attrs.update(fixes.attrs, contact=False)
+        return out
+
     def staff_names(self) -> dict[str, str]:
-        """Staff id -> name (empty when the staff table has no names)."""
+        """Staff id -> name (staff without a name left out)."""
         staff = self.dealer.staff
         if not len(staff) or "name" not in staff.columns:
             return {}
+        staff = staff[staff["name"].notna()]
         return dict(zip(staff["staff_id"].astype(str), staff["name"].astype(str), strict=True))
 
     def band_counts(self) -> pd.Series:
@@ -351,7 +367,9 @@ def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> 
 def _clv_summary(dealer: DealerData, prior: NetworkPrior | None) -> dict[str, Any]:
     models = clv.fit_base_models(dealer, network_prior=prior)
     pclv = clv.probabilistic_clv(models, horizon_months=CLV_MONTHS)
-    projection = clv.project_customer_base(models, months=CLV_MONTHS, n_sims=100)
+    projection = clv.project_customer_base(
+        models, months=CLV_MONTHS, n_sims=100, level=PROJECTION_LEVEL
+    )
     return {
         "models": models,
         "clv": pclv,
@@ -673,8 +691,13 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
         "change",
         lambda: funnel.compare_periods(dealer, before=analysis.comparison, after=(start, end)),
     )
-    # the fix list without contacts (the data-quality page's), and its records per owner
-    _section(out, notes, "fix_list", lambda: quality.fix_list(dealer, scorecard=analysis.scorecard))
+    # the fix list with contacts (masked by DealerAnalysis.fix_list), and records per owner
+    _section(
+        out,
+        notes,
+        "fix_list",
+        lambda: quality.fix_list(dealer, scorecard=analysis.scorecard, contacts=True),
+    )
     if "fix_list" in out:
         out["fixes"] = out["fix_list"].groupby("owner").size().rename("records")
     else:

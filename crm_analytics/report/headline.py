@@ -25,7 +25,7 @@ from crm_analytics.core.errors import InputError
 from crm_analytics.core.files import read_json, to_jsonable, write_json
 from crm_analytics.core.frames import isin
 from crm_analytics.core.schema import CHANNELS
-from crm_analytics.metrics.funnel import kpi_tree
+from crm_analytics.metrics.funnel import kpi_tree, wilson_interval
 from crm_analytics.metrics.penetration import renewal_penetration, sales_penetration
 
 __all__ = [
@@ -62,6 +62,8 @@ KPI_KEYS: tuple[str, ...] = (
     "insurance_renewal_rate",
     "quarantine_share",
 )
+#: Headline KPIs that are not shares (yuan per car): no binomial sampling error.
+NOT_SHARES: frozenset[str] = frozenset({"accessories_per_car"})
 #: Headline KPIs taken from :func:`crm_analytics.metrics.funnel.kpi_tree` (same names there).
 FUNNEL_KPIS: tuple[str, ...] = ("visit_rate", "test_drive_rate", "visit_to_order_rate")
 #: KPIs where lower is better (the headline's quarantine share; the KPI tree's durations and
@@ -413,7 +415,10 @@ def gaps_in_yuan(
     against a 55 % target on 300 deliveries at 1,900 yuan per financed car is
     0.13 x 300 x 1,900 = 74,100 yuan. Only shortfalls are listed (a KPI at or above its
     reference has no gap); KPIs that no margin prices (test-drive rate, data quality) are left
-    out.
+    out. Against the peer median, a shortfall counts only beyond the dealer's sampling error
+    (the upper end of its 95 % Wilson interval below the median, as the KPI tree flags a
+    stage; for shares, not ``NOT_SHARES``): a dealer a tenth of a point under its peers on a few
+    hundred cases has no gap.
 
     Returns
     -------
@@ -437,6 +442,12 @@ def gaps_in_yuan(
             short = float(r) - float(a)
             if short <= 0 or not math.isfinite(short):
                 continue
+            if (
+                against == "peer"
+                and k not in NOT_SHARES
+                and wilson_interval(float(a) * float(b), float(b))[1] >= float(r)
+            ):
+                continue  # within the dealer's own sampling error
             gap = short * float(b) * float(u)
             if gap > 0:
                 rows.append(

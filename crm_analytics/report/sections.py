@@ -431,16 +431,17 @@ def _churn_evidence(a: DealerAnalysis, lang: str) -> str:
         return ""
     top, n = main.index[0], int(main.iloc[0])
     other = named.drop(index=top)
-    if lang == "zh":
-        text = f"{n_high:,} 位高风险客户中 {n:,} 位的主要原因是「{label('churn.' + top, lang)}」"
-        if len(other):
-            text += (
-                f";其次常见:「{label('churn.' + other.index[0], lang)}」({int(other.iloc[0]):,} 位)"
-            )
-        return text
-    text = f"{label('churn.' + top, lang)} is the main reason for {n:,} of {n_high:,} high-risk customers"
+    text = t(
+        "ev_churn_main", lang, reason=label("churn." + top, lang), n=f"{n:,}", n_high=f"{n_high:,}"
+    )
     if len(other):
-        text += f"; next most often: {label('churn.' + other.index[0], lang).lower()} ({int(other.iloc[0]):,})"
+        reason = label("churn." + other.index[0], lang)
+        text += t(
+            "ev_churn_next",
+            lang,
+            reason=reason.lower() if lang == "en" else reason,
+            n=f"{int(other.iloc[0]):,}",
+        )
     return text
 
 
@@ -458,12 +459,7 @@ def _stage_evidence(a: DealerAnalysis, kpi: str, lang: str) -> str:
     if sup.empty:
         first = rows.iloc[0]
         value = fmt_value(stage, first["stage_value"], lang)
-        if lang == "zh":
-            return f"{label(stage, lang)} {value} 未达标;CRM数据中没有得到支持的原因,需现场检查(见诊断)"
-        return (
-            f"{label(stage, lang)} is {value}, below target; no cause measured in the CRM data "
-            "supports it, so check on site (see the diagnosis)"
-        )
+        return t("ev_stage_unexplained", lang, stage=label(stage, lang), value=value)
     parts = []
     for r in sup.head(3).itertuples(index=False):
         ch = f" ({label(r.channel, lang)})" if isinstance(r.channel, str) else ""

@@ -141,8 +141,13 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "status": ("Status", "状态"),
     "value": ("Value", "数值"),
     "interval": ("95% interval", "95%区间"),
-    "interval_m": ("Margin 90% interval", "毛利90%区间"),
-    "visits_interval": ("Visits 90% interval", "进厂次数90%区间"),
+    "interval_m": ("Margin 80% interval", "毛利80%区间"),
+    "visits_interval": ("Visits 80% interval", "进厂次数80%区间"),
+    "vc_unit_value": ("Margin per purchase", "每次毛利"),
+    "vc_take_up": ("Take-up", "参与率"),
+    "vc_per_year": ("Times a year", "每年次数"),
+    "vc_years": ("Years", "年数"),
+    "vc_value": ("Value over five years", "五年价值"),
     "first_year_insurance": ("First-year insurance", "首年保险"),
     "service": ("Service", "售后维保"),
     "extension_products": ("Extension products", "延伸产品"),
@@ -862,7 +867,7 @@ TEXT: dict[str, dict[str, str]] = {
         "forecast_line": "Orders forecast for {month}: {mid} (80% interval {lo} to {hi}), "
         "from the open pipeline and new leads at {as_of}.",
         "projection_note": "Today's owners projected 36 months forward (BG/NBD): service visits "
-        "and after-sales gross margin (yuan) per month, with 90% intervals.",
+        "and after-sales gross margin (yuan) per month, with 80% intervals.",
         "previous_note": "This period {start} to {end} against the previous round {cstart} to "
         "{cend}; rate changes in percentage points, counts per month.",
         "projection_line": "Owner base in {months} months: {end} active owners expected "
@@ -1142,6 +1147,12 @@ TEXT: dict[str, dict[str, str]] = {
         "customers' names and phones (masked unless the run made contact lists), is the run's "
         "fix-list workbook (Excel).",
         "dq_fixes_none": "No record to correct.",
+        "ev_churn_main": "{reason} is the main reason for {n} of {n_high} high-risk customers",
+        "ev_churn_next": "; next most often: {reason} ({n})",
+        "ev_stage_unexplained": (
+            "{stage} is {value}, below target; no cause measured in the CRM data supports it, "
+            "so check on site (see the diagnosis)"
+        ),
         "fn_channels": "Funnel rates per lead channel",
         "fn_channels_note": "Leads created {start} to {end}, by the channel they came from.",
         "fn_consultants_note": "Leads created {start} to {end}, by the consultant holding them.",
@@ -1287,7 +1298,7 @@ TEXT: dict[str, dict[str, str]] = {
         "profit_note": "分析期 {start} 至 {end}。最后一列为该项目渗透率达到目标时增加的毛利(假设分析)。",
         "predictability": "可预测性:本月订单与保有客户",
         "forecast_line": "{month} 订单预测:{mid} 台(80%区间 {lo} 至 {hi}),依据截至 {as_of} 的在途线索和新增线索。",
-        "projection_note": "现有车主未来36个月走势(BG/NBD):每月售后进厂次数和售后毛利(元),含90%区间。",
+        "projection_note": "现有车主未来36个月走势(BG/NBD):每月售后进厂次数和售后毛利(元),含80%区间。",
         "previous_note": "本期 {start} 至 {end} 对比上一轮 {cstart} 至 {cend};比率变化以百分点计,数量按月计。",
         "projection_line": "{months} 个月后预计活跃保有客户 {end} 位(目前 {start} 位)。",
         "lifecycle": "生命周期与休眠客户",
@@ -1513,6 +1524,9 @@ TEXT: dict[str, dict[str, str]] = {
         "{shown} 条;完整清单见本次运行的整改清单(Excel):每位负责人一页,含客户姓名和电话"
         "(除非本次运行生成联系清单,否则已脱敏)。",
         "dq_fixes_none": "没有需要更正的记录。",
+        "ev_churn_main": "{n_high} 位高风险客户中 {n} 位的主要原因是「{reason}」",
+        "ev_churn_next": ";其次常见:「{reason}」({n} 位)",
+        "ev_stage_unexplained": "{stage} {value} 未达标;CRM数据中没有得到支持的原因,需现场检查(见诊断)",
         "fn_channels": "各线索渠道的漏斗转化率",
         "fn_channels_note": "{start} 至 {end} 新建的线索,按线索来源渠道。",
         "fn_consultants_note": "{start} 至 {end} 新建的线索,按负责的销售顾问。",

@@ -207,17 +207,15 @@ def load_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
 
 
 def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str, Any]:
-    """The fix list (the analysis's ``fix_list``: :func:`crm_analytics.metrics.quality.fix_list`
-    without contacts): ``note``, ``link`` (to the run's fix-list workbook, an HTML fragment),
+    """The fix list (:meth:`DealerAnalysis.fix_list`, masked): ``note``, ``link`` (to the run's fix-list workbook, an HTML fragment),
     ``by_owner`` (records per owner and issue, a total last) and ``recent`` (the ``shown``
     most recent records: owner, issue, what to do, record, date)."""
-    fixes = a.sections.get("fix_list", pd.DataFrame())
-    staff = a.dealer.staff
-    names = dict(zip(staff["staff_id"], staff["name"], strict=True)) if len(staff) else {}
+    fixes = a.fix_list()
+    names = a.staff_names()
 
     def owner(o: Any) -> str:
         o = str(o)
-        return str(names[o]) if o in names and pd.notna(names[o]) else label(o, lang)
+        return names[o] if o in names else label(o, lang)
 
     as_of = fmt_date(a.dealer.as_of)
     if not len(fixes):

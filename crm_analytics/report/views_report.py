@@ -10,6 +10,8 @@ re-aggregation (media cost per car model over channels) is the metric's own
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
 from crm_analytics.metrics.attribution import media_totals
@@ -31,6 +33,7 @@ __all__ = [
     "media_view",
     "projection_view",
     "renewal_lines",
+    "value_chain_view",
 ]
 
 #: Months of the CLV projection shown (1, 6, 12, 24 and 36 months ahead).
@@ -55,6 +58,28 @@ def projection_view(proj: pd.DataFrame, lang: str) -> pd.DataFrame:
         }
     )
     return translate(table.set_index("month"), lang)
+
+
+def value_chain_view(chain: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The deck's value chain of one loyal customer (the CLV section's ``value_chain``,
+    :func:`crm_analytics.models.clv.value_chain_clv`): each line's margin per purchase, take-up,
+    times a year and years, and its value; the total last."""
+    total = chain["line"] == "total"
+
+    def cells(col: str, fmt: Any) -> list[str]:
+        return ["" if t_ else fmt(v) for v, t_ in zip(chain[col], total, strict=True)]
+
+    table = pd.DataFrame(
+        {
+            "line": chain["line"].to_numpy(),
+            "vc_unit_value": cells("unit_value", lambda v: format_yuan(v, lang)),
+            "vc_take_up": cells("take_up", lambda v: f"{v:.0%}"),
+            "vc_per_year": cells("per_year", lambda v: f"{v:g}"),
+            "vc_years": cells("years", lambda v: f"{v:g}"),
+            "vc_value": [format_yuan(v, lang) for v in chain["value"]],
+        }
+    )
+    return translate(table.set_index("line"), lang)
 
 
 def churn_bands_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
