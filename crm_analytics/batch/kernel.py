@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing.util
+import time
 from collections.abc import Iterator
+from queue import Empty
 from typing import Any
 
 __all__ = ["QUIET", "REUSE_LIMIT", "WarmKernel", "warm_kernel"]
@@ -28,7 +30,8 @@ __all__ = ["QUIET", "REUSE_LIMIT", "WarmKernel", "warm_kernel"]
 #: Notebooks a kernel executes before it is replaced by a new one.
 REUSE_LIMIT = 40
 
-#: Run between two notebooks (the figures and warnings first: ``reset`` deletes the names).
+#: Run between two notebooks (the figures and warnings first: ``reset`` deletes the names;
+#: it also runs a full garbage collection, in IPython's displayhook flush).
 _RESET = """\
 import sys as _sys, warnings as _warnings
 if "matplotlib.pyplot" in _sys.modules:
@@ -36,7 +39,6 @@ if "matplotlib.pyplot" in _sys.modules:
 with _warnings.catch_warnings():
     pass
 get_ipython().reset(new_session=True)
-__import__("gc").collect()
 """
 
 #: ipykernel's start-up notice about its local TCP ports, once per kernel in the batch log;
@@ -45,7 +47,41 @@ QUIET = ["--IPKernelApp.log_level=CRITICAL"]
 
 
 def _manager_class() -> type:
-    from jupyter_client.manager import AsyncKernelManager  # with papermill, in workers only
+    # with papermill, in workers only
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _Client(AsyncKernelClient):  # type: ignore[misc]
+        """nbclient's client of a kept kernel, ready as soon as it is."""
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            """Ready once a ``kernel_info`` request is answered on the shell channel and its
+            ``idle`` status arrives on IOPub (the subscription is live). jupyter_client's own
+            wait then drains IOPub until 0.2 s pass without a message: on a kernel that is
+            already running, a fixed 0.2 s per notebook for nothing."""
+            deadline = time.monotonic() + (60.0 if timeout is None else timeout)
+            while True:
+                msg_id = self.kernel_info()
+                try:
+                    while True:
+                        msg = await self.shell_channel.get_msg(timeout=1)
+                        if msg["parent_header"].get("msg_id") == msg_id:
+                            break
+                    self._handle_kernel_info_reply(msg)
+                    while True:  # Empty: subscribed after this request's status; ask again
+                        st = await self.iopub_channel.get_msg(timeout=0.2)
+                        if (
+                            st["parent_header"].get("msg_id") == msg_id
+                            and st["msg_type"] == "status"
+                            and st["content"]["execution_state"] == "idle"
+                        ):
+                            return
+                except Empty:
+                    pass
+                if not await self.is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout} seconds")
 
     class _Manager(AsyncKernelManager):  # type: ignore[misc]
         """Remembers the clients nbclient opens on it (one per notebook, never closed by
@@ -54,6 +90,7 @@ def _manager_class() -> type:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.opened: list[Any] = []
+            self.client_factory = _Client
 
         def client(self, **kwargs: Any) -> Any:
             kc = super().client(**kwargs)
@@ -69,6 +106,7 @@ class WarmKernel:
     def __init__(self, kernel_name: str) -> None:
         self.kernel_name = kernel_name
         self.km: Any = None
+        self.kc: Any = None  # the client of the resets, connected once per kernel
         self.executed = 0
 
     @contextlib.contextmanager
@@ -91,7 +129,10 @@ class WarmKernel:
         """Shut the kernel down (nothing when none is running)."""
         from jupyter_core.utils import run_sync  # with papermill, in workers only
 
-        km, self.km, self.executed = self.km, None, 0
+        km, kc, self.km, self.kc, self.executed = self.km, self.kc, None, None, 0
+        if kc is not None:
+            with contextlib.suppress(Exception):
+                kc.stop_channels()
         if km is None:
             return
         with contextlib.suppress(Exception):
@@ -117,22 +158,27 @@ class WarmKernel:
         return self.km
 
     def _reset(self) -> bool:
-        """Reset the kernel between two notebooks; False when it did not answer cleanly."""
+        """Reset the kernel between two notebooks; False when it did not answer cleanly.
+
+        One client per kernel, on the shell channel only: the execute reply comes once the
+        reset is done, so nothing is read from IOPub (a new client per reset cost a quarter of
+        a second of waiting per notebook: its ``wait_for_ready`` drains IOPub until 0.2 s pass
+        without a message)."""
         from jupyter_client import BlockingKernelClient  # with papermill, in workers only
 
-        kc = BlockingKernelClient()
-        kc.load_connection_info(self.km.get_connection_info())
         try:
-            kc.start_channels()
-            kc.wait_for_ready(timeout=60)
-            reply = kc.execute_interactive(
-                _RESET, silent=True, store_history=False, timeout=60, output_hook=lambda m: None
-            )
-            return reply["content"]["status"] == "ok"
+            if self.kc is None:
+                self.kc = BlockingKernelClient()
+                self.kc.load_connection_info(self.km.get_connection_info())
+                self.kc.start_channels(iopub=False, stdin=False, hb=False, control=False)
+            msg_id = self.kc.execute(_RESET, silent=True, store_history=False)
+            deadline = time.monotonic() + 60
+            while True:
+                reply = self.kc.get_shell_msg(timeout=max(0.0, deadline - time.monotonic()))
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    return reply["content"]["status"] == "ok"
         except Exception:  # noqa: BLE001 - a kernel that cannot be reset is replaced
             return False
-        finally:
-            kc.stop_channels()
 
 
 _KERNELS: dict[str, WarmKernel] = {}
