@@ -207,9 +207,10 @@ def load_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
 
 
 def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str, Any]:
-    """The fix list (:meth:`DealerAnalysis.fix_list`, masked): ``note``, ``link`` (to the run's fix-list workbook, an HTML fragment),
-    ``by_owner`` (records per owner and issue, a total last) and ``recent`` (the ``shown``
-    most recent records: owner, issue, what to do, record, date)."""
+    """The fix list (:meth:`DealerAnalysis.fix_list`, masked): ``note``, ``link`` (to the
+    run's fix-list workbook, an HTML fragment), ``by_owner`` (records per owner and issue, a
+    total last) and ``recent`` (the ``shown`` most recent records: owner, issue, what to do,
+    record, date)."""
     fixes = a.fix_list()
     names = a.staff_names()
 
