@@ -67,7 +67,10 @@ def _manager_class() -> type:
                         msg = await self.shell_channel.get_msg(timeout=1)
                         if msg["parent_header"].get("msg_id") == msg_id:
                             break
-                    self._handle_kernel_info_reply(msg)
+                    # protocol adaptation, as jupyter_client's own wait does (private there)
+                    adapt = getattr(self, "_handle_kernel_info_reply", None)
+                    if adapt is not None:
+                        adapt(msg)
                     while True:  # Empty: subscribed after this request's status; ask again
                         st = await self.iopub_channel.get_msg(timeout=0.2)
                         if (
