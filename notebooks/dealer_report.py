@@ -34,6 +34,7 @@ from crm_analytics.report import views_accounts as va
 from crm_analytics.report import views_churn as vch
 from crm_analytics.report import views_contact as vc
 from crm_analytics.report import views_lists as vl
+from crm_analytics.report import views_quality as vq
 from crm_analytics.report import views_report as vr
 from crm_analytics.report.text import fmt_date, format_yuan, label, t, why
 
@@ -138,24 +139,8 @@ out.show_table(
     ),
     index=False,
 )
-if not sec.show_missing(analysis, "fixes", L):
-    staff = dealer.staff.set_index("staff_id")["name"] if len(dealer.staff) else {}
-    fixes = S["fixes"]
-    out.show_table(
-        sec.translate(
-            pd.DataFrame(
-                {
-                    "owner_role": [
-                        str(staff.get(o, label(o, L))) if len(staff) else label(o, L)
-                        for o in fixes.index
-                    ],
-                    "records": [f"{v:,}" for v in fixes.to_numpy()],
-                }
-            ),
-            L,
-        ),
-        index=False,
-    )
+if not sec.show_missing(analysis, "fix_list", L):
+    out.show_table(vq.fix_owners_view(analysis, L), index=False)
 rec = analysis.reconciliation.summary()
 out.show_heading(t("recon", L, **window), 3)
 out.show_table(

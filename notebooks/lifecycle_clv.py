@@ -28,7 +28,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import notebook as nb
 from crm_analytics.report import sections as sec
 from crm_analytics.report import views_report as vr
-from crm_analytics.report.text import fmt_date, format_yuan, label, t
+from crm_analytics.report.text import fmt_date, format_yuan, t
 
 analysis, lang = nb.open_analysis(
     source,
@@ -57,15 +57,7 @@ if not sec.show_missing(analysis, "states", L):
     plt.show()
 out.show_heading(t("transitions", L, start=fmt_date(start), end=fmt_date(end)), 3)
 if not sec.show_missing(analysis, "transitions", L):
-    moves = S["transitions"]
-    out.show_table(
-        sec.translate(
-            moves.rename(columns=lambda c: label(str(c), L)).rename(
-                index=lambda i: label(str(i), L)
-            ),
-            L,
-        ).map(lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else v)
-    )
+    out.show_table(vr.transitions_view(S["transitions"], L))
 
 # %%
 # The dormant customers of the state table, ranked by P(alive) x CLV (ids only), and how many

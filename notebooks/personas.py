@@ -73,9 +73,6 @@ if personas is not None:
 if personas is not None:
     cross = personas["crosstab"]
     for by in ("channel", "model"):
-        table = cross.groupby(["persona", by])["buyers"].sum().unstack(by, fill_value=0)
-        table = table.div(table.sum(axis=1), axis=0)
-        table.index = [t("persona_name", L, i=int(p) + 1) for p in table.index]
-        table.columns = [label(c, L) for c in table.columns]
+        table = sec.persona_crosstab_view(cross, by, L)
         out.show_heading(label("by_" + by, L), 3)
         out.show_table(table, formatters=dict.fromkeys(table.columns, out.fmt_pct))

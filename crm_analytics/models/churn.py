@@ -406,10 +406,7 @@ class ChurnModel(ScoringModel):
         surv = [c for c in CHURN_FEATURE_GROUPS["survival"] if c in used]
         drivers = [g for g in SURVIVAL_WHAT_IF if surv and all(f"{c}|{g}" in X for c in surv)]
         for g in drivers:
-            Xg = X.copy()
-            for col in CHURN_FEATURE_GROUPS[g]:
-                if col in used:
-                    Xg[col] = self.reference_[col]
+            Xg = self._at_reference(X, CHURN_FEATURE_GROUPS[g])
             for col in surv:  # a row without the survival fit keeps its own value
                 Xg[col] = X[f"{col}|{g}"].fillna(X[col])
             yield g, Xg

@@ -653,14 +653,17 @@ class ScoringModel(BaseEstimator):
     def _reason_variants(self, X: pd.DataFrame) -> Iterator[tuple[str, pd.DataFrame]]:
         """Each reason group with a feature in the model, and ``X`` with that group's features
         at their reference (training medians): p(x) - p(variant) is the group's contribution."""
-        used = set(self.reference_.index)
         for g, cols in self._REASON_GROUPS.items():
-            cols = [c for c in cols if c in used]
-            if cols:
-                Xg = X.copy()
-                for col in cols:
-                    Xg[col] = self.reference_[col]
-                yield g, Xg
+            if any(c in self.reference_.index for c in cols):
+                yield g, self._at_reference(X, cols)
+
+    def _at_reference(self, X: pd.DataFrame, cols: Iterable[str]) -> pd.DataFrame:
+        """A copy of ``X`` with those of ``cols`` the model reads at their reference."""
+        Xg = X.copy()
+        for col in cols:
+            if col in self.reference_.index:
+                Xg[col] = self.reference_[col]
+        return Xg
 
     def reasons(self, X: pd.DataFrame) -> pd.DataFrame:
         """The top ``n_reasons`` reason codes of each row (groups that raise the probability).

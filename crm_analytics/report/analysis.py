@@ -641,7 +641,7 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     (:func:`value_sections`, kept), computed once per dealer: profit per line with its what-if,
     this month's order forecast, insurance renewal on the contractual (sBG) model with its
     what-if at target, satisfaction and defeat reasons, media by channel and by car model,
-    consultants, the previous round's change, fix-list sizes per owner; and for the dealer's
+    consultants, the previous round's change, the fix list; and for the dealer's
     other pages the forecast's backtest, the funnel per channel, the lifecycle moves of the
     period, the attribution models, channel effects per age group and the channel-recall
     check. Returns ``(sections, notes)``; ``notes[name]`` says why a section is missing."""
@@ -691,17 +691,13 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
         "change",
         lambda: funnel.compare_periods(dealer, before=analysis.comparison, after=(start, end)),
     )
-    # the fix list with contacts (masked by DealerAnalysis.fix_list), and records per owner
+    # the fix list with contacts (masked by DealerAnalysis.fix_list)
     _section(
         out,
         notes,
         "fix_list",
         lambda: quality.fix_list(dealer, scorecard=analysis.scorecard, contacts=True),
     )
-    if "fix_list" in out:
-        out["fixes"] = out["fix_list"].groupby("owner").size().rename("records")
-    else:
-        notes["fixes"] = notes["fix_list"]
     # what the dealer's other pages show, computed here so that no notebook fits or
     # recomputes: the forecast's backtest, the channels' funnel, the lifecycle moves, the
     # attribution models, channel effects per age group and the channel-recall check

@@ -61,6 +61,7 @@ __all__ = [
     "fmt_level",
     "kpi_status",
     "kpi_table",
+    "persona_crosstab_view",
     "persona_table",
     "rule_text",
     "summary_items",
@@ -252,6 +253,17 @@ def persona_table(profile: pd.DataFrame, lang: str) -> pd.DataFrame:
             row[col] = sep.join(f"{label(prefix + v, lang)} {p}%" for v, p in found) or "–"
         rows.append(row)
     return translate(pd.DataFrame(rows).set_index("persona"), lang)
+
+
+def persona_crosstab_view(cross: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
+    """Each persona's customers by ``by`` (``channel`` or ``model``) as shares of the persona
+    (the personas section's ``crosstab``, :func:`crm_analytics.models.personas.persona_crosstab`),
+    personas and values in ``lang``; shares as fractions, for a percentage formatter."""
+    table = cross.groupby(["persona", by])["buyers"].sum().unstack(by, fill_value=0)
+    table = table.div(table.sum(axis=1), axis=0)
+    table.index = [t("persona_name", lang, i=int(p) + 1) for p in table.index]
+    table.columns = [label(c, lang) for c in table.columns]
+    return table
 
 
 def rule_text(text: str, settings: Mapping[str, Any] | None = None) -> str:

@@ -25,6 +25,7 @@ __all__ = [
     "reconciliation_view",
     "load_view",
     "fix_list_view",
+    "fix_owners_view",
 ]
 
 
@@ -206,18 +207,37 @@ def load_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     }
 
 
-def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str, Any]:
-    """The fix list (:meth:`DealerAnalysis.fix_list`, masked): ``note``, ``link`` (to the
-    run's fix-list workbook, an HTML fragment), ``by_owner`` (records per owner and issue, a
-    total last) and ``recent`` (the ``shown`` most recent records: owner, issue, what to do,
-    record, date)."""
-    fixes = a.fix_list()
+def _owner_namer(a: DealerAnalysis, lang: str) -> Any:
+    """A fix-list owner's name: the staff member's, else the role's (``crm``, ``reception``)."""
     names = a.staff_names()
 
     def owner(o: Any) -> str:
         o = str(o)
         return names[o] if o in names else label(o, lang)
 
+    return owner
+
+
+def fix_owners_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
+    """Records of the fix list per owner (the report's data-quality section)."""
+    per_owner = a.fix_list().groupby("owner").size()
+    owner = _owner_namer(a, lang)
+    table = pd.DataFrame(
+        {
+            "owner_role": [owner(o) for o in per_owner.index],
+            "records": [f"{v:,}" for v in per_owner.to_numpy()],
+        }
+    )
+    return translate(table, lang)
+
+
+def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str, Any]:
+    """The fix list (:meth:`DealerAnalysis.fix_list`, masked): ``note``, ``link`` (to the
+    run's fix-list workbook, an HTML fragment), ``by_owner`` (records per owner and issue, a
+    total last) and ``recent`` (the ``shown`` most recent records: owner, issue, what to do,
+    record, date)."""
+    fixes = a.fix_list()
+    owner = _owner_namer(a, lang)
     as_of = fmt_date(a.dealer.as_of)
     if not len(fixes):
         return {"note": t("dq_fixes_none", lang), "link": "", "by_owner": None, "recent": None}

@@ -33,6 +33,7 @@ __all__ = [
     "media_view",
     "projection_view",
     "renewal_lines",
+    "transitions_view",
     "value_chain_view",
 ]
 
@@ -58,6 +59,16 @@ def projection_view(proj: pd.DataFrame, lang: str) -> pd.DataFrame:
         }
     )
     return translate(table.set_index("month"), lang)
+
+
+def transitions_view(moves: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Customers moving between lifecycle states in the period (the analysis's
+    ``transitions``, :func:`crm_analytics.metrics.lifecycle.transition_matrix`): rows the
+    state at the start, columns the state at the end, states in the glossary's words."""
+    table = moves.rename(columns=str, index=str).map(
+        lambda v: f"{v:,.0f}" if isinstance(v, (int, float)) else v
+    )
+    return translate(table, lang)
 
 
 def value_chain_view(chain: pd.DataFrame, lang: str) -> pd.DataFrame:
