@@ -142,6 +142,7 @@ def run_once(n: int, customers: int, years: float, workers: int, notebooks: list
         "loads_total": len(loads),
         "loads_per_dealer_max": max(per_dealer.values(), default=0),
         "dealers_loaded": len(per_dealer),
+        "stages_s": summary.stages,
     }
 
 

@@ -136,6 +136,32 @@ def test_writer_rules(tmp_path):
     with pytest.raises(InputError, match="not a table"):
         write_table({"s": [1]}, tmp_path / "w.xlsx")  # type: ignore[dict-item]
 
+def test_workbook_cells_keep_their_types(tmp_path):
+    """Every kind of cell a list holds is written as itself: numbers as numbers, text (a link
+    or a formula look-alike too) as text, missing and infinite values blank; the header row
+    is frozen and filterable."""
+    df = pd.DataFrame(
+        {
+            "int": pd.Series([1, 2, 3], dtype="int64"),
+            "nullable": pd.array([1, None, 3], dtype="Int64"),
+            "float": [1.5, np.nan, np.inf],
+            "flag": [True, False, None],
+            "text": ["http://x.cn", "张三", pd.NA],
+            "mixed": [np.int64(7), pd.Timestamp("2026-06-30"), np.float32(0.5)],
+        }
+    )
+    p = write_table(df, tmp_path / "t.xlsx")
+    ws = openpyxl.load_workbook(p)["all"]
+    rows = [[c.value for c in row] for row in ws.iter_rows(min_row=2)]
+    assert rows == [
+        [1, 1, 1.5, True, "http://x.cn", 7],
+        [2, None, None, False, "张三", "2026-06-30 00:00:00"],
+        [3, 3, None, None, None, 0.5],
+    ]
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:F4"
+    assert not ws["E2"].hyperlink and ws["E2"].data_type == "s"
+
+
 
 def test_a_model_that_cannot_converge_leaves_a_note_not_a_crash(monkeypatch):
     """A small dealer's Gamma-Gamma fit raised ConvergenceError out of analyse_dealer (the whole

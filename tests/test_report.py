@@ -834,6 +834,30 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, report_params):
                 p.kill()
 
 
+def test_html_export_is_nbconvert_page_without_its_reparse(report_run):
+    """The export skips nbconvert's BeautifulSoup pass (alt texts and tabindex set on the
+    template's tags instead): every page of a dealer is nbconvert's own, tag for tag."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    stock = HTMLExporter(
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        exclude_output_stdin=True,
+    )
+    pages = sorted((report_run.out / "D001").glob("*.ipynb"))
+    assert len(pages) == 3
+    for path in pages:
+        nb = nbformat.read(path, as_version=4)
+        ours, _ = export._exporter().from_notebook_node(nbformat.from_dict(nb))
+        theirs, _ = stock.from_notebook_node(nbformat.from_dict(nb))
+        assert 'tabindex="0"' in ours and "<img alt=" in ours, path.name
+        assert str(BeautifulSoup(ours, "html.parser")) == str(
+            BeautifulSoup(theirs, "html.parser")
+        ), path.name
+
+
 def test_a_locked_run_folder_is_refused_before_any_work(tmp_path, report_params, lock_holder):
     out = tmp_path / "run"
     out.mkdir()

@@ -6,6 +6,7 @@ import copy
 import datetime as _dt
 import html
 import os
+import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from pathlib import Path
@@ -33,12 +34,52 @@ __all__ = ["HIDDEN_TAGS", "export_html", "write_index"]
 HIDDEN_TAGS: frozenset[str] = frozenset({"parameters", "injected-parameters", "remove"})
 
 
+#: nbconvert's alternative text for an image without one (kept as nbconvert writes it)
+_NO_ALT = "No description has been provided for this image"
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\balt=)")
+_FOCUSABLE = re.compile(
+    r'(<div class="[^"]*\b(?:jp-OutputArea-output|jp-Cell-inputWrapper)\b[^"]*"(?![^>]*\btabindex=))'
+)
+
+
 @cache
 def _exporter() -> Any:
     load_tooling()
     from nbconvert import HTMLExporter  # nbconvert: heavy, HTML export only
+    from nbconvert.exporters.templateexporter import TemplateExporter
+    from nbconvert.filters.highlight import Highlight2HTML
+    from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-    return HTMLExporter(
+    class Exporter(HTMLExporter):  # type: ignore[misc]
+        """nbconvert's HTML exporter without its last pass: it parses the whole page again
+        with BeautifulSoup's pure-Python parser only to give images an ``alt`` text and make
+        outputs focusable (``tabindex``), two thirds of the export's time on a report page.
+        Both are set here on the template's own tags; the page is otherwise the same (a test
+        compares it with nbconvert's)."""
+
+        def from_notebook_node(  # type: ignore[override]
+            self, nb: Any, resources: dict[str, Any] | None = None, **kw: Any
+        ) -> tuple[str, dict[str, Any]]:
+            info = nb.metadata.get("language_info", {})
+            lexer = info.get("pygments_lexer", info.get("name", None))
+            self.register_filter(
+                "highlight_code",
+                self.filters.get(
+                    "highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self)
+                ),
+            )
+            resources = self._init_resources(resources)
+            self.register_filter(
+                "filter_data_type",
+                WidgetsDataTypeFilter(
+                    notebook_metadata=self._nb_metadata, parent=self, resources=resources
+                ),
+            )
+            body, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
+            body = _IMG_WITHOUT_ALT.sub(f'<img alt="{_NO_ALT}"', body)
+            return _FOCUSABLE.sub(r'\1 tabindex="0"', body), resources
+
+    return Exporter(
         exclude_input=True,
         exclude_input_prompt=True,
         exclude_output_prompt=True,

@@ -149,6 +149,9 @@ class RunSummary:
     results: list[DealerResult]
     network: DealerResult | None
     duration_s: float
+    #: wall seconds of each stage of the run (prior, analysis, benchmark, network_models,
+    #: render, overview), in the order they ran
+    stages: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[DealerResult]:
@@ -856,12 +859,23 @@ def run_report(
         pool: _LocalPool | _DaskPool = _DaskPool(scheduler) if scheduler else _LocalPool(n_workers)
         results: dict[str, DealerResult] = {}
         net_result: DealerResult | None = None
+        stages: dict[str, float] = {}
+        clock = [time.perf_counter()]
+
+        def lap(stage: str) -> None:
+            now = time.perf_counter()
+            stages[stage] = round(now - clock[0], 2)
+            clock[0] = now
+
         try:
             prior_hash = _prior_stage(pool, jobs, out)
             for job in jobs.values():
                 job.fingerprint["btyd_prior"] = prior_hash
+            lap("prior")
             needs_network_churn = _dealer_stage(pool, jobs, previous, out, results, progress)
+            lap("analysis")
             bench_hash = _benchmark_stage(out, jobs)
+            lap("benchmark")
             # the network stage: models fitted once per run on every dealer of the run folder
             models_hash = _network_stage(
                 out,
@@ -871,16 +885,19 @@ def run_report(
             for job in jobs.values():
                 job.fingerprint["benchmark"] = bench_hash
                 job.fingerprint["network_models"] = models_hash
+            lap("network_models")
             _render_stage(pool, jobs, previous, out, results, force=force, progress=progress)
+            lap("render")
             if net_nb is not None:
                 net_result = _overview_stage(
                     pool, net_nb, out, run_params.network.language, timeout, kernel_name
                 )
+                lap("overview")
         finally:
             pool.close()
 
         ordered = [results[d] for d in sorted(results)]
-        summary = RunSummary(str(out), ordered, net_result, time.perf_counter() - t_run)
+        summary = RunSummary(str(out), ordered, net_result, time.perf_counter() - t_run, stages)
         _write_run_files(
             out,
             summary,
@@ -1139,6 +1156,7 @@ def _write_run_files(
             ],
             "network": network,
             "duration_s": summary.duration_s,
+            "stages_s": summary.stages,
             "exit_code": summary.exit_code,
             "language": language,
         },

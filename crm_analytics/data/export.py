@@ -19,10 +19,12 @@ one sheet per owner after a summary sheet (the call-list and fix-list workbooks)
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from crm_analytics.core.errors import InputError
@@ -184,10 +186,63 @@ def write_table(
             )
         prepared[sheet_name(name, prepared)] = _prepare(_dates_as_text(frame), **kw)
     with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xw:
-            for name, frame in prepared.items():
-                frame.to_excel(xw, sheet_name=name, index=False)
+        _write_xlsx(prepared, tmp)
     return path
+
+
+def _cell(value: object) -> object:
+    """A cell value xlsxwriter writes as itself: text, number, bool or blank (``None``)."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, (str, bool, int)):
+        return value
+    return str(value)
+
+
+def _column_values(col: pd.Series) -> list[object]:
+    if pd.api.types.is_integer_dtype(col) and not col.isna().any():
+        return col.astype("int64").tolist()
+    if pd.api.types.is_float_dtype(col) or pd.api.types.is_integer_dtype(col):
+        return [v if math.isfinite(v) else None for v in col.astype("float64").tolist()]
+    return [_cell(v) for v in col.tolist()]
+
+
+def _display_width(text: str) -> int:
+    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+
+
+def _write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:
+    """Write prepared (masked, defused) tables as the sheets of one workbook: a bold, frozen
+    header row with filters, columns as wide as their content (at most 50 characters).
+
+    Cells are written by type: text always as text (never as a formula or a link), numbers as
+    numbers, missing values blank. xlsxwriter writes a workbook several times faster than
+    openpyxl through pandas (the call-list workbook of a 20,000-customer dealer: 61 sheets,
+    105,000 cells)."""
+    import xlsxwriter  # Excel export only
+
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False})
+    head = book.add_format({"bold": True, "bg_color": "#F2F2F2", "bottom": 1})
+    try:
+        for name, frame in sheets.items():
+            ws = book.add_worksheet(name)
+            headers = [str(c) for c in frame.columns]
+            ws.write_row(0, 0, headers, head)
+            for j in range(frame.shape[1]):
+                values = _column_values(frame.iloc[:, j])
+                ws.write_column(1, j, values)
+                sample = [_display_width(str(v)) for v in values[:200] if v is not None]
+                width = max([_display_width(headers[j]), *sample], default=8)
+                ws.set_column(j, j, min(max(width, 6), 50) + 2)
+            if headers:
+                ws.freeze_panes(1, 0)
+                ws.autofilter(0, 0, len(frame), len(headers) - 1)
+    finally:
+        book.close()
 
 
 def sheets_by_owner(
