@@ -924,24 +924,29 @@ def fit_network_models(
     the pooled lead model, and (``need_churn``: some dealer is too small for its own) the
     network churn model. Returns ``(lead_model, churn_model, note)``."""
     note = ""
+    # the run's other processes wait for these fits: the boosters use every core, and score
+    # on one thread in the workers afterwards (beside each other)
+    threads = os.cpu_count() or 1
     lead_model: LeadScoreModel | None = None
     lead = [f[1] for f in frames.values() if f[1] is not None and len(f[1].train_X)]
     if lead:
         try:
-            lead_model = LeadScoreModel().fit(
+            lead_model = LeadScoreModel(n_threads=threads).fit(
                 pd.concat([f.train_X for f in lead], ignore_index=True),
                 pd.concat([f.train_y for f in lead], ignore_index=True),
             )
+            lead_model.n_threads = 1
         except InsufficientDataError as err:
             note = str(err)
     churn_model: ChurnModel | None = None
     churn = [f[0] for f in frames.values() if f[0] is not None and len(f[0].train_X)]
     if need_churn and churn:
         try:
-            churn_model = ChurnModel().fit(
+            churn_model = ChurnModel(n_threads=threads).fit(
                 pd.concat([f.train_X for f in churn], ignore_index=True),
                 pd.concat([pd.Series(f.train_y) for f in churn], ignore_index=True),
             )
+            churn_model.n_threads = 1
         except InsufficientDataError as err:
             note = (note + " " + str(err)).strip()
     return lead_model, churn_model, note
