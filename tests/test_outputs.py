@@ -136,6 +136,7 @@ def test_writer_rules(tmp_path):
     with pytest.raises(InputError, match="not a table"):
         write_table({"s": [1]}, tmp_path / "w.xlsx")  # type: ignore[dict-item]
 
+
 def test_workbook_cells_keep_their_types(tmp_path):
     """Every kind of cell a list holds is written as itself: numbers as numbers, text (a link
     or a formula look-alike too) as text, missing and infinite values blank; the header row
@@ -160,7 +161,6 @@ def test_workbook_cells_keep_their_types(tmp_path):
     ]
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == "A1:F4"
     assert not ws["E2"].hyperlink and ws["E2"].data_type == "s"
-
 
 
 def test_a_model_that_cannot_converge_leaves_a_note_not_a_crash(monkeypatch):
