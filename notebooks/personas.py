@@ -58,7 +58,7 @@ else:
     )
 
 # %%
-# Each persona with its size and most frequent answers.
+# Each persona with its size and distinctive answers.
 if personas is not None:
     out.show_table(sec.persona_table(profile, L))
     names = [t("persona_name", L, i=int(p) + 1) for p in profile["persona"]]

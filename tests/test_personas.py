@@ -229,3 +229,30 @@ def test_persona_stability_function_matches_manual(two_sims):
     common = pd.concat([fa, fb])
     assert res["n_evaluated"] == len(common)
     assert res["ari"] == pytest.approx(adjusted_rand_score(ma.predict(common), mb.predict(common)))
+
+
+def test_persona_table_lists_answers_by_their_share():
+    """The report's persona table names each persona's distinctive answers largest share
+    first, whatever order the profile found them in (by lift)."""
+    from crm_analytics.report.sections import persona_table
+
+    profile = pd.DataFrame(
+        {
+            "persona": [0],
+            "size": [120],
+            "share": [0.4],
+            "mean_age": [38.2],
+            "male_share": [0.7],
+            "top_use": ["commute (40%)"],
+            "top_industry": ["manufacturing (22%), it (31%)"],
+            "top_hobbies": ["travel (18%), photography (35%)"],
+            "top_media_seen": ["autohome (50%)"],
+            "top_model": ["Sedan (60%)"],
+        }
+    )
+    for lang in ("zh", "en"):
+        row = persona_table(profile, lang).iloc[0]
+        industry = [cell for cell in row if "31%" in str(cell)]
+        hobbies = [cell for cell in row if "35%" in str(cell)]
+        assert industry and industry[0].index("31%") < industry[0].index("22%"), row
+        assert hobbies and hobbies[0].index("35%") < hobbies[0].index("18%"), row

@@ -761,6 +761,21 @@ def test_pre_masked_phones_are_accepted(pre_masked):
     assert fixes.loc[masked, "note"].str.contains("cannot be linked by phone").all()
     assert fixes.loc[masked, "note_zh"].str.contains("无法按电话关联").all()
     assert (fixes.loc[~masked & fixes["other_phone"].isna(), "note"] == "").all()
+    # one frame in either language: the registry's action and the note, the other language gone
+    from crm_analytics.metrics.quality import fix_list_in
+    from crm_analytics.metrics.quality.registry import fix_of
+
+    for lang in ("zh", "en"):
+        shown = fix_list_in(fixes, lang)
+        assert "action_zh" not in shown and "note_zh" not in shown
+        for r in shown.head(50).itertuples(index=False):
+            f = fix_of(str(r.table), str(r.issue))
+            assert r.action == (f.zh if lang == "zh" else f.en) if f else pd.isna(r.action)
+        assert (
+            shown.loc[masked, "note"]
+            .str.contains("无法按电话关联" if lang == "zh" else "cannot be linked by phone")
+            .all()
+        )
     assert (rec.anomalies["issue"] == "masked_phone").sum() == d.visitor_log["phone"].notna().sum()
 
 

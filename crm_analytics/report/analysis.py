@@ -46,7 +46,7 @@ from crm_analytics.metrics import (
 from crm_analytics.metrics import contact as desk
 from crm_analytics.metrics import crm_department as crm_reports
 from crm_analytics.metrics.external_lists import external_list_summary, screen_external_lists
-from crm_analytics.metrics.forecast import backtest_forecast, forecast_orders
+from crm_analytics.metrics.forecast import backtest_forecast, backtest_summary, forecast_orders
 from crm_analytics.models import clv
 from crm_analytics.models.btyd import NetworkPrior
 from crm_analytics.models.churn import ChurnModel
@@ -704,6 +704,10 @@ def report_sections(analysis: DealerAnalysis) -> tuple[dict[str, Any], dict[str,
     _section(
         out, notes, "forecast_backtest", lambda: backtest_forecast(dealer, months=6, n_sims=500)
     )
+    if "forecast_backtest" in out:  # its errors against the baselines, as the page shows them
+        _section(
+            out, notes, "forecast_accuracy", lambda: backtest_summary(out["forecast_backtest"])
+        )
     _section(
         out,
         notes,

@@ -29,7 +29,7 @@ from crm_analytics.core.config import action_plan_yaml
 from crm_analytics.core.files import atomic_write_text
 from crm_analytics.data.export import sheet_name, sheets_by_owner, write_table
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics.quality.registry import fix_of
+from crm_analytics.metrics.quality.fixes import fix_list_in
 from crm_analytics.report.analysis import CALL_LISTS_FILE, FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan
 from crm_analytics.report.headline import gaps_in_yuan
@@ -162,14 +162,7 @@ def external_list_sheet(analysis: DealerAnalysis, language: str) -> pd.DataFrame
 def fix_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.DataFrame]:
     """The fix-list workbook's sheets: summary (records per owner and issue), then one per
     owner, headers and actions in ``language``; masked unless contact lists were asked for."""
-    fixes = analysis.fix_list(masked=analysis.settings.mask_personal_data)
-    if language == "zh":
-        fixes["action"] = [
-            (f.zh if (f := fix_of(str(tb), str(i))) else a)
-            for tb, i, a in zip(fixes["table"], fixes["issue"], fixes["action"], strict=True)
-        ]
-        fixes["note"] = fixes["note_zh"]
-    fixes = fixes.drop(columns=["note_zh"])
+    fixes = fix_list_in(analysis.fix_list(masked=analysis.settings.mask_personal_data), language)
     summary = fixes.groupby(["owner", "issue"]).size().rename("records").reset_index()
     summary = summary.rename(
         columns={

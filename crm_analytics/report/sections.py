@@ -236,8 +236,10 @@ _PERSONA_VOCAB = {
 
 
 def persona_table(profile: pd.DataFrame, lang: str) -> pd.DataFrame:
-    """Each persona's size, age, share of men and most frequent answers, in ``lang``
-    (:func:`crm_analytics.models.personas.describe_personas`)."""
+    """Each persona's size, age, share of men and distinctive answers, in ``lang``
+    (:func:`crm_analytics.models.personas.describe_personas`: the answers more frequent in the
+    persona than among all customers), each cell's answers by their share of the persona,
+    largest first."""
     sep = "、" if lang == "zh" else ", "
     rows = []
     for r in profile.itertuples(index=False):
@@ -249,7 +251,7 @@ def persona_table(profile: pd.DataFrame, lang: str) -> pd.DataFrame:
             "male_share": f"{r.male_share:.0%}",
         }
         for col, prefix in _PERSONA_VOCAB.items():
-            found = _TOP.findall(str(getattr(r, col)))
+            found = sorted(_TOP.findall(str(getattr(r, col))), key=lambda vp: -int(vp[1]))
             row[col] = sep.join(f"{label(prefix + v, lang)} {p}%" for v, p in found) or "–"
         rows.append(row)
     return translate(pd.DataFrame(rows).set_index("persona"), lang)

@@ -280,7 +280,7 @@ GLOSSARY: dict[str, tuple[str, str]] = {
     "matched": ("Matched to a DMS visit", "与DMS到店匹配"),
     "unregistered": ("Not registered in the DMS", "未在DMS留档"),
     "not_recorded": ("Registered without a visit record", "留档但无到店记录"),
-    "registration_rate": ("Registration rate", "留档率"),
+    "registration_rate": ("Walk-in registration rate", "散客留档率"),
     "dms_visits": ("DMS visits", "DMS到店记录"),
     "phantom": ("DMS visits with no arrival in the log", "DMS有记录但客流无登记"),
     "unverifiable": ("Unverifiable (no log that day)", "无法核实(当日无客流登记)"),
@@ -918,7 +918,9 @@ TEXT: dict[str, dict[str, str]] = {
         "(crm-analytics report); this report was opened without one.",
         "personas_note": "{n} known customers grouped by a latent-class model on use of the "
         "car, media seen, hobbies, industry, gender, age and model (data as of {as_of}). One "
-        "dealer's personas are a sketch: read the shares, not the details.",
+        "dealer's personas are a sketch: read the shares, not the details. Each answer column "
+        "names what sets the persona apart (answers more frequent in it than among all "
+        "customers), with its share of the persona.",
         "persona_name": "Persona {i}",
         "leads_note": "Open leads at {as_of} graded by the network model: H = order likely "
         "within 7 days, A within 15, B within 30, C later.",
@@ -1137,7 +1139,8 @@ TEXT: dict[str, dict[str, str]] = {
         "dq_rules_none": "No rule failed a record.",
         "dq_recon_note": "Every front-desk arrival against the DMS visits: "
         "walk-ins never registered in the DMS, and DMS visits with no arrival at the front desk "
-        "(possibly fabricated).",
+        "(possibly fabricated). Counted over the whole visitor log above: the walk-in registration "
+        "rate of the funnel KPIs is the same count over the report period only.",
         "dq_recon_consultants": "Per sales consultant",
         "dq_load": "Rows read and rejected on import",
         "dq_load_note": "Rows rejected on import, per table and rule (what the row broke).",
@@ -1330,7 +1333,8 @@ TEXT: dict[str, dict[str, str]] = {
         "leads_section": "线索意向",
         "no_lead_model": "线索分级来自批量运行(crm-analytics report)的网络线索模型;本报告未附带该模型。",
         "personas_note": "{n} 位已知客户按用车场景、信息来源、爱好、行业、性别、年龄和车型用潜在类别模型分群"
-        "(数据截至 {as_of})。单店画像仅供参考:看占比,不看细节。",
+        "(数据截至 {as_of})。单店画像仅供参考:看占比,不看细节。各回答列列出该画像的突出特征"
+        "(在该画像中比在全体客户中更常见的回答)及其在该画像中的占比。",
         "persona_name": "画像 {i}",
         "leads_note": "截至 {as_of} 未结案线索的网络模型分级:H = 7天内可能成交,A = 15天内,"
         "B = 30天内,C = 更久。",
@@ -1515,7 +1519,8 @@ TEXT: dict[str, dict[str, str]] = {
         "dq_rules": "有不合格记录的规则(得分从低到高)",
         "dq_rules_none": "所有规则均无不合格记录。",
         "dq_recon_note": "展厅客流登记与DMS到店记录逐条核对:未在DMS留档的散客,"
-        "以及前台无来店登记的DMS到店记录(可能虚构)。",
+        "以及前台无来店登记的DMS到店记录(可能虚构)。统计范围为上述整个客流登记期;"
+        "漏斗KPI中的散客留档率是同一口径在报告期内的统计。",
         "dq_recon_consultants": "按销售顾问",
         "dq_load": "导入时读取和拒收的数据行",
         "dq_load_note": "导入时拒收的数据行,按数据表和规则(该行违反的规则)统计。",

@@ -12,7 +12,6 @@ from typing import Any
 
 import pandas as pd
 
-from crm_analytics.metrics.forecast import backtest_summary
 from crm_analytics.report import headline
 from crm_analytics.report.analysis import DealerAnalysis
 from crm_analytics.report.sections import translate
@@ -178,15 +177,14 @@ def change_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
 def forecast_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
     """Next month's orders and deliveries (the report's forecast) with their 80 % and 95 %
     intervals and where they come from (``table``, ``note``), and how such forecasts did in
-    the last months (``backtest``: the analysis's ``forecast_backtest``,
-    :func:`crm_analytics.metrics.forecast.backtest_forecast`, summarised by
-    :func:`~crm_analytics.metrics.forecast.backtest_summary`; ``backtest_note``). Empty when
-    the analysis has no forecast."""
+    the last months (``backtest``: the analysis's ``forecast_accuracy``, its
+    ``forecast_backtest`` summarised by :func:`~crm_analytics.metrics.forecast.backtest_summary`;
+    ``backtest_note``). Empty when the analysis has no forecast."""
     if "forecast" not in a.sections:
         return {}
     f = a.sections["forecast"]
     backtest = a.sections.get("forecast_backtest")
-    summary = None if backtest is None else backtest_summary(backtest)
+    summary = a.sections.get("forecast_accuracy")
 
     def one(v: Any) -> str:
         return "–" if pd.isna(v) else f"{float(v):,.1f}"

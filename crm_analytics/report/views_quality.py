@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from crm_analytics.metrics.quality.registry import fix_of
+from crm_analytics.metrics.quality.fixes import fix_list_in
 from crm_analytics.report.analysis import FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.display import status_text
 from crm_analytics.report.sections import rule_text, translate
@@ -248,17 +248,16 @@ def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str,
     for c in counts.columns:
         key = "total" if c == "total" else "issue." + c
         by_owner[label(key, lang)] = [f"{int(v):,}" for v in counts[c]]
-    recent = fixes.sort_values("at", ascending=False, kind="stable").head(shown)
-
-    def action(r: Any) -> str:
-        f = fix_of(str(r.table), str(r.issue))
-        return (f.zh if lang == "zh" else f.en) if f else label("issue." + str(r.issue), lang)
-
+    recent = fix_list_in(fixes, lang).sort_values("at", ascending=False, kind="stable").head(shown)
+    issues = [label("issue." + str(x), lang) for x in recent["issue"]]
     table = pd.DataFrame(
         {
             "fix_owner": [owner(o) for o in recent["owner"]],
-            "issue": [label("issue." + str(x), lang) for x in recent["issue"]],
-            "fix_action": [action(r) for r in recent.itertuples(index=False)],
+            "issue": issues,
+            "fix_action": [
+                issue if pd.isna(a) else str(a)
+                for a, issue in zip(recent["action"], issues, strict=True)
+            ],
             "record_id": [str(x) for x in recent["record_id"]],
             "record_date": [fmt_date(x) for x in recent["at"]],
         }

@@ -45,7 +45,7 @@ contact list for staff is asked for explicitly (``fix_list(dealer, contacts=True
 
 from __future__ import annotations
 
-from crm_analytics.metrics.quality.fixes import FIX_COLUMNS, export_fix_list, fix_list
+from crm_analytics.metrics.quality.fixes import FIX_COLUMNS, export_fix_list, fix_list, fix_list_in
 from crm_analytics.metrics.quality.params import QualityParams
 from crm_analytics.metrics.quality.reconcile import Reconciliation, reconcile_visits
 from crm_analytics.metrics.quality.registry import ACTIONS, REGISTRY, RULES, rules_markdown
@@ -66,6 +66,7 @@ __all__ = [
     "Scorecard",
     "export_fix_list",
     "fix_list",
+    "fix_list_in",
     "quality_scorecard",
     "reconcile_visits",
     "rules_markdown",

@@ -31,6 +31,7 @@ FIX_COLUMNS = [
     "other_phone",
     "detail",
     "note",
+    "action_zh",
     "note_zh",
 ]
 
@@ -111,6 +112,7 @@ def fix_list(
             "other_phone": fl["other_phone"].to_numpy(),
             "detail": fl["detail"].astype("string").to_numpy(),
             "note": np.where(pre_masked, MASKED_PHONE_NOTE[0], ""),
+            "action_zh": pd.Series([f.zh if f else pd.NA for f in fixes], dtype=object).to_numpy(),
             "note_zh": np.where(pre_masked, MASKED_PHONE_NOTE[1], ""),
         }
     )
@@ -124,6 +126,17 @@ def fix_list(
         out = _mask_frame(out)
     out.attrs["contact"] = bool(contacts)
     return out
+
+
+def fix_list_in(fixes: pd.DataFrame, language: str) -> pd.DataFrame:
+    """The fix list (:func:`fix_list`) with ``action`` and ``note`` in ``language`` (``"zh"``
+    or ``"en"``) and without the other language's columns (``action_zh``, ``note_zh``); an
+    issue without a registered fix keeps an empty ``action``."""
+    out = fixes.copy()
+    if language == "zh":
+        out["action"] = out["action_zh"]
+        out["note"] = out["note_zh"]
+    return out.drop(columns=["action_zh", "note_zh"])
 
 
 def export_fix_list(
