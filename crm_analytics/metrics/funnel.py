@@ -253,10 +253,27 @@ def lead_journeys(dealer: DealerData, *, cutoff: Any = None, imply: bool = True)
     return shared[key][1].copy()
 
 
+def _first_at(codes: np.ndarray, at: np.ndarray, n: int, *, last: bool = False) -> np.ndarray:
+    """The earliest (``last``: latest) time per lead code ``0..n-1``; NaT for a lead without
+    one (codes -1 and NaT times are left out)."""
+    out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    ok = (codes >= 0) & ~np.isnat(at)
+    if ok.any():
+        g = pd.Series(at[ok]).groupby(codes[ok])
+        s = g.max() if last else g.min()
+        out[s.index.to_numpy()] = s.to_numpy("datetime64[ns]")
+    return out
+
+
+def _count_by(codes: np.ndarray, n: int) -> np.ndarray:
+    return np.bincount(codes[codes >= 0], minlength=n)
+
+
 def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFrame:
     cut = pd.Timestamp(dealer.as_of if cutoff is None else cutoff)
     if cutoff is None:
         cut = cut.normalize() + pd.Timedelta(days=1) - pd.Timedelta(microseconds=1)
+    cut64 = np.datetime64(cut.tz_localize(None) if cut.tzinfo else cut, "ns")
     leads = dealer.leads
     leads = leads[leads["created_at"] <= cut]
     J = pd.DataFrame(
@@ -269,29 +286,39 @@ def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFr
             "created_at": leads["created_at"].to_numpy(),
         }
     )
+    n = len(J)
+    # every event as the position of its lead in J (-1: no lead, or one created after the
+    # cutoff), so the per-lead firsts and counts below are integer group-bys (lead ids are
+    # unique: the validation keeps one row per id)
     idx = pd.Index(J["lead_id"])
+
+    def code(ids: pd.Series) -> np.ndarray:
+        return idx.get_indexer(ids)
+
     tp = dealer.touchpoints
     tp = tp[tp["lead_id"].notna() & (tp["at"] <= cut)]
+    t_code = code(tp["lead_id"])
+    t_at = tp["at"].to_numpy("datetime64[ns]")
+    t_kind = tp["kind"].to_numpy(dtype=object)
+    first = {k: _first_at(np.where(t_kind == k, t_code, -1), t_at, n) for k in _TP_KINDS}
     for kind in ("visit", "test_drive", "quote"):
-        first = tp[tp["kind"] == kind].groupby("lead_id")["at"].min()
-        J[f"{kind}_at"] = first.reindex(idx).to_numpy()
+        J[f"{kind}_at"] = first[kind]
     orders = dealer.orders
     orders = orders[orders["ordered_at"] <= cut]
-    o_first = orders.groupby("lead_id")["ordered_at"].min()
-    tp_order = tp[tp["kind"] == "order"].groupby("lead_id")["at"].min()
-    J["order_at"] = o_first.reindex(idx).fillna(tp_order.reindex(idx)).to_numpy()
-    dl = orders["delivered_at"].where(orders["delivered_at"] <= cut)
-    d_first = dl.groupby(orders["lead_id"]).min()
-    tp_del = tp[tp["kind"] == "delivery"].groupby("lead_id")["at"].min()
-    J["delivery_at"] = d_first.reindex(idx).fillna(tp_del.reindex(idx)).to_numpy()
+    o_code = code(orders["lead_id"])
+    o_at = orders["ordered_at"].to_numpy("datetime64[ns]")
+    o_first = _first_at(o_code, o_at, n)
+    J["order_at"] = np.where(np.isnat(o_first), first["order"], o_first)
+    dl = orders["delivered_at"].to_numpy("datetime64[ns]")
+    dl = np.where(dl <= cut64, dl, np.datetime64("NaT"))
+    d_first = _first_at(o_code, dl, n)
+    J["delivery_at"] = np.where(np.isnat(d_first), first["delivery"], d_first)
     cancelled = (
-        (orders["status"] == "cancelled")
-        & (orders["ordered_at"] + pd.Timedelta(days=30) <= cut)
-        & dl.isna()
+        (orders["status"] == "cancelled").to_numpy(dtype=bool, na_value=False)
+        & (o_at + np.timedelta64(30, "D") <= cut64)
+        & np.isnat(dl)
     )
-    J["cancelled"] = (
-        cancelled.groupby(orders["lead_id"]).any().reindex(idx, fill_value=False).to_numpy()
-    )
+    J["cancelled"] = _count_by(np.where(cancelled, o_code, -1), n) > 0
     for s in ("visit", "test_drive", "quote", "order", "delivery"):
         J[f"{s}_implied"] = False
     if imply:
@@ -307,22 +334,31 @@ def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFr
             fill = miss & implying.notna()
             J.loc[fill, f"{stage}_at"] = implying[fill]
             J.loc[fill, f"{stage}_implied"] = True
-    # visits: count and first dwell
-    vis = tp[tp["kind"] == "visit"].sort_values("at", kind="stable")
-    J["n_visits"] = vis.groupby("lead_id").size().reindex(idx, fill_value=0).to_numpy()
-    J["first_dwell"] = vis.groupby("lead_id")["dwell_minutes"].first().reindex(idx).to_numpy()
+    # visits: count and first dwell (of the earliest visit; the first row of a tie)
+    is_visit = t_kind == "visit"
+    v_code = np.where(is_visit, t_code, -1)
+    J["n_visits"] = _count_by(v_code, n)
+    vis = pd.DataFrame({"code": v_code, "at": t_at, "dwell": tp["dwell_minutes"].to_numpy()})
+    vis = vis[vis["code"] >= 0].sort_values("at", kind="stable")
+    dwell = vis.groupby("code")["dwell"].first()
+    first_dwell = np.full(n, np.nan)
+    first_dwell[dwell.index.to_numpy()] = dwell.to_numpy(dtype=float, na_value=np.nan)
+    J["first_dwell"] = first_dwell
     # invitations before the first visit (all invitations when the lead never visited)
-    inv = tp[tp["kind"] == "invitation"][["lead_id", "at"]]
-    fv = J.set_index("lead_id")["visit_at"]
-    inv = inv.assign(fv=fv.reindex(inv["lead_id"]).to_numpy())
-    pre = inv[inv["fv"].isna() | (inv["at"] < inv["fv"])]
-    J["n_inv_pre"] = pre.groupby("lead_id").size().reindex(idx, fill_value=0).to_numpy()
-    J["first_inv_at"] = inv.groupby("lead_id")["at"].min().reindex(idx).to_numpy()
+    inv = (t_kind == "invitation") & (t_code >= 0)
+    i_code, i_at = t_code[inv], t_at[inv]
+    fv = J["visit_at"].to_numpy("datetime64[ns]")[i_code]
+    pre = np.isnat(fv) | (i_at < fv)
+    J["n_inv_pre"] = np.bincount(i_code[pre], minlength=n)
+    J["first_inv_at"] = first["invitation"]
     # a re-visit after the first quote, on a later calendar day
-    fq = J.set_index("lead_id")["quote_at"].where(~J.set_index("lead_id")["quote_implied"])
-    vq = vis.assign(fq=fq.reindex(vis["lead_id"]).to_numpy())
-    later = vq[vq["fq"].notna() & (vq["at"].dt.normalize() > vq["fq"].dt.normalize())]
-    J["revisit_after_quote"] = isin(J["lead_id"], later["lead_id"])
+    fq = J["quote_at"].where(~J["quote_implied"]).to_numpy("datetime64[ns]")
+    v_at = t_at[is_visit & (t_code >= 0)]
+    fq_v = fq[t_code[is_visit & (t_code >= 0)]]
+    later = ~np.isnat(fq_v) & (v_at.astype("datetime64[D]") > fq_v.astype("datetime64[D]"))
+    J["revisit_after_quote"] = (
+        _count_by(np.where(later, t_code[is_visit & (t_code >= 0)], -1), n) > 0
+    )
     # status as known at the cutoff
     closed = leads["closed_at"].to_numpy()
     status = leads["status"].to_numpy()
@@ -332,6 +368,10 @@ def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFr
     J["closed_at"] = np.where(won, J["order_at"], np.where(defeated, closed, pd.NaT))
     J["closed_at"] = pd.to_datetime(J["closed_at"])
     return J
+
+
+#: touchpoint kinds whose first time per lead the journeys use
+_TP_KINDS = ("visit", "test_drive", "quote", "order", "delivery", "invitation")
 
 
 def _by_customer(J: pd.DataFrame) -> pd.DataFrame:
