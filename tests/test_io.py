@@ -165,6 +165,38 @@ def test_store_round_trip(store: Path) -> None:
     assert st.load_dealer(store, "D001", truth=False).truth == {}
 
 
+def test_a_store_read_by_url_reads_as_its_folder(store: Path, tmp_path: Path, monkeypatch) -> None:
+    """A store copied to an fsspec filesystem (here fsspec's in-memory one, as s3:// or gs://
+    would be) loads the same dealer, index and table as its folder; damage there is reported
+    with the URL and the file, and the cache a URL read uses is never mistaken for the store."""
+    fsspec = pytest.importorskip("fsspec")
+    from crm_analytics.core.errors import StoreDamageError
+
+    monkeypatch.setenv("CRM_ANALYTICS_CACHE", str(tmp_path / "cache"))
+    mem = fsspec.filesystem("memory")
+    url = f"memory://stores/{tmp_path.name}"
+    mem.put(str(store), f"/stores/{tmp_path.name}", recursive=True)
+    remote = st.load_dealer(url, "D001")
+    assert_tables_equal(remote, st.load_dealer(store, "D001"))
+    assert list(remote.truth) == ["segments"] and remote.as_of == AS_OF
+    pd.testing.assert_frame_equal(st.list_dealers(url), st.list_dealers(store))
+    visits, as_of = st.read_table(url, "D001", "service_visits")
+    pd.testing.assert_frame_equal(visits, st.read_table(store, "D001", "service_visits")[0])
+    assert st.verify_dealer(url, "D001")
+    with pytest.raises(UnknownDealerError, match=rf"D999.*{url}"):
+        st.load_dealer(url, "D999")
+    # a file changed at the URL after a first read: the copy is fetched again and checked
+    bad = f"/stores/{tmp_path.name}/leads/dealer_id=D001/part-0.parquet"
+    mem.pipe(bad, mem.cat(bad)[:-40])
+    with pytest.raises(StoreDamageError, match=rf"(?s){url}.*table 'leads'.*truncated") as err:
+        st.load_dealer(url, "D001")
+    assert str(tmp_path / "cache") not in str(err.value)
+    with pytest.raises(InputError, match=r"memory://nowhere.*not a network store"):
+        st.list_dealers("memory://nowhere")
+    with pytest.raises(InputError, match=r"no filesystem.*fsspec"):
+        st.list_dealers("nosuchprotocol://x/store")
+
+
 def test_store_one_dealer_and_empty_partitions(store: Path) -> None:
     d2 = st.load_dealer(store, "D002")
     assert d2.customers["customer_id"].tolist() == ["C001"]

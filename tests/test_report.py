@@ -758,10 +758,13 @@ def test_a_damaged_store_fails_its_dealer_only_in_the_index(tmp_path, report_sto
     assert "StoreDamageError" in index and "crm-analytics check --dealers D002" in index
 
 
-def test_runner_on_dask_cluster_of_separate_processes(tmp_path, report_params):
+def test_runner_on_dask_cluster_of_separate_processes(tmp_path, report_params, report_store):
+    """The run on a Dask cluster of separate processes, its workers reading the store by an
+    fsspec URL (file://: the code path of s3:// or gs://) into their cache."""
     pytest.importorskip("distributed")
     sched_file = tmp_path / "scheduler.json"
-    env = dict(os.environ)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "CRM_ANALYTICS_CACHE": str(cache)}
     bindir = Path(sys.executable).parent
     procs = [
         subprocess.Popen(
@@ -817,12 +820,16 @@ def test_runner_on_dask_cluster_of_separate_processes(tmp_path, report_params):
             all_dealers=True,
             params_dir=report_params,
             scheduler=address,
+            source=Path(report_store).as_uri(),
             progress=False,
             notebooks=["dealer_report"],
         )
         assert s.exit_code == 0, [(r.dealer_id, r.error) for r in s.results]
         assert [r.status for r in s.results] == ["ok"] * 3 and s.network.status == "ok"
         assert address in (out / "index.html").read_text()
+        # the workers read every dealer's tables from the URL, through their cache
+        fetched = {p.parent.name for p in cache.glob("stores/*/leads/dealer_id=*/part-0.parquet")}
+        assert fetched == {"dealer_id=D001", "dealer_id=D002", "dealer_id=D003"}
         _assert_complete_and_escaped(out)
     finally:
         for p in reversed(procs):

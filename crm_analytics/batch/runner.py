@@ -57,13 +57,12 @@ from crm_analytics.core.errors import CRMAnalyticsError, InputError, ParameterEr
 from crm_analytics.core.files import (
     atomic_path,
     code_hash,
-    hash_files,
     read_json,
     read_pickle,
     write_json,
     write_pickle,
 )
-from crm_analytics.data.store import list_dealers, load_dealer
+from crm_analytics.data.store import dealer_version, load_dealer
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
     analyse_dealer,
@@ -171,19 +170,13 @@ class RunSummary:
 
 
 def _input_fingerprint(p: Settings, code: str, extra: dict[str, Any]) -> str:
-    """Hash of the dealer's data partition files, its parameters and the code."""
+    """Hash of the dealer's data (:func:`~crm_analytics.data.store.dealer_version`), its
+    parameters and the code."""
     h = hashlib.blake2b(digest_size=16)
-    root = Path(p.source)
-    files = sorted(root.glob(f"*/dealer_id={p.dealer_id}/*.parquet"))
-    files += sorted(root.glob(f"truth/*/dealer_id={p.dealer_id}/*.parquet"))
     h.update(json.dumps(p.as_dict(), sort_keys=True).encode())
     h.update(json.dumps(extra, sort_keys=True).encode())
     h.update(code.encode())
-    # the dealer's row of the index (name, as-of date, opening hours)
-    idx = list_dealers(root)
-    row = idx.loc[idx["dealer_id"] == p.dealer_id].astype(str).to_dict("records")
-    h.update(json.dumps(row, sort_keys=True).encode())
-    hash_files(files, h)
+    h.update(dealer_version(str(p.source), str(p.dealer_id)).encode())
     return h.hexdigest()
 
 
@@ -1180,7 +1173,11 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="Dask scheduler address")
     p.add_argument("--params", default="params", dest="params_dir", help="parameters folder")
-    p.add_argument("--source", default=None, help="network store (overrides the YAML 'source')")
+    p.add_argument(
+        "--source",
+        default=None,
+        help="network store: a folder or an fsspec URL such as s3://bucket/store (overrides the YAML 'source')",
+    )
     p.add_argument("--force", action="store_true", help="rerun dealers whose inputs are unchanged")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds per notebook")
     p.add_argument(

@@ -61,6 +61,7 @@ from typing import Any
 import yaml
 
 from crm_analytics.core.errors import InputError, ParameterError
+from crm_analytics.core.files import is_url
 from crm_analytics.core.schema import STAFF_ROLES
 
 __all__ = [
@@ -837,7 +838,7 @@ def resolve_settings(
         files.append(file)
     if run_args:
         if isinstance(run_args.get("source"), str | os.PathLike):
-            run_args["source"] = str(Path(run_args["source"]).resolve())
+            run_args["source"] = _resolve_path(str(run_args["source"]), Path.cwd())
         settings = _apply(
             settings, run_args, file="run arguments", allowed=DEALER_KEYS, drop_none=True
         )
@@ -852,5 +853,7 @@ def _default_params_dir() -> Path | None:
 
 
 def _resolve_path(value: str, base: Path) -> str:
+    if is_url(value):  # a store URL (fsspec) stays as it is
+        return value
     p = Path(value).expanduser()
     return str((p if p.is_absolute() else base / p).resolve())

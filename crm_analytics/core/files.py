@@ -13,6 +13,7 @@ import json
 import math
 import os
 import pickle
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,12 +26,22 @@ from crm_analytics.core.errors import InputError
 __all__ = [
     "atomic_path",
     "atomic_write_text",
+    "is_url",
     "read_json",
     "read_pickle",
     "to_jsonable",
     "write_json",
     "write_pickle",
 ]
+
+
+_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def is_url(source: object) -> bool:
+    """Whether ``source`` names a file or store by URL (``s3://...``, ``file://...``: read
+    with fsspec), not by a path."""
+    return isinstance(source, str) and bool(_URL_RE.match(source))
 
 
 @contextlib.contextmanager

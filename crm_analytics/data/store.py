@@ -13,6 +13,13 @@ parallel processes); :func:`load_dealer` checks the dealer's files against it (s
 sha256), so a deleted, truncated or altered file is reported as damage
 (:class:`~crm_analytics.core.errors.StoreDamageError`) instead of loading as an empty table.
 A store written before manifests existed still loads, with a :class:`StoreWarning`.
+
+A store can also be read from an fsspec URL (``s3://bucket/store``, ``file:///srv/store``, ...:
+the workers of a Dask cluster on other machines read the one store): the files a read needs
+(the index, the manifest, one dealer's partition files) are copied into a local cache first
+(``CRM_ANALYTICS_CACHE``, else ``~/.cache/crm_analytics/stores``) and checked against the
+manifest there, so a URL store is read by the same code and checks as a folder. Writing goes
+to folders only.
 Partition files do not hold ``dealer_id`` (it is in the path, as hive partitioning expects);
 every canonical table gets a file, even when empty, with the canonical Arrow schema. Every
 dealer goes through :func:`crm_analytics.data.validation.build_dealer`, so each row is kept
@@ -27,7 +34,7 @@ import json
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -41,8 +48,13 @@ import pyarrow.parquet as pq
 
 from crm_analytics.core import schema
 from crm_analytics.core.dealer import DealerData
-from crm_analytics.core.errors import InputError, StoreDamageError, UnknownDealerError
-from crm_analytics.core.files import atomic_path, atomic_write_text
+from crm_analytics.core.errors import (
+    CRMAnalyticsError,
+    InputError,
+    StoreDamageError,
+    UnknownDealerError,
+)
+from crm_analytics.core.files import atomic_path, atomic_write_text, is_url
 from crm_analytics.core.schema import TABLE_NAMES, TABLES, columns, empty_frame
 from crm_analytics.data.validation import EVENT_TIMES, after_as_of, build_dealer, validate_table
 
@@ -56,6 +68,7 @@ __all__ = [
     "arrow_schema",
     "column_kinds",
     "column_nullable",
+    "dealer_version",
     "list_dealers",
     "load_dealer",
     "read_table",
@@ -518,7 +531,7 @@ def _file_problem(root: Path, entry: Mapping[str, Any]) -> str | None:
     return None
 
 
-def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
+def verify_dealer(source: str | os.PathLike[str], dealer_id: str, *, truth: bool = True) -> bool:
     """Check one dealer's files against the store manifest (sizes, then sha256 checksums).
 
     Parameters
@@ -527,6 +540,9 @@ def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
         Store folder.
     dealer_id
         The dealer to check.
+    truth
+        Also check the simulator's ground-truth files (a load without them does not read
+        them).
 
     Returns
     -------
@@ -540,11 +556,15 @@ def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
         Naming the dealer and every missing, truncated or altered file (table and path), and
         the fix.
     """
+    dealer_id = str(dealer_id)
+    if is_url(source):
+        read = (*TABLE_NAMES, "truth") if truth else TABLE_NAMES
+        with _source_root(source, dealer_id, read) as root:
+            return verify_dealer(root, dealer_id, truth=truth)
     root = Path(source)
     manifest = _read_manifest(root)
     if manifest is None:
         return False
-    dealer_id = str(dealer_id)
     fix = (
         "Regenerate the store (crm-analytics generate) or re-import this dealer's DMS export; "
         "the other dealers are not affected."
@@ -556,7 +576,7 @@ def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
             f"{MANIFEST_FILE}: its tables were never completely written. {fix}"
         )
     problems = []
-    for kind in ("tables", "truth"):
+    for kind in ("tables", "truth") if truth else ("tables",):
         for name, file_entry in sorted((entry.get(kind) or {}).items()):
             problem = _file_problem(root, file_entry)
             if problem:
@@ -574,6 +594,98 @@ def verify_dealer(source: str | os.PathLike[str], dealer_id: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Reading the store
 # ---------------------------------------------------------------------------------------------
+
+
+def _cache_dir(url: str) -> Path:
+    base = os.environ.get("CRM_ANALYTICS_CACHE") or Path.home() / ".cache" / "crm_analytics"
+    key = hashlib.blake2b(url.rstrip("/").encode(), digest_size=8).hexdigest()
+    return Path(base) / "stores" / key
+
+
+def _fetch(fs: Any, remote: str, local: Path) -> bool:
+    """Copy one file of a URL store into the cache, atomically; False when it is absent."""
+    try:
+        with fs.open(remote, "rb") as src, atomic_path(local) as tmp:
+            with open(tmp, "wb") as dst:
+                while chunk := src.read(1 << 22):
+                    dst.write(chunk)
+    except FileNotFoundError:
+        local.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _mirror(url: str, dealer_id: str | None = None, tables: Sequence[str] = ()) -> Path:
+    """The cache folder holding what a read of the URL store needs: its index and manifest,
+    and (``dealer_id``) the dealer's files of ``tables`` (``"truth"``: its truth frames)."""
+    try:
+        import fsspec
+    except ImportError as err:  # pragma: no cover - a dependency
+        raise InputError(f"store {url!r}: reading a store by URL needs fsspec") from err
+    try:
+        fs, root = fsspec.core.url_to_fs(url)
+    except (ImportError, ValueError) as err:
+        raise InputError(
+            f"store {url!r}: no filesystem for this URL ({err}). Install the fsspec "
+            "implementation of its protocol (s3fs for s3://, gcsfs for gs://, ...)."
+        ) from err
+    root = root.rstrip("/")
+    local = _cache_dir(url)
+    try:
+        if not _fetch(fs, f"{root}/{DEALERS_FILE}", local / DEALERS_FILE):
+            raise InputError(
+                f"{url!r} is not a network store: {DEALERS_FILE} is missing. Check the URL; a "
+                "store is written to a folder (crm-analytics generate / import-dms) and then "
+                "copied there."
+            )
+        has_manifest = _fetch(fs, f"{root}/{MANIFEST_FILE}", local / MANIFEST_FILE)
+        if dealer_id is None:
+            return local
+        part = f"dealer_id={_check_dealer_id(dealer_id)}"
+        manifest = _read_manifest(local) if has_manifest else None
+        entry = (manifest or {}).get("dealers", {}).get(dealer_id) or {}
+        files = []
+        for table in tables:
+            if table == "truth":
+                files += [str(f["file"]) for f in (entry.get("truth") or {}).values()]
+            else:
+                files.append(f"{table}/{part}/{PART_FILE}")
+        for name in files:
+            _fetch(fs, f"{root}/{name}", local / name)
+    except OSError as err:
+        raise InputError(f"store {url!r} cannot be read: {err}") from err
+    return local
+
+
+def _named(err: CRMAnalyticsError, local: Path, url: str) -> CRMAnalyticsError:
+    """``err`` with the cache folder of a URL store named by its URL."""
+    out = type(err)(str(err).replace(str(local), url))
+    out.__cause__ = err.__cause__
+    return out
+
+
+def _shown(path: Path, root: Path, source: str | os.PathLike[str]) -> str:
+    """A file of the store as its reader named the store (a URL store's file by its URL)."""
+    if not is_url(source):
+        return str(path)
+    return f"{str(source).rstrip('/')}/{path.relative_to(root).as_posix()}"
+
+
+@contextmanager
+def _source_root(
+    source: str | os.PathLike[str], dealer_id: str | None = None, tables: Sequence[str] = ()
+) -> Iterator[Path]:
+    """The store folder of ``source`` (a folder, or the cache of a URL store holding the
+    dealer's ``tables``); an error inside names the URL, not the cache."""
+    if not is_url(source):
+        yield _store_root(source)
+        return
+    url = str(source)
+    local = _mirror(url, dealer_id, tables)
+    try:
+        yield local
+    except CRMAnalyticsError as err:
+        raise _named(err, local, url) from None
 
 
 def _store_root(source: str | os.PathLike[str]) -> Path:
@@ -630,10 +742,9 @@ def list_dealers(source: str | os.PathLike[str]) -> pd.DataFrame:
     InputError
         When the folder or its ``dealers.parquet`` is missing.
     """
-    root = _store_root(source)
     import duckdb  # the store's reads only: a notebook opening a saved analysis never loads it
 
-    with duckdb.connect() as con:
+    with _source_root(source) as root, duckdb.connect() as con:
         frame = _read_parquet(con, root / DEALERS_FILE, f"store {str(root)!r} dealers index")
     return frame.sort_values("dealer_id", kind="mergesort").reset_index(drop=True)
 
@@ -657,6 +768,29 @@ def _index_row(con: duckdb.DuckDBPyConnection, root: Path, dealer_id: str) -> pd
     return row.iloc[0]
 
 
+def dealer_version(source: str | os.PathLike[str], dealer_id: str) -> str:
+    """A hash that changes whenever the dealer's data in the store change: its row of the
+    index and its files' checksums as the manifest records them (in a store without a
+    manifest, the files themselves). Cheap for a URL store: no table file is fetched."""
+    dealer_id = str(dealer_id)
+    h = hashlib.blake2b(digest_size=16)
+    index = list_dealers(source)
+    row = index.loc[index["dealer_id"].astype(str) == dealer_id].astype(str).to_dict("records")
+    h.update(json.dumps(row, sort_keys=True).encode())
+    with _source_root(source) as root:
+        entry = ((_read_manifest(root) or {}).get("dealers") or {}).get(dealer_id)
+    if isinstance(entry, dict):
+        h.update(json.dumps(entry, sort_keys=True).encode())
+        return h.hexdigest()
+    with _source_root(source, dealer_id, TABLE_NAMES) as root:
+        part = f"dealer_id={_check_dealer_id(dealer_id)}"
+        files = [*root.glob(f"*/{part}/*.parquet"), *root.glob(f"truth/*/{part}/*.parquet")]
+        for f in sorted(files):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def read_table(
     source: str | os.PathLike[str], dealer_id: str, table: str
 ) -> tuple[pd.DataFrame, pd.Timestamp]:
@@ -677,12 +811,12 @@ def read_table(
     """
     if table not in TABLES:
         raise InputError(f"unknown table {table!r}; canonical tables are {list(TABLE_NAMES)}")
-    root = _store_root(source)
     dealer_id = str(dealer_id)
     import duckdb  # the store's reads only, as in load_dealer
 
-    path = root / table / f"dealer_id={_check_dealer_id(dealer_id)}" / PART_FILE
-    with duckdb.connect() as con:
+    with _source_root(source, dealer_id, (table,)) as root, duckdb.connect() as con:
+        path = root / table / f"dealer_id={_check_dealer_id(dealer_id)}" / PART_FILE
+        where = _shown(path, root, source)
         meta = _index_row(con, root, dealer_id)
         frame = (
             _add_optional_columns(
@@ -692,7 +826,7 @@ def read_table(
             else empty_frame(table)
         )
     frame["dealer_id"] = dealer_id
-    kept, _ = validate_table(table, frame, source=str(path))
+    kept, _ = validate_table(table, frame, source=where)
     as_of = pd.Timestamp(meta["as_of"])
     for col in EVENT_TIMES.get(table, ()):
         kept = kept.loc[~after_as_of(kept[col], as_of)]
@@ -744,14 +878,14 @@ def load_dealer(
     StoreWarning
         When the store has no manifest (written by an older version).
     """
-    root = _store_root(source)
     dealer_id = str(dealer_id)
     import duckdb  # the store's reads only: a notebook opening a saved analysis never loads it
 
-    with duckdb.connect() as con:
+    tables_read = (*TABLE_NAMES, "truth") if truth else TABLE_NAMES
+    with _source_root(source, dealer_id, tables_read) as root, duckdb.connect() as con:
         meta = _index_row(con, root, dealer_id)
         part = f"dealer_id={_check_dealer_id(dealer_id)}"
-        if not verify_dealer(root, dealer_id):
+        if not verify_dealer(root, dealer_id, truth=truth):
             warnings.warn(
                 f"store {str(root)!r} has no {MANIFEST_FILE} (written by an older version): a "
                 "deleted or damaged table file cannot be told from an empty table. Regenerate "
@@ -766,7 +900,7 @@ def load_dealer(
             if path.is_file():
                 frame = _read_parquet(con, path, f"dealer {dealer_id!r} table {table!r}")
                 tables[table] = _add_optional_columns(table, frame)
-                sources[table] = str(path)
+                sources[table] = _shown(path, root, source)
         truth_frames: dict[str, pd.DataFrame] = {}
         truth_root = root / "truth"
         if truth and truth_root.is_dir():

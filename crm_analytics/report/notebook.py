@@ -21,6 +21,7 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import CRMAnalyticsError
 from crm_analytics.core.files import (
     code_hash,
+    is_url,
     read_json,
     read_pickle,
     to_jsonable,
@@ -220,11 +221,14 @@ def _numbers_key(settings: Settings) -> dict[str, Any]:
     d = settings.as_dict()
     for k in _PRESENTATION:
         d.pop(k, None)
-    d["source"] = str(Path(d["source"]).resolve()) if d.get("source") else None
+    src = d.get("source")
+    d["source"] = (src if is_url(src) else str(Path(src).resolve())) if src else None
     return d
 
 
 def _store_mtime(source: str, dealer_id: str) -> float:
+    if is_url(source):  # no file times to compare: a kept result of a URL store is not reused
+        return float("inf")
     root = Path(source)
     files = [*root.glob(f"*/dealer_id={dealer_id}/*.parquet"), root / "dealers.parquet"]
     return max((f.stat().st_mtime for f in files if f.is_file()), default=0.0)
