@@ -618,10 +618,8 @@ def _fetch(fs: Any, remote: str, local: Path) -> bool:
 def _mirror(url: str, dealer_id: str | None = None, tables: Sequence[str] = ()) -> Path:
     """The cache folder holding what a read of the URL store needs: its index and manifest,
     and (``dealer_id``) the dealer's files of ``tables`` (``"truth"``: its truth frames)."""
-    try:
-        import fsspec
-    except ImportError as err:  # pragma: no cover - a dependency
-        raise InputError(f"store {url!r}: reading a store by URL needs fsspec") from err
+    import fsspec  # stores read by URL only
+
     try:
         fs, root = fsspec.core.url_to_fs(url)
     except (ImportError, ValueError) as err:
