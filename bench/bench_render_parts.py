@@ -76,7 +76,12 @@ def main() -> int:
     for frames, kw in calls:
         sheets = {}
         for name, frame in frames.items():
-            safe = data_export._prepare(data_export._dates_as_text(frame), **kw)
+            safe = data_export._prepare(
+                data_export._dates_as_text(frame),
+                contact=kw.get("contact", False),
+                phone_columns=kw.get("phone_columns"),
+                name_columns=kw.get("name_columns"),
+            )
             sheets[data_export.sheet_name(name, sheets)] = safe
         prepared.append(sheets)
     cells = sum(f.size for sheets in prepared for f in sheets.values())
