@@ -253,14 +253,13 @@ def lead_journeys(dealer: DealerData, *, cutoff: Any = None, imply: bool = True)
     return shared[key][1].copy()
 
 
-def _first_at(codes: np.ndarray, at: np.ndarray, n: int, *, last: bool = False) -> np.ndarray:
-    """The earliest (``last``: latest) time per lead code ``0..n-1``; NaT for a lead without
-    one (codes -1 and NaT times are left out)."""
+def _first_at(codes: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """The earliest time per lead code ``0..n-1``; NaT for a lead without one (codes -1 and
+    NaT times are left out)."""
     out = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     ok = (codes >= 0) & ~np.isnat(at)
     if ok.any():
-        g = pd.Series(at[ok]).groupby(codes[ok])
-        s = g.max() if last else g.min()
+        s = pd.Series(at[ok]).groupby(codes[ok]).min()
         out[s.index.to_numpy()] = s.to_numpy("datetime64[ns]")
     return out
 
@@ -353,12 +352,11 @@ def _lead_journeys(dealer: DealerData, *, cutoff: Any, imply: bool) -> pd.DataFr
     J["first_inv_at"] = first["invitation"]
     # a re-visit after the first quote, on a later calendar day
     fq = J["quote_at"].where(~J["quote_implied"]).to_numpy("datetime64[ns]")
-    v_at = t_at[is_visit & (t_code >= 0)]
-    fq_v = fq[t_code[is_visit & (t_code >= 0)]]
-    later = ~np.isnat(fq_v) & (v_at.astype("datetime64[D]") > fq_v.astype("datetime64[D]"))
-    J["revisit_after_quote"] = (
-        _count_by(np.where(later, t_code[is_visit & (t_code >= 0)], -1), n) > 0
-    )
+    visits = is_visit & (t_code >= 0)
+    lead, day = t_code[visits], t_at[visits].astype("datetime64[D]")
+    quoted = fq[lead]
+    later = ~np.isnat(quoted) & (day > quoted.astype("datetime64[D]"))
+    J["revisit_after_quote"] = _count_by(lead[later], n) > 0
     # status as known at the cutoff
     closed = leads["closed_at"].to_numpy()
     status = leads["status"].to_numpy()
