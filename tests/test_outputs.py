@@ -22,6 +22,7 @@ from crm_analytics.report.outputs import (
     external_list_sheet,
     write_action_workbooks,
 )
+from crm_analytics.report.text import t
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tx", "\rx"]
 
@@ -101,6 +102,15 @@ def test_one_sheet_per_owner_rows_complete_and_translated(analysis, tmp_path):
         wb = openpyxl.load_workbook(paths["fix_list"], read_only=True)
         assert len(wb.sheetnames) == 1 + fixes["owner"].nunique()
         assert sum(ws.max_row - 1 for ws in wb.worksheets[1:]) == len(fixes)
+        # issues and tables by their names in the workbook's language, never the rule codes
+        for ws in wb.worksheets:
+            rows = list(ws.iter_rows(values_only=True))
+            for col in [t(k, lang) for k in ("wb_issue", "wb_table") if t(k, lang) in rows[0]]:
+                j = rows[0].index(col)
+                values = {str(r[j]) for r in rows[1:]}
+                assert not values & {*fixes["issue"], *fixes["table"]}, (ws.title, col, values)
+                if lang == "zh":
+                    assert all(re.search(r"[\u4e00-\u9fff]", v) for v in values), values
 
 
 def test_formula_cells_are_neutralised(analysis, tmp_path):

@@ -163,6 +163,9 @@ def fix_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.Dat
     """The fix-list workbook's sheets: summary (records per owner and issue), then one per
     owner, headers and actions in ``language``; masked unless contact lists were asked for."""
     fixes = fix_list_in(analysis.fix_list(masked=analysis.settings.mask_personal_data), language)
+    # the issue and the table by name, as the report page names them (not the rule's code)
+    fixes["issue"] = [label("issue." + str(x), language) for x in fixes["issue"]]
+    fixes["table"] = [label("table." + str(x), language) for x in fixes["table"]]
     summary = fixes.groupby(["owner", "issue"]).size().rename("records").reset_index()
     summary = summary.rename(
         columns={
