@@ -853,12 +853,13 @@ def run_report(
         results: dict[str, DealerResult] = {}
         net_result: DealerResult | None = None
         stages: dict[str, float] = {}
-        clock = [time.perf_counter()]
+        started = time.perf_counter()
 
         def lap(stage: str) -> None:
+            """The stage that just ended: its wall time since the previous one ended."""
+            nonlocal started
             now = time.perf_counter()
-            stages[stage] = round(now - clock[0], 2)
-            clock[0] = now
+            stages[stage], started = round(now - started, 2), now
 
         try:
             prior_hash = _prior_stage(pool, jobs, out)

@@ -772,11 +772,11 @@ def dealer_version(source: str | os.PathLike[str], dealer_id: str) -> str:
     manifest, the files themselves). Cheap for a URL store: no table file is fetched."""
     dealer_id = str(dealer_id)
     h = hashlib.blake2b(digest_size=16)
-    index = list_dealers(source)
+    with _source_root(source) as root:  # a URL store's index and manifest fetched once
+        index = list_dealers(root)
+        entry = ((_read_manifest(root) or {}).get("dealers") or {}).get(dealer_id)
     row = index.loc[index["dealer_id"].astype(str) == dealer_id].astype(str).to_dict("records")
     h.update(json.dumps(row, sort_keys=True).encode())
-    with _source_root(source) as root:
-        entry = ((_read_manifest(root) or {}).get("dealers") or {}).get(dealer_id)
     if isinstance(entry, dict):
         h.update(json.dumps(entry, sort_keys=True).encode())
         return h.hexdigest()

@@ -29,13 +29,13 @@ from crm_analytics.core.config import action_plan_yaml
 from crm_analytics.core.files import atomic_write_text
 from crm_analytics.data.export import sheet_name, sheets_by_owner, write_table
 from crm_analytics.data.privacy import mask_frame
-from crm_analytics.metrics.quality.fixes import fix_list_in
 from crm_analytics.report.analysis import CALL_LISTS_FILE, FIX_LIST_FILE, DealerAnalysis
 from crm_analytics.report.coaching import ACTION_PLAN_FILE, next_action_plan
 from crm_analytics.report.headline import gaps_in_yuan
 from crm_analytics.report.plots import label
 from crm_analytics.report.sections import summary_items
 from crm_analytics.report.text import fmt_date, t
+from crm_analytics.report.views_quality import named_fix_list
 
 __all__ = [
     "ACTION_PLAN_FILE",
@@ -162,10 +162,7 @@ def external_list_sheet(analysis: DealerAnalysis, language: str) -> pd.DataFrame
 def fix_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.DataFrame]:
     """The fix-list workbook's sheets: summary (records per owner and issue), then one per
     owner, headers and actions in ``language``; masked unless contact lists were asked for."""
-    fixes = fix_list_in(analysis.fix_list(masked=analysis.settings.mask_personal_data), language)
-    # the issue and the table by name, as the report page names them (not the rule's code)
-    fixes["issue"] = [label("issue." + str(x), language) for x in fixes["issue"]]
-    fixes["table"] = [label("table." + str(x), language) for x in fixes["table"]]
+    fixes = named_fix_list(analysis.fix_list(masked=analysis.settings.mask_personal_data), language)
     summary = fixes.groupby(["owner", "issue"]).size().rename("records").reset_index()
     summary = summary.rename(
         columns={

@@ -26,6 +26,7 @@ __all__ = [
     "load_view",
     "fix_list_view",
     "fix_owners_view",
+    "named_fix_list",
 ]
 
 
@@ -231,6 +232,16 @@ def fix_owners_view(a: DealerAnalysis, lang: str) -> pd.DataFrame:
     return translate(table, lang)
 
 
+def named_fix_list(fixes: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """The fix list as readers see it (the report page, the workbook): action and note in
+    ``lang`` (:func:`~crm_analytics.metrics.quality.fix_list_in`), the issue and the table by
+    their names in ``lang``, not their codes."""
+    out = fix_list_in(fixes, lang)
+    out["issue"] = [label("issue." + str(x), lang) for x in out["issue"]]
+    out["table"] = [label("table." + str(x), lang) for x in out["table"]]
+    return out
+
+
 def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str, Any]:
     """The fix list (:meth:`DealerAnalysis.fix_list`, masked): ``note``, ``link`` (to the
     run's fix-list workbook, an HTML fragment), ``by_owner`` (records per owner and issue, a
@@ -248,15 +259,15 @@ def fix_list_view(a: DealerAnalysis, lang: str, *, shown: int = 30) -> dict[str,
     for c in counts.columns:
         key = "total" if c == "total" else "issue." + c
         by_owner[label(key, lang)] = [f"{int(v):,}" for v in counts[c]]
-    recent = fix_list_in(fixes, lang).sort_values("at", ascending=False, kind="stable").head(shown)
-    issues = [label("issue." + str(x), lang) for x in recent["issue"]]
+    recent = named_fix_list(fixes, lang).sort_values("at", ascending=False, kind="stable")
+    recent = recent.head(shown)
     table = pd.DataFrame(
         {
             "fix_owner": [owner(o) for o in recent["owner"]],
-            "issue": issues,
+            "issue": recent["issue"].tolist(),
             "fix_action": [
                 issue if pd.isna(a) else str(a)
-                for a, issue in zip(recent["action"], issues, strict=True)
+                for a, issue in zip(recent["action"], recent["issue"], strict=True)
             ],
             "record_id": [str(x) for x in recent["record_id"]],
             "record_date": [fmt_date(x) for x in recent["at"]],
