@@ -1117,6 +1117,12 @@ def _gross_profit(orders: pd.DataFrame) -> pd.Series:
     return orders[cols].fillna(0.0).sum(axis=1) if cols else pd.Series(0.0, index=orders.index)
 
 
+def _runs(values: list[Any], bounds: np.ndarray) -> list[tuple[Any, ...]]:
+    """``values`` cut at ``bounds`` (``bounds[k]:bounds[k + 1]``), each run as a tuple."""
+    edges = bounds.tolist()
+    return [tuple(values[a:b]) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
 def journeys(
     dealer: DealerData,
     *,
@@ -1205,15 +1211,21 @@ def journeys(
     t = t[(t["at"] <= t["end_at"]) & (t["at"] >= t["end_at"] - lb)]
     t = t.sort_values(["lead_id", "at", "touch_id"])
     t["_days"] = (t["end_at"] - t["at"]) / pd.Timedelta(days=1)
-    g = t.groupby("lead_id", sort=False)
+    # t is in lead order: each lead's touches are one run of rows, cut into tuples directly
+    # (a per-group Python aggregation took a second for a dealer's 13,000 journeys)
+    lead = t["lead_id"].to_numpy(object)
+    starts = np.flatnonzero(np.r_[True, lead[1:] != lead[:-1]]) if len(t) else np.array([], int)
+    bounds = np.r_[starts, len(t)]
+    firsts = t["at"].iloc[starts].to_numpy()
     agg = pd.DataFrame(
         {
-            "path": g["channel"].agg(tuple),
-            "days_before": g["_days"].agg(tuple),
-            "n_touches": g.size(),
-            "first_touch_at": g["at"].min(),
-            "last_touch_at": g["at"].max(),
-        }
+            "path": _runs(t["channel"].tolist(), bounds),
+            "days_before": _runs(t["_days"].tolist(), bounds),
+            "n_touches": np.diff(bounds),
+            "first_touch_at": firsts,
+            "last_touch_at": t["at"].iloc[bounds[1:] - 1].to_numpy(),
+        },
+        index=pd.Index(lead[starts], name="lead_id"),
     )
     out = out.join(agg, on="lead_id")
     missing = out["path"].isna()

@@ -210,7 +210,7 @@ def lost_contacts(
     streak = pd.DataFrame(
         {
             "failed_attempts": g.size(),
-            "wrong": g["outcome"].agg(lambda s: bool((s == "wrong_number").any())),
+            "wrong": fail["outcome"].eq("wrong_number").groupby(fail["customer_id"]).any(),
             "first_failed_at": g["at"].min(),
             "last_attempt_at": g["at"].max(),
             "staff_id": g["staff_id"].last(),

@@ -132,8 +132,9 @@ def csi_by_stage(
         )
     g = s.groupby(keys)["score"]
     out = _score_stats(g)
-    out["top_box"] = g.apply(lambda x: float((x >= 9).mean()))
-    out["bottom_box"] = g.apply(lambda x: float((x <= 6).mean()))
+    by = [s[k] for k in keys]
+    out["top_box"] = s["score"].ge(9).groupby(by).mean()
+    out["bottom_box"] = s["score"].le(6).groupby(by).mean()
     out = out.reset_index()
     out["stage"] = pd.Categorical(out["stage"], categories=_STAGE_ORDER, ordered=True)
     return out.sort_values(keys).reset_index(drop=True)

@@ -394,7 +394,7 @@ def _by_customer(J: pd.DataFrame) -> pd.DataFrame:
         agg[f"{s}_at"] = "min"
         agg[f"{s}_implied"] = "all"
     out = g.agg(agg).reset_index()
-    any_open = g["status"].agg(lambda s: (s == "open").any())
+    any_open = J["status"].eq("open").groupby(J["customer_id"], sort=False).any()
     out["status"] = np.where(
         out["order_at"].notna(), "won", np.where(any_open.to_numpy(), "open", "defeated")
     )

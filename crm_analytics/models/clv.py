@@ -436,16 +436,26 @@ def project_customer_base(
             a / (b + np.maximum(x, 1.0) - 1.0)
         )
         pa = np.where(x == 0, 1.0, 1.0 / (1.0 + np.exp(log_div)))
-        alive = rng.random(len(x)) < pa
-        lam = rng.gamma(r + x, 1.0 / (alpha + T))
-        p = rng.beta(a, b + x)
-        for m in range(months):
-            n = rng.poisson(lam * dt) * alive
-            g = rng.geometric(np.clip(p, 1e-12, 1.0))
-            made = np.minimum(n, g)
-            alive = alive & (n < g)
-            sims_v[k, m] = made.sum()
-            sims_m[k, m] = (made * margin).sum()
+        # each customer alive visits as a Poisson process (``lam`` visits a month) and drops
+        # out after a visit with probability ``p``: simulated visit by visit (exponential
+        # gaps), so the draws follow the visits made instead of every customer-month
+        alive = np.flatnonzero(rng.random(len(x)) < pa)
+        lam = rng.gamma(r + x[alive], 1.0 / (alpha + T[alive])) * dt
+        p = rng.beta(a, b + x[alive])
+        who, t = np.arange(len(alive)), np.zeros(len(alive))
+        at, by = [], []
+        while len(who):
+            with np.errstate(divide="ignore"):  # a rate drawn as 0: no visit (t = inf)
+                t = t + rng.standard_exponential(len(who)) / lam[who]
+            inside = t < months
+            who, t = who[inside], t[inside]
+            at.append(t.astype(np.int64))
+            by.append(who)
+            stay = rng.random(len(who)) >= p[who]
+            who, t = who[stay], t[stay]
+        month, cust = np.concatenate(at), np.concatenate(by)
+        sims_v[k] = np.bincount(month, minlength=months)
+        sims_m[k] = np.bincount(month, weights=margin[alive][cust], minlength=months)
     lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
     start = (models.as_of + pd.offsets.MonthBegin(1)).normalize()
     return pd.DataFrame(
