@@ -132,6 +132,23 @@ def test_dormant_activation_list_is_ranked(big_dealer):
     assert not {"name", "phone"} & set(lst.columns)
 
 
+def test_projection_simulation_agrees_with_the_closed_form(big_dealer):
+    """The interval's simulation (each customer alive visiting as a Poisson process and dropping
+    out after a visit) against the BG/NBD conditional expectations: with the parameters held
+    at their estimates (no sampling uncertainty), the middle of the simulated visits of each
+    month is the point forecast within the simulation's error."""
+    models = fit_base_models(big_dealer)
+    models.count.covariance_ = models.count.covariance_ * 0.0
+    proj = project_customer_base(models, months=24, n_sims=400, level=0.02)
+    middle = (proj["visits_low"] + proj["visits_high"]) / 2
+    rel = (middle - proj["expected_visits"]).abs() / proj["expected_visits"]
+    assert rel.max() < 0.03, rel.round(4).tolist()
+    # and the spread is the Poisson-like spread of a sum of many customers, not zero
+    wide = project_customer_base(models, months=24, n_sims=400, level=0.8)
+    width = wide["visits_high"] - wide["visits_low"]
+    assert (width > 0.5 * np.sqrt(wide["expected_visits"])).all()
+
+
 def test_projection_survives_a_covariance_that_is_not_positive_semidefinite(clean_dealer):
     """A small dealer's BG/NBD fit can end with a covariance that is not positive semidefinite
     (or not finite); the projection then used to stop with numpy's 'a <= 0'."""
