@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -71,10 +72,16 @@ def neutralize_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     ['\\'=HYPERLINK("x")', 'ok']
     """
     out = frame.copy()
-    for col in out.columns:
-        s = out[col]
+    for j in range(out.shape[1]):
+        s = out.iloc[:, j]
         if s.dtype == object or pd.api.types.is_string_dtype(s):
-            out[col] = s.astype(object).map(_defuse)
+            values = s.tolist()
+            if any(isinstance(v, str) and v.startswith(FORMULA_START) for v in values):
+                out.isetitem(
+                    j, pd.Series([_defuse(v) for v in values], index=s.index, dtype=object)
+                )
+            elif s.dtype != object:
+                out.isetitem(j, s.astype(object))
     out.columns = [_defuse(c) for c in out.columns]
     return out
 
@@ -101,6 +108,9 @@ def _prepare(
 ) -> pd.DataFrame:
     if not isinstance(frame, pd.DataFrame):
         raise InputError(f"write_table: {type(frame).__name__} is not a table (a DataFrame)")
+    # a file holds no attrs; without them pandas does not deep-copy them on every column taken
+    frame = frame.copy(deep=False)
+    frame.attrs = {}
     if not contact:
         phones = None if phone_columns is None else [c for c in phone_columns if c in frame]
         names = None if name_columns is None else [c for c in name_columns if c in frame]
@@ -211,8 +221,12 @@ def _column_values(col: pd.Series) -> list[object]:
     return [_cell(v) for v in col.tolist()]
 
 
+#: characters two columns wide in a spreadsheet (CJK and everything above it)
+_WIDE = re.compile("[\u2e80-\U0010ffff]")
+
+
 def _display_width(text: str) -> int:
-    return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
+    return len(text) + len(_WIDE.findall(text))
 
 
 def _write_xlsx(sheets: Mapping[str, pd.DataFrame], path: Path) -> None:

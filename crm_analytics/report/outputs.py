@@ -100,6 +100,7 @@ def call_list_sheets(analysis: DealerAnalysis, language: str) -> dict[str, pd.Da
     Masked unless the dealer's settings ask for contact lists (``mask_personal_data`` false).
     """
     calls = analysis.call_lists(masked=analysis.settings.mask_personal_data)
+    calls.attrs = {}  # a copy; its rules are not written, and attrs are deep-copied on each step
     calls = calls.sort_values(["owner_id", "priority", "rank"], ascending=[True, False, True])
     calls["no"] = calls.groupby("owner_id", dropna=False).cumcount() + 1
     calls["reason"] = calls["reason"].map(lambda r: label(str(r), language))
