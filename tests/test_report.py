@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import pickle
 import re
 import shutil
 import subprocess
@@ -1085,3 +1086,92 @@ def test_the_churn_reasons_name_the_drivers_beside_the_silence(report_run):
         assert "next most often" in evidence and "其次常见" in _churn_evidence(a, "zh")
         checked += 1
     assert checked >= 1
+
+
+def _assert_same(a, b, name: str = "analysis") -> None:
+    """``a`` and ``b`` hold the same values, whatever their memory layout (a frame's blocks,
+    an array shared or copied): frames and arrays by value, containers and objects field by
+    field."""
+    import dataclasses
+
+    import numpy as np
+
+    assert type(a) is type(b), f"{name}: {type(a).__name__} against {type(b).__name__}"
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+        assert a.attrs.keys() == b.attrs.keys(), name
+    elif isinstance(a, pd.Series):
+        pd.testing.assert_series_equal(a, b, check_exact=True, obj=name)
+    elif isinstance(a, pd.Index):
+        pd.testing.assert_index_equal(a, b, exact=True, obj=name)
+    elif isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, name
+        assert np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"), name
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), f"{name}: keys {set(a) ^ set(b)}"
+        for k in a:
+            _assert_same(a[k], b[k], f"{name}[{k!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), name
+        for k, (x, y) in enumerate(zip(a, b, strict=True)):
+            _assert_same(x, y, f"{name}[{k}]")
+    elif dataclasses.is_dataclass(a):
+        for f in dataclasses.fields(a):
+            _assert_same(getattr(a, f.name), getattr(b, f.name), f"{name}.{f.name}")
+    elif hasattr(a, "__dict__") and not isinstance(a, type):
+        _assert_same(vars(a), vars(b), name)
+    elif isinstance(a, float) and math.isnan(a):
+        assert isinstance(b, float) and math.isnan(b), name
+    elif a != b:  # objects equal by identity only (a random generator): by their state
+        assert pickle.dumps(a) == pickle.dumps(b), f"{name}: {a!r} against {b!r}"
+
+
+def test_a_kept_kernel_opens_a_dealers_analysis_once_and_no_notebook_changes_it(
+    report_run, tmp_path
+):
+    """A batch run executes a dealer's notebooks one after another in one kept kernel, which
+    reads the run's analysis once (``report.notebook._run_analysis``): every notebook of the
+    dealer runs, then a notebook in the same kernel checks that the analysis was not read
+    again and writes the object they all read; it holds the values the file holds."""
+    from crm_analytics.report.analysis import load_analysis
+
+    nb0 = nbformat.read(report_run.out / "D001" / "dealer_report.ipynb", as_version=4)
+    params = dict(nb0.metadata["papermill"]["parameters"])
+    params["analysis_path"] = str(report_run.out / "D001" / "analysis.pkl")
+    params["benchmark_path"] = str(report_run.out / "network" / "benchmark.json")
+    for name in runner.DEFAULT_NOTEBOOKS:
+        nb = runner.NOTEBOOKS_DIR / f"{name}.py"
+        runner._execute(
+            str(nb), params, tmp_path / f"{nb.stem}.ipynb", timeout=600, kernel_name="python3"
+        )
+    check = nbformat.v4.new_notebook()
+    check.cells = [
+        nbformat.v4.new_code_cell(
+            "analysis_path = kept_path = ''", metadata={"tags": ["parameters"]}
+        ),
+        nbformat.v4.new_code_cell(
+            "import pickle\n"
+            "from crm_analytics.report import notebook as nbm\n"
+            "read = []\n"
+            "load = nbm.load_analysis\n"
+            "nbm.load_analysis = lambda p: read.append(p) or load(p)\n"
+            "kept = nbm._run_analysis(analysis_path)\n"
+            "nbm.load_analysis = load\n"
+            "assert read == [], read\n"
+            "with open(kept_path, 'wb') as fh:\n"
+            "    pickle.dump(kept, fh)\n"
+        ),
+    ]
+    nbformat.write(check, tmp_path / "check.ipynb")
+    kept_path = tmp_path / "kept.pkl"
+    runner._execute(
+        str(tmp_path / "check.ipynb"),
+        {"analysis_path": params["analysis_path"], "kept_path": str(kept_path)},
+        tmp_path / "check.out.ipynb",
+        timeout=120,
+        kernel_name="python3",
+    )
+    kept = files.read_pickle(kept_path)
+    fresh = load_analysis(params["analysis_path"])
+    fresh.run_dir = kept.run_dir
+    _assert_same(kept, fresh)

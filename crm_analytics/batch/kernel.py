@@ -8,8 +8,10 @@ kernel shows a notebook: the user namespace, the input history and the execution
 (``InteractiveShell.reset``), the open figures, and the warnings' once-per-location registries
 (a changed filter list clears them), so a notebook sees neither the variables nor the
 silenced warnings of the one before. Modules stay imported; the package keeps no dealer's
-data at module level, and the report style is set whole by each notebook
-(:func:`crm_analytics.report.plots.apply_style`).
+data at module level except the run analysis last opened (read once for all the notebooks of
+a dealer, by the file's identity, and only read by them:
+:func:`crm_analytics.report.notebook.open_analysis`), and the report style is set whole by
+each notebook (:func:`crm_analytics.report.plots.apply_style`).
 
 A kernel that failed a notebook, timed out or died is shut down and the next notebook gets a
 new one; after :data:`REUSE_LIMIT` notebooks a kernel is replaced too, so memory a library

@@ -62,6 +62,29 @@ _PRESENTATION = ("language", "notes", "mask_personal_data", "action_plan")
 SPOT_DIR = "on_the_spot"
 
 
+#: The run analysis last opened in this process, with the file's identity (path, modification
+#: time, size): a batch run's kept kernel executes a dealer's notebooks one after another, and
+#: each read the same file again (0.1-0.25 s for a 20,000-customer dealer). Only a run's
+#: analysis is kept, the next dealer's replaces it, and the notebooks only read it
+#: (``tests/test_report.py`` checks the object after all of them against the file).
+_OPENED: dict[str, Any] = {}
+
+
+def _run_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+        key = (str(p), st.st_mtime_ns, st.st_size)
+    except OSError:
+        key = None  # load_analysis says what is missing
+    if key is None or _OPENED.get("key") != key:
+        _OPENED.clear()
+        analysis = load_analysis(p)
+        analysis.run_dir = str(p.parent.parent)
+        _OPENED.update(key=key, analysis=analysis)
+    return _OPENED["analysis"]
+
+
 def _chart_language(language: str) -> str:
     """Apply the report style; the label language charts use. Without a CJK font a Chinese
     report's charts fall back to English: the reader gets a note in the report's language
@@ -102,8 +125,7 @@ def open_analysis(
     :func:`crm_analytics.report.plots.apply_style`).
     """
     if analysis_path:
-        analysis = load_analysis(analysis_path)
-        analysis.run_dir = str(Path(analysis_path).resolve().parent.parent)
+        analysis = _run_analysis(analysis_path)
         return analysis, _chart_language(analysis.settings.language)
     period = (period_start, period_end) if period_start and period_end else None
     comparison = (comparison_start, comparison_end) if comparison_start and comparison_end else None
