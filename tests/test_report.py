@@ -1175,3 +1175,20 @@ def test_a_kept_kernel_opens_a_dealers_analysis_once_and_no_notebook_changes_it(
     fresh = load_analysis(params["analysis_path"])
     fresh.run_dir = kept.run_dir
     _assert_same(kept, fresh)
+
+
+def test_only_a_kept_kernel_keeps_the_run_analysis(report_run, monkeypatch, tmp_path):
+    """An analyst's kernel reads the run's analysis each time a notebook opens it (what the
+    analyst changed is gone); the batch run's kept kernel reads it once per dealer, again when
+    the file changes."""
+    from crm_analytics.report import notebook as nbm
+
+    path = report_run.out / "D002" / "analysis.pkl"
+    monkeypatch.delenv(nbm.KEPT_KERNEL_ENV, raising=False)
+    assert nbm._run_analysis(path) is not nbm._run_analysis(path)
+    monkeypatch.setenv(nbm.KEPT_KERNEL_ENV, "1")
+    kept = nbm._run_analysis(path)
+    assert nbm._run_analysis(path) is kept
+    copy = tmp_path / "analysis.pkl"
+    shutil.copyfile(path, copy)
+    assert nbm._run_analysis(copy) is not kept

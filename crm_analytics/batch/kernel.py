@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing.util
+import os
 import time
 from collections.abc import Iterator
 from queue import Empty
 from typing import Any
 
+from crm_analytics.report.notebook import KEPT_KERNEL_ENV
+
 __all__ = ["QUIET", "REUSE_LIMIT", "WarmKernel", "warm_kernel"]
 
-#: Notebooks a kernel executes before it is replaced by a new one. A kept kernel grows by
-#: about 0.7 MiB per notebook (a 20,000-customer dealer's nine notebooks, 108 in a row: 408 ->
-#: 485 MiB), while a new kernel costs its first dealer about 5.7 s of imports and warm-up
-#: (10.5 s against 4.7 s for the nine notebooks): every 40 dealers, about 250 MiB.
+#: Notebooks a kernel executes before it is replaced by a new one. A kept kernel grew by about
+#: 0.7 MiB per notebook while each notebook read the dealer's analysis again (a 20,000-customer
+#: dealer's nine notebooks, 108 in a row: 408 -> 485 MiB) and by 5 MiB over 36 notebooks since
+#: it reads it once; a new kernel costs its first dealer about 5.7 s of imports and warm-up.
 REUSE_LIMIT = 360
 
 #: Run between two notebooks (the figures and warnings first: ``reset`` deletes the names;
@@ -163,7 +166,8 @@ class WarmKernel:
         if self.km is None:
             self.km = _manager_class()(kernel_name=self.kernel_name)
             try:
-                run_sync(self.km.start_kernel)(extra_arguments=QUIET)
+                env = {**os.environ, KEPT_KERNEL_ENV: "1"}  # a dealer's analysis read once
+                run_sync(self.km.start_kernel)(extra_arguments=QUIET, env=env)
             except BaseException:
                 self.close()
                 raise

@@ -62,11 +62,15 @@ _PRESENTATION = ("language", "notes", "mask_personal_data", "action_plan")
 SPOT_DIR = "on_the_spot"
 
 
-#: The run analysis last opened in this process, with the file's identity (path, modification
-#: time, size): a batch run's kept kernel executes a dealer's notebooks one after another, and
-#: each read the same file again (0.1-0.25 s for a 20,000-customer dealer). Only a run's
-#: analysis is kept, the next dealer's replaces it, and the notebooks only read it
-#: (``tests/test_report.py`` checks the object after all of them against the file).
+#: Set (to ``1``) in the environment of a batch run's kept kernel
+#: (:mod:`crm_analytics.batch.kernel`); only there is a run analysis kept between notebooks.
+KEPT_KERNEL_ENV = "CRM_ANALYTICS_KEPT_KERNEL"
+#: The run analysis last opened in a kept kernel, with the file's identity (path, modification
+#: time, size): the kernel executes a dealer's notebooks one after another, and each read the
+#: same file again (0.1-0.25 s for a 20,000-customer dealer). The next dealer's replaces it,
+#: and the notebooks only read it (``tests/test_report.py`` checks the object after all of
+#: them against the file). An analyst's kernel reads the file each time: what the analyst
+#: changed in an analysis is gone when the cell runs again.
 _OPENED: dict[str, Any] = {}
 
 
@@ -77,7 +81,7 @@ def _run_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
         key = (str(p), st.st_mtime_ns, st.st_size)
     except OSError:
         key = None  # load_analysis says what is missing
-    if key is None or _OPENED.get("key") != key:
+    if key is None or _OPENED.get("key") != key or not os.environ.get(KEPT_KERNEL_ENV):
         _OPENED.clear()
         analysis = load_analysis(p)
         analysis.run_dir = str(p.parent.parent)
