@@ -398,8 +398,27 @@ def _surv_nll(theta, x, tx, T, W, Z) -> float:
     return -float(ll.sum())
 
 
+#: Rows per block of the survival likelihood: 2,048 rows x 16 quadrature nodes make arrays of
+#: 256 KB that stay in the processor's cache between the fifty-odd array operations; a
+#: 20,000-customer dealer's 9,273 owners in one block took 2.7 times as long (16.3 against
+#: 6.0 ms per evaluation; value and gradient equal to 1e-15 relative).
+_SURV_BLOCK = 2048
+
+
 def _surv_nll_grad(theta, x, tx, T, W, Z) -> tuple[float, np.ndarray]:
-    """:func:`_surv_nll` and its analytic gradient in ``theta`` (one pass, for L-BFGS-B).
+    """:func:`_surv_nll` and its analytic gradient in ``theta`` (for L-BFGS-B), summed over
+    blocks of :data:`_SURV_BLOCK` rows (:func:`_surv_nll_grad_rows`)."""
+    f, g = 0.0, np.zeros(len(theta))
+    for s in range(0, len(x), _SURV_BLOCK):
+        rows = slice(s, s + _SURV_BLOCK)
+        fb, gb = _surv_nll_grad_rows(theta, x[rows], tx[rows], T[rows], W[rows], Z[rows])
+        f += fb
+        g += gb
+    return f, g
+
+
+def _surv_nll_grad_rows(theta, x, tx, T, W, Z) -> tuple[float, np.ndarray]:
+    """:func:`_surv_nll` and its analytic gradient in ``theta`` on a block of rows (one pass).
 
     With ``u`` the time from the last visit to the warranty end (clipped to ``[0, D]``),
     ``v = D - u``, ``k1 = mu1 + lam``, ``k2 = mu2 + lam``, ``E1 = exp(-k1 u)`` and
