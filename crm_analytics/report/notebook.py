@@ -76,17 +76,19 @@ _OPENED: dict[str, Any] = {}
 
 def _run_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
     p = Path(path).resolve()
-    try:
-        st = p.stat()
-        key = (str(p), st.st_mtime_ns, st.st_size)
-    except OSError:
-        key = None  # load_analysis says what is missing
-    if key is None or _OPENED.get("key") != key or not os.environ.get(KEPT_KERNEL_ENV):
-        _OPENED.clear()
-        analysis = load_analysis(p)
-        analysis.run_dir = str(p.parent.parent)
+    key = None
+    if os.environ.get(KEPT_KERNEL_ENV):
+        with contextlib.suppress(OSError):  # a missing file: load_analysis says so
+            st = p.stat()
+            key = (str(p), st.st_mtime_ns, st.st_size)
+    if key is not None and _OPENED.get("key") == key:
+        return _OPENED["analysis"]
+    _OPENED.clear()
+    analysis = load_analysis(p)
+    analysis.run_dir = str(p.parent.parent)
+    if key is not None:
         _OPENED.update(key=key, analysis=analysis)
-    return _OPENED["analysis"]
+    return analysis
 
 
 def _chart_language(language: str) -> str:
