@@ -979,10 +979,6 @@ def _stencil_newton(
     )
 
 
-def _smaller(g_new: np.ndarray, g: np.ndarray) -> bool:
-    return bool(np.all(np.isfinite(g_new)) and np.max(np.abs(g_new)) < np.max(np.abs(g)))
-
-
 def _newton_from_start(
     objective: Callable[[np.ndarray], tuple[float, np.ndarray]],
     u0: np.ndarray,
@@ -1042,8 +1038,9 @@ def _newton_from_start(
             # with numpy 2.4.6 stopped a prior's fit here at |gradient| 6e-10 and left it to
             # the slower general search): a step that leaves the objective equal within that
             # rounding and shrinks the gradient is taken (Hager and Zhang's approximate Wolfe
-            # condition)
-            if np.isfinite(f_c) and f_c <= f + 1e-14 * abs(f) and _smaller(g_c, g):
+            # condition; a gradient with a NaN compares False)
+            smaller = np.max(np.abs(g_c)) < np.max(np.abs(g))
+            if np.isfinite(f_c) and f_c <= f + 1e-14 * abs(f) and smaller:
                 break
             t *= 0.5
         else:
