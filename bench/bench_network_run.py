@@ -10,6 +10,10 @@ overview on a local process pool (``--workers``, default 2). Measured:
   20,000 customers on a 2-core machine, and flat per dealer from 10 to 100 dealers);
 * peak memory of the run's process tree (the runner, its workers and the notebook kernels),
   sampled every 0.2 s (target: under 8 GiB);
+* the machine while it ran: bytes written to disk, CPU seconds waiting for the disk
+  (``iowait``) or taken by the host (``steal``), and the seconds during which every runnable
+  task waited for the disk (``/proc/pressure/io`` "full"); a run slowed by the disk or a busy
+  host shows there, not in the package's own stage times;
 * loads per dealer: every call of ``crm_analytics.data.store.load_dealer`` in any process of
   the run is logged (a ``sitecustomize`` module put on the workers' and kernels' path for the
   benchmark only); the target is exactly one per dealer.
@@ -18,6 +22,7 @@ overview on a local process pool (``--workers``, default 2). Measured:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -79,6 +84,24 @@ class PeakMemory:
         self._thread.join()
 
 
+def _machine() -> dict[str, float]:
+    """Counters of the whole machine (Linux): disk bytes written, CPU iowait and steal seconds,
+    the disk's "full" pressure stall in seconds."""
+    cpu = psutil.cpu_times()
+    disk = psutil.disk_io_counters()
+    stall = 0.0
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/pressure/io").read_text().splitlines():
+            if line.startswith("full"):
+                stall = int(line.rsplit("total=", 1)[1]) / 1e6
+    return {
+        "disk_written_gib": (disk.write_bytes if disk else 0) / 2**30,
+        "cpu_iowait_s": getattr(cpu, "iowait", 0.0),
+        "cpu_steal_s": getattr(cpu, "steal", 0.0),
+        "io_full_stall_s": stall,
+    }
+
+
 def _store(n: int, customers: int, years: float, workers: int) -> Path:
     from crm_analytics.sim import simulate_network
 
@@ -114,7 +137,7 @@ def run_once(n: int, customers: int, years: float, workers: int, notebooks: list
     log.touch()
     os.environ["CRM_BENCH_LOAD_LOG"] = str(log)
     os.environ["PYTHONPATH"] = os.pathsep.join([str(hook), str(ROOT)])
-    t0 = time.perf_counter()
+    t0, machine0 = time.perf_counter(), _machine()
     with PeakMemory(os.getpid()) as mem:
         summary = runner.run_report(
             out=run_dir,
@@ -126,6 +149,7 @@ def run_once(n: int, customers: int, years: float, workers: int, notebooks: list
             progress=False,
         )
     wall = time.perf_counter() - t0
+    machine = {k: round(v - machine0[k], 2) for k, v in _machine().items()}
     loads = [line.split()[1] for line in log.read_text(encoding="utf-8").splitlines()]
     per_dealer = {d: loads.count(d) for d in {*loads}}
     ok = sum(r.status == "ok" for r in summary.results)
@@ -143,6 +167,7 @@ def run_once(n: int, customers: int, years: float, workers: int, notebooks: list
         "loads_per_dealer_max": max(per_dealer.values(), default=0),
         "dealers_loaded": len(per_dealer),
         "stages_s": summary.stages,
+        "machine": machine,
     }
 
 

@@ -30,6 +30,7 @@ from crm_analytics.core import files
 from crm_analytics.core.errors import InputError, ParameterError, RunLockedError
 from crm_analytics.report import display
 from crm_analytics.report import headline as metrics
+from crm_analytics.report.analysis import NETWORK_SCORES_FILE
 
 RAW_MARKERS = ('<script>alert("', "<img src=x onerror")
 
@@ -1189,6 +1190,55 @@ def test_only_a_kept_kernel_keeps_the_run_analysis(report_run, monkeypatch, tmp_
     monkeypatch.setenv(nbm.KEPT_KERNEL_ENV, "1")
     kept = nbm._run_analysis(path)
     assert nbm._run_analysis(path) is kept
+    copy = tmp_path / "D002" / "analysis.pkl"
+    copy.parent.mkdir()
+    shutil.copyfile(path, copy)
+    part = copy.with_name(NETWORK_SCORES_FILE)
+    shutil.copyfile(path.with_name(NETWORK_SCORES_FILE), part)
+    copied = nbm._run_analysis(copy)
+    assert copied is not kept and nbm._run_analysis(copy) is copied
+    # the dealer scored again (the network stage's part rewritten): read again
+    rescored = files.read_pickle(part)
+    rescored["lead_note"] = "scored again"
+    files.write_pickle(rescored, part)
+    again = nbm._run_analysis(copy)
+    assert again is not copied and again.lead_note == "scored again"
+
+
+def test_a_dealers_analysis_is_written_once_and_its_network_scores_beside_it(report_run, tmp_path):
+    """The dealer stage writes the analysis; the network stage's scores are kept beside it
+    (a small file) instead of the whole analysis being written again: each analysis is older
+    than the run's network models, and read with its part it holds the scores the run wrote
+    as Parquet. A new analysis of the dealer drops the part of the old one."""
+    from crm_analytics.report.analysis import load_analysis, save_analysis
+
+    out = report_run.out  # the first run's folder (copied with the files' times)
+    models = out / "network" / runner.NETWORK_MODELS_FILE
+    compared = 0
+    for did in ("D001", "D002", "D003"):
+        path = out / did / "analysis.pkl"
+        part = path.with_name(NETWORK_SCORES_FILE)
+        assert path.stat().st_mtime_ns < models.stat().st_mtime_ns < part.stat().st_mtime_ns
+        assert part.stat().st_size < path.stat().st_size / 10
+        bare, full = load_analysis(path, network=False), load_analysis(path)
+        assert bare.lead_scores.empty and not bare.lead_note and bare.lead_model is None
+        # the part: the open leads scored by the run's lead model, or why there are none
+        assert (len(full.lead_scores) > 0 or full.lead_note) and full.lead_model is None
+        for name in ("lead_scores", "churn_scores"):
+            ran = pd.read_parquet(out / did / f"{name}.parquet")
+            kept = getattr(full, name).reset_index(drop=True)
+            if len(ran) or len(kept):  # (an empty frame's columns read back untyped)
+                pd.testing.assert_frame_equal(kept, ran)
+                compared += 1
+    assert compared >= 3
     copy = tmp_path / "analysis.pkl"
     shutil.copyfile(path, copy)
-    assert nbm._run_analysis(copy) is not kept
+    shutil.copyfile(part, copy.with_name(NETWORK_SCORES_FILE))
+
+    def leads(a):
+        return a.lead_note, len(a.lead_scores)
+
+    assert leads(load_analysis(copy)) == leads(full) != ("", 0)
+    save_analysis(bare, copy)
+    assert not copy.with_name(NETWORK_SCORES_FILE).exists()
+    assert leads(load_analysis(copy)) == ("", 0)

@@ -57,6 +57,7 @@ from crm_analytics.core.errors import CRMAnalyticsError, InputError, ParameterEr
 from crm_analytics.core.files import (
     atomic_path,
     code_hash,
+    file_identity,
     read_json,
     read_pickle,
     write_json,
@@ -70,6 +71,7 @@ from crm_analytics.report.analysis import (
     fit_network_models,
     load_analysis,
     save_analysis,
+    save_network_scores,
     score_with_network,
     store_visit_summary,
 )
@@ -519,10 +521,11 @@ def _fingerprint_hash(fingerprint: Mapping[str, str]) -> str:
 def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
     """Score the dealer with the run's network models and write the outputs a CRM desk works
     from (scores as Parquet, the call-list and fix-list workbooks, the next coaching round's
-    proposed action plan), then the analysis every notebook of the dealer opens. Returns the outputs (name -> path in the run folder)."""
-    models = read_pickle(Path(job.out) / "network" / NETWORK_MODELS_FILE)
+    proposed action plan), then the network scores every notebook of the dealer reads with its
+    analysis. Returns the outputs (name -> path in the run folder)."""
+    models = _network_models(Path(job.out) / "network" / NETWORK_MODELS_FILE)
     churn_frames, lead_frames = read_pickle(ddir / FRAMES_FILE)
-    analysis = load_analysis(ddir / ANALYSIS_FILE)
+    analysis = load_analysis(ddir / ANALYSIS_FILE, network=False)
     analysis.churn_frames, analysis.lead_frames = churn_frames, lead_frames
     analysis = score_with_network(analysis, models["lead"], models["churn"], models["note"])
     outputs = {}
@@ -539,8 +542,22 @@ def _complete_analysis(job: _Job, ddir: Path) -> dict[str, str]:
     bench = load_benchmark(Path(job.out) / "network" / BENCHMARK_FILE, dealer_id=job.dealer_id)
     plan = write_next_action_plan(analysis, ddir, bench)
     outputs["action_plan_next"] = f"{job.dealer_id}/{plan.name}"
-    save_analysis(analysis, ddir / ANALYSIS_FILE)
+    save_network_scores(analysis, ddir / ANALYSIS_FILE)
     return outputs
+
+
+#: The run's network models as a render worker last read them, with the file's identity (path,
+#: modification time, size): a worker renders many dealers of one run, and each read the same
+#: file again (the pooled lead model: ~9 MB at 10 dealers of 20,000 customers).
+_MODELS: dict[str, Any] = {}
+
+
+def _network_models(path: Path) -> dict[str, Any]:
+    key = file_identity(path)
+    if key is None or _MODELS.get("key") != key:  # a missing file: read_pickle says so
+        _MODELS.clear()
+        _MODELS.update(key=key, models=read_pickle(path))
+    return _MODELS["models"]
 
 
 def _render_network(job: _Job) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from crm_analytics.core.errors import InputError
 __all__ = [
     "atomic_path",
     "atomic_write_text",
+    "file_identity",
     "is_url",
     "read_json",
     "read_pickle",
@@ -110,6 +111,17 @@ def write_pickle(obj: Any, path: str | os.PathLike[str]) -> Path:
     with atomic_path(path) as tmp, tmp.open("wb") as fh:
         pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return Path(path)
+
+
+def file_identity(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
+    """A file's resolved path, modification time (ns) and size; ``None`` when there is no such
+    file. Equal identities: a value read from the file before may be used again."""
+    p = Path(path).resolve()
+    try:
+        st = p.stat()
+    except OSError:
+        return None
+    return str(p), st.st_mtime_ns, st.st_size
 
 
 def read_pickle(path: str | os.PathLike[str], *, what: str = "artefact") -> Any:

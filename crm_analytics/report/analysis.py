@@ -64,6 +64,7 @@ from crm_analytics.report.headline import consultant_table, dealer_metrics, reso
 
 __all__ = [
     "ANALYSIS_FILE",
+    "NETWORK_SCORES_FILE",
     "DealerAnalysis",
     "ScoringFrames",
     "analyse_dealer",
@@ -73,11 +74,19 @@ __all__ = [
     "lead_cutoffs",
     "load_analysis",
     "save_analysis",
+    "save_network_scores",
     "score_with_network",
 ]
 
 #: The analysis file of a dealer in a run folder: ``<run>/<dealer>/analysis.pkl``.
 ANALYSIS_FILE = "analysis.pkl"
+#: Beside it, what the run's network stage added (:func:`save_network_scores`): the dealer's
+#: analysis is written once, by the dealer stage, and read with this part by
+#: :func:`load_analysis`.
+NETWORK_SCORES_FILE = "network_scores.pkl"
+#: The fields :func:`score_with_network` sets, kept in :data:`NETWORK_SCORES_FILE` (the pooled
+#: lead model itself is kept once per run, in the run's ``network/`` folder).
+_NETWORK_FIELDS = ("lead_scores", "lead_note", "churn_model", "churn_scores", "churn_source")
 #: The call-list workbook of a dealer in a run folder: ``<run>/<dealer>/call_lists.xlsx``
 #: (written by :mod:`crm_analytics.report.outputs`, linked by the report and the index).
 CALL_LISTS_FILE = "call_lists.xlsx"
@@ -138,7 +147,9 @@ class DealerAnalysis:
         The churn model (the dealer's own, or the network's for a small dealer), the scores of
         every active customer, ``"dealer"`` / ``"network"`` / ``""`` and why (when not own).
     lead_model, lead_scores, lead_note
-        The pooled network lead model and this dealer's open leads scored with it.
+        The pooled network lead model and this dealer's open leads scored with it (an analysis
+        read from a run has the scores and no model: the run keeps the model once, in
+        ``network/models.pkl``, not in every dealer's files).
     run_dir
         The run folder this analysis was read from (``""``: analysed outside a run).
     reconciliation, scorecard
@@ -980,12 +991,23 @@ def score_with_network(
 
 def save_analysis(analysis: DealerAnalysis, path: str | os.PathLike[str]) -> Path:
     """Write the analysis atomically (pickle: it holds fitted models; a run reads it back with
-    the same package version, which the run's fingerprint includes)."""
+    the same package version, which the run's fingerprint includes). The network part beside
+    it (:func:`save_network_scores`) belonged to the analysis replaced: it is removed first."""
+    Path(path).with_name(NETWORK_SCORES_FILE).unlink(missing_ok=True)
     return write_pickle(analysis, path)
 
 
-def load_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
-    """Read an analysis written by :func:`save_analysis` (only from a run folder you trust)."""
+def save_network_scores(analysis: DealerAnalysis, path: str | os.PathLike[str]) -> Path:
+    """Write what :func:`score_with_network` added to the analysis at ``path``
+    (:data:`NETWORK_SCORES_FILE` beside it): well under a megabyte instead of the whole
+    analysis again (tens of megabytes for a large dealer)."""
+    part = {name: getattr(analysis, name) for name in _NETWORK_FIELDS}
+    return write_pickle(part, Path(path).with_name(NETWORK_SCORES_FILE))
+
+
+def load_analysis(path: str | os.PathLike[str], *, network: bool = True) -> DealerAnalysis:
+    """Read an analysis written by :func:`save_analysis` (only from a run folder you trust),
+    with the network stage's part beside it when there is one (``network=False``: without)."""
     p = Path(path)
     if not p.is_file():
         raise InputError(
@@ -995,4 +1017,13 @@ def load_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
     obj = read_pickle(p, what="analysis")
     if not isinstance(obj, DealerAnalysis):
         raise InputError(f"{p} does not hold a dealer analysis; rerun the dealer with --force")
+    part_path = p.with_name(NETWORK_SCORES_FILE)
+    if network and part_path.is_file():
+        part = read_pickle(part_path, what="network scores")
+        if not isinstance(part, dict) or set(part) != set(_NETWORK_FIELDS):
+            raise InputError(
+                f"{part_path} does not hold a dealer's network scores; rerun the dealer with --force"
+            )
+        for name, value in part.items():
+            setattr(obj, name, value)
     return obj

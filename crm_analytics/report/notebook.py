@@ -21,6 +21,7 @@ from crm_analytics.core.dealer import DealerData
 from crm_analytics.core.errors import CRMAnalyticsError
 from crm_analytics.core.files import (
     code_hash,
+    file_identity,
     is_url,
     read_json,
     read_pickle,
@@ -34,6 +35,7 @@ from crm_analytics.report import display as out
 from crm_analytics.report import plots
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
+    NETWORK_SCORES_FILE,
     DealerAnalysis,
     analyse_dealer,
     fit_btyd_prior,
@@ -65,8 +67,8 @@ SPOT_DIR = "on_the_spot"
 #: Set (to ``1``) in the environment of a batch run's kept kernel
 #: (:mod:`crm_analytics.batch.kernel`); only there is a run analysis kept between notebooks.
 KEPT_KERNEL_ENV = "CRM_ANALYTICS_KEPT_KERNEL"
-#: The run analysis last opened in a kept kernel, with the file's identity (path, modification
-#: time, size): the kernel executes a dealer's notebooks one after another, and each read the
+#: The run analysis last opened in a kept kernel, with its files' identities (the analysis and
+#: its network scores: path, modification time, size): the kernel executes a dealer's notebooks one after another, and each read the
 #: same file again (0.1-0.25 s for a 20,000-customer dealer). The next dealer's replaces it,
 #: and the notebooks only read it (``tests/test_report.py`` checks the object after all of
 #: them against the file). An analyst's kernel reads the file each time: what the analyst
@@ -78,10 +80,8 @@ def _run_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
     p = Path(path).resolve()
     key = None
     if os.environ.get(KEPT_KERNEL_ENV):
-        with contextlib.suppress(OSError):  # a missing file: load_analysis says so
-            st = p.stat()
-            key = (str(p), st.st_mtime_ns, st.st_size)
-    if key is not None and _OPENED.get("key") == key:
+        key = (file_identity(p), file_identity(p.with_name(NETWORK_SCORES_FILE)))
+    if key is not None and key[0] is not None and _OPENED.get("key") == key:
         return _OPENED["analysis"]
     _OPENED.clear()
     analysis = load_analysis(p)
