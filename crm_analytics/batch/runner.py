@@ -60,6 +60,7 @@ from crm_analytics.core.files import (
     file_identity,
     read_json,
     read_pickle,
+    read_while_unchanged,
     write_json,
     write_pickle,
 )
@@ -553,11 +554,8 @@ _MODELS: dict[str, Any] = {}
 
 
 def _network_models(path: Path) -> dict[str, Any]:
-    key = file_identity(path)
-    if key is None or _MODELS.get("key") != key:  # a missing file: read_pickle says so
-        _MODELS.clear()
-        _MODELS.update(key=key, models=read_pickle(path))
-    return _MODELS["models"]
+    # a missing file (no identity): read_pickle says so
+    return read_while_unchanged(_MODELS, file_identity(path), lambda: read_pickle(path))
 
 
 def _render_network(job: _Job) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 import os
 import pickle
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ __all__ = [
     "is_url",
     "read_json",
     "read_pickle",
+    "read_while_unchanged",
     "to_jsonable",
     "write_json",
     "write_pickle",
@@ -122,6 +123,19 @@ def file_identity(path: str | os.PathLike[str]) -> tuple[str, int, int] | None:
     except OSError:
         return None
     return str(p), st.st_mtime_ns, st.st_size
+
+
+def read_while_unchanged(cache: dict[str, Any], key: Any, read: Callable[[], Any]) -> Any:
+    """``read()``, kept in ``cache`` under ``key`` (the identities of the files it reads,
+    :func:`file_identity`) and handed back while the key is unchanged; ``key=None``: read
+    each time, nothing kept."""
+    if key is not None and cache.get("key") == key:
+        return cache["value"]
+    cache.clear()
+    value = read()
+    if key is not None:
+        cache.update(key=key, value=value)
+    return value
 
 
 def read_pickle(path: str | os.PathLike[str], *, what: str = "artefact") -> Any:

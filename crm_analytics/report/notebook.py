@@ -25,6 +25,7 @@ from crm_analytics.core.files import (
     is_url,
     read_json,
     read_pickle,
+    read_while_unchanged,
     to_jsonable,
     write_json,
     write_pickle,
@@ -68,8 +69,8 @@ SPOT_DIR = "on_the_spot"
 #: (:mod:`crm_analytics.batch.kernel`); only there is a run analysis kept between notebooks.
 KEPT_KERNEL_ENV = "CRM_ANALYTICS_KEPT_KERNEL"
 #: The run analysis last opened in a kept kernel, with its files' identities (the analysis and
-#: its network scores: path, modification time, size): the kernel executes a dealer's notebooks one after another, and each read the
-#: same file again (0.1-0.25 s for a 20,000-customer dealer). The next dealer's replaces it,
+#: its network scores: path, modification time, size): the kernel executes a dealer's
+#: notebooks one after another, and each read the same file again (0.1-0.25 s for a 20,000-customer dealer). The next dealer's replaces it,
 #: and the notebooks only read it (``tests/test_report.py`` checks the object after all of
 #: them against the file). An analyst's kernel reads the file each time: what the analyst
 #: changed in an analysis is gone when the cell runs again.
@@ -78,17 +79,16 @@ _OPENED: dict[str, Any] = {}
 
 def _run_analysis(path: str | os.PathLike[str]) -> DealerAnalysis:
     p = Path(path).resolve()
-    key = None
-    if os.environ.get(KEPT_KERNEL_ENV):
-        key = (file_identity(p), file_identity(p.with_name(NETWORK_SCORES_FILE)))
-    if key is not None and key[0] is not None and _OPENED.get("key") == key:
-        return _OPENED["analysis"]
-    _OPENED.clear()
-    analysis = load_analysis(p)
-    analysis.run_dir = str(p.parent.parent)
-    if key is not None:
-        _OPENED.update(key=key, analysis=analysis)
-    return analysis
+    ids = (file_identity(p), file_identity(p.with_name(NETWORK_SCORES_FILE)))
+    # kept only in a batch run's kernel; a missing analysis is read (load_analysis says so)
+    key = ids if os.environ.get(KEPT_KERNEL_ENV) and ids[0] else None
+
+    def read() -> DealerAnalysis:
+        analysis = load_analysis(p)
+        analysis.run_dir = str(p.parent.parent)
+        return analysis
+
+    return read_while_unchanged(_OPENED, key, read)
 
 
 def _chart_language(language: str) -> str:
