@@ -792,3 +792,39 @@ def test_masked_phones_never_link_by_phone(pre_masked):
     ref = reconcile_visits(no_phone, mask=False)
     pd.testing.assert_frame_equal(got.pairs[cols], ref.pairs[cols])
     assert set(got.unregistered["entry_id"]) == set(ref.unregistered["entry_id"])
+
+
+def test_a_chinese_fix_list_explains_each_record_in_chinese(defect_dealer, defect_card):
+    """The workbook's 说明 column of a Chinese fix list: every rule's evidence in Chinese, the
+    ids, dates, numbers and data values kept (before, it was the rules' English text); the
+    English list unchanged."""
+    import re
+
+    from crm_analytics.metrics.quality import fix_list_in
+    from crm_analytics.metrics.quality.fixes import detail_zh
+
+    fixes = fix_list(defect_dealer, scorecard=defect_card)
+    zh, en = fix_list_in(fixes, "zh"), fix_list_in(fixes, "en")
+    pd.testing.assert_series_equal(en["detail"], fixes["detail"])
+    shown = zh.loc[zh["detail"].notna()].drop_duplicates("issue")
+    assert shown["issue"].nunique() >= 8  # the defect dealer fails most rules
+    for issue, before, after in zip(
+        shown["issue"], fixes.loc[shown.index, "detail"], shown["detail"], strict=True
+    ):
+        words = re.sub(r"[A-Za-z0-9]+(-[A-Za-z0-9]+)+", "", after)  # ids
+        if before != after or re.search(r"[a-z]{3,}", before):
+            assert re.search(r"[\u4e00-\u9fff]", after), (issue, before, after)
+        assert not re.search(r"[a-z]{3,}", words), (issue, before, after)
+    # how an unrecorded visit was matched, in words in both languages
+    from crm_analytics.metrics.quality.continuity import MATCHED_BY
+
+    for how, words in MATCHED_BY.items():
+        zh_words = detail_zh(f"known customer, matched by {words}")
+        assert how not in zh_words and re.search(r"[\u4e00-\u9fff]{4,}", zh_words), how
+    nr = en["issue"] == "visit_not_recorded"
+    assert nr.any() and not en.loc[nr, "detail"].str.contains("_").any()
+    # the load-time checks: the check named, the column and the value kept
+    q = detail_zh("coerce_dtype('datetime64[ns]') on at = 2026-13-45")
+    assert q == "载入时隔离：格式无法识别（列 at = 2026-13-45）"
+    assert detail_zh("null_key on customer_id = ") == "载入时隔离：编号为空（列 customer_id = ）"
+    assert detail_zh("D001-C000123") == "D001-C000123"

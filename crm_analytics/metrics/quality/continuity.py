@@ -178,6 +178,16 @@ def _stage_gaps(
     return out.reset_index(drop=True), counts
 
 
+#: How ``reconcile_visits`` matched an unregistered arrival to a known customer (its ``how``
+#: codes), in the words of the fix list's evidence.
+MATCHED_BY = {
+    "phone": "phone",
+    "phone_one_digit": "a phone one digit apart",
+    "full_name_and_lead": "full name and open lead",
+    "surname_lead_and_touch_that_day": "surname, open lead and a contact that day",
+}
+
+
 def arrival_in_dms(ctx: RuleContext, rule: Rule) -> Outcome:
     """Front-desk sales arrivals with no DMS visit: unregistered walk-ins, unrecorded visits."""
     rec = ctx.rec
@@ -197,7 +207,7 @@ def arrival_in_dms(ctx: RuleContext, rule: Rule) -> Outcome:
             nr,
             "entry_id",
             consultant_id="staff_id",
-            detail=pd.Series("known customer, matched by " + nr["how"].astype(str), index=nr.index),
+            detail="known customer, matched by " + nr["how"].map(MATCHED_BY).fillna(nr["how"]),
         )
     )
 

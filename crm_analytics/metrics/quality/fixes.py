@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +14,7 @@ from crm_analytics.core.errors import InputError
 from crm_analytics.data.export import write_table
 from crm_analytics.data.linkage import PHONE_MASK_CHAR
 from crm_analytics.metrics.quality.common import _mask_frame
+from crm_analytics.metrics.quality.continuity import MATCHED_BY
 from crm_analytics.metrics.quality.params import QualityParams
 from crm_analytics.metrics.quality.registry import fix_of
 from crm_analytics.metrics.quality.scorecard import Scorecard, quality_scorecard
@@ -128,14 +131,111 @@ def fix_list(
     return out
 
 
+#: Codes inside the rules' details, in Chinese: lead stages, phone kinds, and the load-time
+#: checks that quarantine a row (``data.validation``; a pandera check by the name before its
+#: arguments).
+_CODES_ZH = {
+    "visit": "到店",
+    "test_drive": "试驾",
+    "quote": "报价",
+    "order": "订单",
+    "delivery": "交车",
+    "placeholder": "占位号码",
+    "invalid": "无效号码",
+    "null_key": "编号为空",
+    "duplicate_key": "编号重复",
+    "other_dealer": "属于其他经销商",
+    "coerce_dtype": "格式无法识别",
+    "not_nullable": "必填项为空",
+    "isin": "取值不在允许范围",
+    "str_matches": "格式不符",
+    "str_length": "长度不符",
+    "greater_than": "数值过小",
+    "greater_than_or_equal_to": "数值过小",
+    "less_than": "数值过大",
+    "less_than_or_equal_to": "数值过大",
+    "in_range": "数值超出范围",
+    "unique": "重复",
+}
+
+
+#: How a front-desk arrival was matched to a known customer, in Chinese, keyed by the English
+#: words of the detail (``continuity.MATCHED_BY``).
+_MATCHED_BY_ZH = {
+    MATCHED_BY[how]: zh
+    for how, zh in {
+        "phone": "电话",
+        "phone_one_digit": "仅差一位的电话",
+        "full_name_and_lead": "全名及未结线索",
+        "surname_lead_and_touch_that_day": "姓氏、未结线索及当天接触",
+    }.items()
+}
+
+
+def _code_zh(code: str) -> str:
+    return _CODES_ZH.get(code, _CODES_ZH.get(code.split("(", 1)[0], code))
+
+
+#: Each rule's detail (``metrics/quality``'s rules write one line of evidence in English) by
+#: pattern, in Chinese; ids, dates, numbers and data values are kept as they are.
+_DETAILS_ZH: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], str]], ...] = tuple(
+    (re.compile(pattern, re.DOTALL), fn)
+    for pattern, fn in (
+        (r"party of (\S+)", lambda m: f"同行 {m[1]} 人"),
+        (
+            r"known customer, matched by (.+)",
+            lambda m: f"已有客户，按{_MATCHED_BY_ZH.get(m[1], m[1])}匹配",
+        ),
+        (
+            r"front-desk phone \(other_phone\) of entry (\S+) is one digit away",
+            lambda m: f"前台登记 {m[1]} 的电话（其他电话列）与此号码仅差一位",
+        ),
+        (r"DMS visit with no front-desk arrival", lambda m: "DMS 有到店记录，前台无对应来店登记"),
+        (r"phone of a staff member", lambda m: "员工本人的电话"),
+        (r"placeholder name", lambda m: "占位姓名"),
+        (r"last follow-up (\S+)", lambda m: f"最近一次跟进 {m[1]}"),
+        (
+            r"(\w+): no (\w+) before (\w+) (\S+)",
+            lambda m: f"缺{_code_zh(m[2])}：{_code_zh(m[3])} {m[4]} 之前无{_code_zh(m[2])}记录",
+        ),
+        (
+            r"DMS: (\S+) visits, (\S+) deliveries, (\S+) service visits",
+            lambda m: f"DMS：到店 {m[1]} 次，交车 {m[2]} 次，售后进厂 {m[3]} 次",
+        ),
+        (r"no record; about (\S+) expected", lambda m: f"无记录；按常规约应有 {m[1]} 条"),
+        (r"duplicate of (\S+)", lambda m: f"与 {m[1]} 重复"),
+        (r"copy of (\S+)", lambda m: f"与工单 {m[1]} 重复"),
+        (r"lead (\S+)", lambda m: f"线索 {m[1]}"),
+        (
+            r"(.+?) on (\S+) = (.*)",
+            lambda m: f"载入时隔离：{_code_zh(m[1])}（列 {m[2]} = {m[3]}）",
+        ),
+        (r"(placeholder|invalid)", lambda m: _code_zh(m[1])),
+    )
+)
+
+
+def detail_zh(detail: str) -> str:
+    """A fix-list row's detail in Chinese (a detail of no known pattern, such as a bare id or
+    date, is returned as it is)."""
+    for pattern, fn in _DETAILS_ZH:
+        m = pattern.fullmatch(detail)
+        if m:
+            return fn(m)
+    return detail
+
+
 def fix_list_in(fixes: pd.DataFrame, language: str) -> pd.DataFrame:
-    """The fix list (:func:`fix_list`) with ``action`` and ``note`` in ``language`` (``"zh"``
-    or ``"en"``) and without the other language's columns (``action_zh``, ``note_zh``); an
-    issue without a registered fix keeps an empty ``action``."""
+    """The fix list (:func:`fix_list`) with ``action``, ``note`` and ``detail`` in ``language``
+    (``"zh"`` or ``"en"``) and without the other language's columns (``action_zh``,
+    ``note_zh``); an issue without a registered fix keeps an empty ``action``."""
     out = fixes.copy()
     if language == "zh":
         out["action"] = out["action_zh"]
         out["note"] = out["note_zh"]
+        codes, uniq = pd.factorize(out["detail"])  # a few distinct details over many rows
+        zh = np.array([detail_zh(str(d)) for d in uniq] + [pd.NA], dtype=object)
+        out["detail"] = pd.Series(zh[codes], index=out.index, dtype="string")
     return out.drop(columns=["action_zh", "note_zh"])
 
 
