@@ -35,8 +35,9 @@ lifetimes' own generator (``beta_geometric_nbd_model``), not by ours. ``--pooled
 the network prior (:class:`crm_analytics.models.btyd.NetworkPrior`) with per-dealer maximum
 likelihood (with ``clv.fit_base_models``' L2 retry) and with one pooled fit on networks of
 small dealers: BG/NBD networks with known dealer parameters (held-out error and error
-against the true conditional expectation), and small dealers of the network simulator
-(held-out error over the last year).
+against the true conditional expectation), the same for the Gamma-Gamma spend model
+(``model="gammagamma"``, against per-dealer fits without a penalty as ``clv`` makes them),
+and small dealers of the network simulator (held-out error over the last year).
 
 Log-likelihood conventions: ``lifetimes`` minimises a *mean* negative log-likelihood in time
 rescaled to ``max(T) = 1`` (BG/NBD, Gamma-Gamma) or the sum divided by the mean weight
@@ -71,6 +72,8 @@ from crm_analytics.core.errors import ConvergenceError  # noqa: E402
 from crm_analytics.metrics import rfm  # noqa: E402
 from crm_analytics.models.btyd import (  # noqa: E402
     BGNBD,
+    FALLBACK_PENALTIES,
+    GammaGamma,
     NetworkPrior,
     ParetoNBD,
     sample_bgnbd,
@@ -281,7 +284,6 @@ def bench_summaries(n_visits: int, repeat: int) -> dict:
 # --------------------------------------------------------------------------------------------
 # Pooled dormancy models: network prior vs per-dealer vs fully pooled, held-out error
 # --------------------------------------------------------------------------------------------
-FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)  # as crm_analytics.models.clv.fit_base_models
 
 
 def _per_dealer(cls, summary: pd.DataFrame):
@@ -438,19 +440,85 @@ def pooled_simulator_network(n_dealers: int, customers: int, model: str, seed: i
     return out
 
 
-def bench_pooled(args: argparse.Namespace) -> None:
-    t0 = time.process_time()
-    table = pooled_model_networks(args.networks, 10, args.spread)
-    summary = table.groupby("method")[
-        ["heldout_mse", "dealer_total_abs_rel_err", "mse_vs_true_expectation", "failed_dealers"]
-    ].mean()
+GG_TRUE = {"p": 6.25, "q": 3.74, "v": 15.44}  # lifetimes' CDNOW Gamma-Gamma fit
+
+
+def pooled_spend_networks(n_networks: int, n_dealers: int, spread: float) -> pd.DataFrame:
+    """Networks of small dealers drawn from Gamma-Gamma with dealer parameters log-normal
+    around CDNOW's (log-sd ``spread``): 15-60 repeat customers each with 1-6 repeat visits,
+    and each customer's next 3 visits held out. Errors of the predicted mean spend against
+    the held-out mean spend and against the true conditional expectation, over the dealers
+    where the per-dealer fit gives a finite expected spend (it fails on the others: no
+    convergence, or q <= 1)."""
+    rows = []
+    for seed in range(n_networks):
+        rng = np.random.default_rng(2000 + seed)
+        summaries, heldout, truth = {}, {}, {}
+        for d in range(n_dealers):
+            p = {k: v * np.exp(rng.normal(0.0, spread)) for k, v in GG_TRUE.items()}
+            x = rng.integers(1, 7, int(rng.integers(15, 60))).astype(float)
+            nu = rng.gamma(p["q"], 1.0 / p["v"], len(x))
+            summaries[d] = pd.DataFrame(
+                {"frequency": x, "monetary": rng.gamma(p["p"] * x, 1.0 / (nu * x))}
+            )
+            heldout[d] = rng.gamma(3 * p["p"], 1.0 / (3 * nu))
+            truth[d] = GammaGamma()
+            truth[d].params_ = pd.Series(p)
+        try:
+            pooled = GammaGamma().fit(pd.concat(summaries.values(), ignore_index=True))
+        except ConvergenceError:
+            pooled = None  # its errors are NaN for this network
+        try:
+            prior = NetworkPrior(model="gammagamma").fit(summaries)
+        except ConvergenceError:  # the pooled fit (the prior's centre) failed: no prior here
+            rows.append({"network": seed, "method": "network_prior", "prior_failed": 1})
+            continue
+        errs = {m: {"heldout": [], "truth": []} for m in ("per_dealer", "pooled", "network_prior")}
+        own_failed = 0
+        for d, s in summaries.items():
+            args = (s["frequency"], s["monetary"])
+            try:
+                own = GammaGamma().fit(s)
+            except ConvergenceError:
+                own = None
+            if own is None or own.params_["q"] <= 1:
+                own_failed += 1
+                continue
+            target = truth[d].predict_expected_spend(*args)
+            fits = {"per_dealer": own, "pooled": pooled, "network_prior": prior.dealer_models_[d]}
+            for name, m in fits.items():
+                if m is None:
+                    pred = np.full(len(s), np.nan)
+                else:
+                    pred = m.predict_expected_spend(*args)
+                errs[name]["heldout"].append(np.mean((pred - heldout[d]) ** 2))
+                errs[name]["truth"].append(np.mean((pred - target) ** 2))
+        for name, e in errs.items():
+            rows.append(
+                {
+                    "network": seed,
+                    "method": name,
+                    "heldout_mse": float(np.mean(e["heldout"])),
+                    "mse_vs_true_expectation": float(np.mean(e["truth"])),
+                    "failed_dealers": own_failed if name == "per_dealer" else 0,
+                    "strength": prior.prior_strength_,
+                    "prior_failed": 0,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def _print_pooled(table: pd.DataFrame, title: str) -> None:
+    if "prior_failed" in table:
+        failed = int(table["prior_failed"].sum())
+        title += f"; networks whose pooled fit (the prior's centre) failed, left out: {failed}"
+        table = table[~table["network"].isin(table.loc[table["prior_failed"] == 1, "network"])]
+    cols = [c for c in ("heldout_mse", "dealer_total_abs_rel_err") if c in table]
+    cols += ["mse_vs_true_expectation", "failed_dealers"]
+    print(f"\n{title}; means over networks:")
+    print(table.groupby("method")[cols].mean().to_string(float_format=lambda v: f"{v:.4f}"))
     wide = table.pivot(index="network", columns="method", values="heldout_mse")
     wide_o = table.pivot(index="network", columns="method", values="mse_vs_true_expectation")
-    print(
-        f"\nBG/NBD networks ({args.networks} networks x 10 dealers of 50-200 customers, "
-        f"dealer log-sd {args.spread}); means over networks:"
-    )
-    print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
     for other in ("per_dealer", "pooled"):
         diff = wide["network_prior"] - wide[other]
         diff_o = wide_o["network_prior"] - wide_o[other]
@@ -464,6 +532,22 @@ def bench_pooled(args: argparse.Namespace) -> None:
     print(
         f"chosen strengths: {table.groupby('network')['strength'].first().value_counts().to_dict()}"
     )
+
+
+def bench_pooled(args: argparse.Namespace) -> None:
+    t0 = time.process_time()
+    table = pooled_model_networks(args.networks, 10, args.spread)
+    _print_pooled(
+        table,
+        f"BG/NBD networks ({args.networks} networks x 10 dealers of 50-200 customers, "
+        f"dealer log-sd {args.spread})",
+    )
+    for spread in sorted({args.spread, 0.0, 1.0}):
+        _print_pooled(
+            pooled_spend_networks(args.networks, 8, spread),
+            f"Gamma-Gamma networks ({args.networks} networks x 8 dealers of 15-60 repeat "
+            f"customers, dealer log-sd {spread}; errors over the dealers whose own fit works)",
+        )
     for model in args.sim_models.split(","):
         if not model:
             continue

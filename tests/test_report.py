@@ -993,30 +993,33 @@ def test_the_peer_median_is_of_the_other_dealers():
 def test_the_run_fits_one_network_prior_and_a_spot_analysis_uses_the_same(
     report_run, report_store, report_params, tmp_path, monkeypatch
 ):
-    """Issue 16 item 6 in the run: the network BG/NBD prior is fitted once, before the
-    dealers are loaded, from each dealer's service visits; every dealer's CLV visit model is
-    shrunk towards it (no penalty retry), and an analysis made on the spot from the store
-    fits the same prior, so its CLV equals the run's."""
+    """Issue 16 item 6 in the run: the network priors (BG/NBD visits, Gamma-Gamma spend) are
+    fitted once, before the dealers are loaded, from each dealer's service visits; every
+    dealer's CLV models are shrunk towards them (no penalty retry), so every dealer is valued,
+    D002 too (300 owners: its own Gamma-Gamma fit does not converge); an analysis made on the
+    spot from the store fits the same priors, so its CLV equals the run's."""
     from crm_analytics.core.files import read_pickle
+    from crm_analytics.models.clv import BasePriors
     from crm_analytics.report import notebook as nb
     from crm_analytics.report.analysis import load_analysis
 
     run = report_run.out
-    prior = read_pickle(run / "network" / "btyd_prior.pkl")
-    assert prior.prior_strength_ > 0 and not hasattr(prior, "dealer_models_")
-    valued = 0
+    priors = read_pickle(run / "network" / "btyd_prior.pkl")
+    assert isinstance(priors, BasePriors)
+    for prior in (priors.visits, priors.spend):
+        assert prior.prior_strength_ > 0 and not hasattr(prior, "dealer_models_")
     for did in ("D001", "D002", "D003"):
         a = load_analysis(run / did / "analysis.pkl")
-        assert a.btyd_prior is not None
-        if "clv" not in a.sections:  # D002's 300 owners: the Gamma-Gamma spend model fails
-            continue
-        valued += 1
-        count = a.sections["clv"]["models"].count
-        assert count.prior_strength == prior.prior_strength_ and count.l2_penalty == 0
-        pd.testing.assert_series_equal(
-            pd.Series(count.prior_mean).sort_index(), prior.params_.sort_index(), check_names=False
-        )
-    assert valued >= 2
+        assert a.btyd_prior is not None and "clv" not in a.notes, a.notes
+        models = a.sections["clv"]["models"]
+        for fitted, prior in ((models.count, priors.visits), (models.spend, priors.spend)):
+            assert fitted.prior_strength == prior.prior_strength_ and fitted.l2_penalty == 0
+            pd.testing.assert_series_equal(
+                pd.Series(fitted.prior_mean).sort_index(),
+                prior.params_.sort_index(),
+                check_names=False,
+            )
+        assert a.sections["clv"]["total"] > 0
     monkeypatch.setenv("CRM_ANALYTICS_PARAMS", str(report_params))
     spot, _ = nb.open_analysis(str(report_store), "D001", runs_dir=tmp_path)
     ran = load_analysis(run / "D001" / "analysis.pkl")

@@ -7,9 +7,10 @@ A run has four steps:
 1. **Validate** every dealer's parameters (:func:`~crm_analytics.batch.params.load_run_params`)
    and the notebooks' ``parameters`` cells before anything runs; all problems at once.
 2. **Prior** (one job per dealer, then one fit): each dealer's service-visit summary, read from
-   the store's service-visits table alone, and from all of them the network's BG/NBD prior
+   the store's service-visits table alone, and from all of them the network's priors
    (empirical Bayes, :class:`~crm_analytics.models.btyd.NetworkPrior`) that each dealer's
-   visit model is shrunk towards; a small dealer's fit then needs no penalty retry.
+   visit (BG/NBD) and spend (Gamma-Gamma) models are shrunk towards; a small dealer's fits
+   then need no penalty retry and its lifetime value is computed from a few dozen owners.
 3. **Metrics** (one job per dealer): load the dealer (its only load), analyse it
    (:func:`~crm_analytics.report.analysis.analyse_dealer`). From all dealers' metrics the peer
    benchmark (network medians) is computed, so each dealer's report compares it with its peers.
@@ -113,9 +114,10 @@ _NETWORK_PARAMS = ("run_dir", "benchmark_path", "language")
 #: Training rows a dealer contributes to the network models (kept for partial re-runs).
 FRAMES_FILE = "frames.pkl"
 NETWORK_MODELS_FILE = "models.pkl"
-#: A dealer's service-visit summary, the network BG/NBD prior's input (kept for partial re-runs).
+#: A dealer's service-visit summary, the network priors' input (kept for partial re-runs).
 SUMMARY_FILE = "service_summary.pkl"
-#: The network BG/NBD prior of the run folder's dealers, in ``<run folder>/network/``.
+#: The network priors of the run folder's dealers (:class:`~crm_analytics.models.clv.BasePriors`),
+#: in ``<run folder>/network/``.
 PRIOR_FILE = "btyd_prior.pkl"
 #: The peer benchmark of the run folder's dealers, in ``<run folder>/network/``.
 BENCHMARK_FILE = "benchmark.json"
@@ -237,7 +239,7 @@ class _Job:
     fingerprint: dict[str, str]
     metrics: dict[str, Any] | None = None
     needs_network_churn: bool = False
-    prior_path: str = ""  # the network BG/NBD prior (empty: none in this run)
+    prior_path: str = ""  # the network priors (empty: none in this run)
 
 
 def _prepare_job(job: _Job) -> dict[str, Any]:
@@ -284,11 +286,12 @@ def _summary_job(job: _Job) -> dict[str, Any]:
 
 
 def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Path) -> str:
-    """The network BG/NBD prior, before the dealers are loaded: every selected dealer's
-    service summary (in the pool), the kept summaries of the run folder's other dealers, one
-    empirical-Bayes fit (:func:`crm_analytics.report.analysis.fit_btyd_prior`). Each job is
-    given the prior's path; returns the hash of the summaries it was fitted on (a dealer's
-    analysis is redone when it changes), ``""`` without a prior."""
+    """The network priors of the CLV models, before the dealers are loaded: every selected
+    dealer's service summary (in the pool), the kept summaries of the run folder's other
+    dealers, one empirical-Bayes fit per model
+    (:func:`crm_analytics.report.analysis.fit_btyd_prior`). Each job is given the priors'
+    path; returns the hash of the summaries they were fitted on (a dealer's analysis is redone
+    when it changes), ``""`` without a prior."""
     for _ in pool.map_unordered(_summary_job, list(jobs.values())):
         pass
     summaries, h = {}, hashlib.blake2b(digest_size=16)
@@ -298,10 +301,10 @@ def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Pa
         h.update(f.read_bytes())
     prior, why = fit_btyd_prior(summaries)
     path = out / "network" / PRIOR_FILE
+    if summaries and why:
+        sys.stderr.write(f"note: each dealer's model fitted alone where it has no prior: {why}\n")
     if prior is None:
         path.unlink(missing_ok=True)
-        if summaries and why:
-            sys.stderr.write(f"note: each dealer's BG/NBD fitted alone: {why}\n")
         return ""
     write_pickle(prior, path)
     for job in jobs.values():

@@ -2308,12 +2308,21 @@ class GammaGamma(_BTYDBase):
 # Network prior: empirical Bayes shrinkage of small dealers' parameters
 # --------------------------------------------------------------------------------------------
 
-_COUNT_MODELS: dict[str, type[_CountModel]] = {"bgnbd": BGNBD, "pareto": ParetoNBD}
+FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)
+"""L2 penalties tried, in order, when an unpenalised fit does not converge (a small dealer's
+BG/NBD in :func:`crm_analytics.models.clv.fit_visit_model`, a small network's pooled fit, the
+centre of :class:`NetworkPrior`)."""
+
+_PRIOR_MODELS: dict[str, type[_BTYDBase]] = {
+    "bgnbd": BGNBD,
+    "pareto": ParetoNBD,
+    "gammagamma": GammaGamma,
+}
 DEFAULT_STRENGTHS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0)
 
 
 class NetworkPrior(BaseEstimator):
-    """Shrink each dealer's BG/NBD or Pareto/NBD parameters towards the network's.
+    """Shrink each dealer's BG/NBD, Pareto/NBD or Gamma-Gamma parameters towards the network's.
 
     Empirical Bayes: the network's pooled fit (every dealer's customers together) is the
     centre of a log-normal prior on each dealer's parameters, and each dealer is fitted by
@@ -2324,12 +2333,15 @@ class NetworkPrior(BaseEstimator):
     A large dealer's likelihood outweighs the prior and its fit stays close to its own
     maximum likelihood; a small dealer's moves towards the network, and its optimum can no
     longer run off to the edge of the parameter space (Pareto/NBD ``s, beta -> infinity``,
-    BG/NBD ``a, b -> infinity``).
+    BG/NBD ``a, b -> infinity``, Gamma-Gamma ``p -> infinity``, ``v -> 0`` on a few dozen
+    repeat customers).
 
     Parameters
     ----------
     model
-        ``"bgnbd"`` or ``"pareto"``.
+        ``"bgnbd"``, ``"pareto"`` or ``"gammagamma"`` (the spend model: summaries with
+        ``frequency`` and ``monetary``, the customers without repeat visits left out by
+        :meth:`GammaGamma.fit`).
     strengths
         Candidate prior precisions on the log parameters (prior standard deviation
         ``1 / sqrt(strength)``).
@@ -2338,8 +2350,9 @@ class NetworkPrior(BaseEstimator):
     ----------
     params_ : pandas.Series
         The prior's centre: the pooled fit's parameters.
-    pooled_ : BGNBD or ParetoNBD
-        The pooled fit.
+    pooled_ : BGNBD, ParetoNBD or GammaGamma
+        The pooled fit (its ``l2_penalty`` is the smallest of :data:`FALLBACK_PENALTIES` that
+        converged when the unpenalised fit did not).
     prior_strength_ : float
         The chosen precision.
     evidence_ : pandas.DataFrame
@@ -2355,10 +2368,10 @@ class NetworkPrior(BaseEstimator):
         self.model = model
         self.strengths = strengths
 
-    def _model_cls(self) -> type[_CountModel]:
-        if self.model not in _COUNT_MODELS:
-            raise InputError(f"NetworkPrior: model must be one of {sorted(_COUNT_MODELS)}.")
-        return _COUNT_MODELS[self.model]
+    def _model_cls(self) -> type[_BTYDBase]:
+        if self.model not in _PRIOR_MODELS:
+            raise InputError(f"NetworkPrior: model must be one of {sorted(_PRIOR_MODELS)}.")
+        return _PRIOR_MODELS[self.model]
 
     def fit(self, summaries: dict[str, pd.DataFrame], y: None = None) -> NetworkPrior:
         """Fit the pooled model, choose the prior strength and fit every dealer.
@@ -2367,7 +2380,7 @@ class NetworkPrior(BaseEstimator):
         ----------
         summaries
             Dealer id -> customer summary (``frequency``, ``recency``, ``T``, all dealers in
-            the same time unit).
+            the same time unit; ``frequency``, ``monetary`` for Gamma-Gamma).
         y
             Ignored.
 
@@ -2392,14 +2405,21 @@ class NetworkPrior(BaseEstimator):
             raise InputError("NetworkPrior: strengths must be a non-empty list of values > 0.")
         cols = list(cls._columns)
         pooled_data = pd.concat([s[cols] for s in summaries.values()], ignore_index=True)
-        try:
-            self.pooled_ = cls().fit(pooled_data)
-        except ConvergenceError as err:
-            raise ConvergenceError(
-                f"NetworkPrior: the pooled {cls.__name__} fit on {len(pooled_data)} customers "
-                f"of {len(summaries)} dealers did not converge ({err}).",
-                err.result,
-            ) from err
+        # the prior's centre; on a small network the pooled likelihood can peak at the edge as
+        # a small dealer's does (Gamma-Gamma p -> infinity), and then the smallest penalty that
+        # converges places the centre (the strength is still chosen by the evidence)
+        for pen in (0.0, *FALLBACK_PENALTIES):
+            try:
+                self.pooled_ = cls(l2_penalty=pen).fit(pooled_data)
+                break
+            except ConvergenceError as err:
+                if pen == FALLBACK_PENALTIES[-1]:
+                    raise ConvergenceError(
+                        f"NetworkPrior: the pooled {cls.__name__} fit on {len(pooled_data)} "
+                        f"customers of {len(summaries)} dealers did not converge, even with "
+                        f"l2_penalty={pen:g} ({err}).",
+                        err.result,
+                    ) from err
         self.params_ = self.pooled_.params_.copy()
         rows, fits = [], {}
         for tau in strengths:
@@ -2441,7 +2461,7 @@ class NetworkPrior(BaseEstimator):
         out.evidence_ = self.evidence_.copy()
         return out
 
-    def fit_dealer(self, summary: pd.DataFrame) -> _CountModel:
+    def fit_dealer(self, summary: pd.DataFrame) -> _BTYDBase:
         """Fit one (new) dealer with the network's prior.
 
         Parameters
@@ -2451,7 +2471,7 @@ class NetworkPrior(BaseEstimator):
 
         Returns
         -------
-        BGNBD or ParetoNBD
+        BGNBD, ParetoNBD or GammaGamma
             Fitted at the network's prior.
         """
         try:

@@ -28,7 +28,7 @@ from crm_analytics.core.errors import (
 )
 from crm_analytics.metrics.lifecycle import lifecycle_states
 from crm_analytics.metrics.rfm import summarize_visits
-from crm_analytics.models.btyd import BGNBD, GammaGamma, NetworkPrior
+from crm_analytics.models.btyd import BGNBD, FALLBACK_PENALTIES, GammaGamma, NetworkPrior
 
 VALUE_CHAIN_FIELDS = ("unit_value", "take_up", "per_year", "years")
 
@@ -208,8 +208,26 @@ class BaseModels:
     as_of: pd.Timestamp
 
 
-FALLBACK_PENALTIES = (1e-6, 1e-5, 1e-4, 1e-3)
-"""L2 penalties tried, in order, when an unpenalised BG/NBD fit does not converge."""
+@dataclass(frozen=True)
+class BasePriors:
+    """The network's empirical-Bayes priors of the CLV base models
+    (:class:`crm_analytics.models.btyd.NetworkPrior`, fitted on every dealer's service
+    summary): ``visits`` for BG/NBD, ``spend`` for Gamma-Gamma; either may be None (its fit
+    failed), and that model is then fitted on the dealer's data alone."""
+
+    visits: NetworkPrior | None
+    spend: NetworkPrior | None
+
+
+def repeat_spenders(summary: pd.DataFrame) -> pd.DataFrame:
+    """The customers of a service summary that the Gamma-Gamma spend model learns from: repeat
+    visits and a positive mean margin."""
+    return summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
+
+
+#: Fewest repeat customers with a positive margin for a dealer's own Gamma-Gamma fit (without
+#: the network's spend prior).
+MIN_SPEND_CUSTOMERS = 20
 
 
 def fit_visit_model(
@@ -285,6 +303,7 @@ def fit_base_models(
     as_of: str | pd.Timestamp | None = None,
     l2_penalty: float = 0.0,
     network_prior: NetworkPrior | None = None,
+    spend_prior: NetworkPrior | None = None,
 ) -> BaseModels:
     """Fit BG/NBD on the service visits and Gamma-Gamma on the repeat visits' margins.
 
@@ -293,23 +312,35 @@ def fit_base_models(
     towards the network's parameters (empirical Bayes); a small dealer's fit then stays away
     from the boundary and no penalty retry is needed. Without it the visit model is
     :func:`fit_visit_model` (with its small-dealer penalty retries when ``l2_penalty=0``).
+    ``spend_prior`` (``model="gammagamma"``, fitted on the network's repeat customers,
+    :func:`repeat_spenders`) does the same for the spend model: a dealer with a few dozen
+    repeat customers, whose own Gamma-Gamma likelihood peaks at the boundary, gets a fit
+    between its own data and the network's; without it the dealer needs
+    :data:`MIN_SPEND_CUSTOMERS` repeat customers and a fit that converges.
     """
     summary = service_summary(dealer, as_of=as_of)
-    if network_prior is not None:
-        if getattr(network_prior, "model", None) != "bgnbd":
+    for prior, model in ((network_prior, "bgnbd"), (spend_prior, "gammagamma")):
+        if prior is not None and getattr(prior, "model", None) != model:
             raise InputError(
-                "fit_base_models: network_prior must be a fitted NetworkPrior(model='bgnbd')."
+                f"fit_base_models: a network prior for {model} must be a fitted "
+                f"NetworkPrior(model='{model}'), got {prior!r}."
             )
+    if network_prior is not None:
         count = network_prior.fit_dealer(summary)
     else:
         count = fit_visit_model(summary, l2_penalty=l2_penalty, dealer_id=dealer.dealer_id)
-    rep = summary[(summary["frequency"] > 0) & (summary["monetary"] > 0)]
-    if len(rep) < 20:
+    rep = repeat_spenders(summary)
+    fewest = 1 if spend_prior is not None else MIN_SPEND_CUSTOMERS
+    if len(rep) < fewest:
         raise InsufficientDataError(
-            f"dealer {dealer.dealer_id!r}: only {len(rep)} customers with repeat visits and a positive "
-            "margin; Gamma-Gamma needs at least 20. Use a longer history or the network's pooled data."
+            f"dealer {dealer.dealer_id!r}: only {len(rep)} customers with repeat visits and a "
+            f"positive margin; Gamma-Gamma needs at least {fewest}. Use a longer history or "
+            "the network's spend prior."
         )
-    spend = GammaGamma(l2_penalty=l2_penalty).fit(rep)
+    if spend_prior is not None:
+        spend = spend_prior.fit_dealer(rep)
+    else:
+        spend = GammaGamma(l2_penalty=l2_penalty).fit(rep)
     t = pd.Timestamp(as_of) if as_of is not None else dealer.as_of
     return BaseModels(count=count, spend=spend, summary=summary, as_of=t)
 

@@ -170,9 +170,10 @@ class DealerAnalysis:
         (:func:`crm_analytics.metrics.pacing.month_to_date_pacing`, ``params/targets.yaml``
         ``pacing``).
     btyd_prior
-        The network's BG/NBD prior the CLV section's visit model was fitted with
-        (:func:`fit_btyd_prior`; None: the dealer's data alone, with the small-dealer penalty
-        retries of :func:`crm_analytics.models.clv.fit_visit_model`).
+        The network's priors the CLV section's visit (BG/NBD) and spend (Gamma-Gamma) models
+        were fitted with (:func:`fit_btyd_prior`; None, or None for one model: the dealer's
+        data alone, the visit model with the small-dealer penalty retries of
+        :func:`crm_analytics.models.clv.fit_visit_model`).
     service_mix
         After-sales by vehicle age (:mod:`crm_analytics.metrics.service_retention`):
         ``retention`` (vehicles sold here, by age cohort, last 12 months) and ``pay_mix``
@@ -209,7 +210,7 @@ class DealerAnalysis:
     maturity: dict[str, Any] = field(default_factory=dict)
     sections: dict[str, Any] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
-    btyd_prior: NetworkPrior | None = None
+    btyd_prior: clv.BasePriors | None = None
 
     def flagged_stages(self) -> list[str]:
         """The funnel stages the diagnosis flags, in rank order (largest orders at stake first)."""
@@ -298,7 +299,7 @@ def _lead_frames(dealer: DealerData) -> ScoringFrames:
 
 
 def analyse_dealer(
-    dealer: DealerData, settings: Settings, *, btyd_prior: NetworkPrior | None = None
+    dealer: DealerData, settings: Settings, *, btyd_prior: clv.BasePriors | None = None
 ) -> DealerAnalysis:
     """The dealer stage: metrics, call lists, data quality and the dealer's own churn model.
 
@@ -314,7 +315,7 @@ def analyse_dealer(
 
 
 def _analyse_dealer(
-    dealer: DealerData, settings: Settings, btyd_prior: NetworkPrior | None
+    dealer: DealerData, settings: Settings, btyd_prior: clv.BasePriors | None
 ) -> DealerAnalysis:
     if settings.dealer_id not in (None, dealer.dealer_id):
         raise InputError(
@@ -375,8 +376,12 @@ def _section(out: dict[str, Any], notes: dict[str, str], name: str, fn: Any) -> 
         notes[name] = str(err)  # a small dealer's model that cannot converge: a note, no crash
 
 
-def _clv_summary(dealer: DealerData, prior: NetworkPrior | None) -> dict[str, Any]:
-    models = clv.fit_base_models(dealer, network_prior=prior)
+def _clv_summary(dealer: DealerData, priors: clv.BasePriors | None) -> dict[str, Any]:
+    models = clv.fit_base_models(
+        dealer,
+        network_prior=priors.visits if priors else None,
+        spend_prior=priors.spend if priors else None,
+    )
     pclv = clv.probabilistic_clv(models, horizon_months=CLV_MONTHS)
     projection = clv.project_customer_base(
         models, months=CLV_MONTHS, n_sims=100, level=PROJECTION_LEVEL
@@ -912,22 +917,32 @@ def store_visit_summary(source: str | os.PathLike[str], dealer_id: str) -> pd.Da
     return clv.visit_summary(visits, as_of, dealer_id=dealer_id)
 
 
-def fit_btyd_prior(summaries: dict[str, pd.DataFrame]) -> tuple[NetworkPrior | None, str]:
-    """The network's BG/NBD prior (:class:`crm_analytics.models.btyd.NetworkPrior`, empirical
-    Bayes) from every dealer's service summary, without its per-dealer fits; ``(None, why)``
-    with fewer than :data:`MIN_PRIOR_DEALERS` dealers or when the fit fails (each dealer then
-    gets its own fit with the small-dealer penalty retries)."""
+def fit_btyd_prior(summaries: dict[str, pd.DataFrame]) -> tuple[clv.BasePriors | None, str]:
+    """The network's priors of the CLV base models (:class:`crm_analytics.models.clv.
+    BasePriors`: BG/NBD on the service visits, Gamma-Gamma on the repeat customers' margins,
+    each a :class:`crm_analytics.models.btyd.NetworkPrior`, empirical Bayes) from every
+    dealer's service summary, without their per-dealer fits; ``(None, why)`` with fewer than
+    :data:`MIN_PRIOR_DEALERS` dealers or when both fits fail (each dealer then gets its own
+    fits, the visit model with the small-dealer penalty retries). A prior whose fit fails is
+    None in the pair, and ``why`` says which and why."""
     if len(summaries) < MIN_PRIOR_DEALERS:
         return None, (
             f"{len(summaries)} dealer(s) with service visits; a network prior needs "
             f"{MIN_PRIOR_DEALERS}"
         )
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            prior = NetworkPrior(model="bgnbd").fit(dict(sorted(summaries.items())))
-    except (ConvergenceError, InsufficientDataError, InputError) as err:
-        return None, f"no network prior: {err}"
-    return prior.without_dealer_fits(), ""
+    ordered = dict(sorted(summaries.items()))
+    spenders = {d: clv.repeat_spenders(s) for d, s in ordered.items()}
+    priors, why = {}, []
+    for name, model, data in (("visits", "bgnbd", ordered), ("spend", "gammagamma", spenders)):
+        try:
+            with threadpool_limits(limits=1, user_api="blas"):
+                priors[name] = NetworkPrior(model=model).fit(data).without_dealer_fits()
+        except (ConvergenceError, InsufficientDataError, InputError) as err:
+            priors[name] = None
+            why.append(f"no network {model} prior: {err}")
+    if priors["visits"] is None and priors["spend"] is None:
+        return None, "; ".join(why)
+    return clv.BasePriors(**priors), "; ".join(why)
 
 
 def fit_network_models(

@@ -31,7 +31,7 @@ from crm_analytics.core.files import (
     write_pickle,
 )
 from crm_analytics.data.store import list_dealers, load_dealer
-from crm_analytics.models.btyd import NetworkPrior
+from crm_analytics.models.clv import BasePriors
 from crm_analytics.report import display as out
 from crm_analytics.report import plots
 from crm_analytics.report.analysis import (
@@ -180,15 +180,15 @@ def _keep(path: Path, key: dict[str, Any], value: Any, write: Callable[[Any, Pat
         write({"key": to_jsonable(key), "value": value}, path)
 
 
-def _store_prior(source: str, dealers: list[str], root: Path, since: float) -> NetworkPrior | None:
-    """The network BG/NBD prior of every dealer of the store, as a run of the whole store
-    fits it (:func:`crm_analytics.report.analysis.fit_btyd_prior`, from each dealer's service
-    visits alone), kept beside the analyses made on the spot while the store and the code are
-    unchanged. None below three dealers with service visits."""
+def _store_prior(source: str, dealers: list[str], root: Path, since: float) -> BasePriors | None:
+    """The network's CLV priors (BG/NBD, Gamma-Gamma) of every dealer of the store, as a run
+    of the whole store fits them (:func:`crm_analytics.report.analysis.fit_btyd_prior`, from
+    each dealer's service visits alone), kept beside the analyses made on the spot while the
+    store and the code are unchanged. None below three dealers with service visits."""
     keep = root / SPOT_DIR / "network" / "btyd_prior.pkl"
     key = {"code": code_hash(), "dealers": sorted(dealers)}
     kept = _kept(keep, key, since, read_pickle)
-    if isinstance(kept, NetworkPrior):
+    if isinstance(kept, BasePriors):
         return kept
     summaries = {}
     for did in dealers:
