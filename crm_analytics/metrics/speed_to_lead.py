@@ -8,7 +8,12 @@ fast against slow responses stratified by channel (Mantel-Haenszel), so that the
 channel mix between fast and slow leads does not pass for an effect of speed.
 
 Only leads old enough for their outcome to be known count for conversion (``min_age_days``);
-an inbound lead with no response by the data date is in the band ``none``.
+an inbound lead with no response by the data date is in the band ``none``. A lead captured at
+one of the dealer's own events (an auto show's booth, a test-drive day: it carries the event's
+``event_id``) met the dealer face to face and waits for nothing: its "first response" is its
+creation. Counted as a 0-minute response it would fill the fastest band with show visitors of
+low intent, and the fastest band would convert worst; such leads are left out
+(:func:`event_leads` counts them).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from crm_analytics.metrics.funnel import Z95, wilson_interval
 __all__ = [
     "RESPONSE_BANDS_MINUTES",
     "conversion_by_response_band",
+    "event_leads",
     "response_effect",
     "response_time_distribution",
     "response_times",
@@ -51,7 +57,8 @@ def response_times(
     bands: Sequence[float] = RESPONSE_BANDS_MINUTES,
     min_age_days: float = 90.0,
 ) -> pd.DataFrame:
-    """One row per inbound lead: its first-response time, band and outcome.
+    """One row per inbound lead (not captured at an event): its first-response time, band and
+    outcome.
 
     Parameters
     ----------
@@ -88,7 +95,8 @@ def response_times(
     if len(edges) < 2 or edges[0] != 0 or not np.isinf(edges[-1]) or np.any(np.diff(edges) <= 0):
         raise InputError(f"response bands must increase from 0 to inf, got {list(bands)}")
     as_of = pd.Timestamp(as_of)
-    df = leads.loc[leads["channel"].isin(list(channels)), list(_NEEDED)].copy()
+    waits = leads["channel"].isin(list(channels)) & ~_at_event(leads)
+    df = leads.loc[waits, list(_NEEDED)].copy()
     resp = pd.to_datetime(df["first_response_at"]).where(lambda s: s <= as_of)
     minutes = (resp - pd.to_datetime(df["created_at"])).dt.total_seconds() / 60.0
     df["response_minutes"] = minutes.clip(lower=0.0)
@@ -102,6 +110,19 @@ def response_times(
     return df[
         ["lead_id", "channel", "created_at", "response_minutes", "band", "converted", "mature"]
     ].reset_index(drop=True)
+
+
+def _at_event(leads: pd.DataFrame) -> pd.Series:
+    """Leads captured at one of the dealer's events (an ``event_id``; no column: none)."""
+    if "event_id" not in leads.columns:
+        return pd.Series(False, index=leads.index)
+    return leads["event_id"].notna()
+
+
+def event_leads(leads: pd.DataFrame, *, channels: Sequence[str] = INBOUND_CHANNELS) -> int:
+    """How many inbound leads were captured at one of the dealer's events, face to face, and
+    are left out of the response times (see the module's docstring)."""
+    return int((leads["channel"].isin(list(channels)) & _at_event(leads)).sum())
 
 
 def response_time_distribution(

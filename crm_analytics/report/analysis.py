@@ -157,9 +157,10 @@ class DealerAnalysis:
         job).
     speed_to_lead
         First response to inbound leads (:mod:`crm_analytics.metrics.speed_to_lead`):
-        ``distribution`` (per channel), ``bands`` (conversion by response band) and ``effect``
+        ``distribution`` (per channel), ``bands`` (conversion by response band), ``effect``
         (fast against slow, stratified by channel; empty with a note in ``speed_to_lead_note``
-        when the dealer has too few leads).
+        when the dealer has too few leads) and ``event_leads`` (the inbound leads captured at
+        the dealer's events, face to face, left out of all three).
     complaints
         Complaint handling (:mod:`crm_analytics.metrics.complaints`, service levels from
         ``Settings.section("lifecycle")["complaints"]``): ``counts`` (category by stage),
@@ -199,7 +200,7 @@ class DealerAnalysis:
     run_dir: str = ""
     churn_frames: ScoringFrames | None = None
     lead_frames: ScoringFrames | None = None
-    speed_to_lead: dict[str, pd.DataFrame] = field(default_factory=dict)
+    speed_to_lead: dict[str, Any] = field(default_factory=dict)
     speed_to_lead_note: str = ""
     complaints: dict[str, pd.DataFrame] = field(default_factory=dict)
     complaints_note: str = ""
@@ -862,6 +863,7 @@ def _speed_to_lead(dealer: DealerData, analysis: DealerAnalysis) -> None:
         "distribution": speed_to_lead.response_time_distribution(leads, as_of=as_of),
         "bands": speed_to_lead.conversion_by_response_band(leads, as_of=as_of),
         "effect": pd.DataFrame(),
+        "event_leads": speed_to_lead.event_leads(leads),
     }
     try:
         analysis.speed_to_lead["effect"] = speed_to_lead.response_effect(leads, as_of=as_of)

@@ -851,8 +851,10 @@ def speed_to_lead_view(a: DealerAnalysis, lang: str) -> dict[str, Any]:
                 "effect_clear" if r["ci_low"] > 1 or r["ci_high"] < 1 else "effect_unclear", lang
             ),
         )
+    n_events = int(stl.get("event_leads", 0))
+    events = t("speed_events", lang, n=f"{n_events:,}") if n_events else ""
     return {
-        "note": t("speed_note", lang, start=fmt_date(first), end=fmt_date(as_of)),
+        "note": t("speed_note", lang, start=fmt_date(first), end=fmt_date(as_of), events=events),
         "distribution": translate(dist, lang),
         "bands_note": t(
             "speed_bands_note", lang, start=fmt_date(first), end=fmt_date(mature_end), days=days

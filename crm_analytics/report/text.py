@@ -1072,7 +1072,9 @@ TEXT: dict[str, dict[str, str]] = {
         "speed_section": "Speed to lead: first response to inbound leads",
         "speed_note": "Inbound leads (online and phone inquiries, auto shows, partner lists, "
         "referrals) created {start} to {end}: minutes from the lead's creation to the dealer's "
-        "first response. Shares are of all the channel's leads, unanswered ones included.",
+        "first response. Shares are of all the channel's leads, unanswered ones included.{events}",
+        "speed_events": " The {n} leads captured at the dealer's own events (met face to face, "
+        "nothing to wait for) are left out here and below.",
         "speed_bands_note": "Leads created {start} to {end} (at least {days} days old, so their "
         "outcome is known): lead-to-order rate by first-response time, with 95% intervals.",
         "speed_effect": "Answered within {minutes} min, inbound leads ordered {rr} times as "
@@ -1468,7 +1470,8 @@ TEXT: dict[str, dict[str, str]] = {
         # --- end outputs15 ---
         "speed_section": "线索响应速度:集客线索的首次响应",
         "speed_note": "{start} 至 {end} 新建的集客线索(网络询价、电话询价、车展、异业合作、转介绍):"
-        "从线索建立到经销商首次响应的分钟数。占比以该渠道全部线索为分母(含未响应线索)。",
+        "从线索建立到经销商首次响应的分钟数。占比以该渠道全部线索为分母(含未响应线索)。{events}",
+        "speed_events": "在本店活动中当面获取的 {n} 条线索无需等待响应,本表及以下均未计入。",
         "speed_bands_note": "{start} 至 {end} 新建的线索(已满 {days} 天,结果已知):"
         "按首次响应时间分组的线索成交率,含95%区间。",
         "speed_effect": "{minutes} 分钟内响应的集客线索,成交率是较晚响应线索的 {rr} 倍"
