@@ -1027,6 +1027,41 @@ def test_the_run_fits_one_network_prior_and_a_spot_analysis_uses_the_same(
     assert spot.sections["clv"]["total"] == pytest.approx(ran.sections["clv"]["total"], rel=1e-9)
 
 
+def test_the_two_priors_fit_side_by_side_as_one_after_the_other():
+    """fit_btyd_prior with a run's pool (both priors at once) gives the priors it gives alone;
+    a worker that dies leaves that prior None, says why, and keeps the other."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from crm_analytics.models.clv import service_summary
+    from crm_analytics.report.analysis import fit_btyd_prior
+    from crm_analytics.sim import simulate_dealer
+
+    summaries = {
+        f"D00{i}": service_summary(simulate_dealer(i, customers=300, years=2, seed=7))
+        for i in range(3)
+    }
+    alone, why = fit_btyd_prior(summaries)
+    assert why == "" and alone.visits is not None and alone.spend is not None
+
+    def pooled(fn, items):
+        with ProcessPoolExecutor(2) as ex:
+            yield from zip(items, ex.map(fn, items), strict=True)
+
+    both, why = fit_btyd_prior(summaries, map_unordered=pooled)
+    assert why == ""
+    for a, b in ((alone.visits, both.visits), (alone.spend, both.spend)):
+        pd.testing.assert_series_equal(a.params_, b.params_)
+        assert a.prior_strength_ == b.prior_strength_
+
+    def spend_dies(fn, items):
+        for item in items:
+            yield item, (RuntimeError("worker died") if item[0] == "gammagamma" else fn(item))
+
+    half, why = fit_btyd_prior(summaries, map_unordered=spend_dies)
+    assert half.spend is None and half.visits.prior_strength_ == alone.visits.prior_strength_
+    assert why == "no network gammagamma prior: RuntimeError: worker died"
+
+
 def test_one_dormant_count_on_every_page(report_run):
     """The state table, the lifecycle page and the call lists count the same dormant
     customers: every dormant owner of the state table is on the dormant-activation call list

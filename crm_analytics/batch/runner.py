@@ -288,7 +288,7 @@ def _summary_job(job: _Job) -> dict[str, Any]:
 def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Path) -> str:
     """The network priors of the CLV models, before the dealers are loaded: every selected
     dealer's service summary (in the pool), the kept summaries of the run folder's other
-    dealers, one empirical-Bayes fit per model
+    dealers, one empirical-Bayes fit per model, the two side by side in the pool
     (:func:`crm_analytics.report.analysis.fit_btyd_prior`). Each job is given the priors'
     path; returns the hash of the summaries they were fitted on (a dealer's analysis is redone
     when it changes), ``""`` without a prior."""
@@ -299,7 +299,7 @@ def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Pa
         summaries[f.parent.name] = read_pickle(f)
         h.update(f.parent.name.encode())
         h.update(f.read_bytes())
-    prior, why = fit_btyd_prior(summaries)
+    prior, why = fit_btyd_prior(summaries, map_unordered=pool.map_unordered)
     path = out / "network" / PRIOR_FILE
     if summaries and why:
         sys.stderr.write(f"note: each dealer's model fitted alone where it has no prior: {why}\n")

@@ -14,6 +14,7 @@ it on the spot when no run holds it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -919,32 +920,54 @@ def store_visit_summary(source: str | os.PathLike[str], dealer_id: str) -> pd.Da
     return clv.visit_summary(visits, as_of, dealer_id=dealer_id)
 
 
-def fit_btyd_prior(summaries: dict[str, pd.DataFrame]) -> tuple[clv.BasePriors | None, str]:
+def _fit_one_prior(job: tuple[str, dict[str, pd.DataFrame]]) -> tuple[NetworkPrior | None, str]:
+    """One network prior of :func:`fit_btyd_prior` (``job``: the model, ``"bgnbd"`` or
+    ``"gammagamma"``, and the dealers' service summaries), or ``(None, why)``."""
+    model, summaries = job
+    if model == "gammagamma":
+        summaries = {d: clv.repeat_spenders(s) for d, s in summaries.items()}
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return NetworkPrior(model=model).fit(summaries).without_dealer_fits(), ""
+    except (ConvergenceError, InsufficientDataError, InputError) as err:
+        return None, f"no network {model} prior: {err}"
+
+
+def fit_btyd_prior(
+    summaries: dict[str, pd.DataFrame],
+    *,
+    map_unordered: Callable[[Callable[[Any], Any], Sequence[Any]], Any] | None = None,
+) -> tuple[clv.BasePriors | None, str]:
     """The network's priors of the CLV base models (:class:`crm_analytics.models.clv.
     BasePriors`: BG/NBD on the service visits, Gamma-Gamma on the repeat customers' margins,
     each a :class:`crm_analytics.models.btyd.NetworkPrior`, empirical Bayes) from every
     dealer's service summary, without their per-dealer fits; ``(None, why)`` with fewer than
     :data:`MIN_PRIOR_DEALERS` dealers or when both fits fail (each dealer then gets its own
     fits, the visit model with the small-dealer penalty retries). A prior whose fit fails is
-    None in the pair, and ``why`` says which and why."""
+    None in the pair, and ``why`` says which and why.
+
+    ``map_unordered`` (a run's process pool, yielding ``(job, result or exception)``) fits the
+    two priors side by side; without it they are fitted one after the other here."""
     if len(summaries) < MIN_PRIOR_DEALERS:
         return None, (
             f"{len(summaries)} dealer(s) with service visits; a network prior needs "
             f"{MIN_PRIOR_DEALERS}"
         )
     ordered = dict(sorted(summaries.items()))
-    spenders = {d: clv.repeat_spenders(s) for d, s in ordered.items()}
-    priors, why = {}, []
-    for name, model, data in (("visits", "bgnbd", ordered), ("spend", "gammagamma", spenders)):
-        try:
-            with threadpool_limits(limits=1, user_api="blas"):
-                priors[name] = NetworkPrior(model=model).fit(data).without_dealer_fits()
-        except (ConvergenceError, InsufficientDataError, InputError) as err:
-            priors[name] = None
-            why.append(f"no network {model} prior: {err}")
-    if priors["visits"] is None and priors["spend"] is None:
-        return None, "; ".join(why)
-    return clv.BasePriors(**priors), "; ".join(why)
+    jobs = [("bgnbd", ordered), ("gammagamma", ordered)]
+    if map_unordered is None:
+        done = [(job, _fit_one_prior(job)) for job in jobs]
+    else:
+        done = list(map_unordered(_fit_one_prior, jobs))
+    got: dict[str, tuple[NetworkPrior | None, str]] = {}
+    for (model, _), result in done:
+        if isinstance(result, BaseException):  # the worker process died
+            result = (None, f"no network {model} prior: {type(result).__name__}: {result}")
+        got[model] = result
+    why = "; ".join(got[m][1] for m in ("bgnbd", "gammagamma") if got[m][1])
+    if got["bgnbd"][0] is None and got["gammagamma"][0] is None:
+        return None, why
+    return clv.BasePriors(visits=got["bgnbd"][0], spend=got["gammagamma"][0]), why
 
 
 def fit_network_models(
