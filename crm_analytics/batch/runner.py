@@ -288,7 +288,7 @@ def _summary_job(job: _Job) -> dict[str, Any]:
 def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Path) -> str:
     """The network priors of the CLV models, before the dealers are loaded: every selected
     dealer's service summary (in the pool), the kept summaries of the run folder's other
-    dealers, one empirical-Bayes fit per model, the two side by side in the pool
+    dealers, one empirical-Bayes fit per model, the two side by side
     (:func:`crm_analytics.report.analysis.fit_btyd_prior`). Each job is given the priors'
     path; returns the hash of the summaries they were fitted on (a dealer's analysis is redone
     when it changes), ``""`` without a prior."""
@@ -299,7 +299,14 @@ def _prior_stage(pool: _LocalPool | _DaskPool, jobs: Mapping[str, _Job], out: Pa
         summaries[f.parent.name] = read_pickle(f)
         h.update(f.parent.name.encode())
         h.update(f.read_bytes())
-    prior, why = fit_btyd_prior(summaries, map_unordered=pool.map_unordered)
+    # the two fits side by side in two processes of their own: fitted in the run's workers,
+    # they changed the bytes of the frames those workers pickled next (equal values), and the
+    # network models' fingerprint, a hash of those bytes, then re-rendered unchanged dealers
+    fits = _LocalPool(2)
+    try:
+        prior, why = fit_btyd_prior(summaries, map_unordered=fits.map_unordered)
+    finally:
+        fits.close()
     path = out / "network" / PRIOR_FILE
     if summaries and why:
         sys.stderr.write(f"note: each dealer's model fitted alone where it has no prior: {why}\n")
