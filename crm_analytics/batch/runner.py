@@ -68,6 +68,7 @@ from crm_analytics.core.files import (
 from crm_analytics.data.store import dealer_version, load_dealer
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
+    PRIOR_FILE,
     analyse_dealer,
     fit_btyd_prior,
     fit_network_models,
@@ -116,9 +117,6 @@ FRAMES_FILE = "frames.pkl"
 NETWORK_MODELS_FILE = "models.pkl"
 #: A dealer's service-visit summary, the network priors' input (kept for partial re-runs).
 SUMMARY_FILE = "service_summary.pkl"
-#: The network priors of the run folder's dealers (:class:`~crm_analytics.models.clv.BasePriors`),
-#: in ``<run folder>/network/``.
-PRIOR_FILE = "btyd_prior.pkl"
 #: The peer benchmark of the run folder's dealers, in ``<run folder>/network/``.
 BENCHMARK_FILE = "benchmark.json"
 

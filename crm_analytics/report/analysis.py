@@ -910,6 +910,8 @@ def _complaints(dealer: DealerData, settings: Settings, analysis: DealerAnalysis
 
 #: Fewest dealers with a service summary for a network BG/NBD prior (as for a peer median).
 MIN_PRIOR_DEALERS = 3
+#: The file of a network's priors (:func:`fit_btyd_prior`), in a run folder's ``network/``.
+PRIOR_FILE = "btyd_prior.pkl"
 
 
 def store_visit_summary(source: str | os.PathLike[str], dealer_id: str) -> pd.DataFrame:

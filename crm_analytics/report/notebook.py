@@ -37,6 +37,7 @@ from crm_analytics.report import plots
 from crm_analytics.report.analysis import (
     ANALYSIS_FILE,
     NETWORK_SCORES_FILE,
+    PRIOR_FILE,
     DealerAnalysis,
     analyse_dealer,
     fit_btyd_prior,
@@ -70,9 +71,9 @@ SPOT_DIR = "on_the_spot"
 KEPT_KERNEL_ENV = "CRM_ANALYTICS_KEPT_KERNEL"
 #: The run analysis last opened in a kept kernel, with its files' identities (the analysis and
 #: its network scores: path, modification time, size): the kernel executes a dealer's
-#: notebooks one after another, and each read the same file again (0.1-0.25 s for a 20,000-customer dealer). The next dealer's replaces it,
-#: and the notebooks only read it (``tests/test_report.py`` checks the object after all of
-#: them against the file). An analyst's kernel reads the file each time: what the analyst
+#: notebooks one after another, and each read the same file again (0.1-0.25 s for a
+#: 20,000-customer dealer). The next dealer's replaces it, and the notebooks only read it
+#: (``tests/test_report.py`` checks the object after all of them against the file). An analyst's kernel reads the file each time: what the analyst
 #: changed in an analysis is gone when the cell runs again.
 _OPENED: dict[str, Any] = {}
 
@@ -185,7 +186,7 @@ def _store_prior(source: str, dealers: list[str], root: Path, since: float) -> B
     of the whole store fits them (:func:`crm_analytics.report.analysis.fit_btyd_prior`, from
     each dealer's service visits alone), kept beside the analyses made on the spot while the
     store and the code are unchanged. None below three dealers with service visits."""
-    keep = root / SPOT_DIR / "network" / "btyd_prior.pkl"
+    keep = root / SPOT_DIR / "network" / PRIOR_FILE
     key = {"code": code_hash(), "dealers": sorted(dealers)}
     kept = _kept(keep, key, since, read_pickle)
     if isinstance(kept, BasePriors):
